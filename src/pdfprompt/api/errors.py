@@ -1,0 +1,111 @@
+"""Errors → RFC 9457 problem+json. The only place that maps errors to HTTP."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pdfprompt.domain import PdfPromptError
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "/problems/"
+
+STATUS_BY_CODE = {
+    "invalid_input": 422,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "quota_exceeded": 429,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+TITLES = {
+    "invalid_input": "Invalid input",
+    "unauthorized": "Unauthorized",
+    "forbidden": "Forbidden",
+    "not_found": "Not found",
+    "conflict": "Conflict",
+    "payload_too_large": "Payload too large",
+    "quota_exceeded": "Quota exceeded",
+    "rate_limited": "Rate limited",
+    "unavailable": "Service unavailable",
+    "method_not_allowed": "Method not allowed",
+    "internal": "Internal error",
+}
+
+
+def problem(
+    code: str,
+    detail: str,
+    *,
+    status: int | None = None,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    status = status or STATUS_BY_CODE.get(code, 500)
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": TITLES.get(code, code.replace("_", " ").capitalize()),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if field:
+        body["field"] = field
+    body.update(extra)
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=all_headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def validation_problem(errors: list[Any]) -> JSONResponse:
+    first = errors[0]
+    field = _field(tuple(first.get("loc", ())))
+    if first.get("type") == "json_invalid":
+        return problem("invalid_input", f"malformed JSON: {first.get('msg', '')}", status=400)
+    message = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":
+        message = "unknown field"
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return problem("invalid_input", f"{field}: {message}{more}", field=field)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PdfPromptError)
+    async def _domain_error(request: Request, exc: PdfPromptError) -> JSONResponse:
+        code = exc.code if exc.code in STATUS_BY_CODE else "internal"
+        if code == "internal":
+            log.error("unmapped error %s: %s", type(exc).__name__, exc.message)
+        return problem(code, exc.message, field=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(list(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "invalid_input"
+        )
+        return problem(code, str(exc.detail), status=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem("internal", "an unexpected error occurred", status=500)

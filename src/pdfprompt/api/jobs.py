@@ -1,0 +1,185 @@
+"""Job routes: submit, read, list, cancel, delete, download."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+
+from pdfprompt.api.auth import Caller, Svc
+from pdfprompt.api.errors import problem, validation_problem
+from pdfprompt.api.schemas import JobIn, JobList, JobOut
+from pdfprompt.domain import (
+    ConflictError,
+    DuplicateJobError,
+    FileInfo,
+    InvalidInputError,
+    JobStatus,
+    JobType,
+    PayloadTooLargeError,
+)
+from pdfprompt.queue import NewJob
+from pdfprompt.storage import Storage
+
+router = APIRouter(prefix="/v1")
+
+JSON_OVERHEAD_BYTES = 64 * 1024
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing anything over `limit` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"request body is over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLargeError(f"request body is over {limit} bytes")
+    return bytes(body)
+
+
+def _parse_job(raw: bytes, max_input_bytes: int) -> JobIn | JSONResponse:
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return problem("invalid_input", f"malformed JSON: {exc}", status=400, field="body")
+    if not isinstance(data, dict):
+        return problem("invalid_input", "body: must be a JSON object", field="body")
+    try:
+        job = JobIn.model_validate(data)
+    except ValidationError as exc:
+        return validation_problem(list(exc.errors()))
+    size = len(job.input.encode("utf-8"))
+    if size > max_input_bytes:
+        raise PayloadTooLargeError(
+            f"input: {size} bytes is over the limit of {max_input_bytes} bytes", field="input"
+        )
+    return job
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url)
+
+
+@router.post("/jobs", status_code=202, response_model=JobOut)
+async def create_job(
+    request: Request,
+    caller: Caller,
+    svc: Svc,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> Response:
+    limit = svc.settings.max_input_bytes * 2 + JSON_OVERHEAD_BYTES
+    parsed = _parse_job(await _read_body(request, limit), svc.settings.max_input_bytes)
+    if isinstance(parsed, JSONResponse):
+        return parsed
+    if idempotency_key is not None and not idempotency_key.strip():
+        raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
+    new = NewJob(
+        user_id=caller.user_id,
+        type=JobType(parsed.type),
+        input=parsed.input,
+        options=parsed.options.stored(),
+        max_attempts=svc.settings.max_attempts,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        job = await svc.jobs.enqueue(new)
+    except DuplicateJobError as dup:
+        existing = await svc.jobs.get(dup.existing_job_id, caller.user_id)
+        return JSONResponse(JobOut.of(existing, _base(request)).model_dump(mode="json"), 200)
+    if svc.wakeup is not None:
+        svc.wakeup.notify()
+    body = JobOut.of(job, _base(request)).model_dump(mode="json")
+    return JSONResponse(body, 202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+@router.get("/jobs", response_model=JobList)
+async def list_jobs(
+    request: Request,
+    caller: Caller,
+    svc: Svc,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> JobList:
+    page = await svc.jobs.list_jobs(caller.user_id, status=status, limit=limit, cursor=cursor)
+    return JobList(
+        items=[JobOut.of(j, _base(request)) for j in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+async def get_job(request: Request, job_id: str, caller: Caller, svc: Svc) -> JobOut:
+    return JobOut.of(await svc.jobs.get(job_id, caller.user_id), _base(request))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+async def cancel_job(request: Request, job_id: str, caller: Caller, svc: Svc) -> JobOut:
+    before = await svc.jobs.get(job_id, caller.user_id)
+    if before.status.is_final:
+        raise ConflictError(f"job {job_id} is already {before.status.value}")
+    return JobOut.of(await svc.jobs.cancel_job(job_id, caller.user_id), _base(request))
+
+
+@router.delete("/jobs/{job_id}", status_code=204)
+async def delete_job(job_id: str, caller: Caller, svc: Svc) -> Response:
+    key = await svc.jobs.delete_job(job_id, caller.user_id)
+    if key is not None:
+        await svc.storage.delete(key)
+    return Response(status_code=204)
+
+
+def _content_disposition(filename: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def pdf_response(storage: Storage, file: FileInfo, request: Request) -> Response:
+    """Stream a stored PDF with its length, filename and a strong ETag."""
+    etag = f'"{file.id}"'
+    headers = {
+        "ETag": etag,
+        "Content-Disposition": _content_disposition(file.filename),
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    size = await storage.size(file.storage_key)
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(
+        storage.stream(file.storage_key), media_type=file.content_type, headers=headers
+    )
+
+
+@router.get("/jobs/{job_id}/pdf")
+async def get_job_pdf(request: Request, job_id: str, caller: Caller, svc: Svc) -> Response:
+    job = await svc.jobs.get(job_id, caller.user_id)
+    if job.file is None:
+        raise ConflictError(f"job {job_id} is {job.status.value}; it has no PDF")
+    return await pdf_response(svc.storage, job.file, request)
+
+
+@router.get("/files/{file_id}")
+async def get_file(request: Request, file_id: str, caller: Caller, svc: Svc) -> dict[str, Any]:
+    file = await svc.jobs.get_file(file_id, caller.user_id)
+    return {
+        "id": file.id,
+        "size_bytes": file.size_bytes,
+        "pages": file.pages,
+        "filename": file.filename,
+        "content_type": file.content_type,
+        "url": f"{_base(request)}v1/files/{file.id}/content",
+    }
+
+
+@router.get("/files/{file_id}/content")
+async def get_file_content(request: Request, file_id: str, caller: Caller, svc: Svc) -> Response:
+    file = await svc.jobs.get_file(file_id, caller.user_id)
+    return await pdf_response(svc.storage, file, request)

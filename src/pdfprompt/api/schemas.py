@@ -1,0 +1,160 @@
+"""HTTP request and response shapes (pydantic lives at the edges only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from pdfprompt.domain import (
+    PAPER_FORMATS,
+    Job,
+    check_css_length,
+    check_page_ranges,
+)
+from pdfprompt.domain.options import MAX_HEADER_FOOTER_CHARS, MAX_TEXT_FIELD_CHARS
+
+
+def _length(value: str) -> str:
+    try:
+        return check_css_length(value, "value")
+    except Exception as exc:
+        raise ValueError("must be a CSS length such as '12mm', '1in' or '40px'") from exc
+
+
+def _ranges(value: str) -> str:
+    try:
+        return check_page_ranges(value)
+    except Exception as exc:
+        raise ValueError("must list pages such as '1-3, 5'") from exc
+
+
+CssLength = Annotated[str, Field(max_length=32), AfterValidator(_length)]
+ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD_CHARS)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MarginIn(Strict):
+    top: CssLength | None = None
+    right: CssLength | None = None
+    bottom: CssLength | None = None
+    left: CssLength | None = None
+
+
+class OptionsIn(Strict):
+    format: Literal[PAPER_FORMATS] | None = None  # type: ignore[valid-type]
+    width: CssLength | None = None
+    height: CssLength | None = None
+    landscape: StrictBool | None = None
+    margin: MarginIn | None = None
+    scale: Annotated[float, Field(ge=0.1, le=2.0, strict=True)] | None = None
+    print_background: StrictBool | None = None
+    header_html: Annotated[str, Field(max_length=MAX_HEADER_FOOTER_CHARS)] | None = None
+    footer_html: Annotated[str, Field(max_length=MAX_HEADER_FOOTER_CHARS)] | None = None
+    page_ranges: Annotated[str, Field(max_length=200), AfterValidator(_ranges)] | None = None
+    title: ShortText | None = None
+    author: ShortText | None = None
+    subject: ShortText | None = None
+    keywords: ShortText | None = None
+    filename: Annotated[str, Field(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _size(self) -> OptionsIn:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("width and height must be given together")
+        if self.width is not None and self.format is not None:
+            raise ValueError("give either format or width and height, not both")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """The options as kept on the job: only what the client set."""
+        data = self.model_dump(exclude_none=True)
+        if "margin" in data:
+            margin = {"top": "16mm", "right": "16mm", "bottom": "16mm", "left": "16mm"}
+            margin.update(data["margin"])
+            data["margin"] = margin
+        return data
+
+
+class JobIn(Strict):
+    type: Literal["prompt", "markdown", "html"]
+    input: Annotated[str, Field(min_length=1)]
+    options: OptionsIn = Field(default_factory=OptionsIn)
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> JobIn:
+        if not self.input.strip():
+            raise ValueError("input is empty")
+        return self
+
+
+class FileOut(BaseModel):
+    id: str
+    size_bytes: int
+    pages: int
+    filename: str
+    url: str
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class JobOut(BaseModel):
+    id: str
+    type: str
+    status: str
+    stage: str
+    progress: float
+    attempts: int
+    max_attempts: int
+    priority: int
+    generator: str | None
+    error: ErrorOut | None
+    file: FileOut | None
+    options: dict[str, Any]
+    parent_id: str | None = None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Job, base_url: str) -> JobOut:
+        file = None
+        if job.file is not None:
+            file = FileOut(
+                id=job.file.id,
+                size_bytes=job.file.size_bytes,
+                pages=job.file.pages,
+                filename=job.file.filename,
+                url=f"{base_url}v1/jobs/{job.id}/pdf",
+            )
+        return cls(
+            id=job.id,
+            type=job.type.value,
+            status=job.status.value,
+            stage=job.stage.value,
+            progress=round(job.progress, 4),
+            attempts=job.attempts,
+            max_attempts=job.max_attempts,
+            priority=job.priority,
+            generator=job.generator.value if job.generator else None,
+            error=ErrorOut(code=job.error.code, message=job.error.message) if job.error else None,
+            file=file,
+            options=job.options,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            updated_at=job.updated_at,
+        )
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None

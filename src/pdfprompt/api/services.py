@@ -1,0 +1,31 @@
+"""What routes need, built once per process in the app lifespan and found on `app.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.accounts import AccountStore
+from pdfprompt.queue import JobStore, Wakeup, Worker
+from pdfprompt.render import Renderer
+from pdfprompt.settings import Settings
+from pdfprompt.storage import Storage
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    jobs: JobStore
+    accounts: AccountStore
+    storage: Storage
+    renderer: Renderer | None = None
+    worker: Worker | None = None
+    wakeup: Wakeup | None = None
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc

@@ -1,0 +1,270 @@
+"""The `pdfprompt` command: runs the service roles and administers it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from pydantic import ValidationError
+
+from pdfprompt.accounts import AccountStore
+from pdfprompt.api import create_app, prepare_database, wakeup_for, worker_config
+from pdfprompt.api.schemas import OptionsIn
+from pdfprompt.db import create_engine, upgrade
+from pdfprompt.domain import JobType, PdfPromptError, RenderOptions
+from pdfprompt.pipeline import JobPipeline, render_input
+from pdfprompt.queue import Worker
+from pdfprompt.render import chromium_renderer
+from pdfprompt.settings import Settings
+
+log = logging.getLogger("pdfprompt")
+
+DEFAULT_PLAN = "enterprise"
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _banner(settings: Settings, host: str, port: int, role: str) -> None:
+    db = settings.effective_database_url
+    where = db if db.startswith("sqlite") else db.split("@")[-1]
+    print(
+        f"pdfprompt {role} listening on http://{host}:{port}\n"
+        f"  database: {where}\n"
+        f"  storage:  {settings.effective_storage_url}\n"
+        "  get an API key: pdfprompt users create you@example.com\n"
+        "  then: curl -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' \\\n"
+        f"        -d '{{\"type\":\"markdown\",\"input\":\"# Hello\"}}' http://{host}:{port}/v1/jobs",
+        flush=True,
+    )
+
+
+def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> None:
+    app = create_app(settings, with_worker=with_worker)
+    _banner(settings, host, port, "serve" if with_worker else "api")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True
+    )
+    uvicorn.Server(config).run()
+
+
+async def _run_worker(settings: Settings, *, burst: bool) -> None:
+    svc = await prepare_database(settings)
+    try:
+        async with chromium_renderer(settings) as renderer, wakeup_for(settings) as wakeup:
+            pipeline = JobPipeline(renderer, svc.storage)
+            worker = Worker(
+                svc.jobs, pipeline, pipeline.discard, worker_config(settings), wakeup=wakeup
+            )
+            loop = asyncio.get_running_loop()
+            signals = {"count": 0}
+
+            def _on_signal() -> None:
+                signals["count"] += 1
+                if signals["count"] == 1:
+                    log.info("stopping: finishing running jobs (signal again to exit at once)")
+                    worker.stop()
+                else:
+                    log.warning("second signal: exiting now; unfinished jobs return on lease expiry")
+                    raise SystemExit(1)
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, _on_signal)
+            log.info(
+                "worker %s running: %d job slots, %d render slots",
+                worker.worker_id,
+                settings.worker_concurrency,
+                settings.max_pdf_concurrency,
+            )
+            await worker.run(burst=burst)
+    finally:
+        await svc.engine.dispose()
+
+
+async def _render(settings: Settings, args: argparse.Namespace) -> None:
+    source = Path(args.input)
+    text = sys.stdin.read() if args.input == "-" else source.read_text("utf-8")
+    job_type = JobType(args.type or _guess_type(source))
+    raw_options = json.loads(args.options) if args.options else {}
+    options = RenderOptions.from_dict(OptionsIn.model_validate(raw_options).stored())
+    out = Path(args.output) if args.output else source.with_suffix(".pdf")
+    async with chromium_renderer(settings) as renderer:
+        rendered = await render_input(renderer, job_type, text, options)
+    out.write_bytes(rendered.data)
+    print(f"wrote {out} ({rendered.pages} pages, {len(rendered.data)} bytes)")
+
+
+def _guess_type(path: Path) -> str:
+    return "html" if path.suffix.lower() in (".html", ".htm") else "markdown"
+
+
+async def _with_accounts(
+    settings: Settings, action: Callable[[AccountStore], Awaitable[None]]
+) -> None:
+    svc = await prepare_database(settings)
+    try:
+        await action(svc.accounts)
+    finally:
+        await svc.engine.dispose()
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("database is up to date")
+
+
+async def _stats(settings: Settings) -> None:
+    svc = await prepare_database(settings)
+    try:
+        counts = await svc.jobs.count_by_status()
+    finally:
+        await svc.engine.dispose()
+    for status in ("queued", "running", "succeeded", "failed", "canceled"):
+        print(f"{status:10} {counts.get(status, 0)}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pdfprompt", description="Prompts, Markdown or HTML to PDF.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    for name, help_ in (
+        ("serve", "API and worker in one process (the embedded default)"),
+        ("api", "the HTTP API alone"),
+    ):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--host", default=None)
+        sp.add_argument("--port", type=int, default=None)
+
+    w = sub.add_parser("worker", help="claim and run jobs")
+    w.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+
+    r = sub.add_parser("render", help="render one document, no server")
+    r.add_argument("input", help="a .md or .html file, or - for standard input")
+    r.add_argument("-o", "--output", help="where to write the PDF (default: INPUT.pdf)")
+    r.add_argument("--type", choices=[t.value for t in JobType])
+    r.add_argument("--options", help='render options as JSON, e.g. \'{"format": "Letter"}\'')
+
+    db = sub.add_parser("db", help="database administration")
+    dbs = db.add_subparsers(dest="db_command", required=True)
+    dbs.add_parser("upgrade", help="apply migrations")
+
+    users = sub.add_parser("users", help="user administration")
+    us = users.add_subparsers(dest="users_command", required=True)
+    uc = us.add_parser("create", help="create a user and print an API key as the last line")
+    uc.add_argument("email")
+    uc.add_argument("--plan", default=None)
+    us.add_parser("list", help="list users")
+    sp_ = us.add_parser("set-plan", help="change a user's plan")
+    sp_.add_argument("email")
+    sp_.add_argument("plan")
+    dis = us.add_parser("disable", help="disable a user; their keys stop working")
+    dis.add_argument("email")
+
+    keys = sub.add_parser("keys", help="API key administration")
+    ks = keys.add_subparsers(dest="keys_command", required=True)
+    kc = ks.add_parser("create", help="create another key for a user; prints it as the last line")
+    kc.add_argument("email")
+    kc.add_argument("--name", default="")
+
+    sub.add_parser("stats", help="queue depth by status")
+    return p
+
+
+def _account_action(args: argparse.Namespace) -> Callable[[AccountStore], Awaitable[None]]:
+    async def create_user(accounts: AccountStore) -> None:
+        user = await accounts.create_user(args.email, args.plan or DEFAULT_PLAN)
+        key = await accounts.create_key(user.id, name="default")
+        print(f"created user {user.email} ({user.id}) on plan {user.plan}")
+        print("API key (shown once):")
+        print(key.secret)
+
+    async def list_users(accounts: AccountStore) -> None:
+        for user in await accounts.list_users():
+            state = "disabled" if user.disabled else "active"
+            print(f"{user.id}  {user.email}  {user.plan}  {state}")
+
+    async def set_plan(accounts: AccountStore) -> None:
+        user = await accounts.find_user(args.email)
+        await accounts.set_plan(user.id, args.plan)
+        print(f"{user.email} is now on plan {args.plan}")
+
+    async def disable(accounts: AccountStore) -> None:
+        user = await accounts.find_user(args.email)
+        await accounts.set_disabled(user.id, True)
+        print(f"{user.email} is disabled")
+
+    async def create_key(accounts: AccountStore) -> None:
+        user = await accounts.find_user(args.email)
+        key = await accounts.create_key(user.id, name=args.name)
+        print(f"API key for {user.email} (shown once):")
+        print(key.secret)
+
+    if args.command == "keys":
+        return create_key
+    return {
+        "create": create_user,
+        "list": list_users,
+        "set-plan": set_plan,
+        "disable": disable,
+    }[args.users_command]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"pdfprompt: bad configuration:\n{exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _dispatch(args, settings)
+    except PdfPromptError as exc:
+        print(f"pdfprompt: {exc.message}", file=sys.stderr)
+        return 1
+    except (ValidationError, json.JSONDecodeError, FileNotFoundError) as exc:
+        print(f"pdfprompt: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command
+    runners: dict[str, Callable[[], Any]] = {
+        "worker": lambda: asyncio.run(_run_worker(settings, burst=args.burst)),
+        "render": lambda: asyncio.run(_render(settings, args)),
+        "db": lambda: asyncio.run(_db_upgrade(settings)),
+        "users": lambda: asyncio.run(_with_accounts(settings, _account_action(args))),
+        "keys": lambda: asyncio.run(_with_accounts(settings, _account_action(args))),
+        "stats": lambda: asyncio.run(_stats(settings)),
+    }
+    if command in ("serve", "api"):
+        host = args.host or settings.host
+        port = settings.port if args.port is None else args.port
+        with contextlib.suppress(KeyboardInterrupt):
+            _serve(settings, host, port, with_worker=command == "serve")
+        return 0
+    runners[command]()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Schema, engine and migrations. Driver errors are translated here, at the edge."""
+
+from pdfprompt.db.engine import IMMEDIATE, async_url, create_engine, is_sqlite, listen_dsn
+from pdfprompt.db.migrate import current_revision, head_revision, upgrade
+from pdfprompt.db.tables import api_keys, files, jobs, metadata, users
+from pdfprompt.db.types import Timestamp, db_now, db_now_plus, now_plus
+
+__all__ = [
+    "IMMEDIATE",
+    "Timestamp",
+    "api_keys",
+    "async_url",
+    "create_engine",
+    "current_revision",
+    "db_now",
+    "db_now_plus",
+    "files",
+    "head_revision",
+    "is_sqlite",
+    "jobs",
+    "listen_dsn",
+    "metadata",
+    "now_plus",
+    "upgrade",
+    "users",
+]

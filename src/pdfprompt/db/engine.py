@@ -1,0 +1,89 @@
+"""The async engine and its pool, built from `Settings`; the only place dialects are told apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from pdfprompt.settings import Settings
+
+IMMEDIATE = "pdfprompt_immediate"
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///x` and `postgresql://...` as their async drivers spell them."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = async_url(settings.effective_database_url)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, settings)
+    return create_async_engine(
+        url,
+        pool_size=settings.database_max_connections,
+        max_overflow=0,
+        pool_recycle=int(settings.database_idle_timeout_s),
+        pool_pre_ping=True,
+        pool_timeout=settings.database_connect_timeout_s,
+        connect_args={
+            "timeout": settings.database_connect_timeout_s,
+            "server_settings": {"application_name": "pdfprompt"},
+        },
+    )
+
+
+def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url,
+        pool_size=settings.database_max_connections,
+        max_overflow=0,
+        pool_recycle=int(settings.database_idle_timeout_s),
+        pool_timeout=settings.database_connect_timeout_s,
+        connect_args={"timeout": settings.database_connect_timeout_s},
+    )
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event decide how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.database_connect_timeout_s * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers that read-then-write (claiming) take the write lock up front.
+        if conn.get_execution_options().get(IMMEDIATE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def listen_dsn(url: str) -> str:
+    """A plain `postgresql://` DSN for the dedicated LISTEN connection."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -1,0 +1,136 @@
+"""The schema, in one place. Alembic migrations are written against this `metadata`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from sqlalchemy.dialects.postgresql import JSONB
+
+from pdfprompt.db.types import Timestamp, db_now
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("plan", String(64), nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # The visible part of the key (`pp_<prefix>_...`); looked up by this, then the hash compared.
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("scopes", Json, nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("last_used_at", Timestamp),
+    Column("expires_at", Timestamp),
+    Column("revoked_at", Timestamp),
+    Index("ix_api_keys_user_id", "user_id"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", ID, nullable=False, unique=True),  # one job, one file
+    Column("storage_key", String(512), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Index("ix_files_user_id_id", "user_id", "id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("input", Text, nullable=False),
+    Column("options", Json, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("progress", Float, nullable=False, server_default=text("0")),
+    Column("generator", String(32)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("lease_owner", String(128)),
+    Column("lease_expires_at", Timestamp),
+    Column("run_after", Timestamp, nullable=False, server_default=db_now()),
+    Column("idempotency_key", String(255)),
+    Column("file_id", ID, ForeignKey("files.id", ondelete="SET NULL")),
+    Column("parent_id", ID),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("started_at", Timestamp),
+    Column("finished_at", Timestamp),
+    # Claiming: only queued rows are indexed, in the order they are claimed.
+    Index(
+        "ix_jobs_claim",
+        text("priority DESC"),
+        "run_after",
+        "id",
+        postgresql_where=text("status = 'queued'"),
+        sqlite_where=text("status = 'queued'"),
+    ),
+    # Reaping: running rows by lease expiry.
+    Index(
+        "ix_jobs_lease",
+        "lease_expires_at",
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    ),
+    # Listing a user's jobs newest first (ids are time-ordered), optionally by status.
+    Index("ix_jobs_user_id_id", "user_id", "id"),
+    Index("ix_jobs_user_id_status_id", "user_id", "status", "id"),
+    # Idempotency: one job per (user, key).
+    Index(
+        "uq_jobs_user_id_idempotency_key",
+        "user_id",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+    ),
+)

@@ -1,0 +1,80 @@
+"""Column types and clock expressions that read the same on PostgreSQL and SQLite.
+
+Times always come from the database clock (`db_now`, `db_now_plus`), so that
+leases and retries do not depend on the clocks of API and worker machines.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, String, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%f"
+
+
+class SqliteUtcTimestamp(TypeDecorator[datetime]):
+    """UTC times as sortable text 'YYYY-MM-DD HH:MM:SS.fff', the shape SQLite's strftime gives."""
+
+    impl = String(23)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+Timestamp = DateTime(timezone=True).with_variant(SqliteUtcTimestamp(), "sqlite")
+
+
+class db_now(FunctionElement[datetime]):  # noqa: N801 - reads as a SQL function
+    """The database's current time (`clock_timestamp()` on PostgreSQL)."""
+
+    type = Timestamp
+    inherit_cache = True
+
+
+class db_now_plus(FunctionElement[datetime]):  # noqa: N801 - reads as a SQL function
+    """The database's current time plus a number of seconds (a bound value or a column)."""
+
+    type = Timestamp
+    inherit_cache = True
+
+
+@compiles(db_now, "postgresql")
+def _pg_now(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "clock_timestamp()"
+
+
+@compiles(db_now, "sqlite")
+def _sqlite_now(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('{_SQLITE_FORMAT}', 'now')"
+
+
+@compiles(db_now_plus, "postgresql")
+def _pg_now_plus(element: db_now_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    seconds = compiler.process(element.clauses, **kw)
+    return f"(clock_timestamp() + make_interval(secs => CAST({seconds} AS DOUBLE PRECISION)))"
+
+
+@compiles(db_now_plus, "sqlite")
+def _sqlite_now_plus(element: db_now_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    seconds = compiler.process(element.clauses, **kw)
+    return f"strftime('{_SQLITE_FORMAT}', 'now', printf('%+.3f seconds', {seconds}))"
+
+
+def now_plus(seconds: float | ColumnElement[Any]) -> db_now_plus:
+    return db_now_plus(seconds)

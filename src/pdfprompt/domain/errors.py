@@ -1,0 +1,103 @@
+"""The error tree. Every error the service raises on purpose is a `PdfPromptError`.
+
+`transient` says whether retrying the same work may succeed; the worker decides
+between retry and failure from this flag alone, never from message text.
+"""
+
+from __future__ import annotations
+
+
+class PdfPromptError(Exception):
+    """Root of every error pdfprompt raises on purpose."""
+
+    code: str = "internal"
+    transient: bool = False
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInputError(PdfPromptError):
+    """The request or document is malformed; retrying cannot help."""
+
+    code = "invalid_input"
+
+
+class PayloadTooLargeError(PdfPromptError):
+    """The request body or the document input is over its byte limit."""
+
+    code = "payload_too_large"
+
+
+class NotFoundError(PdfPromptError):
+    """The resource does not exist or belongs to another user."""
+
+    code = "not_found"
+
+
+class UnauthorizedError(PdfPromptError):
+    """No API key, an unknown key, a revoked key or a disabled user."""
+
+    code = "unauthorized"
+
+
+class ConflictError(PdfPromptError):
+    """The resource is in a state that does not allow the operation."""
+
+    code = "conflict"
+
+
+class DuplicateJobError(ConflictError):
+    """A job with the same idempotency key already exists for this user."""
+
+    def __init__(self, message: str, *, existing_job_id: str) -> None:
+        super().__init__(message)
+        self.existing_job_id = existing_job_id
+
+
+class UnavailableError(PdfPromptError):
+    """A dependency (database, renderer, storage) cannot serve right now."""
+
+    code = "unavailable"
+    transient = True
+
+
+class RenderError(PdfPromptError):
+    """The renderer failed on a document; transient unless a subclass says otherwise."""
+
+    code = "render_failed"
+    transient = True
+
+
+class RenderTimeoutError(RenderError):
+    """The render passed its time limit."""
+
+    code = "render_timeout"
+
+
+class BrowserUnavailableError(RenderError):
+    """No browser could be started or the browser disconnected mid-render."""
+
+    code = "browser_unavailable"
+
+
+class PageLimitExceededError(RenderError):
+    """The document has more pages than allowed."""
+
+    code = "page_limit_exceeded"
+    transient = False
+
+
+class StorageError(PdfPromptError):
+    """The storage backend failed to keep or return an object."""
+
+    code = "storage_failed"
+    transient = True
+
+
+class LeaseLostError(PdfPromptError):
+    """The worker no longer owns the job (lease expired, job cancelled or taken over)."""
+
+    code = "lease_lost"

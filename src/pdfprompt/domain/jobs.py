@@ -1,0 +1,113 @@
+"""Jobs as the product sees them: types, statuses, options and the retry policy."""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class JobType(enum.StrEnum):
+    PROMPT = "prompt"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+
+
+class JobStage(enum.StrEnum):
+    """Where a running job is; queued and finished jobs have the stage of their status."""
+
+    QUEUED = "queued"
+    GENERATING = "generating"
+    RENDERING = "rendering"
+    STORING = "storing"
+    DONE = "done"
+
+
+class Generator(enum.StrEnum):
+    """What turned the job's input into HTML; recorded on the job."""
+
+    MARKDOWN = "markdown"
+    HTML = "html"
+    MARKDOWN_FALLBACK = "markdown-fallback"  # a prompt typeset as Markdown: no LLM configured
+    LLM = "llm"
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    id: str
+    size_bytes: int
+    pages: int
+    filename: str
+    storage_key: str
+    content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One row of the jobs table, as the rest of the code sees it."""
+
+    id: str
+    user_id: str
+    type: JobType
+    input: str
+    options: dict[str, Any]
+    status: JobStatus
+    stage: JobStage
+    progress: float
+    attempts: int
+    max_attempts: int
+    priority: int
+    created_at: datetime
+    error: JobError | None = None
+    generator: Generator | None = None
+    idempotency_key: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    run_after: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime | None = None
+    file: FileInfo | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped."""
+
+    base_s: float = 2.0
+    cap_s: float = 300.0
+
+    def delay_s(self, attempts: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before attempt number `attempts + 1`."""
+        r = rng or random
+        ceiling = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
+        return ceiling / 2 + r.uniform(0, ceiling / 2)
+
+
+def retry_decision(*, transient: bool, attempts: int, max_attempts: int) -> bool:
+    """True when a failed attempt should be queued again."""
+    return transient and attempts < max_attempts

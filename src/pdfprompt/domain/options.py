@@ -1,0 +1,85 @@
+"""Render options: what a client may ask of the page and the PDF."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pdfprompt.domain.errors import InvalidInputError
+
+PAPER_FORMATS = ("A3", "A4", "A5", "Letter", "Legal", "Tabloid")
+_LENGTH = re.compile(r"^\s*(\d+(\.\d+)?|\.\d+)\s*(px|in|cm|mm|pt|pc)?\s*$")
+_PAGE_RANGES = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
+MAX_HEADER_FOOTER_CHARS = 20_000
+MAX_TEXT_FIELD_CHARS = 1_000
+
+
+def check_css_length(value: str, name: str) -> str:
+    """A CSS length the renderer understands: a number with px, in, cm, mm, pt or pc."""
+    if not _LENGTH.match(value):
+        raise InvalidInputError(
+            f"{name}: {value!r} is not a length (use a number with px, in, cm, mm, pt or pc)",
+            field=name,
+        )
+    return value.strip()
+
+
+def check_page_ranges(value: str, name: str = "options.page_ranges") -> str:
+    if not _PAGE_RANGES.match(value):
+        raise InvalidInputError(
+            f"{name}: {value!r} is not a list of pages such as '1-3, 5'", field=name
+        )
+    for part in value.split(","):
+        bounds = [int(x) for x in part.split("-")]
+        if bounds[0] < 1 or bounds[-1] < bounds[0]:
+            raise InvalidInputError(f"{name}: range {part.strip()!r} is empty", field=name)
+    return value.replace(" ", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Margin:
+    top: str = "16mm"
+    right: str = "16mm"
+    bottom: str = "16mm"
+    left: str = "16mm"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """Validated options; build with `RenderOptions.from_dict` at the edges."""
+
+    format: str = "A4"
+    width: str | None = None
+    height: str | None = None
+    landscape: bool = False
+    margin: Margin = field(default_factory=Margin)
+    scale: float = 1.0
+    print_background: bool = True
+    header_html: str | None = None
+    footer_html: str | None = None
+    page_ranges: str | None = None
+    title: str | None = None
+    author: str | None = None
+    subject: str | None = None
+    keywords: str | None = None
+    filename: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RenderOptions:
+        """Options as stored on a job (already validated by the API schema)."""
+        values = dict(data)
+        margin = values.pop("margin", None)
+        return cls(margin=Margin(**margin) if margin else Margin(), **values)
+
+
+def safe_filename(name: str | None, default: str) -> str:
+    """A download filename with no path parts, quotes or control characters, ending in .pdf."""
+    base = (name or "").strip().replace("\\", "/").split("/")[-1]
+    base = re.sub(r"[\x00-\x1f\x7f\"';]", "", base)
+    base = re.sub(r"\s+", " ", base).strip(" .")
+    if not base:
+        base = default
+    if not base.lower().endswith(".pdf"):
+        base += ".pdf"
+    return base[:200]

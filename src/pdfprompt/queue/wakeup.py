@@ -1,0 +1,88 @@
+"""Wake-ups: tell idle workers that work arrived, without waiting for their poll.
+
+SQLite (API and worker in one process): an in-process event. PostgreSQL: the
+enqueue transaction NOTIFYs and each worker LISTENs on a dedicated connection
+that reconnects after a database restart. The poll (`PDFPROMPT_POLL_MS`) stays
+as the fallback for anything missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+
+from pdfprompt.queue.store import PostgresJobStore
+
+log = logging.getLogger(__name__)
+
+
+class Wakeup:
+    """An edge-triggered signal that a worker waits on with a timeout."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True when woken, False when the timeout passed first."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        finally:
+            self._event.clear()
+        return True
+
+    async def __aenter__(self) -> Wakeup:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class PostgresWakeup(Wakeup):
+    """LISTENs for enqueue NOTIFYs; reconnects with backoff when the connection drops."""
+
+    def __init__(self, dsn: str, *, reconnect_s: float = 1.0) -> None:
+        super().__init__()
+        self._dsn = dsn
+        self._reconnect_s = reconnect_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> PostgresWakeup:
+        self._task = asyncio.create_task(self._listen(), name="pdfprompt-listen")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _on_notify(self, *args: Any) -> None:
+        self.notify()
+
+    async def _listen(self) -> None:
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
+                await conn.add_listener(PostgresJobStore.CHANNEL, self._on_notify)
+                self.notify()  # catch up on anything sent while we were away
+                await lost.wait()
+                log.warning("LISTEN connection lost; reconnecting")
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("LISTEN connection failed (%s); retrying", type(exc).__name__)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(self._reconnect_s)

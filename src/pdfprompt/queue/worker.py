@@ -1,0 +1,230 @@
+"""The worker loop: claim by free slots, run, finish fenced, heartbeat, reap.
+
+The worker knows nothing of rendering: it runs a `JobHandler` that turns a
+claimed job into a stored file. It claims only as many jobs as it has free
+slots and claims again as soon as one frees, so no batch waits for its
+slowest job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from pdfprompt.domain import (
+    Generator,
+    Job,
+    JobError,
+    JobStage,
+    LeaseLostError,
+    PdfPromptError,
+    RetryPolicy,
+    new_id,
+    retry_decision,
+)
+from pdfprompt.queue.store import JobStore, StoredFile
+from pdfprompt.queue.wakeup import Wakeup
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[-12:]}"
+
+
+@dataclass
+class JobContext:
+    """Given to the handler: the job and a throttled way to report stage and progress."""
+
+    job: Job
+    worker_id: str
+    store: JobStore
+    min_interval_s: float = 0.25
+    _last_write: float = field(default=0.0, init=False)
+    _last_stage: JobStage | None = field(default=None, init=False)
+
+    async def report(
+        self, stage: JobStage, progress: float, generator: Generator | None = None
+    ) -> None:
+        """Write stage/progress; progress within one stage is written a few times a second."""
+        now = time.monotonic()
+        same_stage = stage == self._last_stage and generator is None
+        if same_stage and now - self._last_write < self.min_interval_s:
+            return
+        await self.store.set_stage(self.job.id, self.worker_id, stage, progress, generator)
+        self._last_write = now
+        self._last_stage = stage
+
+
+JobHandler = Callable[[JobContext], Awaitable[StoredFile]]
+Discard = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    concurrency: int = 8
+    batch_size: int = 8
+    lease_s: float = 30.0
+    poll_ms: int = 1000
+    shutdown_grace_s: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class Worker:
+    """Runs jobs from a `JobStore` until stopped (or, in burst mode, until the queue is empty)."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        handler: JobHandler,
+        discard: Discard,
+        config: WorkerConfig,
+        *,
+        wakeup: Wakeup | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.handler = handler
+        self.discard = discard
+        self.config = config
+        self.wakeup = wakeup or Wakeup()
+        self.worker_id = worker_id or new_worker_id()
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+        self.completed = 0
+
+    def stop(self) -> None:
+        """Stop claiming; `run` then drains for up to the grace period."""
+        self._stopping.set()
+        self.wakeup.notify()
+
+    @property
+    def active_jobs(self) -> int:
+        return len(self._active)
+
+    async def run(self, *, burst: bool = False) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(), name="pdfprompt-heartbeat")
+        try:
+            await self._claim_loop(burst)
+        finally:
+            await self._drain()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _claim_loop(self, burst: bool) -> None:
+        poll_s = self.config.poll_ms / 1000
+        next_reap = 0.0
+        while not self._stopping.is_set():
+            if time.monotonic() >= next_reap:
+                await self._reap()
+                next_reap = time.monotonic() + max(1.0, self.config.lease_s / 2)
+            free = self.config.concurrency - len(self._active)
+            claimed: list[Job] = []
+            if free > 0:
+                try:
+                    claimed = await self.store.claim_jobs(
+                        self.worker_id, min(free, self.config.batch_size), self.config.lease_s
+                    )
+                except Exception:
+                    log.exception("claim failed; retrying after the poll interval")
+            for job in claimed:
+                self._start(job)
+            if burst and not claimed and not self._active:
+                return
+            if claimed and len(claimed) == min(free, self.config.batch_size):
+                continue  # there may be more, and slots are free: claim again at once
+            await self.wakeup.wait(poll_s)
+
+    async def _reap(self) -> None:
+        try:
+            n = await self.store.requeue_expired()
+        except Exception:
+            log.exception("reaping expired leases failed")
+            return
+        if n:
+            log.warning("returned %d jobs with expired leases to the queue", n)
+
+    def _start(self, job: Job) -> None:
+        task = asyncio.create_task(self._run_job(job), name=f"pdfprompt-job-{job.id}")
+        self._active[job.id] = task
+
+        def _done(_t: asyncio.Task[None]) -> None:
+            self._active.pop(job.id, None)
+            self.wakeup.notify()  # a slot is free: claim again
+
+        task.add_done_callback(_done)
+
+    async def _run_job(self, job: Job) -> None:
+        ctx = JobContext(job=job, worker_id=self.worker_id, store=self.store)
+        try:
+            stored = await self.handler(ctx)
+        except LeaseLostError:
+            log.info("job %s was lost (cancelled or taken over); dropping it", job.id)
+            return
+        except PdfPromptError as exc:
+            await self._fail(job, JobError(exc.code, exc.message), transient=exc.transient)
+            return
+        except Exception as exc:
+            log.exception("job %s failed unexpectedly", job.id)
+            message = f"unexpected {type(exc).__name__} while running the job"
+            await self._fail(job, JobError("internal", message), transient=True)
+            return
+        try:
+            await self.store.finish_job(job.id, self.worker_id, job.user_id, stored)
+        except LeaseLostError:
+            log.info("job %s was lost before it finished; discarding its file", job.id)
+            await self._discard(stored.storage_key)
+            return
+        except BaseException:
+            await self._discard(stored.storage_key)
+            raise
+        self.completed += 1
+
+    async def _discard(self, storage_key: str) -> None:
+        try:
+            await self.discard(storage_key)
+        except Exception:
+            log.exception("could not remove %s; it is an orphan now", storage_key)
+
+    async def _fail(self, job: Job, error: JobError, *, transient: bool) -> None:
+        retry = retry_decision(
+            transient=transient, attempts=job.attempts, max_attempts=job.max_attempts
+        )
+        delay = self.config.retry.delay_s(job.attempts) if retry else None
+        try:
+            await self.store.fail_job(job.id, self.worker_id, error, retry_in_s=delay)
+        except LeaseLostError:
+            log.info("job %s was lost before its failure was recorded", job.id)
+
+    async def _heartbeat(self) -> None:
+        interval = max(0.5, self.config.lease_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            if not self._active:
+                continue
+            try:
+                await self.store.renew_leases(self.worker_id, self.config.lease_s)
+            except Exception:
+                log.exception("lease renewal failed; retrying")
+
+    async def _drain(self) -> None:
+        """Let running jobs finish within the grace period, then hand the rest back."""
+        if self._active:
+            _, pending = await asyncio.wait(
+                list(self._active.values()), timeout=self.config.shutdown_grace_s
+            )
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        with contextlib.suppress(Exception):
+            released = await self.store.release_jobs(self.worker_id)
+            if released:
+                log.warning("handed %d unfinished jobs back to the queue", released)

@@ -1,0 +1,71 @@
+"""Rendering HTML to PDF: the warm Chromium pool and PDF post-processing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Protocol
+
+from pdfprompt.domain import BrowserUnavailableError, RenderOptions
+from pdfprompt.render.chromium import (
+    CHROMIUM_ARGS,
+    ChromiumRenderer,
+    RenderedPdf,
+    count_pages,
+    pdf_arguments,
+)
+from pdfprompt.render.metadata import needs_metadata, write_metadata
+from pdfprompt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Renderer(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def render(self, document: str, options: RenderOptions) -> RenderedPdf: ...
+
+    async def check(self) -> None: ...
+
+
+async def render_pdf(renderer: Renderer, document: str, options: RenderOptions) -> RenderedPdf:
+    """Render, then write document information when the options ask for it."""
+    rendered = await renderer.render(document, options)
+    if needs_metadata(options):
+        data = await asyncio.to_thread(write_metadata, rendered.data, options)
+        rendered = replace(rendered, data=data)
+    return rendered
+
+
+def chromium_renderer(settings: Settings) -> ChromiumRenderer:
+    """The Chromium pool the settings describe; `BrowserUnavailableError` when none is found."""
+    path = settings.find_chromium()
+    if path is None:
+        where = settings.chromium_path or "PATH and the usual install locations"
+        raise BrowserUnavailableError(
+            f"no Chromium found in {where}; install it (Debian: apt-get install chromium) "
+            "or set PDFPROMPT_CHROMIUM_PATH"
+        )
+    return ChromiumRenderer(
+        path,
+        pool_size=settings.browser_pool_size,
+        max_concurrency=settings.max_pdf_concurrency,
+        timeout_s=settings.render_timeout_s,
+        allow_javascript=settings.allow_javascript,
+        recycle_after=settings.browser_recycle_after,
+        max_pages=settings.max_pages,
+    )
+
+
+__all__ = [
+    "CHROMIUM_ARGS",
+    "ChromiumRenderer",
+    "RenderedPdf",
+    "Renderer",
+    "chromium_renderer",
+    "count_pages",
+    "pdf_arguments",
+    "render_pdf",
+]

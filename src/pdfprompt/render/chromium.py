@@ -1,0 +1,295 @@
+"""HTML → PDF in a warm headless-Chromium pool, with the network sandboxed.
+
+`BROWSER_POOL_SIZE` browsers are started once; `MAX_PDF_CONCURRENCY` pages
+are spread over them and reused, so a render costs a `setContent` and a
+`printToPDF`, never a browser start. Every request a page makes is answered
+by the renderer: `data:` URIs pass (they never reach the network layer) and
+everything else is refused, so hostile HTML cannot reach the network or the
+file system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html as html_lib
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from pdfprompt.domain import (
+    BrowserUnavailableError,
+    PageLimitExceededError,
+    RenderError,
+    RenderOptions,
+    RenderTimeoutError,
+)
+
+log = logging.getLogger(__name__)
+
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--font-render-hinting=none",
+)
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+_HEAD_FOOT_STYLE = (
+    "<style>#header, #footer { padding: 0 !important; }"
+    ".pdfprompt-hf { font-family: 'Noto Sans', 'DejaVu Sans', sans-serif; font-size: 9px;"
+    " width: 100%; margin: 0 12mm; color: #555; }</style>"
+)
+
+
+def count_pages(pdf: bytes) -> int:
+    """Pages in a PDF Chromium wrote (its page objects are not in compressed streams)."""
+    return len(_PAGE_OBJECT.findall(pdf))
+
+
+def _header_footer(template: str | None) -> str:
+    if not template:
+        return "<span></span>"
+    body = template.replace("{{page}}", '<span class="pageNumber"></span>').replace(
+        "{{pages}}", '<span class="totalPages"></span>'
+    )
+    return f'{_HEAD_FOOT_STYLE}<div class="pdfprompt-hf">{body}</div>'
+
+
+def _with_title(document: str, title: str | None) -> str:
+    """Chromium writes the document's <title> as the PDF title."""
+    if not title:
+        return document
+    tag = f"<title>{html_lib.escape(title)}</title>"
+    replaced, n = re.subn(r"<title\b[^>]*>.*?</title\s*>", tag, document, count=1, flags=re.I | re.S)
+    if n:
+        return replaced
+    replaced, n = re.subn(r"<head\b[^>]*>", lambda m: m.group(0) + tag, document, count=1, flags=re.I)
+    return replaced if n else tag + document
+
+
+def pdf_arguments(options: RenderOptions) -> dict[str, Any]:
+    """`page.pdf` keyword arguments for the options."""
+    args: dict[str, Any] = {
+        "landscape": options.landscape,
+        "print_background": options.print_background,
+        "scale": options.scale,
+        "margin": {
+            "top": options.margin.top,
+            "right": options.margin.right,
+            "bottom": options.margin.bottom,
+            "left": options.margin.left,
+        },
+        "prefer_css_page_size": False,
+        "tagged": False,
+        "outline": False,
+    }
+    if options.width and options.height:
+        args["width"] = options.width
+        args["height"] = options.height
+    else:
+        args["format"] = options.format
+    if options.header_html or options.footer_html:
+        args["display_header_footer"] = True
+        args["header_template"] = _header_footer(options.header_html)
+        args["footer_template"] = _header_footer(options.footer_html)
+    if options.page_ranges:
+        args["page_ranges"] = options.page_ranges
+    return args
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
+
+
+@dataclass
+class _BrowserSlot:
+    index: int
+    browser: Browser | None = None
+    context: BrowserContext | None = None
+    renders: int = 0
+    generation: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass
+class _PageLease:
+    slot: _BrowserSlot
+    page: Page | None
+    generation: int
+
+
+class ChromiumRenderer:
+    """A pool of warm Chromium pages. Use as `async with ChromiumRenderer(...) as r`."""
+
+    def __init__(
+        self,
+        executable_path: str,
+        *,
+        pool_size: int = 1,
+        max_concurrency: int = 2,
+        timeout_s: float = 30.0,
+        allow_javascript: bool = False,
+        recycle_after: int = 1000,
+        max_pages: int = 500,
+    ) -> None:
+        self.executable_path = executable_path
+        self.pool_size = pool_size
+        self.max_concurrency = max_concurrency
+        self.timeout_s = timeout_s
+        self.allow_javascript = allow_javascript
+        self.recycle_after = recycle_after
+        self.max_pages = max_pages
+        self.renders = 0
+        self.blocked_requests = 0
+        self._pw: Playwright | None = None
+        self._slots: list[_BrowserSlot] = []
+        self._pages: asyncio.Queue[_PageLease] = asyncio.Queue()
+
+    @property
+    def name(self) -> str:
+        return "chromium"
+
+    async def __aenter__(self) -> ChromiumRenderer:
+        self._pw = await async_playwright().start()
+        try:
+            self._slots = [_BrowserSlot(i) for i in range(self.pool_size)]
+            for slot in self._slots:
+                await self._start_browser(slot)
+            for i in range(self.max_concurrency):
+                slot = self._slots[i % self.pool_size]
+                self._pages.put_nowait(await self._new_lease(slot))
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for slot in self._slots:
+            await self._close_browser(slot)
+        if self._pw is not None:
+            with contextlib.suppress(Exception):
+                await self._pw.stop()
+            self._pw = None
+
+    async def _start_browser(self, slot: _BrowserSlot) -> None:
+        assert self._pw is not None
+        try:
+            slot.browser = await self._pw.chromium.launch(
+                executable_path=self.executable_path,
+                headless=True,
+                chromium_sandbox=False,
+                args=list(CHROMIUM_ARGS),
+            )
+            slot.context = await slot.browser.new_context(
+                java_script_enabled=self.allow_javascript,
+                service_workers="block",
+                accept_downloads=False,
+                offline=False,
+            )
+            await slot.context.route("**/*", self._refuse)
+        except PlaywrightError as exc:
+            raise BrowserUnavailableError(f"could not start Chromium: {exc.message}") from exc
+        slot.renders = 0
+        slot.generation += 1
+
+    async def _close_browser(self, slot: _BrowserSlot) -> None:
+        browser, slot.browser, slot.context = slot.browser, None, None
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                await browser.close()
+
+    async def _refuse(self, route: Route) -> None:
+        self.blocked_requests += 1
+        with contextlib.suppress(PlaywrightError):
+            await route.abort("blockedbyclient")
+
+    async def _new_lease(self, slot: _BrowserSlot) -> _PageLease:
+        if slot.context is None:
+            await self._start_browser(slot)
+        assert slot.context is not None
+        try:
+            page = await slot.context.new_page()
+        except PlaywrightError as exc:
+            raise BrowserUnavailableError(f"could not open a page: {exc.message}") from exc
+        return _PageLease(slot, page, slot.generation)
+
+    async def _fresh(self, lease: _PageLease) -> _PageLease:
+        """The lease's page, replaced when its browser was restarted or must be recycled."""
+        slot = lease.slot
+        async with slot.lock:
+            if slot.browser is None or not slot.browser.is_connected():
+                await self._close_browser(slot)
+                await self._start_browser(slot)
+            elif slot.renders >= self.recycle_after and lease.generation == slot.generation:
+                log.info("recycling browser %d after %d renders", slot.index, slot.renders)
+                await self._close_browser(slot)
+                await self._start_browser(slot)
+            if lease.generation != slot.generation or lease.page is None or lease.page.is_closed():
+                return await self._new_lease(slot)
+        return lease
+
+    async def render(self, document: str, options: RenderOptions) -> RenderedPdf:
+        """Render one HTML document; raises `RenderError` subclasses on failure."""
+        lease = await self._pages.get()
+        try:
+            lease = await self._fresh(lease)
+            assert lease.page is not None
+            page = lease.page
+            lease.slot.renders += 1
+            try:
+                data = await asyncio.wait_for(
+                    self._print(page, _with_title(document, options.title), options),
+                    self.timeout_s,
+                )
+            except TimeoutError as exc:
+                await self._drop_page(lease)
+                raise RenderTimeoutError(
+                    f"rendering took longer than {self.timeout_s:g} s and was stopped"
+                ) from exc
+            except PlaywrightError as exc:
+                connected = lease.slot.browser is not None and lease.slot.browser.is_connected()
+                await self._drop_page(lease)
+                if not connected:
+                    raise BrowserUnavailableError("the browser stopped during the render") from exc
+                raise RenderError(f"the renderer failed: {exc.message.splitlines()[0]}") from exc
+        except BaseException:
+            self._pages.put_nowait(lease)
+            raise
+        self._pages.put_nowait(lease)
+        self.renders += 1
+        pages = count_pages(data)
+        if pages > self.max_pages:
+            raise PageLimitExceededError(
+                f"the document has {pages} pages; the limit is {self.max_pages}"
+            )
+        return RenderedPdf(data, pages)
+
+    async def _print(self, page: Page, document: str, options: RenderOptions) -> bytes:
+        await page.set_content(document, wait_until="load")
+        return await page.pdf(**pdf_arguments(options))
+
+    async def _drop_page(self, lease: _PageLease) -> None:
+        page, lease.page = lease.page, None
+        if page is not None:
+            with contextlib.suppress(Exception):
+                await page.close()
+
+    async def check(self) -> None:
+        """Raise `BrowserUnavailableError` when no browser of the pool is usable."""
+        if not any(s.browser is not None and s.browser.is_connected() for s in self._slots):
+            raise BrowserUnavailableError("no browser in the pool is connected")

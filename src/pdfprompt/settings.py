@@ -1,0 +1,142 @@
+"""One `Settings`, read from the environment once at start and passed down.
+
+Names operators already know keep their plain form (`DATABASE_URL`,
+`MAX_PDF_CONCURRENCY`, ...); everything new carries the `PDFPROMPT_` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHROMIUM_CANDIDATES = (
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+    "/usr/bin/google-chrome-stable",
+    "/snap/bin/chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+)
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pdfprompt"
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias=_env("PDFPROMPT_DATA_DIR"))
+    database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    database_max_connections: int = Field(
+        default=10, ge=1, validation_alias=_env("DATABASE_MAX_CONNECTIONS")
+    )
+    database_idle_timeout_s: float = Field(
+        default=300.0, gt=0, validation_alias=_env("DATABASE_IDLE_TIMEOUT")
+    )
+    database_connect_timeout_s: float = Field(
+        default=10.0, gt=0, validation_alias=_env("DATABASE_CONNECT_TIMEOUT")
+    )
+    storage_url: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_STORAGE_URL"))
+
+    host: str = Field(default="127.0.0.1", validation_alias=_env("PDFPROMPT_HOST"))
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias=_env("PDFPROMPT_PORT"))
+
+    worker_concurrency: int = Field(
+        default=8, ge=1, validation_alias=_env("PDFPROMPT_WORKER_CONCURRENCY")
+    )
+    max_pdf_concurrency: int = Field(
+        default_factory=lambda: max(1, _cpu_count()),
+        ge=1,
+        validation_alias=_env("MAX_PDF_CONCURRENCY"),
+    )
+    browser_pool_size: int = Field(default=1, ge=1, validation_alias=_env("BROWSER_POOL_SIZE"))
+    batch_size: int = Field(default=8, ge=1, validation_alias=_env("PDFPROMPT_BATCH_SIZE"))
+    poll_ms: int = Field(default=1000, ge=10, validation_alias=_env("PDFPROMPT_POLL_MS"))
+    lease_s: float = Field(default=30.0, ge=1, validation_alias=_env("PDFPROMPT_LEASE_S"))
+    max_attempts: int = Field(default=3, ge=1, validation_alias=_env("PDFPROMPT_MAX_ATTEMPTS"))
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, validation_alias=_env("PDFPROMPT_SHUTDOWN_GRACE_S")
+    )
+    worker_secret: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_WORKER_SECRET"))
+
+    chromium_path: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_CHROMIUM_PATH"))
+    render_engine: Literal["auto", "chromium"] = Field(
+        default="auto", validation_alias=_env("PDFPROMPT_RENDER_ENGINE")
+    )
+    render_timeout_s: float = Field(
+        default=30.0, gt=0, validation_alias=_env("PDFPROMPT_RENDER_TIMEOUT_S")
+    )
+    allow_javascript: bool = Field(default=False, validation_alias=_env("PDFPROMPT_ALLOW_JAVASCRIPT"))
+    browser_recycle_after: int = Field(
+        default=1000, ge=1, validation_alias=_env("PDFPROMPT_BROWSER_RECYCLE_AFTER")
+    )
+    max_pages: int = Field(default=500, ge=1, validation_alias=_env("PDFPROMPT_MAX_PAGES"))
+
+    max_input_bytes: int = Field(
+        default=1_048_576, ge=1, validation_alias=_env("PDFPROMPT_MAX_INPUT_BYTES")
+    )
+
+    openrouter_base_url: str = Field(
+        default="https://openrouter.ai/api/v1", validation_alias=_env("OPENROUTER_BASE_URL")
+    )
+    openrouter_api_key: str | None = Field(default=None, validation_alias=_env("OPENROUTER_API_KEY"))
+
+    log_level: str = Field(default="info", validation_alias=_env("PDFPROMPT_LOG_LEVEL"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("DATABASE_URL must start with sqlite:// or postgresql://")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file under the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'pdfprompt.sqlite3'}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "files").resolve().as_uri()
+
+    @property
+    def llm_api_keys(self) -> list[str]:
+        """`OPENROUTER_API_KEY` then `OPENROUTER_API_KEY1` ... `OPENROUTER_API_KEY10`, set ones only."""
+        keys = [self.openrouter_api_key] if self.openrouter_api_key else []
+        for i in range(1, 11):
+            value = os.environ.get(f"OPENROUTER_API_KEY{i}")
+            if value:
+                keys.append(value)
+        return keys
+
+    def find_chromium(self) -> str | None:
+        """The configured Chromium, else the first one found on this machine."""
+        if self.chromium_path:
+            return self.chromium_path if Path(self.chromium_path).exists() else None
+        for name in ("chromium", "chromium-browser", "google-chrome"):
+            found = shutil.which(name)
+            if found:
+                return found
+        return next((c for c in CHROMIUM_CANDIDATES if Path(c).exists()), None)
