@@ -48,7 +48,7 @@ def _banner(settings: Settings, host: str, port: int, role: str) -> None:
         f"  storage:  {settings.effective_storage_url}\n"
         "  get an API key: pdfprompt users create you@example.com\n"
         "  then: curl -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' \\\n"
-        f"        -d '{{\"type\":\"markdown\",\"input\":\"# Hello\"}}' http://{host}:{port}/v1/jobs",
+        f'        -d \'{{"type":"markdown","input":"# Hello"}}\' http://{host}:{port}/v1/jobs',
         flush=True,
     )
 
@@ -79,7 +79,9 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
                     log.info("stopping: finishing running jobs (signal again to exit at once)")
                     worker.stop()
                 else:
-                    log.warning("second signal: exiting now; unfinished jobs return on lease expiry")
+                    log.warning(
+                        "second signal: exiting now; unfinished jobs return on lease expiry"
+                    )
                     raise SystemExit(1)
 
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias=_env("PDFPROMPT_DATA_DIR"))
+    data_dir: Path = Field(
+        default_factory=_default_data_dir, validation_alias=_env("PDFPROMPT_DATA_DIR")
+    )
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
     database_max_connections: int = Field(
         default=10, ge=1, validation_alias=_env("DATABASE_MAX_CONNECTIONS")
@@ -77,16 +79,22 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, validation_alias=_env("PDFPROMPT_SHUTDOWN_GRACE_S")
     )
-    worker_secret: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_WORKER_SECRET"))
+    worker_secret: str | None = Field(
+        default=None, validation_alias=_env("PDFPROMPT_WORKER_SECRET")
+    )
 
-    chromium_path: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_CHROMIUM_PATH"))
+    chromium_path: str | None = Field(
+        default=None, validation_alias=_env("PDFPROMPT_CHROMIUM_PATH")
+    )
     render_engine: Literal["auto", "chromium"] = Field(
         default="auto", validation_alias=_env("PDFPROMPT_RENDER_ENGINE")
     )
     render_timeout_s: float = Field(
         default=30.0, gt=0, validation_alias=_env("PDFPROMPT_RENDER_TIMEOUT_S")
     )
-    allow_javascript: bool = Field(default=False, validation_alias=_env("PDFPROMPT_ALLOW_JAVASCRIPT"))
+    allow_javascript: bool = Field(
+        default=False, validation_alias=_env("PDFPROMPT_ALLOW_JAVASCRIPT")
+    )
     browser_recycle_after: int = Field(
         default=1000, ge=1, validation_alias=_env("PDFPROMPT_BROWSER_RECYCLE_AFTER")
     )
@@ -99,7 +107,9 @@ class Settings(BaseSettings):
     openrouter_base_url: str = Field(
         default="https://openrouter.ai/api/v1", validation_alias=_env("OPENROUTER_BASE_URL")
     )
-    openrouter_api_key: str | None = Field(default=None, validation_alias=_env("OPENROUTER_API_KEY"))
+    openrouter_api_key: str | None = Field(
+        default=None, validation_alias=_env("OPENROUTER_API_KEY")
+    )
 
     log_level: str = Field(default="info", validation_alias=_env("PDFPROMPT_LOG_LEVEL"))
 
@@ -123,7 +133,7 @@ class Settings(BaseSettings):
 
     @property
     def llm_api_keys(self) -> list[str]:
-        """`OPENROUTER_API_KEY` then `OPENROUTER_API_KEY1` ... `OPENROUTER_API_KEY10`, set ones only."""
+        """The LLM keys that are set: `OPENROUTER_API_KEY`, `OPENROUTER_API_KEY1`..`10`."""
         keys = [self.openrouter_api_key] if self.openrouter_api_key else []
         for i in range(1, 11):
             value = os.environ.get(f"OPENROUTER_API_KEY{i}")

@@ -14,7 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import api_keys, db_now, now_plus, users
-from pdfprompt.domain import ConflictError, InvalidInputError, NotFoundError, UnauthorizedError, new_id
+from pdfprompt.domain import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthorizedError,
+    new_id,
+)
 
 KEY_PREFIX = "pp_"
 ALL_SCOPES = ("jobs:write", "jobs:read", "files:read", "account")

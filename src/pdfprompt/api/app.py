@@ -30,6 +30,7 @@ from pdfprompt.storage import storage_from_settings
 
 log = logging.getLogger(__name__)
 
+
 def worker_config(settings: Settings) -> WorkerConfig:
     return WorkerConfig(
         concurrency=settings.worker_concurrency,

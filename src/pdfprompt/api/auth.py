@@ -11,9 +11,7 @@ from pdfprompt.api.services import Services, services
 from pdfprompt.domain import UnauthorizedError
 
 
-async def principal(
-    request: Request, svc: Annotated[Services, Depends(services)]
-) -> Principal:
+async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

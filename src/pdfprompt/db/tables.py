@@ -17,7 +17,6 @@ from sqlalchemy import (
     Text,
     text,
 )
-
 from sqlalchemy.dialects.postgresql import JSONB
 
 from pdfprompt.db.types import Timestamp, db_now

@@ -40,14 +40,14 @@ class SqliteUtcTimestamp(TypeDecorator[datetime]):
 Timestamp = DateTime(timezone=True).with_variant(SqliteUtcTimestamp(), "sqlite")
 
 
-class db_now(FunctionElement[datetime]):  # noqa: N801 - reads as a SQL function
+class db_now(FunctionElement[datetime]):
     """The database's current time (`clock_timestamp()` on PostgreSQL)."""
 
     type = Timestamp
     inherit_cache = True
 
 
-class db_now_plus(FunctionElement[datetime]):  # noqa: N801 - reads as a SQL function
+class db_now_plus(FunctionElement[datetime]):
     """The database's current time plus a number of seconds (a bound value or a column)."""
 
     type = Timestamp

@@ -94,17 +94,20 @@ class Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_RNG = random.Random()
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter, capped."""
+    """Exponential backoff with equal jitter (half fixed, half random), capped."""
 
     base_s: float = 2.0
     cap_s: float = 300.0
 
     def delay_s(self, attempts: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt number `attempts + 1`."""
-        r = rng or random
-        ceiling = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
+        r = rng or _RNG
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** max(0, attempts - 1))
         return ceiling / 2 + r.uniform(0, ceiling / 2)
 
 

@@ -19,7 +19,7 @@ def print_stylesheet() -> str:
 
 def markdown_to_html(text: str) -> str:
     """The Markdown body as HTML. Raw HTML inside Markdown is shown as text, not run."""
-    return _md.render(text)
+    return str(_md.render(text))
 
 
 def wrap_document(body_html: str, *, title: str | None = None, lang: str = "") -> str:
@@ -27,7 +27,7 @@ def wrap_document(body_html: str, *, title: str | None = None, lang: str = "") -
     title_tag = f"<title>{html.escape(title)}</title>" if title else ""
     lang_attr = f' lang="{html.escape(lang)}"' if lang else ""
     return (
-        f"<!DOCTYPE html><html{lang_attr}><head><meta charset=\"utf-8\">{title_tag}"
+        f'<!DOCTYPE html><html{lang_attr}><head><meta charset="utf-8">{title_tag}'
         f"<style>{print_stylesheet()}</style></head>"
         f'<body><main class="pdfprompt-doc">{body_html}</main></body></html>'
     )

@@ -260,9 +260,7 @@ class JobStore:
 
     async def requeue_expired(self) -> int:
         """Put running jobs whose lease ran out back in the queue, or fail them if out of tries."""
-        expired = and_(
-            jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now()
-        )
+        expired = and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now())
         async with self.engine.begin() as conn:
             failed = await conn.execute(
                 update(jobs)
@@ -332,7 +330,11 @@ class JobStore:
         progress: float,
         generator: Generator | None = None,
     ) -> None:
-        values: dict[str, Any] = {"stage": stage.value, "progress": progress, "updated_at": db_now()}
+        values: dict[str, Any] = {
+            "stage": stage.value,
+            "progress": progress,
+            "updated_at": db_now(),
+        }
         if generator is not None:
             values["generator"] = generator.value
         async with self.engine.begin() as conn:
@@ -342,14 +344,14 @@ class JobStore:
         if result.rowcount != 1:
             raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
 
-    async def finish_job(self, job_id: str, worker_id: str, user_id: str, stored: StoredFile) -> str:
+    async def finish_job(
+        self, job_id: str, worker_id: str, user_id: str, stored: StoredFile
+    ) -> str:
         """Record the file and mark the job succeeded, only if `worker_id` still owns it."""
         file_id = new_id()
         async with self.engine.begin() as conn:
             owned = (
-                await conn.execute(
-                    select(jobs.c.id).where(self._owned(job_id, worker_id))
-                )
+                await conn.execute(select(jobs.c.id).where(self._owned(job_id, worker_id)))
             ).first()
             if owned is None:
                 raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")

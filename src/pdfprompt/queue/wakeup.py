@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,10 @@ import asyncpg
 from pdfprompt.queue.store import PostgresJobStore
 
 log = logging.getLogger(__name__)
+
+
+def _setter(event: asyncio.Event) -> Callable[[object], None]:
+    return lambda _conn: event.set()
 
 
 class Wakeup:
@@ -74,7 +79,7 @@ class PostgresWakeup(Wakeup):
             try:
                 conn = await asyncpg.connect(self._dsn)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(_setter(lost))
                 await conn.add_listener(PostgresJobStore.CHANNEL, self._on_notify)
                 self.notify()  # catch up on anything sent while we were away
                 await lost.wait()

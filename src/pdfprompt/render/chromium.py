@@ -73,10 +73,14 @@ def _with_title(document: str, title: str | None) -> str:
     if not title:
         return document
     tag = f"<title>{html_lib.escape(title)}</title>"
-    replaced, n = re.subn(r"<title\b[^>]*>.*?</title\s*>", tag, document, count=1, flags=re.I | re.S)
+    replaced, n = re.subn(
+        r"<title\b[^>]*>.*?</title\s*>", tag, document, count=1, flags=re.I | re.S
+    )
     if n:
         return replaced
-    replaced, n = re.subn(r"<head\b[^>]*>", lambda m: m.group(0) + tag, document, count=1, flags=re.I)
+    replaced, n = re.subn(
+        r"<head\b[^>]*>", lambda m: m.group(0) + tag, document, count=1, flags=re.I
+    )
     return replaced if n else tag + document
 
 

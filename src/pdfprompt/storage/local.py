@@ -57,7 +57,9 @@ class LocalStorage:
         except FileNotFoundError as exc:
             raise NotFoundError(f"file {key} is gone from storage") from exc
 
-    async def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    async def stream(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
         """The bytes from `start` to `end` (inclusive), read in chunks off the event loop."""
         path = self._path(key)
         try:
