@@ -104,15 +104,6 @@ jobs = Table(
     Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
     Column("started_at", Timestamp),
     Column("finished_at", Timestamp),
-    # Claiming: only queued rows are indexed, in the order they are claimed.
-    Index(
-        "ix_jobs_claim",
-        text("priority DESC"),
-        "run_after",
-        "id",
-        postgresql_where=text("status = 'queued'"),
-        sqlite_where=text("status = 'queued'"),
-    ),
     # Reaping: running rows by lease expiry.
     Index(
         "ix_jobs_lease",
@@ -132,4 +123,14 @@ jobs = Table(
         postgresql_where=text("idempotency_key IS NOT NULL"),
         sqlite_where=text("idempotency_key IS NOT NULL"),
     ),
+)
+
+# Claiming: only queued rows are indexed, in the order they are claimed.
+Index(
+    "ix_jobs_claim",
+    jobs.c.priority.desc(),
+    jobs.c.run_after,
+    jobs.c.id,
+    postgresql_where=text("status = 'queued'"),
+    sqlite_where=text("status = 'queued'"),
 )

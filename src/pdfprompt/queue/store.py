@@ -132,9 +132,8 @@ class JobStore:
 
     async def enqueue(self, new: NewJob) -> Job:
         """Insert a queued job; a repeated idempotency key raises `DuplicateJobError`."""
-        job_id = new_id()
         values = {
-            "id": job_id,
+            "id": new_id(),
             "user_id": new.user_id,
             "type": new.type.value,
             "input": new.input,
@@ -148,7 +147,7 @@ class JobStore:
         }
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(jobs).values(**values))
+                row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
                 await self._after_enqueue(conn)
         except IntegrityError as exc:
             if new.idempotency_key is None:
@@ -159,7 +158,7 @@ class JobStore:
             raise DuplicateJobError(
                 "a job with this Idempotency-Key exists", existing_job_id=existing
             ) from exc
-        return await self.get(job_id, new.user_id)
+        return _job_from_row(row)  # as inserted, before any worker can change it
 
     async def _after_enqueue(self, conn: AsyncConnection) -> None:
         """Hook for wake-ups sent in the enqueue transaction (PostgreSQL NOTIFY)."""

@@ -111,7 +111,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_jobs_claim",
         "jobs",
-        [sa.text("priority DESC"), "run_after", "id"],
+        [sa.column("priority").desc(), "run_after", "id"],
         postgresql_where=queued,
         sqlite_where=queued,
     )

@@ -1,0 +1,150 @@
+"""A user's whole path on the embedded default and on PostgreSQL: key, submit, poll, download."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from tests.e2e.conftest import Process, create_key
+
+FINAL = {"succeeded", "failed", "canceled"}
+
+
+def wait_final(client: httpx.Client, job_id: str, timeout_s: float = 60) -> tuple[dict[str, Any], list[str]]:
+    """Poll the job to a final status; returns it and every status seen on the way."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if not seen or seen[-1] != job["status"]:
+            seen.append(job["status"])
+        if job["status"] in FINAL:
+            return job, seen
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} not finished after {timeout_s}s; seen {seen}")
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.mark.parametrize(
+    ("job_type", "document", "generator"),
+    [
+        ("markdown", "# Hello\n\nWorld\n\n| a | b |\n|---|---|\n| 1 | 2 |", "markdown"),
+        ("html", "<h1>Hello</h1><p>World</p>", "html"),
+        ("prompt", "Hello\n\nWorld: write me a short note", "markdown-fallback"),
+    ],
+)
+def test_submit_poll_download(
+    service: tuple[Process, dict[str, str]], job_type: str, document: str, generator: str
+) -> None:
+    server, env = service
+    key = create_key(env, f"me-{job_type}@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        created = c.post("/v1/jobs", json={"type": job_type, "input": document})
+        assert created.status_code == 202, created.text
+        assert created.json()["status"] == "queued"
+        assert created.headers["location"] == f"/v1/jobs/{created.json()['id']}"
+
+        job, seen = wait_final(c, created.json()["id"])
+        assert job["status"] == "succeeded", job
+        order = ["queued", "running", "succeeded"]
+        assert [s for s in order if s in seen] == seen  # never goes backwards
+        assert job["generator"] == generator
+        assert job["attempts"] == 1 and job["error"] is None
+        assert job["file"]["pages"] == 1 and job["file"]["size_bytes"] > 1000
+
+        pdf = c.get(f"/v1/jobs/{job['id']}/pdf")
+        assert pdf.status_code == 200
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert int(pdf.headers["content-length"]) == job["file"]["size_bytes"]
+        assert "attachment" in pdf.headers["content-disposition"]
+        assert pdf.content.startswith(b"%PDF-")
+        text = pdf_text(pdf.content)
+        assert "Hello" in text and "World" in text
+
+        same = c.get(job["file"]["url"].replace(server.base_url, ""))
+        assert same.content == pdf.content
+        file_meta = c.get(f"/v1/files/{job['file']['id']}").json()
+        assert file_meta["pages"] == 1
+        assert c.get(f"/v1/files/{job['file']['id']}/content").content == pdf.content
+
+        listed = c.get("/v1/jobs").json()
+        assert [j["id"] for j in listed["items"]] == [job["id"]]
+        assert listed["next_cursor"] is None
+
+
+def test_options_reach_the_pdf(service: tuple[Process, dict[str, str]]) -> None:
+    server, env = service
+    key = create_key(env, "opts@example.com")
+    options = {
+        "format": "Letter",
+        "landscape": True,
+        "margin": {"top": "10mm"},
+        "title": "Quarterly report",
+        "author": "Ada",
+        "footer_html": "<span>page {{page}} of {{pages}}</span>",
+        "filename": "report.pdf",
+    }
+    long_doc = "\n\n".join(f"## Section {i}\n\n" + "text " * 200 for i in range(12))
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        created = c.post("/v1/jobs", json={"type": "markdown", "input": long_doc, "options": options})
+        assert created.status_code == 202, created.text
+        job, _ = wait_final(c, created.json()["id"])
+        assert job["status"] == "succeeded", job
+        pdf = c.get(f"/v1/jobs/{job['id']}/pdf")
+    assert 'filename="report.pdf"' in pdf.headers["content-disposition"]
+    reader = PdfReader(io.BytesIO(pdf.content))
+    assert len(reader.pages) == job["file"]["pages"] > 1
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (792, 612)  # Letter, landscape
+    assert reader.metadata is not None
+    assert reader.metadata.title == "Quarterly report"
+    assert reader.metadata.author == "Ada"
+    total = len(reader.pages)
+    assert f"page 2 of {total}" in reader.pages[1].extract_text()
+
+
+def test_idempotency_key_returns_the_first_job(service: tuple[Process, dict[str, str]]) -> None:
+    server, env = service
+    key = create_key(env, "idem@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        body = {"type": "markdown", "input": "# once"}
+        first = c.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
+        again = c.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-42"})
+        assert (first.status_code, again.status_code) == (202, 200)
+        assert first.json()["id"] == again.json()["id"]
+        assert len(c.get("/v1/jobs").json()["items"]) == 1
+
+
+def test_cancel_and_delete(service: tuple[Process, dict[str, str]]) -> None:
+    server, env = service
+    key = create_key(env, "cancel@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        job = c.post("/v1/jobs", json={"type": "markdown", "input": "# x"}).json()
+        done, _ = wait_final(c, job["id"])
+        again = c.post(f"/v1/jobs/{job['id']}/cancel")
+        if done["status"] == "succeeded":
+            assert again.status_code == 409 and again.json()["code"] == "conflict"
+        assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
+        assert c.get(f"/v1/jobs/{job['id']}").status_code == 404
+        assert c.get(f"/v1/files/{done['file']['id']}").status_code == 404
+
+
+def test_render_command_makes_a_pdf_without_a_server(tmp_path: Any) -> None:
+    from tests.e2e.conftest import cli, service_env
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\n- one\n- two\n\n```\ncode block\n```\n", "utf-8")
+    env = service_env(tmp_path / "data", f"sqlite:///{tmp_path / 'unused.sqlite3'}")
+    out = cli(env, "render", str(notes), "-o", str(tmp_path / "notes.pdf")).stdout
+    assert "notes.pdf" in out
+    text = pdf_text((tmp_path / "notes.pdf").read_bytes())
+    assert "Notes" in text and "two" in text and "code block" in text
+    assert not (tmp_path / "unused.sqlite3").exists()  # no database needed

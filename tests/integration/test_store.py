@@ -1,0 +1,184 @@
+"""The job store on real SQLite and real PostgreSQL: claiming, fencing, leases, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.accounts import AccountStore
+from pdfprompt.db import jobs, now_plus
+from pdfprompt.domain import DuplicateJobError, JobError, JobStatus, JobType, LeaseLostError
+from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+
+
+async def _user(engine: AsyncEngine, email: str = "a@example.com") -> str:
+    return (await AccountStore(engine).create_user(email, "enterprise")).id
+
+
+def _new(user_id: str, **kw: object) -> NewJob:
+    base: dict[str, object] = {
+        "user_id": user_id,
+        "type": JobType.MARKDOWN,
+        "input": "# hi",
+        "options": {},
+        "max_attempts": 3,
+    }
+    base.update(kw)
+    return NewJob(**base)  # type: ignore[arg-type]
+
+
+def _stored(key: str) -> StoredFile:
+    return StoredFile(key, 10, 1, "0" * 64, "x.pdf")
+
+
+async def test_concurrent_claimers_never_share_a_job(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    for _ in range(60):
+        await store.enqueue(_new(user))
+
+    async def claimer(name: str) -> list[str]:
+        got: list[str] = []
+        while True:
+            batch = await store.claim_jobs(name, 4, lease_s=30)
+            if not batch:
+                return got
+            got += [j.id for j in batch]
+
+    results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
+    all_ids = [i for r in results for i in r]
+    assert len(all_ids) == 60
+    assert len(set(all_ids)) == 60
+
+
+async def test_claim_orders_by_priority_then_age(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    low = await store.enqueue(_new(user, priority=0))
+    high = await store.enqueue(_new(user, priority=5))
+    later_low = await store.enqueue(_new(user, priority=0))
+    claimed = await store.claim_jobs("w", 3, lease_s=30)
+    assert [j.id for j in claimed] == [high.id, low.id, later_low.id]
+    assert all(j.status is JobStatus.RUNNING and j.attempts == 1 for j in claimed)
+    assert all(j.lease_owner == "w" and j.lease_expires_at is not None for j in claimed)
+
+
+async def test_a_worker_that_lost_its_lease_cannot_finish(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    job = await store.enqueue(_new(user))
+    [first] = await store.claim_jobs("w1", 1, lease_s=30)
+    await _expire(engine, job.id)
+    assert await store.requeue_expired() == 1
+    [second] = await store.claim_jobs("w2", 1, lease_s=30)
+    assert second.id == job.id and second.attempts == 2
+    with pytest.raises(LeaseLostError):
+        await store.finish_job(job.id, "w1", user, _stored("k1"))
+    await store.finish_job(job.id, "w2", user, _stored("k2"))
+    done = await store.get(job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.file is not None and done.file.storage_key == "k2"
+    assert await store.files_of_jobs([job.id]) == {job.id: 1}
+
+
+async def test_expired_lease_with_no_attempts_left_fails_the_job(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    job = await store.enqueue(_new(user, max_attempts=1))
+    await store.claim_jobs("w1", 1, lease_s=30)
+    await _expire(engine, job.id)
+    await store.requeue_expired()
+    failed = await store.get(job.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "lease_expired"
+
+
+async def test_heartbeat_keeps_a_lease_alive(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    job = await store.enqueue(_new(user))
+    await store.claim_jobs("w1", 1, lease_s=1)
+    before = (await store.get(job.id)).lease_expires_at
+    assert await store.renew_leases("w1", lease_s=60) == 1
+    after = (await store.get(job.id)).lease_expires_at
+    assert before is not None and after is not None and after > before
+    assert await store.requeue_expired() == 0
+
+
+async def test_transient_failure_requeues_later_and_permanent_fails(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    a = await store.enqueue(_new(user))
+    b = await store.enqueue(_new(user))
+    await store.claim_jobs("w", 2, lease_s=30)
+    await store.fail_job(a.id, "w", JobError("render_timeout", "slow"), retry_in_s=60)
+    await store.fail_job(b.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
+    queued, failed = await store.get(a.id), await store.get(b.id)
+    assert queued.status is JobStatus.QUEUED and queued.error is not None
+    assert failed.status is JobStatus.FAILED and failed.finished_at is not None
+    assert await store.claim_jobs("w", 2, lease_s=30) == []  # a is not due for a minute
+
+
+async def test_idempotency_key_gives_one_job_under_concurrency(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+
+    async def submit() -> str:
+        try:
+            return (await store.enqueue(_new(user, idempotency_key="k-1"))).id
+        except DuplicateJobError as dup:
+            return dup.existing_job_id
+
+    ids = await asyncio.gather(*(submit() for _ in range(10)))
+    assert len(set(ids)) == 1
+    assert (await store.count_by_status()) == {"queued": 1}
+
+
+async def test_cancel_fences_out_the_running_worker(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    job = await store.enqueue(_new(user))
+    await store.claim_jobs("w", 1, lease_s=30)
+    canceled = await store.cancel_job(job.id, user)
+    assert canceled.status is JobStatus.CANCELED
+    with pytest.raises(LeaseLostError):
+        await store.finish_job(job.id, "w", user, _stored("k"))
+    assert await store.files_of_jobs([job.id]) == {}
+
+
+async def test_release_hands_jobs_back_at_once(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    job = await store.enqueue(_new(user))
+    await store.claim_jobs("w", 1, lease_s=300)
+    assert await store.release_jobs("w") == 1
+    back = await store.get(job.id)
+    assert back.status is JobStatus.QUEUED and back.attempts == 0
+    [again] = await store.claim_jobs("w2", 1, lease_s=30)
+    assert again.id == job.id
+
+
+async def test_listing_is_newest_first_with_a_cursor(engine: AsyncEngine) -> None:
+    store: JobStore = job_store_for(engine)
+    user = await _user(engine)
+    other = await _user(engine, "b@example.com")
+    made = [(await store.enqueue(_new(user))).id for _ in range(5)]
+    await store.enqueue(_new(other))
+    first = await store.list_jobs(user, status=None, limit=3, cursor=None)
+    assert [j.id for j in first.items] == made[::-1][:3]
+    assert first.next_cursor is not None
+    second = await store.list_jobs(user, status=None, limit=3, cursor=first.next_cursor)
+    assert [j.id for j in second.items] == made[::-1][3:]
+    assert second.next_cursor is None
+
+
+async def _expire(engine: AsyncEngine, job_id: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(jobs).where(jobs.c.id == job_id).values(lease_expires_at=now_plus(-1))
+        )
+        status = (await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
+    assert status == "running"
