@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.settings import Settings
 
-PG_ADMIN_URL = os.environ.get("PDFPROMPT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "PDFPROMPT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

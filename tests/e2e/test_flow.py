@@ -15,7 +15,9 @@ from tests.e2e.conftest import Process, create_key
 FINAL = {"succeeded", "failed", "canceled"}
 
 
-def wait_final(client: httpx.Client, job_id: str, timeout_s: float = 60) -> tuple[dict[str, Any], list[str]]:
+def wait_final(
+    client: httpx.Client, job_id: str, timeout_s: float = 60
+) -> tuple[dict[str, Any], list[str]]:
     """Poll the job to a final status; returns it and every status seen on the way."""
     seen: list[str] = []
     deadline = time.monotonic() + timeout_s
@@ -94,7 +96,9 @@ def test_options_reach_the_pdf(service: tuple[Process, dict[str, str]]) -> None:
     }
     long_doc = "\n\n".join(f"## Section {i}\n\n" + "text " * 200 for i in range(12))
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
-        created = c.post("/v1/jobs", json={"type": "markdown", "input": long_doc, "options": options})
+        created = c.post(
+            "/v1/jobs", json={"type": "markdown", "input": long_doc, "options": options}
+        )
         assert created.status_code == 202, created.text
         job, _ = wait_final(c, created.json()["id"])
         assert job["status"] == "succeeded", job

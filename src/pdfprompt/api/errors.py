@@ -78,7 +78,12 @@ def validation_problem(errors: list[Any]) -> JSONResponse:
     first = errors[0]
     field = _field(tuple(first.get("loc", ())))
     if first.get("type") == "json_invalid":
-        return problem("invalid_input", f"malformed JSON: {first.get('msg', '')}", status=400)
+        return problem(
+            "invalid_input",
+            f"body: malformed JSON ({first.get('msg', '')})",
+            status=400,
+            field="body",
+        )
     message = first.get("msg", "invalid value")
     if first.get("type") == "extra_forbidden":
         message = "unknown field"

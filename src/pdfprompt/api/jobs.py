@@ -46,7 +46,7 @@ def _parse_job(raw: bytes, max_input_bytes: int) -> JobIn | JSONResponse:
     try:
         data: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return problem("invalid_input", f"malformed JSON: {exc}", status=400, field="body")
+        return problem("invalid_input", f"body: malformed JSON ({exc})", status=400, field="body")
     if not isinstance(data, dict):
         return problem("invalid_input", "body: must be a JSON object", field="body")
     try:

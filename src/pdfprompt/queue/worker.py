@@ -162,6 +162,7 @@ class Worker:
         task.add_done_callback(_done)
 
     async def _run_job(self, job: Job) -> None:
+        started = time.monotonic()
         ctx = JobContext(job=job, worker_id=self.worker_id, store=self.store)
         try:
             stored = await self.handler(ctx)
@@ -186,6 +187,13 @@ class Worker:
             await self._discard(stored.storage_key)
             raise
         self.completed += 1
+        log.info(
+            "job %s succeeded in %.0f ms (attempt %d, %d pages)",
+            job.id,
+            (time.monotonic() - started) * 1000,
+            job.attempts,
+            stored.pages,
+        )
 
     async def _discard(self, storage_key: str) -> None:
         try:
@@ -202,6 +210,16 @@ class Worker:
             await self.store.fail_job(job.id, self.worker_id, error, retry_in_s=delay)
         except LeaseLostError:
             log.info("job %s was lost before its failure was recorded", job.id)
+            return
+        outcome = f"retry in {delay:.1f} s" if delay is not None else "failed"
+        log.warning(
+            "job %s attempt %d: %s: %s (%s)",
+            job.id,
+            job.attempts,
+            error.code,
+            error.message,
+            outcome,
+        )
 
     async def _heartbeat(self) -> None:
         interval = max(0.5, self.config.lease_s / 3)

@@ -1,0 +1,169 @@
+"""Bad input gets a clear problem+json naming the field, and creates nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Process, create_key
+
+MAX_INPUT_BYTES = 1_048_576  # the documented default of PDFPROMPT_MAX_INPUT_BYTES
+
+
+def _job(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "markdown", "input": "# ok"}
+    body.update(over)
+    return body
+
+
+# (name, body as JSON or raw bytes, status, code, field)
+CASES: list[tuple[str, Any, int, str, str | None]] = [
+    ("unknown type", _job(type="docx"), 422, "invalid_input", "type"),
+    ("missing type", {"input": "# x"}, 422, "invalid_input", "type"),
+    ("missing input", {"type": "markdown"}, 422, "invalid_input", "input"),
+    ("empty input", _job(input=""), 422, "invalid_input", "input"),
+    ("blank input", _job(input="  \n\t "), 422, "invalid_input", None),
+    ("input not a string", _job(input=42), 422, "invalid_input", "input"),
+    ("unknown top-level field", _job(colour="red"), 422, "invalid_input", "colour"),
+    ("unknown option", _job(options={"colour": "red"}), 422, "invalid_input", "options.colour"),
+    ("scale too large", _job(options={"scale": 7}), 422, "invalid_input", "options.scale"),
+    ("scale as text", _job(options={"scale": "1"}), 422, "invalid_input", "options.scale"),
+    ("unknown format", _job(options={"format": "B9"}), 422, "invalid_input", "options.format"),
+    (
+        "margin not a length",
+        _job(options={"margin": {"top": "lots"}}),
+        422,
+        "invalid_input",
+        "options.margin.top",
+    ),
+    (
+        "unknown margin side",
+        _job(options={"margin": {"middle": "1cm"}}),
+        422,
+        "invalid_input",
+        "options.margin.middle",
+    ),
+    (
+        "landscape not a boolean",
+        _job(options={"landscape": "yes"}),
+        422,
+        "invalid_input",
+        "options.landscape",
+    ),
+    ("width without height", _job(options={"width": "10cm"}), 422, "invalid_input", "options"),
+    (
+        "bad page ranges",
+        _job(options={"page_ranges": "1-x"}),
+        422,
+        "invalid_input",
+        "options.page_ranges",
+    ),
+    ("reversed page range", _job(options={"page_ranges": "5-2"}), 422, "invalid_input", None),
+    ("options not an object", _job(options=[1]), 422, "invalid_input", "options"),
+    ("body not an object", [1, 2], 422, "invalid_input", "body"),
+    ("malformed JSON", b'{"type": "markdown", "input": ', 400, "invalid_input", "body"),
+    ("not UTF-8", b'{"type": "markdown", "input": "\xff"}', 400, "invalid_input", "body"),
+    (
+        "input over the byte limit",
+        _job(input="a" * (MAX_INPUT_BYTES + 1)),
+        413,
+        "payload_too_large",
+        "input",
+    ),
+    (
+        "multi-byte input over the byte limit",
+        _job(input="é" * (MAX_INPUT_BYTES // 2 + 1)),
+        413,
+        "payload_too_large",
+        "input",
+    ),
+    ("body far over the limit", b"x" * (3 * MAX_INPUT_BYTES), 413, "payload_too_large", None),
+]
+
+
+@pytest.fixture(scope="module")
+def client(service: tuple[Process, dict[str, str]]) -> Iterator[httpx.Client]:
+    server, env = service
+    key = create_key(env, "bad-input@example.com")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c:
+        yield c
+
+
+def _assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["code"] == code
+    assert problem["status"] == status
+    assert {"type", "title", "detail"} <= set(problem)
+    assert problem["detail"]
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "code", "field"), CASES, ids=[c[0] for c in CASES]
+)
+def test_bad_submission_is_refused_and_creates_nothing(
+    client: httpx.Client, name: str, body: Any, status: int, code: str, field: str | None
+) -> None:
+    if isinstance(body, bytes):
+        response = client.post(
+            "/v1/jobs", content=body, headers={"Content-Type": "application/json"}
+        )
+    else:
+        response = client.post("/v1/jobs", json=body)
+    problem = _assert_problem(response, status, code)
+    if field is not None:
+        assert problem.get("field") == field
+        assert field.split(".")[-1] in problem["detail"]
+    assert client.get("/v1/jobs").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer nope", "Basic dXNlcjpwYXNz", "Bearer pp_aaaaaaaaaaaa_" + "x" * 43],
+    ids=["none", "empty", "no token", "not a key", "basic auth", "unknown key"],
+)
+def test_missing_or_bad_key_is_401(
+    service: tuple[Process, dict[str, str]], authorization: str | None
+) -> None:
+    server, _ = service
+    headers = {} if authorization is None else {"Authorization": authorization}
+    for method, path in (("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/x")):
+        response = httpx.request(
+            method, server.base_url + path, headers=headers, json=_job(), timeout=10
+        )
+        problem = _assert_problem(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "key" in problem["detail"].lower()
+
+
+def test_another_users_job_is_404_and_unchanged(
+    service: tuple[Process, dict[str, str]], client: httpx.Client
+) -> None:
+    server, env = service
+    owner_key = create_key(env, "owner@example.com")
+    owner = httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {owner_key}"})
+    job = owner.post("/v1/jobs", json=_job()).json()
+    for method, path in (
+        ("GET", f"/v1/jobs/{job['id']}"),
+        ("GET", f"/v1/jobs/{job['id']}/pdf"),
+        ("POST", f"/v1/jobs/{job['id']}/cancel"),
+        ("DELETE", f"/v1/jobs/{job['id']}"),
+        ("GET", "/v1/jobs/00000000-0000-7000-8000-000000000000"),
+    ):
+        _assert_problem(client.request(method, path), 404, "not_found")
+    after = owner.get(f"/v1/jobs/{job['id']}")
+    assert after.status_code == 200 and after.json()["status"] != "canceled"
+    owner.close()
+
+
+def test_bad_list_filters_are_refused(client: httpx.Client) -> None:
+    problem = _assert_problem(client.get("/v1/jobs?status=done"), 422, "invalid_input")
+    assert problem["field"] == "query.status"
+    _assert_problem(client.get("/v1/jobs?limit=0"), 422, "invalid_input")
+    _assert_problem(client.get("/v1/nowhere"), 404, "not_found")
