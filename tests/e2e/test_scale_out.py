@@ -23,9 +23,7 @@ def test_two_workers_share_200_jobs_each_done_once(empty_pg_url: str, tmp_path: 
     key = create_key(env, "load@example.com")
 
     api = start_server("api", env, tmp_path / "api.log")
-    workers = [
-        Process(["worker"], env, tmp_path / f"worker{i}.log").start() for i in range(2)
-    ]
+    workers = [Process(["worker"], env, tmp_path / f"worker{i}.log").start() for i in range(2)]
     started = time.monotonic()
     try:
         with httpx.Client(
@@ -47,7 +45,10 @@ def test_two_workers_share_200_jobs_each_done_once(empty_pg_url: str, tmp_path: 
         for w in workers:
             w.stop()
         api.stop()
-    print(f"\n{JOBS} jobs on 2 workers: {elapsed:.1f} s ({JOBS / elapsed:.1f} jobs/s)", file=sys.stderr)
+    print(
+        f"\n{JOBS} jobs on 2 workers: {elapsed:.1f} s ({JOBS / elapsed:.1f} jobs/s)",
+        file=sys.stderr,
+    )
 
     assert all(j["status"] == "succeeded" for j in jobs.values()), [
         j for j in jobs.values() if j["status"] != "succeeded"

@@ -71,6 +71,7 @@ async def test_a_worker_that_lost_its_lease_cannot_finish(engine: AsyncEngine) -
     user = await _user(engine)
     job = await store.enqueue(_new(user))
     [first] = await store.claim_jobs("w1", 1, lease_s=30)
+    assert first.id == job.id
     await _expire(engine, job.id)
     assert await store.requeue_expired() == 1
     [second] = await store.claim_jobs("w2", 1, lease_s=30)

@@ -13,7 +13,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.db import api_keys, db_now, now_plus, users
+from pdfprompt.db import api_keys, db_now, now_plus, users, write_transaction
 from pdfprompt.domain import (
     ConflictError,
     InvalidInputError,
@@ -75,7 +75,7 @@ class AccountStore:
             raise InvalidInputError(f"{email!r} is not an email address", field="email")
         user_id = new_id()
         try:
-            async with self.engine.begin() as conn:
+            async with write_transaction(self.engine) as conn:
                 await conn.execute(insert(users).values(id=user_id, email=email, plan=plan))
         except IntegrityError as exc:
             raise ConflictError(f"a user with email {email} exists") from exc
@@ -103,11 +103,11 @@ class AccountStore:
         return [User(**r._mapping) for r in rows]
 
     async def set_plan(self, user_id: str, plan: str) -> None:
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             await conn.execute(update(users).where(users.c.id == user_id).values(plan=plan))
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
 
     async def create_key(
@@ -118,7 +118,7 @@ class AccountStore:
             raise InvalidInputError(f"unknown scopes: {', '.join(sorted(unknown))}", field="scopes")
         prefix, secret = _new_key()
         key_id = new_id()
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             await conn.execute(
                 insert(api_keys).values(
                     id=key_id,
@@ -132,7 +132,7 @@ class AccountStore:
         return IssuedKey(key_id, user_id, prefix, secret)
 
     async def revoke_key(self, key_id: str, user_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(api_keys)
                 .where(api_keys.c.id == key_id, api_keys.c.user_id == user_id)
@@ -179,7 +179,7 @@ class AccountStore:
 
     async def _touch(self, key_id: str) -> None:
         """Record use, at most once a minute per key, so reads do not turn into writes."""
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             await conn.execute(
                 update(api_keys)
                 .where(

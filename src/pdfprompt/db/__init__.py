@@ -1,6 +1,13 @@
 """Schema, engine and migrations. Driver errors are translated here, at the edge."""
 
-from pdfprompt.db.engine import IMMEDIATE, async_url, create_engine, is_sqlite, listen_dsn
+from pdfprompt.db.engine import (
+    IMMEDIATE,
+    async_url,
+    create_engine,
+    is_sqlite,
+    listen_dsn,
+    write_transaction,
+)
 from pdfprompt.db.migrate import current_revision, head_revision, upgrade
 from pdfprompt.db.tables import api_keys, files, jobs, metadata, users
 from pdfprompt.db.types import Timestamp, db_now, db_now_plus, now_plus
@@ -23,4 +30,5 @@ __all__ = [
     "now_plus",
     "upgrade",
     "users",
+    "write_transaction",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,14 @@ def listen_dsn(url: str) -> str:
     """A plain `postgresql://` DSN for the dedicated LISTEN connection."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that writes. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so a
+    read followed by a write never fails with 'database is locked' when another writer committed
+    in between; waiting for the lock honours the busy timeout. PostgreSQL ignores the option."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{IMMEDIATE: True})
+        async with conn.begin():
+            yield conn

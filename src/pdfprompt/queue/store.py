@@ -18,7 +18,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pdfprompt.db import IMMEDIATE, db_now, files, is_sqlite, jobs, now_plus
+from pdfprompt.db import db_now, files, is_sqlite, jobs, now_plus, write_transaction
 from pdfprompt.domain import (
     ConflictError,
     DuplicateJobError,
@@ -146,7 +146,7 @@ class JobStore:
             "parent_id": new.parent_id,
         }
         try:
-            async with self.engine.begin() as conn:
+            async with write_transaction(self.engine) as conn:
                 row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
                 await self._after_enqueue(conn)
         except IntegrityError as exc:
@@ -235,21 +235,19 @@ class JobStore:
             )
             .returning(jobs.c.id)
         )
+        async with write_transaction(self.engine) as conn:
+            ids = list((await conn.execute(claim)).scalars())
+        if not ids:
+            return []
         async with self.engine.connect() as conn:
-            conn = await conn.execution_options(**{IMMEDIATE: True})
-            async with conn.begin():
-                ids = list((await conn.execute(claim)).scalars())
-            if not ids:
-                return []
             rows = (await conn.execute(_select_jobs().where(jobs.c.id.in_(ids)))).all()
-            await conn.rollback()
         claimed = [_job_from_row(r) for r in rows]
         claimed.sort(key=lambda j: (-j.priority, j.id))
         return claimed
 
     async def renew_leases(self, worker_id: str, lease_s: float) -> int:
         """Extend every lease `worker_id` holds, in one statement."""
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(jobs)
                 .where(jobs.c.lease_owner == worker_id, jobs.c.status == JobStatus.RUNNING.value)
@@ -260,7 +258,7 @@ class JobStore:
     async def requeue_expired(self) -> int:
         """Put running jobs whose lease ran out back in the queue, or fail them if out of tries."""
         expired = and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now())
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             failed = await conn.execute(
                 update(jobs)
                 .where(expired, jobs.c.attempts >= jobs.c.max_attempts)
@@ -292,7 +290,7 @@ class JobStore:
 
     async def release_jobs(self, worker_id: str) -> int:
         """Hand every job `worker_id` still runs straight back to the queue (shutdown)."""
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(jobs)
                 .where(jobs.c.lease_owner == worker_id, jobs.c.status == JobStatus.RUNNING.value)
@@ -336,7 +334,7 @@ class JobStore:
         }
         if generator is not None:
             values["generator"] = generator.value
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(jobs).where(self._owned(job_id, worker_id)).values(**values)
             )
@@ -348,7 +346,7 @@ class JobStore:
     ) -> str:
         """Record the file and mark the job succeeded, only if `worker_id` still owns it."""
         file_id = new_id()
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             owned = (
                 await conn.execute(select(jobs.c.id).where(self._owned(job_id, worker_id)))
             ).first()
@@ -412,7 +410,7 @@ class JobStore:
                 progress=0.0,
                 run_after=now_plus(retry_in_s),
             )
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(jobs).where(self._owned(job_id, worker_id)).values(**values)
             )
@@ -425,7 +423,7 @@ class JobStore:
     async def cancel_job(self, job_id: str, user_id: str) -> Job:
         """Cancel a queued or running job; a running job's worker loses it at once (fencing)."""
         active = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.user_id == user_id, jobs.c.status.in_(active))
@@ -450,7 +448,7 @@ class JobStore:
 
     async def delete_job(self, job_id: str, user_id: str) -> str | None:
         """Delete a finished job and its file row; returns the storage key to remove."""
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             row = (
                 await conn.execute(
                     select(jobs.c.status, files.c.storage_key, files.c.id.label("file_id"))

@@ -218,9 +218,14 @@ class ChromiumRenderer:
                 await browser.close()
 
     async def _refuse(self, route: Route) -> None:
+        """Answer every request here. A navigation (meta refresh, a frame's src) gets
+        204 No Content, which leaves the current document in place; anything else fails."""
         self.blocked_requests += 1
         with contextlib.suppress(PlaywrightError):
-            await route.abort("blockedbyclient")
+            if route.request.is_navigation_request():
+                await route.fulfill(status=204, body=b"")
+            else:
+                await route.abort("blockedbyclient")
 
     async def _new_lease(self, slot: _BrowserSlot) -> _PageLease:
         if slot.context is None:

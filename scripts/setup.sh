@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what pdfprompt needs: Chromium and fonts from the system packages (where this
+# machine has apt-get and we may use it), a virtual environment in .venv, and the package.
+#   scripts/setup.sh          the service
+#   scripts/setup.sh test     the service and its test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core)
+PYTHON=${PYTHON:-python3}
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+      if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
+    fi
+    if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+      echo "setup: installing system packages: ${missing[*]}"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+      echo "setup: warning: cannot install ${missing[*]} (not root, no sudo); install them yourself" >&2
+    fi
+  else
+    echo "setup: warning: no apt-get; install Chromium and Noto fonts yourself," \
+         "or set PDFPROMPT_CHROMIUM_PATH" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+if [ "${1:-}" = "test" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check '.[test]'
+else
+  .venv/bin/python -m pip install -q --disable-pip-version-check .
+fi

@@ -1,0 +1,121 @@
+"""Real Chromium: rendering, options, page limit and the network sandbox."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+from pypdf import PdfReader
+
+from pdfprompt.domain import PageLimitExceededError, RenderOptions
+from pdfprompt.render import ChromiumRenderer, chromium_renderer, render_pdf
+from pdfprompt.settings import Settings
+
+
+@pytest.fixture
+async def renderer() -> AsyncIterator[ChromiumRenderer]:
+    settings = Settings(max_pdf_concurrency=2, max_pages=20, render_timeout_s=20)
+    async with chromium_renderer(settings) as r:
+        yield r
+
+
+class _Listener(BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"SECRET-FROM-NETWORK")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list[str]]]:
+    """A real HTTP server on 127.0.0.1 that records every request it gets."""
+    _Listener.hits = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Listener.hits
+    server.shutdown()
+    server.server_close()
+
+
+def _text(pdf: bytes) -> str:
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+
+
+async def test_renders_text_and_counts_pages(renderer: ChromiumRenderer) -> None:
+    body = "".join(f"<h2 style='break-before: page'>Part {i}</h2><p>text</p>" for i in range(3))
+    out = await renderer.render(f"<html><body>{body}</body></html>", RenderOptions())
+    assert out.data.startswith(b"%PDF-")
+    assert out.pages == 3 == len(PdfReader(io.BytesIO(out.data)).pages)
+    assert "Part 2" in _text(out.data)
+
+
+async def test_page_limit_is_permanent(renderer: ChromiumRenderer) -> None:
+    body = "".join(f"<p style='break-before: page'>{i}</p>" for i in range(25))
+    with pytest.raises(PageLimitExceededError, match="25 pages") as info:
+        await renderer.render(body, RenderOptions())
+    assert info.value.transient is False and info.value.code == "page_limit_exceeded"
+
+
+async def test_metadata_and_size_options(renderer: ChromiumRenderer) -> None:
+    options = RenderOptions(
+        width="100mm", height="150mm", title="T", author="A", subject="S", keywords="k1, k2"
+    )
+    out = await render_pdf(renderer, "<p>hi</p>", options)
+    reader = PdfReader(io.BytesIO(out.data))
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width) / 72 * 25.4), round(float(box.height) / 72 * 25.4)) == (100, 150)
+    meta = reader.metadata
+    assert meta is not None
+    assert (meta.title, meta.author, meta.subject, meta.get("/Keywords")) == (
+        "T",
+        "A",
+        "S",
+        "k1, k2",
+    )
+
+
+async def test_hostile_html_reaches_no_network_and_no_files(
+    renderer: ChromiumRenderer, listener: tuple[str, list[str]]
+) -> None:
+    url, hits = listener
+    hostile = f"""<!DOCTYPE html><html><head>
+      <link rel="stylesheet" href="{url}/style.css">
+      <style>@import url("{url}/import.css");
+        body {{ background: url("{url}/bg.png"); }}
+        @font-face {{ font-family: X; src: url("{url}/font.woff2"); }}
+        p {{ font-family: X; }}</style>
+      <meta http-equiv="refresh" content="0; url={url}/refresh">
+      </head><body>
+      <p>visible text</p>
+      <img src="{url}/img.png"><img srcset="{url}/srcset.png 2x">
+      <picture><source srcset="{url}/source.png"><img src="{url}/pic.png"></picture>
+      <iframe src="{url}/iframe"></iframe><object data="{url}/object"></object>
+      <embed src="{url}/embed"><video poster="{url}/poster.png" src="{url}/v.mp4"></video>
+      <svg><image href="{url}/svg.png" width="10" height="10"/></svg>
+      <iframe src="file:///etc/passwd"></iframe><img src="file:///etc/passwd">
+      <object data="file:///etc/passwd"></object>
+      </body></html>"""
+    out = await renderer.render(hostile, RenderOptions())
+    text = _text(out.data)
+    assert "visible text" in text
+    assert "root:" not in text and "SECRET-FROM-NETWORK" not in text
+    assert hits == []
+    assert renderer.blocked_requests > 0
+
+
+async def test_javascript_is_off(renderer: ChromiumRenderer) -> None:
+    doc = "<p id=p>static</p><script>document.getElementById('p').textContent='scripted'</script>"
+    text = _text((await renderer.render(doc, RenderOptions())).data)
+    assert "static" in text and "scripted" not in text

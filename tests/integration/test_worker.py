@@ -1,0 +1,116 @@
+"""The worker loop with the real pipeline (Chromium, local storage) on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.accounts import AccountStore
+from pdfprompt.domain import JobStatus, JobType, RenderError, RetryPolicy
+from pdfprompt.pipeline import JobPipeline
+from pdfprompt.queue import JobContext, NewJob, StoredFile, Worker, WorkerConfig, job_store_for
+from pdfprompt.render import chromium_renderer
+from pdfprompt.settings import Settings
+from pdfprompt.storage import LocalStorage
+
+
+def _new(user: str, text: str, **kw: object) -> NewJob:
+    values: dict[str, object] = {
+        "user_id": user,
+        "type": JobType.MARKDOWN,
+        "input": text,
+        "options": {},
+        "max_attempts": 3,
+    }
+    values.update(kw)
+    return NewJob(**values)  # type: ignore[arg-type]
+
+
+async def test_burst_runs_every_job_once_and_fails_oversized_ones_for_good(
+    engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("w@example.com", "enterprise")).id
+    ok = [await store.enqueue(_new(user, f"# Doc {i}")) for i in range(12)]
+    pages = "\n\n".join("<div style='break-before: page'>x</div>" for _ in range(6))
+    too_long = await store.enqueue(_new(user, pages, type=JobType.HTML))
+
+    storage = LocalStorage(tmp_path / "files")
+    render_settings = settings.model_copy(update={"max_pages": 5, "max_pdf_concurrency": 2})
+    async with chromium_renderer(render_settings) as renderer:
+        pipeline = JobPipeline(renderer, storage)
+        worker = Worker(store, pipeline, pipeline.discard, WorkerConfig(concurrency=4, poll_ms=20))
+        await asyncio.wait_for(worker.run(burst=True), 120)
+
+    for job in ok:
+        done = await store.get(job.id)
+        assert done.status is JobStatus.SUCCEEDED and done.attempts == 1
+        assert done.file is not None and done.file.pages == 1
+        assert (tmp_path / "files" / done.file.storage_key).read_bytes().startswith(b"%PDF-")
+    failed = await store.get(too_long.id)
+    assert failed.status is JobStatus.FAILED and failed.attempts == 1
+    assert failed.error is not None and failed.error.code == "page_limit_exceeded"
+    assert "6 pages" in failed.error.message
+    assert len(list((tmp_path / "files").rglob("*.pdf"))) == 12
+
+
+async def test_transient_errors_are_retried_then_fail(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("t@example.com", "enterprise")).id
+    flaky = await store.enqueue(_new(user, "flaky"))
+    broken = await store.enqueue(_new(user, "broken", max_attempts=2))
+    calls: dict[str, int] = {}
+
+    async def handler(ctx: JobContext) -> StoredFile:
+        calls[ctx.job.input] = calls.get(ctx.job.input, 0) + 1
+        if ctx.job.input == "broken" or calls[ctx.job.input] == 1:
+            raise RenderError("the browser went away")
+        return StoredFile(f"k/{ctx.job.id}", 1, 1, "0" * 64, "f.pdf")
+
+    async def discard(key: str) -> None:
+        return None
+
+    config = WorkerConfig(concurrency=2, poll_ms=20, retry=RetryPolicy(base_s=0.05, cap_s=0.1))
+    worker = Worker(store, handler, discard, config)
+    task = asyncio.create_task(worker.run())
+    try:
+        for _ in range(400):
+            states = [(await store.get(j.id)).status for j in (flaky, broken)]
+            if all(s.is_final for s in states):
+                break
+            await asyncio.sleep(0.025)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+
+    done, failed = await store.get(flaky.id), await store.get(broken.id)
+    assert done.status is JobStatus.SUCCEEDED and done.attempts == 2
+    assert failed.status is JobStatus.FAILED and failed.attempts == 2
+    assert failed.error is not None and failed.error.code == "render_failed"
+    assert calls == {"flaky": 2, "broken": 2}
+
+
+async def test_shutdown_hands_unfinished_jobs_back(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("s@example.com", "enterprise")).id
+    job = await store.enqueue(_new(user, "slow"))
+    started = asyncio.Event()
+
+    async def handler(ctx: JobContext) -> StoredFile:
+        started.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def discard(key: str) -> None:
+        return None
+
+    worker = Worker(store, handler, discard, WorkerConfig(poll_ms=20, shutdown_grace_s=0.2))
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), 10)
+    assert (await store.get(job.id)).status is JobStatus.RUNNING
+    worker.stop()
+    await asyncio.wait_for(task, 10)
+    back = await store.get(job.id)
+    assert back.status is JobStatus.QUEUED and back.attempts == 0 and back.lease_owner is None

@@ -1,0 +1,70 @@
+"""Settings read the environment names operators know."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pdfprompt.db import async_url
+from pdfprompt.settings import Settings
+
+
+def test_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env = {
+        "PDFPROMPT_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "postgresql://u:p@db:5432/pp",
+        "DATABASE_MAX_CONNECTIONS": "17",
+        "DATABASE_IDLE_TIMEOUT": "42",
+        "DATABASE_CONNECT_TIMEOUT": "3",
+        "PDFPROMPT_WORKER_CONCURRENCY": "5",
+        "MAX_PDF_CONCURRENCY": "3",
+        "BROWSER_POOL_SIZE": "2",
+        "PDFPROMPT_BATCH_SIZE": "4",
+        "PDFPROMPT_POLL_MS": "250",
+        "PDFPROMPT_CHROMIUM_PATH": "/opt/chrome",
+        "OPENROUTER_API_KEY": "k0",
+        "OPENROUTER_API_KEY3": "k3",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    s = Settings()
+    assert s.data_dir == tmp_path
+    assert s.database_max_connections == 17
+    assert s.database_idle_timeout_s == 42
+    assert s.database_connect_timeout_s == 3
+    assert (s.worker_concurrency, s.max_pdf_concurrency, s.browser_pool_size) == (5, 3, 2)
+    assert (s.batch_size, s.poll_ms) == (4, 250)
+    assert s.chromium_path == "/opt/chrome"
+    assert s.llm_api_keys == ["k0", "k3"]
+
+
+def test_embedded_default_lives_in_the_data_dir(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path)
+    assert s.effective_database_url == f"sqlite:///{tmp_path / 'pdfprompt.sqlite3'}"
+    assert s.effective_storage_url == (tmp_path / "files").as_uri()
+
+
+def test_bad_database_url_is_named() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL"):
+        Settings(database_url="mysql://x")
+
+
+def test_configured_chromium_path_wins_or_is_reported_missing(tmp_path: Path) -> None:
+    fake = tmp_path / "chrome"
+    fake.write_text("")
+    assert Settings(chromium_path=str(fake)).find_chromium() == str(fake)
+    assert Settings(chromium_path=str(tmp_path / "nope")).find_chromium() is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///a/b.db", "sqlite+aiosqlite:///a/b.db"),
+        ("postgresql://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_async_driver_urls(url: str, expected: str) -> None:
+    assert async_url(url) == expected
