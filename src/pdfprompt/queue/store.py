@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -114,6 +114,19 @@ def _job_from_row(row: Row[Any]) -> Job:
         updated_at=m["updated_at"],
         file=file,
     )
+
+
+def _back_in_queue(*, run_after: Any) -> dict[str, Any]:
+    """Column values that return a job to the queue, due at `run_after`."""
+    return {
+        "status": JobStatus.QUEUED.value,
+        "stage": JobStage.QUEUED.value,
+        "progress": 0.0,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "run_after": run_after,
+        "updated_at": db_now(),
+    }
 
 
 def _select_jobs() -> Select[Any]:
@@ -274,17 +287,7 @@ class JobStore:
                 )
             )
             requeued = await conn.execute(
-                update(jobs)
-                .where(expired)
-                .values(
-                    status=JobStatus.QUEUED.value,
-                    stage=JobStage.QUEUED.value,
-                    progress=0.0,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    run_after=db_now(),
-                    updated_at=db_now(),
-                )
+                update(jobs).where(expired).values(**_back_in_queue(run_after=db_now()))
             )
         return failed.rowcount + requeued.rowcount
 
@@ -295,17 +298,9 @@ class JobStore:
                 update(jobs)
                 .where(jobs.c.lease_owner == worker_id, jobs.c.status == JobStatus.RUNNING.value)
                 .values(
-                    status=JobStatus.QUEUED.value,
-                    stage=JobStage.QUEUED.value,
-                    progress=0.0,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    run_after=db_now(),
+                    **_back_in_queue(run_after=db_now()),
                     # The attempt did not fail: give it back.
-                    attempts=func.max(jobs.c.attempts - 1, 0)
-                    if is_sqlite(self.engine)
-                    else func.greatest(jobs.c.attempts - 1, 0),
-                    updated_at=db_now(),
+                    attempts=case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
                 )
             )
         return result.rowcount
@@ -404,12 +399,7 @@ class JobStore:
             values.update(status=status.value, stage=JobStage.DONE.value, finished_at=db_now())
         else:
             status = JobStatus.QUEUED
-            values.update(
-                status=status.value,
-                stage=JobStage.QUEUED.value,
-                progress=0.0,
-                run_after=now_plus(retry_in_s),
-            )
+            values.update(_back_in_queue(run_after=now_plus(retry_in_s)))
         async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(jobs).where(self._owned(job_id, worker_id)).values(**values)
