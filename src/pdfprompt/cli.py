@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from pdfprompt.accounts import AccountStore
@@ -68,8 +69,22 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
         async with chromium_renderer(settings) as renderer, wakeup_for(settings) as wakeup:
             pipeline = JobPipeline(renderer, svc.storage)
             worker = Worker(
-                svc.jobs, pipeline, pipeline.discard, worker_config(settings), wakeup=wakeup
+                svc.jobs,
+                pipeline,
+                pipeline.discard,
+                worker_config(settings),
+                wakeup=wakeup,
+                metrics=svc.metrics,
             )
+            if settings.worker_metrics_port is not None:
+                start_http_server(
+                    settings.worker_metrics_port, addr=settings.host, registry=svc.metrics.registry
+                )
+                log.info(
+                    "worker metrics on http://%s:%d/metrics",
+                    settings.host,
+                    settings.worker_metrics_port,
+                )
             loop = asyncio.get_running_loop()
             signals = {"count": 0}
 
@@ -136,11 +151,28 @@ async def _db_upgrade(settings: Settings) -> None:
 async def _stats(settings: Settings) -> None:
     svc = await prepare_database(settings)
     try:
-        counts = await svc.jobs.count_by_status()
+        depth = await svc.jobs.queue_depth()
+        windows = [await svc.jobs.window_stats(s) for s in (3600.0, 86400.0)]
     finally:
         await svc.engine.dispose()
-    for status in ("queued", "running", "succeeded", "failed", "canceled"):
-        print(f"{status:10} {counts.get(status, 0)}")
+    print(f"queue depth   queued {depth.get('queued', 0)}   running {depth.get('running', 0)}")
+    print(
+        f"{'window':8} {'ended':>7} {'ok':>7} {'failed':>7} {'canceled':>8} "
+        f"{'per hour':>9} {'errors':>7} {'p50':>8} {'p95':>8}"
+    )
+    for name, w in zip(("1 hour", "1 day"), windows, strict=True):
+        print(
+            f"{name:8} {w.finished:>7} {w.succeeded:>7} {w.failed:>7} {w.canceled:>8} "
+            f"{w.per_hour:>9.1f} {_pct(w.error_rate):>7} {_secs(w.p50_s):>8} {_secs(w.p95_s):>8}"
+        )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -186,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     kc.add_argument("email")
     kc.add_argument("--name", default="")
 
-    sub.add_parser("stats", help="queue depth by status")
+    sub.add_parser("stats", help="queue depth, throughput, error rate and latency")
     return p
 
 

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     poll_ms: int = Field(default=1000, ge=10, validation_alias=_env("PDFPROMPT_POLL_MS"))
     lease_s: float = Field(default=30.0, ge=1, validation_alias=_env("PDFPROMPT_LEASE_S"))
     max_attempts: int = Field(default=3, ge=1, validation_alias=_env("PDFPROMPT_MAX_ATTEMPTS"))
+    retry_base_s: float = Field(default=2.0, gt=0, validation_alias=_env("PDFPROMPT_RETRY_BASE_S"))
+    retry_cap_s: float = Field(default=300.0, gt=0, validation_alias=_env("PDFPROMPT_RETRY_CAP_S"))
+    max_concurrent_jobs: int = Field(
+        default=10, ge=1, validation_alias=_env("PDFPROMPT_MAX_CONCURRENT_JOBS")
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias=_env("PDFPROMPT_WORKER_METRICS_PORT")
+    )
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, validation_alias=_env("PDFPROMPT_SHUTDOWN_GRACE_S")
     )

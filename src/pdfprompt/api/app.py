@@ -21,9 +21,17 @@ from pdfprompt.db import (
     listen_dsn,
     upgrade,
 )
-from pdfprompt.domain import UnavailableError
+from pdfprompt.domain import RetryPolicy, UnavailableError
 from pdfprompt.pipeline import JobPipeline
-from pdfprompt.queue import PostgresWakeup, Wakeup, Worker, WorkerConfig, job_store_for
+from pdfprompt.queue import (
+    JobEvents,
+    PostgresWakeup,
+    QueueMetrics,
+    Wakeup,
+    Worker,
+    WorkerConfig,
+    job_store_for,
+)
 from pdfprompt.render import chromium_renderer
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
@@ -38,12 +46,17 @@ def worker_config(settings: Settings) -> WorkerConfig:
         lease_s=settings.lease_s,
         poll_ms=settings.poll_ms,
         shutdown_grace_s=settings.shutdown_grace_s,
+        per_user_cap=settings.max_concurrent_jobs,
+        retry=RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s),
     )
 
 
-def wakeup_for(settings: Settings) -> Wakeup:
+def wakeup_for(settings: Settings, events: JobEvents | None = None) -> Wakeup:
+    """In-process wake-ups on SQLite; LISTEN (jobs and job changes) on PostgreSQL."""
     url = settings.effective_database_url
-    return Wakeup() if url.startswith("sqlite") else PostgresWakeup(listen_dsn(url))
+    if url.startswith("sqlite"):
+        return Wakeup()
+    return PostgresWakeup(listen_dsn(url), events=events)
 
 
 async def prepare_database(settings: Settings) -> Services:
@@ -61,12 +74,16 @@ async def prepare_database(settings: Settings) -> Services:
             )
     storage = storage_from_settings(settings)
     await storage.check()
+    events, metrics = JobEvents(), QueueMetrics()
+    metrics.track_pool(engine.pool.checkedout)  # type: ignore[attr-defined]
     return Services(
         settings=settings,
         engine=engine,
-        jobs=job_store_for(engine),
+        jobs=job_store_for(engine, events),
         accounts=AccountStore(engine),
         storage=storage,
+        events=events,
+        metrics=metrics,
     )
 
 
@@ -80,14 +97,20 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(svc.engine.dispose)
             worker_task: asyncio.Task[None] | None = None
+            # Wakes the in-process worker and, on PostgreSQL, hears other nodes' job changes.
+            svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events))
             if with_worker:
                 renderer = await stack.enter_async_context(chromium_renderer(settings))
-                wakeup = await stack.enter_async_context(wakeup_for(settings))
                 pipeline = JobPipeline(renderer, svc.storage)
                 worker = Worker(
-                    svc.jobs, pipeline, pipeline.discard, worker_config(settings), wakeup=wakeup
+                    svc.jobs,
+                    pipeline,
+                    pipeline.discard,
+                    worker_config(settings),
+                    wakeup=svc.wakeup,
+                    metrics=svc.metrics,
                 )
-                svc.renderer, svc.worker, svc.wakeup = renderer, worker, wakeup
+                svc.renderer, svc.worker = renderer, worker
                 worker_task = asyncio.create_task(worker.run(), name="pdfprompt-worker")
             try:
                 yield

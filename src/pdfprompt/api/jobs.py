@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -19,6 +21,7 @@ from pdfprompt.domain import (
     InvalidInputError,
     JobStatus,
     JobType,
+    NotFoundError,
     PayloadTooLargeError,
 )
 from pdfprompt.queue import NewJob
@@ -115,6 +118,52 @@ async def list_jobs(
 @router.get("/jobs/{job_id}", response_model=JobOut)
 async def get_job(request: Request, job_id: str, caller: Caller, svc: Svc) -> JobOut:
     return JobOut.of(await svc.jobs.get(job_id, caller.user_id), _base(request))
+
+
+SSE_KEEPALIVE_S = 15.0
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_events(request: Request, job_id: str, caller: Caller, svc: Svc) -> Response:
+    """Server-Sent Events: one `job` event per status, stage, progress or attempt change,
+    closing after a final status. Changes arrive by notification (this process, or NOTIFY
+    from other nodes on PostgreSQL); a read every `PDFPROMPT_POLL_MS` covers the rest."""
+    await svc.jobs.get(job_id, caller.user_id)  # 404 before the stream starts
+    base = _base(request)
+    poll_s = svc.settings.poll_ms / 1000
+
+    async def stream() -> AsyncIterator[str]:
+        last: tuple[object, ...] | None = None
+        quiet_s = 0.0
+        seq = 0
+        with svc.events.subscribe(job_id) as changed:
+            while True:
+                changed.clear()
+                try:
+                    job = await svc.jobs.get(job_id, caller.user_id)
+                except NotFoundError:
+                    yield "event: deleted\ndata: {}\n\n"
+                    return
+                state = (job.status, job.stage, round(job.progress, 3), job.attempts)
+                if state != last:
+                    last, seq, quiet_s = state, seq + 1, 0.0
+                    data = JobOut.of(job, base).model_dump_json()
+                    yield f"id: {seq}\nevent: job\ndata: {data}\n\n"
+                if job.status.is_final:
+                    return
+                try:
+                    await asyncio.wait_for(changed.wait(), poll_s)
+                except TimeoutError:
+                    quiet_s += poll_s
+                    if quiet_s >= SSE_KEEPALIVE_S:
+                        quiet_s = 0.0
+                        yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from pdfprompt.api.auth import Svc
 from pdfprompt.api.errors import problem
-from pdfprompt.domain import JobStatus, PdfPromptError
+from pdfprompt.domain import PdfPromptError
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -47,21 +50,11 @@ async def readyz(svc: Svc) -> Response:
 
 
 @router.get("/metrics")
-async def metrics(request: Request, svc: Svc) -> PlainTextResponse:
-    counts = await svc.jobs.count_by_status()
-    lines = [
-        "# HELP pdfprompt_jobs Jobs in the table by status.",
-        "# TYPE pdfprompt_jobs gauge",
-    ]
-    for status in JobStatus:
-        lines.append(f'pdfprompt_jobs{{status="{status.value}"}} {counts.get(status.value, 0)}')
-    if svc.worker is not None:
-        lines += [
-            "# HELP pdfprompt_worker_running_jobs Jobs this process is running.",
-            "# TYPE pdfprompt_worker_running_jobs gauge",
-            f"pdfprompt_worker_running_jobs {svc.worker.active_jobs}",
-            "# HELP pdfprompt_worker_completed_total Jobs this process finished successfully.",
-            "# TYPE pdfprompt_worker_completed_total counter",
-            f"pdfprompt_worker_completed_total {svc.worker.completed}",
-        ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+async def metrics(svc: Svc) -> Response:
+    """Prometheus text. Queue depth counts queued and running rows on their partial
+    indexes (cost follows the backlog, not the table); the rest are process counters."""
+    try:
+        svc.metrics.set_depth(await svc.jobs.queue_depth())
+    except Exception as exc:  # still serve the process counters
+        log.warning("queue depth unavailable for /metrics (%s)", exc)
+    return Response(svc.metrics.render(), media_type=CONTENT_TYPE_LATEST)

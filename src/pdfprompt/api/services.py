@@ -8,7 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.queue import JobStore, Wakeup, Worker
+from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
 from pdfprompt.storage import Storage
@@ -21,6 +21,8 @@ class Services:
     jobs: JobStore
     accounts: AccountStore
     storage: Storage
+    events: JobEvents
+    metrics: QueueMetrics
     renderer: Renderer | None = None
     worker: Worker | None = None
     wakeup: Wakeup | None = None

@@ -10,7 +10,14 @@ from pdfprompt.db.engine import (
 )
 from pdfprompt.db.migrate import current_revision, head_revision, upgrade
 from pdfprompt.db.tables import api_keys, files, jobs, metadata, users
-from pdfprompt.db.types import Timestamp, db_now, db_now_plus, now_plus
+from pdfprompt.db.types import (
+    Timestamp,
+    db_now,
+    db_now_plus,
+    now_plus,
+    seconds_between,
+    seconds_since,
+)
 
 __all__ = [
     "IMMEDIATE",
@@ -28,6 +35,8 @@ __all__ = [
     "listen_dsn",
     "metadata",
     "now_plus",
+    "seconds_between",
+    "seconds_since",
     "upgrade",
     "users",
     "write_transaction",

@@ -111,6 +111,20 @@ jobs = Table(
         postgresql_where=text("status = 'running'"),
         sqlite_where=text("status = 'running'"),
     ),
+    # The per-user cap on running jobs counts these.
+    Index(
+        "ix_jobs_running_user_id",
+        "user_id",
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    ),
+    # Throughput, error rate and latency over recent windows (`pdfprompt stats`).
+    Index(
+        "ix_jobs_finished_at",
+        "finished_at",
+        postgresql_where=text("finished_at IS NOT NULL"),
+        sqlite_where=text("finished_at IS NOT NULL"),
+    ),
     # Listing a user's jobs newest first (ids are time-ordered), optionally by status.
     Index("ix_jobs_user_id_id", "user_id", "id"),
     Index("ix_jobs_user_id_status_id", "user_id", "status", "id"),
@@ -125,9 +139,11 @@ jobs = Table(
     ),
 )
 
-# Claiming: only queued rows are indexed, in the order they are claimed.
+# Claiming: only queued rows are indexed. Claims interleave users, so the scan goes user by
+# user in claim order (priority, then due time) and needs no sort within a user.
 Index(
     "ix_jobs_claim",
+    jobs.c.user_id,
     jobs.c.priority.desc(),
     jobs.c.run_after,
     jobs.c.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, TypeDecorator
+from sqlalchemy import DateTime, Float, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -74,6 +74,35 @@ def _pg_now_plus(element: db_now_plus, compiler: SQLCompiler, **kw: Any) -> str:
 def _sqlite_now_plus(element: db_now_plus, compiler: SQLCompiler, **kw: Any) -> str:
     seconds = compiler.process(element.clauses, **kw)
     return f"strftime('{_SQLITE_FORMAT}', 'now', printf('%+.3f seconds', {seconds}))"
+
+
+class seconds_between(FunctionElement[float]):
+    """Seconds from the first timestamp to the second (`seconds_between(start, end)`)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+def _two(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return start, end
+
+
+@compiles(seconds_between, "postgresql")
+def _pg_seconds_between(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = _two(element, compiler, **kw)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _sqlite_seconds_between(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = _two(element, compiler, **kw)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+def seconds_since(start: ColumnElement[Any]) -> seconds_between:
+    """Seconds from a timestamp to the database's current time."""
+    return seconds_between(start, db_now())
 
 
 def now_plus(seconds: float | ColumnElement[Any]) -> db_now_plus:

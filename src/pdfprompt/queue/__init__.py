@@ -1,5 +1,7 @@
 """The durable job queue: store, wake-ups and the worker loop."""
 
+from pdfprompt.queue.events import JobEvents
+from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import (
     JobPage,
     JobStore,
@@ -7,6 +9,7 @@ from pdfprompt.queue.store import (
     PostgresJobStore,
     SqliteJobStore,
     StoredFile,
+    WindowStats,
     job_store_for,
 )
 from pdfprompt.queue.wakeup import PostgresWakeup, Wakeup
@@ -14,15 +17,18 @@ from pdfprompt.queue.worker import JobContext, JobHandler, Worker, WorkerConfig,
 
 __all__ = [
     "JobContext",
+    "JobEvents",
     "JobHandler",
     "JobPage",
     "JobStore",
     "NewJob",
     "PostgresJobStore",
     "PostgresWakeup",
+    "QueueMetrics",
     "SqliteJobStore",
     "StoredFile",
     "Wakeup",
+    "WindowStats",
     "Worker",
     "WorkerConfig",
     "job_store_for",

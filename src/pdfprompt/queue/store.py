@@ -9,17 +9,45 @@ worker that lost its lease cannot change the job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, insert, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    case,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pdfprompt.db import db_now, files, is_sqlite, jobs, now_plus, write_transaction
+from pdfprompt.db import (
+    db_now,
+    files,
+    is_sqlite,
+    jobs,
+    now_plus,
+    seconds_between,
+    seconds_since,
+    write_transaction,
+)
 from pdfprompt.domain import (
+    FINAL_STATUSES,
     ConflictError,
     DuplicateJobError,
     FileInfo,
@@ -33,6 +61,9 @@ from pdfprompt.domain import (
     NotFoundError,
     new_id,
 )
+from pdfprompt.queue.events import JobEvents
+
+log = logging.getLogger(__name__)
 
 _JOB_COLUMNS = [c for c in jobs.c if c.name != "input"] + [jobs.c.input]
 _FILE_COLUMNS = [
@@ -116,6 +147,36 @@ def _job_from_row(row: Row[Any]) -> Job:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    window_s: float
+    succeeded: int
+    failed: int
+    canceled: int
+    p50_s: float | None
+    p95_s: float | None
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed + self.canceled
+
+    @property
+    def per_hour(self) -> float:
+        return self.finished * 3600 / self.window_s
+
+    @property
+    def error_rate(self) -> float | None:
+        ended = self.succeeded + self.failed
+        return self.failed / ended if ended else None
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
 def _back_in_queue(*, run_after: Any) -> dict[str, Any]:
     """Column values that return a job to the queue, due at `run_after`."""
     return {
@@ -138,8 +199,23 @@ def _select_jobs() -> Select[Any]:
 class JobStore:
     """Queries on jobs shared by both dialects; build one with `job_store_for(engine)`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
         self.engine = engine
+        self.events = events or JobEvents()
+
+    @contextlib.asynccontextmanager
+    async def _write(self, changed: list[str] | None = None) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. Ids the caller adds to `changed` are announced: to other
+        processes inside the transaction (PostgreSQL NOTIFY), to this one after commit."""
+        async with write_transaction(self.engine) as conn:
+            yield conn
+            if changed:
+                await self._notify_changed(conn, changed)
+        if changed:
+            self.events.publish(changed)
+
+    async def _notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
+        """Hook: tell other processes of changed jobs (PostgreSQL NOTIFY)."""
 
     # -- submission and reading -------------------------------------------------
 
@@ -161,7 +237,7 @@ class JobStore:
         try:
             async with write_transaction(self.engine) as conn:
                 row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
-                await self._after_enqueue(conn)
+                announced = await self._announce_enqueue(conn)
         except IntegrityError as exc:
             if new.idempotency_key is None:
                 raise
@@ -171,10 +247,17 @@ class JobStore:
             raise DuplicateJobError(
                 "a job with this Idempotency-Key exists", existing_job_id=existing
             ) from exc
+        if not announced:
+            self._announce_later()
         return _job_from_row(row)  # as inserted, before any worker can change it
 
-    async def _after_enqueue(self, conn: AsyncConnection) -> None:
-        """Hook for wake-ups sent in the enqueue transaction (PostgreSQL NOTIFY)."""
+    async def _announce_enqueue(self, conn: AsyncConnection) -> bool:
+        """Hook: wake workers in the enqueue transaction (PostgreSQL NOTIFY). False means
+        not now: `_announce_later` runs after the commit."""
+        return True
+
+    def _announce_later(self) -> None:
+        """Hook: wake workers soon, after a commit that `_announce_enqueue` left unannounced."""
 
     async def _find_by_idempotency_key(self, user_id: str, key: str) -> str | None:
         async with self.engine.connect() as conn:
@@ -221,21 +304,63 @@ class JobStore:
 
     # -- claiming and leases ----------------------------------------------------
 
-    def _claimable(self, limit: int) -> Select[Any]:
-        return (
-            select(jobs.c.id)
+    def _claimable(self, limit: int, per_user_cap: int) -> Select[Any]:
+        """Due jobs in claim order, interleaving users, within each user's running cap.
+
+        Each queued job is ranked within its user and priority; claiming takes rank 1 of every
+        user before rank 2 of any, so one user's backlog never holds another user's job back.
+        A user's rank plus the jobs they already run must stay within `per_user_cap`.
+        """
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(jobs.c.user_id, jobs.c.priority),
+                order_by=(jobs.c.run_after, jobs.c.id),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(jobs.c.id, jobs.c.user_id, jobs.c.priority, jobs.c.run_after, rank)
             .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.run_after <= db_now())
-            .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
+            .subquery("ranked")
+        )
+        running = (
+            select(jobs.c.user_id, func.count().label("n"))
+            .where(jobs.c.status == JobStatus.RUNNING.value)
+            .group_by(jobs.c.user_id)
+            .subquery("running")
+        )
+        return (
+            select(ranked.c.id)
+            .select_from(ranked.outerjoin(running, running.c.user_id == ranked.c.user_id))
+            .where(ranked.c.rank + func.coalesce(running.c.n, 0) <= per_user_cap)
+            .order_by(ranked.c.priority.desc(), ranked.c.rank, ranked.c.run_after, ranked.c.id)
             .limit(limit)
         )
 
-    async def claim_jobs(self, worker_id: str, limit: int, lease_s: float) -> list[Job]:
+    def _lock_claimable(self, candidates: Select[Any]) -> Select[Any]:
+        """The candidates still queued; PostgreSQL also locks them, skipping locked rows."""
+        return select(jobs.c.id).where(
+            jobs.c.id.in_(candidates.scalar_subquery()),
+            jobs.c.status == JobStatus.QUEUED.value,
+        )
+
+    async def _serialize_claims(self, conn: AsyncConnection) -> None:
+        """Hook: make claims one at a time across processes (SQLite: BEGIN IMMEDIATE does)."""
+
+    async def claim_jobs(
+        self, worker_id: str, limit: int, lease_s: float, *, per_user_cap: int = 1_000_000
+    ) -> list[Job]:
         """Take up to `limit` due jobs for `worker_id`, leased for `lease_s` seconds."""
         if limit <= 0:
             return []
+        chosen = self._lock_claimable(self._claimable(limit, per_user_cap))
         claim = (
             update(jobs)
-            .where(jobs.c.id.in_(self._claimable(limit).scalar_subquery()))
+            .where(
+                jobs.c.id.in_(chosen.scalar_subquery()),
+                jobs.c.status == JobStatus.QUEUED.value,
+            )
             .values(
                 status=JobStatus.RUNNING.value,
                 stage=JobStage.GENERATING.value,
@@ -246,17 +371,74 @@ class JobStore:
                 started_at=func.coalesce(jobs.c.started_at, db_now()),
                 updated_at=db_now(),
             )
-            .returning(jobs.c.id)
+            .returning(jobs.c.id, seconds_since(jobs.c.run_after).label("waited_s"))
         )
-        async with write_transaction(self.engine) as conn:
-            ids = list((await conn.execute(claim)).scalars())
-        if not ids:
+        changed: list[str] = []
+        async with self._write(changed) as conn:
+            await self._serialize_claims(conn)
+            claimed = {row.id: float(row.waited_s) for row in await conn.execute(claim)}
+            changed.extend(claimed)
+        if not claimed:
             return []
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(_select_jobs().where(jobs.c.id.in_(ids)))).all()
-        claimed = [_job_from_row(r) for r in rows]
-        claimed.sort(key=lambda j: (-j.priority, j.id))
-        return claimed
+            rows = (await conn.execute(_select_jobs().where(jobs.c.id.in_(claimed)))).all()
+        # `extra["pickup_s"]`: seconds from the job being due to this claim.
+        found = [replace(_job_from_row(r), extra={"pickup_s": claimed[r.id]}) for r in rows]
+        found.sort(key=lambda j: (-j.priority, j.id))
+        return found
+
+    async def lost_jobs(self, worker_id: str, job_ids: Sequence[str]) -> set[str]:
+        """Those of `job_ids` that `worker_id` no longer runs (cancelled, expired, taken over)."""
+        if not job_ids:
+            return set()
+        async with self.engine.connect() as conn:
+            still = set(
+                (
+                    await conn.execute(
+                        select(jobs.c.id).where(
+                            jobs.c.id.in_(list(job_ids)),
+                            jobs.c.lease_owner == worker_id,
+                            jobs.c.status == JobStatus.RUNNING.value,
+                        )
+                    )
+                ).scalars()
+            )
+        return set(job_ids) - still
+
+    async def window_stats(self, window_s: float) -> WindowStats:
+        """Jobs that ended in the last `window_s` seconds: counts and latency percentiles."""
+        since = now_plus(-window_s)
+        query = select(jobs.c.status, seconds_between(jobs.c.created_at, jobs.c.finished_at)).where(
+            jobs.c.finished_at.is_not(None), jobs.c.finished_at >= since
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        counts = {s.value: 0 for s in FINAL_STATUSES}
+        latencies: list[float] = []
+        for status, seconds in rows:
+            counts[status] = counts.get(status, 0) + 1
+            if status == JobStatus.SUCCEEDED.value:
+                latencies.append(float(seconds))
+        latencies.sort()
+        return WindowStats(
+            window_s=window_s,
+            succeeded=counts[JobStatus.SUCCEEDED.value],
+            failed=counts[JobStatus.FAILED.value],
+            canceled=counts[JobStatus.CANCELED.value],
+            p50_s=_percentile(latencies, 0.50),
+            p95_s=_percentile(latencies, 0.95),
+        )
+
+    async def queue_depth(self) -> dict[str, int]:
+        """Queued and running jobs; counted on their partial indexes, not the whole table."""
+        statuses = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+        counts = [
+            select(func.count()).select_from(jobs).where(jobs.c.status == s).scalar_subquery()
+            for s in statuses
+        ]
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(*counts))).one()
+        return dict(zip(statuses, row, strict=True))
 
     async def renew_leases(self, worker_id: str, lease_s: float) -> int:
         """Extend every lease `worker_id` holds, in one statement."""
@@ -271,7 +453,8 @@ class JobStore:
     async def requeue_expired(self) -> int:
         """Put running jobs whose lease ran out back in the queue, or fail them if out of tries."""
         expired = and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now())
-        async with write_transaction(self.engine) as conn:
+        changed: list[str] = []
+        async with self._write(changed) as conn:
             failed = await conn.execute(
                 update(jobs)
                 .where(expired, jobs.c.attempts >= jobs.c.max_attempts)
@@ -285,15 +468,22 @@ class JobStore:
                     finished_at=db_now(),
                     updated_at=db_now(),
                 )
+                .returning(jobs.c.id)
             )
+            changed.extend(failed.scalars())
             requeued = await conn.execute(
-                update(jobs).where(expired).values(**_back_in_queue(run_after=db_now()))
+                update(jobs)
+                .where(expired)
+                .values(**_back_in_queue(run_after=db_now()))
+                .returning(jobs.c.id)
             )
-        return failed.rowcount + requeued.rowcount
+            changed.extend(requeued.scalars())
+        return len(changed)
 
     async def release_jobs(self, worker_id: str) -> int:
         """Hand every job `worker_id` still runs straight back to the queue (shutdown)."""
-        async with write_transaction(self.engine) as conn:
+        changed: list[str] = []
+        async with self._write(changed) as conn:
             result = await conn.execute(
                 update(jobs)
                 .where(jobs.c.lease_owner == worker_id, jobs.c.status == JobStatus.RUNNING.value)
@@ -302,8 +492,10 @@ class JobStore:
                     # The attempt did not fail: give it back.
                     attempts=case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
                 )
+                .returning(jobs.c.id)
             )
-        return result.rowcount
+            changed.extend(result.scalars())
+        return len(changed)
 
     # -- fenced updates by the owning worker ------------------------------------
 
@@ -329,19 +521,19 @@ class JobStore:
         }
         if generator is not None:
             values["generator"] = generator.value
-        async with write_transaction(self.engine) as conn:
+        async with self._write([job_id]) as conn:
             result = await conn.execute(
                 update(jobs).where(self._owned(job_id, worker_id)).values(**values)
             )
-        if result.rowcount != 1:
-            raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
+            if result.rowcount != 1:
+                raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
 
     async def finish_job(
         self, job_id: str, worker_id: str, user_id: str, stored: StoredFile
     ) -> str:
         """Record the file and mark the job succeeded, only if `worker_id` still owns it."""
         file_id = new_id()
-        async with write_transaction(self.engine) as conn:
+        async with self._write([job_id]) as conn:
             owned = (
                 await conn.execute(select(jobs.c.id).where(self._owned(job_id, worker_id)))
             ).first()
@@ -400,12 +592,12 @@ class JobStore:
         else:
             status = JobStatus.QUEUED
             values.update(_back_in_queue(run_after=now_plus(retry_in_s)))
-        async with write_transaction(self.engine) as conn:
+        async with self._write([job_id]) as conn:
             result = await conn.execute(
                 update(jobs).where(self._owned(job_id, worker_id)).values(**values)
             )
-        if result.rowcount != 1:
-            raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
+            if result.rowcount != 1:
+                raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
         return status
 
     # -- user actions -----------------------------------------------------------
@@ -413,7 +605,7 @@ class JobStore:
     async def cancel_job(self, job_id: str, user_id: str) -> Job:
         """Cancel a queued or running job; a running job's worker loses it at once (fencing)."""
         active = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
-        async with write_transaction(self.engine) as conn:
+        async with self._write([job_id]) as conn:
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.user_id == user_id, jobs.c.status.in_(active))
@@ -476,13 +668,64 @@ class PostgresJobStore(JobStore):
     """PostgreSQL: the claim locks its rows with `FOR UPDATE SKIP LOCKED`; enqueue NOTIFYs."""
 
     CHANNEL = "pdfprompt_jobs"
+    EVENTS_CHANNEL = "pdfprompt_job_events"
 
-    def _claimable(self, limit: int) -> Select[Any]:
-        return super()._claimable(limit).with_for_update(skip_locked=True)
+    CLAIM_LOCK = 0x70646670  # advisory lock key: claims run one at a time, as on SQLite
 
-    async def _after_enqueue(self, conn: AsyncConnection) -> None:
+    def _lock_claimable(self, candidates: Select[Any]) -> Select[Any]:
+        return super()._lock_claimable(candidates).with_for_update(skip_locked=True)
+
+    async def _serialize_claims(self, conn: AsyncConnection) -> None:
+        # The per-user running cap is a count over other claims; serializing claims (held to
+        # commit) makes each claim see every earlier one, so the cap holds across workers.
+        await conn.execute(select(func.pg_advisory_xact_lock(self.CLAIM_LOCK)))
+
+    NOTIFY_DEBOUNCE_S = 0.005
+
+    def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
+        super().__init__(engine, events)
+        self._last_notify = 0.0
+        self._trailing: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def _announce_enqueue(self, conn: AsyncConnection) -> bool:
+        """NOTIFY idle workers at most once per debounce window per process. The first
+        enqueue of a window notifies in its transaction; later ones share one trailing
+        NOTIFY sent after their commits, so no submission goes unannounced."""
+        now = time.monotonic()
+        if now - self._last_notify < self.NOTIFY_DEBOUNCE_S:
+            return False
+        self._last_notify = now
         await conn.execute(select(func.pg_notify(self.CHANNEL, "")))
+        return True
+
+    def _announce_later(self) -> None:
+        if self._trailing is None:
+            self._trailing = asyncio.create_task(self._notify_later())
+            self._background.add(self._trailing)
+            self._trailing.add_done_callback(self._background.discard)
+
+    async def _notify_later(self) -> None:
+        try:
+            await asyncio.sleep(self.NOTIFY_DEBOUNCE_S)
+            self._trailing = None  # commits from here on schedule their own
+            self._last_notify = time.monotonic()
+            async with self.engine.begin() as conn:
+                await conn.execute(select(func.pg_notify(self.CHANNEL, "")))
+        except Exception as exc:  # the poll still finds the job
+            self._trailing = None
+            log.warning("trailing NOTIFY failed (%s)", exc)
+
+    async def _notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
+        # One notification per job id (a few dozen bytes); PostgreSQL folds repeats in a
+        # transaction.
+        await conn.execute(
+            select(func.pg_notify(self.EVENTS_CHANNEL, literal_column("ids.id"))).select_from(
+                values(column("id", String), name="ids").data([(i,) for i in job_ids])
+            )
+        )
 
 
-def job_store_for(engine: AsyncEngine) -> JobStore:
-    return SqliteJobStore(engine) if is_sqlite(engine) else PostgresJobStore(engine)
+def job_store_for(engine: AsyncEngine, events: JobEvents | None = None) -> JobStore:
+    cls = SqliteJobStore if is_sqlite(engine) else PostgresJobStore
+    return cls(engine, events)

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import PostgresJobStore
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,15 @@ class Wakeup:
 class PostgresWakeup(Wakeup):
     """LISTENs for enqueue NOTIFYs; reconnects with backoff when the connection drops."""
 
-    def __init__(self, dsn: str, *, reconnect_s: float = 1.0) -> None:
+    def __init__(
+        self, dsn: str, *, events: JobEvents | None = None, reconnect_s: float = 1.0
+    ) -> None:
         super().__init__()
         self._dsn = dsn
+        self._events = events
         self._reconnect_s = reconnect_s
         self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
 
     async def __aenter__(self) -> PostgresWakeup:
         self._task = asyncio.create_task(self._listen(), name="pdfprompt-listen")
@@ -73,6 +78,10 @@ class PostgresWakeup(Wakeup):
     def _on_notify(self, *args: Any) -> None:
         self.notify()
 
+    def _on_job_event(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self._events is not None:
+            self._events.publish([payload])
+
     async def _listen(self) -> None:
         while True:
             conn: asyncpg.Connection | None = None
@@ -81,8 +90,12 @@ class PostgresWakeup(Wakeup):
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
                 await conn.add_listener(PostgresJobStore.CHANNEL, self._on_notify)
+                if self._events is not None:
+                    await conn.add_listener(PostgresJobStore.EVENTS_CHANNEL, self._on_job_event)
+                self.connected.set()
                 self.notify()  # catch up on anything sent while we were away
                 await lost.wait()
+                self.connected.clear()
                 log.warning("LISTEN connection lost; reconnecting")
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("LISTEN connection failed (%s); retrying", type(exc).__name__)

@@ -28,6 +28,7 @@ from pdfprompt.domain import (
     new_id,
     retry_decision,
 )
+from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import JobStore, StoredFile
 from pdfprompt.queue.wakeup import Wakeup
 
@@ -45,21 +46,33 @@ class JobContext:
     job: Job
     worker_id: str
     store: JobStore
+    metrics: QueueMetrics | None = None
     min_interval_s: float = 0.25
     _last_write: float = field(default=0.0, init=False)
-    _last_stage: JobStage | None = field(default=None, init=False)
+    _stage: JobStage = field(default=JobStage.GENERATING, init=False)
+    _stage_started: float = field(default_factory=time.monotonic, init=False)
 
     async def report(
         self, stage: JobStage, progress: float, generator: Generator | None = None
     ) -> None:
-        """Write stage/progress; progress within one stage is written a few times a second."""
+        """Write stage/progress. A new stage is written at once; progress within a stage at
+        most every `min_interval_s` (a few writes a second), so streams stay cheap."""
         now = time.monotonic()
-        same_stage = stage == self._last_stage and generator is None
-        if same_stage and now - self._last_write < self.min_interval_s:
+        new_stage = stage != self._stage
+        if not new_stage and generator is None and now - self._last_write < self.min_interval_s:
             return
         await self.store.set_stage(self.job.id, self.worker_id, stage, progress, generator)
         self._last_write = now
-        self._last_stage = stage
+        if new_stage:
+            self.end_stage(now)
+            self._stage = stage
+
+    def end_stage(self, now: float | None = None) -> None:
+        """Record how long the current stage took."""
+        now = time.monotonic() if now is None else now
+        if self.metrics is not None:
+            self.metrics.stage_duration.labels(self._stage.value).observe(now - self._stage_started)
+        self._stage_started = now
 
 
 JobHandler = Callable[[JobContext], Awaitable[StoredFile]]
@@ -73,6 +86,8 @@ class WorkerConfig:
     lease_s: float = 30.0
     poll_ms: int = 1000
     shutdown_grace_s: float = 30.0
+    per_user_cap: int = 10
+    cancel_check_s: float = 0.5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -88,6 +103,7 @@ class Worker:
         *,
         wakeup: Wakeup | None = None,
         worker_id: str | None = None,
+        metrics: QueueMetrics | None = None,
     ) -> None:
         self.store = store
         self.handler = handler
@@ -95,7 +111,10 @@ class Worker:
         self.config = config
         self.wakeup = wakeup or Wakeup()
         self.worker_id = worker_id or new_worker_id()
+        self.metrics = metrics or QueueMetrics()
+        self.metrics.running.set_function(lambda: float(len(self._active)))
         self._active: dict[str, asyncio.Task[None]] = {}
+        self._lost: set[str] = set()
         self._stopping = asyncio.Event()
         self.completed = 0
 
@@ -109,14 +128,19 @@ class Worker:
         return len(self._active)
 
     async def run(self, *, burst: bool = False) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(), name="pdfprompt-heartbeat")
+        helpers = [
+            asyncio.create_task(self._heartbeat(), name="pdfprompt-heartbeat"),
+            asyncio.create_task(self._watch_lost(), name="pdfprompt-watch"),
+        ]
         try:
             await self._claim_loop(burst)
         finally:
             await self._drain()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _claim_loop(self, burst: bool) -> None:
         poll_s = self.config.poll_ms / 1000
@@ -130,11 +154,16 @@ class Worker:
             if free > 0:
                 try:
                     claimed = await self.store.claim_jobs(
-                        self.worker_id, min(free, self.config.batch_size), self.config.lease_s
+                        self.worker_id,
+                        min(free, self.config.batch_size),
+                        self.config.lease_s,
+                        per_user_cap=self.config.per_user_cap,
                     )
-                except Exception:
-                    log.exception("claim failed; retrying after the poll interval")
+                except Exception as exc:
+                    log.warning("claim failed (%s); retrying after the poll interval", exc)
             for job in claimed:
+                self.metrics.claimed.inc()
+                self.metrics.pickup_latency.observe(max(0.0, job.extra.get("pickup_s", 0.0)))
                 self._start(job)
             if burst and not claimed and not self._active:
                 return
@@ -145,10 +174,12 @@ class Worker:
     async def _reap(self) -> None:
         try:
             n = await self.store.requeue_expired()
-        except Exception:
-            log.exception("reaping expired leases failed")
+            self.metrics.set_depth(await self.store.queue_depth())
+        except Exception as exc:
+            log.warning("reaping expired leases failed (%s)", exc)
             return
         if n:
+            self.metrics.lease_expiries.inc(n)
             log.warning("returned %d jobs with expired leases to the queue", n)
 
     def _start(self, job: Job) -> None:
@@ -163,9 +194,16 @@ class Worker:
 
     async def _run_job(self, job: Job) -> None:
         started = time.monotonic()
-        ctx = JobContext(job=job, worker_id=self.worker_id, store=self.store)
+        ctx = JobContext(job=job, worker_id=self.worker_id, store=self.store, metrics=self.metrics)
         try:
             stored = await self.handler(ctx)
+        except asyncio.CancelledError:
+            if job.id in self._lost:  # cancelled by its owner or taken over: stop quietly
+                self._lost.discard(job.id)
+                self.metrics.canceled.inc()
+                log.info("job %s stopped: it was cancelled or taken over", job.id)
+                return
+            raise
         except LeaseLostError:
             log.info("job %s was lost (cancelled or taken over); dropping it", job.id)
             return
@@ -186,7 +224,9 @@ class Worker:
         except BaseException:
             await self._discard(stored.storage_key)
             raise
+        ctx.end_stage()
         self.completed += 1
+        self.metrics.succeeded.inc()
         log.info(
             "job %s succeeded in %.0f ms (attempt %d, %d pages)",
             job.id,
@@ -211,6 +251,10 @@ class Worker:
         except LeaseLostError:
             log.info("job %s was lost before its failure was recorded", job.id)
             return
+        if delay is None:
+            self.metrics.failed.labels(error.code).inc()
+        else:
+            self.metrics.retried.inc()
         outcome = f"retry in {delay:.1f} s" if delay is not None else "failed"
         log.warning(
             "job %s attempt %d: %s: %s (%s)",
@@ -231,6 +275,23 @@ class Worker:
                 await self.store.renew_leases(self.worker_id, self.config.lease_s)
             except Exception:
                 log.exception("lease renewal failed; retrying")
+
+    async def _watch_lost(self) -> None:
+        """Stop, within about `cancel_check_s`, jobs this worker no longer owns."""
+        while True:
+            await asyncio.sleep(self.config.cancel_check_s)
+            if not self._active:
+                continue
+            try:
+                lost = await self.store.lost_jobs(self.worker_id, list(self._active))
+            except Exception as exc:
+                log.warning("checking for cancelled jobs failed (%s)", exc)
+                continue
+            for job_id in lost:
+                task = self._active.get(job_id)
+                if task is not None and not task.done():
+                    self._lost.add(job_id)
+                    task.cancel()
 
     async def _drain(self) -> None:
         """Let running jobs finish within the grace period, then hand the rest back."""

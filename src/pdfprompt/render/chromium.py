@@ -163,6 +163,7 @@ class ChromiumRenderer:
         self._pw: Playwright | None = None
         self._slots: list[_BrowserSlot] = []
         self._pages: asyncio.Queue[_PageLease] = asyncio.Queue()
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def name(self) -> str:
@@ -183,6 +184,8 @@ class ChromiumRenderer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=5)
         for slot in self._slots:
             await self._close_browser(slot)
         if self._pw is not None:
@@ -276,6 +279,12 @@ class ChromiumRenderer:
                 if not connected:
                     raise BrowserUnavailableError("the browser stopped during the render") from exc
                 raise RenderError(f"the renderer failed: {exc.message.splitlines()[0]}") from exc
+        except asyncio.CancelledError:
+            # The job was cancelled mid-render: the page may still be printing, so it is
+            # closed in the background and the next render on this slot gets a new one.
+            self._abandon_page(lease)
+            self._pages.put_nowait(lease)
+            raise
         except BaseException:
             self._pages.put_nowait(lease)
             raise
@@ -291,6 +300,18 @@ class ChromiumRenderer:
     async def _print(self, page: Page, document: str, options: RenderOptions) -> bytes:
         await page.set_content(document, wait_until="load")
         return await page.pdf(**pdf_arguments(options))
+
+    def _abandon_page(self, lease: _PageLease) -> None:
+        page, lease.page = lease.page, None
+        if page is not None:
+            task = asyncio.get_running_loop().create_task(self._close_page(page))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_page(page: Page) -> None:
+        with contextlib.suppress(Exception):
+            await page.close()
 
     async def _drop_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None

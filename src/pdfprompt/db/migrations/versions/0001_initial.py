@@ -108,10 +108,11 @@ def upgrade() -> None:
     queued = sa.text("status = 'queued'")
     running = sa.text("status = 'running'")
     keyed = sa.text("idempotency_key IS NOT NULL")
+    finished = sa.text("finished_at IS NOT NULL")
     op.create_index(
         "ix_jobs_claim",
         "jobs",
-        [sa.column("priority").desc(), "run_after", "id"],
+        ["user_id", sa.column("priority").desc(), "run_after", "id"],
         postgresql_where=queued,
         sqlite_where=queued,
     )
@@ -121,6 +122,20 @@ def upgrade() -> None:
         ["lease_expires_at"],
         postgresql_where=running,
         sqlite_where=running,
+    )
+    op.create_index(
+        "ix_jobs_running_user_id",
+        "jobs",
+        ["user_id"],
+        postgresql_where=running,
+        sqlite_where=running,
+    )
+    op.create_index(
+        "ix_jobs_finished_at",
+        "jobs",
+        ["finished_at"],
+        postgresql_where=finished,
+        sqlite_where=finished,
     )
     op.create_index("ix_jobs_user_id_id", "jobs", ["user_id", "id"])
     op.create_index("ix_jobs_user_id_status_id", "jobs", ["user_id", "status", "id"])
