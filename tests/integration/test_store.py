@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
 from pdfprompt.db import jobs, now_plus
-from pdfprompt.domain import DuplicateJobError, JobError, JobStatus, JobType, LeaseLostError
+from pdfprompt.domain import (
+    DuplicateJobError,
+    JobError,
+    JobStage,
+    JobStatus,
+    JobType,
+    LeaseLostError,
+)
 from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
 
 
@@ -183,3 +190,98 @@ async def _expire(engine: AsyncEngine, job_id: str) -> None:
         )
         status = (await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
     assert status == "running"
+
+
+async def _bulk(engine: AsyncEngine, user_id: str, n: int) -> None:
+    """`n` queued jobs for a user in one statement (fast backlogs for fairness tests)."""
+    from pdfprompt.domain import new_id
+
+    rows = [
+        {
+            "id": new_id(),
+            "user_id": user_id,
+            "type": "markdown",
+            "input": "# x",
+            "options": {},
+            "status": "queued",
+            "stage": "queued",
+            "max_attempts": 3,
+        }
+        for _ in range(n)
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(jobs.insert(), rows)
+
+
+async def test_a_backlog_does_not_hold_back_another_users_job(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    a = await _user(engine, "a@example.com")
+    b = await _user(engine, "b@example.com")
+    await _bulk(engine, a, 2000)
+    single = await store.enqueue(_new(b))
+    first = await store.claim_jobs("w", 4, lease_s=30)
+    assert single.id in [j.id for j in first]
+    assert {j.user_id for j in first} == {a, b}
+
+
+async def test_claims_interleave_users_in_turn(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    users = [await _user(engine, f"u{i}@example.com") for i in range(3)]
+    for u in users:
+        await _bulk(engine, u, 5)
+    claimed = await store.claim_jobs("w", 6, lease_s=30)
+    assert sorted(j.user_id for j in claimed) == sorted(users * 2)
+
+
+async def test_per_user_running_cap_holds_across_concurrent_claimers(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    a = await _user(engine, "a@example.com")
+    b = await _user(engine, "b@example.com")
+    await _bulk(engine, a, 40)
+    await _bulk(engine, b, 2)
+
+    async def claimer(name: str) -> list[str]:
+        return [j.user_id for j in await store.claim_jobs(name, 5, lease_s=30, per_user_cap=3)]
+
+    got = [
+        u for batch in await asyncio.gather(*(claimer(f"w{i}") for i in range(6))) for u in batch
+    ]
+    assert got.count(a) == 3 and got.count(b) == 2
+    # A job of a ends: one more of a's may start, no more.
+    running_a = [
+        j for j in (await store.list_jobs(a, status=JobStatus.RUNNING, limit=10, cursor=None)).items
+    ]
+    await store.finish_job(running_a[0].id, running_a[0].lease_owner or "", a, _stored("k"))
+    again = await store.claim_jobs("w9", 5, lease_s=30, per_user_cap=3)
+    assert [j.user_id for j in again] == [a]
+
+
+async def test_changes_are_published_to_subscribers(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    job = await store.enqueue(_new(user))
+    with store.events.subscribe(job.id) as changed:
+        await store.claim_jobs("w", 1, lease_s=30)
+        assert changed.is_set()
+        changed.clear()
+        await store.set_stage(job.id, "w", JobStage.RENDERING, 0.5)
+        assert changed.is_set()
+        changed.clear()
+        await store.finish_job(job.id, "w", user, _stored("k"))
+        assert changed.is_set()
+
+
+async def test_window_stats_count_outcomes_and_latency(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    made = [await store.enqueue(_new(user)) for _ in range(4)]
+    await store.claim_jobs("w", 4, lease_s=30)
+    for job in made[:3]:
+        await store.finish_job(job.id, "w", user, _stored(f"k{job.id}"))
+    await store.fail_job(made[3].id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
+    stats = await store.window_stats(3600)
+    assert (stats.succeeded, stats.failed, stats.canceled) == (3, 1, 0)
+    assert stats.error_rate == 0.25
+    assert stats.p50_s is not None and stats.p95_s is not None
+    assert 0 <= stats.p50_s <= stats.p95_s < 60
+    assert await store.queue_depth() == {"queued": 0, "running": 0}

@@ -114,3 +114,40 @@ async def test_shutdown_hands_unfinished_jobs_back(engine: AsyncEngine) -> None:
     await asyncio.wait_for(task, 10)
     back = await store.get(job.id)
     assert back.status is JobStatus.QUEUED and back.attempts == 0 and back.lease_owner is None
+
+
+async def test_cancelling_a_running_job_stops_it_within_a_second(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("c@example.com", "enterprise")).id
+    job = await store.enqueue(_new(user, "long"))
+    started, stopped = asyncio.Event(), asyncio.Event()
+    stored: list[str] = []
+
+    async def handler(ctx: JobContext) -> StoredFile:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            stopped.set()
+        raise AssertionError("unreachable")
+
+    async def discard(key: str) -> None:
+        stored.remove(key)
+
+    worker = Worker(store, handler, discard, WorkerConfig(poll_ms=20, cancel_check_s=0.2))
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        canceled = await store.cancel_job(job.id, user)
+        assert canceled.status is JobStatus.CANCELED
+        await asyncio.wait_for(stopped.wait(), 5)
+        assert loop.time() - asked < 1.0
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+    final = await store.get(job.id)
+    assert final.status is JobStatus.CANCELED and final.file is None
+    assert worker.metrics.canceled._value.get() == 1
+    assert worker.active_jobs == 0

@@ -29,6 +29,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    true,
     update,
     values,
 )
@@ -674,6 +675,52 @@ class PostgresJobStore(JobStore):
 
     def _lock_claimable(self, candidates: Select[Any]) -> Select[Any]:
         return super()._lock_claimable(candidates).with_for_update(skip_locked=True)
+
+    def _claimable(self, limit: int, per_user_cap: int) -> Select[Any]:
+        """As on SQLite, but each user's slice is read by a LATERAL index scan that stops
+        after the few jobs that user may start now, instead of ranking the whole backlog."""
+        queued_users = (
+            select(jobs.c.user_id)
+            .where(jobs.c.status == JobStatus.QUEUED.value)
+            .distinct()
+            .subquery("queued_users")
+        )
+        running = (
+            select(jobs.c.user_id, func.count().label("n"))
+            .where(jobs.c.status == JobStatus.RUNNING.value)
+            .group_by(jobs.c.user_id)
+            .subquery("running")
+        )
+        room = func.least(limit, per_user_cap - func.coalesce(running.c.n, 0))
+        head = (
+            select(jobs.c.id, jobs.c.priority, jobs.c.run_after)
+            .where(
+                jobs.c.status == JobStatus.QUEUED.value,
+                jobs.c.user_id == queued_users.c.user_id,
+                jobs.c.run_after <= db_now(),
+            )
+            .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
+            .limit(func.greatest(room, 0))
+            .lateral("head")
+        )
+        rank = func.row_number().over(
+            partition_by=(queued_users.c.user_id, head.c.priority),
+            order_by=(head.c.run_after, head.c.id),
+        )
+        heads = (
+            select(head.c.id, head.c.priority, head.c.run_after, rank.label("rank"))
+            .select_from(
+                queued_users.outerjoin(running, running.c.user_id == queued_users.c.user_id).join(
+                    head, true()
+                )
+            )
+            .subquery("heads")
+        )
+        return (
+            select(heads.c.id)
+            .order_by(heads.c.priority.desc(), heads.c.rank, heads.c.run_after, heads.c.id)
+            .limit(limit)
+        )
 
     async def _serialize_claims(self, conn: AsyncConnection) -> None:
         # The per-user running cap is a count over other claims; serializing claims (held to
