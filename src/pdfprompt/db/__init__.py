@@ -8,6 +8,7 @@ from pdfprompt.db.engine import (
     listen_dsn,
     write_transaction,
 )
+from pdfprompt.db.errors import is_unavailable
 from pdfprompt.db.migrate import current_revision, head_revision, upgrade
 from pdfprompt.db.tables import api_keys, files, jobs, metadata, users
 from pdfprompt.db.types import (
@@ -31,6 +32,7 @@ __all__ = [
     "files",
     "head_revision",
     "is_sqlite",
+    "is_unavailable",
     "jobs",
     "listen_dsn",
     "metadata",

@@ -16,7 +16,9 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from pdfprompt.db import is_unavailable
 from pdfprompt.domain import (
     Generator,
     Job,
@@ -33,6 +35,9 @@ from pdfprompt.queue.store import JobStore, StoredFile
 from pdfprompt.queue.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RECORD_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def new_worker_id() -> str:
@@ -211,19 +216,33 @@ class Worker:
             await self._fail(job, JobError(exc.code, exc.message), transient=exc.transient)
             return
         except Exception as exc:
-            log.exception("job %s failed unexpectedly", job.id)
-            message = f"unexpected {type(exc).__name__} while running the job"
-            await self._fail(job, JobError("internal", message), transient=True)
+            if is_unavailable(exc):
+                log.warning("job %s: the database was unavailable (%s)", job.id, exc)
+                error = JobError("unavailable", "the database was unavailable; will retry")
+            else:
+                log.exception("job %s failed unexpectedly", job.id)
+                message = f"unexpected {type(exc).__name__} while running the job"
+                error = JobError("internal", message)
+            await self._fail(job, error, transient=True)
             return
         try:
-            await self.store.finish_job(job.id, self.worker_id, job.user_id, stored)
+            await self._record(
+                lambda: self.store.finish_job(job.id, self.worker_id, job.user_id, stored)
+            )
         except LeaseLostError:
             log.info("job %s was lost before it finished; discarding its file", job.id)
             await self._discard(stored.storage_key)
             return
-        except BaseException:
-            await self._discard(stored.storage_key)
-            raise
+        except Exception as exc:
+            # The commit may or may not have happened, so the file stays: removing it could
+            # leave a succeeded job without its PDF. An unreferenced one is an orphan.
+            log.warning(
+                "job %s: could not record its result (%s); if it was not recorded, its "
+                "lease expires and it runs again",
+                job.id,
+                exc,
+            )
+            return
         ctx.end_stage()
         self.completed += 1
         self.metrics.succeeded.inc()
@@ -234,6 +253,19 @@ class Worker:
             job.attempts,
             stored.pages,
         )
+
+    async def _record(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write that ends a job, retrying while the database is unavailable (a
+        restart or failover takes seconds); other errors are raised at once."""
+        for delay_s in RECORD_RETRY_S:
+            try:
+                return await write()
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay_s)
+                await asyncio.sleep(delay_s)
+        return await write()
 
     async def _discard(self, storage_key: str) -> None:
         try:
@@ -247,9 +279,19 @@ class Worker:
         )
         delay = self.config.retry.delay_s(job.attempts) if retry else None
         try:
-            await self.store.fail_job(job.id, self.worker_id, error, retry_in_s=delay)
+            await self._record(
+                lambda: self.store.fail_job(job.id, self.worker_id, error, retry_in_s=delay)
+            )
         except LeaseLostError:
             log.info("job %s was lost before its failure was recorded", job.id)
+            return
+        except Exception as exc:
+            log.warning(
+                "job %s: could not record its failure (%s); its lease will expire "
+                "and it will run again",
+                job.id,
+                exc,
+            )
             return
         if delay is None:
             self.metrics.failed.labels(error.code).inc()

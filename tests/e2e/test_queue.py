@@ -1,0 +1,217 @@
+"""The queue under real processes: streams, crashes, restarts and concurrent duplicates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI
+from tests.e2e.conftest import Process, cli, create_key, service_env, start_server
+
+LONG_DOC = "\n\n".join(f"## Part {i}\n\n" + "Lorem ipsum dolor sit amet. " * 120 for i in range(40))
+
+
+def read_sse(
+    client: httpx.Client, path: str, timeout_s: float = 60
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every event of a Server-Sent Events stream until the server closes it."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    name, data = "message", ""
+    with client.stream("GET", path, timeout=timeout_s) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line[len("event: ") :]
+            elif line.startswith("data: "):
+                data = line[len("data: ") :]
+            elif line == "" and data:
+                events.append((name, json.loads(data)))
+                name, data = "message", ""
+    return events
+
+
+def wait_all(c: httpx.Client, ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        jobs = {i: c.get(f"/v1/jobs/{i}").json() for i in ids}
+        if all(j["status"] in ("succeeded", "failed", "canceled") for j in jobs.values()):
+            return jobs
+        time.sleep(0.3)
+    states = [c.get(f"/v1/jobs/{i}").json()["status"] for i in ids]
+    raise AssertionError(f"jobs not finished after {timeout_s}s: {states}")
+
+
+def test_events_stream_follows_a_job_to_its_end(service: tuple[Process, dict[str, str]]) -> None:
+    server, env = service
+    key = create_key(env, "sse@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        job = c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()
+        events = read_sse(c, f"/v1/jobs/{job['id']}/events")
+        assert c.get(f"/v1/jobs/{job['id']}/events").status_code == 200  # ended job: one event
+        other = create_key(env, "sse-other@example.com")
+        stranger = c.get(
+            f"/v1/jobs/{job['id']}/events", headers={"Authorization": f"Bearer {other}"}
+        )
+        assert stranger.status_code == 404
+    assert events, "no events"
+    assert all(name == "job" for name, _ in events)
+    statuses = [e["status"] for _, e in events]
+    assert statuses[-1] == "succeeded"
+    order = ["queued", "running", "succeeded"]
+    assert statuses == sorted(statuses, key=order.index)  # never goes backwards
+    progress = [e["progress"] for _, e in events]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert len(events) == len({(e["status"], e["stage"], e["progress"]) for _, e in events})
+
+
+def test_concurrent_duplicates_make_one_job(service: tuple[Process, dict[str, str]]) -> None:
+    server, env = service
+    key = create_key(env, "dup@example.com")
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "invoice-2026-001"}
+    body = {"type": "markdown", "input": "# Invoice"}
+
+    def submit(_: int) -> tuple[int, str]:
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c:
+            r = c.post("/v1/jobs", json=body)
+            return r.status_code, r.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(submit, range(50)))
+    assert len({job_id for _, job_id in results}) == 1
+    codes = sorted(code for code, _ in results)
+    assert codes.count(202) == 1 and codes.count(200) == 49
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        assert len(c.get("/v1/jobs").json()["items"]) == 1
+
+
+def test_metrics_and_stats_report_the_work(service: tuple[Process, dict[str, str]]) -> None:
+    server, env = service
+    key = create_key(env, "metrics@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        ids = [
+            c.post("/v1/jobs", json={"type": "html", "input": f"<p>{i}</p>"}).json()["id"]
+            for i in range(3)
+        ]
+        wait_all(c, ids, 60)
+        text = httpx.get(server.base_url + "/metrics").text
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values["pdfprompt_jobs_succeeded_total"] >= 3
+    assert values["pdfprompt_jobs_claimed_total"] >= 3
+    assert values['pdfprompt_queue_depth{status="queued"}'] >= 0
+    assert values["pdfprompt_pickup_latency_seconds_count"] >= 3
+    assert values['pdfprompt_stage_duration_seconds_count{stage="rendering"}'] >= 3
+    assert "pdfprompt_db_pool_in_use" in values
+    stats = cli(env, "stats").stdout
+    assert "queue depth" in stats and "1 hour" in stats and "p95" in stats
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_sigkilled_worker_loses_no_job(
+    db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'pdfprompt.sqlite3'}"
+        if db == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    env = service_env(
+        tmp_path / "data",
+        url,
+        PDFPROMPT_LEASE_S="2",
+        PDFPROMPT_WORKER_CONCURRENCY="4",
+        MAX_PDF_CONCURRENCY="2",
+    )
+    key = create_key(env, "crash@example.com")
+    api = start_server("api", env, tmp_path / "api.log")
+    first = Process(["worker"], env, tmp_path / "worker1.log").start()
+    second: Process | None = None
+    try:
+        with httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as c:
+            ids = [
+                c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()["id"]
+                for _ in range(16)
+            ]
+            deadline = time.monotonic() + 60
+            while not c.get("/v1/jobs", params={"status": "running"}).json()["items"]:
+                assert time.monotonic() < deadline, first.log()
+                time.sleep(0.05)
+            first.stop(signal.SIGKILL)
+            killed_holding = [
+                j["id"] for j in c.get("/v1/jobs", params={"status": "running"}).json()["items"]
+            ]
+            assert killed_holding, "the killed worker held no running job"
+            second = Process(["worker"], env, tmp_path / "worker2.log").start()
+            jobs = wait_all(c, ids, 180)
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
+        api.stop()
+    assert all(j["status"] == "succeeded" for j in jobs.values()), jobs
+    assert len({j["file"]["id"] for j in jobs.values()}) == len(ids)
+    for job_id in killed_holding:
+        assert jobs[job_id]["attempts"] == 2  # the lost attempt counts; the second one won
+    assert "returned" in second.log() and "expired leases" in second.log()
+
+
+def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> None:
+    ctl = shutil.which("pg_ctlcluster")
+    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+    if ctl is None or not versions or os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("CI must be able to restart PostgreSQL (root and pg_ctlcluster)")
+        pytest.skip("needs root and pg_ctlcluster to restart PostgreSQL")
+    env = service_env(tmp_path / "data", pg_url, PDFPROMPT_POLL_MS="500")
+    key = create_key(env, "restart@example.com")
+    api = start_server("api", env, tmp_path / "api.log")
+    worker = Process(["worker"], env, tmp_path / "worker.log").start()
+    try:
+        with httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as c:
+            ids = [
+                c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()["id"]
+                for _ in range(20)
+            ]
+            deadline = time.monotonic() + 60
+            while not c.get("/v1/jobs", params={"status": "succeeded"}).json()["items"]:
+                assert time.monotonic() < deadline, worker.log()
+                time.sleep(0.05)
+            subprocess.run(
+                [ctl, "--skip-systemctl-redirect", versions[-1], "main", "restart"],
+                check=True,
+                timeout=120,
+            )
+            api.wait_ready(60)
+            ids += [
+                c.post("/v1/jobs", json={"type": "markdown", "input": f"# after {i}"}).json()["id"]
+                for i in range(10)
+            ]
+            t0 = time.monotonic()
+            jobs = wait_all(c, ids, 180)
+            assert time.monotonic() - t0 < 120
+    finally:
+        worker.stop()
+        api.stop()
+    assert all(j["status"] == "succeeded" for j in jobs.values()), [
+        (j["status"], j["error"]) for j in jobs.values()
+    ]
+    assert "LISTEN connection lost" in worker.log()  # it noticed, and came back
+    assert len(set(ids)) == 30
