@@ -215,3 +215,46 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
     ]
     assert "LISTEN connection lost" in worker.log()  # it noticed, and came back
     assert len(set(ids)) == 30
+
+
+def test_sigterm_hands_unfinished_jobs_straight_back(pg_url: str, tmp_path: Path) -> None:
+    env = service_env(
+        tmp_path / "data",
+        pg_url,
+        PDFPROMPT_SHUTDOWN_GRACE_S="0.2",
+        PDFPROMPT_WORKER_CONCURRENCY="4",
+        MAX_PDF_CONCURRENCY="1",
+    )
+    key = create_key(env, "term@example.com")
+    api = start_server("api", env, tmp_path / "api.log")
+    first = Process(["worker"], env, tmp_path / "worker1.log").start()
+    second: Process | None = None
+    try:
+        with httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as c:
+            ids = [
+                c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()["id"]
+                for _ in range(8)
+            ]
+            deadline = time.monotonic() + 60
+            while len(c.get("/v1/jobs", params={"status": "running"}).json()["items"]) < 2:
+                assert time.monotonic() < deadline, first.log()
+                time.sleep(0.05)
+            t0 = time.monotonic()
+            assert first.stop(signal.SIGTERM) == 0
+            assert time.monotonic() - t0 < 10
+            # Within the 30 s lease: nothing is left running, nothing failed.
+            states = [c.get(f"/v1/jobs/{i}").json() for i in ids]
+            assert not [s for s in states if s["status"] in ("running", "failed")]
+            handed_back = [s for s in states if s["status"] == "queued"]
+            assert handed_back and all(s["attempts"] == 0 for s in handed_back)
+            second = Process(["worker"], env, tmp_path / "worker2.log").start()
+            jobs = wait_all(c, ids, 120)
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
+        api.stop()
+    assert all(j["status"] == "succeeded" for j in jobs.values())
+    assert "handed" in first.log() and "back to the queue" in first.log()
