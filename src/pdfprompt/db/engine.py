@@ -40,7 +40,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_max_connections,
         max_overflow=0,
         pool_recycle=int(settings.database_idle_timeout_s),
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip per transaction): a connection found dead
+        # invalidates the whole pool at once, and callers retry what a restart interrupts.
         pool_timeout=settings.database_connect_timeout_s,
         connect_args={
             "timeout": settings.database_connect_timeout_s,

@@ -355,11 +355,13 @@ class JobStore:
         """Take up to `limit` due jobs for `worker_id`, leased for `lease_s` seconds."""
         if limit <= 0:
             return []
-        chosen = self._lock_claimable(self._claimable(limit, per_user_cap))
+        # A CTE is planned and run once; as a plain IN-subquery the planner may re-run the
+        # locking scan for every queued row (seen on fresh tables with no statistics).
+        chosen = self._lock_claimable(self._claimable(limit, per_user_cap)).cte("claimable")
         claim = (
             update(jobs)
             .where(
-                jobs.c.id.in_(chosen.scalar_subquery()),
+                jobs.c.id.in_(select(chosen.c.id)),
                 jobs.c.status == JobStatus.QUEUED.value,
             )
             .values(
@@ -372,19 +374,15 @@ class JobStore:
                 started_at=func.coalesce(jobs.c.started_at, db_now()),
                 updated_at=db_now(),
             )
-            .returning(jobs.c.id, seconds_since(jobs.c.run_after).label("waited_s"))
+            .returning(*jobs.c, seconds_since(jobs.c.run_after).label("waited_s"))
         )
         changed: list[str] = []
         async with self._write(changed) as conn:
             await self._serialize_claims(conn)
-            claimed = {row.id: float(row.waited_s) for row in await conn.execute(claim)}
-            changed.extend(claimed)
-        if not claimed:
-            return []
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(_select_jobs().where(jobs.c.id.in_(claimed)))).all()
+            rows = (await conn.execute(claim)).all()
+            changed.extend(r.id for r in rows)
         # `extra["pickup_s"]`: seconds from the job being due to this claim.
-        found = [replace(_job_from_row(r), extra={"pickup_s": claimed[r.id]}) for r in rows]
+        found = [replace(_job_from_row(r), extra={"pickup_s": float(r.waited_s)}) for r in rows]
         found.sort(key=lambda j: (-j.priority, j.id))
         return found
 
@@ -535,11 +533,8 @@ class JobStore:
         """Record the file and mark the job succeeded, only if `worker_id` still owns it."""
         file_id = new_id()
         async with self._write([job_id]) as conn:
-            owned = (
-                await conn.execute(select(jobs.c.id).where(self._owned(job_id, worker_id)))
-            ).first()
-            if owned is None:
-                raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
+            # The file row goes first (the job points at it); if the job is no longer ours,
+            # the update below matches nothing and the rollback takes the file row away.
             try:
                 await conn.execute(
                     insert(files).values(

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RECORD_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+CLAIM_GATHER_S = 0.002  # wait this long for more slots before claiming for a few
+RECHECK_AFTER_END_S = 0.02  # after a short claim, look again this soon when a job ends
 
 
 def new_worker_id() -> str:
@@ -120,6 +122,8 @@ class Worker:
         self.metrics.running.set_function(lambda: float(len(self._active)))
         self._active: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()
+        self._maybe_more = True
+        self._pending_wake: asyncio.TimerHandle | None = None
         self._stopping = asyncio.Event()
         self.completed = 0
 
@@ -172,8 +176,12 @@ class Worker:
                 self._start(job)
             if burst and not claimed and not self._active:
                 return
-            if claimed and len(claimed) == min(free, self.config.batch_size):
-                continue  # there may be more, and slots are free: claim again at once
+            # A full batch means more may be waiting: slots that free up claim again soon.
+            # A short one means the queue (or the users' caps) ran dry: only new work, a
+            # rate-limited re-check after a job ends, or the poll wakes the loop.
+            self._maybe_more = free > 0 and len(claimed) == min(free, self.config.batch_size)
+            if self._maybe_more and len(self._active) < self.config.concurrency:
+                continue  # slots are free and there may be more: claim again at once
             await self.wakeup.wait(poll_s)
 
     async def _reap(self) -> None:
@@ -193,9 +201,25 @@ class Worker:
 
         def _done(_t: asyncio.Task[None]) -> None:
             self._active.pop(job.id, None)
-            self.wakeup.notify()  # a slot is free: claim again
+            self._slot_freed()
 
         task.add_done_callback(_done)
+
+    def _slot_freed(self) -> None:
+        """Wake the claim loop for a freed slot, gathering slots into fewer, larger claims:
+        at once when half a batch is free and more work is likely, else after a short delay
+        (a job that ended may have made room under its user's cap)."""
+        free = self.config.concurrency - len(self._active)
+        half_batch = max(1, min(self.config.batch_size, self.config.concurrency) // 2)
+        if self._maybe_more and free >= half_batch:
+            self.wakeup.notify()
+        elif self._pending_wake is None:
+            delay_s = CLAIM_GATHER_S if self._maybe_more else RECHECK_AFTER_END_S
+            self._pending_wake = asyncio.get_running_loop().call_later(delay_s, self._wake_later)
+
+    def _wake_later(self) -> None:
+        self._pending_wake = None
+        self.wakeup.notify()
 
     async def _run_job(self, job: Job) -> None:
         started = time.monotonic()
