@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 
@@ -148,9 +150,7 @@ async def bench_pdfprompt(url: str, n: int, concurrency: int, label: str) -> Res
 async def bench_procrastinate(url: str, n: int, concurrency: int) -> Result:
     import procrastinate
 
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=url, max_size=20)
-    )
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, max_size=20))
     done = 0
 
     @app.task(name="noop")
@@ -201,7 +201,7 @@ async def bench_pgqueuer(url: str, n: int, concurrency: int) -> Result:
             batch_size=max(1, concurrency // 2),  # PgQueuer requires 2 x batch <= tasks
             mode=QueueExecutionMode.drain,
             max_concurrent_tasks=concurrency,
-            log_aggregation_interval=__import__("datetime").timedelta(0),
+            log_aggregation_interval=timedelta(0),
         )
         seconds = time.perf_counter() - t0
     finally:
@@ -272,7 +272,7 @@ async def bench_fairness(url: str, backlog: int, concurrency: int, label: str) -
             await asyncio.sleep(0.005)
         worker.stop()
         task.cancel()
-        with __import__("contextlib").suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError):
             await task
         return (await _pickup(engine, [single.id]))[0]
     finally:
@@ -324,7 +324,7 @@ async def main() -> None:
         results.append(await bench_pdfprompt(sqlite_url, n, c, "sqlite"))
 
     best_peer = max(r.rate for r in results if r.system != "pdfprompt")
-    print(f"| system | database | jobs | seconds | jobs/s | ratio to fastest peer |")
+    print("| system | database | jobs | seconds | jobs/s | ratio to fastest peer |")
     print("|---|---|---|---|---|---|")
     for r in results:
         print(

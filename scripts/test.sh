@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
-.venv/bin/ruff format --check src tests
-.venv/bin/ruff check src tests
+.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports
 exec .venv/bin/pytest "$@"

@@ -19,9 +19,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
+    Float,
+    Integer,
     Select,
     String,
     and_,
+    any_,
+    bindparam,
     case,
     column,
     delete,
@@ -33,6 +37,8 @@ from sqlalchemy import (
     update,
     values,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -99,6 +105,15 @@ class StoredFile:
     sha256: str
     filename: str
     content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A job a worker completed, with the file it stored."""
+
+    job_id: str
+    user_id: str
+    stored: StoredFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +218,7 @@ class JobStore:
     def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
         self.engine = engine
         self.events = events or JobEvents()
+        self._claim: Any = None
 
     @contextlib.asynccontextmanager
     async def _write(self, changed: list[str] | None = None) -> AsyncIterator[AsyncConnection]:
@@ -305,7 +321,7 @@ class JobStore:
 
     # -- claiming and leases ----------------------------------------------------
 
-    def _claimable(self, limit: int, per_user_cap: int) -> Select[Any]:
+    def _claimable(self, limit: Any, per_user_cap: Any) -> Select[Any]:
         """Due jobs in claim order, interleaving users, within each user's running cap.
 
         Each queued job is ranked within its user and priority; claiming takes rank 1 of every
@@ -349,37 +365,50 @@ class JobStore:
     async def _serialize_claims(self, conn: AsyncConnection) -> None:
         """Hook: make claims one at a time across processes (SQLite: BEGIN IMMEDIATE does)."""
 
+    def _claim_statement(self) -> Any:
+        """The claim UPDATE, built once; limit, cap, owner and lease are bound per call."""
+        if self._claim is None:
+            limit = bindparam("claim_limit", type_=Integer)
+            cap = bindparam("per_user_cap", type_=Integer)
+            # A CTE is planned and run once; as a plain IN-subquery the planner may re-run
+            # the locking scan for every queued row (seen on tables with no statistics yet).
+            chosen = self._lock_claimable(self._claimable(limit, cap)).cte("claimable")
+            self._claim = (
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(select(chosen.c.id)),
+                    jobs.c.status == JobStatus.QUEUED.value,
+                )
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    stage=JobStage.GENERATING.value,
+                    progress=0.0,
+                    lease_owner=bindparam("worker_id", type_=String),
+                    lease_expires_at=now_plus(bindparam("lease_s", type_=Float)),
+                    attempts=jobs.c.attempts + 1,
+                    started_at=func.coalesce(jobs.c.started_at, db_now()),
+                    updated_at=db_now(),
+                )
+                .returning(*jobs.c, seconds_since(jobs.c.run_after).label("waited_s"))
+            )
+        return self._claim
+
     async def claim_jobs(
         self, worker_id: str, limit: int, lease_s: float, *, per_user_cap: int = 1_000_000
     ) -> list[Job]:
         """Take up to `limit` due jobs for `worker_id`, leased for `lease_s` seconds."""
         if limit <= 0:
             return []
-        # A CTE is planned and run once; as a plain IN-subquery the planner may re-run the
-        # locking scan for every queued row (seen on fresh tables with no statistics).
-        chosen = self._lock_claimable(self._claimable(limit, per_user_cap)).cte("claimable")
-        claim = (
-            update(jobs)
-            .where(
-                jobs.c.id.in_(select(chosen.c.id)),
-                jobs.c.status == JobStatus.QUEUED.value,
-            )
-            .values(
-                status=JobStatus.RUNNING.value,
-                stage=JobStage.GENERATING.value,
-                progress=0.0,
-                lease_owner=worker_id,
-                lease_expires_at=now_plus(lease_s),
-                attempts=jobs.c.attempts + 1,
-                started_at=func.coalesce(jobs.c.started_at, db_now()),
-                updated_at=db_now(),
-            )
-            .returning(*jobs.c, seconds_since(jobs.c.run_after).label("waited_s"))
-        )
+        params = {
+            "claim_limit": limit,
+            "per_user_cap": per_user_cap,
+            "worker_id": worker_id,
+            "lease_s": float(lease_s),
+        }
         changed: list[str] = []
         async with self._write(changed) as conn:
             await self._serialize_claims(conn)
-            rows = (await conn.execute(claim)).all()
+            rows = (await conn.execute(self._claim_statement(), params)).all()
             changed.extend(r.id for r in rows)
         # `extra["pickup_s"]`: seconds from the job being due to this claim.
         found = [replace(_job_from_row(r), extra={"pickup_s": float(r.waited_s)}) for r in rows]
@@ -531,45 +560,70 @@ class JobStore:
         self, job_id: str, worker_id: str, user_id: str, stored: StoredFile
     ) -> str:
         """Record the file and mark the job succeeded, only if `worker_id` still owns it."""
-        file_id = new_id()
-        async with self._write([job_id]) as conn:
-            # The file row goes first (the job points at it); if the job is no longer ours,
-            # the update below matches nothing and the rollback takes the file row away.
-            try:
-                await conn.execute(
-                    insert(files).values(
-                        id=file_id,
-                        user_id=user_id,
-                        job_id=job_id,
-                        storage_key=stored.storage_key,
-                        content_type=stored.content_type,
-                        filename=stored.filename,
-                        size_bytes=stored.size_bytes,
-                        pages=stored.pages,
-                        sha256=stored.sha256,
+        outcome = (await self.finish_jobs(worker_id, [Finished(job_id, user_id, stored)]))[job_id]
+        if outcome is None:
+            raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
+        return outcome
+
+    async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
+        """Finish many jobs in one transaction, each fenced on its own: a job's file id, or
+        None for a job `worker_id` no longer owns (its file row is not kept)."""
+        rows: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                "user_id": d.user_id,
+                "job_id": d.job_id,
+                "storage_key": d.stored.storage_key,
+                "content_type": d.stored.content_type,
+                "filename": d.stored.filename,
+                "size_bytes": d.stored.size_bytes,
+                "pages": d.stored.pages,
+                "sha256": d.stored.sha256,
+            }
+            for d in done
+        ]
+        file_of = {r["job_id"]: r["id"] for r in rows}
+        ids = list(file_of)
+        changed: list[str] = []
+        async with self._write(changed) as conn:
+            # File rows first (jobs point at them). A job that already has a file was
+            # finished by another attempt: its row is skipped, and the fence below fails it.
+            await conn.execute(self._insert_files_if_new(), rows)
+            won = set(
+                (
+                    await conn.execute(
+                        update(jobs)
+                        .where(
+                            jobs.c.id.in_(ids),
+                            jobs.c.lease_owner == worker_id,
+                            jobs.c.status == JobStatus.RUNNING.value,
+                        )
+                        .values(
+                            status=JobStatus.SUCCEEDED.value,
+                            stage=JobStage.DONE.value,
+                            progress=1.0,
+                            file_id=select(files.c.id)
+                            .where(files.c.job_id == jobs.c.id)
+                            .scalar_subquery(),
+                            error_code=None,
+                            error_message=None,
+                            lease_owner=None,
+                            lease_expires_at=None,
+                            finished_at=db_now(),
+                            updated_at=db_now(),
+                        )
+                        .returning(jobs.c.id)
                     )
-                )
-            except IntegrityError as exc:  # another attempt already recorded a file
-                raise LeaseLostError(f"job {job_id} already has a file") from exc
-            result = await conn.execute(
-                update(jobs)
-                .where(self._owned(job_id, worker_id))
-                .values(
-                    status=JobStatus.SUCCEEDED.value,
-                    stage=JobStage.DONE.value,
-                    progress=1.0,
-                    file_id=file_id,
-                    error_code=None,
-                    error_message=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    finished_at=db_now(),
-                    updated_at=db_now(),
-                )
+                ).scalars()
             )
-            if result.rowcount != 1:
-                raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
-        return file_id
+            lost = [file_of[j] for j in ids if j not in won]
+            if lost:
+                await conn.execute(delete(files).where(files.c.id.in_(lost)))
+            changed.extend(won)
+        return {j: (file_of[j] if j in won else None) for j in ids}
+
+    def _insert_files_if_new(self) -> Any:
+        return sqlite_insert(files).on_conflict_do_nothing(index_elements=["job_id"])
 
     async def fail_job(
         self, job_id: str, worker_id: str, error: JobError, *, retry_in_s: float | None
@@ -669,9 +723,21 @@ class PostgresJobStore(JobStore):
     CLAIM_LOCK = 0x70646670  # advisory lock key: claims run one at a time, as on SQLite
 
     def _lock_claimable(self, candidates: Select[Any]) -> Select[Any]:
-        return super()._lock_claimable(candidates).with_for_update(skip_locked=True)
+        # `= ANY(ARRAY(...))` runs the candidate query once and probes the primary key,
+        # whatever the statistics say; skip rows another transaction holds.
+        return (
+            select(jobs.c.id)
+            .where(
+                jobs.c.id == any_(func.array(candidates.scalar_subquery())),
+                jobs.c.status == JobStatus.QUEUED.value,
+            )
+            .with_for_update(skip_locked=True)
+        )
 
-    def _claimable(self, limit: int, per_user_cap: int) -> Select[Any]:
+    def _insert_files_if_new(self) -> Any:
+        return pg_insert(files).on_conflict_do_nothing(index_elements=["job_id"])
+
+    def _claimable(self, limit: Any, per_user_cap: Any) -> Select[Any]:
         """As on SQLite, but each user's slice is read by a LATERAL index scan that stops
         after the few jobs that user may start now, instead of ranking the whole backlog."""
         queued_users = (

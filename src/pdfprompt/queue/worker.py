@@ -31,7 +31,7 @@ from pdfprompt.domain import (
     retry_decision,
 )
 from pdfprompt.queue.metrics import QueueMetrics
-from pdfprompt.queue.store import JobStore, StoredFile
+from pdfprompt.queue.store import Finished, JobStore, StoredFile
 from pdfprompt.queue.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ T = TypeVar("T")
 RECORD_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 CLAIM_GATHER_S = 0.002  # wait this long for more slots before claiming for a few
 RECHECK_AFTER_END_S = 0.02  # after a short claim, look again this soon when a job ends
+COMPLETION_GATHER_S = 0.002  # finished jobs wait this long to be recorded together
+COMPLETION_BATCH = 64
 
 
 def new_worker_id() -> str:
@@ -123,6 +125,7 @@ class Worker:
         self._active: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()
         self._maybe_more = True
+        self._completions = _Completions(self)
         self._pending_wake: asyncio.TimerHandle | None = None
         self._stopping = asyncio.Event()
         self.completed = 0
@@ -250,13 +253,7 @@ class Worker:
             await self._fail(job, error, transient=True)
             return
         try:
-            await self._record(
-                lambda: self.store.finish_job(job.id, self.worker_id, job.user_id, stored)
-            )
-        except LeaseLostError:
-            log.info("job %s was lost before it finished; discarding its file", job.id)
-            await self._discard(stored.storage_key)
-            return
+            file_id = await self._completions.finish(Finished(job.id, job.user_id, stored))
         except Exception as exc:
             # The commit may or may not have happened, so the file stays: removing it could
             # leave a succeeded job without its PDF. An unreferenced one is an orphan.
@@ -266,6 +263,10 @@ class Worker:
                 job.id,
                 exc,
             )
+            return
+        if file_id is None:
+            log.info("job %s was lost before it finished; discarding its file", job.id)
+            await self._discard(stored.storage_key)
             return
         ctx.end_stage()
         self.completed += 1
@@ -373,3 +374,53 @@ class Worker:
             released = await self.store.release_jobs(self.worker_id)
             if released:
                 log.warning("handed %d unfinished jobs back to the queue", released)
+
+
+class _Completions:
+    """Finished jobs wait a moment (`COMPLETION_GATHER_S`, or until `COMPLETION_BATCH` are
+    waiting) and are recorded together in one transaction, each still fenced on its own:
+    under load a worker commits once per batch instead of once per job."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._pending: list[tuple[Finished, asyncio.Future[str | None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def finish(self, done: Finished) -> str | None:
+        """The job's file id once recorded, or None when the worker no longer owned it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+        self._pending.append((done, future))
+        if len(self._pending) >= COMPLETION_BATCH:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(COMPLETION_GATHER_S, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._record(batch))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _record(self, batch: list[tuple[Finished, asyncio.Future[str | None]]]) -> None:
+        worker = self._worker
+        try:
+            outcome = await worker._record(
+                lambda: worker.store.finish_jobs(worker.worker_id, [d for d, _ in batch])
+            )
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for done, future in batch:
+            if not future.done():
+                future.set_result(outcome[done.job_id])
+            elif outcome[done.job_id] is None:  # its job was cancelled meanwhile
+                await worker._discard(done.stored.storage_key)

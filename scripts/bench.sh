@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs a benchmark with its peers installed side by side (the `bench` extra).
+#   scripts/bench.sh queue [--jobs N] [--concurrency C]
+# PostgreSQL: PDFPROMPT_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+.venv/bin/python -m pip install -q --disable-pip-version-check '.[test,bench]'
+name="${1:-queue}"
+shift || true
+exec .venv/bin/python "bench/${name}_bench.py" "$@"
