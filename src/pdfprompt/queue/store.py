@@ -27,15 +27,12 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    column,
     delete,
     func,
     insert,
-    literal_column,
     select,
     true,
     update,
-    values,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -71,6 +68,8 @@ from pdfprompt.domain import (
 from pdfprompt.queue.events import JobEvents
 
 log = logging.getLogger(__name__)
+
+NOTIFY_PAYLOAD_BYTES = 7900
 
 _JOB_COLUMNS = [c for c in jobs.c if c.name != "input"] + [jobs.c.input]
 _FILE_COLUMNS = [
@@ -825,13 +824,17 @@ class PostgresJobStore(JobStore):
             log.warning("trailing NOTIFY failed (%s)", exc)
 
     async def _notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
-        # One notification per job id (a few dozen bytes); PostgreSQL folds repeats in a
-        # transaction.
-        await conn.execute(
-            select(func.pg_notify(self.EVENTS_CHANNEL, literal_column("ids.id"))).select_from(
-                values(column("id", String), name="ids").data([(i,) for i in job_ids])
-            )
-        )
+        # One notification carries many ids, comma-separated, under PostgreSQL's 8000-byte
+        # payload limit: NOTIFY serializes commits, so fewer is cheaper.
+        payloads, current = [], ""
+        for job_id in job_ids:
+            if current and len(current) + len(job_id) + 1 > NOTIFY_PAYLOAD_BYTES:
+                payloads.append(current)
+                current = ""
+            current = f"{current},{job_id}" if current else job_id
+        payloads.append(current)
+        for payload in payloads:
+            await conn.execute(select(func.pg_notify(self.EVENTS_CHANNEL, payload)))
 
 
 def job_store_for(engine: AsyncEngine, events: JobEvents | None = None) -> JobStore:

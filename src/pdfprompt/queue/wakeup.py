@@ -80,7 +80,7 @@ class PostgresWakeup(Wakeup):
 
     def _on_job_event(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if self._events is not None:
-            self._events.publish([payload])
+            self._events.publish(payload.split(","))
 
     async def _listen(self) -> None:
         while True:
