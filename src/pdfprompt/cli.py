@@ -18,12 +18,11 @@ from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.api import create_app, prepare_database, wakeup_for, worker_config
+from pdfprompt.api import build_worker, create_app, prepare_database, wakeup_for
 from pdfprompt.api.schemas import OptionsIn
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.domain import JobType, PdfPromptError, RenderOptions
-from pdfprompt.pipeline import JobPipeline, render_input
-from pdfprompt.queue import Worker
+from pdfprompt.pipeline import render_input
 from pdfprompt.render import chromium_renderer
 from pdfprompt.settings import Settings
 
@@ -67,15 +66,7 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
     svc = await prepare_database(settings)
     try:
         async with chromium_renderer(settings) as renderer, wakeup_for(settings) as wakeup:
-            pipeline = JobPipeline(renderer, svc.storage)
-            worker = Worker(
-                svc.jobs,
-                pipeline,
-                pipeline.discard,
-                worker_config(settings),
-                wakeup=wakeup,
-                metrics=svc.metrics,
-            )
+            worker = build_worker(svc, renderer, wakeup)
             if settings.worker_metrics_port is not None:
                 start_http_server(
                     settings.worker_metrics_port, addr=settings.host, registry=svc.metrics.registry

@@ -52,6 +52,25 @@ def wait_all(c: httpx.Client, ids: list[str], timeout_s: float) -> dict[str, dic
     raise AssertionError(f"jobs not finished after {timeout_s}s: {states}")
 
 
+def submit_long(c: httpx.Client, n: int) -> list[str]:
+    """`n` jobs that take a while to render (about 40 pages each)."""
+    return [
+        c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()["id"]
+        for _ in range(n)
+    ]
+
+
+def wait_for(c: httpx.Client, status: str, count: int, proc: Process) -> list[dict[str, Any]]:
+    """Poll until at least `count` of the caller's jobs have `status`."""
+    deadline = time.monotonic() + 60
+    while True:
+        items: list[dict[str, Any]] = c.get("/v1/jobs", params={"status": status}).json()["items"]
+        if len(items) >= count:
+            return items
+        assert time.monotonic() < deadline, proc.log()
+        time.sleep(0.05)
+
+
 def test_events_stream_follows_a_job_to_its_end(service: tuple[Process, dict[str, str]]) -> None:
     server, env = service
     key = create_key(env, "sse@example.com")
@@ -144,14 +163,8 @@ def test_sigkilled_worker_loses_no_job(
         with httpx.Client(
             base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
         ) as c:
-            ids = [
-                c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()["id"]
-                for _ in range(16)
-            ]
-            deadline = time.monotonic() + 60
-            while not c.get("/v1/jobs", params={"status": "running"}).json()["items"]:
-                assert time.monotonic() < deadline, first.log()
-                time.sleep(0.05)
+            ids = submit_long(c, 16)
+            wait_for(c, "running", 1, first)
             first.stop(signal.SIGKILL)
             killed_holding = [
                 j["id"] for j in c.get("/v1/jobs", params={"status": "running"}).json()["items"]
@@ -186,14 +199,8 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
         with httpx.Client(
             base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
         ) as c:
-            ids = [
-                c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()["id"]
-                for _ in range(20)
-            ]
-            deadline = time.monotonic() + 60
-            while not c.get("/v1/jobs", params={"status": "succeeded"}).json()["items"]:
-                assert time.monotonic() < deadline, worker.log()
-                time.sleep(0.05)
+            ids = submit_long(c, 20)
+            wait_for(c, "succeeded", 1, worker)
             subprocess.run(
                 [ctl, "--skip-systemctl-redirect", versions[-1], "main", "restart"],
                 check=True,
@@ -233,14 +240,8 @@ def test_sigterm_hands_unfinished_jobs_straight_back(pg_url: str, tmp_path: Path
         with httpx.Client(
             base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
         ) as c:
-            ids = [
-                c.post("/v1/jobs", json={"type": "markdown", "input": LONG_DOC}).json()["id"]
-                for _ in range(8)
-            ]
-            deadline = time.monotonic() + 60
-            while len(c.get("/v1/jobs", params={"status": "running"}).json()["items"]) < 2:
-                assert time.monotonic() < deadline, first.log()
-                time.sleep(0.05)
+            ids = submit_long(c, 8)
+            wait_for(c, "running", 2, first)
             t0 = time.monotonic()
             assert first.stop(signal.SIGTERM) == 0
             assert time.monotonic() - t0 < 10

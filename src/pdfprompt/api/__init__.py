@@ -1,5 +1,11 @@
 """The HTTP API."""
 
-from pdfprompt.api.app import create_app, prepare_database, wakeup_for, worker_config
+from pdfprompt.api.app import (
+    build_worker,
+    create_app,
+    prepare_database,
+    wakeup_for,
+    worker_config,
+)
 
-__all__ = ["create_app", "prepare_database", "wakeup_for", "worker_config"]
+__all__ = ["build_worker", "create_app", "prepare_database", "wakeup_for", "worker_config"]

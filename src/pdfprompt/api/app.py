@@ -32,7 +32,7 @@ from pdfprompt.queue import (
     WorkerConfig,
     job_store_for,
 )
-from pdfprompt.render import chromium_renderer
+from pdfprompt.render import Renderer, chromium_renderer
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
 
@@ -57,6 +57,19 @@ def wakeup_for(settings: Settings, events: JobEvents | None = None) -> Wakeup:
     if url.startswith("sqlite"):
         return Wakeup()
     return PostgresWakeup(listen_dsn(url), events=events)
+
+
+def build_worker(svc: Services, renderer: Renderer, wakeup: Wakeup) -> Worker:
+    """A worker that runs the real pipeline on this process's database and storage."""
+    pipeline = JobPipeline(renderer, svc.storage)
+    return Worker(
+        svc.jobs,
+        pipeline,
+        pipeline.discard,
+        worker_config(svc.settings),
+        wakeup=wakeup,
+        metrics=svc.metrics,
+    )
 
 
 async def prepare_database(settings: Settings) -> Services:
@@ -101,15 +114,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events))
             if with_worker:
                 renderer = await stack.enter_async_context(chromium_renderer(settings))
-                pipeline = JobPipeline(renderer, svc.storage)
-                worker = Worker(
-                    svc.jobs,
-                    pipeline,
-                    pipeline.discard,
-                    worker_config(settings),
-                    wakeup=svc.wakeup,
-                    metrics=svc.metrics,
-                )
+                worker = build_worker(svc, renderer, svc.wakeup)
                 svc.renderer, svc.worker = renderer, worker
                 worker_task = asyncio.create_task(worker.run(), name="pdfprompt-worker")
             try:
