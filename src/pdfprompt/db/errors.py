@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import asyncpg
 from sqlalchemy import exc as sa_exc
+
+SQLITE_PASSING = ("database is locked", "database is busy", "unable to open", "disk i/o error")
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -15,7 +19,13 @@ def is_unavailable(error: BaseException) -> bool:
         if error.connection_invalidated:
             return True
         if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
-            # SQLite's "database is locked" is an OperationalError too: a retry cures it.
+            origin = error.orig
+            if isinstance(origin, sqlite3.Error) or isinstance(
+                getattr(origin, "__cause__", None), sqlite3.Error
+            ):
+                # SQLite reports bad SQL as OperationalError too; only these are passing.
+                message = str(error.orig).lower()
+                return any(m in message for m in SQLITE_PASSING)
             return True
         original = getattr(error, "orig", None)
         cause = getattr(original, "__cause__", None) or original
