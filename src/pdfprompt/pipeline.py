@@ -9,7 +9,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from pdfprompt.domain import Generator, JobStage, JobType, RenderOptions, safe_filename
+from pdfprompt.domain import (
+    Generator,
+    JobStage,
+    JobType,
+    RenderOptions,
+    RenderTimeoutError,
+    safe_filename,
+)
 from pdfprompt.generate import markdown_document
 from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import RenderedPdf, Renderer, render_pdf
@@ -47,7 +54,14 @@ class JobPipeline:
         document, generator = build_document(job.type, job.input, options)
         await ctx.report(JobStage.GENERATING, 0.1, generator)
         await ctx.report(JobStage.RENDERING, 0.3)
-        rendered = await render_pdf(self.renderer, document, options)
+        try:
+            rendered = await render_pdf(self.renderer, document, options)
+        except RenderTimeoutError as exc:
+            # A timeout may be a busy machine once; twice in a row it is the document.
+            again = job.error is not None and job.error.code == exc.code
+            raise RenderTimeoutError(
+                exc.message + (" again; not retrying" if again else ""), transient=not again
+            ) from exc
         await ctx.report(JobStage.STORING, 0.9)
         # Each attempt writes under its own key; only the winning attempt's key is recorded.
         key = f"{job.user_id}/{job.id}/{job.attempts}-{secrets.token_hex(4)}.pdf"

@@ -151,3 +151,31 @@ async def test_cancelling_a_running_job_stops_it_within_a_second(engine: AsyncEn
     assert final.status is JobStatus.CANCELED and final.file is None
     assert worker.metrics.canceled._value.get() == 1
     assert worker.active_jobs == 0
+
+
+async def test_a_render_timeout_is_retried_once_then_final(
+    engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("slow@example.com", "enterprise")).id
+    heavy = "\n\n".join(f"## Part {i}\n\n" + "words " * 400 for i in range(60))
+    job = await store.enqueue(_new(user, heavy, max_attempts=5))
+    tight = settings.model_copy(update={"render_timeout_s": 0.01, "max_pdf_concurrency": 1})
+    config = WorkerConfig(poll_ms=20, retry=RetryPolicy(base_s=0.05, cap_s=0.1))
+    async with chromium_renderer(tight) as renderer:
+        pipeline = JobPipeline(renderer, LocalStorage(tmp_path / "files"))
+        worker = Worker(store, pipeline, pipeline.discard, config)
+        task = asyncio.create_task(worker.run())
+        try:
+            for _ in range(400):
+                if (await store.get(job.id)).status.is_final:
+                    break
+                await asyncio.sleep(0.025)
+        finally:
+            worker.stop()
+            await asyncio.wait_for(task, 20)
+    final = await store.get(job.id)
+    assert final.status is JobStatus.FAILED
+    assert final.attempts == 2  # once more after the first timeout, not five times
+    assert final.error is not None and final.error.code == "render_timeout"
+    assert "not retrying" in final.error.message

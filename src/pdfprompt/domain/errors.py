@@ -13,10 +13,14 @@ class PdfPromptError(Exception):
     code: str = "internal"
     transient: bool = False
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, transient: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if transient is not None:  # this occurrence decides, not the class
+            self.transient = transient
 
 
 class InvalidInputError(PdfPromptError):
