@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import os
+import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +15,7 @@ from typing import ClassVar
 import pytest
 from pypdf import PdfReader
 
-from pdfprompt.domain import PageLimitExceededError, RenderOptions
+from pdfprompt.domain import BrowserUnavailableError, PageLimitExceededError, RenderOptions
 from pdfprompt.render import ChromiumRenderer, chromium_renderer, render_pdf
 from pdfprompt.settings import Settings
 
@@ -119,3 +123,52 @@ async def test_javascript_is_off(renderer: ChromiumRenderer) -> None:
     doc = "<p id=p>static</p><script>document.getElementById('p').textContent='scripted'</script>"
     text = _text((await renderer.render(doc, RenderOptions())).data)
     assert "static" in text and "scripted" not in text
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Live processes below `root` (pid → command name), read from /proc."""
+    parent: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] == "Z":  # a zombie counts as left behind
+            name += " <zombie>"
+        parent[int(entry)], names[int(entry)] = int(fields[1]), name
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in found:
+                found[child] = names[child]
+                frontier.append(child)
+    return found
+
+
+async def test_a_killed_browser_is_replaced_and_nothing_is_left_behind() -> None:
+    settings = Settings(max_pdf_concurrency=1, render_timeout_s=20)
+    async with chromium_renderer(settings) as renderer:
+        await renderer.render("<p>warm</p>", RenderOptions())
+        chromium = [pid for pid, name in _descendants(os.getpid()).items() if "chrom" in name]
+        assert chromium
+        for pid in chromium:  # the whole browser, as an OOM kill would
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        try:
+            await renderer.render("<p>during</p>", RenderOptions())
+        except BrowserUnavailableError as exc:
+            assert exc.transient  # the job on it is retried
+        out = await renderer.render("<p>after the crash</p>", RenderOptions())
+        assert "after the crash" in _text(out.data)
+    await asyncio.sleep(0.5)
+    left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
+    assert left == {}
