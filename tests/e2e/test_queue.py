@@ -52,6 +52,14 @@ def wait_all(c: httpx.Client, ids: list[str], timeout_s: float) -> dict[str, dic
     raise AssertionError(f"jobs not finished after {timeout_s}s: {states}")
 
 
+def start_split(env: dict[str, str], tmp_path: Path, email: str) -> tuple[Process, Process, str]:
+    """A user's key, then `pdfprompt api` and one `pdfprompt worker` as separate processes."""
+    key = create_key(env, email)
+    api = start_server("api", env, tmp_path / "api.log")
+    worker = Process(["worker"], env, tmp_path / "worker1.log").start()
+    return api, worker, key
+
+
 def submit_long(c: httpx.Client, n: int) -> list[str]:
     """`n` jobs that take a while to render (about 40 pages each)."""
     return [
@@ -155,9 +163,7 @@ def test_sigkilled_worker_loses_no_job(
         PDFPROMPT_WORKER_CONCURRENCY="4",
         MAX_PDF_CONCURRENCY="2",
     )
-    key = create_key(env, "crash@example.com")
-    api = start_server("api", env, tmp_path / "api.log")
-    first = Process(["worker"], env, tmp_path / "worker1.log").start()
+    api, first, key = start_split(env, tmp_path, "crash@example.com")
     second: Process | None = None
     try:
         with httpx.Client(
@@ -192,9 +198,7 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
             pytest.fail("CI must be able to restart PostgreSQL (root and pg_ctlcluster)")
         pytest.skip("needs root and pg_ctlcluster to restart PostgreSQL")
     env = service_env(tmp_path / "data", pg_url, PDFPROMPT_POLL_MS="500")
-    key = create_key(env, "restart@example.com")
-    api = start_server("api", env, tmp_path / "api.log")
-    worker = Process(["worker"], env, tmp_path / "worker.log").start()
+    api, worker, key = start_split(env, tmp_path, "restart@example.com")
     try:
         with httpx.Client(
             base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
@@ -232,9 +236,7 @@ def test_sigterm_hands_unfinished_jobs_straight_back(pg_url: str, tmp_path: Path
         PDFPROMPT_WORKER_CONCURRENCY="4",
         MAX_PDF_CONCURRENCY="1",
     )
-    key = create_key(env, "term@example.com")
-    api = start_server("api", env, tmp_path / "api.log")
-    first = Process(["worker"], env, tmp_path / "worker1.log").start()
+    api, first, key = start_split(env, tmp_path, "term@example.com")
     second: Process | None = None
     try:
         with httpx.Client(

@@ -205,6 +205,16 @@ def _back_in_queue(*, run_after: Any) -> dict[str, Any]:
     }
 
 
+def _running_per_user() -> Any:
+    """Running jobs per user (`user_id`, `n`), counted on the partial index of running rows."""
+    return (
+        select(jobs.c.user_id, func.count().label("n"))
+        .where(jobs.c.status == JobStatus.RUNNING.value)
+        .group_by(jobs.c.user_id)
+        .subquery("running")
+    )
+
+
 def _select_jobs() -> Select[Any]:
     return select(*_JOB_COLUMNS, *_FILE_COLUMNS).select_from(
         jobs.outerjoin(files, files.c.id == jobs.c.file_id)
@@ -340,12 +350,7 @@ class JobStore:
             .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.run_after <= db_now())
             .subquery("ranked")
         )
-        running = (
-            select(jobs.c.user_id, func.count().label("n"))
-            .where(jobs.c.status == JobStatus.RUNNING.value)
-            .group_by(jobs.c.user_id)
-            .subquery("running")
-        )
+        running = _running_per_user()
         return (
             select(ranked.c.id)
             .select_from(ranked.outerjoin(running, running.c.user_id == ranked.c.user_id))
@@ -745,12 +750,7 @@ class PostgresJobStore(JobStore):
             .distinct()
             .subquery("queued_users")
         )
-        running = (
-            select(jobs.c.user_id, func.count().label("n"))
-            .where(jobs.c.status == JobStatus.RUNNING.value)
-            .group_by(jobs.c.user_id)
-            .subquery("running")
-        )
+        running = _running_per_user()
         room = func.least(limit, per_user_cap - func.coalesce(running.c.n, 0))
         head = (
             select(jobs.c.id, jobs.c.priority, jobs.c.run_after)
