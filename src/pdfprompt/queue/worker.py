@@ -124,6 +124,7 @@ class Worker:
         self.metrics.running.set_function(lambda: float(len(self._active)))
         self._active: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()
+        self._finishing: set[str] = set()
         self._maybe_more = True
         self._completions = _Completions(self)
         self._pending_wake: asyncio.TimerHandle | None = None
@@ -204,6 +205,7 @@ class Worker:
 
         def _done(_t: asyncio.Task[None]) -> None:
             self._active.pop(job.id, None)
+            self._finishing.discard(job.id)
             self._slot_freed()
 
         task.add_done_callback(_done)
@@ -252,6 +254,9 @@ class Worker:
                 error = JobError("internal", message)
             await self._fail(job, error, transient=True)
             return
+        # From here the job's outcome is being recorded: the lost-job watcher must not take
+        # a job that its own completion just made "not running" for a cancelled one.
+        self._finishing.add(job.id)
         try:
             file_id = await self._completions.finish(Finished(job.id, job.user_id, stored))
         except Exception as exc:
@@ -299,6 +304,7 @@ class Worker:
             log.exception("could not remove %s; it is an orphan now", storage_key)
 
     async def _fail(self, job: Job, error: JobError, *, transient: bool) -> None:
+        self._finishing.add(job.id)  # see _run_job: recording an outcome is not a loss
         retry = retry_decision(
             transient=transient, attempts=job.attempts, max_attempts=job.max_attempts
         )
@@ -354,7 +360,7 @@ class Worker:
             except Exception as exc:
                 log.warning("checking for cancelled jobs failed (%s)", exc)
                 continue
-            for job_id in lost:
+            for job_id in lost - self._finishing:
                 task = self._active.get(job_id)
                 if task is not None and not task.done():
                     self._lost.add(job_id)
