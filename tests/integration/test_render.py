@@ -110,6 +110,12 @@ async def test_hostile_html_reaches_no_network_and_no_files(
       <svg><image href="{url}/svg.png" width="10" height="10"/></svg>
       <iframe src="file:///etc/passwd"></iframe><img src="file:///etc/passwd">
       <object data="file:///etc/passwd"></object>
+      <audio src="{url}/a.mp3" autoplay></audio><video><source src="{url}/s.webm"></video>
+      <svg><use href="{url}/sprite.svg#icon"/></svg>
+      <form action="{url}/form" method="post"><input type="image" src="{url}/input.png">
+      <button>send</button></form>
+      <link rel="icon" href="{url}/favicon.ico"><link rel="preload" href="{url}/p.js" as="script">
+      <link rel="prefetch" href="{url}/prefetch"><link rel="dns-prefetch" href="{url}">
       </body></html>"""
     out = await renderer.render(hostile, RenderOptions())
     text = _text(out.data)
@@ -117,6 +123,18 @@ async def test_hostile_html_reaches_no_network_and_no_files(
     assert "root:" not in text and "SECRET-FROM-NETWORK" not in text
     assert hits == []
     assert renderer.blocked_requests > 0
+
+    # A <base> makes every relative URL point outside; a frameset loads frames.
+    based = f'<html><head><base href="{url}/"></head><body><p>based</p><img src="rel.png">'
+    based += '<link rel="stylesheet" href="rel.css"></body></html>'
+    frames = (
+        f'<html><frameset cols="50%,50%"><frame src="{url}/f1"><frame src="file:///etc/passwd">'
+    )
+    frames += "</frameset></html>"
+    for doc in (based, frames):
+        out = await renderer.render(doc, RenderOptions())
+        assert "root:" not in _text(out.data)
+    assert hits == []
 
 
 async def test_javascript_is_off(renderer: ChromiumRenderer) -> None:

@@ -45,6 +45,12 @@ CHROMIUM_ARGS = (
     "--disable-default-apps",
     "--mute-audio",
     "--font-render-hinting=none",
+    # A second wall behind the request interception: some requests (<link rel=prefetch>)
+    # are made by the browser itself and never reach the page's router. Everything is sent
+    # to a proxy that does not exist, loopback included, and no host name resolves.
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
 )
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 _HEAD_FOOT_STYLE = (
