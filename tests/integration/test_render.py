@@ -190,3 +190,21 @@ async def test_a_killed_browser_is_replaced_and_nothing_is_left_behind() -> None
     await asyncio.sleep(0.5)
     left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
     assert left == {}
+
+
+async def test_page_ranges_scale_and_header(renderer: ChromiumRenderer) -> None:
+    body = "".join(f"<h2 style='break-before: page'>Chapter {i}</h2>" for i in range(1, 5))
+    picked = await renderer.render(body, RenderOptions(page_ranges="2-3"))
+    assert picked.pages == 2
+    text = _text(picked.data)
+    assert "Chapter 2" in text and "Chapter 3" in text and "Chapter 1" not in text
+
+    long = "<p>" + "word " * 6000 + "</p>"
+    full = await renderer.render(long, RenderOptions())
+    small = await renderer.render(long, RenderOptions(scale=0.5))
+    assert small.pages < full.pages
+
+    footer = await renderer.render(
+        body, RenderOptions(footer_html="<span>p. {{page}} / {{pages}}</span>")
+    )
+    assert "p. 3 / 4" in PdfReader(io.BytesIO(footer.data)).pages[2].extract_text()
