@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +55,41 @@ def wait_all(c: httpx.Client, ids: list[str], timeout_s: float) -> dict[str, dic
     raise AssertionError(f"jobs not finished after {timeout_s}s: {states}")
 
 
-def start_split(env: dict[str, str], tmp_path: Path, email: str) -> tuple[Process, Process, str]:
-    """A user's key, then `pdfprompt api` and one `pdfprompt worker` as separate processes."""
+@dataclass
+class Split:
+    """`pdfprompt api` and its workers as separate processes, and a client with a user's key."""
+
+    env: dict[str, str]
+    tmp_path: Path
+    api: Process
+    workers: list[Process]
+    client: httpx.Client
+
+    @property
+    def worker(self) -> Process:
+        return self.workers[0]
+
+    def add_worker(self) -> Process:
+        log = self.tmp_path / f"worker{len(self.workers) + 1}.log"
+        self.workers.append(Process(["worker"], self.env, log).start())
+        return self.workers[-1]
+
+
+@contextlib.contextmanager
+def split_service(env: dict[str, str], tmp_path: Path, email: str) -> Iterator[Split]:
+    """Start the API and one worker apart; stop every process started, whatever happens."""
     key = create_key(env, email)
     api = start_server("api", env, tmp_path / "api.log")
-    worker = Process(["worker"], env, tmp_path / "worker1.log").start()
-    return api, worker, key
+    workers = [Process(["worker"], env, tmp_path / "worker1.log").start()]
+    try:
+        with httpx.Client(
+            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as client:
+            yield Split(env, tmp_path, api, workers, client)
+    finally:
+        for worker in workers:
+            worker.stop()
+        api.stop()
 
 
 def submit_long(c: httpx.Client, n: int) -> list[str]:
@@ -163,26 +195,17 @@ def test_sigkilled_worker_loses_no_job(
         PDFPROMPT_WORKER_CONCURRENCY="4",
         MAX_PDF_CONCURRENCY="2",
     )
-    api, first, key = start_split(env, tmp_path, "crash@example.com")
-    second: Process | None = None
-    try:
-        with httpx.Client(
-            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as c:
-            ids = submit_long(c, 16)
-            wait_for(c, "running", 1, first)
-            first.stop(signal.SIGKILL)
-            killed_holding = [
-                j["id"] for j in c.get("/v1/jobs", params={"status": "running"}).json()["items"]
-            ]
-            assert killed_holding, "the killed worker held no running job"
-            second = Process(["worker"], env, tmp_path / "worker2.log").start()
-            jobs = wait_all(c, ids, 180)
-    finally:
-        if second is not None:
-            second.stop()
-        first.stop()
-        api.stop()
+    with split_service(env, tmp_path, "crash@example.com") as split:
+        c, first = split.client, split.worker
+        ids = submit_long(c, 16)
+        wait_for(c, "running", 1, first)
+        first.stop(signal.SIGKILL)
+        killed_holding = [
+            j["id"] for j in c.get("/v1/jobs", params={"status": "running"}).json()["items"]
+        ]
+        assert killed_holding, "the killed worker held no running job"
+        second = split.add_worker()
+        jobs = wait_all(c, ids, 180)
     assert all(j["status"] == "succeeded" for j in jobs.values()), jobs
     assert len({j["file"]["id"] for j in jobs.values()}) == len(ids)
     for job_id in killed_holding:
@@ -198,29 +221,23 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
             pytest.fail("CI must be able to restart PostgreSQL (root and pg_ctlcluster)")
         pytest.skip("needs root and pg_ctlcluster to restart PostgreSQL")
     env = service_env(tmp_path / "data", pg_url, PDFPROMPT_POLL_MS="500")
-    api, worker, key = start_split(env, tmp_path, "restart@example.com")
-    try:
-        with httpx.Client(
-            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as c:
-            ids = submit_long(c, 20)
-            wait_for(c, "succeeded", 1, worker)
-            subprocess.run(
-                [ctl, "--skip-systemctl-redirect", versions[-1], "main", "restart"],
-                check=True,
-                timeout=120,
-            )
-            api.wait_ready(60)
-            ids += [
-                c.post("/v1/jobs", json={"type": "markdown", "input": f"# after {i}"}).json()["id"]
-                for i in range(10)
-            ]
-            t0 = time.monotonic()
-            jobs = wait_all(c, ids, 180)
-            assert time.monotonic() - t0 < 120
-    finally:
-        worker.stop()
-        api.stop()
+    with split_service(env, tmp_path, "restart@example.com") as split:
+        c, worker = split.client, split.worker
+        ids = submit_long(c, 20)
+        wait_for(c, "succeeded", 1, worker)
+        subprocess.run(
+            [ctl, "--skip-systemctl-redirect", versions[-1], "main", "restart"],
+            check=True,
+            timeout=120,
+        )
+        split.api.wait_ready(60)
+        ids += [
+            c.post("/v1/jobs", json={"type": "markdown", "input": f"# after {i}"}).json()["id"]
+            for i in range(10)
+        ]
+        t0 = time.monotonic()
+        jobs = wait_all(c, ids, 180)
+        assert time.monotonic() - t0 < 120
     assert all(j["status"] == "succeeded" for j in jobs.values()), [
         (j["status"], j["error"]) for j in jobs.values()
     ]
@@ -236,28 +253,19 @@ def test_sigterm_hands_unfinished_jobs_straight_back(pg_url: str, tmp_path: Path
         PDFPROMPT_WORKER_CONCURRENCY="4",
         MAX_PDF_CONCURRENCY="1",
     )
-    api, first, key = start_split(env, tmp_path, "term@example.com")
-    second: Process | None = None
-    try:
-        with httpx.Client(
-            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as c:
-            ids = submit_long(c, 8)
-            wait_for(c, "running", 2, first)
-            t0 = time.monotonic()
-            assert first.stop(signal.SIGTERM) == 0
-            assert time.monotonic() - t0 < 10
-            # Within the 30 s lease: nothing is left running, nothing failed.
-            states = [c.get(f"/v1/jobs/{i}").json() for i in ids]
-            assert not [s for s in states if s["status"] in ("running", "failed")]
-            handed_back = [s for s in states if s["status"] == "queued"]
-            assert handed_back and all(s["attempts"] == 0 for s in handed_back)
-            second = Process(["worker"], env, tmp_path / "worker2.log").start()
-            jobs = wait_all(c, ids, 120)
-    finally:
-        if second is not None:
-            second.stop()
-        first.stop()
-        api.stop()
+    with split_service(env, tmp_path, "term@example.com") as split:
+        c, first = split.client, split.worker
+        ids = submit_long(c, 8)
+        wait_for(c, "running", 2, first)
+        t0 = time.monotonic()
+        assert first.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - t0 < 10
+        # Within the 30 s lease: nothing is left running, nothing failed.
+        states = [c.get(f"/v1/jobs/{i}").json() for i in ids]
+        assert not [s for s in states if s["status"] in ("running", "failed")]
+        handed_back = [s for s in states if s["status"] == "queued"]
+        assert handed_back and all(s["attempts"] == 0 for s in handed_back)
+        split.add_worker()
+        jobs = wait_all(c, ids, 120)
     assert all(j["status"] == "succeeded" for j in jobs.values())
     assert "handed" in first.log() and "back to the queue" in first.log()

@@ -321,13 +321,6 @@ class JobStore:
         items = [_job_from_row(r) for r in rows[:limit]]
         return JobPage(items, items[-1].id if len(rows) > limit else None)
 
-    async def count_by_status(self) -> dict[str, int]:
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
-            ).all()
-        return {status: count for status, count in rows}
-
     # -- claiming and leases ----------------------------------------------------
 
     def _claimable(self, limit: Any, per_user_cap: Any) -> Select[Any]:

@@ -322,8 +322,7 @@ class ChromiumRenderer:
     async def _drop_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None
         if page is not None:
-            with contextlib.suppress(Exception):
-                await page.close()
+            await self._close_page(page)
 
     async def check(self) -> None:
         """Raise `BrowserUnavailableError` when no browser of the pool is usable."""
