@@ -128,6 +128,9 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("DATABASE_URL must start with sqlite:// or postgresql://")
+        if value.startswith("sqlite") and (":memory:" in value or value.rstrip("/") == "sqlite:"):
+            # Every connection to an in-memory database gets a database of its own.
+            raise ValueError("DATABASE_URL: SQLite needs a file (sqlite:///path), not :memory:")
         return value
 
     @property

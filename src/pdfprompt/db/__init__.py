@@ -1,5 +1,11 @@
 """Schema, engine and migrations. Driver errors are translated here, at the edge."""
 
+from pdfprompt.db.driver import (
+    DriverStatement,
+    driver_connection,
+    driver_transaction,
+    sqlite_driver,
+)
 from pdfprompt.db.engine import (
     IMMEDIATE,
     async_url,
@@ -22,6 +28,7 @@ from pdfprompt.db.types import (
 
 __all__ = [
     "IMMEDIATE",
+    "DriverStatement",
     "Timestamp",
     "api_keys",
     "async_url",
@@ -29,6 +36,8 @@ __all__ = [
     "current_revision",
     "db_now",
     "db_now_plus",
+    "driver_connection",
+    "driver_transaction",
     "files",
     "head_revision",
     "is_sqlite",
@@ -39,6 +48,7 @@ __all__ = [
     "now_plus",
     "seconds_between",
     "seconds_since",
+    "sqlite_driver",
     "upgrade",
     "users",
     "write_transaction",

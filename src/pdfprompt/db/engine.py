@@ -11,7 +11,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.compiler import SQLCompiler
 
+from pdfprompt.db.driver import attach_sqlite_driver, sqlite_pragmas, writer_lock
 from pdfprompt.settings import Settings
 
 IMMEDIATE = "pdfprompt_immediate"
@@ -62,18 +64,16 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_timeout=settings.database_connect_timeout_s,
         connect_args={"timeout": settings.database_connect_timeout_s},
     )
+    attach_sqlite_driver(engine, database or "", settings.database_connect_timeout_s)
     sync_engine = engine.sync_engine
+    dialect = sync_engine.dialect
+    dialect.statement_compiler = _sqlite_compiler(dialect.statement_compiler)
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event decide how a transaction starts.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={int(settings.database_connect_timeout_s * 1000)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        sqlite_pragmas(dbapi_connection, settings.database_connect_timeout_s)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -86,6 +86,18 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     return engine
 
 
+def _sqlite_compiler(base: type[SQLCompiler]) -> type[SQLCompiler]:
+    """SQLAlchemy's SQLite compiler drops table hints; SQLite understands `INDEXED BY`, which
+    queries use (`select().with_hint(table, "INDEXED BY ix", "sqlite")`) where the planner,
+    having no statistics, would read an index over all rows instead of a small partial one."""
+
+    class SqliteCompiler(base):  # type: ignore[valid-type,misc]
+        def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+            return text
+
+    return SqliteCompiler
+
+
 def listen_dsn(url: str) -> str:
     """A plain `postgresql://` DSN for the dedicated LISTEN connection."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
@@ -96,8 +108,14 @@ def listen_dsn(url: str) -> str:
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A transaction that writes. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so a
     read followed by a write never fails with 'database is locked' when another writer committed
-    in between; waiting for the lock honours the busy timeout. PostgreSQL ignores the option."""
-    async with engine.connect() as conn:
+    in between; waiting for the lock honours the busy timeout. Writers in one process queue on
+    an asyncio lock first: SQLite's busy handler waits by sleeping (up to 100 ms at a time),
+    which a queue of in-process writers would pay on every commit. PostgreSQL ignores both."""
+    if not is_sqlite(engine):
+        async with engine.begin() as conn:
+            yield conn
+        return
+    async with writer_lock(engine), engine.connect() as conn:
         conn = await conn.execution_options(**{IMMEDIATE: True})
         async with conn.begin():
             yield conn

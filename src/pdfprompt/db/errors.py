@@ -28,16 +28,23 @@ def is_unavailable(error: BaseException) -> bool:
                 return any(m in message for m in SQLITE_PASSING)
             return True
         original = getattr(error, "orig", None)
-        cause = getattr(original, "__cause__", None) or original
-        if isinstance(cause, OSError | asyncpg.PostgresConnectionError):
+        if _driver_unavailable(getattr(original, "__cause__", None) or original):
             return True
-        if isinstance(cause, asyncpg.PostgresError) and getattr(cause, "sqlstate", "") in {
-            "57P01",  # admin_shutdown
-            "57P02",  # crash_shutdown
-            "57P03",  # cannot_connect_now
-            "08000",
-            "08003",
-            "08006",
-        }:
-            return True
+    if _driver_unavailable(error):  # raised by asyncpg itself (see db/driver.py)
+        return True
     return isinstance(error, sa_exc.TimeoutError)  # pool exhausted for too long
+
+
+def _driver_unavailable(cause: object) -> bool:
+    if isinstance(cause, OSError | asyncpg.PostgresConnectionError):
+        return True
+    if isinstance(cause, asyncpg.InterfaceError) and "closed" in str(cause).lower():
+        return True  # "connection is closed", "the underlying connection is closed"
+    return isinstance(cause, asyncpg.PostgresError) and getattr(cause, "sqlstate", "") in {
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now
+        "08000",
+        "08003",
+        "08006",
+    }

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,24 +33,31 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.db import (
+    DriverStatement,
+    Timestamp,
     db_now,
+    driver_connection,
+    driver_transaction,
     files,
     is_sqlite,
     jobs,
     now_plus,
     seconds_between,
     seconds_since,
+    sqlite_driver,
     write_transaction,
 )
 from pdfprompt.domain import (
@@ -70,6 +80,9 @@ from pdfprompt.queue.events import JobEvents
 log = logging.getLogger(__name__)
 
 NOTIFY_PAYLOAD_BYTES = 7900
+# Most jobs one claim or finish statement handles: their ids, comma-separated, fit in one
+# NOTIFY payload (36-character ids).
+MAX_BATCH = NOTIFY_PAYLOAD_BYTES // 37
 
 _JOB_COLUMNS = [c for c in jobs.c if c.name != "input"] + [jobs.c.input]
 _FILE_COLUMNS = [
@@ -122,7 +135,10 @@ class JobPage:
 
 
 def _file_from_row(row: Row[Any]) -> FileInfo:
-    m = row._mapping
+    return _file_from_mapping(row._mapping)
+
+
+def _file_from_mapping(m: Mapping[str, Any] | RowMapping) -> FileInfo:
     return FileInfo(
         id=m["f_id"],
         size_bytes=m["f_size_bytes"],
@@ -133,9 +149,14 @@ def _file_from_row(row: Row[Any]) -> FileInfo:
     )
 
 
-def _job_from_row(row: Row[Any]) -> Job:
-    m = row._mapping
-    file = _file_from_row(row) if m.get("f_id") is not None else None
+def _job_from_row(row: Row[Any], **extra: Any) -> Job:
+    return _job_from_mapping(row._mapping, extra)
+
+
+def _job_from_mapping(
+    m: Mapping[str, Any] | RowMapping, extra: dict[str, Any] | None = None
+) -> Job:
+    file = _file_from_mapping(m) if m.get("f_id") is not None else None
     return Job(
         id=m["id"],
         user_id=m["user_id"],
@@ -159,6 +180,7 @@ def _job_from_row(row: Row[Any]) -> Job:
         finished_at=m["finished_at"],
         updated_at=m["updated_at"],
         file=file,
+        extra=extra or {},
     )
 
 
@@ -192,6 +214,79 @@ def _percentile(ordered: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def _succeeded(file_id: Any) -> dict[str, Any]:
+    """Column values that end a job as succeeded with the file `file_id`."""
+    return {
+        "status": JobStatus.SUCCEEDED.value,
+        "stage": JobStage.DONE.value,
+        "progress": 1.0,
+        "file_id": file_id,
+        "error_code": None,
+        "error_message": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "finished_at": db_now(),
+        "updated_at": db_now(),
+    }
+
+
+def _file_rows(done: Sequence[Finished]) -> list[dict[str, Any]]:
+    """New `files` rows for finished jobs (ids made here)."""
+    return [
+        {
+            "id": new_id(),
+            "user_id": d.user_id,
+            "job_id": d.job_id,
+            "storage_key": d.stored.storage_key,
+            "content_type": d.stored.content_type,
+            "filename": d.stored.filename,
+            "size_bytes": d.stored.size_bytes,
+            "pages": d.stored.pages,
+            "sha256": d.stored.sha256,
+        }
+        for d in done
+    ]
+
+
+_FILE_ROW_COLUMNS = [
+    files.c[name]
+    for name in (
+        "id",
+        "user_id",
+        "job_id",
+        "storage_key",
+        "content_type",
+        "filename",
+        "size_bytes",
+        "pages",
+        "sha256",
+    )
+]
+
+
+_TIMES = frozenset(c.name for c in jobs.c if c.type is Timestamp)
+
+
+def _decoded(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A job row read through the driver (db/driver.py), as SQLAlchemy would give it: JSON
+    decoded, and on SQLite times parsed from their text."""
+    row = dict(record)
+    if isinstance(row.get("options"), str):
+        row["options"] = json.loads(row["options"])
+    for name in _TIMES:
+        value = row.get(name)
+        if isinstance(value, str):
+            row[name] = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return row
+
+
+def _status_is(status: JobStatus) -> Any:
+    """`jobs.status = '<status>'` with the value written into the SQL, not bound: a partial
+    index on that status is then usable by every plan (SQLite's, and PostgreSQL's generic
+    plans for prepared statements), which a bound parameter does not guarantee."""
+    return jobs.c.status == literal_column(f"'{status.value}'")
+
+
 def _back_in_queue(*, run_after: Any) -> dict[str, Any]:
     """Column values that return a job to the queue, due at `run_after`."""
     return {
@@ -205,14 +300,38 @@ def _back_in_queue(*, run_after: Any) -> dict[str, Any]:
     }
 
 
+def _on_index(query: Select[Any], index: str) -> Select[Any]:
+    """Tell SQLite which index reads `jobs`: without statistics its planner prefers a
+    covering index over all rows to a small partial one (PostgreSQL picks well)."""
+    return query.with_hint(jobs, f"INDEXED BY {index}", "sqlite")
+
+
 def _running_per_user() -> Any:
     """Running jobs per user (`user_id`, `n`), counted on the partial index of running rows."""
-    return (
+    return _on_index(
         select(jobs.c.user_id, func.count().label("n"))
-        .where(jobs.c.status == JobStatus.RUNNING.value)
-        .group_by(jobs.c.user_id)
-        .subquery("running")
+        .where(_status_is(JobStatus.RUNNING))
+        .group_by(jobs.c.user_id),
+        "ix_jobs_running_user_id",
+    ).subquery("running")
+
+
+def _queued_users() -> Any:
+    """The distinct users with queued jobs, by a loose index scan of the claim index: one
+    probe per user (`min(user_id) > previous`) instead of reading every queued row. The last
+    row is NULL."""
+    first = _on_index(
+        select(func.min(jobs.c.user_id).label("user_id")).where(_status_is(JobStatus.QUEUED)),
+        "ix_jobs_claim",
     )
+    users = first.cte("queued_users", recursive=True)
+    after = _on_index(
+        select(func.min(jobs.c.user_id)).where(
+            _status_is(JobStatus.QUEUED), jobs.c.user_id > users.c.user_id
+        ),
+        "ix_jobs_claim",
+    ).scalar_subquery()
+    return users.union_all(select(after).where(users.c.user_id.is_not(None)))
 
 
 def _select_jobs() -> Select[Any]:
@@ -326,41 +445,67 @@ class JobStore:
     def _claimable(self, limit: Any, per_user_cap: Any) -> Select[Any]:
         """Due jobs in claim order, interleaving users, within each user's running cap.
 
-        Each queued job is ranked within its user and priority; claiming takes rank 1 of every
-        user before rank 2 of any, so one user's backlog never holds another user's job back.
-        A user's rank plus the jobs they already run must stay within `per_user_cap`.
+        Each user's head (the few jobs they may start now, in priority and due order) is read
+        by an index scan that stops there; the heads are ranked within their user, and claiming
+        takes rank 1 of every user before rank 2 of any, so one user's backlog never holds
+        another user's job back. A user's head holds at most `per_user_cap` minus the jobs they
+        already run. The cost grows with the number of users waiting, not with the backlog.
         """
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=(jobs.c.user_id, jobs.c.priority),
-                order_by=(jobs.c.run_after, jobs.c.id),
-            )
-            .label("rank")
+        heads = self._heads(_queued_users(), _running_per_user(), limit, per_user_cap)
+        rank = func.row_number().over(
+            partition_by=(heads.c.user_id, heads.c.priority),
+            order_by=(heads.c.run_after, heads.c.id),
         )
-        ranked = (
-            select(jobs.c.id, jobs.c.user_id, jobs.c.priority, jobs.c.run_after, rank)
-            .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.run_after <= db_now())
-            .subquery("ranked")
-        )
-        running = _running_per_user()
+        ranked = select(
+            heads.c.id, heads.c.priority, heads.c.run_after, heads.c.running, rank.label("rank")
+        ).subquery("ranked")
         return (
             select(ranked.c.id)
-            .select_from(ranked.outerjoin(running, running.c.user_id == ranked.c.user_id))
-            .where(ranked.c.rank + func.coalesce(running.c.n, 0) <= per_user_cap)
+            .where(ranked.c.rank + ranked.c.running <= per_user_cap)
             .order_by(ranked.c.priority.desc(), ranked.c.rank, ranked.c.run_after, ranked.c.id)
             .limit(limit)
+        )
+
+    def _heads(self, users: Any, running: Any, limit: Any, per_user_cap: Any) -> Any:
+        """Per waiting user, their first due jobs (at most `limit`), with the number of jobs
+        the user runs: (id, user_id, priority, run_after, running). SQLite has no LATERAL
+        and no outer column in LIMIT: a correlated `IN (… LIMIT limit)` probes the primary
+        key, and the cap is applied on the ranks."""
+        head = (
+            select(jobs.c.id)
+            .where(
+                _status_is(JobStatus.QUEUED),
+                jobs.c.user_id == users.c.user_id,
+                jobs.c.run_after <= db_now(),
+            )
+            .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
+            .limit(limit)
+            .correlate(users)
+        )
+        picked = jobs.alias("picked")
+        return (
+            select(
+                picked.c.id,
+                picked.c.user_id,
+                picked.c.priority,
+                picked.c.run_after,
+                func.coalesce(running.c.n, 0).label("running"),
+            )
+            .select_from(
+                users.outerjoin(running, running.c.user_id == users.c.user_id).join(
+                    picked, picked.c.id.in_(head)
+                )
+            )
+            .where(users.c.user_id.is_not(None))
+            .subquery("heads")
         )
 
     def _lock_claimable(self, candidates: Select[Any]) -> Select[Any]:
         """The candidates still queued; PostgreSQL also locks them, skipping locked rows."""
         return select(jobs.c.id).where(
             jobs.c.id.in_(candidates.scalar_subquery()),
-            jobs.c.status == JobStatus.QUEUED.value,
+            _status_is(JobStatus.QUEUED),
         )
-
-    async def _serialize_claims(self, conn: AsyncConnection) -> None:
-        """Hook: make claims one at a time across processes (SQLite: BEGIN IMMEDIATE does)."""
 
     def _claim_statement(self) -> Any:
         """The claim UPDATE, built once; limit, cap, owner and lease are bound per call."""
@@ -370,12 +515,12 @@ class JobStore:
             # A CTE is planned and run once; as a plain IN-subquery the planner may re-run
             # the locking scan for every queued row (seen on tables with no statistics yet).
             chosen = self._lock_claimable(self._claimable(limit, cap)).cte("claimable")
+            # The chosen rows are locked (SQLite: the write lock; PostgreSQL: FOR UPDATE, with
+            # their status checked again under the lock), so the UPDATE matches on id alone:
+            # a status test here could lead the planner to scan the queued rows instead.
             self._claim = (
                 update(jobs)
-                .where(
-                    jobs.c.id.in_(select(chosen.c.id)),
-                    jobs.c.status == JobStatus.QUEUED.value,
-                )
+                .where(jobs.c.id.in_(select(chosen.c.id)))
                 .values(
                     status=JobStatus.RUNNING.value,
                     stage=JobStage.GENERATING.value,
@@ -397,20 +542,22 @@ class JobStore:
         if limit <= 0:
             return []
         params = {
-            "claim_limit": limit,
+            "claim_limit": min(limit, MAX_BATCH),
             "per_user_cap": per_user_cap,
             "worker_id": worker_id,
             "lease_s": float(lease_s),
         }
-        changed: list[str] = []
-        async with self._write(changed) as conn:
-            await self._serialize_claims(conn)
-            rows = (await conn.execute(self._claim_statement(), params)).all()
-            changed.extend(r.id for r in rows)
+        rows = await self._claim_rows(params)
+        self.events.publish([r["id"] for r in rows])
         # `extra["pickup_s"]`: seconds from the job being due to this claim.
-        found = [replace(_job_from_row(r), extra={"pickup_s": float(r.waited_s)}) for r in rows]
+        found = [_job_from_mapping(r, {"pickup_s": float(r["waited_s"])}) for r in rows]
         found.sort(key=lambda j: (-j.priority, j.id))
         return found
+
+    async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
+        """Run the claim statement with `params`; the rows it changed (job columns and
+        `waited_s`), committed."""
+        raise NotImplementedError
 
     async def lost_jobs(self, worker_id: str, job_ids: Sequence[str]) -> set[str]:
         """Those of `job_ids` that `worker_id` no longer runs (cancelled, expired, taken over)."""
@@ -423,7 +570,7 @@ class JobStore:
                         select(jobs.c.id).where(
                             jobs.c.id.in_(list(job_ids)),
                             jobs.c.lease_owner == worker_id,
-                            jobs.c.status == JobStatus.RUNNING.value,
+                            _status_is(JobStatus.RUNNING),
                         )
                     )
                 ).scalars()
@@ -456,28 +603,31 @@ class JobStore:
 
     async def queue_depth(self) -> dict[str, int]:
         """Queued and running jobs; counted on their partial indexes, not the whole table."""
-        statuses = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+        statuses = (JobStatus.QUEUED, JobStatus.RUNNING)
+        index = {JobStatus.QUEUED: "ix_jobs_claim", JobStatus.RUNNING: "ix_jobs_running_user_id"}
         counts = [
-            select(func.count()).select_from(jobs).where(jobs.c.status == s).scalar_subquery()
+            _on_index(
+                select(func.count()).select_from(jobs).where(_status_is(s)), index[s]
+            ).scalar_subquery()
             for s in statuses
         ]
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(*counts))).one()
-        return dict(zip(statuses, row, strict=True))
+        return {s.value: n for s, n in zip(statuses, row, strict=True)}
 
     async def renew_leases(self, worker_id: str, lease_s: float) -> int:
         """Extend every lease `worker_id` holds, in one statement."""
         async with write_transaction(self.engine) as conn:
             result = await conn.execute(
                 update(jobs)
-                .where(jobs.c.lease_owner == worker_id, jobs.c.status == JobStatus.RUNNING.value)
+                .where(jobs.c.lease_owner == worker_id, _status_is(JobStatus.RUNNING))
                 .values(lease_expires_at=now_plus(lease_s))
             )
         return result.rowcount
 
     async def requeue_expired(self) -> int:
         """Put running jobs whose lease ran out back in the queue, or fail them if out of tries."""
-        expired = and_(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now())
+        expired = and_(_status_is(JobStatus.RUNNING), jobs.c.lease_expires_at < db_now())
         changed: list[str] = []
         async with self._write(changed) as conn:
             failed = await conn.execute(
@@ -511,7 +661,7 @@ class JobStore:
         async with self._write(changed) as conn:
             result = await conn.execute(
                 update(jobs)
-                .where(jobs.c.lease_owner == worker_id, jobs.c.status == JobStatus.RUNNING.value)
+                .where(jobs.c.lease_owner == worker_id, _status_is(JobStatus.RUNNING))
                 .values(
                     **_back_in_queue(run_after=db_now()),
                     # The attempt did not fail: give it back.
@@ -528,7 +678,7 @@ class JobStore:
         return and_(
             jobs.c.id == job_id,
             jobs.c.lease_owner == worker_id,
-            jobs.c.status == JobStatus.RUNNING.value,
+            _status_is(JobStatus.RUNNING),
         )
 
     async def set_stage(
@@ -565,62 +715,7 @@ class JobStore:
     async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
         """Finish many jobs in one transaction, each fenced on its own: a job's file id, or
         None for a job `worker_id` no longer owns (its file row is not kept)."""
-        rows: list[dict[str, Any]] = [
-            {
-                "id": new_id(),
-                "user_id": d.user_id,
-                "job_id": d.job_id,
-                "storage_key": d.stored.storage_key,
-                "content_type": d.stored.content_type,
-                "filename": d.stored.filename,
-                "size_bytes": d.stored.size_bytes,
-                "pages": d.stored.pages,
-                "sha256": d.stored.sha256,
-            }
-            for d in done
-        ]
-        file_of = {r["job_id"]: r["id"] for r in rows}
-        ids = list(file_of)
-        changed: list[str] = []
-        async with self._write(changed) as conn:
-            # File rows first (jobs point at them). A job that already has a file was
-            # finished by another attempt: its row is skipped, and the fence below fails it.
-            await conn.execute(self._insert_files_if_new(), rows)
-            won = set(
-                (
-                    await conn.execute(
-                        update(jobs)
-                        .where(
-                            jobs.c.id.in_(ids),
-                            jobs.c.lease_owner == worker_id,
-                            jobs.c.status == JobStatus.RUNNING.value,
-                        )
-                        .values(
-                            status=JobStatus.SUCCEEDED.value,
-                            stage=JobStage.DONE.value,
-                            progress=1.0,
-                            file_id=select(files.c.id)
-                            .where(files.c.job_id == jobs.c.id)
-                            .scalar_subquery(),
-                            error_code=None,
-                            error_message=None,
-                            lease_owner=None,
-                            lease_expires_at=None,
-                            finished_at=db_now(),
-                            updated_at=db_now(),
-                        )
-                        .returning(jobs.c.id)
-                    )
-                ).scalars()
-            )
-            lost = [file_of[j] for j in ids if j not in won]
-            if lost:
-                await conn.execute(delete(files).where(files.c.id.in_(lost)))
-            changed.extend(won)
-        return {j: (file_of[j] if j in won else None) for j in ids}
-
-    def _insert_files_if_new(self) -> Any:
-        return sqlite_insert(files).on_conflict_do_nothing(index_elements=["job_id"])
+        raise NotImplementedError
 
     async def fail_job(
         self, job_id: str, worker_id: str, error: JobError, *, retry_in_s: float | None
@@ -708,7 +803,80 @@ class JobStore:
 
 
 class SqliteJobStore(JobStore):
-    """SQLite: the claim runs in `BEGIN IMMEDIATE`, so two claimers never read the same rows."""
+    """SQLite: the claim runs in `BEGIN IMMEDIATE`, so two claimers never read the same rows.
+
+    Claiming and finishing run as whole transactions on the engine's `SqliteDriver` thread
+    (db/driver.py): one hop to that thread per batch instead of one per statement."""
+
+    def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
+        super().__init__(engine, events)
+        self._claim_sql: DriverStatement | None = None
+        self._finish_sql: tuple[DriverStatement, DriverStatement, DriverStatement] | None = None
+
+    async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
+        if self._claim_sql is None:
+            self._claim_sql = DriverStatement(self._claim_statement(), self.engine)
+        sql, args = self._claim_sql.sql, self._claim_sql.args(**params)
+
+        def claim(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            cursor = db.execute(sql, args)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        rows = await sqlite_driver(self.engine).transaction(claim)
+        return [_decoded(r) for r in rows]
+
+    def _finish_statements(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
+        if self._finish_sql is None:
+            add_file = DriverStatement(
+                sqlite_insert(files)
+                .values({c: bindparam(f"new_{c.name}", type_=c.type) for c in _FILE_ROW_COLUMNS})
+                .on_conflict_do_nothing(index_elements=["job_id"]),
+                self.engine,
+            )
+            finish_one = DriverStatement(
+                update(jobs)
+                .where(
+                    jobs.c.id == bindparam("finished_job_id", type_=String),
+                    jobs.c.lease_owner == bindparam("worker_id", type_=String),
+                    _status_is(JobStatus.RUNNING),
+                )
+                .values(**_succeeded(bindparam("new_file_id", type_=String))),
+                self.engine,
+            )
+            drop_file = DriverStatement(
+                delete(files).where(files.c.id == bindparam("dropped_id", type_=String)),
+                self.engine,
+            )
+            self._finish_sql = (add_file, finish_one, drop_file)
+        return self._finish_sql
+
+    async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
+        add_file, finish_one, drop_file = self._finish_statements()
+        rows = _file_rows(done)
+        file_args = [add_file.args(**{f"new_{k}": v for k, v in r.items()}) for r in rows]
+
+        def finish(db: sqlite3.Connection) -> dict[str, str | None]:
+            outcome: dict[str, str | None] = {}
+            for row, args in zip(rows, file_args, strict=True):
+                job_id, file_id = row["job_id"], row["id"]
+                outcome[job_id] = None
+                # The file row first (the job points at it). A job that already has a file
+                # was finished by another attempt: nothing is added and the job is not ours.
+                if db.execute(add_file.sql, args).rowcount != 1:
+                    continue
+                owned = finish_one.args(
+                    finished_job_id=job_id, worker_id=worker_id, new_file_id=file_id
+                )
+                if db.execute(finish_one.sql, owned).rowcount == 1:
+                    outcome[job_id] = file_id
+                else:
+                    db.execute(drop_file.sql, drop_file.args(dropped_id=file_id))
+            return outcome
+
+        outcome = await sqlite_driver(self.engine).transaction(finish)
+        self.events.publish([j for j, f in outcome.items() if f is not None])
+        return outcome
 
 
 class PostgresJobStore(JobStore):
@@ -720,65 +888,44 @@ class PostgresJobStore(JobStore):
     CLAIM_LOCK = 0x70646670  # advisory lock key: claims run one at a time, as on SQLite
 
     def _lock_claimable(self, candidates: Select[Any]) -> Select[Any]:
-        # `= ANY(ARRAY(...))` runs the candidate query once and probes the primary key,
-        # whatever the statistics say; skip rows another transaction holds.
-        return (
+        # Each candidate is locked by a primary-key probe (LATERAL, `id = candidate`), so
+        # the plan does not depend on statistics (a fresh table has none and makes the
+        # partial index of queued rows look tiny); rows another transaction holds are skipped.
+        chosen = candidates.subquery("candidates")
+        locked = (
             select(jobs.c.id)
-            .where(
-                jobs.c.id == any_(func.array(candidates.scalar_subquery())),
-                jobs.c.status == JobStatus.QUEUED.value,
-            )
+            .where(jobs.c.id == chosen.c.id, _status_is(JobStatus.QUEUED))
             .with_for_update(skip_locked=True)
+            .lateral("locked")
         )
+        return select(locked.c.id).select_from(chosen.join(locked, true()))
 
-    def _insert_files_if_new(self) -> Any:
-        return pg_insert(files).on_conflict_do_nothing(index_elements=["job_id"])
-
-    def _claimable(self, limit: Any, per_user_cap: Any) -> Select[Any]:
-        """As on SQLite, but each user's slice is read by a LATERAL index scan that stops
-        after the few jobs that user may start now, instead of ranking the whole backlog."""
-        queued_users = (
-            select(jobs.c.user_id)
-            .where(jobs.c.status == JobStatus.QUEUED.value)
-            .distinct()
-            .subquery("queued_users")
-        )
-        running = _running_per_user()
-        room = func.least(limit, per_user_cap - func.coalesce(running.c.n, 0))
+    def _heads(self, users: Any, running: Any, limit: Any, per_user_cap: Any) -> Any:
+        """Per waiting user, a LATERAL index scan that stops after the jobs they may start:
+        `limit`, less what the cap leaves them."""
+        ran = func.coalesce(running.c.n, 0)
+        room = func.greatest(func.least(limit, per_user_cap - ran), 0)
         head = (
-            select(jobs.c.id, jobs.c.priority, jobs.c.run_after)
+            select(jobs.c.id, jobs.c.user_id, jobs.c.priority, jobs.c.run_after)
             .where(
-                jobs.c.status == JobStatus.QUEUED.value,
-                jobs.c.user_id == queued_users.c.user_id,
+                _status_is(JobStatus.QUEUED),
+                jobs.c.user_id == users.c.user_id,
                 jobs.c.run_after <= db_now(),
             )
             .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
-            .limit(func.greatest(room, 0))
+            .limit(room)
             .lateral("head")
         )
-        rank = func.row_number().over(
-            partition_by=(queued_users.c.user_id, head.c.priority),
-            order_by=(head.c.run_after, head.c.id),
-        )
-        heads = (
-            select(head.c.id, head.c.priority, head.c.run_after, rank.label("rank"))
-            .select_from(
-                queued_users.outerjoin(running, running.c.user_id == queued_users.c.user_id).join(
-                    head, true()
-                )
+        return (
+            select(
+                head.c.id, head.c.user_id, head.c.priority, head.c.run_after, ran.label("running")
             )
+            .select_from(
+                users.outerjoin(running, running.c.user_id == users.c.user_id).join(head, true())
+            )
+            .where(users.c.user_id.is_not(None))
             .subquery("heads")
         )
-        return (
-            select(heads.c.id)
-            .order_by(heads.c.priority.desc(), heads.c.rank, heads.c.run_after, heads.c.id)
-            .limit(limit)
-        )
-
-    async def _serialize_claims(self, conn: AsyncConnection) -> None:
-        # The per-user running cap is a count over other claims; serializing claims (held to
-        # commit) makes each claim see every earlier one, so the cap holds across workers.
-        await conn.execute(select(func.pg_advisory_xact_lock(self.CLAIM_LOCK)))
 
     NOTIFY_DEBOUNCE_S = 0.005
 
@@ -787,6 +934,100 @@ class PostgresJobStore(JobStore):
         self._last_notify = 0.0
         self._trailing: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._claim_sql: DriverStatement | None = None
+        self._finish_sql: DriverStatement | None = None
+
+    # The two statements a worker runs per batch of jobs go straight to asyncpg
+    # (db/driver.py), and each announces the jobs it changed from inside the statement.
+
+    def _announced(self, changed: Any) -> Select[Any]:
+        """`changed` (a CTE of changed rows with `id`) with one NOTIFY of all their ids, sent
+        by the statement itself: no extra round trip. No rows, no notification."""
+        notice = (
+            select(
+                func.pg_notify(self.EVENTS_CHANNEL, func.string_agg(changed.c.id, ",")).label(
+                    "notified"
+                )
+            )
+            .select_from(changed)
+            .having(func.count() > 0)
+            .cte("notice")
+        )
+        return select(changed, notice.c.notified).select_from(changed.join(notice, true()))
+
+    async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
+        if self._claim_sql is None:
+            claimed = self._claim_statement().cte("claimed")
+            self._claim_sql = DriverStatement(self._announced(claimed), self.engine)
+        # The per-user running cap is a count over other claims; serializing claims (held to
+        # commit) makes each claim see every earlier one, so the cap holds across workers.
+        # The lock is taken in the BEGIN's round trip.
+        lock = f"SELECT pg_advisory_xact_lock({self.CLAIM_LOCK})"
+        async with driver_transaction(self.engine, lock) as db:
+            rows = await db.fetch(self._claim_sql.sql, *self._claim_sql.args(**params))
+        return [_decoded(r) for r in rows]
+
+    def _finish_statement(self) -> DriverStatement:
+        """Finish a batch in one statement: lock the jobs `worker_id` still owns, add their
+        file rows, mark them succeeded, NOTIFY; returns the ids it finished."""
+        if self._finish_sql is None:
+            owned = (
+                select(jobs.c.id)
+                .where(
+                    jobs.c.id == any_(bindparam("job_ids", type_=ARRAY(String))),
+                    jobs.c.lease_owner == bindparam("worker_id", type_=String),
+                    _status_is(JobStatus.RUNNING),
+                )
+                .with_for_update()
+                .cte("owned")
+            )
+            names = [c.name for c in _FILE_ROW_COLUMNS]
+            given = select(
+                *[
+                    func.unnest(bindparam(f"file_{c.name}", type_=ARRAY(c.type))).label(c.name)
+                    for c in _FILE_ROW_COLUMNS
+                ]
+            ).subquery("given")
+            added = (
+                pg_insert(files)
+                .from_select(
+                    names,
+                    select(*[given.c[n] for n in names]).where(
+                        given.c.job_id.in_(select(owned.c.id))
+                    ),
+                )
+                .on_conflict_do_nothing(index_elements=["job_id"])
+                .returning(files.c.id, files.c.job_id)
+                .cte("added")
+            )
+            won = (
+                update(jobs)
+                .where(jobs.c.id == added.c.job_id)
+                .values(**_succeeded(added.c.id))
+                .returning(jobs.c.id)
+                .cte("won")
+            )
+            self._finish_sql = DriverStatement(self._announced(won), self.engine)
+        return self._finish_sql
+
+    async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
+        statement = self._finish_statement()
+        outcome: dict[str, str | None] = {}
+        for start in range(0, len(done), MAX_BATCH):
+            rows = _file_rows(done[start : start + MAX_BATCH])
+            columns = {f"file_{c.name}": [r[c.name] for r in rows] for c in _FILE_ROW_COLUMNS}
+            ids = [r["job_id"] for r in rows]
+            async with driver_connection(self.engine) as db:
+                won = {
+                    r["id"]
+                    for r in await db.fetch(
+                        statement.sql,
+                        *statement.args(job_ids=ids, worker_id=worker_id, **columns),
+                    )
+                }
+            self.events.publish(list(won))
+            outcome.update({r["job_id"]: (r["id"] if r["job_id"] in won else None) for r in rows})
+        return outcome
 
     async def _announce_enqueue(self, conn: AsyncConnection) -> bool:
         """NOTIFY idle workers at most once per debounce window per process. The first

@@ -3,7 +3,9 @@
 The worker knows nothing of rendering: it runs a `JobHandler` that turns a
 claimed job into a stored file. It claims only as many jobs as it has free
 slots and claims again as soon as one frees, so no batch waits for its
-slowest job.
+slowest job. A slot frees when the handler returns: the outcome is recorded
+while the next job already runs (the job keeps its lease until then, so a
+crash in between only means the job runs again).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ CLAIM_GATHER_S = 0.002  # wait this long for more slots before claiming for a fe
 RECHECK_AFTER_END_S = 0.02  # after a short claim, look again this soon when a job ends
 COMPLETION_GATHER_S = 0.002  # finished jobs wait this long to be recorded together
 COMPLETION_BATCH = 64
+SETTLING_LIMIT = 2 * COMPLETION_BATCH  # outcomes waiting to be recorded before claiming pauses
 
 
 def new_worker_id() -> str:
@@ -121,8 +124,11 @@ class Worker:
         self.wakeup = wakeup or Wakeup()
         self.worker_id = worker_id or new_worker_id()
         self.metrics = metrics or QueueMetrics()
-        self.metrics.running.set_function(lambda: float(len(self._active)))
+        self.metrics.running.set_function(lambda: float(len(self._busy)))
+        # Jobs this worker owns (handler running or outcome being recorded), and the subset
+        # whose handler is running: those take the `concurrency` slots.
         self._active: dict[str, asyncio.Task[None]] = {}
+        self._busy: set[str] = set()
         self._lost: set[str] = set()
         self._finishing: set[str] = set()
         self._maybe_more = True
@@ -139,6 +145,11 @@ class Worker:
     @property
     def active_jobs(self) -> int:
         return len(self._active)
+
+    def _free_slots(self) -> int:
+        if len(self._active) - len(self._busy) >= SETTLING_LIMIT:
+            return 0  # the database is behind on recording outcomes: let it catch up
+        return self.config.concurrency - len(self._busy)
 
     async def run(self, *, burst: bool = False) -> None:
         helpers = [
@@ -162,7 +173,7 @@ class Worker:
             if time.monotonic() >= next_reap:
                 await self._reap()
                 next_reap = time.monotonic() + max(1.0, self.config.lease_s / 2)
-            free = self.config.concurrency - len(self._active)
+            free = self._free_slots()
             claimed: list[Job] = []
             if free > 0:
                 try:
@@ -184,7 +195,7 @@ class Worker:
             # A short one means the queue (or the users' caps) ran dry: only new work, a
             # rate-limited re-check after a job ends, or the poll wakes the loop.
             self._maybe_more = free > 0 and len(claimed) == min(free, self.config.batch_size)
-            if self._maybe_more and len(self._active) < self.config.concurrency:
+            if self._maybe_more and self._free_slots() > 0:
                 continue  # slots are free and there may be more: claim again at once
             await self.wakeup.wait(poll_s)
 
@@ -202,11 +213,16 @@ class Worker:
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job), name=f"pdfprompt-job-{job.id}")
         self._active[job.id] = task
+        self._busy.add(job.id)
 
         def _done(_t: asyncio.Task[None]) -> None:
             self._active.pop(job.id, None)
             self._finishing.discard(job.id)
-            self._slot_freed()
+            if job.id in self._busy:
+                self._busy.discard(job.id)
+                self._slot_freed()
+            elif len(self._active) - len(self._busy) == SETTLING_LIMIT - 1:
+                self._slot_freed()  # recording caught up: claiming may resume
 
         task.add_done_callback(_done)
 
@@ -214,7 +230,7 @@ class Worker:
         """Wake the claim loop for a freed slot, gathering slots into fewer, larger claims:
         at once when half a batch is free and more work is likely, else after a short delay
         (a job that ended may have made room under its user's cap)."""
-        free = self.config.concurrency - len(self._active)
+        free = self._free_slots()
         half_batch = max(1, min(self.config.batch_size, self.config.concurrency) // 2)
         if self._maybe_more and free >= half_batch:
             self.wakeup.notify()
@@ -230,7 +246,11 @@ class Worker:
         started = time.monotonic()
         ctx = JobContext(job=job, worker_id=self.worker_id, store=self.store, metrics=self.metrics)
         try:
-            stored = await self.handler(ctx)
+            try:
+                stored = await self.handler(ctx)
+            finally:
+                self._busy.discard(job.id)
+                self._slot_freed()
         except asyncio.CancelledError:
             if job.id in self._lost:  # cancelled by its owner or taken over: stop quietly
                 self._lost.discard(job.id)
@@ -383,15 +403,16 @@ class Worker:
 
 
 class _Completions:
-    """Finished jobs wait a moment (`COMPLETION_GATHER_S`, or until `COMPLETION_BATCH` are
-    waiting) and are recorded together in one transaction, each still fenced on its own:
-    under load a worker commits once per batch instead of once per job."""
+    """Finished jobs are recorded together in one transaction, each still fenced on its own:
+    a batch is written when `COMPLETION_BATCH` are waiting or `COMPLETION_GATHER_S` after the
+    first, and only one batch is written at a time: what finishes meanwhile goes into the
+    next one (group commit), so under load a worker commits once per batch, not per job."""
 
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
         self._pending: list[tuple[Finished, asyncio.Future[str | None]]] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._writing: asyncio.Task[None] | None = None
 
     async def finish(self, done: Finished) -> str | None:
         """The job's file id once recorded, or None when the worker no longer owned it."""
@@ -400,7 +421,7 @@ class _Completions:
         self._pending.append((done, future))
         if len(self._pending) >= COMPLETION_BATCH:
             self._flush()
-        elif self._timer is None:
+        elif self._timer is None and self._writing is None:
             self._timer = loop.call_later(COMPLETION_GATHER_S, self._flush)
         return await future
 
@@ -408,11 +429,15 @@ class _Completions:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._pending = self._pending, []
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._record(batch))
-            self._flushing.add(task)
-            task.add_done_callback(self._flushing.discard)
+        if self._writing is not None or not self._pending:
+            return  # the batch being written flushes the rest when it is done
+        batch, self._pending = self._pending[:COMPLETION_BATCH], self._pending[COMPLETION_BATCH:]
+        self._writing = asyncio.get_running_loop().create_task(self._record(batch))
+        self._writing.add_done_callback(self._written)
+
+    def _written(self, _task: asyncio.Task[None]) -> None:
+        self._writing = None
+        self._flush()
 
     async def _record(self, batch: list[tuple[Finished, asyncio.Future[str | None]]]) -> None:
         worker = self._worker

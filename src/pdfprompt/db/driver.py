@@ -1,0 +1,188 @@
+"""Core statements run straight on the database driver, for the queue's hot path.
+
+A worker claims and finishes jobs many times a second. For those few statements,
+SQLAlchemy's per-execution work (cache key, parameter and result processing,
+the greenlet bridge) costs more CPU than the statement itself. They are still
+written as Core statements; `DriverStatement` compiles one once, and it runs on:
+
+- PostgreSQL: the pooled connection's asyncpg connection (`driver_connection`),
+  which keeps its own prepared-statement cache;
+- SQLite: `SqliteDriver`, one `sqlite3` connection on its own thread that runs a
+  whole transaction per call (one thread hop per transaction, not per statement).
+
+Everything else goes through SQLAlchemy as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from pdfprompt.db.errors import is_unavailable
+
+T = TypeVar("T")
+
+
+class DriverStatement:
+    """A Core statement compiled once for `engine`'s dialect; `args(**values)` gives the
+    positional arguments for `asyncpg` in the compiled order (bound literals included)."""
+
+    def __init__(self, statement: ClauseElement, engine: AsyncEngine) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
+            raise TypeError("DriverStatement needs a dialect with positional parameters")
+        self.sql = compiled.string
+        self._compiled = compiled
+        self._order = list(compiled.positiontup)
+
+    def args(self, **values: Any) -> list[Any]:
+        params = self._compiled.construct_params(values)
+        return [params[name] for name in self._order]
+
+
+@contextlib.asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg connection, outside SQLAlchemy's transaction handling
+    (the caller runs single statements, or BEGIN/COMMIT itself). A connection that failed
+    mid-use is dropped from the pool: its state is unknown."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        try:
+            yield driver
+        except BaseException as exc:
+            # A statement error leaves the connection usable once rolled back; anything else
+            # (a lost connection, a cancellation mid-statement) leaves it in an unknown state.
+            usable = isinstance(exc, asyncpg.PostgresError) and not is_unavailable(exc)
+            if usable and driver.is_in_transaction():
+                try:
+                    await driver.execute("ROLLBACK")
+                except Exception:
+                    usable = False
+            if not usable:
+                await conn.invalidate()
+            raise
+
+
+@contextlib.asynccontextmanager
+async def driver_transaction(
+    engine: AsyncEngine, first: str = ""
+) -> AsyncIterator[asyncpg.Connection]:
+    """`driver_connection` in a transaction. `first` (SQL without parameters) is sent with
+    the BEGIN in one round trip; COMMIT when the block ends, ROLLBACK when it raises."""
+    async with driver_connection(engine) as driver:
+        await driver.execute(f"BEGIN; {first}" if first else "BEGIN")
+        yield driver
+        await driver.execute("COMMIT")
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+_writers: weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+    """One SQLite writer at a time in this process (per engine and event loop): SQLite's busy
+    handler waits by sleeping (up to 100 ms at a time), which a queue of writers in one
+    process would otherwise pay on every commit."""
+    loop = asyncio.get_running_loop()
+    held = _writers.get(engine.sync_engine)
+    if held is None or held[0] is not loop:
+        held = (loop, asyncio.Lock())
+        _writers[engine.sync_engine] = held
+    return held[1]
+
+
+def sqlite_pragmas(connection: Any, busy_timeout_s: float) -> None:
+    """How every pdfprompt connection to SQLite is set up: WAL, durable commits, waiting
+    for other processes' write locks, foreign keys enforced."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class SqliteDriver:
+    """A `sqlite3` connection of its own, used from one thread: `transaction(work)` runs
+    `work(connection)` between BEGIN IMMEDIATE and COMMIT (ROLLBACK if it raises) in that
+    thread, after taking this process's SQLite writer lock. Closed with its engine."""
+
+    def __init__(self, engine: AsyncEngine, path: str, busy_timeout_s: float) -> None:
+        self._engine = weakref.ref(engine)
+        self._path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._thread: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            sqlite_pragmas(connection, self._busy_timeout_s)
+            self._connection = connection
+        return self._connection
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return result
+
+    async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        engine = self._engine()
+        if engine is None:
+            raise RuntimeError("the engine of this SQLite driver is gone")
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="pdfprompt-sqlite")
+        async with writer_lock(engine):
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+
+    def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.submit(self._close_connection)
+            thread.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+_sqlite_drivers: weakref.WeakKeyDictionary[Any, SqliteDriver] = weakref.WeakKeyDictionary()
+
+
+def attach_sqlite_driver(engine: AsyncEngine, path: str, busy_timeout_s: float) -> None:
+    """Give a SQLite engine its `SqliteDriver`, closed when the engine is disposed (and opened
+    again on next use)."""
+    driver = SqliteDriver(engine, path, busy_timeout_s)
+    _sqlite_drivers[engine.sync_engine] = driver
+    event.listen(engine.sync_engine, "engine_disposed", lambda _engine: driver.close())
+
+
+def sqlite_driver(engine: AsyncEngine) -> SqliteDriver:
+    return _sqlite_drivers[engine.sync_engine]
