@@ -18,7 +18,7 @@ from pdfprompt.domain import (
     JobType,
     LeaseLostError,
 )
-from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+from pdfprompt.queue import Finished, JobStore, NewJob, StoredFile, job_store_for
 
 
 async def _user(engine: AsyncEngine, email: str = "a@example.com") -> str:
@@ -90,6 +90,34 @@ async def test_a_worker_that_lost_its_lease_cannot_finish(engine: AsyncEngine) -
     assert done.status is JobStatus.SUCCEEDED
     assert done.file is not None and done.file.storage_key == "k2"
     assert await store.files_of_jobs([job.id]) == {job.id: 1}
+
+
+async def test_a_finished_batch_is_fenced_job_by_job(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    options = {"format": "A4", "metadata": {"title": "Ünïcode"}}
+    ids = [(await store.enqueue(_new(user, options=options))).id for _ in range(3)]
+    claimed = await store.claim_jobs("w", 3, lease_s=30)
+    assert sorted(j.id for j in claimed) == sorted(ids)
+    for job in claimed:  # the claimed rows come back as the API reads them
+        assert job.options == options
+        assert job.started_at is not None and job.started_at.tzinfo is not None
+        assert job.created_at <= job.started_at
+        assert job.extra["pickup_s"] >= 0
+    await store.cancel_job(ids[1], user)
+    outcome = await store.finish_jobs("w", [Finished(j, user, _stored(f"k-{j}")) for j in ids])
+    assert outcome[ids[1]] is None
+    assert await store.files_of_jobs(ids) == {ids[0]: 1, ids[2]: 1}
+    for job_id in (ids[0], ids[2]):
+        done = await store.get(job_id)
+        assert done.status is JobStatus.SUCCEEDED
+        assert done.file is not None and done.file.id == outcome[job_id]
+        assert done.file.storage_key == f"k-{job_id}"
+    assert (await store.get(ids[1])).status is JobStatus.CANCELED
+    # Finishing again (a duplicate report) changes nothing.
+    again = await store.finish_jobs("w", [Finished(ids[0], user, _stored("late"))])
+    assert again == {ids[0]: None}
+    assert await store.files_of_jobs([ids[0]]) == {ids[0]: 1}
 
 
 async def test_expired_lease_with_no_attempts_left_fails_the_job(engine: AsyncEngine) -> None:

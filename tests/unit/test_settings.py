@@ -49,6 +49,9 @@ def test_embedded_default_lives_in_the_data_dir(tmp_path: Path) -> None:
 def test_bad_database_url_is_named() -> None:
     with pytest.raises(ValidationError, match="DATABASE_URL"):
         Settings(database_url="mysql://x")
+    # Each connection to an in-memory SQLite database would see a database of its own.
+    with pytest.raises(ValidationError, match="not :memory:"):
+        Settings(database_url="sqlite:///:memory:")
 
 
 def test_configured_chromium_path_wins_or_is_reported_missing(tmp_path: Path) -> None:
