@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core)
+# libpango: WeasyPrint, the renderer used when no Chromium is found.
+SYSTEM_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core
+  libpango-1.0-0 libpangoft2-1.0-0)
 PYTHON=${PYTHON:-python3}
 
 missing=()

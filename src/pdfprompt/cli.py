@@ -23,7 +23,7 @@ from pdfprompt.api.schemas import OptionsIn
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.domain import JobType, PdfPromptError, RenderOptions
 from pdfprompt.pipeline import render_input
-from pdfprompt.render import chromium_renderer
+from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
 
 log = logging.getLogger("pdfprompt")
@@ -65,7 +65,7 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> No
 async def _run_worker(settings: Settings, *, burst: bool) -> None:
     svc = await prepare_database(settings)
     try:
-        async with chromium_renderer(settings) as renderer, wakeup_for(settings) as wakeup:
+        async with renderer_from_settings(settings) as renderer, wakeup_for(settings) as wakeup:
             worker = build_worker(svc, renderer, wakeup)
             if settings.worker_metrics_port is not None:
                 start_http_server(
@@ -110,7 +110,7 @@ async def _render(settings: Settings, args: argparse.Namespace) -> None:
     raw_options = json.loads(args.options) if args.options else {}
     options = RenderOptions.from_dict(OptionsIn.model_validate(raw_options).stored())
     out = Path(args.output) if args.output else source.with_suffix(".pdf")
-    async with chromium_renderer(settings) as renderer:
+    async with renderer_from_settings(settings) as renderer:
         rendered = await render_input(renderer, job_type, text, options)
     out.write_bytes(rendered.data)
     print(f"wrote {out} ({rendered.pages} pages, {len(rendered.data)} bytes)")

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     chromium_path: str | None = Field(
         default=None, validation_alias=_env("PDFPROMPT_CHROMIUM_PATH")
     )
-    render_engine: Literal["auto", "chromium"] = Field(
+    render_engine: Literal["auto", "chromium", "weasyprint"] = Field(
         default="auto", validation_alias=_env("PDFPROMPT_RENDER_ENGINE")
     )
     render_timeout_s: float = Field(

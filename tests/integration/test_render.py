@@ -1,29 +1,47 @@
-"""Real Chromium: rendering, options, page limit and the network sandbox."""
+"""Real Chromium and real WeasyPrint: rendering, options, page limit and the network sandbox.
+
+Tests taking `renderer` run on both engines; the sandbox must hold for each."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from pypdf import PdfReader
 
-from pdfprompt.domain import BrowserUnavailableError, PageLimitExceededError, RenderOptions
-from pdfprompt.render import ChromiumRenderer, chromium_renderer, render_pdf
+from pdfprompt.domain import (
+    BrowserUnavailableError,
+    PageLimitExceededError,
+    RenderOptions,
+    RenderTimeoutError,
+)
+from pdfprompt.render import (
+    ChromiumRenderer,
+    RendererPool,
+    chromium_renderer,
+    render_pdf,
+    renderer_from_settings,
+)
 from pdfprompt.settings import Settings
 
 
-@pytest.fixture
-async def renderer() -> AsyncIterator[ChromiumRenderer]:
-    settings = Settings(max_pdf_concurrency=2, max_pages=20, render_timeout_s=20)
-    async with chromium_renderer(settings) as r:
+@pytest.fixture(params=["chromium", "weasyprint"])
+async def renderer(request: pytest.FixtureRequest) -> AsyncIterator[RendererPool]:
+    settings = Settings(
+        max_pdf_concurrency=2, max_pages=20, render_timeout_s=20, render_engine=request.param
+    )
+    async with renderer_from_settings(settings) as r:
+        assert r.name == request.param
         yield r
 
 
@@ -57,7 +75,7 @@ def _text(pdf: bytes) -> str:
     return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
 
 
-async def test_renders_text_and_counts_pages(renderer: ChromiumRenderer) -> None:
+async def test_renders_text_and_counts_pages(renderer: RendererPool) -> None:
     body = "".join(f"<h2 style='break-before: page'>Part {i}</h2><p>text</p>" for i in range(3))
     out = await renderer.render(f"<html><body>{body}</body></html>", RenderOptions())
     assert out.data.startswith(b"%PDF-")
@@ -65,14 +83,14 @@ async def test_renders_text_and_counts_pages(renderer: ChromiumRenderer) -> None
     assert "Part 2" in _text(out.data)
 
 
-async def test_page_limit_is_permanent(renderer: ChromiumRenderer) -> None:
+async def test_page_limit_is_permanent(renderer: RendererPool) -> None:
     body = "".join(f"<p style='break-before: page'>{i}</p>" for i in range(25))
     with pytest.raises(PageLimitExceededError, match="25 pages") as info:
         await renderer.render(body, RenderOptions())
     assert info.value.transient is False and info.value.code == "page_limit_exceeded"
 
 
-async def test_metadata_and_size_options(renderer: ChromiumRenderer) -> None:
+async def test_metadata_and_size_options(renderer: RendererPool) -> None:
     options = RenderOptions(
         width="100mm", height="150mm", title="T", author="A", subject="S", keywords="k1, k2"
     )
@@ -91,7 +109,7 @@ async def test_metadata_and_size_options(renderer: ChromiumRenderer) -> None:
 
 
 async def test_hostile_html_reaches_no_network_and_no_files(
-    renderer: ChromiumRenderer, listener: tuple[str, list[str]]
+    renderer: RendererPool, listener: tuple[str, list[str]]
 ) -> None:
     url, hits = listener
     hostile = f"""<!DOCTYPE html><html><head>
@@ -122,7 +140,8 @@ async def test_hostile_html_reaches_no_network_and_no_files(
     assert "visible text" in text
     assert "root:" not in text and "SECRET-FROM-NETWORK" not in text
     assert hits == []
-    assert renderer.blocked_requests > 0
+    if isinstance(renderer, ChromiumRenderer):  # every request was answered by the renderer
+        assert renderer.blocked_requests > 0
 
     # A <base> makes every relative URL point outside; a frameset loads frames.
     based = f'<html><head><base href="{url}/"></head><body><p>based</p><img src="rel.png">'
@@ -137,7 +156,7 @@ async def test_hostile_html_reaches_no_network_and_no_files(
     assert hits == []
 
 
-async def test_javascript_is_off(renderer: ChromiumRenderer) -> None:
+async def test_javascript_is_off(renderer: RendererPool) -> None:
     doc = "<p id=p>static</p><script>document.getElementById('p').textContent='scripted'</script>"
     text = _text((await renderer.render(doc, RenderOptions())).data)
     assert "static" in text and "scripted" not in text
@@ -192,19 +211,63 @@ async def test_a_killed_browser_is_replaced_and_nothing_is_left_behind() -> None
     assert left == {}
 
 
-async def test_page_ranges_scale_and_header(renderer: ChromiumRenderer) -> None:
+async def test_page_ranges_scale_and_header(renderer: RendererPool) -> None:
     body = "".join(f"<h2 style='break-before: page'>Chapter {i}</h2>" for i in range(1, 5))
     picked = await renderer.render(body, RenderOptions(page_ranges="2-3"))
     assert picked.pages == 2
     text = _text(picked.data)
     assert "Chapter 2" in text and "Chapter 3" in text and "Chapter 1" not in text
 
-    long = "<p>" + "word " * 6000 + "</p>"
-    full = await renderer.render(long, RenderOptions())
-    small = await renderer.render(long, RenderOptions(scale=0.5))
-    assert small.pages < full.pages
+    if renderer.name == "chromium":  # WeasyPrint has no scale
+        long = "<p>" + "word " * 6000 + "</p>"
+        full = await renderer.render(long, RenderOptions())
+        small = await renderer.render(long, RenderOptions(scale=0.5))
+        assert small.pages < full.pages
 
     footer = await renderer.render(
         body, RenderOptions(footer_html="<span>p. {{page}} / {{pages}}</span>")
     )
     assert "p. 3 / 4" in PdfReader(io.BytesIO(footer.data)).pages[2].extract_text()
+
+
+def _spawned_renderers() -> list[int]:
+    """This process's WeasyPrint pool processes (multiprocessing spawn children)."""
+    found = []
+    for pid in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if b"spawn_main" in fh.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+async def test_weasyprint_timeout_is_transient_and_the_pool_recovers() -> None:
+    settings = Settings(render_engine="weasyprint", max_pdf_concurrency=1, render_timeout_s=1)
+    slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 40_000 + "</table>"
+    async with renderer_from_settings(settings) as renderer:
+        assert len(_spawned_renderers()) == 1
+        with pytest.raises(RenderTimeoutError) as info:
+            await renderer.render(slow, RenderOptions())
+        assert info.value.transient
+        out = await renderer.render("<p>after the timeout</p>", RenderOptions())
+        assert "after the timeout" in _text(out.data)
+    await asyncio.sleep(0.5)
+    assert _spawned_renderers() == []
+
+
+async def test_auto_falls_back_to_weasyprint_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on PATH
+    monkeypatch.setattr("pdfprompt.settings.CHROMIUM_CANDIDATES", ())
+    caplog.set_level(logging.WARNING)
+    async with renderer_from_settings(Settings(render_engine="auto")) as renderer:
+        assert renderer.name == "weasyprint"
+        out = await renderer.render("<p>fallback</p>", RenderOptions())
+        assert "fallback" in _text(out.data)
+    assert any("no Chromium found" in r.getMessage() for r in caplog.records)
+    # A configured path that does not exist is reported, not replaced.
+    with pytest.raises(BrowserUnavailableError, match="/nowhere/chromium"):
+        renderer_from_settings(Settings(render_engine="auto", chromium_path="/nowhere/chromium"))

@@ -32,7 +32,7 @@ from pdfprompt.queue import (
     WorkerConfig,
     job_store_for,
 )
-from pdfprompt.render import Renderer, chromium_renderer
+from pdfprompt.render import Renderer, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
 
@@ -113,7 +113,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             # Wakes the in-process worker and, on PostgreSQL, hears other nodes' job changes.
             svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events))
             if with_worker:
-                renderer = await stack.enter_async_context(chromium_renderer(settings))
+                renderer = await stack.enter_async_context(renderer_from_settings(settings))
                 worker = build_worker(svc, renderer, svc.wakeup)
                 svc.renderer, svc.worker = renderer, worker
                 worker_task = asyncio.create_task(worker.run(), name="pdfprompt-worker")

@@ -35,6 +35,7 @@ from pdfprompt.domain.options import (
     RenderOptions,
     check_css_length,
     check_page_ranges,
+    page_numbers,
     safe_filename,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "check_css_length",
     "check_page_ranges",
     "new_id",
+    "page_numbers",
     "retry_decision",
     "safe_filename",
 ]

@@ -6,6 +6,8 @@ between retry and failure from this flag alone, never from message text.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PdfPromptError(Exception):
     """Root of every error pdfprompt raises on purpose."""
@@ -21,6 +23,16 @@ class PdfPromptError(Exception):
         self.field = field
         if transient is not None:  # this occurrence decides, not the class
             self.transient = transient
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Survives pickling (errors raised in a render process) with field and transient.
+        return (_rebuild, (type(self), self.message, self.field, self.transient))
+
+
+def _rebuild(
+    cls: type[PdfPromptError], message: str, field: str | None, transient: bool
+) -> PdfPromptError:
+    return cls(message, field=field, transient=transient)
 
 
 class InvalidInputError(PdfPromptError):
@@ -59,6 +71,13 @@ class DuplicateJobError(ConflictError):
     def __init__(self, message: str, *, existing_job_id: str) -> None:
         super().__init__(message)
         self.existing_job_id = existing_job_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_duplicate, (self.message, self.existing_job_id))
+
+
+def _rebuild_duplicate(message: str, existing_job_id: str) -> DuplicateJobError:
+    return DuplicateJobError(message, existing_job_id=existing_job_id)
 
 
 class UnavailableError(PdfPromptError):

@@ -37,6 +37,21 @@ def check_page_ranges(value: str, name: str = "options.page_ranges") -> str:
     return value.replace(" ", "")
 
 
+def page_numbers(ranges: str, total: int, name: str = "options.page_ranges") -> list[int]:
+    """The 1-based page numbers `ranges` ('1-3,5') picks from a `total`-page document, in
+    document order, each once."""
+    picked: set[int] = set()
+    for part in check_page_ranges(ranges, name).split(","):
+        bounds = [int(x) for x in part.split("-")]
+        if bounds[-1] > total:
+            raise InvalidInputError(
+                f"{name}: {part!r} asks for page {bounds[-1]}; the document has {total}",
+                field=name,
+            )
+        picked.update(range(bounds[0], bounds[-1] + 1))
+    return sorted(picked)
+
+
 @dataclass(frozen=True, slots=True)
 class Margin:
     top: str = "16mm"

@@ -1,11 +1,12 @@
-"""Rendering HTML to PDF: the warm Chromium pool and PDF post-processing."""
+"""Rendering HTML to PDF: the warm Chromium pool, the WeasyPrint fallback, and PDF
+post-processing."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, Self
 
 from pdfprompt.domain import BrowserUnavailableError, RenderOptions
 from pdfprompt.render.chromium import (
@@ -16,6 +17,7 @@ from pdfprompt.render.chromium import (
     pdf_arguments,
 )
 from pdfprompt.render.metadata import needs_metadata, write_metadata
+from pdfprompt.render.weasy import WeasyPrintRenderer
 from pdfprompt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,14 @@ class Renderer(Protocol):
     async def check(self) -> None: ...
 
 
+class RendererPool(Renderer, Protocol):
+    """A renderer that starts its processes on enter and stops them on exit."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
 async def render_pdf(renderer: Renderer, document: str, options: RenderOptions) -> RenderedPdf:
     """Render, then write document information when the options ask for it."""
     rendered = await renderer.render(document, options)
@@ -37,6 +47,32 @@ async def render_pdf(renderer: Renderer, document: str, options: RenderOptions) 
         data = await asyncio.to_thread(write_metadata, rendered.data, options)
         rendered = replace(rendered, data=data)
     return rendered
+
+
+def renderer_from_settings(settings: Settings) -> RendererPool:
+    """The engine `PDFPROMPT_RENDER_ENGINE` asks for. `auto`: Chromium when one is found,
+    else WeasyPrint, with a warning (it renders slower and differently)."""
+    if settings.render_engine == "weasyprint":
+        return weasyprint_renderer(settings)
+    # A configured PDFPROMPT_CHROMIUM_PATH that does not exist is an error, not a fallback.
+    found = settings.chromium_path or settings.find_chromium()
+    if settings.render_engine == "auto" and not found:
+        log.warning(
+            "no Chromium found (PDFPROMPT_CHROMIUM_PATH, PATH, the usual install locations): "
+            "rendering with WeasyPrint instead, which is slower, runs no JavaScript and lays "
+            "pages out differently; install Chromium (Debian: apt-get install chromium) or set "
+            "PDFPROMPT_RENDER_ENGINE=weasyprint to silence this"
+        )
+        return weasyprint_renderer(settings)
+    return chromium_renderer(settings)
+
+
+def weasyprint_renderer(settings: Settings) -> WeasyPrintRenderer:
+    return WeasyPrintRenderer(
+        processes=settings.max_pdf_concurrency,
+        timeout_s=settings.render_timeout_s,
+        max_pages=settings.max_pages,
+    )
 
 
 def chromium_renderer(settings: Settings) -> ChromiumRenderer:
@@ -64,8 +100,12 @@ __all__ = [
     "ChromiumRenderer",
     "RenderedPdf",
     "Renderer",
+    "RendererPool",
+    "WeasyPrintRenderer",
     "chromium_renderer",
     "count_pages",
     "pdf_arguments",
     "render_pdf",
+    "renderer_from_settings",
+    "weasyprint_renderer",
 ]

@@ -74,7 +74,7 @@ def _header_footer(template: str | None) -> str:
     return f'{_HEAD_FOOT_STYLE}<div class="pdfprompt-hf">{body}</div>'
 
 
-def _with_title(document: str, title: str | None) -> str:
+def with_title(document: str, title: str | None) -> str:
     """Chromium writes the document's <title> as the PDF title."""
     if not title:
         return document
@@ -271,7 +271,7 @@ class ChromiumRenderer:
             lease.slot.renders += 1
             try:
                 data = await asyncio.wait_for(
-                    self._print(page, _with_title(document, options.title), options),
+                    self._print(page, with_title(document, options.title), options),
                     self.timeout_s,
                 )
             except TimeoutError as exc:
