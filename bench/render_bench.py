@@ -1,0 +1,417 @@
+"""Render benchmarks: pdfprompt's renderer and whole service against bare references.
+
+    scripts/bench.sh render [--docs 30] [--slow-docs 8] [--soak 0]
+
+For each corpus document (bench/corpus/: a 1-page invoice, 5- and 20-page
+reports), made unique per render so nothing can be cached, in one run:
+
+1. bare: a Playwright loop, one warm browser and 2 reusable pages, nothing else;
+2. renderer: pdfprompt's renderer through its pool (`render_pdf`, 2 callers);
+3. service: `pdfprompt serve` (SQLite, local files), documents submitted over
+   HTTP at once, from the first submit to the last job succeeded;
+4. cold: a new browser per document (2 at a time);
+5. weasyprint: WeasyPrint in 2 processes (pdfprompt's fallback renderer).
+
+Reports documents per second, machine CPU-seconds per document (all processes:
+browser, API, database), p50/p95 latency of one render (service: of one job,
+started to finished), and the ratios the targets are stated in. `--soak N`
+then renders N documents through the renderer and reports its process tree's
+memory (after warm-up, peak, growth) and any zombie or leftover process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+from playwright.async_api import Page, async_playwright
+
+from pdfprompt.domain import RenderOptions
+from pdfprompt.render import WeasyPrintRenderer, pdf_arguments, render_pdf, renderer_from_settings
+from pdfprompt.settings import Settings
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+DOCUMENTS = ("invoice", "report5", "report20")
+BARE_ARGS = [  # the flags the machine's notes give for a headless Chromium
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
+
+
+@dataclass
+class Result:
+    case: str
+    document: str
+    docs: int
+    seconds: float
+    cpu_s: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.docs / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def unique(document: str) -> str:
+    """The document with a marker of its own, so no render can be served from a cache."""
+    marker = f'<meta name="pdfprompt-bench" content="{uuid.uuid4()}">'
+    return document.replace("<head>", "<head>" + marker, 1)
+
+
+def busy_cpu_s() -> float:
+    """CPU-seconds the whole machine has spent busy (every process)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+async def timed(
+    case: str, name: str, n: int, callers: int, one: Callable[[int, str], Awaitable[float]]
+) -> Result:
+    """Run `one(caller, document)` n times from `callers` loops; each returns its latency."""
+    source = (CORPUS / f"{name}.html").read_text("utf-8")
+    docs = [unique(source) for _ in range(n)]
+    latencies: list[float] = []
+
+    async def loop(caller: int) -> None:
+        while docs:
+            latencies.append(await one(caller, docs.pop()))
+
+    cpu0, t0 = busy_cpu_s(), time.perf_counter()
+    await asyncio.gather(*(loop(i) for i in range(callers)))
+    seconds, cpu = time.perf_counter() - t0, busy_cpu_s() - cpu0
+    return Result(case, name, n, seconds, cpu / n, latencies)
+
+
+def chromium() -> str:
+    path = Settings().find_chromium()
+    if path is None:
+        raise SystemExit("no Chromium found; install it (apt-get install chromium)")
+    return path
+
+
+# -- 1. bare Playwright ---------------------------------------------------------------------
+
+
+async def bench_bare(name: str, n: int) -> Result:
+    args = pdf_arguments(RenderOptions())
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium(), args=BARE_ARGS)
+        pages: list[Page] = [await browser.new_page() for _ in range(2)]
+
+        async def one(caller: int, doc: str) -> float:
+            t = time.perf_counter()
+            await pages[caller].set_content(doc, wait_until="load")
+            await pages[caller].pdf(**args)
+            return time.perf_counter() - t
+
+        await asyncio.gather(*(one(i, "<p>warm</p>") for i in range(2)))
+        result = await timed("bare", name, n, 2, one)
+        await browser.close()
+    return result
+
+
+# -- 2. pdfprompt's renderer ----------------------------------------------------------------
+
+
+async def bench_renderer(name: str, n: int) -> Result:
+    settings = Settings(render_engine="chromium")
+    async with renderer_from_settings(settings) as renderer:
+
+        async def one(_caller: int, doc: str) -> float:
+            t = time.perf_counter()
+            await render_pdf(renderer, doc, RenderOptions())
+            return time.perf_counter() - t
+
+        await asyncio.gather(*(one(i, "<p>warm</p>") for i in range(2)))
+        return await timed("renderer", name, n, settings.max_pdf_concurrency, one)
+
+
+# -- 3. the whole service -------------------------------------------------------------------
+
+
+class Service:
+    """`pdfprompt serve` on a fresh SQLite database and data directory."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.db = tmp / "pdfprompt.sqlite3"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PDFPROMPT_")}
+        self.env.update(
+            PDFPROMPT_DATA_DIR=str(tmp / "data"),
+            DATABASE_URL=f"sqlite:///{self.db}",
+            PDFPROMPT_LOG_LEVEL="warning",
+            PDFPROMPT_RENDER_ENGINE="chromium",
+        )
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        self.proc = subprocess.Popen(
+            [PDFPROMPT, "serve", "--port", str(self.port)], env=self.env, stdout=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("pdfprompt serve did not become ready")
+        out = subprocess.run(
+            [PDFPROMPT, "users", "create", f"bench-{uuid.uuid4().hex[:6]}@example.com"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(60)
+
+    def finished(self, ids: list[str]) -> list[tuple[str, str, str, str]]:
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
+            marks = ",".join("?" * len(ids))
+            return db.execute(
+                f"SELECT status, created_at, started_at, finished_at FROM jobs "
+                f"WHERE id IN ({marks}) AND finished_at IS NOT NULL",
+                ids,
+            ).fetchall()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _at(text: str) -> float:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+async def bench_service(name: str, n: int) -> Result:
+    source = (CORPUS / f"{name}.html").read_text("utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        service = Service(Path(tmp))
+        key = service.start()
+        try:
+            headers = {"Authorization": f"Bearer {key}"}
+            async with httpx.AsyncClient(base_url=service.url, headers=headers) as client:
+                warm = await client.post("/v1/jobs", json={"type": "html", "input": "<p>w</p>"})
+                await _wait(service, [warm.json()["id"]])
+                docs = [unique(source) for _ in range(n)]
+                cpu0, t0 = busy_cpu_s(), time.time()
+                responses = await asyncio.gather(
+                    *(client.post("/v1/jobs", json={"type": "html", "input": d}) for d in docs)
+                )
+                ids = [r.json()["id"] for r in responses]
+                rows = await _wait(service, ids)
+                cpu = busy_cpu_s() - cpu0
+        finally:
+            service.stop()
+    bad = [r for r in rows if r[0] != "succeeded"]
+    if bad:
+        raise SystemExit(f"{len(bad)} jobs did not succeed: {bad[:3]}")
+    last = max(_at(r[3]) for r in rows)
+    return Result("service", name, n, last - t0, cpu / n, [_at(r[3]) - _at(r[2]) for r in rows])
+
+
+async def _wait(service: Service, ids: list[str]) -> list[tuple[str, str, str, str]]:
+    while True:
+        rows = service.finished(ids)
+        if len(rows) == len(ids):
+            return rows
+        await asyncio.sleep(0.02)
+
+
+# -- 4. a new browser per document ----------------------------------------------------------
+
+
+async def bench_cold(name: str, n: int) -> Result:
+    args = pdf_arguments(RenderOptions())
+    path = chromium()
+    async with async_playwright() as pw:
+
+        async def one(_caller: int, doc: str) -> float:
+            t = time.perf_counter()
+            browser = await pw.chromium.launch(executable_path=path, args=BARE_ARGS)
+            page = await browser.new_page()
+            await page.set_content(doc, wait_until="load")
+            await page.pdf(**args)
+            await browser.close()
+            return time.perf_counter() - t
+
+        return await timed("cold", name, n, 2, one)
+
+
+# -- 5. WeasyPrint --------------------------------------------------------------------------
+
+
+async def bench_weasyprint(name: str, n: int) -> Result:
+    async with WeasyPrintRenderer(processes=2, timeout_s=600) as renderer:
+
+        async def one(_caller: int, doc: str) -> float:
+            t = time.perf_counter()
+            await renderer.render(doc, RenderOptions())
+            return time.perf_counter() - t
+
+        return await timed("weasyprint", name, n, 2, one)
+
+
+# -- soak -----------------------------------------------------------------------------------
+
+
+def tree_rss_mb() -> float:
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+def leftovers() -> list[str]:
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            found.append(f"{child.pid} {child.name()} {child.status()}")
+        except psutil.Error:
+            continue
+    return found
+
+
+async def soak(n: int) -> None:
+    source = (CORPUS / "invoice.html").read_text("utf-8")
+    settings = Settings(render_engine="chromium")
+    samples: list[tuple[int, float]] = []
+    zombies_during = 0
+    done = 0
+    t0 = time.perf_counter()
+    async with renderer_from_settings(settings) as renderer:
+
+        async def loop() -> None:
+            nonlocal done, zombies_during
+            while done < n:
+                done += 1
+                await render_pdf(renderer, unique(source), RenderOptions())
+                if done % 250 == 0:
+                    samples.append((done, tree_rss_mb()))
+                    zombies_during = max(zombies_during, sum("zombie" in p for p in leftovers()))
+
+        await asyncio.gather(*(loop() for _ in range(settings.max_pdf_concurrency)))
+        recycle_after = settings.browser_recycle_after
+    seconds = time.perf_counter() - t0
+    await asyncio.sleep(1.0)
+    left = leftovers()
+    warm_at = max(500, n // 10)
+    warm = next((mb for i, mb in samples if i >= warm_at), samples[0][1])
+    peak = max(mb for _, mb in samples)
+    print(f"\n## soak: {n} renders of the invoice through the renderer ({seconds:.0f} s)")
+    print(
+        f"browser recycled every {recycle_after} renders; process tree RSS sampled every 250 "
+        f"renders: after warm-up ({warm_at} renders) {warm:.0f} MB, peak {peak:.0f} MB, "
+        f"last {samples[-1][1]:.0f} MB; growth after warm-up {100 * (peak - warm) / warm:.1f} %"
+    )
+    print(f"most zombie processes seen at a sample: {zombies_during}")
+    print(f"processes left after the renderer closed: {left or 'none'}")
+
+
+# -- driver ---------------------------------------------------------------------------------
+
+
+def _row(r: Result, ratio: str) -> str:
+    return (
+        f"| {r.case} | {r.document} | {r.docs} | {r.rate:.2f} | {r.cpu_s:.3f} | "
+        f"{r.pct(0.5) * 1000:.0f} | {r.pct(0.95) * 1000:.0f} | {ratio} |"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=30, help="renders per fast case")
+    parser.add_argument("--slow-docs", type=int, default=8, help="renders for cold, weasyprint")
+    parser.add_argument("--soak", type=int, default=0, help="then N renders for memory/zombies")
+    parser.add_argument("--only", default="", help="comma-separated cases to run")
+    args = parser.parse_args()
+
+    version = subprocess.run([chromium(), "--version"], capture_output=True, text=True).stdout
+    print("# render benchmark")
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} cpus, {version.strip()}, "
+        f"MAX_PDF_CONCURRENCY={Settings().max_pdf_concurrency}, BROWSER_POOL_SIZE="
+        f"{Settings().browser_pool_size}"
+    )
+    cases: list[tuple[str, Callable[[str, int], Awaitable[Result]], int]] = [
+        ("bare", bench_bare, args.docs),
+        ("renderer", bench_renderer, args.docs),
+        ("service", bench_service, args.docs),
+        ("cold", bench_cold, args.slow_docs),
+        ("weasyprint", bench_weasyprint, args.slow_docs),
+    ]
+    wanted = set(args.only.split(",")) if args.only else {c for c, _, _ in cases}
+    print(
+        "\n| case | document | docs | docs/s | CPU-s/doc | p50 ms | p95 ms | ratio |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    summary: dict[str, dict[str, float]] = {}
+    for name in DOCUMENTS:
+        results: dict[str, Result] = {}
+        for case, run, n in cases:
+            if case not in wanted:
+                continue
+            results[case] = r = await run(name, n)
+            bare = results.get("bare")
+            if case == "bare" or bare is None:
+                ratio = "" if case == "bare" else "n/a"
+            else:
+                ratio = f"{r.rate / bare.rate:.2f}x bare"
+            print(_row(r, ratio), flush=True)
+        summary[name] = {case: r.rate for case, r in results.items()}
+    if {"bare", "renderer", "service", "cold"} <= wanted:
+        print("\ntargets: renderer >= 1.0x bare, service >= 0.9x bare, renderer >= 15x cold")
+        for name, rates in summary.items():
+            print(
+                f"- {name}: renderer {rates['renderer'] / rates['bare']:.2f}x bare, "
+                f"service {rates['service'] / rates['bare']:.2f}x bare, "
+                f"renderer {rates['renderer'] / rates['cold']:.1f}x cold"
+            )
+    if args.soak:
+        await soak(args.soak)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
