@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     browser_recycle_after: int = Field(
         default=1000, ge=1, validation_alias=_env("PDFPROMPT_BROWSER_RECYCLE_AFTER")
     )
+    browser_max_memory_mb: float = Field(
+        default=1024.0, gt=0, validation_alias=_env("PDFPROMPT_BROWSER_MAX_MEMORY_MB")
+    )
     max_pages: int = Field(default=500, ge=1, validation_alias=_env("PDFPROMPT_MAX_PAGES"))
 
     max_input_bytes: int = Field(

@@ -26,6 +26,7 @@ from pdfprompt.domain import (
     RenderTimeoutError,
 )
 from pdfprompt.render import (
+    MEMORY_CHECK_EVERY,
     ChromiumRenderer,
     RendererPool,
     chromium_renderer,
@@ -271,3 +272,34 @@ async def test_auto_falls_back_to_weasyprint_with_a_warning(
     # A configured path that does not exist is reported, not replaced.
     with pytest.raises(BrowserUnavailableError, match="/nowhere/chromium"):
         renderer_from_settings(Settings(render_engine="auto", chromium_path="/nowhere/chromium"))
+
+
+async def test_recycling_waits_for_renders_in_flight_and_leaves_nothing() -> None:
+    """Browsers are replaced after `recycle_after` renders and above the memory bound; renders
+    still running on a retired browser finish, and no Chromium process is left."""
+    settings = Settings(
+        render_engine="chromium",
+        max_pdf_concurrency=2,
+        browser_recycle_after=3,
+        render_timeout_s=30,
+    )
+    async with chromium_renderer(settings) as renderer:
+        docs = [f"<h1>doc {i}</h1>" + "<p>text</p>" * 200 for i in range(12)]
+        outs = await asyncio.gather(*(renderer.render(d, RenderOptions()) for d in docs))
+        for i, out in enumerate(outs):
+            assert f"doc {i}" in _text(out.data)
+        assert renderer.recycled >= 3
+
+    by_memory = Settings(render_engine="chromium", max_pdf_concurrency=2, render_timeout_s=30)
+    async with chromium_renderer(by_memory) as renderer:
+        renderer.max_memory_mb = 1.0  # any browser is over this
+        for _ in range(MEMORY_CHECK_EVERY + 1):
+            await renderer.render("<p>small</p>", RenderOptions())
+        await asyncio.sleep(0.5)  # the check runs beside the renders
+        for _ in range(2):
+            await renderer.render("<p>small</p>", RenderOptions())
+        assert renderer.recycled >= 1
+        assert 0 < await renderer.memory_mb() < 2048
+    await asyncio.sleep(0.5)
+    left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
+    assert left == {}

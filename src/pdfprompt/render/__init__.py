@@ -11,6 +11,7 @@ from typing import Protocol, Self
 from pdfprompt.domain import BrowserUnavailableError, RenderOptions
 from pdfprompt.render.chromium import (
     CHROMIUM_ARGS,
+    MEMORY_CHECK_EVERY,
     ChromiumRenderer,
     RenderedPdf,
     count_pages,
@@ -91,12 +92,14 @@ def chromium_renderer(settings: Settings) -> ChromiumRenderer:
         timeout_s=settings.render_timeout_s,
         allow_javascript=settings.allow_javascript,
         recycle_after=settings.browser_recycle_after,
+        max_memory_mb=settings.browser_max_memory_mb,
         max_pages=settings.max_pages,
     )
 
 
 __all__ = [
     "CHROMIUM_ARGS",
+    "MEMORY_CHECK_EVERY",
     "ChromiumRenderer",
     "RenderedPdf",
     "Renderer",

@@ -15,6 +15,7 @@ import contextlib
 import html as html_lib
 import logging
 import re
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,12 +53,28 @@ CHROMIUM_ARGS = (
     "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
+MEMORY_CHECK_EVERY = 25  # renders on a browser between checks of its memory
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 _HEAD_FOOT_STYLE = (
     "<style>#header, #footer { padding: 0 !important; }"
     ".pdfprompt-hf { font-family: 'Noto Sans', 'DejaVu Sans', sans-serif; font-size: 9px;"
     " width: 100%; margin: 0 12mm; color: #555; }</style>"
 )
+
+
+def _pss_mb(pids: list[int]) -> float:
+    """Proportional set size of these processes, in MB (shared pages counted once overall)."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total_kb += int(line.split()[1])
+                        break
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024
 
 
 def count_pages(pdf: bytes) -> int:
@@ -134,6 +151,11 @@ class _BrowserSlot:
     renders: int = 0
     generation: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    over_memory: bool = False
+    # Renders in flight per browser generation, and retired browsers (replaced by a newer
+    # generation) that close once their last render is done.
+    in_flight: dict[int, int] = field(default_factory=dict)
+    retired: dict[int, Browser] = field(default_factory=dict)
 
 
 @dataclass
@@ -155,6 +177,7 @@ class ChromiumRenderer:
         timeout_s: float = 30.0,
         allow_javascript: bool = False,
         recycle_after: int = 1000,
+        max_memory_mb: float = 1024.0,
         max_pages: int = 500,
     ) -> None:
         self.executable_path = executable_path
@@ -163,8 +186,10 @@ class ChromiumRenderer:
         self.timeout_s = timeout_s
         self.allow_javascript = allow_javascript
         self.recycle_after = recycle_after
+        self.max_memory_mb = max_memory_mb
         self.max_pages = max_pages
         self.renders = 0
+        self.recycled = 0
         self.blocked_requests = 0
         self._pw: Playwright | None = None
         self._slots: list[_BrowserSlot] = []
@@ -194,6 +219,8 @@ class ChromiumRenderer:
             await asyncio.wait(list(self._closing), timeout=5)
         for slot in self._slots:
             await self._close_browser(slot)
+            for generation in list(slot.retired):
+                await self._close_retired(slot, generation)
         if self._pw is not None:
             with contextlib.suppress(Exception):
                 await self._pw.stop()
@@ -247,19 +274,98 @@ class ChromiumRenderer:
         return _PageLease(slot, page, slot.generation)
 
     async def _fresh(self, lease: _PageLease) -> _PageLease:
-        """The lease's page, replaced when its browser was restarted or must be recycled."""
+        """The lease's page, replaced when its browser was restarted or recycled. A browser is
+        recycled after `recycle_after` renders or above `max_memory_mb`: a new one takes its
+        place at once and the old one closes when the renders still on it are done."""
         slot = lease.slot
         async with slot.lock:
             if slot.browser is None or not slot.browser.is_connected():
                 await self._close_browser(slot)
                 await self._start_browser(slot)
-            elif slot.renders >= self.recycle_after and lease.generation == slot.generation:
-                log.info("recycling browser %d after %d renders", slot.index, slot.renders)
-                await self._close_browser(slot)
+            elif lease.generation == slot.generation and (
+                slot.renders >= self.recycle_after or slot.over_memory
+            ):
+                why = "memory" if slot.over_memory else f"{slot.renders} renders"
+                log.info("recycling browser %d (%s)", slot.index, why)
+                self._retire(slot)
                 await self._start_browser(slot)
             if lease.generation != slot.generation or lease.page is None or lease.page.is_closed():
                 return await self._new_lease(slot)
         return lease
+
+    def _retire(self, slot: _BrowserSlot) -> None:
+        browser, slot.browser, slot.context = slot.browser, None, None
+        slot.over_memory = False
+        self.recycled += 1
+        if browser is not None:
+            slot.retired[slot.generation] = browser
+            if not slot.in_flight.get(slot.generation):
+                self._background(self._close_retired(slot, slot.generation))
+
+    async def _close_retired(self, slot: _BrowserSlot, generation: int) -> None:
+        browser = slot.retired.pop(generation, None)
+        slot.in_flight.pop(generation, None)
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                await browser.close()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _began(self, lease: _PageLease) -> None:
+        slot = lease.slot
+        slot.in_flight[lease.generation] = slot.in_flight.get(lease.generation, 0) + 1
+        slot.renders += 1
+
+    def _ended(self, lease: _PageLease) -> None:
+        slot, generation = lease.slot, lease.generation
+        left = slot.in_flight.get(generation, 1) - 1
+        slot.in_flight[generation] = left
+        if left == 0 and generation in slot.retired:
+            self._background(self._close_retired(slot, generation))
+        elif (
+            generation == slot.generation
+            and slot.renders % MEMORY_CHECK_EVERY == 0
+            and slot.browser is not None
+        ):
+            self._background(self._check_memory(slot, slot.browser))
+
+    async def _check_memory(self, slot: _BrowserSlot, browser: Browser) -> None:
+        """Mark the slot for recycling when its browser's processes use more than
+        `max_memory_mb` (proportional set size, read from /proc)."""
+        try:
+            session = await browser.new_browser_cdp_session()
+            try:
+                info = await session.send("SystemInfo.getProcessInfo")
+            finally:
+                await session.detach()
+        except PlaywrightError:
+            return  # the browser went away: the next render replaces it
+        used = await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
+        if used > self.max_memory_mb and browser is slot.browser:
+            log.info(
+                "browser %d uses %.0f MB (limit %.0f MB): recycling it",
+                slot.index,
+                used,
+                self.max_memory_mb,
+            )
+            slot.over_memory = True
+
+    async def memory_mb(self) -> float:
+        """What the pool's current browsers use (proportional set size, MB)."""
+        total = 0.0
+        for slot in self._slots:
+            if slot.browser is None or not slot.browser.is_connected():
+                continue
+            session = await slot.browser.new_browser_cdp_session()
+            try:
+                info = await session.send("SystemInfo.getProcessInfo")
+            finally:
+                await session.detach()
+            total += await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
+        return total
 
     async def render(self, document: str, options: RenderOptions) -> RenderedPdf:
         """Render one HTML document; raises `RenderError` subclasses on failure."""
@@ -268,7 +374,7 @@ class ChromiumRenderer:
             lease = await self._fresh(lease)
             assert lease.page is not None
             page = lease.page
-            lease.slot.renders += 1
+            self._began(lease)
             try:
                 data = await asyncio.wait_for(
                     self._print(page, with_title(document, options.title), options),
@@ -285,6 +391,8 @@ class ChromiumRenderer:
                 if not connected:
                     raise BrowserUnavailableError("the browser stopped during the render") from exc
                 raise RenderError(f"the renderer failed: {exc.message.splitlines()[0]}") from exc
+            finally:
+                self._ended(lease)
         except asyncio.CancelledError:
             # The job was cancelled mid-render: the page may still be printing, so it is
             # closed in the background and the next render on this slot gets a new one.
@@ -310,9 +418,7 @@ class ChromiumRenderer:
     def _abandon_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None
         if page is not None:
-            task = asyncio.get_running_loop().create_task(self._close_page(page))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._background(self._close_page(page))
 
     @staticmethod
     async def _close_page(page: Page) -> None:
