@@ -6,13 +6,18 @@ to a concrete renderer and storage backend.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import secrets
+from dataclasses import asdict, replace
 
 from pdfprompt.domain import (
     Generator,
     JobStage,
     JobType,
+    NotFoundError,
+    PageLimitExceededError,
     RenderOptions,
     RenderTimeoutError,
     safe_filename,
@@ -21,6 +26,8 @@ from pdfprompt.generate import markdown_document
 from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import RenderedPdf, Renderer, render_pdf
 from pdfprompt.storage import Storage
+
+STORING_SHOWN_AFTER_S = 0.25
 
 
 def build_document(job_type: JobType, text: str, options: RenderOptions) -> tuple[str, Generator]:
@@ -31,6 +38,17 @@ def build_document(job_type: JobType, text: str, options: RenderOptions) -> tupl
         return markdown_document(text, title=options.title), Generator.MARKDOWN
     # No LLM client yet: a prompt is typeset as Markdown and the job says so.
     return markdown_document(text, title=options.title), Generator.MARKDOWN_FALLBACK
+
+
+def render_key(user_id: str, engine: str, document: str, options: RenderOptions) -> str:
+    """What identifies a render: its owner, the engine, the document and every option that
+    shapes the PDF (the download filename does not). Scoped to the owner, so a cache hit
+    never tells one user what another rendered."""
+    shaping = asdict(replace(options, filename=None))
+    digest = hashlib.sha256(json.dumps([user_id, engine, shaping], sort_keys=True).encode())
+    digest.update(b"\0")
+    digest.update(document.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 async def render_input(
@@ -51,28 +69,61 @@ class JobPipeline:
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
         options = RenderOptions.from_dict(job.options)
+        # The claim already set the stage to `generating`; HTML and Markdown are made in no
+        # time, so the generator is written with the next stage (one write, not two).
         document, generator = build_document(job.type, job.input, options)
-        await ctx.report(JobStage.GENERATING, 0.1, generator)
-        await ctx.report(JobStage.RENDERING, 0.3)
-        try:
-            rendered = await render_pdf(self.renderer, document, options)
-        except RenderTimeoutError as exc:
-            # A timeout may be a busy machine once; twice in a row it is the document.
-            again = job.error is not None and job.error.code == exc.code
-            raise RenderTimeoutError(
-                exc.message + (" again; not retrying" if again else ""), transient=not again
-            ) from exc
-        await ctx.report(JobStage.STORING, 0.9)
+        await ctx.report(JobStage.RENDERING, 0.3, generator)
+        cache_key = render_key(job.user_id, self.renderer.name, document, options)
+        rendered = await self._from_cache(ctx, cache_key)
+        if rendered is None:
+            try:
+                rendered = await render_pdf(self.renderer, document, options)
+            except RenderTimeoutError as exc:
+                # A timeout may be a busy machine once; twice in a row it is the document.
+                again = job.error is not None and job.error.code == exc.code
+                raise RenderTimeoutError(
+                    exc.message + (" again; not retrying" if again else ""), transient=not again
+                ) from exc
         # Each attempt writes under its own key; only the winning attempt's key is recorded.
         key = f"{job.user_id}/{job.id}/{job.attempts}-{secrets.token_hex(4)}.pdf"
-        await self.storage.put(key, rendered.data)
+        storing = asyncio.ensure_future(self.storage.put(key, rendered.data))
+        # The `storing` stage is written only when storing takes long enough to be seen
+        # (a slow object store); a local write is done before a client could poll.
+        try:
+            done, _ = await asyncio.wait({storing}, timeout=STORING_SHOWN_AFTER_S)
+            if not done:
+                await ctx.report(JobStage.STORING, 0.9)
+            await storing
+        except BaseException:
+            storing.cancel()
+            raise
         return StoredFile(
             storage_key=key,
             size_bytes=len(rendered.data),
             pages=rendered.pages,
             sha256=hashlib.sha256(rendered.data).hexdigest(),
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
+            render_key=cache_key,
         )
+
+    async def _from_cache(self, ctx: JobContext, key: str) -> RenderedPdf | None:
+        """The PDF an identical earlier render stored, read back; None when there is none
+        (or its file is gone). Each job keeps a copy of its own, so deleting one job never
+        takes another's file."""
+        cached = await ctx.store.cached_render(ctx.job.user_id, key)
+        data = None
+        if cached is not None:
+            if cached.pages > self.renderer.max_pages:
+                raise PageLimitExceededError(
+                    f"the document has {cached.pages} pages; the limit is {self.renderer.max_pages}"
+                )
+            try:
+                data = await self.storage.read(cached.storage_key)
+            except NotFoundError:
+                data = None
+        if ctx.metrics is not None:
+            ctx.metrics.render_cache.labels("miss" if data is None else "hit").inc()
+        return None if data is None or cached is None else RenderedPdf(data, cached.pages)
 
     async def discard(self, storage_key: str) -> None:
         await self.storage.delete(storage_key)

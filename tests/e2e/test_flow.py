@@ -152,3 +152,53 @@ def test_render_command_makes_a_pdf_without_a_server(tmp_path: Any) -> None:
     text = pdf_text((tmp_path / "notes.pdf").read_bytes())
     assert "Notes" in text and "two" in text and "code block" in text
     assert not (tmp_path / "unused.sqlite3").exists()  # no database needed
+
+
+def _cache_counts(c: httpx.Client) -> dict[str, float]:
+    counts = {}
+    for line in c.get("/metrics").text.splitlines():
+        if line.startswith("pdfprompt_render_cache_total{"):
+            result = line.split('result="')[1].split('"')[0]
+            counts[result] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_an_identical_render_reuses_the_stored_pdf(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, env = service
+    headers = {"Authorization": f"Bearer {create_key(env, 'cache@example.com')}"}
+    other = {"Authorization": f"Bearer {create_key(env, 'cache-other@example.com')}"}
+    document = f"<h1>Cached</h1><p>{time.time_ns()}</p>"
+    with httpx.Client(base_url=server.base_url, headers=headers) as c:
+        before = _cache_counts(c)
+        first = c.post("/v1/jobs", json={"type": "html", "input": document}).json()
+        first, _ = wait_final(c, first["id"])
+        second = c.post(
+            "/v1/jobs", json={"type": "html", "input": document, "options": {"filename": "b.pdf"}}
+        ).json()
+        second, _ = wait_final(c, second["id"])
+        after = _cache_counts(c)
+        assert (first["status"], second["status"]) == ("succeeded", "succeeded")
+        assert after["hit"] - before.get("hit", 0) == 1
+        assert after["miss"] - before.get("miss", 0) == 1
+        a = c.get(f"/v1/jobs/{first['id']}/pdf").content
+        b = c.get(f"/v1/jobs/{second['id']}/pdf")
+        assert b.content == a  # the stored bytes, not a new render
+        assert "b.pdf" in b.headers["content-disposition"]
+        assert second["file"]["id"] != first["file"]["id"]
+
+        # Other options, or another user, render again.
+        landscape = c.post(
+            "/v1/jobs",
+            json={"type": "html", "input": document, "options": {"landscape": True}},
+        ).json()
+        assert wait_final(c, landscape["id"])[0]["status"] == "succeeded"
+        with httpx.Client(base_url=server.base_url, headers=other) as o:
+            theirs = o.post("/v1/jobs", json={"type": "html", "input": document}).json()
+            assert wait_final(o, theirs["id"])[0]["status"] == "succeeded"
+        assert _cache_counts(c)["hit"] == after["hit"]
+
+        # Deleting the first job leaves the second one's copy.
+        assert c.delete(f"/v1/jobs/{first['id']}").status_code == 204
+        assert c.get(f"/v1/jobs/{second['id']}/pdf").content == a

@@ -73,8 +73,12 @@ files = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("pages", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
+    # What was rendered (engine, document, options, owner), hashed: an identical render
+    # reuses these bytes (see pipeline.render_key).
+    Column("render_key", String(64)),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Index("ix_files_user_id_id", "user_id", "id"),
+    Index("ix_files_render_key", "render_key"),
 )
 
 jobs = Table(

@@ -3,6 +3,7 @@
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import (
+    CachedRender,
     Finished,
     JobPage,
     JobStore,
@@ -17,6 +18,7 @@ from pdfprompt.queue.wakeup import PostgresWakeup, Wakeup
 from pdfprompt.queue.worker import JobContext, JobHandler, Worker, WorkerConfig, new_worker_id
 
 __all__ = [
+    "CachedRender",
     "Finished",
     "JobContext",
     "JobEvents",

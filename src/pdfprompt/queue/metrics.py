@@ -49,6 +49,14 @@ class QueueMetrics:
         self.queue_depth = Gauge(
             "pdfprompt_queue_depth", "Jobs waiting or running, by status.", ["status"], registry=r
         )
+        self.render_cache = Counter(
+            "pdfprompt_render_cache",
+            "Renders looked up in the render cache, by result (hit: stored bytes reused).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("hit", "miss"):
+            self.render_cache.labels(result)
         self.db_pool_in_use = Gauge(
             "pdfprompt_db_pool_in_use", "Database connections checked out.", registry=r
         )

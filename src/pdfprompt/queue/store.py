@@ -117,6 +117,16 @@ class StoredFile:
     sha256: str
     filename: str
     content_type: str = "application/pdf"
+    render_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRender:
+    """A stored PDF that an identical earlier render produced."""
+
+    storage_key: str
+    pages: int
+    size_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +253,7 @@ def _file_rows(done: Sequence[Finished]) -> list[dict[str, Any]]:
             "size_bytes": d.stored.size_bytes,
             "pages": d.stored.pages,
             "sha256": d.stored.sha256,
+            "render_key": d.stored.render_key,
         }
         for d in done
     ]
@@ -260,6 +271,7 @@ _FILE_ROW_COLUMNS = [
         "size_bytes",
         "pages",
         "sha256",
+        "render_key",
     )
 ]
 
@@ -788,6 +800,18 @@ class JobStore:
             if row.file_id is not None:
                 await conn.execute(delete(files).where(files.c.id == row.file_id))
         return row.storage_key  # type: ignore[no-any-return]
+
+    async def cached_render(self, user_id: str, render_key: str) -> CachedRender | None:
+        """The newest of `user_id`'s stored files made by an identical render, if any."""
+        query = (
+            select(files.c.storage_key, files.c.pages, files.c.size_bytes)
+            .where(files.c.render_key == render_key, files.c.user_id == user_id)
+            .order_by(files.c.id.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else CachedRender(row.storage_key, row.pages, row.size_bytes)
 
     async def files_of_jobs(self, job_ids: Sequence[str]) -> dict[str, int]:
         """How many file rows each job has (used by tests and checks: it must be 0 or 1)."""

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class Renderer(Protocol):
+    max_pages: int
+
     @property
     def name(self) -> str: ...
 

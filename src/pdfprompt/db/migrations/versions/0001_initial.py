@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("pages", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("render_key", sa.String(64), nullable=True),
         sa.Column("created_at", Timestamp, server_default=db_now(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_files_user_id_users", ondelete="CASCADE"
@@ -71,6 +72,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("job_id", name="uq_files_job_id"),
     )
     op.create_index("ix_files_user_id_id", "files", ["user_id", "id"])
+    op.create_index("ix_files_render_key", "files", ["render_key"])
     op.create_table(
         "jobs",
         sa.Column("id", ID, nullable=False),
