@@ -1,6 +1,6 @@
 """Render benchmarks: pdfprompt's renderer and whole service against bare references.
 
-    scripts/bench.sh render [--docs 60] [--slow-docs 8] [--soak 0]
+    scripts/bench.sh render [--docs 40] [--slow-docs 6] [--rounds 3] [--soak 0]
 
 For each corpus document (bench/corpus/: a 1-page invoice, 5- and 20-page
 reports), made unique per render so nothing can be cached, in one run:
@@ -354,17 +354,13 @@ async def soak(n: int) -> None:
 # -- driver ---------------------------------------------------------------------------------
 
 
-def _row(r: Result, ratio: str) -> str:
-    return (
-        f"| {r.case} | {r.document} | {r.docs} | {r.rate:.2f} | {r.cpu_s:.3f} | "
-        f"{r.pct(0.5) * 1000:.0f} | {r.pct(0.95) * 1000:.0f} | {ratio} |"
-    )
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--docs", type=int, default=60, help="renders per fast case")
-    parser.add_argument("--slow-docs", type=int, default=8, help="renders for cold, weasyprint")
+    parser.add_argument("--docs", type=int, default=40, help="renders per fast case and round")
+    parser.add_argument(
+        "--slow-docs", type=int, default=6, help="renders per round for cold and weasyprint"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--soak", type=int, default=0, help="then N renders for memory/zombies")
     parser.add_argument("--only", default="", help="comma-separated cases to run")
     args = parser.parse_args()
@@ -384,24 +380,29 @@ async def main() -> None:
         ("weasyprint", bench_weasyprint, args.slow_docs),
     ]
     wanted = set(args.only.split(",")) if args.only else {c for c, _, _ in cases}
+    print(f"{args.rounds} rounds; each round runs every case in turn; the median round is shown")
     print(
-        "\n| case | document | docs | docs/s | CPU-s/doc | p50 ms | p95 ms | ratio |\n"
-        "|---|---|---|---|---|---|---|---|"
+        "\n| case | document | docs | docs/s (median) | all rounds | CPU-s/doc | p50 ms "
+        "| p95 ms | ratio |\n|---|---|---|---|---|---|---|---|---|"
     )
     summary: dict[str, dict[str, float]] = {}
     for name in DOCUMENTS:
-        results: dict[str, Result] = {}
-        for case, run, n in cases:
-            if case not in wanted:
-                continue
-            results[case] = r = await run(name, n)
-            bare = results.get("bare")
-            if case == "bare" or bare is None:
-                ratio = "" if case == "bare" else "n/a"
-            else:
-                ratio = f"{r.rate / bare.rate:.2f}x bare"
-            print(_row(r, ratio), flush=True)
-        summary[name] = {case: r.rate for case, r in results.items()}
+        runs: dict[str, list[Result]] = {case: [] for case, _, _ in cases if case in wanted}
+        for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits all
+            for case, run, n in cases:
+                if case in wanted:
+                    runs[case].append(await run(name, n))
+        medians = {c: sorted(rs, key=lambda r: r.rate)[len(rs) // 2] for c, rs in runs.items()}
+        bare = medians.get("bare")
+        for case, r in medians.items():
+            ratio = "" if case == "bare" or bare is None else f"{r.rate / bare.rate:.2f}x bare"
+            every = ", ".join(f"{x.rate:.2f}" for x in runs[case])
+            print(
+                f"| {r.case} | {r.document} | {r.docs} | {r.rate:.2f} | {every} | "
+                f"{r.cpu_s:.3f} | {r.pct(0.5) * 1000:.0f} | {r.pct(0.95) * 1000:.0f} | {ratio} |",
+                flush=True,
+            )
+        summary[name] = {case: r.rate for case, r in medians.items()}
     if {"bare", "renderer", "service", "cold"} <= wanted:
         print("\ntargets: renderer >= 1.0x bare, service >= 0.9x bare, renderer >= 15x cold")
         for name, rates in summary.items():
