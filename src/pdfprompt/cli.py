@@ -21,7 +21,9 @@ from pdfprompt.accounts import AccountStore
 from pdfprompt.api import build_worker, create_app, prepare_database, wakeup_for
 from pdfprompt.api.schemas import OptionsIn
 from pdfprompt.db import create_engine, upgrade
+from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app
 from pdfprompt.domain import JobType, PdfPromptError, RenderOptions
+from pdfprompt.generate import llm_client_from_settings
 from pdfprompt.pipeline import render_input
 from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
@@ -64,9 +66,10 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> No
 
 async def _run_worker(settings: Settings, *, burst: bool) -> None:
     svc = await prepare_database(settings)
+    llm = llm_client_from_settings(settings)
     try:
         async with renderer_from_settings(settings) as renderer, wakeup_for(settings) as wakeup:
-            worker = build_worker(svc, renderer, wakeup)
+            worker = build_worker(svc, renderer, wakeup, llm)
             if settings.worker_metrics_port is not None:
                 start_http_server(
                     settings.worker_metrics_port, addr=settings.host, registry=svc.metrics.registry
@@ -100,6 +103,8 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
             )
             await worker.run(burst=burst)
     finally:
+        if llm is not None:
+            await llm.aclose()
         await svc.engine.dispose()
 
 
@@ -210,7 +215,35 @@ def _parser() -> argparse.ArgumentParser:
     kc.add_argument("--name", default="")
 
     sub.add_parser("stats", help="queue depth, throughput, error rate and latency")
+
+    dev = sub.add_parser("dev", help="development and test tools")
+    ds = dev.add_subparsers(dest="dev_command", required=True)
+    fl = ds.add_parser("fake-llm", help="an OpenAI-compatible server for tests and benchmarks")
+    fl.add_argument("--host", default="127.0.0.1")
+    fl.add_argument("--port", type=int, default=8790)
+    fl.add_argument("--latency-ms", type=int, default=0, help="wait before each answer")
+    fl.add_argument("--stream", action="store_true", help="stream answers when asked to")
+    fl.add_argument(
+        "--behaviour",
+        action="append",
+        default=[],
+        metavar="KEY=WHAT",
+        help="per key or model:NAME: answer, 429[:seconds], 401, 403, 500, hang, empty, text, "
+        "hostile (repeatable; POST /_control changes them while running)",
+    )
     return p
+
+
+def _fake_llm(args: argparse.Namespace) -> None:
+    fake = FakeLlm(latency_ms=args.latency_ms, stream=args.stream)
+    for item in args.behaviour:
+        who, _, what = item.partition("=")
+        fake.behaviours[who] = what or "answer"
+    print(f"fake LLM on http://{args.host}:{args.port}/v1", flush=True)
+    config = uvicorn.Config(
+        create_fake_llm_app(fake), host=args.host, port=args.port, log_level="warning"
+    )
+    uvicorn.Server(config).run()
 
 
 def _account_action(args: argparse.Namespace) -> Callable[[AccountStore], Awaitable[None]]:
@@ -280,6 +313,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "users": lambda: asyncio.run(_with_accounts(settings, _account_action(args))),
         "keys": lambda: asyncio.run(_with_accounts(settings, _account_action(args))),
         "stats": lambda: asyncio.run(_stats(settings)),
+        "dev": lambda: _fake_llm(args),
     }
     if command in ("serve", "api"):
         host = args.host or settings.host

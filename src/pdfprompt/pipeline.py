@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import asdict, replace
 
@@ -22,10 +23,12 @@ from pdfprompt.domain import (
     RenderTimeoutError,
     safe_filename,
 )
-from pdfprompt.generate import markdown_document
+from pdfprompt.generate import LlmClient, clean_document, markdown_document, messages
 from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import RenderedPdf, Renderer, render_pdf
 from pdfprompt.storage import Storage
+
+log = logging.getLogger(__name__)
 
 STORING_SHOWN_AFTER_S = 0.25
 
@@ -36,7 +39,7 @@ def build_document(job_type: JobType, text: str, options: RenderOptions) -> tupl
         return text, Generator.HTML
     if job_type is JobType.MARKDOWN:
         return markdown_document(text, title=options.title), Generator.MARKDOWN
-    # No LLM client yet: a prompt is typeset as Markdown and the job says so.
+    # No LLM configured: a prompt is typeset as Markdown and the job says so.
     return markdown_document(text, title=options.title), Generator.MARKDOWN_FALLBACK
 
 
@@ -62,16 +65,34 @@ async def render_input(
 class JobPipeline:
     """Turns a claimed job into a stored PDF, reporting its stage as it goes."""
 
-    def __init__(self, renderer: Renderer, storage: Storage) -> None:
+    def __init__(self, renderer: Renderer, storage: Storage, llm: LlmClient | None = None) -> None:
         self.renderer = renderer
         self.storage = storage
+        self.llm = llm
+
+    async def _document(self, ctx: JobContext, options: RenderOptions) -> tuple[str, Generator]:
+        """The HTML to render. A prompt goes to the LLM when one is configured; its progress
+        moves with the text streamed back (written at most a few times a second)."""
+        job = ctx.job
+        if job.type is not JobType.PROMPT or self.llm is None:
+            return build_document(job.type, job.input, options)
+        await ctx.report(JobStage.GENERATING, 0.02, Generator.LLM)
+        expected = self.llm.max_tokens * 3  # characters, roughly, in a long answer
+
+        async def progress(chars: int) -> None:
+            await ctx.report(JobStage.GENERATING, 0.02 + 0.26 * min(1.0, chars / expected))
+
+        asked = messages(job.input, tone=options.tone, kind=options.document_kind)
+        written, model = await self.llm.write(asked, progress)
+        log.info("job %s: %s wrote %d characters", job.id, model, len(written))
+        return clean_document(written, title=options.title), Generator.LLM
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
         options = RenderOptions.from_dict(job.options)
         # The claim already set the stage to `generating`; HTML and Markdown are made in no
-        # time, so the generator is written with the next stage (one write, not two).
-        document, generator = build_document(job.type, job.input, options)
+        # time, so their generator is written with the next stage (one write, not two).
+        document, generator = await self._document(ctx, options)
         await ctx.report(JobStage.RENDERING, 0.3, generator)
         cache_key = render_key(job.user_id, self.renderer.name, document, options)
         rendered = await self._from_cache(ctx, cache_key)

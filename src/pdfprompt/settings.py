@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CHROMIUM_CANDIDATES = (
@@ -38,6 +38,15 @@ def _cpu_count() -> int:
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
+
+
+LLM_KEY_VARIABLES = ("OPENROUTER_API_KEY", *(f"OPENROUTER_API_KEY{i}" for i in range(1, 11)))
+
+
+def _llm_keys_from_env() -> tuple[SecretStr, ...]:
+    """OPENROUTER_API_KEY and OPENROUTER_API_KEY1 … OPENROUTER_API_KEY10, those set, in order."""
+    values = (os.environ.get(name, "").strip() for name in LLM_KEY_VARIABLES)
+    return tuple(SecretStr(v) for v in values if v)
 
 
 class Settings(BaseSettings):
@@ -115,11 +124,29 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1, validation_alias=_env("PDFPROMPT_MAX_INPUT_BYTES")
     )
 
-    openrouter_base_url: str = Field(
+    llm_base_url: str = Field(
         default="https://openrouter.ai/api/v1", validation_alias=_env("OPENROUTER_BASE_URL")
     )
-    openrouter_api_key: str | None = Field(
-        default=None, validation_alias=_env("OPENROUTER_API_KEY")
+    # Secrets: shown as '**********' in any repr or log of the settings.
+    llm_api_keys: tuple[SecretStr, ...] = Field(default_factory=_llm_keys_from_env)
+    llm_models: str = Field(
+        default="openai/gpt-4o-mini,google/gemini-2.0-flash-001",
+        validation_alias=_env("PDFPROMPT_LLM_MODELS"),
+    )
+    llm_timeout_s: float = Field(
+        default=120.0, gt=0, validation_alias=_env("PDFPROMPT_LLM_TIMEOUT_S")
+    )
+    llm_max_tokens: int = Field(
+        default=8000, ge=256, validation_alias=_env("PDFPROMPT_LLM_MAX_TOKENS")
+    )
+    llm_cooldown_s: float = Field(
+        default=30.0, gt=0, validation_alias=_env("PDFPROMPT_LLM_COOLDOWN_S")
+    )
+    llm_quarantine_s: float = Field(
+        default=3600.0, gt=0, validation_alias=_env("PDFPROMPT_LLM_QUARANTINE_S")
+    )
+    max_prompt_chars: int = Field(
+        default=20_000, ge=1, validation_alias=_env("PDFPROMPT_MAX_PROMPT_CHARS")
     )
 
     log_level: str = Field(default="info", validation_alias=_env("PDFPROMPT_LOG_LEVEL"))
@@ -137,6 +164,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def llm_model_list(self) -> list[str]:
+        """`PDFPROMPT_LLM_MODELS`, comma-separated, in fallback order."""
+        return [m.strip() for m in self.llm_models.split(",") if m.strip()]
+
+    @property
     def effective_database_url(self) -> str:
         """The configured database, or the embedded SQLite file under the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'pdfprompt.sqlite3'}"
@@ -144,16 +176,6 @@ class Settings(BaseSettings):
     @property
     def effective_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "files").resolve().as_uri()
-
-    @property
-    def llm_api_keys(self) -> list[str]:
-        """The LLM keys that are set: `OPENROUTER_API_KEY`, `OPENROUTER_API_KEY1`..`10`."""
-        keys = [self.openrouter_api_key] if self.openrouter_api_key else []
-        for i in range(1, 11):
-            value = os.environ.get(f"OPENROUTER_API_KEY{i}")
-            if value:
-                keys.append(value)
-        return keys
 
     def find_chromium(self) -> str | None:
         """The configured Chromium, else the first one found on this machine."""

@@ -37,7 +37,8 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert (s.worker_concurrency, s.max_pdf_concurrency, s.browser_pool_size) == (5, 3, 2)
     assert (s.batch_size, s.poll_ms) == (4, 250)
     assert s.chromium_path == "/opt/chrome"
-    assert s.llm_api_keys == ["k0", "k3"]
+    assert [k.get_secret_value() for k in s.llm_api_keys] == ["k0", "k3"]
+    assert "k0" not in repr(s) and "k3" not in repr(s)
 
 
 def test_embedded_default_lives_in_the_data_dir(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pdfprompt.db import (
     upgrade,
 )
 from pdfprompt.domain import RetryPolicy, UnavailableError
+from pdfprompt.generate import LlmClient, llm_client_from_settings
 from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
     JobEvents,
@@ -59,9 +60,11 @@ def wakeup_for(settings: Settings, events: JobEvents | None = None) -> Wakeup:
     return PostgresWakeup(listen_dsn(url), events=events)
 
 
-def build_worker(svc: Services, renderer: Renderer, wakeup: Wakeup) -> Worker:
+def build_worker(
+    svc: Services, renderer: Renderer, wakeup: Wakeup, llm: LlmClient | None = None
+) -> Worker:
     """A worker that runs the real pipeline on this process's database and storage."""
-    pipeline = JobPipeline(renderer, svc.storage)
+    pipeline = JobPipeline(renderer, svc.storage, llm)
     return Worker(
         svc.jobs,
         pipeline,
@@ -114,7 +117,10 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events))
             if with_worker:
                 renderer = await stack.enter_async_context(renderer_from_settings(settings))
-                worker = build_worker(svc, renderer, svc.wakeup)
+                llm = llm_client_from_settings(settings)
+                if llm is not None:
+                    stack.push_async_callback(llm.aclose)
+                worker = build_worker(svc, renderer, svc.wakeup, llm)
                 svc.renderer, svc.worker = renderer, worker
                 worker_task = asyncio.create_task(worker.run(), name="pdfprompt-worker")
             try:

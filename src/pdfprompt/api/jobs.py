@@ -79,6 +79,12 @@ async def create_job(
     parsed = _parse_job(await _read_body(request, limit), svc.settings.max_input_bytes)
     if isinstance(parsed, JSONResponse):
         return parsed
+    limit_chars = svc.settings.max_prompt_chars
+    if parsed.type == "prompt" and len(parsed.input) > limit_chars:
+        raise InvalidInputError(
+            f"input: the prompt has {len(parsed.input)} characters; the limit is {limit_chars}",
+            field="input",
+        )
     if idempotency_key is not None and not idempotency_key.strip():
         raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
     new = NewJob(

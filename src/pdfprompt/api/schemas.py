@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from pdfprompt.domain import (
+    DOCUMENT_KINDS,
     PAPER_FORMATS,
+    TONES,
     Job,
     check_css_length,
     check_page_ranges,
@@ -61,6 +63,8 @@ class OptionsIn(Strict):
     subject: ShortText | None = None
     keywords: ShortText | None = None
     filename: Annotated[str, Field(max_length=200)] | None = None
+    tone: Literal[TONES] | None = None  # type: ignore[valid-type]
+    document_kind: Literal[DOCUMENT_KINDS] | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _size(self) -> OptionsIn:

@@ -6,6 +6,8 @@ from pdfprompt.domain.errors import (
     DuplicateJobError,
     InvalidInputError,
     LeaseLostError,
+    LlmError,
+    LlmKeysCoolingError,
     NotFoundError,
     PageLimitExceededError,
     PayloadTooLargeError,
@@ -30,7 +32,9 @@ from pdfprompt.domain.jobs import (
     retry_decision,
 )
 from pdfprompt.domain.options import (
+    DOCUMENT_KINDS,
     PAPER_FORMATS,
+    TONES,
     Margin,
     RenderOptions,
     check_css_length,
@@ -40,8 +44,10 @@ from pdfprompt.domain.options import (
 )
 
 __all__ = [
+    "DOCUMENT_KINDS",
     "FINAL_STATUSES",
     "PAPER_FORMATS",
+    "TONES",
     "BrowserUnavailableError",
     "ConflictError",
     "DuplicateJobError",
@@ -54,6 +60,8 @@ __all__ = [
     "JobStatus",
     "JobType",
     "LeaseLostError",
+    "LlmError",
+    "LlmKeysCoolingError",
     "Margin",
     "NotFoundError",
     "PageLimitExceededError",

@@ -113,6 +113,31 @@ class PageLimitExceededError(RenderError):
     transient = False
 
 
+class LlmError(PdfPromptError):
+    """No model gave a usable document (network errors, 5xx, empty or non-HTML answers)."""
+
+    code = "llm_failed"
+    transient = True
+
+
+class LlmKeysCoolingError(LlmError):
+    """Every LLM key is cooling down (rate limited) or quarantined: the job waits until the
+    first key is free (`retry_after_s`) without using up an attempt."""
+
+    code = "llm_keys_cooling"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_cooling, (self.message, self.retry_after_s))
+
+
+def _rebuild_cooling(message: str, retry_after_s: float) -> LlmKeysCoolingError:
+    return LlmKeysCoolingError(message, retry_after_s=retry_after_s)
+
+
 class StorageError(PdfPromptError):
     """The storage backend failed to keep or return an object."""
 

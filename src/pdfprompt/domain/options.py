@@ -9,6 +9,22 @@ from typing import Any
 from pdfprompt.domain.errors import InvalidInputError
 
 PAPER_FORMATS = ("A3", "A4", "A5", "Letter", "Legal", "Tabloid")
+# What a prompt may ask of the LLM's writing (options `tone` and `document_kind`).
+TONES = ("neutral", "formal", "friendly", "persuasive", "technical", "concise")
+DOCUMENT_KINDS = (
+    "document",
+    "invoice",
+    "report",
+    "letter",
+    "resume",
+    "notes",
+    "article",
+    "proposal",
+    "contract",
+    "newsletter",
+    "certificate",
+    "menu",
+)
 _LENGTH = re.compile(r"^\s*(\d+(\.\d+)?|\.\d+)\s*(px|in|cm|mm|pt|pc)?\s*$")
 _PAGE_RANGES = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
 MAX_HEADER_FOOTER_CHARS = 20_000
@@ -79,6 +95,8 @@ class RenderOptions:
     subject: str | None = None
     keywords: str | None = None
     filename: str | None = None
+    tone: str | None = None  # prompts only: how the LLM writes
+    document_kind: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderOptions:

@@ -1,10 +1,45 @@
-"""Turning a job's input into HTML: Markdown now; the LLM client joins later."""
+"""Turning a job's input into HTML: Markdown, and prompts written by an LLM."""
 
+from pdfprompt.generate.document import clean_css, clean_document, extract_html, messages
+from pdfprompt.generate.llm import KeyRing, LlmClient
 from pdfprompt.generate.markdown import (
     markdown_document,
     markdown_to_html,
     print_stylesheet,
     wrap_document,
 )
+from pdfprompt.settings import Settings
 
-__all__ = ["markdown_document", "markdown_to_html", "print_stylesheet", "wrap_document"]
+
+def llm_client_from_settings(settings: Settings) -> LlmClient | None:
+    """The LLM client the settings describe; None when no key is configured (prompts are
+    then typeset as Markdown, and the job says so)."""
+    if not settings.llm_api_keys:
+        return None
+    keys = KeyRing(
+        [k.get_secret_value() for k in settings.llm_api_keys],
+        cooldown_s=settings.llm_cooldown_s,
+        quarantine_s=settings.llm_quarantine_s,
+    )
+    return LlmClient(
+        settings.llm_base_url,
+        keys,
+        settings.llm_model_list,
+        timeout_s=settings.llm_timeout_s,
+        max_tokens=settings.llm_max_tokens,
+    )
+
+
+__all__ = [
+    "KeyRing",
+    "LlmClient",
+    "clean_css",
+    "clean_document",
+    "extract_html",
+    "llm_client_from_settings",
+    "markdown_document",
+    "markdown_to_html",
+    "messages",
+    "print_stylesheet",
+    "wrap_document",
+]

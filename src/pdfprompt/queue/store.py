@@ -730,9 +730,17 @@ class JobStore:
         raise NotImplementedError
 
     async def fail_job(
-        self, job_id: str, worker_id: str, error: JobError, *, retry_in_s: float | None
+        self,
+        job_id: str,
+        worker_id: str,
+        error: JobError,
+        *,
+        retry_in_s: float | None,
+        give_back_attempt: bool = False,
     ) -> JobStatus:
-        """End an attempt with an error: queued again after `retry_in_s`, or failed for good."""
+        """End an attempt with an error: queued again after `retry_in_s`, or failed for good.
+        `give_back_attempt`: the attempt does not count (it waited on something outside the
+        job, such as every LLM key cooling down)."""
         values: dict[str, Any] = {
             "error_code": error.code,
             "error_message": error.message,
@@ -746,6 +754,8 @@ class JobStore:
         else:
             status = JobStatus.QUEUED
             values.update(_back_in_queue(run_after=now_plus(retry_in_s)))
+            if give_back_attempt:
+                values["attempts"] = case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0)
         async with self._write([job_id]) as conn:
             result = await conn.execute(
                 update(jobs).where(self._owned(job_id, worker_id)).values(**values)

@@ -262,7 +262,10 @@ class Worker:
             log.info("job %s was lost (cancelled or taken over); dropping it", job.id)
             return
         except PdfPromptError as exc:
-            await self._fail(job, JobError(exc.code, exc.message), transient=exc.transient)
+            wait_s = getattr(exc, "retry_after_s", None)
+            await self._fail(
+                job, JobError(exc.code, exc.message), transient=exc.transient, wait_s=wait_s
+            )
             return
         except Exception as exc:
             if is_unavailable(exc):
@@ -323,15 +326,25 @@ class Worker:
         except Exception:
             log.exception("could not remove %s; it is an orphan now", storage_key)
 
-    async def _fail(self, job: Job, error: JobError, *, transient: bool) -> None:
+    async def _fail(
+        self, job: Job, error: JobError, *, transient: bool, wait_s: float | None = None
+    ) -> None:
+        """Record a failed attempt. `wait_s`: the error says when to try again (every LLM key
+        cooling down); the job waits that long and the attempt does not count."""
         self._finishing.add(job.id)  # see _run_job: recording an outcome is not a loss
-        retry = retry_decision(
-            transient=transient, attempts=job.attempts, max_attempts=job.max_attempts
-        )
-        delay = self.config.retry.delay_s(job.attempts) if retry else None
+        if wait_s is not None and transient:
+            delay: float | None = wait_s
+        else:
+            retry = retry_decision(
+                transient=transient, attempts=job.attempts, max_attempts=job.max_attempts
+            )
+            delay = self.config.retry.delay_s(job.attempts) if retry else None
+        give_back = wait_s is not None and transient
         try:
             await self._record(
-                lambda: self.store.fail_job(job.id, self.worker_id, error, retry_in_s=delay)
+                lambda: self.store.fail_job(
+                    job.id, self.worker_id, error, retry_in_s=delay, give_back_attempt=give_back
+                )
             )
         except LeaseLostError:
             log.info("job %s was lost before its failure was recorded", job.id)

@@ -1,0 +1,1 @@
+"""Tools for development and testing: real HTTP peers for what cannot run here."""

@@ -1,0 +1,168 @@
+"""An OpenAI-compatible chat-completions server for tests, e2e runs and benchmarks.
+
+    pdfprompt dev fake-llm --port 8790 --latency-ms 200 --stream \
+        --behaviour sk-slow=429:5 --behaviour model:broken=500
+
+It answers `POST /v1/chat/completions` (streamed as server-sent events when the
+request asks for `stream`) with a realistic HTML document built from the user's
+message. What it does is chosen per API key or per model (`model:<name>`), and
+can be changed while it runs with `POST /_control`:
+
+- `answer` (default): a document;
+- `429` or `429:<seconds>`: rate limited, with `Retry-After`;
+- `401`, `403`, `500`, `503`: that status;
+- `hang`: never answers;
+- `empty`: a stream with no content;
+- `text`: an answer that is not HTML;
+- `hostile`: a document full of scripts, handlers, frames and external URLs
+  (pointing at `hostile_url` from the control body).
+
+`GET /_calls` lists the calls made (key, model, outcome), in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+
+class FakeLlm:
+    def __init__(self, *, latency_ms: int = 0, stream: bool = True) -> None:
+        self.latency_s = latency_ms / 1000
+        self.stream = stream
+        self.behaviours: dict[str, str] = {}
+        self.hostile_url = "http://127.0.0.1:9/"
+        self.calls: list[dict[str, Any]] = []
+
+    def behaviour(self, key: str, model: str) -> str:
+        return self.behaviours.get(f"model:{model}") or self.behaviours.get(key) or "answer"
+
+
+def _user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return str(message.get("content", ""))
+    return ""
+
+
+def document_for(prompt: str) -> str:
+    """A plausible print-ready document that carries the prompt's words."""
+    first = prompt.strip().splitlines()[0] if prompt.strip() else "Document"
+    title = html.escape(first[:80])
+    paragraphs = "".join(
+        f"<p>{html.escape(line)}</p>" for line in prompt.strip().splitlines()[1:] if line.strip()
+    )
+    rows = "".join(
+        f"<tr><td>Item {i}</td><td class='num'>{i * 3}</td><td class='num'>{i * 12.5:.2f}</td></tr>"
+        for i in range(1, 6)
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>@page {{ margin: 16mm; }} "
+        "body { font-family: 'DejaVu Sans', sans-serif; font-size: 10pt; } "
+        "h1 { color: #1f4e79; } table { border-collapse: collapse; "
+        "width: 100%; } td, th { border-bottom: 1px solid #ccc; padding: 4px; } "
+        "tr { break-inside: avoid; } .num { text-align: right; }</style></head><body>"
+        f"<h1>{title}</h1><p>{html.escape(prompt.strip())}</p>{paragraphs}"
+        "<h2>Summary</h2><table><thead><tr><th>Item</th><th>Qty</th><th>Amount</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table><p>Prepared by the fake model.</p></body></html>"
+    )
+
+
+def hostile_document(url: str) -> str:
+    return (
+        "<!DOCTYPE html><html><head><title>Hostile</title>"
+        f"<link rel='stylesheet' href='{url}css'><style>@import url('{url}import');"
+        f"body {{ background: url('{url}bg.png'); }}</style>"
+        f"<script>fetch('{url}script')</script></head>"
+        "<body onload=\"document.body.innerHTML='SCRIPTED'\"><h1>Hostile report</h1>"
+        f"<p style=\"background-image: url('{url}inline.png')\">visible text</p>"
+        f"<img src='{url}img.png' onerror=\"fetch('{url}onerror')\">"
+        f"<iframe src='{url}frame'></iframe><object data='{url}object'></object>"
+        f"<embed src='{url}embed'><form action='{url}form'><input name='q'></form>"
+        f"<a href='javascript:alert(1)'>js link</a><svg><image href='{url}svg.png'/></svg>"
+        f"<iframe src='file:///etc/passwd'></iframe><video poster='{url}poster'></video>"
+        "</body></html>"
+    )
+
+
+def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
+    app = FastAPI(title="pdfprompt fake LLM")
+
+    @app.post("/_control")
+    async def control(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        fake.behaviours.update(body.get("behaviours", {}))
+        if body.get("reset"):
+            fake.behaviours = dict(body.get("behaviours", {}))
+            fake.calls.clear()
+        if "latency_ms" in body:
+            fake.latency_s = float(body["latency_ms"]) / 1000
+        if "hostile_url" in body:
+            fake.hostile_url = str(body["hostile_url"])
+        return {"behaviours": fake.behaviours, "latency_ms": fake.latency_s * 1000}
+
+    @app.get("/_calls")
+    async def calls() -> list[dict[str, Any]]:
+        return fake.calls
+
+    @app.post("/v1/chat/completions")
+    @app.post("/chat/completions")
+    async def completions(request: Request) -> Response:
+        key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        body = await request.json()
+        model = str(body.get("model", ""))
+        what = fake.behaviour(key, model)
+        fake.calls.append({"key": key, "model": model, "behaviour": what, "at": time.time()})
+        if what == "hang":
+            await asyncio.sleep(3600)
+        if fake.latency_s:
+            await asyncio.sleep(fake.latency_s)
+        if what.startswith("429"):
+            _, _, wait = what.partition(":")
+            headers = {"Retry-After": wait} if wait else {}
+            return JSONResponse({"error": {"message": "rate limited"}}, 429, headers=headers)
+        if what.isdigit():
+            return JSONResponse({"error": {"message": f"fake {what}"}}, int(what))
+        prompt = _user_text(body.get("messages", []))
+        if what == "empty":
+            content = ""
+        elif what == "text":
+            content = "I cannot help with that."
+        elif what == "hostile":
+            content = hostile_document(fake.hostile_url)
+        else:
+            content = "```html\n" + document_for(prompt) + "\n```"
+        if not (body.get("stream") and fake.stream):
+            return JSONResponse(
+                {
+                    "id": "fake",
+                    "object": "chat.completion",
+                    "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+                }
+            )
+        return StreamingResponse(_chunks(model, content), media_type="text/event-stream")
+
+    return app
+
+
+async def _chunks(model: str, content: str) -> AsyncIterator[bytes]:
+    size = 64
+    for i in range(0, len(content), size):
+        event = {
+            "id": "fake",
+            "object": "chat.completion.chunk",
+            "model": model,
+            "choices": [{"index": 0, "delta": {"content": content[i : i + size]}}],
+        }
+        yield f"data: {json.dumps(event)}\n\n".encode()
+        await asyncio.sleep(0)
+    yield b"data: [DONE]\n\n"
