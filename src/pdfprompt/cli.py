@@ -223,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     fl.add_argument("--port", type=int, default=8790)
     fl.add_argument("--latency-ms", type=int, default=0, help="wait before each answer")
     fl.add_argument("--stream", action="store_true", help="stream answers when asked to")
+    fl.add_argument("--chunk-ms", type=int, default=0, help="wait between streamed chunks")
     fl.add_argument(
         "--behaviour",
         action="append",
@@ -235,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fake_llm(args: argparse.Namespace) -> None:
-    fake = FakeLlm(latency_ms=args.latency_ms, stream=args.stream)
+    fake = FakeLlm(latency_ms=args.latency_ms, stream=args.stream, chunk_ms=args.chunk_ms)
     for item in args.behaviour:
         who, _, what = item.partition("=")
         fake.behaviours[who] = what or "answer"

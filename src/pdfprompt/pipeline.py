@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import secrets
 from dataclasses import asdict, replace
 
@@ -77,10 +78,11 @@ class JobPipeline:
         if job.type is not JobType.PROMPT or self.llm is None:
             return build_document(job.type, job.input, options)
         await ctx.report(JobStage.GENERATING, 0.02, Generator.LLM)
-        expected = self.llm.max_tokens * 3  # characters, roughly, in a long answer
 
         async def progress(chars: int) -> None:
-            await ctx.report(JobStage.GENERATING, 0.02 + 0.26 * min(1.0, chars / expected))
+            # The answer's length is unknown: progress rises quickly at first and approaches
+            # the rendering stage's 0.3 as text keeps coming (half-way after ~4,000 chars).
+            await ctx.report(JobStage.GENERATING, 0.02 + 0.26 * (1 - math.exp(-chars / 6000)))
 
         asked = messages(job.input, tone=options.tone, kind=options.document_kind)
         written, model = await self.llm.write(asked, progress)

@@ -1,7 +1,7 @@
 """An OpenAI-compatible chat-completions server for tests, e2e runs and benchmarks.
 
     pdfprompt dev fake-llm --port 8790 --latency-ms 200 --stream \
-        --behaviour sk-slow=429:5 --behaviour model:broken=500
+        --chunk-ms 10 --behaviour sk-slow=429:5 --behaviour model:broken=500
 
 It answers `POST /v1/chat/completions` (streamed as server-sent events when the
 request asks for `stream`) with a realistic HTML document built from the user's
@@ -34,15 +34,17 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 
 class FakeLlm:
-    def __init__(self, *, latency_ms: int = 0, stream: bool = True) -> None:
+    def __init__(self, *, latency_ms: int = 0, stream: bool = True, chunk_ms: int = 0) -> None:
         self.latency_s = latency_ms / 1000
+        self.chunk_s = chunk_ms / 1000  # between streamed chunks
         self.stream = stream
         self.behaviours: dict[str, str] = {}
         self.hostile_url = "http://127.0.0.1:9/"
         self.calls: list[dict[str, Any]] = []
 
     def behaviour(self, key: str, model: str) -> str:
-        return self.behaviours.get(f"model:{model}") or self.behaviours.get(key) or "answer"
+        """The key's behaviour, else the model's, else `answer`."""
+        return self.behaviours.get(key) or self.behaviours.get(f"model:{model}") or "answer"
 
 
 def _user_text(messages: list[dict[str, Any]]) -> str:
@@ -105,6 +107,8 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
             fake.calls.clear()
         if "latency_ms" in body:
             fake.latency_s = float(body["latency_ms"]) / 1000
+        if "chunk_ms" in body:
+            fake.chunk_s = float(body["chunk_ms"]) / 1000
         if "hostile_url" in body:
             fake.hostile_url = str(body["hostile_url"])
         return {"behaviours": fake.behaviours, "latency_ms": fake.latency_s * 1000}
@@ -149,12 +153,14 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
                 }
             )
-        return StreamingResponse(_chunks(model, content), media_type="text/event-stream")
+        return StreamingResponse(
+            _chunks(model, content, fake.chunk_s), media_type="text/event-stream"
+        )
 
     return app
 
 
-async def _chunks(model: str, content: str) -> AsyncIterator[bytes]:
+async def _chunks(model: str, content: str, pause_s: float) -> AsyncIterator[bytes]:
     size = 64
     for i in range(0, len(content), size):
         event = {
@@ -164,5 +170,5 @@ async def _chunks(model: str, content: str) -> AsyncIterator[bytes]:
             "choices": [{"index": 0, "delta": {"content": content[i : i + size]}}],
         }
         yield f"data: {json.dumps(event)}\n\n".encode()
-        await asyncio.sleep(0)
+        await asyncio.sleep(pause_s)
     yield b"data: [DONE]\n\n"

@@ -1,0 +1,126 @@
+"""Prompt jobs end to end: `pdfprompt serve` talking to `pdfprompt dev fake-llm` over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import PDFPROMPT, Process, create_key, free_port, service_env, start_server
+from tests.e2e.test_flow import pdf_text, wait_final
+from tests.e2e.test_queue import read_sse
+
+SECRET = "sk-e2e-do-not-leak-7f3a9c"
+
+
+@pytest.fixture(scope="module")
+def llm_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, str, Path]]:
+    """A fake LLM process and `pdfprompt serve` (SQLite) configured to use it."""
+    tmp = tmp_path_factory.mktemp("prompt")
+    port = free_port()
+    fake_log = open(tmp / "fake.log", "wb")  # noqa: SIM115 - closed below
+    fake = subprocess.Popen(
+        [PDFPROMPT, "dev", "fake-llm", "--port", str(port), "--stream", "--chunk-ms", "5"],
+        stdout=fake_log,
+        stderr=subprocess.STDOUT,
+    )
+    fake_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{fake_url}/_calls", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    env = service_env(
+        tmp / "data",
+        f"sqlite:///{tmp / 'pdfprompt.sqlite3'}",
+        OPENROUTER_API_KEY=SECRET,
+        OPENROUTER_BASE_URL=f"{fake_url}/v1",
+        PDFPROMPT_LLM_MODELS="fake-large,fake-small",
+        PDFPROMPT_LOG_LEVEL="debug",
+    )
+    server = start_server("serve", env, tmp / "serve.log")
+    try:
+        yield server, fake_url, tmp
+    finally:
+        server.stop()
+        fake.terminate()
+        fake.wait(10)
+        fake_log.close()
+
+
+def _control(fake_url: str, **body: Any) -> None:
+    httpx.post(f"{fake_url}/_control", json=body, timeout=5).raise_for_status()
+
+
+def test_a_prompt_is_written_by_the_model_with_progress(
+    llm_service: tuple[Process, str, Path],
+) -> None:
+    server, fake_url, tmp = llm_service
+    _control(fake_url, reset=True, behaviours={"model:fake-large": "500"}, chunk_ms=40)
+    env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
+    key = create_key(env, "writer@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        body = {
+            "type": "prompt",
+            "input": "Invoice for ACME Corp\nThree days of consulting in March",
+            "options": {"tone": "formal", "document_kind": "invoice"},
+        }
+        job = c.post("/v1/jobs", json=body).json()
+        events = read_sse(c, f"/v1/jobs/{job['id']}/events")
+        done, _ = wait_final(c, job["id"])
+        assert done["status"] == "succeeded", done
+        assert done["generator"] == "llm"
+        text = pdf_text(c.get(f"/v1/jobs/{job['id']}/pdf").content)
+        assert "Invoice for ACME Corp" in text and "Three days of consulting" in text
+    generating = [e["progress"] for _, e in events if e.get("stage") == "generating"]
+    assert len(set(generating)) >= 2 and generating == sorted(generating)  # moved while streaming
+    calls = httpx.get(f"{fake_url}/_calls").json()
+    assert [c["model"] for c in calls] == ["fake-large", "fake-small"]  # fell back once
+    asked = calls[-1]
+    assert asked["behaviour"] == "answer"
+
+
+def test_all_keys_cooling_requeues_until_the_key_is_free(
+    llm_service: tuple[Process, str, Path],
+) -> None:
+    server, fake_url, tmp = llm_service
+    _control(fake_url, reset=True, behaviours={SECRET: "429:3"}, chunk_ms=0)
+    env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
+    key = create_key(env, "cooling@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        job = c.post("/v1/jobs", json={"type": "prompt", "input": "A short note"}).json()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            seen = c.get(f"/v1/jobs/{job['id']}").json()
+            if seen["error"] is not None:
+                break
+            time.sleep(0.05)
+        # Back in the queue, waiting for the key, without using up an attempt.
+        assert seen["status"] == "queued" and seen["error"]["code"] == "llm_keys_cooling"
+        assert seen["attempts"] == 0
+        _control(fake_url, behaviours={SECRET: "answer"})
+        started = time.monotonic()
+        done, _ = wait_final(c, job["id"], timeout_s=30)
+        assert done["status"] == "succeeded" and done["attempts"] == 1
+        assert time.monotonic() - started > 1.5  # it waited for the key's Retry-After
+    log = (tmp / "serve.log").read_text(errors="replace")
+    assert "key 1" in log and SECRET not in log and SECRET[-8:] not in log
+
+
+def test_a_long_prompt_is_refused(llm_service: tuple[Process, str, Path]) -> None:
+    server, _, tmp = llm_service
+    env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
+    key = create_key(env, "long@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        r = c.post("/v1/jobs", json={"type": "prompt", "input": "x" * 20_001})
+        assert r.status_code == 422 and r.json()["code"] == "invalid_input"
+        assert "20001 characters" in r.json()["detail"]
+        r = c.post("/v1/jobs", json={"type": "prompt", "input": "x", "options": {"tone": "rude"}})
+        assert r.status_code == 422 and r.json()["code"] == "invalid_input"

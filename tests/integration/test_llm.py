@@ -1,0 +1,158 @@
+"""The LLM client against the fake OpenAI-compatible server over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import uvicorn
+from pypdf import PdfReader
+
+from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app, hostile_document
+from pdfprompt.domain import LlmError, LlmKeysCoolingError, RenderOptions
+from pdfprompt.generate import KeyRing, LlmClient, clean_document, messages
+from pdfprompt.render import renderer_from_settings
+from pdfprompt.settings import Settings
+from tests.integration.test_render import listener  # noqa: F401 - a fixture
+
+SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeLlm, str]]:
+    """The fake LLM served by uvicorn on a free port, in a thread."""
+    fake = FakeLlm(stream=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_fake_llm_app(fake), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield fake, f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture
+async def client(fake: tuple[FakeLlm, str]) -> AsyncIterator[LlmClient]:
+    llm = LlmClient(
+        fake[1], KeyRing(SECRETS, cooldown_s=30), ["m1", "m2"], timeout_s=1.0, max_tokens=1000
+    )
+    yield llm
+    await llm.aclose()
+
+
+def _ask(text: str = "Quarterly report\nRevenue grew 12 %") -> list[dict[str, str]]:
+    return messages(text, tone="formal", kind="report")
+
+
+async def test_failover_goes_key_by_key_then_model_by_model(
+    fake: tuple[FakeLlm, str], client: LlmClient
+) -> None:
+    server, _ = fake
+    server.behaviours = {SECRETS[0]: "429:7", "model:m1": "500"}
+    progress: list[int] = []
+
+    async def seen(chars: int) -> None:
+        progress.append(chars)
+
+    html, model = await client.write(_ask(), seen)
+    assert model == "m2"
+    assert "Quarterly report" in html and "<table>" in html
+    # key 1 was rate limited on m1, key 2 got a 500 from m1, then m2 answered on key 2.
+    order = [(c["key"], c["model"], c["behaviour"]) for c in server.calls]
+    assert order == [
+        (SECRETS[0], "m1", "429:7"),
+        (SECRETS[1], "m1", "500"),
+        (SECRETS[1], "m2", "answer"),
+    ]
+    assert progress and progress == sorted(progress)  # moved with the stream
+    # Retry-After is honoured: key 1 stays out for about 7 s.
+    assert client.keys.states() == {"key 1": "cooling", "key 2": "ok"}
+    assert 5 < client.keys._keys[0].cooling_until - time.monotonic() <= 7
+
+
+async def test_every_key_cooling_tells_when_the_first_is_free(
+    fake: tuple[FakeLlm, str], client: LlmClient
+) -> None:
+    server, _ = fake
+    server.behaviours = {SECRETS[0]: "429:4", SECRETS[1]: "429:9"}
+    with pytest.raises(LlmKeysCoolingError) as info:
+        await client.write(_ask())
+    assert info.value.transient
+    assert 2.5 < info.value.retry_after_s <= 4
+
+
+async def test_a_refused_key_is_quarantined_and_skipped(
+    fake: tuple[FakeLlm, str], client: LlmClient
+) -> None:
+    server, _ = fake
+    server.behaviours = {SECRETS[0]: "401"}
+    for _ in range(3):
+        await client.write(_ask())
+    keys_used = [c["key"] for c in server.calls]
+    assert keys_used.count(SECRETS[0]) == 1  # refused once, then never asked again
+    assert client.keys.states()["key 1"] == "quarantined"
+    server.behaviours = {SECRETS[1]: "403"}
+    with pytest.raises(LlmError) as info:
+        await client.write(_ask())
+    assert not info.value.transient and "refused" in info.value.message
+
+
+@pytest.mark.parametrize("what", ["hang", "empty", "text", "503"])
+async def test_unusable_answers_move_to_the_next_model(
+    fake: tuple[FakeLlm, str], client: LlmClient, what: str
+) -> None:
+    server, _ = fake
+    server.behaviours = {"model:m1": what}
+    html, model = await client.write(_ask())
+    assert model == "m2" and "<h1>" in html
+    server.behaviours = {"model:m1": what, "model:m2": what}
+    with pytest.raises(LlmError) as info:
+        await client.write(_ask())
+    assert info.value.transient and not isinstance(info.value, LlmKeysCoolingError)
+
+
+async def test_no_key_appears_in_any_log_line(
+    fake: tuple[FakeLlm, str], client: LlmClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server, _ = fake
+    server.behaviours = {SECRETS[0]: "429", "model:m1": "500"}
+    await client.write(_ask())
+    server.behaviours = {SECRETS[0]: "401", SECRETS[1]: "429"}
+    with pytest.raises(LlmError) as info:
+        await client.write(_ask())
+    text = "\n".join(r.getMessage() for r in caplog.records) + info.value.message
+    assert caplog.records  # the failures were logged, by key position
+    assert "key 1" in text
+    for secret in SECRETS:
+        assert secret not in text and secret[-10:] not in text
+
+
+async def test_a_hostile_answer_runs_nothing_and_fetches_nothing(
+    listener: tuple[str, list[str]],  # noqa: F811
+) -> None:
+    url, hits = listener
+    cleaned = clean_document(hostile_document(url + "/"))
+    lowered = cleaned.lower()
+    for banned in ("<script", "onload", "onerror", "<iframe", "<object", "<embed", "<form"):
+        assert banned not in lowered
+    assert "javascript:" not in lowered and "@import" not in lowered
+    assert url not in cleaned.replace(f'href="{url}', "")  # no fetchable URL is left
+    async with renderer_from_settings(Settings(render_engine="chromium")) as renderer:
+        out = await renderer.render(cleaned, RenderOptions())
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(out.data)).pages)
+    assert "Hostile report" in text and "visible text" in text
+    assert "SCRIPTED" not in text and "root:" not in text
+    assert hits == []
