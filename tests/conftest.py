@@ -36,7 +36,7 @@ async def _pg_execute(*statements: str) -> None:
     conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     try:
         for statement in statements:
-            await conn.execute(statement)
+            await conn.execute(statement, timeout=120)
     finally:
         await conn.close()
 

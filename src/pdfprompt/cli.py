@@ -70,6 +70,8 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
     try:
         async with renderer_from_settings(settings) as renderer, wakeup_for(settings) as wakeup:
             worker = build_worker(svc, renderer, wakeup, llm)
+            if llm is not None:
+                svc.metrics.registry.register(llm.collector())
             if settings.worker_metrics_port is not None:
                 start_http_server(
                     settings.worker_metrics_port, addr=settings.host, registry=svc.metrics.registry

@@ -124,3 +124,13 @@ def test_a_long_prompt_is_refused(llm_service: tuple[Process, str, Path]) -> Non
         assert "20001 characters" in r.json()["detail"]
         r = c.post("/v1/jobs", json={"type": "prompt", "input": "x", "options": {"tone": "rude"}})
         assert r.status_code == 422 and r.json()["code"] == "invalid_input"
+
+
+def test_key_states_are_reported_without_the_key(llm_service: tuple[Process, str, Path]) -> None:
+    server, fake_url, _ = llm_service
+    ready = httpx.get(f"{server.base_url}/readyz").json()
+    assert ready["checks"]["llm"].startswith("ok: key 1 ")
+    metrics = httpx.get(f"{server.base_url}/metrics").text
+    assert 'pdfprompt_llm_keys{state="ok"}' in metrics
+    assert "pdfprompt_llm_calls_total{" in metrics
+    assert SECRET not in metrics and SECRET not in str(ready)

@@ -120,6 +120,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 llm = llm_client_from_settings(settings)
                 if llm is not None:
                     stack.push_async_callback(llm.aclose)
+                    svc.metrics.registry.register(llm.collector())
+                    svc.llm = llm
                 worker = build_worker(svc, renderer, svc.wakeup, llm)
                 svc.renderer, svc.worker = renderer, worker
                 worker_task = asyncio.create_task(worker.run(), name="pdfprompt-worker")

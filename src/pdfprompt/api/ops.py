@@ -43,6 +43,10 @@ async def readyz(svc: Svc) -> Response:
             checks["renderer"] = f"ok ({svc.renderer.name})"
         except PdfPromptError as exc:
             checks["renderer"] = f"unavailable: {exc.message}"
+    if svc.llm is not None:
+        # Reported, not failing: a node without a usable key still renders HTML and Markdown.
+        states = svc.llm.keys.states()
+        checks["llm"] = "ok: " + ", ".join(f"{k} {v}" for k, v in states.items())
     failing = [name for name, state in checks.items() if not str(state).startswith("ok")]
     if failing:
         return problem("unavailable", f"not ready: {', '.join(failing)}", checks=checks)

@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
+from pdfprompt.generate import LlmClient
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
@@ -24,6 +25,7 @@ class Services:
     events: JobEvents
     metrics: QueueMetrics
     renderer: Renderer | None = None
+    llm: LlmClient | None = None
     worker: Worker | None = None
     wakeup: Wakeup | None = None
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from pdfprompt.domain import LlmError, LlmKeysCoolingError
 from pdfprompt.generate.document import extract_html
@@ -143,6 +145,31 @@ class LlmClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def collector(self) -> Collector:
+        """Prometheus metrics of this client: keys by state, calls by outcome (no key in any
+        label: keys are counted, not named)."""
+        client = self
+
+        class _Metrics(Collector):
+            def collect(self) -> Iterator[Metric]:
+                states = GaugeMetricFamily(
+                    "pdfprompt_llm_keys", "LLM keys by state.", labels=["state"]
+                )
+                counts = {"ok": 0, "cooling": 0, "quarantined": 0}
+                for state in client.keys.states().values():
+                    counts[state] += 1
+                for state, n in counts.items():
+                    states.add_metric([state], n)
+                yield states
+                calls = CounterMetricFamily(
+                    "pdfprompt_llm_calls", "LLM requests by outcome.", labels=["outcome"]
+                )
+                for outcome, n in sorted(client.calls.items()):
+                    calls.add_metric([outcome], n)
+                yield calls
+
+        return _Metrics()
 
     def _count(self, outcome: str) -> None:
         self.calls[outcome] = self.calls.get(outcome, 0) + 1
