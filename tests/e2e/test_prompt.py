@@ -127,7 +127,7 @@ def test_a_long_prompt_is_refused(llm_service: tuple[Process, str, Path]) -> Non
 
 
 def test_key_states_are_reported_without_the_key(llm_service: tuple[Process, str, Path]) -> None:
-    server, fake_url, _ = llm_service
+    server, _, _ = llm_service
     ready = httpx.get(f"{server.base_url}/readyz").json()
     assert ready["checks"]["llm"].startswith("ok: key 1 ")
     metrics = httpx.get(f"{server.base_url}/metrics").text
