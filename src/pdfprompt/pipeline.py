@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 
 from pdfprompt.domain import (
     Generator,
+    InvalidInputError,
     JobStage,
     JobType,
     NotFoundError,
@@ -24,7 +25,13 @@ from pdfprompt.domain import (
     RenderTimeoutError,
     safe_filename,
 )
-from pdfprompt.generate import LlmClient, clean_document, markdown_document, messages
+from pdfprompt.generate import (
+    LlmClient,
+    clean_document,
+    markdown_document,
+    messages,
+    revise_messages,
+)
 from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import RenderedPdf, Renderer, render_pdf
 from pdfprompt.storage import Storage
@@ -84,7 +91,13 @@ class JobPipeline:
             # the rendering stage's 0.3 as text keeps coming (half-way after ~4,000 chars).
             await ctx.report(JobStage.GENERATING, 0.02 + 0.26 * (1 - math.exp(-chars / 6000)))
 
-        asked = messages(job.input, tone=options.tone, kind=options.document_kind)
+        if job.parent_id is not None:
+            previous = await self._previous_document(ctx)
+            asked = revise_messages(
+                previous, job.input, tone=options.tone, kind=options.document_kind
+            )
+        else:
+            asked = messages(job.input, tone=options.tone, kind=options.document_kind)
         written, model = await self.llm.write(asked, progress)
         log.info("job %s: %s wrote %d characters", job.id, model, len(written))
         return clean_document(written, title=options.title), Generator.LLM
@@ -108,7 +121,12 @@ class JobPipeline:
                     exc.message + (" again; not retrying" if again else ""), transient=not again
                 ) from exc
         # Each attempt writes under its own key; only the winning attempt's key is recorded.
-        key = f"{job.user_id}/{job.id}/{job.attempts}-{secrets.token_hex(4)}.pdf"
+        stem = f"{job.user_id}/{job.id}/{job.attempts}-{secrets.token_hex(4)}"
+        key = f"{stem}.pdf"
+        html_key = None
+        if generator is Generator.LLM:  # kept so that a revision can edit it
+            html_key = f"{stem}.html"
+            await self.storage.put(html_key, document.encode("utf-8"))
         storing = asyncio.ensure_future(self.storage.put(key, rendered.data))
         # The `storing` stage is written only when storing takes long enough to be seen
         # (a slow object store); a local write is done before a client could poll.
@@ -127,7 +145,26 @@ class JobPipeline:
             sha256=hashlib.sha256(rendered.data).hexdigest(),
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
             render_key=cache_key,
+            html_key=html_key,
         )
+
+    async def _previous_document(self, ctx: JobContext) -> str:
+        """The HTML the revised job was rendered from: the kept LLM output of a prompt job,
+        or, for HTML and Markdown jobs, the document their input makes."""
+        assert ctx.job.parent_id is not None
+        try:
+            parent = await ctx.store.get(ctx.job.parent_id, ctx.job.user_id)
+        except NotFoundError as exc:
+            raise InvalidInputError("the job being revised was deleted") from exc
+        if parent.file is not None and parent.file.html_key:
+            try:
+                return (await self.storage.read(parent.file.html_key)).decode("utf-8")
+            except NotFoundError:
+                pass
+        document, _ = build_document(
+            parent.type, parent.input, RenderOptions.from_dict(parent.options)
+        )
+        return document
 
     async def _from_cache(self, ctx: JobContext, key: str) -> RenderedPdf | None:
         """The PDF an identical earlier render stored, read back; None when there is none

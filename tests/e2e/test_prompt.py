@@ -134,3 +134,51 @@ def test_key_states_are_reported_without_the_key(llm_service: tuple[Process, str
     assert 'pdfprompt_llm_keys{state="ok"}' in metrics
     assert "pdfprompt_llm_calls_total{" in metrics
     assert SECRET not in metrics and SECRET not in str(ready)
+
+
+def test_revise_edits_the_previous_html(llm_service: tuple[Process, str, Path]) -> None:
+    server, fake_url, tmp = llm_service
+    _control(fake_url, reset=True, behaviours={}, chunk_ms=0)
+    env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
+    key = create_key(env, "reviser@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        first = c.post(
+            "/v1/jobs",
+            json={
+                "type": "prompt",
+                "input": "Meeting notes\nBudget approved",
+                "options": {"title": "Notes"},
+            },
+        ).json()
+        first, _ = wait_final(c, first["id"])
+        assert first["status"] == "succeeded"
+        revised = c.post(f"/v1/jobs/{first['id']}/revise", json={"instructions": "Add next steps"})
+        assert revised.status_code == 202, revised.text
+        assert revised.json()["parent_id"] == first["id"]
+        done, _ = wait_final(c, revised.json()["id"])
+        assert done["status"] == "succeeded" and done["generator"] == "llm"
+        assert done["parent_id"] == first["id"] and done["options"]["title"] == "Notes"
+        text = pdf_text(c.get(f"/v1/jobs/{done['id']}/pdf").content)
+        assert "Budget approved" in text and "Add next steps" in text  # an edit, not a rewrite
+        # The model got the previous document itself.
+        asked = httpx.get(f"{fake_url}/_calls").json()[-1]["prompt"]
+        assert "```html" in asked and "Budget approved" in asked and "Add next steps" in asked
+
+        # Only a job that succeeded can be revised; another user's job is not found.
+        other = create_key(env, "not-the-owner@example.com")
+        r = c.post(
+            f"/v1/jobs/{first['id']}/revise",
+            json={"instructions": "x"},
+            headers={"Authorization": f"Bearer {other}"},
+        )
+        assert r.status_code == 404
+        r = c.post(f"/v1/jobs/{first['id']}/revise", json={"instructions": "  "})
+        assert r.status_code == 422 and r.json()["code"] == "invalid_input"
+        queued = c.post("/v1/jobs", json={"type": "prompt", "input": "later"}).json()
+        c.post(f"/v1/jobs/{queued['id']}/cancel")
+        r = c.post(f"/v1/jobs/{queued['id']}/revise", json={"instructions": "x"})
+        assert r.status_code == 409 and r.json()["code"] == "conflict"
+        # Deleting a revised job removes its kept HTML too.
+        assert c.delete(f"/v1/jobs/{first['id']}").status_code == 204
+    kept = list((tmp / "data" / "files").rglob("*.html"))
+    assert all(first["id"] not in str(p) for p in kept)

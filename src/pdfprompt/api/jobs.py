@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from pdfprompt.api.auth import Caller, Svc
 from pdfprompt.api.errors import problem, validation_problem
-from pdfprompt.api.schemas import JobIn, JobList, JobOut
+from pdfprompt.api.schemas import JobIn, JobList, JobOut, ReviseIn
 from pdfprompt.domain import (
     ConflictError,
     DuplicateJobError,
@@ -180,10 +180,45 @@ async def cancel_job(request: Request, job_id: str, caller: Caller, svc: Svc) ->
     return JobOut.of(await svc.jobs.cancel_job(job_id, caller.user_id), _base(request))
 
 
+@router.post("/jobs/{job_id}/revise", status_code=202, response_model=JobOut)
+async def revise_job(request: Request, job_id: str, caller: Caller, svc: Svc) -> Response:
+    """A new prompt job that edits this job's document with the instructions (the model
+    gets the previous HTML, not a fresh prompt); linked by `parent_id`, same options."""
+    raw = await _read_body(request, svc.settings.max_prompt_chars * 4 + JSON_OVERHEAD_BYTES)
+    try:
+        parsed = ReviseIn.model_validate_json(raw)
+    except ValidationError as exc:
+        return validation_problem(list(exc.errors()))
+    limit = svc.settings.max_prompt_chars
+    if len(parsed.instructions) > limit:
+        raise InvalidInputError(
+            f"instructions: {len(parsed.instructions)} characters; the limit is {limit}",
+            field="instructions",
+        )
+    parent = await svc.jobs.get(job_id, caller.user_id)
+    if parent.status is not JobStatus.SUCCEEDED:
+        raise ConflictError(
+            f"job {job_id} is {parent.status.value}; only a finished PDF is revised"
+        )
+    job = await svc.jobs.enqueue(
+        NewJob(
+            user_id=caller.user_id,
+            type=JobType.PROMPT,
+            input=parsed.instructions,
+            options=parent.options,
+            max_attempts=svc.settings.max_attempts,
+            parent_id=parent.id,
+        )
+    )
+    if svc.wakeup is not None:
+        svc.wakeup.notify()
+    body = JobOut.of(job, _base(request)).model_dump(mode="json")
+    return JSONResponse(body, 202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
 @router.delete("/jobs/{job_id}", status_code=204)
 async def delete_job(job_id: str, caller: Caller, svc: Svc) -> Response:
-    key = await svc.jobs.delete_job(job_id, caller.user_id)
-    if key is not None:
+    for key in await svc.jobs.delete_job(job_id, caller.user_id):
         await svc.storage.delete(key)
     return Response(status_code=204)
 

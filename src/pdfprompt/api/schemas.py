@@ -96,6 +96,16 @@ class JobIn(Strict):
         return self
 
 
+class ReviseIn(Strict):
+    instructions: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> ReviseIn:
+        if not self.instructions.strip():
+            raise ValueError("instructions are empty")
+        return self
+
+
 class FileOut(BaseModel):
     id: str
     size_bytes: int
@@ -152,6 +162,7 @@ class JobOut(BaseModel):
             error=ErrorOut(code=job.error.code, message=job.error.message) if job.error else None,
             file=file,
             options=job.options,
+            parent_id=job.parent_id,
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,

@@ -76,6 +76,8 @@ files = Table(
     # What was rendered (engine, document, options, owner), hashed: an identical render
     # reuses these bytes (see pipeline.render_key).
     Column("render_key", String(64)),
+    # Prompt jobs: the generated HTML, kept so that a revision can edit it.
+    Column("html_key", String(512)),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Index("ix_files_user_id_id", "user_id", "id"),
     Index("ix_files_render_key", "render_key"),

@@ -78,6 +78,16 @@ def document_for(prompt: str) -> str:
     )
 
 
+def revised_document(prompt: str) -> str:
+    """The document inside the prompt's code fence with the instructions added as a section."""
+    previous = prompt.split("```html", 1)[1].split("```", 1)[0].strip()
+    instructions = prompt.rsplit("\n\n", 1)[-1].strip()
+    section = f"<section><h2>Revision</h2><p>{html.escape(instructions)}</p></section>"
+    if "</body>" in previous:
+        return previous.replace("</body>", section + "</body>", 1)
+    return previous + section
+
+
 def hostile_document(url: str) -> str:
     return (
         "<!DOCTYPE html><html><head><title>Hostile</title>"
@@ -124,7 +134,10 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
         body = await request.json()
         model = str(body.get("model", ""))
         what = fake.behaviour(key, model)
-        fake.calls.append({"key": key, "model": model, "behaviour": what, "at": time.time()})
+        prompt = _user_text(body.get("messages", []))
+        fake.calls.append(
+            {"key": key, "model": model, "behaviour": what, "at": time.time(), "prompt": prompt}
+        )
         if what == "hang":
             await asyncio.sleep(3600)
         if fake.latency_s:
@@ -135,13 +148,14 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
             return JSONResponse({"error": {"message": "rate limited"}}, 429, headers=headers)
         if what.isdigit():
             return JSONResponse({"error": {"message": f"fake {what}"}}, int(what))
-        prompt = _user_text(body.get("messages", []))
         if what == "empty":
             content = ""
         elif what == "text":
             content = "I cannot help with that."
         elif what == "hostile":
             content = hostile_document(fake.hostile_url)
+        elif "```html" in prompt:  # a revision: edit the document it was given
+            content = "```html\n" + revised_document(prompt) + "\n```"
         else:
             content = "```html\n" + document_for(prompt) + "\n```"
         if not (body.get("stream") and fake.stream):

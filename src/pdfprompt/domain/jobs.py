@@ -63,6 +63,7 @@ class FileInfo:
     filename: str
     storage_key: str
     content_type: str = "application/pdf"
+    html_key: str | None = None  # the generated HTML it was rendered from (prompt jobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class Job:
     finished_at: datetime | None = None
     updated_at: datetime | None = None
     file: FileInfo | None = None
+    parent_id: str | None = None  # the job this one revises
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,6 +1,12 @@
 """Turning a job's input into HTML: Markdown, and prompts written by an LLM."""
 
-from pdfprompt.generate.document import clean_css, clean_document, extract_html, messages
+from pdfprompt.generate.document import (
+    clean_css,
+    clean_document,
+    extract_html,
+    messages,
+    revise_messages,
+)
 from pdfprompt.generate.llm import KeyRing, LlmClient
 from pdfprompt.generate.markdown import (
     markdown_document,
@@ -41,5 +47,6 @@ __all__ = [
     "markdown_to_html",
     "messages",
     "print_stylesheet",
+    "revise_messages",
     "wrap_document",
 ]

@@ -76,6 +76,21 @@ def messages(
     ]
 
 
+def revise_messages(
+    previous: str, instructions: str, *, tone: str | None = None, kind: str | None = None
+) -> list[dict[str, str]]:
+    """The chat messages asking for an edit of `previous` (a whole HTML document): the model
+    gets the document itself, not the prompt that made it."""
+    ask = messages(instructions, tone=tone, kind=kind)
+    ask[1]["content"] = (
+        "Here is the current document:\n\n```html\n"
+        + previous
+        + "\n```\n\nRevise it as follows, keeping everything else as it is, and answer with "
+        "the complete revised document:\n\n" + ask[1]["content"]
+    )
+    return ask
+
+
 def extract_html(answer: str) -> str | None:
     """The HTML document in a model's answer (inside a code fence if there is one), or None
     when there is no HTML with visible text in it."""

@@ -92,6 +92,7 @@ _FILE_COLUMNS = [
     files.c.filename.label("f_filename"),
     files.c.storage_key.label("f_storage_key"),
     files.c.content_type.label("f_content_type"),
+    files.c.html_key.label("f_html_key"),
 ]
 
 
@@ -118,6 +119,7 @@ class StoredFile:
     filename: str
     content_type: str = "application/pdf"
     render_key: str | None = None
+    html_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ def _file_from_mapping(m: Mapping[str, Any] | RowMapping) -> FileInfo:
         filename=m["f_filename"],
         storage_key=m["f_storage_key"],
         content_type=m["f_content_type"],
+        html_key=m.get("f_html_key"),
     )
 
 
@@ -190,6 +193,7 @@ def _job_from_mapping(
         finished_at=m["finished_at"],
         updated_at=m["updated_at"],
         file=file,
+        parent_id=m.get("parent_id"),
         extra=extra or {},
     )
 
@@ -254,6 +258,7 @@ def _file_rows(done: Sequence[Finished]) -> list[dict[str, Any]]:
             "pages": d.stored.pages,
             "sha256": d.stored.sha256,
             "render_key": d.stored.render_key,
+            "html_key": d.stored.html_key,
         }
         for d in done
     ]
@@ -272,6 +277,7 @@ _FILE_ROW_COLUMNS = [
         "pages",
         "sha256",
         "render_key",
+        "html_key",
     )
 ]
 
@@ -792,12 +798,17 @@ class JobStore:
             raise NotFoundError(f"file {file_id} not found")
         return _file_from_row(row)
 
-    async def delete_job(self, job_id: str, user_id: str) -> str | None:
-        """Delete a finished job and its file row; returns the storage key to remove."""
+    async def delete_job(self, job_id: str, user_id: str) -> list[str]:
+        """Delete a finished job and its file row; returns the storage keys to remove."""
         async with write_transaction(self.engine) as conn:
             row = (
                 await conn.execute(
-                    select(jobs.c.status, files.c.storage_key, files.c.id.label("file_id"))
+                    select(
+                        jobs.c.status,
+                        files.c.storage_key,
+                        files.c.html_key,
+                        files.c.id.label("file_id"),
+                    )
                     .select_from(jobs.outerjoin(files, files.c.job_id == jobs.c.id))
                     .where(jobs.c.id == job_id, jobs.c.user_id == user_id)
                 )
@@ -809,7 +820,7 @@ class JobStore:
             await conn.execute(delete(jobs).where(jobs.c.id == job_id))
             if row.file_id is not None:
                 await conn.execute(delete(files).where(files.c.id == row.file_id))
-        return row.storage_key  # type: ignore[no-any-return]
+        return [k for k in (row.storage_key, row.html_key) if k]
 
     async def cached_render(self, user_id: str, render_key: str) -> CachedRender | None:
         """The newest of `user_id`'s stored files made by an identical render, if any."""

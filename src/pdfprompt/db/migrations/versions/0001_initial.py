@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("pages", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("render_key", sa.String(64), nullable=True),
+        sa.Column("html_key", sa.String(512), nullable=True),
         sa.Column("created_at", Timestamp, server_default=db_now(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_files_user_id_users", ondelete="CASCADE"
