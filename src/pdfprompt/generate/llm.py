@@ -140,7 +140,12 @@ class LlmClient:
         self.keys = keys
         self.models = list(models)
         self.max_tokens = max_tokens
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=10.0))
+        # No cap on connections: every job slot waiting on the LLM holds one (httpx's default
+        # of 100 would queue the rest behind it).
+        self._http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        )
         self.calls: dict[str, int] = {}  # outcome -> count, for /metrics
 
     async def aclose(self) -> None:

@@ -707,19 +707,39 @@ class JobStore:
         progress: float,
         generator: Generator | None = None,
     ) -> None:
-        values: dict[str, Any] = {
-            "stage": stage.value,
-            "progress": progress,
-            "updated_at": db_now(),
+        """Write a running job's stage and progress (and generator, when given), fenced on
+        its owner. Called a few times a second per job: it runs on the driver."""
+        params = {
+            "stage_job_id": job_id,
+            "worker_id": worker_id,
+            "new_stage": stage.value,
+            "new_progress": float(progress),
+            "new_generator": generator.value if generator is not None else None,
         }
-        if generator is not None:
-            values["generator"] = generator.value
-        async with self._write([job_id]) as conn:
-            result = await conn.execute(
-                update(jobs).where(self._owned(job_id, worker_id)).values(**values)
+        if not await self._set_stage_row(params):
+            raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
+        self.events.publish([job_id])
+
+    def _stage_statement(self) -> Any:
+        """The stage UPDATE; a NULL generator leaves the recorded one."""
+        return (
+            update(jobs)
+            .where(
+                jobs.c.id == bindparam("stage_job_id", type_=String),
+                jobs.c.lease_owner == bindparam("worker_id", type_=String),
+                _status_is(JobStatus.RUNNING),
             )
-            if result.rowcount != 1:
-                raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
+            .values(
+                stage=bindparam("new_stage", type_=String),
+                progress=bindparam("new_progress", type_=Float),
+                generator=func.coalesce(bindparam("new_generator", type_=String), jobs.c.generator),
+                updated_at=db_now(),
+            )
+        )
+
+    async def _set_stage_row(self, params: dict[str, Any]) -> bool:
+        """Run the stage UPDATE with `params`; whether it changed the row (committed)."""
+        raise NotImplementedError
 
     async def finish_job(
         self, job_id: str, worker_id: str, user_id: str, stored: StoredFile
@@ -857,6 +877,7 @@ class SqliteJobStore(JobStore):
         super().__init__(engine, events)
         self._claim_sql: DriverStatement | None = None
         self._finish_sql: tuple[DriverStatement, DriverStatement, DriverStatement] | None = None
+        self._stage_sql: DriverStatement | None = None
 
     async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
         if self._claim_sql is None:
@@ -895,6 +916,16 @@ class SqliteJobStore(JobStore):
             )
             self._finish_sql = (add_file, finish_one, drop_file)
         return self._finish_sql
+
+    async def _set_stage_row(self, params: dict[str, Any]) -> bool:
+        if self._stage_sql is None:
+            self._stage_sql = DriverStatement(self._stage_statement(), self.engine)
+        sql, args = self._stage_sql.sql, self._stage_sql.args(**params)
+
+        def write(db: sqlite3.Connection) -> bool:
+            return db.execute(sql, args).rowcount == 1
+
+        return await sqlite_driver(self.engine).transaction(write)
 
     async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
         add_file, finish_one, drop_file = self._finish_statements()
@@ -981,6 +1012,7 @@ class PostgresJobStore(JobStore):
         self._background: set[asyncio.Task[None]] = set()
         self._claim_sql: DriverStatement | None = None
         self._finish_sql: DriverStatement | None = None
+        self._stage_sql: DriverStatement | None = None
 
     # The two statements a worker runs per batch of jobs go straight to asyncpg
     # (db/driver.py), and each announces the jobs it changed from inside the statement.
@@ -1011,6 +1043,14 @@ class PostgresJobStore(JobStore):
         async with driver_transaction(self.engine, lock) as db:
             rows = await db.fetch(self._claim_sql.sql, *self._claim_sql.args(**params))
         return [_decoded(r) for r in rows]
+
+    async def _set_stage_row(self, params: dict[str, Any]) -> bool:
+        if self._stage_sql is None:
+            changed = self._stage_statement().returning(jobs.c.id).cte("changed")
+            self._stage_sql = DriverStatement(self._announced(changed), self.engine)
+        async with driver_connection(self.engine) as db:
+            rows = await db.fetch(self._stage_sql.sql, *self._stage_sql.args(**params))
+        return len(rows) == 1
 
     def _finish_statement(self) -> DriverStatement:
         """Finish a batch in one statement: lock the jobs `worker_id` still owns, add their

@@ -1,0 +1,222 @@
+"""Prompt jobs against a slow LLM: do the waits overlap?
+
+    scripts/bench.sh prompt [--jobs 1000] [--latency-ms 5000] [--slots 200]
+
+Starts `pdfprompt dev fake-llm` (every answer after `--latency-ms`) and
+`pdfprompt serve` (SQLite, local files, one worker with `--slots` job slots and
+the default render slots), submits `--jobs` prompt jobs at once over HTTP and
+measures from the first submit to the last job succeeded. In the same run it
+measures the render rate of the fake model's document through pdfprompt's
+renderer, and checks the target: total <= 1.2 x (latency + jobs / render rate).
+Reports the job slots used and the service's peak memory (process tree RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+
+from pdfprompt.devtools.fake_llm import document_for
+from pdfprompt.domain import RenderOptions
+from pdfprompt.generate import clean_document
+from pdfprompt.render import render_pdf, renderer_from_settings
+from pdfprompt.settings import Settings
+
+PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer")
+
+
+def _tree_rss_mb(pid: int) -> float:
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+def _cpu_by_name(pid: int) -> str:
+    """CPU-seconds of a process tree so far, by process name."""
+    by: dict[str, float] = {}
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return "?"
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            by[p.name()] = by.get(p.name(), 0.0) + t.user + t.system
+        except psutil.Error:
+            continue
+    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
+
+
+async def render_rate(n: int) -> float:
+    """Documents per second for the fake model's document through pdfprompt's renderer."""
+    settings = Settings(render_engine="chromium")
+    async with renderer_from_settings(settings) as renderer:
+        docs = [
+            clean_document(document_for(f"Report {uuid.uuid4()}\nQuarterly figures"))
+            for _ in range(n)
+        ]
+
+        async def loop() -> None:
+            while docs:
+                await render_pdf(renderer, docs.pop(), RenderOptions())
+
+        await render_pdf(renderer, docs.pop(), RenderOptions())
+        t0 = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(settings.max_pdf_concurrency)))
+        return (n - 1) / (time.perf_counter() - t0)
+
+
+async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        llm_port, port = _free_port(), _free_port()
+        fake = subprocess.Popen(
+            [
+                *(PDFPROMPT, "dev", "fake-llm", "--port", str(llm_port), "--stream"),
+                *("--latency-ms", str(latency_ms)),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PDFPROMPT_")}
+        db = Path(tmp) / "pdfprompt.sqlite3"
+        env.update(
+            PDFPROMPT_DATA_DIR=str(Path(tmp) / "data"),
+            DATABASE_URL=f"sqlite:///{db}",
+            PDFPROMPT_LOG_LEVEL="warning",
+            PDFPROMPT_RENDER_ENGINE="chromium",
+            PDFPROMPT_WORKER_CONCURRENCY=str(slots),
+            PDFPROMPT_MAX_CONCURRENT_JOBS=str(slots),
+            OPENROUTER_API_KEY="sk-bench",
+            OPENROUTER_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
+            PDFPROMPT_LLM_MODELS="fake",
+        )
+        serve = subprocess.Popen(
+            [PDFPROMPT, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+        )
+        try:
+            _wait_http(f"http://127.0.0.1:{llm_port}/_calls")
+            _wait_http(f"http://127.0.0.1:{port}/healthz")
+            out = subprocess.run(
+                [PDFPROMPT, "users", "create", "bench@example.com"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            key = out.stdout.strip().splitlines()[-1]
+            peak = 0.0
+            headers = {"Authorization": f"Bearer {key}"}
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers=headers, limits=limits, timeout=60
+            ) as client:
+                t0 = time.time()
+                responses = await asyncio.gather(
+                    *(
+                        client.post(
+                            "/v1/jobs",
+                            json={"type": "prompt", "input": f"Report {i}\nQuarterly figures"},
+                        )
+                        for i in range(jobs)
+                    )
+                )
+                ids = [r.json()["id"] for r in responses]
+                if os.environ.get("PDFPROMPT_BENCH_PROFILE"):  # where the service spends CPU
+                    subprocess.Popen(
+                        [str(Path(sys.executable).with_name("py-spy")), "record", "-f", "raw"]
+                        + ["-o", os.environ["PDFPROMPT_BENCH_PROFILE"], "-d", "20", "--gil"]
+                        + ["--pid", str(serve.pid)],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                while True:
+                    peak = max(peak, _tree_rss_mb(serve.pid))
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                        done, failed, last = conn.execute(
+                            "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
+                            "count(*) FILTER (WHERE status IN ('failed', 'canceled')), "
+                            "max(finished_at) FROM jobs WHERE type = 'prompt'"
+                        ).fetchone()
+                    if failed:
+                        raise SystemExit(f"{failed} jobs failed")
+                    if done == len(ids):
+                        break
+                    await asyncio.sleep(0.25)
+            from datetime import UTC, datetime
+
+            seconds = datetime.fromisoformat(last).replace(tzinfo=UTC).timestamp() - t0
+            print(f"CPU-seconds: {_cpu_by_name(serve.pid)}; fake LLM {_cpu_by_name(fake.pid)}")
+            return seconds, peak, slots
+        finally:
+            serve.terminate()
+            serve.wait(60)
+            fake.terminate()
+            fake.wait(10)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=int, default=5000)
+    parser.add_argument("--slots", type=int, default=200, help="PDFPROMPT_WORKER_CONCURRENCY")
+    parser.add_argument("--render-docs", type=int, default=60)
+    args = parser.parse_args()
+    print("# prompt benchmark")
+    print(f"python {platform.python_version()}, {os.cpu_count()} cpus")
+    rate = await render_rate(args.render_docs)
+    seconds, peak, slots = await run_service(args.jobs, args.latency_ms, args.slots)
+    latency_s = args.latency_ms / 1000
+    bound = 1.2 * (latency_s + args.jobs / rate)
+    print(
+        f"render rate of the model's document (renderer, same run): {rate:.2f} docs/s\n"
+        f"{args.jobs} prompt jobs, LLM latency {latency_s:g} s, {slots} job slots: "
+        f"{seconds:.1f} s from first submit to last success ({args.jobs / seconds:.1f} jobs/s)\n"
+        f"target: <= 1.2 x ({latency_s:g} s + {args.jobs} / {rate:.2f}) = {bound:.1f} s -> "
+        f"{'met' if seconds <= bound else 'NOT met'} ({seconds / bound:.2f} of the bound)\n"
+        f"peak memory of the service (process tree RSS): {peak:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
