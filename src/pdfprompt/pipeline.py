@@ -110,7 +110,8 @@ class JobPipeline:
         document, generator = await self._document(ctx, options)
         await ctx.report(JobStage.RENDERING, 0.3, generator)
         cache_key = render_key(job.user_id, self.renderer.name, document, options)
-        rendered = await self._from_cache(ctx, cache_key)
+        # A model's answer is new every time: looking it up would only ever miss.
+        rendered = None if generator is Generator.LLM else await self._from_cache(ctx, cache_key)
         if rendered is None:
             try:
                 rendered = await render_pdf(self.renderer, document, options)

@@ -29,6 +29,7 @@ from pdfprompt.generate.document import extract_html
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], Awaitable[None]]
+PROGRESS_EVERY_S = 0.2  # a streamed answer reports how much has arrived at most this often
 
 
 @dataclass
@@ -144,7 +145,7 @@ class LlmClient:
         # of 100 would queue the rest behind it).
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=10.0),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
         )
         self.calls: dict[str, int] = {}  # outcome -> count, for /metrics
 
@@ -228,6 +229,7 @@ class LlmClient:
         headers = {"Authorization": f"Bearer {key.secret}", "Accept": "text/event-stream"}
         parts: list[str] = []
         received = 0
+        reported_at = 0.0
         try:
             async with self._http.stream("POST", self.url, json=body, headers=headers) as resp:
                 if resp.status_code == 429:
@@ -257,7 +259,9 @@ class LlmClient:
                         break  # [DONE]
                     parts.append(text)
                     received += len(text)
-                    if progress is not None:
+                    now = time.monotonic()
+                    if progress is not None and now - reported_at >= PROGRESS_EVERY_S:
+                        reported_at = now
                         await progress(received)
         except httpx.HTTPError as exc:
             self._count("error")
