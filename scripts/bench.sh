@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs a benchmark with its peers installed side by side (the `bench` extra).
-#   scripts/bench.sh queue [--jobs N] [--concurrency C]
+#   scripts/bench.sh queue [--jobs N] [--concurrency C] [--rounds R]
+#   scripts/bench.sh render [--docs N] [--slow-docs N] [--rounds R] [--soak N] [--only CASES]
+#   scripts/bench.sh prompt [--jobs N] [--latency-ms MS] [--slots N]
 # PostgreSQL: PDFPROMPT_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."

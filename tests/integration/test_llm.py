@@ -31,7 +31,13 @@ def fake() -> Iterator[tuple[FakeLlm, str]]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_fake_llm_app(fake), host="127.0.0.1", port=port, log_level="error")
+        uvicorn.Config(
+            create_fake_llm_app(fake),
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+            timeout_graceful_shutdown=1,
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

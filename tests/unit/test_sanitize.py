@@ -1,0 +1,74 @@
+"""What an LLM answers is cleaned before it is rendered: a corpus of hostile answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from pdfprompt.generate import clean_document, extract_html
+
+HOSTILE = {
+    "script": "<p>a</p><script>alert(1)</script><SCRIPT src='http://x/s.js'></SCRIPT>",
+    "handlers": "<p onclick='x()'>a</p><img src=x onerror=alert(1)><body onload=x()>",
+    "svg": "<svg onload=alert(1)><image href='http://x/i.png'/><use href='http://x/u#a'/></svg>",
+    "javascript url": "<a href='javascript:alert(1)'>a</a><a href=' JaVaScRiPt:x'>b</a>",
+    "frames": "<iframe src='http://x/f'></iframe><iframe srcdoc='<script>x</script>'></iframe>",
+    "objects": "<object data='http://x/o'></object><embed src='http://x/e'><applet></applet>",
+    "forms": "<form action='http://x/f'><input name=q><button>go</button></form>",
+    "meta refresh": "<meta http-equiv='refresh' content='0;url=http://x/'><p>a</p>",
+    "base": "<base href='http://x/'><p>a</p><img src='rel.png'>",
+    "link": "<link rel=stylesheet href='http://x/c.css'><link rel=prefetch href='http://x/p'>",
+    "css import": "<style>@import 'http://x/i.css'; @IMPORT url(http://x/j.css);</style><p>a</p>",
+    "css url": "<style>p { background: url(http://x/b.png) }</style><p style='background:url(\"http://x/c\")'>a</p>",
+    "external image": "<p>a</p><img src='https://x/tracker.gif'><img srcset='http://x/2x.png 2x'>",
+    "comment": "<!--[if IE]><script>x</script><![endif]--><p>a</p>",
+    "math": "<math><mi xlink:href='javascript:alert(1)'>x</mi></math><p>a</p>",
+}
+BANNED = (
+    "<script",
+    "onerror",
+    "onload",
+    "onclick",
+    "javascript:",
+    "<iframe",
+    "srcdoc",
+    "<object",
+    "<embed",
+    "<applet",
+    "<form",
+    "<input",
+    "http-equiv",
+    "<base",
+    "<link",
+    "@import",
+    "http://x/",
+    "https://x/",
+)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_answers_are_cleaned(name: str) -> None:
+    answer = (
+        f"<!DOCTYPE html><html><head><title>T</title></head><body>{HOSTILE[name]}</body></html>"
+    )
+    cleaned = clean_document(answer).lower()
+    for banned in BANNED:
+        assert banned not in cleaned, (name, banned)
+    assert "<style>" in cleaned  # the print stylesheet is there
+
+
+def test_the_answer_is_taken_from_a_code_fence_and_must_have_text() -> None:
+    fenced = "Sure! Here it is:\n```html\n<html><body><h1>Title</h1></body></html>\n```\nEnjoy."
+    assert extract_html(fenced) == "<html><body><h1>Title</h1></body></html>"
+    assert extract_html("I cannot help with that.") is None
+    assert extract_html("<html><body><div>   </div></body></html>") is None
+    assert extract_html("") is None
+
+
+def test_language_direction_and_title_are_kept() -> None:
+    answer = (
+        "<html lang='ar' dir='rtl'><head><title>تقرير</title></head>"
+        "<body><p>مرحبا</p></body></html>"
+    )
+    cleaned = clean_document(answer)
+    assert 'dir="rtl"' in cleaned and 'lang="ar"' in cleaned
+    assert "<title>تقرير</title>" in cleaned and "مرحبا" in cleaned
