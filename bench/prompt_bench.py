@@ -162,14 +162,6 @@ async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, fl
                     )
                 )
                 ids = [r.json()["id"] for r in responses]
-                if os.environ.get("PDFPROMPT_BENCH_PROFILE"):  # where the service spends CPU
-                    subprocess.Popen(
-                        [str(Path(sys.executable).with_name("py-spy")), "record", "-f", "raw"]
-                        + ["-o", os.environ["PDFPROMPT_BENCH_PROFILE"], "-d", "20", "--gil"]
-                        + ["--pid", str(serve.pid)],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
                 while True:
                     peak = max(peak, _tree_rss_mb(serve.pid))
                     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
