@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.db import create_engine, is_unavailable
+from pdfprompt.db import create_engine, is_unavailable, sqlite_driver, upgrade
+from pdfprompt.queue import job_store_for
 from pdfprompt.settings import Settings
 
 
@@ -36,3 +39,30 @@ async def test_bad_statements_are_not_unavailable(engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT * FROM no_such_table"))
     assert not is_unavailable(info.value)
+
+
+async def test_sqlite_driver_errors_are_told_apart(tmp_path: Path) -> None:
+    """The SQLite hot path (db/driver.py) raises sqlite3 errors itself: a lock held by another
+    process past the busy timeout is passing; bad SQL is not."""
+    path = tmp_path / "locked.sqlite3"
+    engine = create_engine(
+        Settings(database_url=f"sqlite:///{path}", database_connect_timeout_s=0.3)
+    )
+    try:
+        await upgrade(engine)
+        driver = sqlite_driver(engine)
+        with pytest.raises(sqlite3.Error) as bad:
+            await driver.transaction(lambda db: db.execute("SELECT * FROM no_such_table"))
+        assert not is_unavailable(bad.value)
+        other = sqlite3.connect(path, isolation_level=None)  # stands for another process
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sqlite3.Error) as locked:
+                await job_store_for(engine).claim_jobs("w", 1, lease_s=30)
+            assert is_unavailable(locked.value)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert await job_store_for(engine).claim_jobs("w", 1, lease_s=30) == []
+    finally:
+        await engine.dispose()

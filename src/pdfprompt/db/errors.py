@@ -15,6 +15,8 @@ def is_unavailable(error: BaseException) -> bool:
     failover, network), as opposed to an error in the statement or the data."""
     if isinstance(error, OSError | ConnectionError | TimeoutError):
         return True
+    if isinstance(error, sqlite3.OperationalError):  # raised by db/driver.py's SqliteDriver
+        return any(m in str(error).lower() for m in SQLITE_PASSING)
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
