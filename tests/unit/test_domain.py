@@ -101,3 +101,22 @@ def test_render_options_from_stored_dict() -> None:
     )
     assert options.format == "Letter" and options.margin.left == "2in"
     assert RenderOptions.from_dict({}).format == "A4"
+
+
+def test_errors_survive_pickling_with_their_attributes() -> None:
+    """Errors raised in a render process reach the worker whole (code, field, transient)."""
+    import pickle
+
+    from pdfprompt.domain import DuplicateJobError, InvalidInputError, LlmKeysCoolingError
+
+    field = pickle.loads(pickle.dumps(InvalidInputError("bad", field="input", transient=True)))
+    assert (field.message, field.field, field.transient, field.code) == (
+        "bad",
+        "input",
+        True,
+        "invalid_input",
+    )
+    duplicate = pickle.loads(pickle.dumps(DuplicateJobError("dup", existing_job_id="j1")))
+    assert duplicate.existing_job_id == "j1" and str(duplicate) == "dup"
+    cooling = pickle.loads(pickle.dumps(LlmKeysCoolingError("wait", retry_after_s=3.5)))
+    assert cooling.retry_after_s == 3.5 and cooling.transient

@@ -25,14 +25,16 @@ class PdfPromptError(Exception):
             self.transient = transient
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Survives pickling (errors raised in a render process) with field and transient.
-        return (_rebuild, (type(self), self.message, self.field, self.transient))
+        # Survives pickling (errors raised in a render process) with every attribute
+        # (field, transient, a subclass's own), whatever arguments a subclass's __init__ takes.
+        return (_restore, (type(self), self.args), self.__dict__)
 
 
-def _rebuild(
-    cls: type[PdfPromptError], message: str, field: str | None, transient: bool
-) -> PdfPromptError:
-    return cls(message, field=field, transient=transient)
+def _restore(cls: type[PdfPromptError], args: tuple[Any, ...]) -> PdfPromptError:
+    """An error rebuilt without calling its __init__; pickle then sets its attributes."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    return error
 
 
 class InvalidInputError(PdfPromptError):
@@ -71,13 +73,6 @@ class DuplicateJobError(ConflictError):
     def __init__(self, message: str, *, existing_job_id: str) -> None:
         super().__init__(message)
         self.existing_job_id = existing_job_id
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_duplicate, (self.message, self.existing_job_id))
-
-
-def _rebuild_duplicate(message: str, existing_job_id: str) -> DuplicateJobError:
-    return DuplicateJobError(message, existing_job_id=existing_job_id)
 
 
 class UnavailableError(PdfPromptError):
@@ -129,13 +124,6 @@ class LlmKeysCoolingError(LlmError):
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_cooling, (self.message, self.retry_after_s))
-
-
-def _rebuild_cooling(message: str, retry_after_s: float) -> LlmKeysCoolingError:
-    return LlmKeysCoolingError(message, retry_after_s=retry_after_s)
 
 
 class StorageError(PdfPromptError):
