@@ -7,6 +7,7 @@ to a concrete renderer and storage backend.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -172,19 +173,17 @@ class JobPipeline:
         (or its file is gone). Each job keeps a copy of its own, so deleting one job never
         takes another's file."""
         cached = await ctx.store.cached_render(ctx.job.user_id, key)
-        data = None
+        rendered = None
         if cached is not None:
             if cached.pages > self.renderer.max_pages:
                 raise PageLimitExceededError(
                     f"the document has {cached.pages} pages; the limit is {self.renderer.max_pages}"
                 )
-            try:
-                data = await self.storage.read(cached.storage_key)
-            except NotFoundError:
-                data = None
+            with contextlib.suppress(NotFoundError):
+                rendered = RenderedPdf(await self.storage.read(cached.storage_key), cached.pages)
         if ctx.metrics is not None:
-            ctx.metrics.render_cache.labels("miss" if data is None else "hit").inc()
-        return None if data is None or cached is None else RenderedPdf(data, cached.pages)
+            ctx.metrics.render_cache.labels("miss" if rendered is None else "hit").inc()
+        return rendered
 
     async def discard(self, storage_key: str) -> None:
         await self.storage.delete(storage_key)

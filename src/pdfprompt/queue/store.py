@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -364,7 +365,6 @@ class JobStore:
     def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
         self.engine = engine
         self.events = events or JobEvents()
-        self._claim: Any = None
 
     @contextlib.asynccontextmanager
     async def _write(self, changed: list[str] | None = None) -> AsyncIterator[AsyncConnection]:
@@ -526,32 +526,31 @@ class JobStore:
         )
 
     def _claim_statement(self) -> Any:
-        """The claim UPDATE, built once; limit, cap, owner and lease are bound per call."""
-        if self._claim is None:
-            limit = bindparam("claim_limit", type_=Integer)
-            cap = bindparam("per_user_cap", type_=Integer)
-            # A CTE is planned and run once; as a plain IN-subquery the planner may re-run
-            # the locking scan for every queued row (seen on tables with no statistics yet).
-            chosen = self._lock_claimable(self._claimable(limit, cap)).cte("claimable")
-            # The chosen rows are locked (SQLite: the write lock; PostgreSQL: FOR UPDATE, with
-            # their status checked again under the lock), so the UPDATE matches on id alone:
-            # a status test here could lead the planner to scan the queued rows instead.
-            self._claim = (
-                update(jobs)
-                .where(jobs.c.id.in_(select(chosen.c.id)))
-                .values(
-                    status=JobStatus.RUNNING.value,
-                    stage=JobStage.GENERATING.value,
-                    progress=0.0,
-                    lease_owner=bindparam("worker_id", type_=String),
-                    lease_expires_at=now_plus(bindparam("lease_s", type_=Float)),
-                    attempts=jobs.c.attempts + 1,
-                    started_at=func.coalesce(jobs.c.started_at, db_now()),
-                    updated_at=db_now(),
-                )
-                .returning(*jobs.c, seconds_since(jobs.c.run_after).label("waited_s"))
+        """The claim UPDATE (compiled once per store, see `_claim_sql`); limit, cap, owner and
+        lease are bound per call."""
+        limit = bindparam("claim_limit", type_=Integer)
+        cap = bindparam("per_user_cap", type_=Integer)
+        # A CTE is planned and run once; as a plain IN-subquery the planner may re-run
+        # the locking scan for every queued row (seen on tables with no statistics yet).
+        chosen = self._lock_claimable(self._claimable(limit, cap)).cte("claimable")
+        # The chosen rows are locked (SQLite: the write lock; PostgreSQL: FOR UPDATE, with
+        # their status checked again under the lock), so the UPDATE matches on id alone:
+        # a status test here could lead the planner to scan the queued rows instead.
+        return (
+            update(jobs)
+            .where(jobs.c.id.in_(select(chosen.c.id)))
+            .values(
+                status=JobStatus.RUNNING.value,
+                stage=JobStage.GENERATING.value,
+                progress=0.0,
+                lease_owner=bindparam("worker_id", type_=String),
+                lease_expires_at=now_plus(bindparam("lease_s", type_=Float)),
+                attempts=jobs.c.attempts + 1,
+                started_at=func.coalesce(jobs.c.started_at, db_now()),
+                updated_at=db_now(),
             )
-        return self._claim
+            .returning(*jobs.c, seconds_since(jobs.c.run_after).label("waited_s"))
+        )
 
     async def claim_jobs(
         self, worker_id: str, limit: int, lease_s: float, *, per_user_cap: int = 1_000_000
@@ -873,15 +872,15 @@ class SqliteJobStore(JobStore):
     Claiming and finishing run as whole transactions on the engine's `SqliteDriver` thread
     (db/driver.py): one hop to that thread per batch instead of one per statement."""
 
-    def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
-        super().__init__(engine, events)
-        self._claim_sql: DriverStatement | None = None
-        self._finish_sql: tuple[DriverStatement, DriverStatement, DriverStatement] | None = None
-        self._stage_sql: DriverStatement | None = None
+    @cached_property
+    def _claim_sql(self) -> DriverStatement:
+        return DriverStatement(self._claim_statement(), self.engine)
+
+    @cached_property
+    def _stage_sql(self) -> DriverStatement:
+        return DriverStatement(self._stage_statement(), self.engine)
 
     async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
-        if self._claim_sql is None:
-            self._claim_sql = DriverStatement(self._claim_statement(), self.engine)
         sql, args = self._claim_sql.sql, self._claim_sql.args(**params)
 
         def claim(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -892,34 +891,32 @@ class SqliteJobStore(JobStore):
         rows = await sqlite_driver(self.engine).transaction(claim)
         return [_decoded(r) for r in rows]
 
+    @cached_property
     def _finish_statements(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
-        if self._finish_sql is None:
-            add_file = DriverStatement(
-                sqlite_insert(files)
-                .values({c: bindparam(f"new_{c.name}", type_=c.type) for c in _FILE_ROW_COLUMNS})
-                .on_conflict_do_nothing(index_elements=["job_id"]),
-                self.engine,
+        """Add a file row, finish one owned job, drop a file row (its job was lost)."""
+        add_file = DriverStatement(
+            sqlite_insert(files)
+            .values({c: bindparam(f"new_{c.name}", type_=c.type) for c in _FILE_ROW_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["job_id"]),
+            self.engine,
+        )
+        finish_one = DriverStatement(
+            update(jobs)
+            .where(
+                jobs.c.id == bindparam("finished_job_id", type_=String),
+                jobs.c.lease_owner == bindparam("worker_id", type_=String),
+                _status_is(JobStatus.RUNNING),
             )
-            finish_one = DriverStatement(
-                update(jobs)
-                .where(
-                    jobs.c.id == bindparam("finished_job_id", type_=String),
-                    jobs.c.lease_owner == bindparam("worker_id", type_=String),
-                    _status_is(JobStatus.RUNNING),
-                )
-                .values(**_succeeded(bindparam("new_file_id", type_=String))),
-                self.engine,
-            )
-            drop_file = DriverStatement(
-                delete(files).where(files.c.id == bindparam("dropped_id", type_=String)),
-                self.engine,
-            )
-            self._finish_sql = (add_file, finish_one, drop_file)
-        return self._finish_sql
+            .values(**_succeeded(bindparam("new_file_id", type_=String))),
+            self.engine,
+        )
+        drop_file = DriverStatement(
+            delete(files).where(files.c.id == bindparam("dropped_id", type_=String)),
+            self.engine,
+        )
+        return add_file, finish_one, drop_file
 
     async def _set_stage_row(self, params: dict[str, Any]) -> bool:
-        if self._stage_sql is None:
-            self._stage_sql = DriverStatement(self._stage_statement(), self.engine)
         sql, args = self._stage_sql.sql, self._stage_sql.args(**params)
 
         def write(db: sqlite3.Connection) -> bool:
@@ -928,7 +925,7 @@ class SqliteJobStore(JobStore):
         return await sqlite_driver(self.engine).transaction(write)
 
     async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
-        add_file, finish_one, drop_file = self._finish_statements()
+        add_file, finish_one, drop_file = self._finish_statements
         rows = _file_rows(done)
         file_args = [add_file.args(**{f"new_{k}": v for k, v in r.items()}) for r in rows]
 
@@ -1010,9 +1007,6 @@ class PostgresJobStore(JobStore):
         self._last_notify = 0.0
         self._trailing: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self._claim_sql: DriverStatement | None = None
-        self._finish_sql: DriverStatement | None = None
-        self._stage_sql: DriverStatement | None = None
 
     # The two statements a worker runs per batch of jobs go straight to asyncpg
     # (db/driver.py), and each announces the jobs it changed from inside the statement.
@@ -1032,10 +1026,17 @@ class PostgresJobStore(JobStore):
         )
         return select(changed, notice.c.notified).select_from(changed.join(notice, true()))
 
+    @cached_property
+    def _claim_sql(self) -> DriverStatement:
+        claimed = self._claim_statement().cte("claimed")
+        return DriverStatement(self._announced(claimed), self.engine)
+
+    @cached_property
+    def _stage_sql(self) -> DriverStatement:
+        changed = self._stage_statement().returning(jobs.c.id).cte("changed")
+        return DriverStatement(self._announced(changed), self.engine)
+
     async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
-        if self._claim_sql is None:
-            claimed = self._claim_statement().cte("claimed")
-            self._claim_sql = DriverStatement(self._announced(claimed), self.engine)
         # The per-user running cap is a count over other claims; serializing claims (held to
         # commit) makes each claim see every earlier one, so the cap holds across workers.
         # The lock is taken in the BEGIN's round trip.
@@ -1045,58 +1046,52 @@ class PostgresJobStore(JobStore):
         return [_decoded(r) for r in rows]
 
     async def _set_stage_row(self, params: dict[str, Any]) -> bool:
-        if self._stage_sql is None:
-            changed = self._stage_statement().returning(jobs.c.id).cte("changed")
-            self._stage_sql = DriverStatement(self._announced(changed), self.engine)
         async with driver_connection(self.engine) as db:
             rows = await db.fetch(self._stage_sql.sql, *self._stage_sql.args(**params))
         return len(rows) == 1
 
+    @cached_property
     def _finish_statement(self) -> DriverStatement:
         """Finish a batch in one statement: lock the jobs `worker_id` still owns, add their
         file rows, mark them succeeded, NOTIFY; returns the ids it finished."""
-        if self._finish_sql is None:
-            owned = (
-                select(jobs.c.id)
-                .where(
-                    jobs.c.id == any_(bindparam("job_ids", type_=ARRAY(String))),
-                    jobs.c.lease_owner == bindparam("worker_id", type_=String),
-                    _status_is(JobStatus.RUNNING),
-                )
-                .with_for_update()
-                .cte("owned")
+        owned = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.id == any_(bindparam("job_ids", type_=ARRAY(String))),
+                jobs.c.lease_owner == bindparam("worker_id", type_=String),
+                _status_is(JobStatus.RUNNING),
             )
-            names = [c.name for c in _FILE_ROW_COLUMNS]
-            given = select(
-                *[
-                    func.unnest(bindparam(f"file_{c.name}", type_=ARRAY(c.type))).label(c.name)
-                    for c in _FILE_ROW_COLUMNS
-                ]
-            ).subquery("given")
-            added = (
-                pg_insert(files)
-                .from_select(
-                    names,
-                    select(*[given.c[n] for n in names]).where(
-                        given.c.job_id.in_(select(owned.c.id))
-                    ),
-                )
-                .on_conflict_do_nothing(index_elements=["job_id"])
-                .returning(files.c.id, files.c.job_id)
-                .cte("added")
+            .with_for_update()
+            .cte("owned")
+        )
+        names = [c.name for c in _FILE_ROW_COLUMNS]
+        given = select(
+            *[
+                func.unnest(bindparam(f"file_{c.name}", type_=ARRAY(c.type))).label(c.name)
+                for c in _FILE_ROW_COLUMNS
+            ]
+        ).subquery("given")
+        added = (
+            pg_insert(files)
+            .from_select(
+                names,
+                select(*[given.c[n] for n in names]).where(given.c.job_id.in_(select(owned.c.id))),
             )
-            won = (
-                update(jobs)
-                .where(jobs.c.id == added.c.job_id)
-                .values(**_succeeded(added.c.id))
-                .returning(jobs.c.id)
-                .cte("won")
-            )
-            self._finish_sql = DriverStatement(self._announced(won), self.engine)
-        return self._finish_sql
+            .on_conflict_do_nothing(index_elements=["job_id"])
+            .returning(files.c.id, files.c.job_id)
+            .cte("added")
+        )
+        won = (
+            update(jobs)
+            .where(jobs.c.id == added.c.job_id)
+            .values(**_succeeded(added.c.id))
+            .returning(jobs.c.id)
+            .cte("won")
+        )
+        return DriverStatement(self._announced(won), self.engine)
 
     async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
-        statement = self._finish_statement()
+        statement = self._finish_statement
         outcome: dict[str, str | None] = {}
         for start in range(0, len(done), MAX_BATCH):
             rows = _file_rows(done[start : start + MAX_BATCH])

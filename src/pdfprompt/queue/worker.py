@@ -332,14 +332,14 @@ class Worker:
         """Record a failed attempt. `wait_s`: the error says when to try again (every LLM key
         cooling down); the job waits that long and the attempt does not count."""
         self._finishing.add(job.id)  # see _run_job: recording an outcome is not a loss
-        if wait_s is not None and transient:
+        give_back = wait_s is not None and transient
+        if give_back:
             delay: float | None = wait_s
         else:
             retry = retry_decision(
                 transient=transient, attempts=job.attempts, max_attempts=job.max_attempts
             )
             delay = self.config.retry.delay_s(job.attempts) if retry else None
-        give_back = wait_s is not None and transient
         try:
             await self._record(
                 lambda: self.store.fail_job(
