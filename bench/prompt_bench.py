@@ -19,74 +19,19 @@ import os
 import platform
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import httpx
-import psutil
+from benchlib import PDFPROMPT, Service, at, cpu_by_name, free_port, tree_rss_mb, wait_http
 
 from pdfprompt.devtools.fake_llm import document_for
 from pdfprompt.domain import RenderOptions
 from pdfprompt.generate import clean_document
 from pdfprompt.render import render_pdf, renderer_from_settings
 from pdfprompt.settings import Settings
-
-PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_http(url: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not answer")
-
-
-def _tree_rss_mb(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            continue
-    return total / 2**20
-
-
-def _cpu_by_name(pid: int) -> str:
-    """CPU-seconds of a process tree so far, by process name."""
-    by: dict[str, float] = {}
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return "?"
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            by[p.name()] = by.get(p.name(), 0.0) + t.user + t.system
-        except psutil.Error:
-            continue
-    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
 
 
 async def render_rate(n: int) -> float:
@@ -110,7 +55,7 @@ async def render_rate(n: int) -> float:
 
 async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
-        llm_port, port = _free_port(), _free_port()
+        llm_port = free_port()
         fake = subprocess.Popen(
             [
                 *(PDFPROMPT, "dev", "fake-llm", "--port", str(llm_port), "--stream"),
@@ -118,38 +63,22 @@ async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, fl
             ],
             stdout=subprocess.DEVNULL,
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PDFPROMPT_")}
-        db = Path(tmp) / "pdfprompt.sqlite3"
-        env.update(
-            PDFPROMPT_DATA_DIR=str(Path(tmp) / "data"),
-            DATABASE_URL=f"sqlite:///{db}",
-            PDFPROMPT_LOG_LEVEL="warning",
-            PDFPROMPT_RENDER_ENGINE="chromium",
+        service = Service(
+            Path(tmp),
             PDFPROMPT_WORKER_CONCURRENCY=str(slots),
             PDFPROMPT_MAX_CONCURRENT_JOBS=str(slots),
             OPENROUTER_API_KEY="sk-bench",
             OPENROUTER_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
             PDFPROMPT_LLM_MODELS="fake",
         )
-        serve = subprocess.Popen(
-            [PDFPROMPT, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
-        )
         try:
-            _wait_http(f"http://127.0.0.1:{llm_port}/_calls")
-            _wait_http(f"http://127.0.0.1:{port}/healthz")
-            out = subprocess.run(
-                [PDFPROMPT, "users", "create", "bench@example.com"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            key = out.stdout.strip().splitlines()[-1]
+            wait_http(f"http://127.0.0.1:{llm_port}/_calls")
+            key = service.start()
             peak = 0.0
             headers = {"Authorization": f"Bearer {key}"}
             limits = httpx.Limits(max_connections=50)
             async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", headers=headers, limits=limits, timeout=60
+                base_url=service.url, headers=headers, limits=limits, timeout=60
             ) as client:
                 t0 = time.time()
                 responses = await asyncio.gather(
@@ -163,8 +92,8 @@ async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, fl
                 )
                 ids = [r.json()["id"] for r in responses]
                 while True:
-                    peak = max(peak, _tree_rss_mb(serve.pid))
-                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                    peak = max(peak, tree_rss_mb(service.pid))
+                    with sqlite3.connect(f"file:{service.db}?mode=ro", uri=True) as conn:
                         done, failed, last = conn.execute(
                             "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
                             "count(*) FILTER (WHERE status IN ('failed', 'canceled')), "
@@ -175,14 +104,10 @@ async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, fl
                     if done == len(ids):
                         break
                     await asyncio.sleep(0.25)
-            from datetime import UTC, datetime
-
-            seconds = datetime.fromisoformat(last).replace(tzinfo=UTC).timestamp() - t0
-            print(f"CPU-seconds: {_cpu_by_name(serve.pid)}; fake LLM {_cpu_by_name(fake.pid)}")
-            return seconds, peak, slots
+            print(f"CPU-seconds: {cpu_by_name(service.pid)}; fake LLM {cpu_by_name(fake.pid)}")
+            return at(last) - t0, peak, slots
         finally:
-            serve.terminate()
-            serve.wait(60)
+            service.stop()
             fake.terminate()
             fake.wait(10)
 

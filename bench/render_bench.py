@@ -27,7 +27,6 @@ import os
 import platform
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -37,25 +36,21 @@ from pathlib import Path
 
 import httpx
 import psutil
+from benchlib import Service, at, tree, tree_rss_mb
 from playwright.async_api import Page, async_playwright
 
 from pdfprompt.domain import RenderOptions
-from pdfprompt.render import WeasyPrintRenderer, pdf_arguments, render_pdf, renderer_from_settings
+from pdfprompt.render import (
+    HEADLESS_ARGS,
+    WeasyPrintRenderer,
+    pdf_arguments,
+    render_pdf,
+    renderer_from_settings,
+)
 from pdfprompt.settings import Settings
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 DOCUMENTS = ("invoice", "report5", "report20")
-BARE_ARGS = [  # the flags the machine's notes give for a headless Chromium
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
 
 
 @dataclass
@@ -120,7 +115,7 @@ def chromium() -> str:
 async def bench_bare(name: str, n: int) -> Result:
     args = pdf_arguments(RenderOptions())
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium(), args=BARE_ARGS)
+        browser = await pw.chromium.launch(executable_path=chromium(), args=list(HEADLESS_ARGS))
         pages: list[Page] = [await browser.new_page() for _ in range(2)]
 
         async def one(caller: int, doc: str) -> float:
@@ -154,72 +149,15 @@ async def bench_renderer(name: str, n: int) -> Result:
 # -- 3. the whole service -------------------------------------------------------------------
 
 
-class Service:
-    """`pdfprompt serve` on a fresh SQLite database and data directory."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.db = tmp / "pdfprompt.sqlite3"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PDFPROMPT_")}
-        self.env.update(
-            PDFPROMPT_DATA_DIR=str(tmp / "data"),
-            DATABASE_URL=f"sqlite:///{self.db}",
-            PDFPROMPT_LOG_LEVEL="warning",
-            PDFPROMPT_RENDER_ENGINE="chromium",
-        )
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> str:
-        self.proc = subprocess.Popen(
-            [PDFPROMPT, "serve", "--port", str(self.port)], env=self.env, stdout=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("pdfprompt serve did not become ready")
-        out = subprocess.run(
-            [PDFPROMPT, "users", "create", f"bench-{uuid.uuid4().hex[:6]}@example.com"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return out.stdout.strip().splitlines()[-1]
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(60)
-
-    def finished(self, ids: list[str]) -> list[tuple[str, str, str, str]]:
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
-            marks = ",".join("?" * len(ids))
-            return db.execute(
-                f"SELECT status, created_at, started_at, finished_at FROM jobs "
-                f"WHERE id IN ({marks}) AND finished_at IS NOT NULL",
-                ids,
-            ).fetchall()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _at(text: str) -> float:
-    from datetime import UTC, datetime
-
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+def _finished(service: Service, ids: list[str]) -> list[tuple[str, str, str, str]]:
+    """(status, created, started, finished) of those of `ids` that have finished."""
+    with sqlite3.connect(f"file:{service.db}?mode=ro", uri=True) as db:
+        marks = ",".join("?" * len(ids))
+        return db.execute(
+            f"SELECT status, created_at, started_at, finished_at FROM jobs "
+            f"WHERE id IN ({marks}) AND finished_at IS NOT NULL",
+            ids,
+        ).fetchall()
 
 
 async def bench_service(name: str, n: int) -> Result:
@@ -245,13 +183,13 @@ async def bench_service(name: str, n: int) -> Result:
     bad = [r for r in rows if r[0] != "succeeded"]
     if bad:
         raise SystemExit(f"{len(bad)} jobs did not succeed: {bad[:3]}")
-    last = max(_at(r[3]) for r in rows)
-    return Result("service", name, n, last - t0, cpu / n, [_at(r[3]) - _at(r[2]) for r in rows])
+    last = max(at(r[3]) for r in rows)
+    return Result("service", name, n, last - t0, cpu / n, [at(r[3]) - at(r[2]) for r in rows])
 
 
 async def _wait(service: Service, ids: list[str]) -> list[tuple[str, str, str, str]]:
     while True:
-        rows = service.finished(ids)
+        rows = _finished(service, ids)
         if len(rows) == len(ids):
             return rows
         await asyncio.sleep(0.02)
@@ -267,7 +205,7 @@ async def bench_cold(name: str, n: int) -> Result:
 
         async def one(_caller: int, doc: str) -> float:
             t = time.perf_counter()
-            browser = await pw.chromium.launch(executable_path=path, args=BARE_ARGS)
+            browser = await pw.chromium.launch(executable_path=path, args=list(HEADLESS_ARGS))
             page = await browser.new_page()
             await page.set_content(doc, wait_until="load")
             await page.pdf(**args)
@@ -294,20 +232,9 @@ async def bench_weasyprint(name: str, n: int) -> Result:
 # -- soak -----------------------------------------------------------------------------------
 
 
-def tree_rss_mb() -> float:
-    me = psutil.Process()
-    total = me.memory_info().rss
-    for child in me.children(recursive=True):
-        try:
-            total += child.memory_info().rss
-        except psutil.Error:
-            continue
-    return total / 2**20
-
-
 def leftovers() -> list[str]:
     found = []
-    for child in psutil.Process().children(recursive=True):
+    for child in tree(os.getpid())[1:]:
         try:
             found.append(f"{child.pid} {child.name()} {child.status()}")
         except psutil.Error:
@@ -330,7 +257,7 @@ async def soak(n: int) -> None:
                 done += 1
                 await render_pdf(renderer, unique(source), RenderOptions())
                 if done % 250 == 0:
-                    samples.append((done, tree_rss_mb()))
+                    samples.append((done, tree_rss_mb(os.getpid())))
                     zombies_during = max(zombies_during, sum("zombie" in p for p in leftovers()))
 
         await asyncio.gather(*(loop() for _ in range(settings.max_pdf_concurrency)))

@@ -11,6 +11,7 @@ from typing import Protocol, Self
 from pdfprompt.domain import BrowserUnavailableError, RenderOptions
 from pdfprompt.render.chromium import (
     CHROMIUM_ARGS,
+    HEADLESS_ARGS,
     MEMORY_CHECK_EVERY,
     ChromiumRenderer,
     RenderedPdf,
@@ -101,6 +102,7 @@ def chromium_renderer(settings: Settings) -> ChromiumRenderer:
 
 __all__ = [
     "CHROMIUM_ARGS",
+    "HEADLESS_ARGS",
     "MEMORY_CHECK_EVERY",
     "ChromiumRenderer",
     "RenderedPdf",

@@ -32,7 +32,9 @@ from pdfprompt.domain import (
 
 log = logging.getLogger(__name__)
 
-CHROMIUM_ARGS = (
+# How a headless Chromium is started on this kind of machine (what a bare reference loop
+# uses too); pdfprompt's pool adds its own hardening below.
+HEADLESS_ARGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -41,6 +43,9 @@ CHROMIUM_ARGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+)
+CHROMIUM_ARGS = (
+    *HEADLESS_ARGS,
     "--disable-quic",
     "--disable-extensions",
     "--disable-default-apps",

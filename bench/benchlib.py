@@ -1,0 +1,117 @@
+"""What the benchmarks share: `pdfprompt serve` on a fresh SQLite database, free ports,
+waiting for HTTP, and the CPU and memory of a process tree."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+
+PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, timeout_s: float = 60) -> None:
+    """Until `url` answers 200."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer")
+
+
+def at(text: str) -> float:
+    """A database time (UTC text, as SQLite keeps it) as a Unix timestamp."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (empty if it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0
+    for p in tree(pid):
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+def cpu_by_name(pid: int) -> str:
+    """CPU-seconds of a process tree so far, by process name."""
+    by: dict[str, float] = {}
+    for p in tree(pid):
+        try:
+            t = p.cpu_times()
+            by[p.name()] = by.get(p.name(), 0.0) + t.user + t.system
+        except psutil.Error:
+            continue
+    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
+
+
+class Service:
+    """`pdfprompt serve` on a fresh SQLite database and data directory under `tmp`, with
+    Chromium and `extra_env`. `start()` returns an API key of a new user."""
+
+    def __init__(self, tmp: Path, **extra_env: str) -> None:
+        self.db = tmp / "pdfprompt.sqlite3"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PDFPROMPT_")}
+        self.env.update(
+            PDFPROMPT_DATA_DIR=str(tmp / "data"),
+            DATABASE_URL=f"sqlite:///{self.db}",
+            PDFPROMPT_LOG_LEVEL="warning",
+            PDFPROMPT_RENDER_ENGINE="chromium",
+            **extra_env,
+        )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        self.proc = subprocess.Popen(
+            [PDFPROMPT, "serve", "--port", str(self.port)], env=self.env, stdout=subprocess.DEVNULL
+        )
+        wait_http(f"{self.url}/readyz")
+        out = subprocess.run(
+            [PDFPROMPT, "users", "create", f"bench-{uuid.uuid4().hex[:6]}@example.com"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(60)
