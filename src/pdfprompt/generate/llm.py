@@ -60,9 +60,6 @@ class KeyRing:
         self._clock = clock
         self._next = 0
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
     def take(self) -> _Key | None:
         """The next usable key, or None when every key is cooling down or quarantined."""
         now = self._clock()

@@ -82,6 +82,16 @@ def _pss_mb(pids: list[int]) -> float:
     return total_kb / 1024
 
 
+async def _browser_mb(browser: Browser) -> float:
+    """What a browser's processes use, by their ids from CDP `SystemInfo.getProcessInfo`."""
+    session = await browser.new_browser_cdp_session()
+    try:
+        info = await session.send("SystemInfo.getProcessInfo")
+    finally:
+        await session.detach()
+    return await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
+
+
 def count_pages(pdf: bytes) -> int:
     """Pages in a PDF Chromium wrote (its page objects are not in compressed streams)."""
     return len(_PAGE_OBJECT.findall(pdf))
@@ -341,14 +351,9 @@ class ChromiumRenderer:
         """Mark the slot for recycling when its browser's processes use more than
         `max_memory_mb` (proportional set size, read from /proc)."""
         try:
-            session = await browser.new_browser_cdp_session()
-            try:
-                info = await session.send("SystemInfo.getProcessInfo")
-            finally:
-                await session.detach()
+            used = await _browser_mb(browser)
         except PlaywrightError:
             return  # the browser went away: the next render replaces it
-        used = await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
         if used > self.max_memory_mb and browser is slot.browser:
             log.info(
                 "browser %d uses %.0f MB (limit %.0f MB): recycling it",
@@ -362,14 +367,8 @@ class ChromiumRenderer:
         """What the pool's current browsers use (proportional set size, MB)."""
         total = 0.0
         for slot in self._slots:
-            if slot.browser is None or not slot.browser.is_connected():
-                continue
-            session = await slot.browser.new_browser_cdp_session()
-            try:
-                info = await session.send("SystemInfo.getProcessInfo")
-            finally:
-                await session.detach()
-            total += await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
+            if slot.browser is not None and slot.browser.is_connected():
+                total += await _browser_mb(slot.browser)
         return total
 
     async def render(self, document: str, options: RenderOptions) -> RenderedPdf:
