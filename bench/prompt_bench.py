@@ -36,7 +36,7 @@ from pdfprompt.settings import Settings
 
 async def render_rate(n: int) -> float:
     """Documents per second for the fake model's document through pdfprompt's renderer."""
-    settings = Settings(render_engine="chromium")
+    settings = Settings(render_engine="chromium")  # PDFPROMPT_MAX_PDF_CONCURRENCY applies
     async with renderer_from_settings(settings) as renderer:
         docs = [
             clean_document(document_for(f"Report {uuid.uuid4()}\nQuarterly figures"))
@@ -51,6 +51,19 @@ async def render_rate(n: int) -> float:
         t0 = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(settings.max_pdf_concurrency)))
         return (n - 1) / (time.perf_counter() - t0)
+
+
+def print_stage_means(metrics: str) -> None:
+    """Mean seconds per job in each stage, from the service's /metrics."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in metrics.splitlines():
+        for suffix, into in (("_sum", sums), ("_count", counts)):
+            if line.startswith(f"pdfprompt_stage_duration_seconds{suffix}{{"):
+                stage = line.split('stage="', 1)[1].split('"', 1)[0]
+                into[stage] = float(line.rsplit(" ", 1)[1])
+    means = ", ".join(f"{s} {sums[s] / counts[s]:.3f} s" for s in sums if counts.get(s))
+    print(f"mean time per job in each stage: {means}")
 
 
 async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, float, int]:
@@ -102,8 +115,21 @@ async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, fl
                     if failed:
                         raise SystemExit(f"{failed} jobs failed")
                     if done == len(ids):
+                        with sqlite3.connect(f"file:{service.db}?mode=ro", uri=True) as conn:
+                            rows = conn.execute(
+                                "SELECT created_at, started_at, finished_at FROM jobs "
+                                "WHERE type = 'prompt'"
+                            ).fetchall()
+                        import statistics
+                        c = [at(r[0]) - t0 for r in rows]
+                        w = [at(r[1]) - at(r[0]) for r in rows]
+                        d = [at(r[2]) - at(r[1]) for r in rows]
+                        for name, xs in (("created", c), ("wait", w), ("run", d)):
+                            q = statistics.quantiles(xs, n=20)
+                            print(name, f"p5 {q[0]:.2f} p50 {q[9]:.2f} p95 {q[18]:.2f} max {max(xs):.2f}")
                         break
                     await asyncio.sleep(0.25)
+                print_stage_means((await client.get("/metrics")).text)
             print(f"CPU-seconds: {cpu_by_name(service.pid)}; fake LLM {cpu_by_name(fake.pid)}")
             return at(last) - t0, peak, slots
         finally:
@@ -117,7 +143,7 @@ async def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=5000)
     parser.add_argument("--slots", type=int, default=200, help="PDFPROMPT_WORKER_CONCURRENCY")
-    parser.add_argument("--render-docs", type=int, default=60)
+    parser.add_argument("--render-docs", type=int, default=300)
     args = parser.parse_args()
     print("# prompt benchmark")
     print(f"python {platform.python_version()}, {os.cpu_count()} cpus")

@@ -119,8 +119,15 @@ def sqlite_pragmas(connection: Any, busy_timeout_s: float) -> None:
 
 class SqliteDriver:
     """A `sqlite3` connection of its own, used from one thread: `transaction(work)` runs
-    `work(connection)` between BEGIN IMMEDIATE and COMMIT (ROLLBACK if it raises) in that
-    thread, after taking this process's SQLite writer lock. Closed with its engine."""
+    `work(connection)` in a transaction on that thread, after taking this process's SQLite
+    writer lock.
+
+    Transactions asked for while another is running are committed together (group
+    commit): the next batch runs as one BEGIN IMMEDIATE … COMMIT with each `work` inside a
+    savepoint of its own, so a `work` that raises rolls back only itself. One thread hop and
+    one durable commit serve the whole batch. Closed with its engine."""
+
+    MAX_BATCH = 256
 
     def __init__(self, engine: AsyncEngine, path: str, busy_timeout_s: float) -> None:
         self._engine = weakref.ref(engine)
@@ -128,6 +135,8 @@ class SqliteDriver:
         self._busy_timeout_s = busy_timeout_s
         self._thread: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -141,25 +150,69 @@ class SqliteDriver:
             self._connection = connection
         return self._connection
 
-    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _run(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        """Run `works` in one transaction; each outcome is (True, result) or (False, error)."""
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[bool, Any]] = []
         try:
-            result = work(connection)
+            for work in works:
+                connection.execute("SAVEPOINT work")
+                try:
+                    outcomes.append((True, work(connection)))
+                except Exception as exc:
+                    connection.execute("ROLLBACK TO work")
+                    outcomes.append((False, exc))
+                connection.execute("RELEASE work")
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
-        return result
+        return outcomes
 
     async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        committer = self._committer
+        if committer is not None and committer.get_loop() is not loop:
+            self._pending.clear()  # left by an event loop that has ended
+            committer = None
+        self._pending.append((work, done))
+        if committer is None or committer.done():
+            self._committer = loop.create_task(self._commit_pending())
+        return await done
+
+    async def _commit_pending(self) -> None:
         engine = self._engine()
-        if engine is None:
-            raise RuntimeError("the engine of this SQLite driver is gone")
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="pdfprompt-sqlite")
-        async with writer_lock(engine):
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch = self._pending[: self.MAX_BATCH]
+            del self._pending[: self.MAX_BATCH]
+            try:
+                if engine is None:
+                    raise RuntimeError("the engine of this SQLite driver is gone")
+                async with writer_lock(engine):
+                    works = [work for work, _ in batch]
+                    outcomes = await loop.run_in_executor(self._thread, self._run, works)
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            except BaseException:
+                for _, done in batch:
+                    done.cancel()
+                raise
+            for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                if done.done():
+                    continue  # its caller was cancelled; the work itself was committed
+                if ok:
+                    done.set_result(value)
+                else:
+                    done.set_exception(value)
 
     def close(self) -> None:
         thread, self._thread = self._thread, None

@@ -84,6 +84,22 @@ NOTIFY_PAYLOAD_BYTES = 7900
 # Most jobs one claim or finish statement handles: their ids, comma-separated, fit in one
 # NOTIFY payload (36-character ids).
 MAX_BATCH = NOTIFY_PAYLOAD_BYTES // 37
+_JOB_INSERT_COLUMNS = [
+    jobs.c[name]
+    for name in (
+        "id",
+        "user_id",
+        "type",
+        "input",
+        "options",
+        "status",
+        "stage",
+        "max_attempts",
+        "priority",
+        "idempotency_key",
+        "parent_id",
+    )
+]
 
 _JOB_COLUMNS = [c for c in jobs.c if c.name != "input"] + [jobs.c.input]
 _FILE_COLUMNS = [
@@ -397,22 +413,41 @@ class JobStore:
             "idempotency_key": new.idempotency_key,
             "parent_id": new.parent_id,
         }
+        row = await self._insert_job(values)
+        if row is None:
+            existing = None
+            if new.idempotency_key is not None:
+                existing = await self._find_by_idempotency_key(new.user_id, new.idempotency_key)
+            if existing is None:
+                raise ConflictError("the job could not be added: a unique constraint refused it")
+            raise DuplicateJobError(
+                "a job with this Idempotency-Key exists", existing_job_id=existing
+            )
+        return _job_from_mapping(row)  # as inserted, before any worker can change it
+
+    async def _insert_job(self, values: dict[str, Any]) -> Mapping[str, Any] | None:
+        """Insert one job row and announce it; the row as inserted, or None when a unique
+        constraint (the idempotency key) refused it."""
         try:
             async with write_transaction(self.engine) as conn:
                 row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
                 announced = await self._announce_enqueue(conn)
-        except IntegrityError as exc:
-            if new.idempotency_key is None:
-                raise
-            existing = await self._find_by_idempotency_key(new.user_id, new.idempotency_key)
-            if existing is None:
-                raise
-            raise DuplicateJobError(
-                "a job with this Idempotency-Key exists", existing_job_id=existing
-            ) from exc
+        except IntegrityError:
+            return None
         if not announced:
             self._announce_later()
-        return _job_from_row(row)  # as inserted, before any worker can change it
+        return dict(row._mapping)
+
+    @staticmethod
+    def _insert_values() -> dict[str, Any]:
+        """The insert's columns as bound parameters, for the driver statements."""
+        return {c.name: bindparam(f"new_{c.name}", type_=c.type) for c in _JOB_INSERT_COLUMNS}
+
+    @staticmethod
+    def _insert_args(statement: DriverStatement, values: dict[str, Any]) -> list[Any]:
+        given = {f"new_{k}": v for k, v in values.items()}
+        given["new_options"] = json.dumps(values["options"])  # the driver gets JSON as text
+        return statement.args(**given)
 
     async def _announce_enqueue(self, conn: AsyncConnection) -> bool:
         """Hook: wake workers in the enqueue transaction (PostgreSQL NOTIFY). False means
@@ -892,6 +927,29 @@ class SqliteJobStore(JobStore):
         return [_decoded(r) for r in rows]
 
     @cached_property
+    def _insert_sql(self) -> DriverStatement:
+        return DriverStatement(
+            sqlite_insert(jobs)
+            .values(self._insert_values())
+            .on_conflict_do_nothing()
+            .returning(*jobs.c),
+            self.engine,
+        )
+
+    async def _insert_job(self, values: dict[str, Any]) -> Mapping[str, Any] | None:
+        sql, args = self._insert_sql.sql, self._insert_args(self._insert_sql, values)
+
+        def insert_one(db: sqlite3.Connection) -> dict[str, Any] | None:
+            cursor = db.execute(sql, args)
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+        row = await sqlite_driver(self.engine).transaction(insert_one)
+        return None if row is None else _decoded(row)
+
+    @cached_property
     def _finish_statements(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
         """Add a file row, finish one owned job, drop a file row (its job was lost)."""
         add_file = DriverStatement(
@@ -1108,6 +1166,39 @@ class PostgresJobStore(JobStore):
             self.events.publish(list(won))
             outcome.update({r["job_id"]: (r["id"] if r["job_id"] in won else None) for r in rows})
         return outcome
+
+    @cached_property
+    def _insert_sql(self) -> tuple[DriverStatement, DriverStatement]:
+        """Insert a job; and insert a job with a NOTIFY to idle workers in the statement."""
+        inserted = (
+            pg_insert(jobs)
+            .values(self._insert_values())
+            .on_conflict_do_nothing()
+            .returning(*jobs.c)
+        )
+        added = inserted.cte("added")
+        announced = select(added, func.pg_notify(self.CHANNEL, "").label("notified"))
+        return (
+            DriverStatement(inserted, self.engine),
+            DriverStatement(announced, self.engine),
+        )
+
+    async def _insert_job(self, values: dict[str, Any]) -> Mapping[str, Any] | None:
+        quiet, announcing = self._insert_sql
+        now = time.monotonic()
+        announce = now - self._last_notify >= self.NOTIFY_DEBOUNCE_S
+        statement = announcing if announce else quiet
+        if announce:
+            self._last_notify = now
+        async with driver_connection(self.engine) as db:
+            row = await db.fetchrow(statement.sql, *self._insert_args(statement, values))
+        if row is None:
+            return None
+        if not announce:
+            self._announce_later()
+        decoded = _decoded(row)
+        decoded.pop("notified", None)
+        return decoded
 
     async def _announce_enqueue(self, conn: AsyncConnection) -> bool:
         """NOTIFY idle workers at most once per debounce window per process. The first
