@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(
         default=10, ge=1, validation_alias=_env("PDFPROMPT_MAX_CONCURRENT_JOBS")
     )
+    subscription_cache_ttl_s: float = Field(
+        default=300.0, ge=0, validation_alias=_env("PDFPROMPT_SUBSCRIPTION_CACHE_TTL_S")
+    )
     worker_metrics_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias=_env("PDFPROMPT_WORKER_METRICS_PORT")
     )

@@ -20,13 +20,11 @@ from pdfprompt.domain import (
 )
 
 
-def test_ids_are_uuid7_and_sort_by_creation_time() -> None:
-    ids = [new_id() for _ in range(2000)]
-    assert all(uuid.UUID(i).version == 7 for i in ids)
+def test_ids_are_uuid7_and_made_in_one_process_only_increase() -> None:
+    ids = [new_id() for _ in range(20_000)]  # many fall within one millisecond
+    assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
     assert len(set(ids)) == len(ids)
-    # Within one millisecond the order is random; across milliseconds it follows time.
-    stamps = [i[:13] for i in ids]
-    assert stamps == sorted(stamps)
+    assert ids == sorted(ids)
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -120,3 +118,4 @@ def test_errors_survive_pickling_with_their_attributes() -> None:
     assert duplicate.existing_job_id == "j1" and str(duplicate) == "dup"
     cooling = pickle.loads(pickle.dumps(LlmKeysCoolingError("wait", retry_after_s=3.5)))
     assert cooling.retry_after_s == 3.5 and cooling.transient
+

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +30,7 @@ ALL_SCOPES = ("jobs:write", "jobs:read", "files:read", "account")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY = re.compile(r"^pp_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")
 LAST_USED_RESOLUTION_S = 60.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,40 @@ def _new_key() -> tuple[str, str]:
     return prefix, f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    principal: Principal
+    until: float  # monotonic time the entry stops being trusted
+
+
 class AccountStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """Users and keys. A key that authenticated is trusted from memory for up to
+    `cache_ttl_s` (never past its expiry); revoking it, or disabling or re-planning its user,
+    through this store forgets it at once, other processes within the TTL."""
+
+    MAX_CACHED = 10_000
+
+    def __init__(self, engine: AsyncEngine, *, cache_ttl_s: float = 300.0) -> None:
         self.engine = engine
+        self.cache_ttl_s = cache_ttl_s
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self._principals: dict[str, _Cached] = {}  # by the key's hash
+        self._touched: dict[str, float] = {}  # key id -> when this process last recorded use
+        self._touching: set[asyncio.Task[None]] = set()
+
+    def forget(self, *, user_id: str | None = None, key_id: str | None = None) -> None:
+        """Drop cached principals of a user or a key: they are looked up again."""
+        self._principals = {
+            digest: cached
+            for digest, cached in self._principals.items()
+            if cached.principal.user_id != user_id and cached.principal.key_id != key_id
+        }
+
+    async def aclose(self) -> None:
+        """Wait for recordings of key use still being written."""
+        if self._touching:
+            await asyncio.wait(list(self._touching), timeout=5)
 
     async def create_user(self, email: str, plan: str) -> User:
         email = email.strip().lower()
@@ -105,10 +140,12 @@ class AccountStore:
     async def set_plan(self, user_id: str, plan: str) -> None:
         async with write_transaction(self.engine) as conn:
             await conn.execute(update(users).where(users.c.id == user_id).values(plan=plan))
+        self.forget(user_id=user_id)
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
         async with write_transaction(self.engine) as conn:
             await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
+        self.forget(user_id=user_id)
 
     async def create_key(
         self, user_id: str, *, name: str = "", scopes: tuple[str, ...] = ALL_SCOPES
@@ -138,6 +175,7 @@ class AccountStore:
                 .where(api_keys.c.id == key_id, api_keys.c.user_id == user_id)
                 .values(revoked_at=db_now())
             )
+        self.forget(key_id=key_id)
         if result.rowcount != 1:
             raise NotFoundError(f"key {key_id} not found")
 
@@ -147,6 +185,14 @@ class AccountStore:
         match = _KEY.match(raw.strip())
         if match is None:
             raise UnauthorizedError("missing or invalid API key")
+        digest = hash_key(raw.strip())
+        cached = self._principals.get(digest)
+        now = time.monotonic()
+        if cached is not None and now < cached.until:
+            self.cache_hits += 1
+            self._touch_soon(cached.principal.key_id, now)
+            return cached.principal
+        self.cache_misses += 1
         query = (
             select(
                 api_keys.c.id,
@@ -165,7 +211,7 @@ class AccountStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         candidate = row.key_hash if row is not None else hash_key("pp_decoy")
-        matches = hmac.compare_digest(candidate, hash_key(raw.strip()))
+        matches = hmac.compare_digest(candidate, digest)
         if (
             row is None
             or not matches
@@ -174,11 +220,34 @@ class AccountStore:
             or (row.expires_at is not None and row.expires_at <= row.now)
         ):
             raise UnauthorizedError("missing or invalid API key")
-        await self._touch(row.id)
-        return Principal(row.user_id, row.id, row.plan, tuple(row.scopes))
+        principal = Principal(row.user_id, row.id, row.plan, tuple(row.scopes))
+        trusted_s = self.cache_ttl_s
+        if row.expires_at is not None:
+            trusted_s = min(trusted_s, (row.expires_at - row.now).total_seconds())
+        if len(self._principals) >= self.MAX_CACHED:
+            self._principals.clear()
+        self._principals[digest] = _Cached(principal, now + trusted_s)
+        self._touch_soon(row.id, now)
+        return principal
+
+    def _touch_soon(self, key_id: str, now: float) -> None:
+        """Record the key's use in the background, at most once a minute per key and process,
+        so that requests neither wait for nor queue behind a write."""
+        if now - self._touched.get(key_id, -LAST_USED_RESOLUTION_S) < LAST_USED_RESOLUTION_S:
+            return
+        self._touched[key_id] = now
+        task = asyncio.get_running_loop().create_task(self._touch(key_id))
+        self._touching.add(task)
+        task.add_done_callback(self._touching.discard)
 
     async def _touch(self, key_id: str) -> None:
-        """Record use, at most once a minute per key, so reads do not turn into writes."""
+        try:
+            await self._record_use(key_id)
+        except Exception as exc:  # a missed last-used time must never fail a request
+            log.warning("could not record the use of key %s: %s", key_id, exc)
+            self._touched.pop(key_id, None)
+
+    async def _record_use(self, key_id: str) -> None:
         async with write_transaction(self.engine) as conn:
             await conn.execute(
                 update(api_keys)

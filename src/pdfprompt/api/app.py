@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import FastAPI
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from pdfprompt.accounts import AccountStore
 from pdfprompt.api import jobs, ops
@@ -92,15 +94,34 @@ async def prepare_database(settings: Settings) -> Services:
     await storage.check()
     events, metrics = JobEvents(), QueueMetrics()
     metrics.track_pool(engine.pool.checkedout)  # type: ignore[attr-defined]
+    accounts = AccountStore(engine, cache_ttl_s=settings.subscription_cache_ttl_s)
+    metrics.registry.register(_KeyCacheMetrics(accounts))
     return Services(
         settings=settings,
         engine=engine,
         jobs=job_store_for(engine, events),
-        accounts=AccountStore(engine),
+        accounts=accounts,
         storage=storage,
         events=events,
         metrics=metrics,
     )
+
+
+class _KeyCacheMetrics(Collector):
+    """API keys resolved from this process's memory (hit) or the database (miss)."""
+
+    def __init__(self, accounts: AccountStore) -> None:
+        self.accounts = accounts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "pdfprompt_subscription_cache",
+            "API key and plan lookups answered from memory (hit) or the database (miss).",
+            labels=["result"],
+        )
+        family.add_metric(["hit"], self.accounts.cache_hits)
+        family.add_metric(["miss"], self.accounts.cache_misses)
+        yield family
 
 
 def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
@@ -112,6 +133,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         app.state.services = svc
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(svc.engine.dispose)
+            stack.push_async_callback(svc.accounts.aclose)
             worker_task: asyncio.Task[None] | None = None
             # Wakes the in-process worker and, on PostgreSQL, hears other nodes' job changes.
             svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events))

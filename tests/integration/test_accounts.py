@@ -1,0 +1,87 @@
+"""API keys on real SQLite and PostgreSQL: authentication, the in-process cache, revocation,
+disabled users, expiry and the last-used time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.accounts import AccountStore
+from pdfprompt.db import api_keys, now_plus
+from pdfprompt.domain import UnauthorizedError
+
+
+async def _last_used(engine: AsyncEngine, key_id: str) -> object:
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(select(api_keys.c.last_used_at).where(api_keys.c.id == key_id))
+        ).scalar_one()
+
+
+async def test_key_authenticates_and_is_then_served_from_memory(engine: AsyncEngine) -> None:
+    store = AccountStore(engine)
+    user = await store.create_user("k@example.com", "enterprise")
+    key = await store.create_key(user.id, name="ci", scopes=("jobs:read",))
+    first = await store.authenticate(key.secret)
+    assert (first.user_id, first.key_id, first.scopes) == (user.id, key.id, ("jobs:read",))
+    assert (store.cache_hits, store.cache_misses) == (0, 1)
+    assert await store.authenticate(key.secret) == first
+    assert (store.cache_hits, store.cache_misses) == (1, 1)
+    await store.aclose()
+    assert await _last_used(engine, key.id) is not None  # recorded in the background
+    with pytest.raises(UnauthorizedError):
+        await store.authenticate(key.secret[:-1] + ("A" if key.secret[-1] != "A" else "B"))
+
+
+async def test_revoking_or_disabling_through_the_store_stops_the_key_at_once(
+    engine: AsyncEngine,
+) -> None:
+    store = AccountStore(engine)
+    user = await store.create_user("r@example.com", "enterprise")
+    revoked, other = await store.create_key(user.id), await store.create_key(user.id)
+    await store.authenticate(revoked.secret)
+    await store.authenticate(other.secret)
+    await store.revoke_key(revoked.id, user.id)
+    with pytest.raises(UnauthorizedError):
+        await store.authenticate(revoked.secret)
+    assert (await store.authenticate(other.secret)).key_id == other.id
+    await store.set_disabled(user.id, True)
+    with pytest.raises(UnauthorizedError):
+        await store.authenticate(other.secret)
+    await store.set_disabled(user.id, False)
+    assert (await store.authenticate(other.secret)).key_id == other.id
+    await store.aclose()
+
+
+async def test_another_process_revoking_reaches_this_one_within_the_ttl(
+    engine: AsyncEngine,
+) -> None:
+    api = AccountStore(engine, cache_ttl_s=0.5)  # the API node
+    admin = AccountStore(engine)  # e.g. `pdfprompt keys revoke` in another process
+    user = await admin.create_user("t@example.com", "enterprise")
+    key = await admin.create_key(user.id)
+    await api.authenticate(key.secret)
+    await admin.revoke_key(key.id, user.id)
+    assert (await api.authenticate(key.secret)).key_id == key.id  # still trusted from memory
+    await asyncio.sleep(0.6)
+    with pytest.raises(UnauthorizedError):
+        await api.authenticate(key.secret)
+    await api.aclose()
+
+
+async def test_an_expiring_key_is_not_trusted_past_its_expiry(engine: AsyncEngine) -> None:
+    store = AccountStore(engine, cache_ttl_s=300)
+    user = await store.create_user("e@example.com", "enterprise")
+    key = await store.create_key(user.id)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(api_keys).where(api_keys.c.id == key.id).values(expires_at=now_plus(0.5))
+        )
+    await store.authenticate(key.secret)
+    await asyncio.sleep(0.7)
+    with pytest.raises(UnauthorizedError):
+        await store.authenticate(key.secret)
+    await store.aclose()
