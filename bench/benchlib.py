@@ -3,7 +3,10 @@ waiting for HTTP, and the CPU and memory of a process tree."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -36,6 +40,44 @@ def wait_http(url: str, timeout_s: float = 60) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit(f"{url} did not answer")
+
+
+async def submit_jobs(
+    url: str, key: str, bodies: list[dict[str, Any]], connections: int = 50
+) -> list[str]:
+    """POST each body to `url`/v1/jobs over `connections` keep-alive connections; the new
+    jobs' ids in order. A small HTTP/1.1 client of its own: a general-purpose one (httpx)
+    spent about 5 ms of CPU per request here, which on a 2-core machine is taken from the
+    service being measured."""
+    parsed = httpx.URL(url)
+    todo = list(enumerate(bodies))
+    todo.reverse()
+    ids: list[str] = [""] * len(bodies)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
+        try:
+            while todo:
+                i, body = todo.pop()
+                payload = json.dumps(body).encode()
+                writer.write(
+                    b"POST /v1/jobs HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                    % (parsed.host.encode(), key.encode(), len(payload))
+                    + payload
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head)[1])  # type: ignore[index]
+                answer = json.loads(await reader.readexactly(length))
+                if status != 202:
+                    raise SystemExit(f"submitting a job answered {status}: {answer}")
+                ids[i] = answer["id"]
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(min(connections, len(bodies)))))
+    return ids
 
 
 def at(text: str) -> float:

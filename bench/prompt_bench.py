@@ -25,7 +25,16 @@ import uuid
 from pathlib import Path
 
 import httpx
-from benchlib import PDFPROMPT, Service, at, cpu_by_name, free_port, tree_rss_mb, wait_http
+from benchlib import (
+    PDFPROMPT,
+    Service,
+    at,
+    cpu_by_name,
+    free_port,
+    submit_jobs,
+    tree_rss_mb,
+    wait_http,
+)
 
 from pdfprompt.devtools.fake_llm import document_for
 from pdfprompt.domain import RenderOptions
@@ -88,48 +97,25 @@ async def run_service(jobs: int, latency_ms: int, slots: int) -> tuple[float, fl
             wait_http(f"http://127.0.0.1:{llm_port}/_calls")
             key = service.start()
             peak = 0.0
-            headers = {"Authorization": f"Bearer {key}"}
-            limits = httpx.Limits(max_connections=50)
-            async with httpx.AsyncClient(
-                base_url=service.url, headers=headers, limits=limits, timeout=60
-            ) as client:
-                t0 = time.time()
-                responses = await asyncio.gather(
-                    *(
-                        client.post(
-                            "/v1/jobs",
-                            json={"type": "prompt", "input": f"Report {i}\nQuarterly figures"},
-                        )
-                        for i in range(jobs)
-                    )
-                )
-                ids = [r.json()["id"] for r in responses]
-                while True:
-                    peak = max(peak, tree_rss_mb(service.pid))
-                    with sqlite3.connect(f"file:{service.db}?mode=ro", uri=True) as conn:
-                        done, failed, last = conn.execute(
-                            "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
-                            "count(*) FILTER (WHERE status IN ('failed', 'canceled')), "
-                            "max(finished_at) FROM jobs WHERE type = 'prompt'"
-                        ).fetchone()
-                    if failed:
-                        raise SystemExit(f"{failed} jobs failed")
-                    if done == len(ids):
-                        with sqlite3.connect(f"file:{service.db}?mode=ro", uri=True) as conn:
-                            rows = conn.execute(
-                                "SELECT created_at, started_at, finished_at FROM jobs "
-                                "WHERE type = 'prompt'"
-                            ).fetchall()
-                        import statistics
-                        c = [at(r[0]) - t0 for r in rows]
-                        w = [at(r[1]) - at(r[0]) for r in rows]
-                        d = [at(r[2]) - at(r[1]) for r in rows]
-                        for name, xs in (("created", c), ("wait", w), ("run", d)):
-                            q = statistics.quantiles(xs, n=20)
-                            print(name, f"p5 {q[0]:.2f} p50 {q[9]:.2f} p95 {q[18]:.2f} max {max(xs):.2f}")
-                        break
-                    await asyncio.sleep(0.25)
-                print_stage_means((await client.get("/metrics")).text)
+            t0 = time.time()
+            prompts = [
+                {"type": "prompt", "input": f"Report {i}\nQuarterly figures"} for i in range(jobs)
+            ]
+            ids = await submit_jobs(service.url, key, prompts)
+            while True:
+                peak = max(peak, tree_rss_mb(service.pid))
+                with sqlite3.connect(f"file:{service.db}?mode=ro", uri=True) as conn:
+                    done, failed, last = conn.execute(
+                        "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
+                        "count(*) FILTER (WHERE status IN ('failed', 'canceled')), "
+                        "max(finished_at) FROM jobs WHERE type = 'prompt'"
+                    ).fetchone()
+                if failed:
+                    raise SystemExit(f"{failed} jobs failed")
+                if done == len(ids):
+                    break
+                await asyncio.sleep(0.25)
+            print_stage_means(httpx.get(f"{service.url}/metrics").text)
             print(f"CPU-seconds: {cpu_by_name(service.pid)}; fake LLM {cpu_by_name(fake.pid)}")
             return at(last) - t0, peak, slots
         finally:

@@ -34,9 +34,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
-from benchlib import Service, at, tree, tree_rss_mb
+from benchlib import Service, at, submit_jobs, tree, tree_rss_mb
 from playwright.async_api import Page, async_playwright
 
 from pdfprompt.domain import RenderOptions
@@ -166,18 +165,13 @@ async def bench_service(name: str, n: int) -> Result:
         service = Service(Path(tmp))
         key = service.start()
         try:
-            headers = {"Authorization": f"Bearer {key}"}
-            async with httpx.AsyncClient(base_url=service.url, headers=headers) as client:
-                warm = await client.post("/v1/jobs", json={"type": "html", "input": "<p>w</p>"})
-                await _wait(service, [warm.json()["id"]])
-                docs = [unique(source) for _ in range(n)]
-                cpu0, t0 = busy_cpu_s(), time.time()
-                responses = await asyncio.gather(
-                    *(client.post("/v1/jobs", json={"type": "html", "input": d}) for d in docs)
-                )
-                ids = [r.json()["id"] for r in responses]
-                rows = await _wait(service, ids)
-                cpu = busy_cpu_s() - cpu0
+            warm = await submit_jobs(service.url, key, [{"type": "html", "input": "<p>w</p>"}])
+            await _wait(service, warm)
+            docs = [unique(source) for _ in range(n)]
+            cpu0, t0 = busy_cpu_s(), time.time()
+            ids = await submit_jobs(service.url, key, [{"type": "html", "input": d} for d in docs])
+            rows = await _wait(service, ids)
+            cpu = busy_cpu_s() - cpu0
         finally:
             service.stop()
     bad = [r for r in rows if r[0] != "succeeded"]
