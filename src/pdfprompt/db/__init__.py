@@ -16,7 +16,15 @@ from pdfprompt.db.engine import (
 )
 from pdfprompt.db.errors import is_unavailable
 from pdfprompt.db.migrate import current_revision, head_revision, upgrade
-from pdfprompt.db.tables import api_keys, files, jobs, metadata, users
+from pdfprompt.db.tables import (
+    api_keys,
+    files,
+    jobs,
+    metadata,
+    usage_counters,
+    usage_events,
+    users,
+)
 from pdfprompt.db.types import (
     Timestamp,
     db_now,
@@ -50,6 +58,8 @@ __all__ = [
     "seconds_since",
     "sqlite_driver",
     "upgrade",
+    "usage_counters",
+    "usage_events",
     "users",
     "write_transaction",
 ]

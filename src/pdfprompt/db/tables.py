@@ -106,6 +106,10 @@ jobs = Table(
     Column("idempotency_key", String(255)),
     Column("file_id", ID, ForeignKey("files.id", ondelete="SET NULL")),
     Column("parent_id", ID),
+    # The owner's plan when the job was submitted (its limits apply to this job), and the
+    # quota period its PDF was reserved in (settled there when the job ends).
+    Column("plan", String(64)),
+    Column("quota_period", String(7)),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
     Column("started_at", Timestamp),
@@ -155,4 +159,39 @@ Index(
     jobs.c.id,
     postgresql_where=text("status = 'queued'"),
     sqlite_where=text("status = 'queued'"),
+)
+
+# One row per user and quota period (`YYYY-MM`): PDFs reserved by jobs in flight and PDFs
+# used. A submission reserves with one conditional upsert; a job that ends settles its
+# reservation in the same transaction (the triggers of migration 0002). A new month is a
+# new row: nothing resets.
+usage_counters = Table(
+    "usage_counters",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("reserved", Integer, nullable=False, server_default=text("0")),
+    Column("used", Integer, nullable=False, server_default=text("0")),
+    Column("warned_at", Timestamp),
+)
+
+# Append-only: each job that succeeded (written by trigger when it does) and each plan change.
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # "job" | "plan_change"
+    Column("period", String(7), nullable=False),
+    Column("job_id", ID),
+    Column("pages", Integer),
+    Column("size_bytes", BigInteger),
+    Column("generator", String(32)),
+    Column("duration_ms", BigInteger),
+    Column("plan_from", String(64)),
+    Column("plan_to", String(64)),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Index("ix_usage_events_user_id_period_id", "user_id", "period", "id"),
 )

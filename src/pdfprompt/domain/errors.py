@@ -61,6 +61,39 @@ class UnauthorizedError(PdfPromptError):
     code = "unauthorized"
 
 
+class ForbiddenError(PdfPromptError):
+    """The key is valid but lacks the scope this operation needs."""
+
+    code = "forbidden"
+
+
+class QuotaExceededError(PdfPromptError):
+    """The plan's PDFs for this period are used up (or reserved by jobs in flight)."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, *, reset_at: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+        self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(PdfPromptError):
+    """The key sent more requests this minute than its plan allows."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class FileTooLargeError(PdfPromptError):
+    """The PDF is larger than the plan allows (or storing it would pass the storage quota)."""
+
+    code = "file_too_large"
+
+
 class ConflictError(PdfPromptError):
     """The resource is in a state that does not allow the operation."""
 

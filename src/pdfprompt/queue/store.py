@@ -33,8 +33,8 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    insert,
     literal_column,
+    or_,
     select,
     true,
     update,
@@ -43,7 +43,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row, RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.db import (
@@ -59,10 +58,12 @@ from pdfprompt.db import (
     seconds_between,
     seconds_since,
     sqlite_driver,
+    usage_counters,
     write_transaction,
 )
 from pdfprompt.domain import (
     FINAL_STATUSES,
+    WARN_AT,
     ConflictError,
     DuplicateJobError,
     FileInfo,
@@ -74,7 +75,9 @@ from pdfprompt.domain import (
     JobType,
     LeaseLostError,
     NotFoundError,
+    QuotaExceededError,
     new_id,
+    period_bounds,
 )
 from pdfprompt.queue.events import JobEvents
 
@@ -98,6 +101,8 @@ _JOB_INSERT_COLUMNS = [
         "priority",
         "idempotency_key",
         "parent_id",
+        "plan",
+        "quota_period",
     )
 ]
 
@@ -123,6 +128,11 @@ class NewJob:
     priority: int = 0
     idempotency_key: str | None = None
     parent_id: str | None = None
+    # The owner's plan, and the quota period to reserve one PDF in (None: no reservation),
+    # with the plan's PDFs per period (None: unlimited, still counted).
+    plan: str | None = None
+    quota_period: str | None = None
+    quota_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +385,34 @@ def _select_jobs() -> Select[Any]:
     )
 
 
+class _Refused(Exception):
+    """An enqueue refused inside its transaction (rolled back): no quota left, or the
+    idempotency key was taken."""
+
+    def __init__(self, *, quota: bool) -> None:
+        super().__init__()
+        self.quota = quota
+
+
+def _quota_exceeded(period: str, limit: int | None) -> QuotaExceededError:
+    _, end = period_bounds(period)
+    now = datetime.now(UTC)
+    return QuotaExceededError(
+        f"the plan's {limit} PDFs for {period} are used or reserved by jobs in flight; "
+        f"the quota resets at {end.isoformat()}",
+        reset_at=end.isoformat(),
+        retry_after_s=max(1.0, (end - now).total_seconds()),
+    )
+
+
+def _crossed_warning(reserved_row: Any, limit: int | None) -> bool:
+    """Whether this reservation reached the warning share of the limit in a period not yet
+    warned."""
+    if limit is None or reserved_row is None or reserved_row[2] is not None:
+        return False
+    return bool(reserved_row[0] + reserved_row[1] >= WARN_AT * limit)
+
+
 class JobStore:
     """Queries on jobs shared by both dialects; build one with `job_store_for(engine)`."""
 
@@ -399,7 +437,9 @@ class JobStore:
     # -- submission and reading -------------------------------------------------
 
     async def enqueue(self, new: NewJob) -> Job:
-        """Insert a queued job; a repeated idempotency key raises `DuplicateJobError`."""
+        """Insert a queued job, reserving one PDF of the owner's quota in the same transaction
+        (`new.quota_period`): `QuotaExceededError` when none is left, `DuplicateJobError`
+        for a repeated idempotency key (and then nothing is reserved)."""
         values = {
             "id": new_id(),
             "user_id": new.user_id,
@@ -412,31 +452,76 @@ class JobStore:
             "priority": new.priority,
             "idempotency_key": new.idempotency_key,
             "parent_id": new.parent_id,
+            "plan": new.plan,
+            "quota_period": new.quota_period,
         }
-        row = await self._insert_job(values)
-        if row is None:
+        if new.quota_period is not None and new.quota_limit == 0:
+            raise _quota_exceeded(new.quota_period, 0)
+        reserve = None
+        if new.quota_period is not None:
+            reserve = {
+                "q_user_id": new.user_id,
+                "q_period": new.quota_period,
+                "q_limit": new.quota_limit,
+            }
+        try:
+            row, warn = await self._insert_job(values, reserve)
+        except _Refused as refused:
+            if refused.quota:
+                assert new.quota_period is not None
+                raise _quota_exceeded(new.quota_period, new.quota_limit) from None
             existing = None
             if new.idempotency_key is not None:
                 existing = await self._find_by_idempotency_key(new.user_id, new.idempotency_key)
             if existing is None:
-                raise ConflictError("the job could not be added: a unique constraint refused it")
+                raise ConflictError(
+                    "the job could not be added: a unique constraint refused it"
+                ) from None
             raise DuplicateJobError(
                 "a job with this Idempotency-Key exists", existing_job_id=existing
-            )
-        return _job_from_mapping(row)  # as inserted, before any worker can change it
+            ) from None
+        # As inserted, before any worker can change it.
+        return _job_from_mapping(row, {"quota_warning": True} if warn else None)
 
-    async def _insert_job(self, values: dict[str, Any]) -> Mapping[str, Any] | None:
-        """Insert one job row and announce it; the row as inserted, or None when a unique
-        constraint (the idempotency key) refused it."""
-        try:
-            async with write_transaction(self.engine) as conn:
-                row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
-                announced = await self._announce_enqueue(conn)
-        except IntegrityError:
-            return None
-        if not announced:
-            self._announce_later()
-        return dict(row._mapping)
+    async def _insert_job(
+        self, values: dict[str, Any], reserve: dict[str, Any] | None
+    ) -> tuple[Mapping[str, Any], bool]:
+        """Reserve (when `reserve` is given), insert one job row and announce it, in one
+        transaction; the row as inserted and whether this submission crossed the quota
+        warning threshold (first time in the period). Raises `_Refused`."""
+        raise NotImplementedError
+
+    def _reserve_statements(self, upsert: Any) -> tuple[DriverStatement, DriverStatement]:
+        """Reserve one PDF in the period's counter row (made on first use) unless the limit
+        is reached: one conditional upsert, so concurrent submissions cannot both take the
+        last one. And: mark the period warned, once."""
+        limit = bindparam("q_limit", type_=Integer)
+        counters = usage_counters.c
+        reserve = (
+            upsert(usage_counters)
+            .values(
+                user_id=bindparam("q_user_id", type_=String),
+                period=bindparam("q_period", type_=String),
+                reserved=1,
+                used=0,
+            )
+            .on_conflict_do_update(
+                index_elements=["user_id", "period"],
+                set_={"reserved": counters.reserved + 1},
+                where=or_(limit.is_(None), counters.reserved + counters.used < limit),
+            )
+            .returning(counters.reserved, counters.used, counters.warned_at)
+        )
+        warned = (
+            update(usage_counters)
+            .where(
+                counters.user_id == bindparam("q_user_id", type_=String),
+                counters.period == bindparam("q_period", type_=String),
+                counters.warned_at.is_(None),
+            )
+            .values(warned_at=db_now())
+        )
+        return DriverStatement(reserve, self.engine), DriverStatement(warned, self.engine)
 
     @staticmethod
     def _insert_values() -> dict[str, Any]:
@@ -449,13 +534,8 @@ class JobStore:
         given["new_options"] = json.dumps(values["options"])  # the driver gets JSON as text
         return statement.args(**given)
 
-    async def _announce_enqueue(self, conn: AsyncConnection) -> bool:
-        """Hook: wake workers in the enqueue transaction (PostgreSQL NOTIFY). False means
-        not now: `_announce_later` runs after the commit."""
-        return True
-
     def _announce_later(self) -> None:
-        """Hook: wake workers soon, after a commit that `_announce_enqueue` left unannounced."""
+        """Hook: wake workers soon, after an enqueue that did not announce itself."""
 
     async def _find_by_idempotency_key(self, user_id: str, key: str) -> str | None:
         async with self.engine.connect() as conn:
@@ -936,18 +1016,33 @@ class SqliteJobStore(JobStore):
             self.engine,
         )
 
-    async def _insert_job(self, values: dict[str, Any]) -> Mapping[str, Any] | None:
-        sql, args = self._insert_sql.sql, self._insert_args(self._insert_sql, values)
+    @cached_property
+    def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement]:
+        return self._reserve_statements(sqlite_insert)
 
-        def insert_one(db: sqlite3.Connection) -> dict[str, Any] | None:
-            cursor = db.execute(sql, args)
+    async def _insert_job(
+        self, values: dict[str, Any], reserve: dict[str, Any] | None
+    ) -> tuple[Mapping[str, Any], bool]:
+        insert_sql, insert_args = self._insert_sql.sql, self._insert_args(self._insert_sql, values)
+        reserve_sql, warn_sql = self._reserve_sql
+        limit = None if reserve is None else reserve["q_limit"]
+
+        def enqueue(db: sqlite3.Connection) -> tuple[dict[str, Any], bool]:
+            warn = False
+            if reserve is not None:
+                reserved = db.execute(reserve_sql.sql, reserve_sql.args(**reserve)).fetchone()
+                if reserved is None:
+                    raise _Refused(quota=True)
+                if _crossed_warning(reserved, limit):
+                    warn = db.execute(warn_sql.sql, warn_sql.args(**reserve)).rowcount == 1
+            cursor = db.execute(insert_sql, insert_args)
             row = cursor.fetchone()
             if row is None:
-                return None
-            return dict(zip([d[0] for d in cursor.description], row, strict=True))
+                raise _Refused(quota=False)  # the savepoint rolls the reservation back
+            return dict(zip([d[0] for d in cursor.description], row, strict=True)), warn
 
-        row = await sqlite_driver(self.engine).transaction(insert_one)
-        return None if row is None else _decoded(row)
+        row, warn = await sqlite_driver(self.engine).transaction(enqueue)
+        return _decoded(row), warn
 
     @cached_property
     def _finish_statements(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
@@ -1183,33 +1278,50 @@ class PostgresJobStore(JobStore):
             DriverStatement(announced, self.engine),
         )
 
-    async def _insert_job(self, values: dict[str, Any]) -> Mapping[str, Any] | None:
+    @cached_property
+    def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement]:
+        return self._reserve_statements(pg_insert)
+
+    async def _insert_job(
+        self, values: dict[str, Any], reserve: dict[str, Any] | None
+    ) -> tuple[Mapping[str, Any], bool]:
         quiet, announcing = self._insert_sql
         now = time.monotonic()
         announce = now - self._last_notify >= self.NOTIFY_DEBOUNCE_S
         statement = announcing if announce else quiet
         if announce:
             self._last_notify = now
+        insert_args = self._insert_args(statement, values)
+        reserve_sql, warn_sql = self._reserve_sql
+        warn = False
+        refusal: _Refused | None = None
         async with driver_connection(self.engine) as db:
-            row = await db.fetchrow(statement.sql, *self._insert_args(statement, values))
-        if row is None:
-            return None
+            try:
+                if reserve is None:  # one statement, no transaction needed
+                    row = await db.fetchrow(statement.sql, *insert_args)
+                    if row is None:
+                        raise _Refused(quota=False)
+                else:
+                    async with db.transaction():
+                        args = reserve_sql.args(**reserve)
+                        reserved = await db.fetchrow(reserve_sql.sql, *args)
+                        if reserved is None:
+                            raise _Refused(quota=True)
+                        if _crossed_warning(reserved, reserve["q_limit"]):
+                            done = await db.execute(warn_sql.sql, *warn_sql.args(**reserve))
+                            warn = done == "UPDATE 1"
+                        row = await db.fetchrow(statement.sql, *insert_args)
+                        if row is None:
+                            raise _Refused(quota=False)  # rolls the reservation back
+            except _Refused as refused:
+                refusal = refused  # rolled back; the connection stays usable
+        if refusal is not None:
+            raise refusal
         if not announce:
             self._announce_later()
         decoded = _decoded(row)
         decoded.pop("notified", None)
-        return decoded
-
-    async def _announce_enqueue(self, conn: AsyncConnection) -> bool:
-        """NOTIFY idle workers at most once per debounce window per process. The first
-        enqueue of a window notifies in its transaction; later ones share one trailing
-        NOTIFY sent after their commits, so no submission goes unannounced."""
-        now = time.monotonic()
-        if now - self._last_notify < self.NOTIFY_DEBOUNCE_S:
-            return False
-        self._last_notify = now
-        await conn.execute(select(func.pg_notify(self.CHANNEL, "")))
-        return True
+        return decoded, warn
 
     def _announce_later(self) -> None:
         if self._trailing is None:
