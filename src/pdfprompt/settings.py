@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(
         default=10, ge=1, validation_alias=_env("PDFPROMPT_MAX_CONCURRENT_JOBS")
     )
+    plans_file: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_PLANS_FILE"))
+    default_plan: str = Field(default="enterprise", validation_alias=_env("PDFPROMPT_DEFAULT_PLAN"))
+    redis_url: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_REDIS_URL"))
     subscription_cache_ttl_s: float = Field(
         default=300.0, ge=0, validation_alias=_env("PDFPROMPT_SUBSCRIPTION_CACHE_TTL_S")
     )

@@ -1,4 +1,4 @@
-"""Users and API keys (plans, quotas and usage join in later)."""
+"""Users, API keys, plans and usage."""
 
 from pdfprompt.accounts.keys import (
     ALL_SCOPES,
@@ -8,5 +8,24 @@ from pdfprompt.accounts.keys import (
     User,
     hash_key,
 )
+from pdfprompt.accounts.plans import load_plans
+from pdfprompt.accounts.ratelimit import (
+    LocalRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    rate_limiter_for,
+)
 
-__all__ = ["ALL_SCOPES", "AccountStore", "IssuedKey", "Principal", "User", "hash_key"]
+__all__ = [
+    "ALL_SCOPES",
+    "AccountStore",
+    "IssuedKey",
+    "LocalRateLimiter",
+    "Principal",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "User",
+    "hash_key",
+    "load_plans",
+    "rate_limiter_for",
+]

@@ -9,20 +9,35 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.db import api_keys, db_now, now_plus, users, write_transaction
+from pdfprompt.db import (
+    api_keys,
+    db_now,
+    files,
+    now_plus,
+    usage_counters,
+    usage_events,
+    users,
+    write_transaction,
+)
 from pdfprompt.domain import (
+    BUILTIN_PLANS,
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    Plan,
     UnauthorizedError,
     new_id,
+    period_bounds,
+    period_of,
 )
 
 KEY_PREFIX = "pp_"
@@ -82,9 +97,25 @@ class AccountStore:
 
     MAX_CACHED = 10_000
 
-    def __init__(self, engine: AsyncEngine, *, cache_ttl_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        cache_ttl_s: float = 300.0,
+        plans: dict[str, Plan] | None = None,
+        default_plan: str = "enterprise",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.engine = engine
         self.cache_ttl_s = cache_ttl_s
+        self.plans = dict(plans if plans is not None else BUILTIN_PLANS)
+        if default_plan not in self.plans:
+            raise InvalidInputError(
+                f"PDFPROMPT_DEFAULT_PLAN: no plan named {default_plan!r} "
+                f"(plans: {', '.join(self.plans)})"
+            )
+        self.default_plan = default_plan
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.cache_hits = 0
         self.cache_misses = 0
         self._principals: dict[str, _Cached] = {}  # by the key's hash
@@ -137,10 +168,103 @@ class AccountStore:
             rows = (await conn.execute(select(users).order_by(users.c.id))).all()
         return [User(**r._mapping) for r in rows]
 
+    def plan(self, name: str) -> Plan:
+        """The plan of this name; `InvalidInputError` naming the plans there are."""
+        found = self.plans.get(name)
+        if found is None:
+            raise InvalidInputError(
+                f"no plan named {name!r} (plans: {', '.join(self.plans)})", field="plan"
+            )
+        return found
+
+    def plan_of(self, principal: Principal) -> Plan:
+        """The caller's plan. A user left on a plan the plans file no longer has gets the
+        default plan (and the operator a warning) rather than no service."""
+        found = self.plans.get(principal.plan)
+        if found is None:
+            log.warning(
+                "user %s is on plan %r, which is not configured; applying %r",
+                principal.user_id,
+                principal.plan,
+                self.default_plan,
+            )
+            return self.plans[self.default_plan]
+        return found
+
+    def period(self) -> str:
+        """The quota period now (`YYYY-MM`, UTC), from this store's clock."""
+        return period_of(self.clock())
+
     async def set_plan(self, user_id: str, plan: str) -> None:
+        """Move a user to another plan; the change is appended to their usage history."""
+        self.plan(plan)
         async with write_transaction(self.engine) as conn:
+            before = (
+                await conn.execute(select(users.c.plan).where(users.c.id == user_id))
+            ).scalar_one_or_none()
+            if before is None:
+                raise NotFoundError(f"user {user_id} not found")
             await conn.execute(update(users).where(users.c.id == user_id).values(plan=plan))
+            if before != plan:
+                await conn.execute(
+                    insert(usage_events).values(
+                        user_id=user_id,
+                        kind="plan_change",
+                        period=self.period(),
+                        plan_from=before,
+                        plan_to=plan,
+                    )
+                )
         self.forget(user_id=user_id)
+
+    async def usage(self, user_id: str, plan: Plan) -> dict[str, Any]:
+        """This period's PDFs (used, reserved, limit) and stored bytes against the plan."""
+        period = self.period()
+        start, end = period_bounds(period)
+        async with self.engine.connect() as conn:
+            counter = (
+                await conn.execute(
+                    select(usage_counters.c.used, usage_counters.c.reserved).where(
+                        usage_counters.c.user_id == user_id, usage_counters.c.period == period
+                    )
+                )
+            ).first()
+            stored = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(files.c.size_bytes), 0)).where(
+                        files.c.user_id == user_id
+                    )
+                )
+            ).scalar_one()
+        return {
+            "plan": plan.as_dict(),
+            "period": {"start": start.isoformat(), "end": end.isoformat()},
+            "pdfs": {
+                "used": counter.used if counter else 0,
+                "reserved": counter.reserved if counter else 0,
+                "limit": plan.pdfs_per_month,
+            },
+            "storage_bytes": {"used": int(stored), "limit": plan.storage_bytes},
+        }
+
+    async def history(
+        self, user_id: str, *, period: str | None, limit: int, cursor: int | None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """The user's usage history newest first (settled jobs and plan changes), optionally
+        of one period; the cursor is the last id of the previous page."""
+        query = select(usage_events).where(usage_events.c.user_id == user_id)
+        if period is not None:
+            query = query.where(usage_events.c.period == period)
+        if cursor is not None:
+            query = query.where(usage_events.c.id < cursor)
+        query = query.order_by(usage_events.c.id.desc()).limit(limit + 1)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        items = [
+            {k: v for k, v in r._mapping.items() if k != "user_id" and v is not None}
+            for r in rows[:limit]
+        ]
+        return items, (rows[limit - 1].id if len(rows) > limit else None)
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
         async with write_transaction(self.engine) as conn:
@@ -148,7 +272,12 @@ class AccountStore:
         self.forget(user_id=user_id)
 
     async def create_key(
-        self, user_id: str, *, name: str = "", scopes: tuple[str, ...] = ALL_SCOPES
+        self,
+        user_id: str,
+        *,
+        name: str = "",
+        scopes: tuple[str, ...] = ALL_SCOPES,
+        expires_in_s: float | None = None,
     ) -> IssuedKey:
         unknown = set(scopes) - set(ALL_SCOPES)
         if unknown:
@@ -164,9 +293,23 @@ class AccountStore:
                     key_hash=hash_key(secret),
                     name=name,
                     scopes=list(scopes),
+                    expires_at=None if expires_in_s is None else now_plus(expires_in_s),
                 )
             )
         return IssuedKey(key_id, user_id, prefix, secret)
+
+    async def list_keys(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's keys, newest first, without anything secret."""
+        columns = [c for c in api_keys.c if c.name not in ("key_hash", "user_id")]
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(*columns)
+                    .where(api_keys.c.user_id == user_id)
+                    .order_by(api_keys.c.id.desc())
+                )
+            ).all()
+        return [dict(r._mapping) for r in rows]
 
     async def revoke_key(self, key_id: str, user_id: str) -> None:
         async with write_transaction(self.engine) as conn:

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pdfprompt.accounts import AccountStore
-from pdfprompt.api import jobs, ops
+from pdfprompt.accounts import AccountStore, load_plans, rate_limiter_for
+from pdfprompt.api import account, jobs, ops
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.services import Services
 from pdfprompt.db import (
@@ -94,13 +94,19 @@ async def prepare_database(settings: Settings) -> Services:
     await storage.check()
     events, metrics = JobEvents(), QueueMetrics()
     metrics.track_pool(engine.pool.checkedout)  # type: ignore[attr-defined]
-    accounts = AccountStore(engine, cache_ttl_s=settings.subscription_cache_ttl_s)
+    accounts = AccountStore(
+        engine,
+        cache_ttl_s=settings.subscription_cache_ttl_s,
+        plans=load_plans(settings.plans_file),
+        default_plan=settings.default_plan,
+    )
     metrics.registry.register(_KeyCacheMetrics(accounts))
     return Services(
         settings=settings,
         engine=engine,
         jobs=job_store_for(engine, events),
         accounts=accounts,
+        rate_limiter=rate_limiter_for(settings.redis_url),
         storage=storage,
         events=events,
         metrics=metrics,
@@ -134,6 +140,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(svc.engine.dispose)
             stack.push_async_callback(svc.accounts.aclose)
+            stack.push_async_callback(svc.rate_limiter.aclose)
             worker_task: asyncio.Task[None] | None = None
             # Wakes the in-process worker and, on PostgreSQL, hears other nodes' job changes.
             svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events))
@@ -164,4 +171,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(jobs.router)
+    app.include_router(account.router)
     return app

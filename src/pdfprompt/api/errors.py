@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pdfprompt.db import is_unavailable
-from pdfprompt.domain import PdfPromptError
+from pdfprompt.domain import PdfPromptError, QuotaExceededError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,14 @@ def install_error_handlers(app: FastAPI) -> None:
         code = exc.code if exc.code in STATUS_BY_CODE else "internal"
         if code == "internal":
             log.error("unmapped error %s: %s", type(exc).__name__, exc.message)
-        return problem(code, exc.message, field=exc.field)
+        headers: dict[str, str] = {}
+        extra: dict[str, Any] = {}
+        retry_after_s = getattr(exc, "retry_after_s", None)
+        if retry_after_s is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+        if isinstance(exc, QuotaExceededError):
+            extra["reset_at"] = exc.reset_at
+        return problem(code, exc.message, field=exc.field, headers=headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

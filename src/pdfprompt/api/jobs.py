@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -11,23 +12,30 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
-from pdfprompt.api.auth import Caller, Svc
+from pdfprompt.accounts import Principal
+from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc
 from pdfprompt.api.errors import problem, validation_problem
 from pdfprompt.api.schemas import JobIn, JobList, JobOut, ReviseIn
+from pdfprompt.api.services import Services
 from pdfprompt.domain import (
+    WARN_AT,
     ConflictError,
     DuplicateJobError,
     FileInfo,
     InvalidInputError,
+    Job,
     JobStatus,
     JobType,
     NotFoundError,
     PayloadTooLargeError,
+    Plan,
+    tightest,
 )
 from pdfprompt.queue import NewJob
 from pdfprompt.storage import Storage
 
 router = APIRouter(prefix="/v1")
+log = logging.getLogger(__name__)
 
 JSON_OVERHEAD_BYTES = 64 * 1024
 
@@ -68,10 +76,61 @@ def _base(request: Request) -> str:
     return str(request.base_url)
 
 
+def _prompt_limit(svc: Services, plan: Plan) -> int:
+    """Longest prompt or revision instructions: the plan's, within the server's."""
+    return tightest(plan.max_prompt_chars, svc.settings.max_prompt_chars) or 0
+
+
+def _check_prompt(text: str, limit: int, field: str) -> None:
+    if len(text) > limit:
+        raise InvalidInputError(
+            f"{field}: {len(text)} characters; the limit is {limit}", field=field
+        )
+
+
+async def _submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tuple[Job, bool]:
+    """Queue a job under the caller's plan: its priority, and one PDF reserved in this
+    period's quota (`QuotaExceededError` when none is left). Returns the job and whether it
+    was new (False: an earlier job with the same idempotency key)."""
+    new = NewJob(
+        user_id=caller.user_id,
+        max_attempts=svc.settings.max_attempts,
+        priority=plan.priority,
+        plan=plan.name,
+        quota_period=svc.accounts.period(),
+        quota_limit=plan.pdfs_per_month,
+        **job,
+    )
+    try:
+        created = await svc.jobs.enqueue(new)
+    except DuplicateJobError as dup:
+        return await svc.jobs.get(dup.existing_job_id, caller.user_id), False
+    if created.extra.get("quota_warning"):
+        svc.metrics.quota_warnings.inc()
+        log.info(
+            "user %s reached %d%% of the %d PDFs of plan %s for %s",
+            caller.user_id,
+            round(WARN_AT * 100),
+            plan.pdfs_per_month,
+            plan.name,
+            new.quota_period,
+        )
+    if svc.wakeup is not None:
+        svc.wakeup.notify()
+    return created, True
+
+
+def _created(request: Request, job: Job, new: bool) -> JSONResponse:
+    body = JobOut.of(job, _base(request)).model_dump(mode="json")
+    if not new:
+        return JSONResponse(body, 200)
+    return JSONResponse(body, 202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
 @router.post("/jobs", status_code=202, response_model=JobOut)
 async def create_job(
     request: Request,
-    caller: Caller,
+    caller: JobWriter,
     svc: Svc,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
@@ -79,37 +138,27 @@ async def create_job(
     parsed = _parse_job(await _read_body(request, limit), svc.settings.max_input_bytes)
     if isinstance(parsed, JSONResponse):
         return parsed
-    limit_chars = svc.settings.max_prompt_chars
-    if parsed.type == "prompt" and len(parsed.input) > limit_chars:
-        raise InvalidInputError(
-            f"input: the prompt has {len(parsed.input)} characters; the limit is {limit_chars}",
-            field="input",
-        )
+    plan = svc.accounts.plan_of(caller)
+    if parsed.type == "prompt":
+        _check_prompt(parsed.input, _prompt_limit(svc, plan), "input")
     if idempotency_key is not None and not idempotency_key.strip():
         raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
-    new = NewJob(
-        user_id=caller.user_id,
+    job, new = await _submit(
+        svc,
+        caller,
+        plan,
         type=JobType(parsed.type),
         input=parsed.input,
         options=parsed.options.stored(),
-        max_attempts=svc.settings.max_attempts,
         idempotency_key=idempotency_key,
     )
-    try:
-        job = await svc.jobs.enqueue(new)
-    except DuplicateJobError as dup:
-        existing = await svc.jobs.get(dup.existing_job_id, caller.user_id)
-        return JSONResponse(JobOut.of(existing, _base(request)).model_dump(mode="json"), 200)
-    if svc.wakeup is not None:
-        svc.wakeup.notify()
-    body = JobOut.of(job, _base(request)).model_dump(mode="json")
-    return JSONResponse(body, 202, headers={"Location": f"/v1/jobs/{job.id}"})
+    return _created(request, job, new)
 
 
 @router.get("/jobs", response_model=JobList)
 async def list_jobs(
     request: Request,
-    caller: Caller,
+    caller: JobReader,
     svc: Svc,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -122,7 +171,7 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-async def get_job(request: Request, job_id: str, caller: Caller, svc: Svc) -> JobOut:
+async def get_job(request: Request, job_id: str, caller: JobReader, svc: Svc) -> JobOut:
     return JobOut.of(await svc.jobs.get(job_id, caller.user_id), _base(request))
 
 
@@ -130,7 +179,7 @@ SSE_KEEPALIVE_S = 15.0
 
 
 @router.get("/jobs/{job_id}/events")
-async def job_events(request: Request, job_id: str, caller: Caller, svc: Svc) -> Response:
+async def job_events(request: Request, job_id: str, caller: JobReader, svc: Svc) -> Response:
     """Server-Sent Events: one `job` event per status, stage, progress or attempt change,
     closing after a final status. Changes arrive by notification (this process, or NOTIFY
     from other nodes on PostgreSQL); a read every `PDFPROMPT_POLL_MS` covers the rest."""
@@ -173,7 +222,7 @@ async def job_events(request: Request, job_id: str, caller: Caller, svc: Svc) ->
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)
-async def cancel_job(request: Request, job_id: str, caller: Caller, svc: Svc) -> JobOut:
+async def cancel_job(request: Request, job_id: str, caller: JobWriter, svc: Svc) -> JobOut:
     before = await svc.jobs.get(job_id, caller.user_id)
     if before.status.is_final:
         raise ConflictError(f"job {job_id} is already {before.status.value}")
@@ -181,43 +230,36 @@ async def cancel_job(request: Request, job_id: str, caller: Caller, svc: Svc) ->
 
 
 @router.post("/jobs/{job_id}/revise", status_code=202, response_model=JobOut)
-async def revise_job(request: Request, job_id: str, caller: Caller, svc: Svc) -> Response:
+async def revise_job(request: Request, job_id: str, caller: JobWriter, svc: Svc) -> Response:
     """A new prompt job that edits this job's document with the instructions (the model
     gets the previous HTML, not a fresh prompt); linked by `parent_id`, same options."""
-    raw = await _read_body(request, svc.settings.max_prompt_chars * 4 + JSON_OVERHEAD_BYTES)
+    plan = svc.accounts.plan_of(caller)
+    limit = _prompt_limit(svc, plan)
+    raw = await _read_body(request, limit * 4 + JSON_OVERHEAD_BYTES)
     try:
         parsed = ReviseIn.model_validate_json(raw)
     except ValidationError as exc:
         return validation_problem(list(exc.errors()))
-    limit = svc.settings.max_prompt_chars
-    if len(parsed.instructions) > limit:
-        raise InvalidInputError(
-            f"instructions: {len(parsed.instructions)} characters; the limit is {limit}",
-            field="instructions",
-        )
+    _check_prompt(parsed.instructions, limit, "instructions")
     parent = await svc.jobs.get(job_id, caller.user_id)
     if parent.status is not JobStatus.SUCCEEDED:
         raise ConflictError(
             f"job {job_id} is {parent.status.value}; only a finished PDF is revised"
         )
-    job = await svc.jobs.enqueue(
-        NewJob(
-            user_id=caller.user_id,
-            type=JobType.PROMPT,
-            input=parsed.instructions,
-            options=parent.options,
-            max_attempts=svc.settings.max_attempts,
-            parent_id=parent.id,
-        )
+    job, new = await _submit(
+        svc,
+        caller,
+        plan,
+        type=JobType.PROMPT,
+        input=parsed.instructions,
+        options=parent.options,
+        parent_id=parent.id,
     )
-    if svc.wakeup is not None:
-        svc.wakeup.notify()
-    body = JobOut.of(job, _base(request)).model_dump(mode="json")
-    return JSONResponse(body, 202, headers={"Location": f"/v1/jobs/{job.id}"})
+    return _created(request, job, new)
 
 
 @router.delete("/jobs/{job_id}", status_code=204)
-async def delete_job(job_id: str, caller: Caller, svc: Svc) -> Response:
+async def delete_job(job_id: str, caller: JobWriter, svc: Svc) -> Response:
     for key in await svc.jobs.delete_job(job_id, caller.user_id):
         await svc.storage.delete(key)
     return Response(status_code=204)
@@ -249,7 +291,7 @@ async def pdf_response(storage: Storage, file: FileInfo, request: Request) -> Re
 
 
 @router.get("/jobs/{job_id}/pdf")
-async def get_job_pdf(request: Request, job_id: str, caller: Caller, svc: Svc) -> Response:
+async def get_job_pdf(request: Request, job_id: str, caller: FileReader, svc: Svc) -> Response:
     job = await svc.jobs.get(job_id, caller.user_id)
     if job.file is None:
         raise ConflictError(f"job {job_id} is {job.status.value}; it has no PDF")
@@ -257,7 +299,7 @@ async def get_job_pdf(request: Request, job_id: str, caller: Caller, svc: Svc) -
 
 
 @router.get("/files/{file_id}")
-async def get_file(request: Request, file_id: str, caller: Caller, svc: Svc) -> dict[str, Any]:
+async def get_file(request: Request, file_id: str, caller: FileReader, svc: Svc) -> dict[str, Any]:
     file = await svc.jobs.get_file(file_id, caller.user_id)
     return {
         "id": file.id,
@@ -270,6 +312,8 @@ async def get_file(request: Request, file_id: str, caller: Caller, svc: Svc) -> 
 
 
 @router.get("/files/{file_id}/content")
-async def get_file_content(request: Request, file_id: str, caller: Caller, svc: Svc) -> Response:
+async def get_file_content(
+    request: Request, file_id: str, caller: FileReader, svc: Svc
+) -> Response:
     file = await svc.jobs.get_file(file_id, caller.user_id)
     return await pdf_response(svc.storage, file, request)

@@ -173,3 +173,29 @@ class JobOut(BaseModel):
 class JobList(BaseModel):
     items: list[JobOut]
     next_cursor: str | None
+
+
+class KeyIn(Strict):
+    name: Annotated[str, Field(max_length=200)] = ""
+    scopes: list[Literal["jobs:write", "jobs:read", "files:read", "account"]] | None = None
+    expires_in_s: Annotated[int, Field(ge=60, le=10 * 365 * 86400)] | None = None
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class IssuedKeyOut(KeyOut):
+    key: str  # shown once
+
+
+class KeyList(BaseModel):
+    items: list[KeyOut]
+    next_cursor: str | None = None

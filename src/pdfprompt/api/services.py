@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
+from pdfprompt.accounts import AccountStore, RateLimiter
 from pdfprompt.generate import LlmClient
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
@@ -24,6 +24,7 @@ class Services:
     storage: Storage
     events: JobEvents
     metrics: QueueMetrics
+    rate_limiter: RateLimiter
     renderer: Renderer | None = None
     llm: LlmClient | None = None
     worker: Worker | None = None

@@ -57,6 +57,11 @@ class QueueMetrics:
         )
         for result in ("hit", "miss"):
             self.render_cache.labels(result)
+        self.quota_warnings = Counter(
+            "pdfprompt_quota_warnings",
+            "Users who reached the quota warning share of their plan's PDFs in a period.",
+            registry=r,
+        )
         self.db_pool_in_use = Gauge(
             "pdfprompt_db_pool_in_use", "Database connections checked out.", registry=r
         )

@@ -1,0 +1,54 @@
+"""The plans in force: the built-in ladder, changed or extended by `PDFPROMPT_PLANS_FILE`.
+
+The file is TOML, one table per plan; a table named like a built-in plan changes only the
+fields it gives, any other name is a new plan and must give every field:
+
+    [plans.classic]
+    pdfs_per_month = 100
+
+    [plans.team]
+    pdfs_per_month = 500
+    max_pages = 100
+    max_prompt_chars = 10000
+    max_file_bytes = 20971520
+    storage_bytes = "unlimited"
+    retention_days = 90
+    priority = 2
+    max_concurrent_jobs = 4
+    rate_limit_per_minute = 300
+    watermark = false
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pdfprompt.domain import BUILTIN_PLANS, InvalidInputError, Plan, plan_from_mapping
+
+
+def load_plans(path: str | Path | None) -> dict[str, Plan]:
+    """The built-in plans, with the file's changes and additions when a path is given."""
+    plans = dict(BUILTIN_PLANS)
+    if path is None:
+        return plans
+    try:
+        data: dict[str, Any] = tomllib.loads(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(
+            f"PDFPROMPT_PLANS_FILE: cannot read {path}: {exc.strerror}"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(f"PDFPROMPT_PLANS_FILE: {path} is not valid TOML: {exc}") from exc
+    unknown = set(data) - {"plans"}
+    if unknown:
+        raise InvalidInputError(
+            f"PDFPROMPT_PLANS_FILE: unknown table(s) {', '.join(sorted(unknown))}; "
+            "plans go in [plans.NAME]"
+        )
+    for name, values in data.get("plans", {}).items():
+        if not isinstance(values, dict):
+            raise InvalidInputError(f"PDFPROMPT_PLANS_FILE: plans.{name} must be a table")
+        plans[name] = plan_from_mapping(name, values, BUILTIN_PLANS.get(name))
+    return plans

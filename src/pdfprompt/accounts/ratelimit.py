@@ -1,0 +1,94 @@
+"""Requests per minute per API key, from the key's plan.
+
+A fixed one-minute window per key: in this process (`LocalRateLimiter`, one node), or
+shared by every node through Redis (`RedisRateLimiter`, `PDFPROMPT_REDIS_URL`): one
+INCR (and the window's expiry) per request. If Redis cannot be reached, requests are let
+through and counted in `errors` rather than refused: a rate limiter must not take the API
+down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from pdfprompt.domain import RateLimitedError
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 60
+
+
+def _refused(limit: int, now: float) -> RateLimitedError:
+    wait_s = WINDOW_S - (now % WINDOW_S)
+    return RateLimitedError(
+        f"this key's plan allows {limit} requests a minute; retry in {wait_s:.0f} s",
+        retry_after_s=max(1.0, wait_s),
+    )
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key_id: str, limit: int | None) -> None:
+        """Count a request of `key_id`; `RateLimitedError` when over `limit` this minute."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class LocalRateLimiter:
+    """Counts in this process only."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[int, int]] = {}  # key id -> (window, requests)
+
+    async def hit(self, key_id: str, limit: int | None) -> None:
+        if limit is None:
+            return
+        now = time.time()
+        window = int(now // WINDOW_S)
+        seen_window, count = self._windows.get(key_id, (window, 0))
+        if seen_window != window:
+            count = 0
+            if len(self._windows) > 100_000:  # old windows of idle keys
+                self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
+        if count >= limit:
+            raise _refused(limit, now)
+        self._windows[key_id] = (window, count + 1)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class RedisRateLimiter:
+    """Counts in Redis, shared by every API node."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.errors = 0
+
+    async def hit(self, key_id: str, limit: int | None) -> None:
+        if limit is None:
+            return
+        now = time.time()
+        name = f"pdfprompt:rate:{key_id}:{int(now // WINDOW_S)}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, WINDOW_S * 2)
+                count, _ = await pipe.execute()
+        except Exception as exc:  # Redis down: let the request through, say so
+            self.errors += 1
+            log.warning("rate limit not applied (Redis: %s)", exc)
+            return
+        if int(count) > limit:
+            raise _refused(limit, now)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def rate_limiter_for(redis_url: str | None) -> RateLimiter:
+    return RedisRateLimiter(redis_url) if redis_url else LocalRateLimiter()
