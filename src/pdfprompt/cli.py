@@ -17,20 +17,18 @@ import uvicorn
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
-from pdfprompt.accounts import AccountStore
+from pdfprompt.accounts import ALL_SCOPES, AccountStore, load_plans
 from pdfprompt.api import build_worker, create_app, prepare_database, wakeup_for
 from pdfprompt.api.schemas import OptionsIn
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app
-from pdfprompt.domain import JobType, PdfPromptError, RenderOptions
+from pdfprompt.domain import JobType, NotFoundError, PdfPromptError, RenderOptions
 from pdfprompt.generate import llm_client_from_settings
 from pdfprompt.pipeline import render_input
 from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
 
 log = logging.getLogger("pdfprompt")
-
-DEFAULT_PLAN = "enterprise"
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -209,12 +207,29 @@ def _parser() -> argparse.ArgumentParser:
     sp_.add_argument("plan")
     dis = us.add_parser("disable", help="disable a user; their keys stop working")
     dis.add_argument("email")
+    ena = us.add_parser("enable", help="enable a disabled user again")
+    ena.add_argument("email")
 
     keys = sub.add_parser("keys", help="API key administration")
     ks = keys.add_subparsers(dest="keys_command", required=True)
     kc = ks.add_parser("create", help="create another key for a user; prints it as the last line")
     kc.add_argument("email")
     kc.add_argument("--name", default="")
+    kc.add_argument(
+        "--scopes",
+        default=",".join(ALL_SCOPES),
+        help=f"comma-separated, of {', '.join(ALL_SCOPES)} (default: all)",
+    )
+    kc.add_argument("--expires-in-days", type=float, default=None)
+    kl = ks.add_parser("list", help="list a user's keys")
+    kl.add_argument("email")
+    kr = ks.add_parser("revoke", help="revoke a key (by id or by its pp_ prefix)")
+    kr.add_argument("email")
+    kr.add_argument("key")
+
+    plans = sub.add_parser("plans", help="the plans in force")
+    ps = plans.add_subparsers(dest="plans_command", required=True)
+    ps.add_parser("list", help="list plans and their limits")
 
     sub.add_parser("stats", help="queue depth, throughput, error rate and latency")
 
@@ -251,7 +266,7 @@ def _fake_llm(args: argparse.Namespace) -> None:
 
 def _account_action(args: argparse.Namespace) -> Callable[[AccountStore], Awaitable[None]]:
     async def create_user(accounts: AccountStore) -> None:
-        user = await accounts.create_user(args.email, args.plan or DEFAULT_PLAN)
+        user = await accounts.create_user(args.email, args.plan or accounts.default_plan)
         key = await accounts.create_key(user.id, name="default")
         print(f"created user {user.email} ({user.id}) on plan {user.plan}")
         print("API key (shown once):")
@@ -272,20 +287,65 @@ def _account_action(args: argparse.Namespace) -> Callable[[AccountStore], Awaita
         await accounts.set_disabled(user.id, True)
         print(f"{user.email} is disabled")
 
+    async def enable(accounts: AccountStore) -> None:
+        user = await accounts.find_user(args.email)
+        await accounts.set_disabled(user.id, False)
+        print(f"{user.email} is enabled")
+
     async def create_key(accounts: AccountStore) -> None:
         user = await accounts.find_user(args.email)
-        key = await accounts.create_key(user.id, name=args.name)
+        scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
+        days = args.expires_in_days
+        key = await accounts.create_key(
+            user.id,
+            name=args.name,
+            scopes=scopes,
+            expires_in_s=None if days is None else days * 86400,
+        )
         print(f"API key for {user.email} (shown once):")
         print(key.secret)
 
+    async def list_keys(accounts: AccountStore) -> None:
+        user = await accounts.find_user(args.email)
+        for k in await accounts.list_keys(user.id):
+            state = "revoked" if k["revoked_at"] else "active"
+            scopes = ",".join(k["scopes"])
+            print(f"{k['id']}  pp_{k['prefix']}_…  {k['name'] or '-'}  {scopes}  {state}")
+
+    async def revoke_key(accounts: AccountStore) -> None:
+        user = await accounts.find_user(args.email)
+        wanted = args.key.removeprefix("pp_").split("_")[0]
+        matches = [k for k in await accounts.list_keys(user.id) if wanted in (k["id"], k["prefix"])]
+        if not matches:
+            raise NotFoundError(f"{user.email} has no key {args.key}")
+        await accounts.revoke_key(matches[0]["id"], user.id)
+        print(f"key {matches[0]['id']} of {user.email} is revoked")
+
     if args.command == "keys":
-        return create_key
+        return {"create": create_key, "list": list_keys, "revoke": revoke_key}[args.keys_command]
     return {
         "create": create_user,
         "list": list_users,
         "set-plan": set_plan,
         "disable": disable,
+        "enable": enable,
     }[args.users_command]
+
+
+def _plans_list(settings: Settings) -> None:
+    def shown(value: object) -> str:
+        return "unlimited" if value is None else str(value)
+
+    plans = load_plans(settings.plans_file)
+    columns = [f for f in next(iter(plans.values())).as_dict() if f != "name"]
+    rows = [["plan", *columns]]
+    for plan in plans.values():
+        values = plan.as_dict()
+        default = " (default)" if plan.name == settings.default_plan else ""
+        rows.append([plan.name + default, *(shown(values[c]) for c in columns)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,6 +376,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "users": lambda: asyncio.run(_with_accounts(settings, _account_action(args))),
         "keys": lambda: asyncio.run(_with_accounts(settings, _account_action(args))),
         "stats": lambda: asyncio.run(_stats(settings)),
+        "plans": lambda: _plans_list(settings),
         "dev": lambda: _fake_llm(args),
     }
     if command in ("serve", "api"):

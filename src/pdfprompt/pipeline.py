@@ -13,17 +13,21 @@ import json
 import logging
 import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 
 from pdfprompt.domain import (
+    FileTooLargeError,
     Generator,
     InvalidInputError,
     JobStage,
     JobType,
     NotFoundError,
     PageLimitExceededError,
+    Plan,
     RenderOptions,
     RenderTimeoutError,
+    StorageQuotaExceededError,
     safe_filename,
 )
 from pdfprompt.generate import (
@@ -32,6 +36,7 @@ from pdfprompt.generate import (
     markdown_document,
     messages,
     revise_messages,
+    with_watermark,
 )
 from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import RenderedPdf, Renderer, render_pdf
@@ -74,10 +79,17 @@ async def render_input(
 class JobPipeline:
     """Turns a claimed job into a stored PDF, reporting its stage as it goes."""
 
-    def __init__(self, renderer: Renderer, storage: Storage, llm: LlmClient | None = None) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        storage: Storage,
+        llm: LlmClient | None = None,
+        plans: Mapping[str, Plan] | None = None,
+    ) -> None:
         self.renderer = renderer
         self.storage = storage
         self.llm = llm
+        self.plans = plans or {}
 
     async def _document(self, ctx: JobContext, options: RenderOptions) -> tuple[str, Generator]:
         """The HTML to render. A prompt goes to the LLM when one is configured; its progress
@@ -109,6 +121,10 @@ class JobPipeline:
         # The claim already set the stage to `generating`; HTML and Markdown are made in no
         # time, so their generator is written with the next stage (one write, not two).
         document, generator = await self._document(ctx, options)
+        # The plan the job was submitted under sets its limits and watermark.
+        plan = self.plans.get(job.plan) if job.plan else None
+        if plan is not None and plan.watermark:
+            document = with_watermark(document)
         await ctx.report(JobStage.RENDERING, 0.3, generator)
         cache_key = render_key(job.user_id, self.renderer.name, document, options)
         # A model's answer is new every time: looking it up would only ever miss.
@@ -122,6 +138,8 @@ class JobPipeline:
                 raise RenderTimeoutError(
                     exc.message + (" again; not retrying" if again else ""), transient=not again
                 ) from exc
+        if plan is not None:
+            await self._check_plan(ctx, plan, rendered)
         # Each attempt writes under its own key; only the winning attempt's key is recorded.
         stem = f"{job.user_id}/{job.id}/{job.attempts}-{secrets.token_hex(4)}"
         key = f"{stem}.pdf"
@@ -149,6 +167,25 @@ class JobPipeline:
             render_key=cache_key,
             html_key=html_key,
         )
+
+    async def _check_plan(self, ctx: JobContext, plan: Plan, rendered: RenderedPdf) -> None:
+        """The plan's page, file size and storage limits (all permanent failures)."""
+        if plan.max_pages is not None and rendered.pages > plan.max_pages:
+            raise PageLimitExceededError(
+                f"the document has {rendered.pages} pages; plan {plan.name} allows {plan.max_pages}"
+            )
+        size = len(rendered.data)
+        if plan.max_file_bytes is not None and size > plan.max_file_bytes:
+            raise FileTooLargeError(
+                f"the PDF is {size} bytes; plan {plan.name} allows {plan.max_file_bytes}"
+            )
+        if plan.storage_bytes is not None:
+            used = await ctx.store.storage_used(ctx.job.user_id)
+            if used + size > plan.storage_bytes:
+                raise StorageQuotaExceededError(
+                    f"storing this {size}-byte PDF would pass plan {plan.name}'s storage of "
+                    f"{plan.storage_bytes} bytes ({used} used); delete files to make room"
+                )
 
     async def _previous_document(self, ctx: JobContext) -> str:
         """The HTML the revised job was rendered from: the kept LLM output of a prompt job,

@@ -137,6 +137,7 @@ class AccountStore:
 
     async def create_user(self, email: str, plan: str) -> User:
         email = email.strip().lower()
+        self.plan(plan)
         if not _EMAIL.match(email):
             raise InvalidInputError(f"{email!r} is not an email address", field="email")
         user_id = new_id()

@@ -66,7 +66,7 @@ def build_worker(
     svc: Services, renderer: Renderer, wakeup: Wakeup, llm: LlmClient | None = None
 ) -> Worker:
     """A worker that runs the real pipeline on this process's database and storage."""
-    pipeline = JobPipeline(renderer, svc.storage, llm)
+    pipeline = JobPipeline(renderer, svc.storage, llm, svc.accounts.plans)
     return Worker(
         svc.jobs,
         pipeline,

@@ -19,6 +19,7 @@ from pdfprompt.domain.errors import (
     RenderError,
     RenderTimeoutError,
     StorageError,
+    StorageQuotaExceededError,
     UnauthorizedError,
     UnavailableError,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "RenderTimeoutError",
     "RetryPolicy",
     "StorageError",
+    "StorageQuotaExceededError",
     "UnauthorizedError",
     "UnavailableError",
     "check_css_length",

@@ -94,6 +94,12 @@ class FileTooLargeError(PdfPromptError):
     code = "file_too_large"
 
 
+class StorageQuotaExceededError(PdfPromptError):
+    """Storing the PDF would pass the plan's storage quota."""
+
+    code = "storage_quota_exceeded"
+
+
 class ConflictError(PdfPromptError):
     """The resource is in a state that does not allow the operation."""
 

@@ -93,6 +93,7 @@ class Job:
     updated_at: datetime | None = None
     file: FileInfo | None = None
     parent_id: str | None = None  # the job this one revises
+    plan: str | None = None  # the owner's plan when the job was submitted
     extra: dict[str, Any] = field(default_factory=dict)
 
 

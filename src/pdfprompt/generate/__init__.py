@@ -9,9 +9,11 @@ from pdfprompt.generate.document import (
 )
 from pdfprompt.generate.llm import KeyRing, LlmClient
 from pdfprompt.generate.markdown import (
+    WATERMARK_TEXT,
     markdown_document,
     markdown_to_html,
     print_stylesheet,
+    with_watermark,
     wrap_document,
 )
 from pdfprompt.settings import Settings
@@ -37,6 +39,7 @@ def llm_client_from_settings(settings: Settings) -> LlmClient | None:
 
 
 __all__ = [
+    "WATERMARK_TEXT",
     "KeyRing",
     "LlmClient",
     "clean_css",
@@ -48,5 +51,6 @@ __all__ = [
     "messages",
     "print_stylesheet",
     "revise_messages",
+    "with_watermark",
     "wrap_document",
 ]

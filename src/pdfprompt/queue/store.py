@@ -221,6 +221,7 @@ def _job_from_mapping(
         updated_at=m["updated_at"],
         file=file,
         parent_id=m.get("parent_id"),
+        plan=m.get("plan"),
         extra=extra or {},
     )
 
@@ -967,6 +968,14 @@ class JobStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else CachedRender(row.storage_key, row.pages, row.size_bytes)
+
+    async def storage_used(self, user_id: str) -> int:
+        """Bytes of the user's stored PDFs."""
+        query = select(func.coalesce(func.sum(files.c.size_bytes), 0)).where(
+            files.c.user_id == user_id
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def files_of_jobs(self, job_ids: Sequence[str]) -> dict[str, int]:
         """How many file rows each job has (used by tests and checks: it must be 0 or 1)."""
