@@ -1,6 +1,7 @@
 """Users, API keys, plans and usage."""
 
 from pdfprompt.accounts.keys import (
+    ACCOUNTS_CHANNEL,
     ALL_SCOPES,
     AccountStore,
     IssuedKey,
@@ -17,6 +18,7 @@ from pdfprompt.accounts.ratelimit import (
 )
 
 __all__ = [
+    "ACCOUNTS_CHANNEL",
     "ALL_SCOPES",
     "AccountStore",
     "IssuedKey",

@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.db import (
     api_keys,
     db_now,
     files,
+    is_sqlite,
     now_plus,
     usage_counters,
     usage_events,
@@ -45,6 +46,7 @@ ALL_SCOPES = ("jobs:write", "jobs:read", "files:read", "account")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY = re.compile(r"^pp_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")
 LAST_USED_RESOLUTION_S = 60.0
+ACCOUNTS_CHANNEL = "pdfprompt_accounts"  # NOTIFY: a user or key changed
 log = logging.getLogger(__name__)
 
 
@@ -206,6 +208,7 @@ class AccountStore:
             if before is None:
                 raise NotFoundError(f"user {user_id} not found")
             await conn.execute(update(users).where(users.c.id == user_id).values(plan=plan))
+            await self._announce(conn, f"user:{user_id}")
             if before != plan:
                 await conn.execute(
                     insert(usage_events).values(
@@ -270,7 +273,25 @@ class AccountStore:
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
         async with write_transaction(self.engine) as conn:
             await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
+            await self._announce(conn, f"user:{user_id}")
         self.forget(user_id=user_id)
+
+    async def _announce(self, conn: AsyncConnection, change: str) -> None:
+        """Tell the other processes (PostgreSQL NOTIFY, sent at commit) to forget what they
+        cached of a user (`user:ID`) or a key (`key:ID`)."""
+        if not is_sqlite(self.engine):
+            await conn.execute(select(func.pg_notify(ACCOUNTS_CHANNEL, change)))
+
+    def on_change(self, change: str) -> None:
+        """A change announced by another process; `*` (after a lost connection, when
+        announcements may have been missed) forgets everything."""
+        kind, _, ident = change.partition(":")
+        if kind == "user":
+            self.forget(user_id=ident)
+        elif kind == "key":
+            self.forget(key_id=ident)
+        else:
+            self._principals.clear()
 
     async def create_key(
         self,
@@ -319,6 +340,7 @@ class AccountStore:
                 .where(api_keys.c.id == key_id, api_keys.c.user_id == user_id)
                 .values(revoked_at=db_now())
             )
+            await self._announce(conn, f"key:{key_id}")
         self.forget(key_id=key_id)
         if result.rowcount != 1:
             raise NotFoundError(f"key {key_id} not found")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from fastapi import FastAPI
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pdfprompt.accounts import AccountStore, load_plans, rate_limiter_for
+from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, load_plans, rate_limiter_for
 from pdfprompt.api import account, jobs, ops
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.services import Services
@@ -54,12 +54,20 @@ def worker_config(settings: Settings) -> WorkerConfig:
     )
 
 
-def wakeup_for(settings: Settings, events: JobEvents | None = None) -> Wakeup:
-    """In-process wake-ups on SQLite; LISTEN (jobs and job changes) on PostgreSQL."""
+def wakeup_for(
+    settings: Settings,
+    events: JobEvents | None = None,
+    accounts: AccountStore | None = None,
+) -> Wakeup:
+    """In-process wake-ups on SQLite; LISTEN (jobs, job changes and, for an API, account
+    changes that invalidate its key cache) on PostgreSQL."""
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         return Wakeup()
-    return PostgresWakeup(listen_dsn(url), events=events)
+    channels: dict[str, Callable[[str], None]] = {}
+    if accounts is not None:
+        channels[ACCOUNTS_CHANNEL] = accounts.on_change
+    return PostgresWakeup(listen_dsn(url), events=events, channels=channels)
 
 
 def build_worker(
@@ -143,7 +151,9 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             stack.push_async_callback(svc.rate_limiter.aclose)
             worker_task: asyncio.Task[None] | None = None
             # Wakes the in-process worker and, on PostgreSQL, hears other nodes' job changes.
-            svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events))
+            svc.wakeup = await stack.enter_async_context(
+                wakeup_for(settings, svc.events, svc.accounts)
+            )
             if with_worker:
                 renderer = await stack.enter_async_context(renderer_from_settings(settings))
                 llm = llm_client_from_settings(settings)

@@ -26,6 +26,13 @@ def _setter(event: asyncio.Event) -> Callable[[object], None]:
     return lambda _conn: event.set()
 
 
+def _payload_to(handle: Callable[[str], None]) -> Callable[..., None]:
+    def listener(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        handle(payload)
+
+    return listener
+
+
 class Wakeup:
     """An edge-triggered signal that a worker waits on with a timeout."""
 
@@ -56,11 +63,19 @@ class PostgresWakeup(Wakeup):
     """LISTENs for enqueue NOTIFYs; reconnects with backoff when the connection drops."""
 
     def __init__(
-        self, dsn: str, *, events: JobEvents | None = None, reconnect_s: float = 1.0
+        self,
+        dsn: str,
+        *,
+        events: JobEvents | None = None,
+        reconnect_s: float = 1.0,
+        channels: dict[str, Callable[[str], None]] | None = None,
     ) -> None:
+        """`channels`: more channels to LISTEN on, each with what to do with a payload; it
+        gets `*` after every (re)connection, when notifications may have been missed."""
         super().__init__()
         self._dsn = dsn
         self._events = events
+        self._channels = dict(channels or {})
         self._reconnect_s = reconnect_s
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -92,6 +107,9 @@ class PostgresWakeup(Wakeup):
                 await conn.add_listener(PostgresJobStore.CHANNEL, self._on_notify)
                 if self._events is not None:
                     await conn.add_listener(PostgresJobStore.EVENTS_CHANNEL, self._on_job_event)
+                for channel, handle in self._channels.items():
+                    await conn.add_listener(channel, _payload_to(handle))
+                    handle("*")
                 self.connected.set()
                 self.notify()  # catch up on anything sent while we were away
                 await lost.wait()
