@@ -118,4 +118,3 @@ def test_errors_survive_pickling_with_their_attributes() -> None:
     assert duplicate.existing_job_id == "j1" and str(duplicate) == "dup"
     cooling = pickle.loads(pickle.dumps(LlmKeysCoolingError("wait", retry_after_s=3.5)))
     assert cooling.retry_after_s == 3.5 and cooling.transient
-

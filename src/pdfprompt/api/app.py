@@ -23,7 +23,7 @@ from pdfprompt.db import (
     listen_dsn,
     upgrade,
 )
-from pdfprompt.domain import RetryPolicy, UnavailableError
+from pdfprompt.domain import InvalidInputError, RetryPolicy, UnavailableError
 from pdfprompt.generate import LlmClient, llm_client_from_settings
 from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
@@ -87,6 +87,12 @@ def build_worker(
 
 async def prepare_database(settings: Settings) -> Services:
     """Engine, stores and storage; SQLite is migrated here, PostgreSQL must be up to date."""
+    plans = load_plans(settings.plans_file)  # a bad plans file stops here, with its problem
+    if settings.default_plan not in plans:
+        raise InvalidInputError(
+            f"PDFPROMPT_DEFAULT_PLAN: no plan named {settings.default_plan!r} "
+            f"(plans: {', '.join(plans)})"
+        )
     engine = create_engine(settings)
     if is_sqlite(engine):
         await upgrade(engine)
@@ -105,14 +111,18 @@ async def prepare_database(settings: Settings) -> Services:
     accounts = AccountStore(
         engine,
         cache_ttl_s=settings.subscription_cache_ttl_s,
-        plans=load_plans(settings.plans_file),
+        plans=plans,
         default_plan=settings.default_plan,
     )
     metrics.registry.register(_KeyCacheMetrics(accounts))
     return Services(
         settings=settings,
         engine=engine,
-        jobs=job_store_for(engine, events),
+        jobs=job_store_for(
+            engine,
+            events,
+            {p.name: p.max_concurrent_jobs for p in plans.values() if p.max_concurrent_jobs},
+        ),
         accounts=accounts,
         rate_limiter=rate_limiter_for(settings.redis_url),
         storage=storage,

@@ -33,6 +33,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -60,6 +61,9 @@ from pdfprompt.db import (
     sqlite_driver,
     usage_counters,
     write_transaction,
+)
+from pdfprompt.db import (
+    users as user_rows,
 )
 from pdfprompt.domain import (
     FINAL_STATUSES,
@@ -417,9 +421,17 @@ def _crossed_warning(reserved_row: Any, limit: int | None) -> bool:
 class JobStore:
     """Queries on jobs shared by both dialects; build one with `job_store_for(engine)`."""
 
-    def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        events: JobEvents | None = None,
+        plan_caps: Mapping[str, int] | None = None,
+    ) -> None:
+        """`plan_caps`: plans whose users may run fewer jobs at once than the worker's
+        per-user cap (plan name -> `max_concurrent_jobs`)."""
         self.engine = engine
         self.events = events or JobEvents()
+        self.plan_caps = dict(plan_caps or {})
 
     @contextlib.asynccontextmanager
     async def _write(self, changed: list[str] | None = None) -> AsyncIterator[AsyncConnection]:
@@ -591,18 +603,46 @@ class JobStore:
             order_by=(heads.c.run_after, heads.c.id),
         )
         ranked = select(
-            heads.c.id, heads.c.priority, heads.c.run_after, heads.c.running, rank.label("rank")
+            heads.c.id,
+            heads.c.priority,
+            heads.c.run_after,
+            heads.c.running,
+            heads.c.cap,
+            rank.label("rank"),
         ).subquery("ranked")
         return (
             select(ranked.c.id)
-            .where(ranked.c.rank + ranked.c.running <= per_user_cap)
+            .where(ranked.c.rank + ranked.c.running <= ranked.c.cap)
             .order_by(ranked.c.priority.desc(), ranked.c.rank, ranked.c.run_after, ranked.c.id)
             .limit(limit)
         )
 
+    def _least(self, a: Any, b: Any) -> Any:
+        return func.min(a, b)  # SQLite's scalar min
+
+    def _user_cap(self, users: Any, per_user_cap: Any) -> Any:
+        """A waiting user's cap on running jobs: `per_user_cap`, or their plan's
+        `max_concurrent_jobs` when lower (one primary-key probe of the user's row)."""
+        if not self.plan_caps:
+            return per_user_cap
+        by_plan = case(
+            *[
+                (user_rows.c.plan == literal(name), self._least(literal(cap), per_user_cap))
+                for name, cap in sorted(self.plan_caps.items())
+            ],
+            else_=per_user_cap,
+        )
+        return (
+            select(by_plan)
+            .where(user_rows.c.id == users.c.user_id)
+            .correlate(users)
+            .scalar_subquery()
+        )
+
     def _heads(self, users: Any, running: Any, limit: Any, per_user_cap: Any) -> Any:
         """Per waiting user, their first due jobs (at most `limit`), with the number of jobs
-        the user runs: (id, user_id, priority, run_after, running). SQLite has no LATERAL
+        the user runs and their cap: (id, user_id, priority, run_after, running, cap). SQLite
+        has no LATERAL
         and no outer column in LIMIT: a correlated `IN (… LIMIT limit)` probes the primary
         key, and the cap is applied on the ranks."""
         head = (
@@ -624,6 +664,7 @@ class JobStore:
                 picked.c.priority,
                 picked.c.run_after,
                 func.coalesce(running.c.n, 0).label("running"),
+                self._user_cap(users, per_user_cap).label("cap"),
             )
             .select_from(
                 users.outerjoin(running, running.c.user_id == users.c.user_id).join(
@@ -1139,7 +1180,8 @@ class PostgresJobStore(JobStore):
         """Per waiting user, a LATERAL index scan that stops after the jobs they may start:
         `limit`, less what the cap leaves them."""
         ran = func.coalesce(running.c.n, 0)
-        room = func.greatest(func.least(limit, per_user_cap - ran), 0)
+        cap = self._user_cap(users, per_user_cap)
+        room = func.greatest(func.least(limit, cap - ran), 0)
         head = (
             select(jobs.c.id, jobs.c.user_id, jobs.c.priority, jobs.c.run_after)
             .where(
@@ -1153,7 +1195,12 @@ class PostgresJobStore(JobStore):
         )
         return (
             select(
-                head.c.id, head.c.user_id, head.c.priority, head.c.run_after, ran.label("running")
+                head.c.id,
+                head.c.user_id,
+                head.c.priority,
+                head.c.run_after,
+                ran.label("running"),
+                cap.label("cap"),
             )
             .select_from(
                 users.outerjoin(running, running.c.user_id == users.c.user_id).join(head, true())
@@ -1164,8 +1211,16 @@ class PostgresJobStore(JobStore):
 
     NOTIFY_DEBOUNCE_S = 0.005
 
-    def __init__(self, engine: AsyncEngine, events: JobEvents | None = None) -> None:
-        super().__init__(engine, events)
+    def _least(self, a: Any, b: Any) -> Any:
+        return func.least(a, b)
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        events: JobEvents | None = None,
+        plan_caps: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(engine, events, plan_caps)
         self._last_notify = 0.0
         self._trailing: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -1363,6 +1418,10 @@ class PostgresJobStore(JobStore):
             await conn.execute(select(func.pg_notify(self.EVENTS_CHANNEL, payload)))
 
 
-def job_store_for(engine: AsyncEngine, events: JobEvents | None = None) -> JobStore:
+def job_store_for(
+    engine: AsyncEngine,
+    events: JobEvents | None = None,
+    plan_caps: Mapping[str, int] | None = None,
+) -> JobStore:
     cls = SqliteJobStore if is_sqlite(engine) else PostgresJobStore
-    return cls(engine, events)
+    return cls(engine, events, plan_caps)

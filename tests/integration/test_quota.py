@@ -1,0 +1,163 @@
+"""Quota on real SQLite and PostgreSQL: reservation at submission, settlement by every way a
+job ends, usage history, period roll-over, the warning, and the plan's running cap."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.accounts import AccountStore
+from pdfprompt.db import usage_counters, usage_events
+from pdfprompt.domain import (
+    BUILTIN_PLANS,
+    DuplicateJobError,
+    JobError,
+    JobType,
+    QuotaExceededError,
+)
+from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+
+
+async def _user(engine: AsyncEngine, email: str = "q@example.com", plan: str = "classic") -> str:
+    return (await AccountStore(engine).create_user(email, plan)).id
+
+
+def _new(user_id: str, period: str = "2026-11", limit: int | None = 3, **kw: Any) -> NewJob:
+    kw.setdefault("max_attempts", 2)
+    return NewJob(
+        user_id=user_id,
+        type=JobType.HTML,
+        input="<p>q</p>",
+        options={},
+        plan="classic",
+        quota_period=period,
+        quota_limit=limit,
+        **kw,
+    )
+
+
+async def _counter(engine: AsyncEngine, user_id: str, period: str = "2026-11") -> tuple[int, int]:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(usage_counters.c.used, usage_counters.c.reserved).where(
+                    usage_counters.c.user_id == user_id, usage_counters.c.period == period
+                )
+            )
+        ).first()
+    return (row.used, row.reserved) if row else (0, 0)
+
+
+async def test_concurrent_submissions_reserve_exactly_the_limit(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    outcomes = await asyncio.gather(
+        *(store.enqueue(_new(user, limit=50)) for _ in range(200)), return_exceptions=True
+    )
+    accepted = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, QuotaExceededError)]
+    assert (len(accepted), len(refused)) == (50, 150)
+    assert refused[0].reset_at == "2026-12-01T00:00:00+00:00"
+    assert await _counter(engine, user) == (0, 50)
+
+
+async def test_every_way_a_job_ends_settles_its_reservation(engine: AsyncEngine) -> None:
+    store: JobStore = job_store_for(engine)
+    user = await _user(engine)
+    succeeds, fails, retried, canceled = [
+        await store.enqueue(_new(user, limit=None)) for _ in range(4)
+    ]
+    expires = await store.enqueue(_new(user, limit=None, max_attempts=1))
+    assert await _counter(engine, user) == (0, 5)
+    await store.claim_jobs("w", 3, lease_s=30)
+    await store.finish_job(succeeds.id, "w", user, StoredFile("k", 1234, 2, "0" * 64, "a.pdf"))
+    await store.fail_job(fails.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
+    await store.fail_job(retried.id, "w", JobError("render_timeout", "slow"), retry_in_s=60)
+    await store.cancel_job(canceled.id, user)
+    [lost] = await store.claim_jobs("w2", 1, lease_s=0.05)  # its worker then stops answering
+    assert lost.id == expires.id
+    await asyncio.sleep(0.2)
+    assert await store.requeue_expired() == 1  # out of attempts: failed
+    # Used: the success. Still reserved: the job queued again for a retry.
+    assert await _counter(engine, user) == (1, 1)
+    async with engine.connect() as conn:
+        history = (await conn.execute(select(usage_events))).all()
+    [event] = history
+    assert (event.kind, event.job_id, event.pages, event.size_bytes, event.period) == (
+        "job",
+        succeeds.id,
+        2,
+        1234,
+        "2026-11",
+    )
+    assert event.duration_ms is not None and event.duration_ms >= 0
+
+
+async def test_a_repeated_idempotency_key_reserves_nothing(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    await store.enqueue(_new(user, idempotency_key="once"))
+    with pytest.raises(DuplicateJobError):
+        await store.enqueue(_new(user, idempotency_key="once"))
+    assert await _counter(engine, user) == (0, 1)
+
+
+async def test_a_new_period_starts_from_nothing(engine: AsyncEngine) -> None:
+    now = [datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC)]
+    accounts = AccountStore(engine, clock=lambda: now[0])
+    store = job_store_for(engine)
+    user = (await accounts.create_user("r@example.com", "classic")).id
+    for _ in range(3):
+        await store.enqueue(_new(user, period=accounts.period()))
+    with pytest.raises(QuotaExceededError):
+        await store.enqueue(_new(user, period=accounts.period()))
+    now[0] = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)
+    assert accounts.period() == "2026-12"
+    await store.enqueue(_new(user, period=accounts.period()))
+    usage = await accounts.usage(user, BUILTIN_PLANS["classic"])
+    assert usage["pdfs"] == {"used": 0, "reserved": 1, "limit": 50}
+    assert usage["period"] == {
+        "start": "2026-12-01T00:00:00+00:00",
+        "end": "2027-01-01T00:00:00+00:00",
+    }
+
+
+async def test_the_quota_warning_comes_once_per_period(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine)
+    warned = [
+        bool((await store.enqueue(_new(user, limit=10))).extra.get("quota_warning"))
+        for _ in range(10)
+    ]
+    assert warned == [False] * 7 + [True, False, False]  # the 8th PDF is 80 %
+
+
+async def test_plan_changes_are_in_the_history(engine: AsyncEngine) -> None:
+    accounts = AccountStore(engine, clock=lambda: datetime(2026, 11, 5, tzinfo=UTC))
+    user = await _user(engine)
+    await accounts.set_plan(user, "professional")
+    items, cursor = await accounts.history(user, period="2026-11", limit=10, cursor=None)
+    assert cursor is None
+    assert [(i["kind"], i["plan_from"], i["plan_to"]) for i in items] == [
+        ("plan_change", "classic", "professional")
+    ]
+    assert (await accounts.history(user, period="2026-10", limit=10, cursor=None))[0] == []
+
+
+async def test_a_plans_running_cap_holds_in_the_claim(engine: AsyncEngine) -> None:
+    store = job_store_for(engine, plan_caps={"starter": 1, "classic": 2})
+    starter = await _user(engine, "s@example.com", "starter")
+    classic = await _user(engine, "c@example.com", "classic")
+    unlimited = await _user(engine, "e@example.com", "enterprise")
+    for user in (starter, classic, unlimited):
+        for _ in range(5):
+            await store.enqueue(_new(user, limit=None))
+    claimed = await store.claim_jobs("w", 20, lease_s=30, per_user_cap=4)
+    per_user = {u: sum(j.user_id == u for j in claimed) for u in (starter, classic, unlimited)}
+    assert per_user == {starter: 1, classic: 2, unlimited: 4}
+    assert await store.claim_jobs("w", 20, lease_s=30, per_user_cap=4) == []
