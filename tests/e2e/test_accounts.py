@@ -1,0 +1,286 @@
+"""Plans, quotas, keys, scopes and rate limits through real `pdfprompt` processes, on SQLite
+and PostgreSQL (and Redis for the shared rate limit)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import pg_database
+from tests.e2e.conftest import Process, cli, create_key, service_env, start_server
+from tests.e2e.test_flow import pdf_text, wait_final
+
+PLANS = """
+[plans.tiny]
+pdfs_per_month = 50
+max_pages = 1
+max_prompt_chars = 100
+max_file_bytes = 10485760
+storage_bytes = "unlimited"
+retention_days = 30
+priority = 0
+max_concurrent_jobs = 4
+rate_limit_per_minute = "unlimited"
+watermark = true
+
+[plans.slow]
+pdfs_per_month = "unlimited"
+max_pages = "unlimited"
+max_prompt_chars = "unlimited"
+max_file_bytes = "unlimited"
+storage_bytes = "unlimited"
+retention_days = 30
+priority = 0
+max_concurrent_jobs = 4
+rate_limit_per_minute = 5
+watermark = false
+"""
+
+Start = Callable[..., Process]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Start, dict[str, str]]]:
+    """A database and a plans file; `start(role, **env)` starts `pdfprompt <role>` on them
+    (stopped at the end). Yields it and the environment for the CLI."""
+    tmp = tmp_path_factory.mktemp(f"accounts-{request.param}")
+    plans = tmp / "plans.toml"
+    plans.write_text(PLANS)
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
+        else:
+            url = stack.enter_context(pg_database(request.getfixturevalue("pg_template")))
+        env = service_env(tmp / "data", url, PDFPROMPT_PLANS_FILE=str(plans))
+        if request.param == "postgresql":
+            cli(env, "db", "upgrade")
+        started = 0
+
+        def start(role: str, **extra: str) -> Process:
+            nonlocal started
+            started += 1
+            server = start_server(role, {**env, **extra}, tmp / f"{role}-{started}.log")
+            stack.callback(server.stop)
+            return server
+
+        yield start, env
+
+
+def _user(env: dict[str, str], email: str, plan: str) -> str:
+    out = cli(env, "users", "create", email, "--plan", plan).stdout
+    return out.strip().splitlines()[-1]
+
+
+def _client(server: Process, key: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+
+
+def _html(i: int) -> dict[str, Any]:
+    return {"type": "html", "input": f"<p>job {i}</p>"}
+
+
+def test_200_concurrent_submissions_get_exactly_the_plans_50(
+    deployment: tuple[Start, dict[str, str]],
+) -> None:
+    start, env = deployment
+    api = start("api")  # no worker: accepted jobs stay queued, holding their reservation
+    key = _user(env, "quota@example.com", "tiny")
+
+    async def submit_all() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {key}"}
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(
+            base_url=api.base_url, headers=headers, limits=limits, timeout=60
+        ) as c:
+            return await asyncio.gather(*(c.post("/v1/jobs", json=_html(i)) for i in range(200)))
+
+    answers = asyncio.run(submit_all())
+    accepted = [r for r in answers if r.status_code == 202]
+    refused = [r for r in answers if r.status_code == 429]
+    assert (len(accepted), len(refused)) == (50, 150)
+    problem = refused[0].json()
+    assert problem["code"] == "quota_exceeded" and problem["reset_at"].endswith(
+        "-01T00:00:00+00:00"
+    )
+    assert int(refused[0].headers["Retry-After"]) >= 1
+    with _client(api, key) as c:
+        usage = c.get("/v1/usage").json()
+        assert usage["pdfs"] == {"used": 0, "reserved": 50, "limit": 50}
+        assert usage["plan"]["name"] == "tiny"
+        # Ten of the fifty end without a PDF: their reservations come back, and only those.
+        for r in accepted[:10]:
+            assert c.post(f"/v1/jobs/{r.json()['id']}/cancel").status_code == 200
+        again = [c.post("/v1/jobs", json=_html(1000 + i)).status_code for i in range(11)]
+        assert again == [202] * 10 + [429]
+        assert c.get("/v1/usage").json()["pdfs"]["reserved"] == 50
+
+
+def test_plan_limits_hold_in_the_worker(deployment: tuple[Start, dict[str, str]]) -> None:
+    start, env = deployment
+    server = start("serve")
+    key = _user(env, "limits@example.com", "tiny")
+    with _client(server, key) as c:
+        too_long = c.post("/v1/jobs", json={"type": "prompt", "input": "x" * 101})
+        assert too_long.status_code == 422 and too_long.json()["field"] == "input"
+        two_pages = "<p>one</p><p style='break-before: page'>two</p>"
+        failed, _ = wait_final(
+            c, c.post("/v1/jobs", json={"type": "html", "input": two_pages}).json()["id"]
+        )
+        assert failed["status"] == "failed" and failed["error"]["code"] == "page_limit_exceeded"
+        done, _ = wait_final(c, c.post("/v1/jobs", json=_html(1)).json()["id"])
+        assert done["status"] == "succeeded"
+        text = pdf_text(c.get(f"/v1/jobs/{done['id']}/pdf").content)
+        assert "Made with pdfprompt" in text and "job 1" in text
+        usage = c.get("/v1/usage").json()
+        assert usage["pdfs"] == {"used": 1, "reserved": 0, "limit": 50}
+        assert usage["storage_bytes"]["used"] == done["file"]["size_bytes"]
+        history = c.get("/v1/usage/history").json()["items"]
+        assert [(h["kind"], h["job_id"]) for h in history] == [("job", done["id"])]
+        assert history[0]["pages"] == 1 and history[0]["generator"] == "html"
+
+
+def test_keys_scopes_and_revocation(deployment: tuple[Start, dict[str, str]]) -> None:
+    start, env = deployment
+    api = start("api")
+    owner = create_key(env, "keys@example.com")
+    other = create_key(env, "other-keys@example.com")
+    with _client(api, owner) as c:
+        made = c.post("/v1/keys", json={"name": "dashboard", "scopes": ["jobs:read"]})
+        assert made.status_code == 201
+        reader = made.json()
+        assert reader["key"].startswith("pp_") and reader["scopes"] == ["jobs:read"]
+        listed = c.get("/v1/keys").json()["items"]
+        assert {k["name"] for k in listed} == {"default", "dashboard"}
+        assert all("key" not in k and "key_hash" not in k for k in listed)
+        bad = c.post("/v1/keys", json={"scopes": ["everything"]})
+        assert bad.status_code == 422
+    with _client(api, reader["key"]) as r:
+        assert r.get("/v1/jobs").status_code == 200
+        refused = r.post("/v1/jobs", json=_html(1))
+        assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+        assert r.get("/v1/usage").status_code == 403  # needs the account scope
+    with _client(api, other) as o:
+        assert o.delete(f"/v1/keys/{reader['id']}").status_code == 404
+    with _client(api, reader["key"]) as r:
+        assert r.get("/v1/jobs").status_code == 200  # another user could not revoke it
+    with _client(api, owner) as c:
+        assert c.delete(f"/v1/keys/{reader['id']}").status_code == 204
+    with _client(api, reader["key"]) as r:
+        assert r.get("/v1/jobs").status_code == 401  # at once, on the node that revoked it
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 5) -> float:
+    """Seconds until `check()` holds (fails after `timeout_s`)."""
+    t0 = time.monotonic()
+    while not check():
+        if time.monotonic() - t0 > timeout_s:
+            raise AssertionError(f"not within {timeout_s} s")
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+def test_a_user_disabled_from_the_cli_is_refused_within_the_cache_ttl(
+    deployment: tuple[Start, dict[str, str]],
+) -> None:
+    start, env = deployment
+    api = start("api", PDFPROMPT_SUBSCRIPTION_CACHE_TTL_S="1")
+    key = create_key(env, "disable@example.com")
+    with _client(api, key) as c:
+        assert c.get("/v1/jobs").status_code == 200
+        cli(env, "users", "disable", "disable@example.com")
+        assert _until(lambda: c.get("/v1/jobs").status_code == 401) < 2.5
+        cli(env, "users", "enable", "disable@example.com")
+        assert _until(lambda: c.get("/v1/jobs").status_code == 200) < 2.5
+
+
+def test_the_rate_limit_of_the_plan(deployment: tuple[Start, dict[str, str]]) -> None:
+    start, env = deployment
+    api = start("api")
+    key = _user(env, "rate@example.com", "slow")
+    with _client(api, key) as c:
+        codes = [c.get("/v1/jobs").status_code for _ in range(6)]
+        assert codes == [200] * 5 + [429]
+        limited = c.get("/v1/jobs")
+        assert limited.json()["code"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+
+
+def test_the_rate_limit_is_shared_through_redis(
+    deployment: tuple[Start, dict[str, str]], redis_url: str
+) -> None:
+    start, env = deployment
+    a = start("api", PDFPROMPT_REDIS_URL=redis_url)
+    b = start("api", PDFPROMPT_REDIS_URL=redis_url)
+    key = _user(env, "shared-rate@example.com", "slow")
+    with _client(a, key) as ca, _client(b, key) as cb:
+        codes = [ca.get("/v1/jobs").status_code for _ in range(3)]
+        codes += [cb.get("/v1/jobs").status_code for _ in range(3)]
+        assert codes == [200] * 5 + [429]
+        assert ca.get("/v1/jobs").status_code == 429
+
+
+def test_other_nodes_forget_a_revoked_key_at_once_on_postgresql(
+    deployment: tuple[Start, dict[str, str]], request: pytest.FixtureRequest
+) -> None:
+    if "postgresql" not in request.node.callspec.id:
+        pytest.skip("SQLite runs one node; other processes see changes within the TTL")
+    start, env = deployment
+    a, b = start("api"), start("api")  # the default 300 s cache
+    owner = create_key(env, "nodes@example.com")
+    with _client(a, owner) as ca:
+        spare = ca.post("/v1/keys", json={"name": "spare"}).json()
+    with _client(b, spare["key"]) as cb, _client(a, owner) as ca:
+        assert cb.get("/v1/jobs").status_code == 200  # cached on b
+        assert ca.delete(f"/v1/keys/{spare['id']}").status_code == 204
+        assert _until(lambda: cb.get("/v1/jobs").status_code == 401) < 2
+    with _client(b, owner) as cb:
+        assert cb.get("/v1/usage").json()["plan"]["name"] == "enterprise"
+        cli(env, "users", "set-plan", "nodes@example.com", "tiny")
+        assert _until(lambda: cb.get("/v1/usage").json()["plan"]["name"] == "tiny") < 2
+
+
+ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/jobs/{job}", None),
+    ("GET", "/v1/jobs/{job}/events", None),
+    ("GET", "/v1/jobs/{job}/pdf", None),
+    ("POST", "/v1/jobs/{job}/cancel", None),
+    ("POST", "/v1/jobs/{job}/revise", {"instructions": "shorter"}),
+    ("DELETE", "/v1/jobs/{job}", None),
+    ("GET", "/v1/files/{file}", None),
+    ("GET", "/v1/files/{file}/content", None),
+    ("DELETE", "/v1/keys/{key}", None),
+]
+
+
+def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
+    deployment: tuple[Start, dict[str, str]],
+) -> None:
+    start, env = deployment
+    server = start("serve")
+    owner = create_key(env, "owner@example.com")
+    stranger = create_key(env, "stranger@example.com")
+    with _client(server, owner) as c:
+        job, _ = wait_final(c, c.post("/v1/jobs", json=_html(7)).json()["id"])
+        assert job["status"] == "succeeded"
+        [key] = c.get("/v1/keys").json()["items"]
+        ids = {"job": job["id"], "file": job["file"]["id"], "key": key["id"]}
+    with _client(server, stranger) as s:
+        for method, path, body in ROUTES:
+            answer = s.request(method, path.format(**ids), json=body)
+            assert (method, path, answer.status_code) == (method, path, 404)
+            assert answer.json()["code"] == "not_found"
+    with _client(server, owner) as c:
+        assert c.get(f"/v1/jobs/{ids['job']}").json()["status"] == "succeeded"
+        assert c.get(f"/v1/files/{ids['file']}/content").status_code == 200
+        assert c.get("/v1/keys").json()["items"][0]["revoked_at"] is None
+        assert c.get("/v1/jobs").json()["items"][0]["id"] == ids["job"]
