@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 SYSTEM_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core
   libpango-1.0-0 libpangoft2-1.0-0)
 PYTHON=${PYTHON:-python3}
+# The tests also run against a real Redis (the shared rate limit).
+if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(redis-server); fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
