@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.expression import ColumnElement
 
 from pdfprompt.db import (
     DriverStatement,
@@ -624,7 +625,9 @@ class JobStore:
         """A waiting user's cap on running jobs: `per_user_cap`, or their plan's
         `max_concurrent_jobs` when lower (one primary-key probe of the user's row)."""
         if not self.plan_caps:
-            return per_user_cap
+            return (
+                per_user_cap if isinstance(per_user_cap, ColumnElement) else literal(per_user_cap)
+            )
         by_plan = case(
             *[
                 (user_rows.c.plan == literal(name), self._least(literal(cap), per_user_cap))
