@@ -29,6 +29,30 @@ max_concurrent_jobs = 4
 rate_limit_per_minute = "unlimited"
 watermark = true
 
+[plans.nofile]
+pdfs_per_month = 50
+max_pages = "unlimited"
+max_prompt_chars = "unlimited"
+max_file_bytes = 100
+storage_bytes = "unlimited"
+retention_days = 30
+priority = 0
+max_concurrent_jobs = 4
+rate_limit_per_minute = "unlimited"
+watermark = false
+
+[plans.nostore]
+pdfs_per_month = 50
+max_pages = "unlimited"
+max_prompt_chars = "unlimited"
+max_file_bytes = "unlimited"
+storage_bytes = 1
+retention_days = 30
+priority = 0
+max_concurrent_jobs = 4
+rate_limit_per_minute = "unlimited"
+watermark = false
+
 [plans.slow]
 pdfs_per_month = "unlimited"
 max_pages = "unlimited"
@@ -147,6 +171,11 @@ def test_plan_limits_hold_in_the_worker(deployment: tuple[Start, dict[str, str]]
         history = c.get("/v1/usage/history").json()["items"]
         assert [(h["kind"], h["job_id"]) for h in history] == [("job", done["id"])]
         assert history[0]["pages"] == 1 and history[0]["generator"] == "html"
+    for plan, code in (("nofile", "file_too_large"), ("nostore", "storage_quota_exceeded")):
+        with _client(server, _user(env, f"{plan}@example.com", plan)) as c:
+            job, _ = wait_final(c, c.post("/v1/jobs", json=_html(2)).json()["id"])
+            assert (job["status"], job["error"]["code"], job["file"]) == ("failed", code, None)
+            assert c.get("/v1/usage").json()["pdfs"] == {"used": 0, "reserved": 0, "limit": 50}
 
 
 def test_keys_scopes_and_revocation(deployment: tuple[Start, dict[str, str]]) -> None:

@@ -135,6 +135,9 @@ async def test_the_quota_warning_comes_once_per_period(engine: AsyncEngine) -> N
         for _ in range(10)
     ]
     assert warned == [False] * 7 + [True, False, False]  # the 8th PDF is 80 %
+    async with engine.connect() as conn:
+        kinds = (await conn.execute(select(usage_events.c.kind, usage_events.c.period))).all()
+    assert [tuple(k) for k in kinds] == [("quota_warning", "2026-11")]
 
 
 async def test_plan_changes_are_in_the_history(engine: AsyncEngine) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    insert,
     literal,
     literal_column,
     or_,
@@ -61,6 +62,7 @@ from pdfprompt.db import (
     seconds_since,
     sqlite_driver,
     usage_counters,
+    usage_events,
     write_transaction,
 )
 from pdfprompt.db import (
@@ -505,10 +507,13 @@ class JobStore:
         warning threshold (first time in the period). Raises `_Refused`."""
         raise NotImplementedError
 
-    def _reserve_statements(self, upsert: Any) -> tuple[DriverStatement, DriverStatement]:
+    def _reserve_statements(
+        self, upsert: Any
+    ) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
         """Reserve one PDF in the period's counter row (made on first use) unless the limit
         is reached: one conditional upsert, so concurrent submissions cannot both take the
-        last one. And: mark the period warned, once."""
+        last one. And: mark the period warned, once; and record the warning in the user's
+        usage history."""
         limit = bindparam("q_limit", type_=Integer)
         counters = usage_counters.c
         reserve = (
@@ -535,7 +540,16 @@ class JobStore:
             )
             .values(warned_at=db_now())
         )
-        return DriverStatement(reserve, self.engine), DriverStatement(warned, self.engine)
+        event = insert(usage_events).values(
+            user_id=bindparam("q_user_id", type_=String),
+            period=bindparam("q_period", type_=String),
+            kind="quota_warning",
+        )
+        return (
+            DriverStatement(reserve, self.engine),
+            DriverStatement(warned, self.engine),
+            DriverStatement(event, self.engine),
+        )
 
     @staticmethod
     def _insert_values() -> dict[str, Any]:
@@ -1070,14 +1084,14 @@ class SqliteJobStore(JobStore):
         )
 
     @cached_property
-    def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement]:
+    def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
         return self._reserve_statements(sqlite_insert)
 
     async def _insert_job(
         self, values: dict[str, Any], reserve: dict[str, Any] | None
     ) -> tuple[Mapping[str, Any], bool]:
         insert_sql, insert_args = self._insert_sql.sql, self._insert_args(self._insert_sql, values)
-        reserve_sql, warn_sql = self._reserve_sql
+        reserve_sql, warn_sql, event_sql = self._reserve_sql
         limit = None if reserve is None else reserve["q_limit"]
 
         def enqueue(db: sqlite3.Connection) -> tuple[dict[str, Any], bool]:
@@ -1088,6 +1102,8 @@ class SqliteJobStore(JobStore):
                     raise _Refused(quota=True)
                 if _crossed_warning(reserved, limit):
                     warn = db.execute(warn_sql.sql, warn_sql.args(**reserve)).rowcount == 1
+                    if warn:
+                        db.execute(event_sql.sql, event_sql.args(**reserve))
             cursor = db.execute(insert_sql, insert_args)
             row = cursor.fetchone()
             if row is None:
@@ -1346,7 +1362,7 @@ class PostgresJobStore(JobStore):
         )
 
     @cached_property
-    def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement]:
+    def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
         return self._reserve_statements(pg_insert)
 
     async def _insert_job(
@@ -1359,7 +1375,7 @@ class PostgresJobStore(JobStore):
         if announce:
             self._last_notify = now
         insert_args = self._insert_args(statement, values)
-        reserve_sql, warn_sql = self._reserve_sql
+        reserve_sql, warn_sql, event_sql = self._reserve_sql
         warn = False
         refusal: _Refused | None = None
         async with driver_connection(self.engine) as db:
@@ -1377,6 +1393,8 @@ class PostgresJobStore(JobStore):
                         if _crossed_warning(reserved, reserve["q_limit"]):
                             done = await db.execute(warn_sql.sql, *warn_sql.args(**reserve))
                             warn = done == "UPDATE 1"
+                            if warn:
+                                await db.execute(event_sql.sql, *event_sql.args(**reserve))
                         row = await db.fetchrow(statement.sql, *insert_args)
                         if row is None:
                             raise _Refused(quota=False)  # rolls the reservation back
