@@ -4,7 +4,8 @@ job ends, usage history, period roll-over, the warning, and the plan's running c
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +19,11 @@ from pdfprompt.domain import (
     DuplicateJobError,
     JobError,
     JobType,
+    NotFoundError,
     QuotaExceededError,
 )
-from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+from pdfprompt.queue import JobStore, NewJob, StoredFile, Worker, WorkerConfig, job_store_for
+from pdfprompt.storage import LocalStorage
 
 
 async def _user(engine: AsyncEngine, email: str = "q@example.com", plan: str = "classic") -> str:
@@ -164,3 +167,46 @@ async def test_a_plans_running_cap_holds_in_the_claim(engine: AsyncEngine) -> No
     per_user = {u: sum(j.user_id == u for j in claimed) for u in (starter, classic, unlimited)}
     assert per_user == {starter: 1, classic: 2, unlimited: 4}
     assert await store.claim_jobs("w", 20, lease_s=30, per_user_cap=4) == []
+
+
+async def test_retention_deletes_files_past_their_plans_days(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    store = job_store_for(engine)
+    storage = LocalStorage(tmp_path / "files")
+    starter = await _user(engine, "old@example.com", "starter")  # keeps files 30 days
+    kept = await _user(engine, "keep@example.com", "enterprise")  # keeps them forever
+    made = {}
+    for user in (starter, kept):
+        job = await store.enqueue(_new(user, limit=None))
+        [claimed] = await store.claim_jobs("w", 1, lease_s=30)
+        key = f"{user}/{job.id}.pdf"
+        await storage.put(key, b"%PDF-1.7 test")
+        await store.finish_job(claimed.id, "w", user, StoredFile(key, 13, 1, "0" * 64, "a.pdf"))
+        made[user] = (job.id, key)
+    worker = Worker(
+        store,
+        _never_called,
+        storage.delete,
+        WorkerConfig(retention_days={"starter": 30, "classic": 90}),
+    )
+    now = datetime.now(UTC)
+    assert await worker.delete_expired_files(now + timedelta(days=29)) == 0
+    assert await worker.delete_expired_files(now + timedelta(days=31)) == 1
+    job_id, key = made[starter]
+    assert (await store.get(job_id)).file is None and not await _stored(storage, key)
+    job_id, key = made[kept]
+    assert (await store.get(job_id)).file is not None and await _stored(storage, key)
+    assert await store.storage_used(starter) == 0 and await store.storage_used(kept) == 13
+
+
+async def _stored(storage: LocalStorage, key: str) -> bool:
+    try:
+        await storage.size(key)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def _never_called(ctx: Any) -> StoredFile:
+    raise AssertionError("no job runs here")

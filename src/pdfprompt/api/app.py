@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -75,11 +76,17 @@ def build_worker(
 ) -> Worker:
     """A worker that runs the real pipeline on this process's database and storage."""
     pipeline = JobPipeline(renderer, svc.storage, llm, svc.accounts.plans)
+    config = dataclasses.replace(
+        worker_config(svc.settings),
+        retention_days={
+            p.name: p.retention_days for p in svc.accounts.plans.values() if p.retention_days
+        },
+    )
     return Worker(
         svc.jobs,
         pipeline,
         pipeline.discard,
-        worker_config(svc.settings),
+        config,
         wakeup=wakeup,
         metrics=svc.metrics,
     )

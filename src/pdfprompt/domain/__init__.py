@@ -23,7 +23,7 @@ from pdfprompt.domain.errors import (
     UnauthorizedError,
     UnavailableError,
 )
-from pdfprompt.domain.ids import new_id
+from pdfprompt.domain.ids import first_id_at, new_id
 from pdfprompt.domain.jobs import (
     FINAL_STATUSES,
     FileInfo,
@@ -98,6 +98,7 @@ __all__ = [
     "UnavailableError",
     "check_css_length",
     "check_page_ranges",
+    "first_id_at",
     "new_id",
     "page_numbers",
     "period_bounds",

@@ -31,3 +31,10 @@ def new_id() -> str:
     rand_a, rand_b = rand >> 62, rand & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
     return str(uuid.UUID(int=value))
+
+
+def first_id_at(moment_ms: int) -> str:
+    """The smallest id made at Unix millisecond `moment_ms`: ids compare (as text) in the
+    order they were made, so `id < first_id_at(t)` means made before `t`."""
+    digits = f"{moment_ms & ((1 << 48) - 1):012x}"
+    return f"{digits[:8]}-{digits[8:]}-7000-8000-000000000000"

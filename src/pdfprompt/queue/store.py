@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -83,6 +83,7 @@ from pdfprompt.domain import (
     LeaseLostError,
     NotFoundError,
     QuotaExceededError,
+    first_id_at,
     new_id,
     period_bounds,
 )
@@ -1014,6 +1015,36 @@ class JobStore:
             if row.file_id is not None:
                 await conn.execute(delete(files).where(files.c.id == row.file_id))
         return [k for k in (row.storage_key, row.html_key) if k]
+
+    async def delete_expired_files(
+        self, retention_days: Mapping[str, int], *, now: datetime, limit: int = 500
+    ) -> list[str]:
+        """Delete up to `limit` file rows older than their owner's plan keeps files
+        (`retention_days`: plan -> days), oldest first; returns their storage keys, to be
+        removed after this commits. The jobs stay, without a file. File ids are
+        time-ordered, so the age test is a range on the primary key."""
+        keys: list[str] = []
+        async with write_transaction(self.engine) as conn:
+            for plan, days in sorted(retention_days.items()):
+                if len(keys) >= limit:
+                    break
+                cutoff = first_id_at(int((now - timedelta(days=days)).timestamp() * 1000))
+                expired = (
+                    select(files.c.id)
+                    .select_from(files.join(user_rows, user_rows.c.id == files.c.user_id))
+                    .where(user_rows.c.plan == plan, files.c.id < cutoff)
+                    .order_by(files.c.id)
+                    .limit(limit - len(keys))
+                )
+                rows = (
+                    await conn.execute(
+                        delete(files)
+                        .where(files.c.id.in_(expired.scalar_subquery()))
+                        .returning(files.c.storage_key, files.c.html_key)
+                    )
+                ).all()
+                keys += [k for r in rows for k in (r.storage_key, r.html_key) if k]
+        return keys
 
     async def cached_render(self, user_id: str, render_key: str) -> CachedRender | None:
         """The newest of `user_id`'s stored files made by an identical render, if any."""

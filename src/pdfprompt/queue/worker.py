@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pdfprompt.db import is_unavailable
@@ -101,6 +102,10 @@ class WorkerConfig:
     per_user_cap: int = 10
     cancel_check_s: float = 0.5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Files are deleted once older than their owner's plan keeps them (plan -> days),
+    # checked every `retention_every_s`.
+    retention_days: dict[str, int] = field(default_factory=dict)
+    retention_every_s: float = 300.0
 
 
 class Worker:
@@ -156,6 +161,8 @@ class Worker:
             asyncio.create_task(self._heartbeat(), name="pdfprompt-heartbeat"),
             asyncio.create_task(self._watch_lost(), name="pdfprompt-watch"),
         ]
+        if self.config.retention_days and not burst:
+            helpers.append(asyncio.create_task(self._retention(), name="pdfprompt-retention"))
         try:
             await self._claim_loop(burst)
         finally:
@@ -209,6 +216,31 @@ class Worker:
         if n:
             self.metrics.lease_expiries.inc(n)
             log.warning("returned %d jobs with expired leases to the queue", n)
+
+    async def _retention(self) -> None:
+        while True:
+            await self.delete_expired_files()
+            await asyncio.sleep(self.config.retention_every_s)
+
+    async def delete_expired_files(self, now: datetime | None = None) -> int:
+        """One retention pass, in bounded batches: the rows go first (in their own short
+        transaction), then the stored objects; returns how many objects were removed."""
+        removed = 0
+        while True:
+            try:
+                keys = await self.store.delete_expired_files(
+                    self.config.retention_days, now=now or datetime.now(UTC)
+                )
+            except Exception as exc:
+                log.warning("retention pass failed (%s); trying again later", exc)
+                return removed
+            for key in keys:
+                await self._discard(key)
+            removed += len(keys)
+            if not keys:
+                if removed:
+                    log.info("retention: removed %d stored files past their plan's days", removed)
+                return removed
 
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job), name=f"pdfprompt-job-{job.id}")
