@@ -9,7 +9,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -367,10 +367,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived coroutine on uvloop where it is installed (as uvicorn does for
+    `serve` and `api`), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     runners: dict[str, Callable[[], Any]] = {
-        "worker": lambda: asyncio.run(_run_worker(settings, burst=args.burst)),
+        "worker": lambda: _run_loop(_run_worker(settings, burst=args.burst)),
         "render": lambda: asyncio.run(_render(settings, args)),
         "db": lambda: asyncio.run(_db_upgrade(settings)),
         "users": lambda: asyncio.run(_with_accounts(settings, _account_action(args))),

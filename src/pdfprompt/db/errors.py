@@ -12,7 +12,8 @@ SQLITE_PASSING = ("database is locked", "database is busy", "unable to open", "d
 
 def is_unavailable(error: BaseException) -> bool:
     """True when the database could not be reached or dropped the connection (restart,
-    failover, network), as opposed to an error in the statement or the data."""
+    failover, network), or undid the statement for a passing reason (a deadlock), as
+    opposed to an error in the statement or the data: running it again may succeed."""
     if isinstance(error, OSError | ConnectionError | TimeoutError):
         return True
     if isinstance(error, sqlite3.OperationalError):  # raised by db/driver.py's SqliteDriver
@@ -49,4 +50,8 @@ def _driver_unavailable(cause: object) -> bool:
         "08000",
         "08003",
         "08006",
+        # Not the server going away, but passing all the same: the statement was undone
+        # whole and running it again is the cure.
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
     }

@@ -1126,6 +1126,13 @@ class SqliteJobStore(JobStore):
         limit = None if reserve is None else reserve["q_limit"]
 
         def enqueue(db: sqlite3.Connection) -> tuple[dict[str, Any], bool]:
+            # The job first, the counter last (as on PostgreSQL, see there); a refusal
+            # rolls the job back with the savepoint.
+            cursor = db.execute(insert_sql, insert_args)
+            row = cursor.fetchone()
+            if row is None:
+                raise _Refused(quota=False)
+            job = dict(zip([d[0] for d in cursor.description], row, strict=True))
             warn = False
             if reserve is not None:
                 reserved = db.execute(reserve_sql.sql, reserve_sql.args(**reserve)).fetchone()
@@ -1135,11 +1142,7 @@ class SqliteJobStore(JobStore):
                     warn = db.execute(warn_sql.sql, warn_sql.args(**reserve)).rowcount == 1
                     if warn:
                         db.execute(event_sql.sql, event_sql.args(**reserve))
-            cursor = db.execute(insert_sql, insert_args)
-            row = cursor.fetchone()
-            if row is None:
-                raise _Refused(quota=False)  # the savepoint rolls the reservation back
-            return dict(zip([d[0] for d in cursor.description], row, strict=True)), warn
+            return job, warn
 
         row, warn = await sqlite_driver(self.engine).transaction(enqueue)
         return _decoded(row), warn
@@ -1416,7 +1419,14 @@ class PostgresJobStore(JobStore):
                     if row is None:
                         raise _Refused(quota=False)
                 else:
+                    # The job first, the counter row last: a job that ends settles its
+                    # reservation (trigger) after locking the job, so an enqueue holding
+                    # the counter while it waited on a job (same idempotency key) could
+                    # deadlock with it. A refusal rolls the job back.
                     async with db.transaction():
+                        row = await db.fetchrow(statement.sql, *insert_args)
+                        if row is None:
+                            raise _Refused(quota=False)
                         args = reserve_sql.args(**reserve)
                         reserved = await db.fetchrow(reserve_sql.sql, *args)
                         if reserved is None:
@@ -1426,9 +1436,6 @@ class PostgresJobStore(JobStore):
                             warn = done == "UPDATE 1"
                             if warn:
                                 await db.execute(event_sql.sql, *event_sql.args(**reserve))
-                        row = await db.fetchrow(statement.sql, *insert_args)
-                        if row is None:
-                            raise _Refused(quota=False)  # rolls the reservation back
             except _Refused as refused:
                 refusal = refused  # rolled back; the connection stays usable
         if refusal is not None:
