@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,5 +67,60 @@ async def test_sqlite_driver_errors_are_told_apart(tmp_path: Path) -> None:
             other.execute("ROLLBACK")
             other.close()
         assert await job_store_for(engine).claim_jobs("w", 1, lease_s=30) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_deadlock_is_passing(pg_url: str) -> None:
+    """PostgreSQL undoes one of two transactions that wait on each other; running it again
+    is the cure, so it counts with the passing errors."""
+    dsn = pg_url.replace("postgresql+asyncpg://", "postgresql://")
+    a, b = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        await a.execute(
+            "CREATE TABLE locks (id int PRIMARY KEY); INSERT INTO locks VALUES (1), (2)"
+        )
+        await a.execute("BEGIN; UPDATE locks SET id = id WHERE id = 1")
+        await b.execute("BEGIN; UPDATE locks SET id = id WHERE id = 2")
+        outcomes = await asyncio.gather(
+            a.execute("UPDATE locks SET id = id WHERE id = 2"),
+            b.execute("UPDATE locks SET id = id WHERE id = 1"),
+            return_exceptions=True,
+        )
+        [deadlock] = [o for o in outcomes if isinstance(o, BaseException)]
+        assert isinstance(deadlock, asyncpg.DeadlockDetectedError)
+        assert is_unavailable(deadlock)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_sqlite_transactions_asked_together_commit_together_each_in_its_savepoint(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(Settings(database_url=f"sqlite:///{tmp_path / 'group.sqlite3'}"))
+    try:
+        await upgrade(engine)
+        driver = sqlite_driver(engine)
+        await driver.transaction(lambda db: db.execute("CREATE TABLE t (v int)"))
+
+        def add(v: int) -> Callable[[sqlite3.Connection], int]:
+            def work(db: sqlite3.Connection) -> int:
+                db.execute("INSERT INTO t VALUES (?)", (v,))
+                if v % 3 == 0:
+                    raise ValueError(f"refused {v}")
+                return v
+
+            return work
+
+        outcomes = await asyncio.gather(
+            *(driver.transaction(add(v)) for v in range(1, 31)), return_exceptions=True
+        )
+        failed = [o for o in outcomes if isinstance(o, ValueError)]
+        assert len(failed) == 10
+        kept = await driver.transaction(
+            lambda db: [r[0] for r in db.execute("SELECT v FROM t ORDER BY v")]
+        )
+        assert kept == [v for v in range(1, 31) if v % 3]
     finally:
         await engine.dispose()

@@ -67,6 +67,14 @@ async def test_concurrent_submissions_reserve_exactly_the_limit(engine: AsyncEng
     assert (len(accepted), len(refused)) == (50, 150)
     assert refused[0].reset_at == "2026-12-01T00:00:00+00:00"
     assert await _counter(engine, user) == (0, 50)
+    # Ten of the fifty fail for good: exactly ten more fit.
+    for job in await store.claim_jobs("w", 10, lease_s=30):
+        await store.fail_job(job.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
+    again = await asyncio.gather(
+        *(store.enqueue(_new(user, limit=50)) for _ in range(20)), return_exceptions=True
+    )
+    assert sum(not isinstance(o, BaseException) for o in again) == 10
+    assert await _counter(engine, user) == (0, 50)
 
 
 async def test_every_way_a_job_ends_settles_its_reservation(engine: AsyncEngine) -> None:
