@@ -288,6 +288,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/files/{file}", None),
     ("GET", "/v1/files/{file}/content", None),
     ("DELETE", "/v1/keys/{key}", None),
+    ("POST", "/v1/files/{file}/shares", {"expires_in_s": 600}),
+    ("GET", "/v1/files/{file}/shares", None),
+    ("DELETE", "/v1/shares/{share}", None),
 ]
 
 
@@ -302,7 +305,13 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
         job, _ = wait_final(c, c.post("/v1/jobs", json=_html(7)).json()["id"])
         assert job["status"] == "succeeded"
         [key] = c.get("/v1/keys").json()["items"]
-        ids = {"job": job["id"], "file": job["file"]["id"], "key": key["id"]}
+        share = c.post(f"/v1/files/{job['file']['id']}/shares", json={}).json()
+        ids = {
+            "job": job["id"],
+            "file": job["file"]["id"],
+            "key": key["id"],
+            "share": share["id"],
+        }
     with _client(server, stranger) as s:
         for method, path, body in ROUTES:
             answer = s.request(method, path.format(**ids), json=body)
@@ -313,3 +322,6 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
         assert c.get(f"/v1/files/{ids['file']}/content").status_code == 200
         assert c.get("/v1/keys").json()["items"][0]["revoked_at"] is None
         assert c.get("/v1/jobs").json()["items"][0]["id"] == ids["job"]
+        [still] = c.get(f"/v1/files/{ids['file']}/shares").json()["items"]
+        assert still["revoked_at"] is None and still["downloads"] == 0
+        assert httpx.get(share["url"]).status_code == 200

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
-from pdfprompt.db import api_keys, now_plus
-from pdfprompt.domain import UnauthorizedError
+from pdfprompt.accounts import AccountStore, ShareStore
+from pdfprompt.db import api_keys, now_plus, shares
+from pdfprompt.domain import GoneError, JobType, NotFoundError, UnauthorizedError
+from pdfprompt.queue import NewJob, StoredFile, job_store_for
 
 
 async def _last_used(engine: AsyncEngine, key_id: str) -> object:
@@ -85,3 +86,27 @@ async def test_an_expiring_key_is_not_trusted_past_its_expiry(engine: AsyncEngin
     with pytest.raises(UnauthorizedError):
         await store.authenticate(key.secret)
     await store.aclose()
+
+
+async def test_a_share_link_expires(engine: AsyncEngine) -> None:
+    store, links = job_store_for(engine), ShareStore(engine)
+    user = (await AccountStore(engine).create_user("l@example.com", "enterprise")).id
+    other = (await AccountStore(engine).create_user("o@example.com", "enterprise")).id
+    await store.enqueue(NewJob(user, JobType.HTML, "<p>x</p>", {}, 1))
+    [job] = await store.claim_jobs("w", 1, lease_s=30)
+    file_id = await store.finish_job(job.id, "w", user, StoredFile("k", 3, 1, "0" * 64, "a.pdf"))
+    with pytest.raises(NotFoundError):
+        await links.create(other, file_id, expires_in_s=600, max_downloads=None)
+    link = await links.create(user, file_id, expires_in_s=600, max_downloads=None)
+    assert link.token is not None
+    assert await links.take_download(link.token) == (user, file_id)
+    async with engine.begin() as conn:
+        await conn.execute(update(shares).values(expires_at=now_plus(-1)))
+    with pytest.raises(GoneError):
+        await links.take_download(link.token)
+    with pytest.raises(NotFoundError):
+        await links.take_download("never-made")
+    with pytest.raises(NotFoundError):
+        await links.revoke(other, link.id)
+    [listed] = await links.list(user, file_id)
+    assert listed.downloads == 1 and listed.token is None

@@ -16,6 +16,7 @@ from pdfprompt.accounts.ratelimit import (
     RedisRateLimiter,
     rate_limiter_for,
 )
+from pdfprompt.accounts.shares import Share, ShareStore
 
 __all__ = [
     "ACCOUNTS_CHANNEL",
@@ -26,6 +27,8 @@ __all__ = [
     "Principal",
     "RateLimiter",
     "RedisRateLimiter",
+    "Share",
+    "ShareStore",
     "User",
     "hash_key",
     "load_plans",

@@ -12,8 +12,14 @@ from fastapi import FastAPI
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, load_plans, rate_limiter_for
-from pdfprompt.api import account, jobs, ops
+from pdfprompt.accounts import (
+    ACCOUNTS_CHANNEL,
+    AccountStore,
+    ShareStore,
+    load_plans,
+    rate_limiter_for,
+)
+from pdfprompt.api import account, jobs, ops, shares
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.services import Services
 from pdfprompt.db import (
@@ -132,6 +138,7 @@ async def prepare_database(settings: Settings) -> Services:
         ),
         accounts=accounts,
         rate_limiter=rate_limiter_for(settings.redis_url),
+        shares=ShareStore(engine),
         storage=storage,
         events=events,
         metrics=metrics,
@@ -199,4 +206,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(jobs.router)
     app.include_router(account.router)
+    app.include_router(shares.router)
     return app

@@ -199,3 +199,23 @@ class IssuedKeyOut(KeyOut):
 class KeyList(BaseModel):
     items: list[KeyOut]
     next_cursor: str | None = None
+
+
+class ShareIn(Strict):
+    expires_in_s: Annotated[int, Field(ge=60)] = 7 * 86400
+    max_downloads: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
+class ShareOut(BaseModel):
+    id: str
+    url: str | None  # the whole link: only in the answer that created it
+    expires_at: datetime
+    max_downloads: int | None
+    downloads: int
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class ShareList(BaseModel):
+    items: list[ShareOut]
+    next_cursor: str | None = None

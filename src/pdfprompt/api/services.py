@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, RateLimiter
+from pdfprompt.accounts import AccountStore, RateLimiter, ShareStore
 from pdfprompt.generate import LlmClient
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
@@ -25,6 +25,7 @@ class Services:
     events: JobEvents
     metrics: QueueMetrics
     rate_limiter: RateLimiter
+    shares: ShareStore
     renderer: Renderer | None = None
     llm: LlmClient | None = None
     worker: Worker | None = None

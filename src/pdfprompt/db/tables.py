@@ -195,3 +195,19 @@ usage_events = Table(
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Index("ix_usage_events_user_id_period_id", "user_id", "period", "id"),
 )
+
+# Public links to one file: the token is shown once and kept only as its SHA-256.
+shares = Table(
+    "shares",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("file_id", ID, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("max_downloads", Integer),
+    Column("downloads", Integer, nullable=False, server_default=text("0")),
+    Column("revoked_at", Timestamp),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Index("ix_shares_file_id", "file_id"),
+)

@@ -100,6 +100,12 @@ class StorageQuotaExceededError(PdfPromptError):
     code = "storage_quota_exceeded"
 
 
+class GoneError(PdfPromptError):
+    """The resource existed and is no longer served (an expired, revoked or used-up link)."""
+
+    code = "gone"
+
+
 class ConflictError(PdfPromptError):
     """The resource is in a state that does not allow the operation."""
 

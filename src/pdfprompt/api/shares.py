@@ -1,0 +1,76 @@
+"""Share links: create, list and revoke (owner, with an API key); download (anyone with
+the link, no key)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from pdfprompt.accounts import Share
+from pdfprompt.api.auth import FileReader, Svc
+from pdfprompt.api.jobs import pdf_response
+from pdfprompt.api.schemas import ShareIn, ShareList, ShareOut
+from pdfprompt.domain import InvalidInputError, NotFoundError
+
+router = APIRouter()
+MAX_EXPIRY_S = 365 * 86400
+
+
+def _out(share: Share, request: Request) -> ShareOut:
+    url = f"{request.base_url}s/{share.token}" if share.token else None
+    return ShareOut(
+        id=share.id,
+        url=url,
+        expires_at=share.expires_at,
+        max_downloads=share.max_downloads,
+        downloads=share.downloads,
+        revoked_at=share.revoked_at,
+        created_at=share.created_at,
+    )
+
+
+@router.post("/v1/files/{file_id}/shares", status_code=201, response_model=ShareOut)
+async def create_share(
+    request: Request, file_id: str, body: ShareIn, caller: FileReader, svc: Svc
+) -> ShareOut:
+    """A public link to the file; its URL is in this answer only. The link cannot outlive
+    what the plan keeps files for."""
+    plan = svc.accounts.plan_of(caller)
+    longest = MAX_EXPIRY_S
+    if plan.retention_days is not None:
+        longest = min(longest, plan.retention_days * 86400)
+    if body.expires_in_s > longest:
+        raise InvalidInputError(
+            f"expires_in_s: at most {longest} on plan {plan.name}", field="expires_in_s"
+        )
+    share = await svc.shares.create(
+        caller.user_id,
+        file_id,
+        expires_in_s=body.expires_in_s,
+        max_downloads=body.max_downloads,
+    )
+    return _out(share, request)
+
+
+@router.get("/v1/files/{file_id}/shares", response_model=ShareList)
+async def list_shares(request: Request, file_id: str, caller: FileReader, svc: Svc) -> ShareList:
+    found = await svc.shares.list(caller.user_id, file_id)
+    return ShareList(items=[_out(s, request) for s in found])
+
+
+@router.delete("/v1/shares/{share_id}", status_code=204)
+async def revoke_share(share_id: str, caller: FileReader, svc: Svc) -> Response:
+    await svc.shares.revoke(caller.user_id, share_id)
+    return Response(status_code=204)
+
+
+@router.get("/s/{token}")
+async def download_shared(request: Request, token: str, svc: Svc) -> Response:
+    """The shared PDF, no API key: 404 for a link that never was, 410 for one that expired,
+    was revoked or is used up. Each answer with the file counts as one download."""
+    if len(token) > 64:
+        raise NotFoundError("no such link")
+    user_id, file_id = await svc.shares.take_download(token)
+    file = await svc.jobs.get_file(file_id, user_id)
+    response = await pdf_response(svc.storage, file, request)
+    response.headers["Cache-Control"] = "no-store"
+    return response
