@@ -142,3 +142,61 @@ def redis_url() -> str:
             pytest.fail(f"Redis is required under CI=true and is unreachable: {exc}")
         pytest.skip(f"Redis unreachable: {exc}")
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server on 127.0.0.1 (moto's standalone server, a real HTTP peer),
+    with test credentials in the environment for the code under test."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket_port() as port:
+        pass
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        for name, value in S3_TEST_ENV.items():
+            os.environ.setdefault(name, value)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+S3_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextlib.contextmanager
+def socket_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+def make_bucket(endpoint: str, name: str) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=name)

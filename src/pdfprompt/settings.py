@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         default=10.0, gt=0, validation_alias=_env("DATABASE_CONNECT_TIMEOUT")
     )
     storage_url: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_STORAGE_URL"))
+    s3_endpoint_url: str | None = Field(
+        default=None, validation_alias=_env("PDFPROMPT_S3_ENDPOINT_URL")
+    )
+    s3_region: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_S3_REGION"))
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("PDFPROMPT_HOST"))
     port: int = Field(default=8000, ge=0, le=65535, validation_alias=_env("PDFPROMPT_PORT"))

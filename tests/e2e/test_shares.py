@@ -9,6 +9,7 @@ import httpx
 
 from tests.e2e.conftest import Process, create_key
 from tests.e2e.test_flow import wait_final
+from tests.e2e.test_s3 import check_ranges
 
 
 def _shared_pdf(
@@ -40,6 +41,7 @@ def test_a_share_link_serves_the_pdf_without_a_key_until_revoked(
     public = httpx.get(share["url"], timeout=30)  # no Authorization header
     assert public.status_code == 200 and public.headers["content-type"] == "application/pdf"
     assert public.content == c.get(f"/v1/files/{file_id}/content").content
+    check_ranges(c, f"/v1/files/{file_id}/content", public.content)
     [listed] = c.get(f"/v1/files/{file_id}/shares").json()["items"]
     assert listed["downloads"] == 1 and listed["url"] is None  # the link is shown once
     assert httpx.get(f"{server.base_url}/s/{'x' * 32}").status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -272,21 +273,71 @@ def _content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The (first, last) bytes of a single `Range: bytes=` request, clamped to the object;
+    None for no or an ignorable (multi-part, malformed) range; raises for one that cannot be
+    satisfied."""
+    match = _RANGE.match((header or "").strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        n = int(last)
+        if n == 0:
+            raise _Unsatisfiable
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise _Unsatisfiable
+    return start, end
+
+
+class _Unsatisfiable(Exception):
+    pass
+
+
 async def pdf_response(storage: Storage, file: FileInfo, request: Request) -> Response:
-    """Stream a stored PDF with its length, filename and a strong ETag."""
+    """Stream a stored PDF with its length, filename and a strong ETag; a single byte range
+    (`Range: bytes=…`) answers 206 with that part."""
     etag = f'"{file.id}"'
     headers = {
         "ETag": etag,
         "Content-Disposition": _content_disposition(file.filename),
         "Cache-Control": "private, max-age=3600",
         "X-Content-Type-Options": "nosniff",
+        "Accept-Ranges": "bytes",
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     size = await storage.size(file.storage_key)
-    headers["Content-Length"] = str(size)
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range != etag:
+        wanted = None  # the client holds another version: send it all
+    try:
+        part = _byte_range(wanted, size)
+    except _Unsatisfiable:
+        headers["Content-Range"] = f"bytes */{size}"
+        return Response(status_code=416, headers=headers)
+    if part is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            storage.stream(file.storage_key), media_type=file.content_type, headers=headers
+        )
+    start, end = part
+    headers["Content-Length"] = str(end - start + 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return StreamingResponse(
-        storage.stream(file.storage_key), media_type=file.content_type, headers=headers
+        storage.stream(file.storage_key, start, end),
+        status_code=206,
+        media_type=file.content_type,
+        headers=headers,
     )
 
 

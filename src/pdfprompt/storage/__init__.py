@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 from pdfprompt.domain import InvalidInputError
 from pdfprompt.settings import Settings
 from pdfprompt.storage.local import LocalStorage
+from pdfprompt.storage.s3 import S3Storage
 
 
 class Storage(Protocol):
@@ -31,9 +32,21 @@ def storage_from_settings(settings: Settings) -> Storage:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalStorage(Path(unquote(parsed.path)))
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise InvalidInputError(
+                "PDFPROMPT_STORAGE_URL: s3:// needs a bucket (s3://bucket/prefix)"
+            )
+        return S3Storage(
+            parsed.netloc,
+            unquote(parsed.path),
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+        )
     raise InvalidInputError(
-        f"PDFPROMPT_STORAGE_URL: unsupported scheme {parsed.scheme!r} (use file:///path)"
+        f"PDFPROMPT_STORAGE_URL: unsupported scheme {parsed.scheme!r} "
+        "(use file:///path or s3://bucket/prefix)"
     )
 
 
-__all__ = ["LocalStorage", "Storage", "storage_from_settings"]
+__all__ = ["LocalStorage", "S3Storage", "Storage", "storage_from_settings"]

@@ -1,0 +1,61 @@
+"""`pdfprompt serve` keeping its PDFs in an S3-compatible store (moto's server on 127.0.0.1)
+by configuration alone."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import boto3
+import httpx
+
+from tests.conftest import make_bucket
+from tests.e2e.conftest import create_key, service_env, start_server
+from tests.e2e.test_flow import pdf_text, wait_final
+
+
+def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: Path) -> None:
+    bucket = f"pdfprompt-{uuid.uuid4().hex[:12]}"
+    make_bucket(s3_endpoint, bucket)
+    env = service_env(
+        tmp_path / "data",
+        f"sqlite:///{tmp_path / 'pdfprompt.sqlite3'}",
+        PDFPROMPT_STORAGE_URL=f"s3://{bucket}/pdfs",
+        PDFPROMPT_S3_ENDPOINT_URL=s3_endpoint,
+    )
+    server = start_server("serve", env, tmp_path / "serve.log")
+    try:
+        key = create_key(env, "s3@example.com")
+        with httpx.Client(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as c:
+            job, _ = wait_final(
+                c,
+                c.post("/v1/jobs", json={"type": "html", "input": "<p>kept in S3</p>"}).json()[
+                    "id"
+                ],
+            )
+            assert job["status"] == "succeeded"
+            pdf = c.get(f"/v1/jobs/{job['id']}/pdf")
+            assert pdf.status_code == 200 and "kept in S3" in pdf_text(pdf.content)
+            check_ranges(c, f"/v1/jobs/{job['id']}/pdf", pdf.content)
+            s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+            [stored] = s3.list_objects_v2(Bucket=bucket)["Contents"]
+            assert stored["Key"].startswith("pdfs/") and stored["Size"] == len(pdf.content)
+            assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
+            assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    finally:
+        server.stop()
+
+
+def check_ranges(c: httpx.Client, path: str, whole: bytes) -> None:
+    """Single byte ranges answer 206 with exactly those bytes; impossible ones 416."""
+    size = len(whole)
+    head = c.get(path, headers={"Range": "bytes=0-9"})
+    assert head.status_code == 206 and head.content == whole[:10]
+    assert head.headers["Content-Range"] == f"bytes 0-9/{size}"
+    assert c.get(path, headers={"Range": "bytes=-5"}).content == whole[-5:]
+    assert c.get(path, headers={"Range": f"bytes={size - 3}-"}).content == whole[-3:]
+    assert c.get(path, headers={"Range": f"bytes={size}-"}).status_code == 416
+    stale = c.get(path, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert stale.status_code == 200 and stale.content == whole
