@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from pdfprompt.domain import NotFoundError, StorageError
+from pdfprompt.accounts import AccountStore
+from pdfprompt.db import create_engine, upgrade
+from pdfprompt.domain import JobType, NotFoundError, StorageError
+from pdfprompt.pipeline import ORPHAN_GRACE_S, sweep_orphans
+from pdfprompt.queue import NewJob, StoredFile, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage, S3Storage, Storage, storage_from_settings
 from tests.conftest import make_bucket
@@ -80,3 +85,37 @@ async def test_the_storage_url_picks_the_backend(s3_endpoint: str, tmp_path: Pat
         await missing.check()
     local = storage_from_settings(Settings(storage_url=(tmp_path / "f").as_uri()))
     assert isinstance(local, LocalStorage)
+
+
+async def test_a_crash_between_storing_and_finishing_leaves_one_file_after_the_sweep(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Attempt 1 stores its PDF and its worker dies before finishing; the lease runs out,
+    attempt 2 stores and finishes. The sweep then removes attempt 1's object: one job, one
+    file row, one stored object."""
+    engine = create_engine(Settings(database_url=f"sqlite:///{tmp_path / 'crash.sqlite3'}"))
+    try:
+        await upgrade(engine)
+        store = job_store_for(engine)
+        user = (await AccountStore(engine).create_user("crash@example.com", "enterprise")).id
+        job = await store.enqueue(NewJob(user, JobType.HTML, "<p>x</p>", {}, 3))
+        [first] = await store.claim_jobs("w1", 1, lease_s=0.05)
+        assert first.id == job.id
+        lost_key = f"{user}/{job.id}/1-aaaa.pdf"
+        await storage.put(lost_key, b"%PDF attempt 1")  # ... and w1 is gone
+        await asyncio.sleep(0.2)
+        assert await store.requeue_expired() == 1
+        [second] = await store.claim_jobs("w2", 1, lease_s=30)
+        assert second.id == job.id and second.attempts == 2
+        won_key = f"{user}/{job.id}/2-bbbb.pdf"
+        await storage.put(won_key, b"%PDF attempt 2")
+        await store.finish_job(job.id, "w2", user, StoredFile(won_key, 14, 1, "0" * 64, "a.pdf"))
+        # Within the grace period nothing is touched (a slow attempt may still finish).
+        assert await sweep_orphans(store, storage) == 0
+        assert await sweep_orphans(store, storage, now=time.time() + 2 * ORPHAN_GRACE_S) == 1
+        assert [k async for k, _ in storage.list_keys()] == [won_key]
+        finished = await store.get(job.id)
+        assert finished.file is not None and await storage.read(won_key) == b"%PDF attempt 2"
+        assert await store.files_of_jobs([job.id]) == {job.id: 1}
+    finally:
+        await engine.dispose()

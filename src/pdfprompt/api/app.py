@@ -32,7 +32,7 @@ from pdfprompt.db import (
 )
 from pdfprompt.domain import InvalidInputError, RetryPolicy, UnavailableError
 from pdfprompt.generate import LlmClient, llm_client_from_settings
-from pdfprompt.pipeline import JobPipeline
+from pdfprompt.pipeline import ORPHAN_SWEEP_EVERY_S, JobPipeline, sweep_orphans
 from pdfprompt.queue import (
     JobEvents,
     PostgresWakeup,
@@ -95,6 +95,7 @@ def build_worker(
         config,
         wakeup=wakeup,
         metrics=svc.metrics,
+        maintenance=[(ORPHAN_SWEEP_EVERY_S, lambda: sweep_orphans(svc.jobs, svc.storage))],
     )
 
 

@@ -81,6 +81,9 @@ files = Table(
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Index("ix_files_user_id_id", "user_id", "id"),
     Index("ix_files_render_key", "render_key"),
+    # The orphan sweep asks which stored objects a row still points to.
+    Index("ix_files_storage_key", "storage_key"),
+    Index("ix_files_html_key", "html_key"),
 )
 
 jobs = Table(

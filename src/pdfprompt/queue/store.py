@@ -1058,6 +1058,18 @@ class JobStore:
             row = (await conn.execute(query)).first()
         return None if row is None else CachedRender(row.storage_key, row.pages, row.size_bytes)
 
+    async def referenced_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` a file row points to (as its PDF or its kept HTML)."""
+        if not keys:
+            return set()
+        wanted = list(keys)
+        async with self.engine.connect() as conn:
+            pdfs = await conn.execute(
+                select(files.c.storage_key).where(files.c.storage_key.in_(wanted))
+            )
+            htmls = await conn.execute(select(files.c.html_key).where(files.c.html_key.in_(wanted)))
+            return {k for (k,) in pdfs} | {k for (k,) in htmls if k}
+
     async def storage_used(self, user_id: str) -> int:
         """Bytes of the user's stored PDFs."""
         query = select(func.coalesce(func.sum(files.c.size_bytes), 0)).where(

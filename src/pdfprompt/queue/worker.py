@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -121,8 +121,12 @@ class Worker:
         wakeup: Wakeup | None = None,
         worker_id: str | None = None,
         metrics: QueueMetrics | None = None,
+        maintenance: Sequence[tuple[float, Callable[[], Awaitable[object]]]] = (),
     ) -> None:
+        """`maintenance`: (every seconds, work) run in the background while the worker runs
+        (not in burst mode); a failing run is logged and tried again next time."""
         self.store = store
+        self.maintenance = list(maintenance)
         self.handler = handler
         self.discard = discard
         self.config = config
@@ -163,6 +167,11 @@ class Worker:
         ]
         if self.config.retention_days and not burst:
             helpers.append(asyncio.create_task(self._retention(), name="pdfprompt-retention"))
+        if not burst:
+            helpers += [
+                asyncio.create_task(self._every(every_s, work), name="pdfprompt-maintenance")
+                for every_s, work in self.maintenance
+            ]
         try:
             await self._claim_loop(burst)
         finally:
@@ -216,6 +225,15 @@ class Worker:
         if n:
             self.metrics.lease_expiries.inc(n)
             log.warning("returned %d jobs with expired leases to the queue", n)
+
+    @staticmethod
+    async def _every(every_s: float, work: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            try:
+                await work()
+            except Exception:
+                log.exception("maintenance run failed; trying again in %.0f s", every_s)
+            await asyncio.sleep(every_s)
 
     async def _retention(self) -> None:
         while True:

@@ -24,6 +24,10 @@ class Storage(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    def list_keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every stored object as (key, Unix time it was last written)."""
+        ...
+
     async def check(self) -> None: ...
 
 

@@ -80,6 +80,22 @@ class LocalStorage:
         finally:
             fh.close()
 
+    async def list_keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every file under the root, temporary ones of interrupted writes included."""
+
+        def walk() -> list[tuple[str, float]]:
+            found = []
+            for path in self.root.rglob("*"):
+                with contextlib.suppress(OSError):
+                    if path.is_file():
+                        found.append((path.relative_to(self.root).as_posix(), path.stat().st_mtime))
+            return found
+
+        if not self.root.exists():
+            return
+        for item in await asyncio.to_thread(walk):
+            yield item
+
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 

@@ -113,6 +113,21 @@ class S3Storage:
         finally:
             await asyncio.to_thread(body.close)
 
+    async def list_keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every object under the prefix, a page (up to 1,000) at a time."""
+        start = f"{self.prefix}/" if self.prefix else ""
+        token: str | None = None
+        while True:
+            extra: dict[str, Any] = {"Prefix": start}
+            if token:
+                extra["ContinuationToken"] = token
+            page = await self._call("list", start or "/", "list_objects_v2", **extra)
+            for item in page.get("Contents", []):
+                yield item["Key"][len(start) :], item["LastModified"].timestamp()
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
     async def delete(self, key: str) -> None:
         await self._call("delete", key, "delete_object", Key=self._key(key))
 
