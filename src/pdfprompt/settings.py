@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     plans_file: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_PLANS_FILE"))
     default_plan: str = Field(default="enterprise", validation_alias=_env("PDFPROMPT_DEFAULT_PLAN"))
     redis_url: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_REDIS_URL"))
+    job_retention_days: float = Field(
+        default=90, ge=0, validation_alias=_env("PDFPROMPT_JOB_RETENTION_DAYS")
+    )
     subscription_cache_ttl_s: float = Field(
         default=300.0, ge=0, validation_alias=_env("PDFPROMPT_SUBSCRIPTION_CACHE_TTL_S")
     )

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.db import usage_counters, usage_events
+from pdfprompt.db import jobs, now_plus, usage_counters, usage_events
 from pdfprompt.domain import (
     BUILTIN_PLANS,
     DuplicateJobError,
@@ -218,3 +218,34 @@ async def _stored(storage: LocalStorage, key: str) -> bool:
 
 async def _never_called(ctx: Any) -> StoredFile:
     raise AssertionError("no job runs here")
+
+
+async def test_ended_jobs_without_a_file_are_pruned_after_the_job_retention(
+    engine: AsyncEngine,
+) -> None:
+    store = job_store_for(engine)
+    user = await _user(engine, "prune@example.com", "enterprise")
+    old_failed, recent_failed, with_file = [
+        await store.enqueue(_new(user, limit=None, max_attempts=1)) for _ in range(3)
+    ]
+    await store.claim_jobs("w", 3, lease_s=30)
+    for job in (old_failed, recent_failed):
+        await store.fail_job(job.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
+    await store.finish_job(with_file.id, "w", user, StoredFile("k", 1, 1, "0" * 64, "a.pdf"))
+    async with engine.begin() as conn:  # two of them ended 100 days ago
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_([old_failed.id, with_file.id]))
+            .values(finished_at=now_plus(-100 * 86400))
+        )
+    worker = Worker(store, _never_called, _nothing, WorkerConfig(job_retention_s=90 * 86400))
+    assert await worker.prune_jobs() == 1
+    with pytest.raises(NotFoundError):
+        await store.get(old_failed.id)
+    assert (await store.get(recent_failed.id)).status.value == "failed"
+    assert (await store.get(with_file.id)).file is not None  # lives as long as its file
+    assert await _counter(engine, user) == (1, 0)  # usage is untouched
+
+
+async def _nothing(key: str) -> None:
+    return None

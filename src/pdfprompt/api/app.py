@@ -87,6 +87,7 @@ def build_worker(
         retention_days={
             p.name: p.retention_days for p in svc.accounts.plans.values() if p.retention_days
         },
+        job_retention_s=svc.settings.job_retention_days * 86400,
     )
     return Worker(
         svc.jobs,

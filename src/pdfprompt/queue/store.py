@@ -1058,6 +1058,24 @@ class JobStore:
             row = (await conn.execute(query)).first()
         return None if row is None else CachedRender(row.storage_key, row.pages, row.size_bytes)
 
+    async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:
+        """Delete up to `limit` ended jobs that have no file (failed, cancelled, or whose
+        file retention removed) and ended more than `older_than_s` ago; one short
+        transaction per call. A job with a file lives as long as the file."""
+        old = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.finished_at.is_not(None),
+                jobs.c.finished_at < now_plus(-older_than_s),
+                jobs.c.file_id.is_(None),
+                jobs.c.status.in_([s.value for s in FINAL_STATUSES]),
+            )
+            .limit(limit)
+        )
+        async with write_transaction(self.engine) as conn:
+            done = await conn.execute(delete(jobs).where(jobs.c.id.in_(old.scalar_subquery())))
+        return int(done.rowcount or 0)
+
     async def referenced_keys(self, keys: Sequence[str]) -> set[str]:
         """Those of `keys` a file row points to (as its PDF or its kept HTML)."""
         if not keys:

@@ -106,6 +106,8 @@ class WorkerConfig:
     # checked every `retention_every_s`.
     retention_days: dict[str, int] = field(default_factory=dict)
     retention_every_s: float = 300.0
+    # Ended jobs without a file are deleted this long after they ended (0: kept).
+    job_retention_s: float = 0.0
 
 
 class Worker:
@@ -165,7 +167,7 @@ class Worker:
             asyncio.create_task(self._heartbeat(), name="pdfprompt-heartbeat"),
             asyncio.create_task(self._watch_lost(), name="pdfprompt-watch"),
         ]
-        if self.config.retention_days and not burst:
+        if (self.config.retention_days or self.config.job_retention_s) and not burst:
             helpers.append(asyncio.create_task(self._retention(), name="pdfprompt-retention"))
         if not burst:
             helpers += [
@@ -238,7 +240,24 @@ class Worker:
     async def _retention(self) -> None:
         while True:
             await self.delete_expired_files()
+            await self.prune_jobs()
             await asyncio.sleep(self.config.retention_every_s)
+
+    async def prune_jobs(self) -> int:
+        """Delete ended jobs without a file past `job_retention_s`, in batches."""
+        pruned = 0
+        while self.config.job_retention_s > 0:
+            try:
+                batch = await self.store.prune_jobs(self.config.job_retention_s)
+            except Exception as exc:
+                log.warning("pruning ended jobs failed (%s); trying again later", exc)
+                break
+            pruned += batch
+            if batch == 0:
+                break
+        if pruned:
+            log.info("retention: deleted %d ended jobs without a file", pruned)
+        return pruned
 
     async def delete_expired_files(self, now: datetime | None = None) -> int:
         """One retention pass, in bounded batches: the rows go first (in their own short
