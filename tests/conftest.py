@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -154,8 +155,7 @@ def s3_endpoint() -> Iterator[str]:
 
     import httpx
 
-    with socket_port() as port:
-        pass
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -187,13 +187,12 @@ S3_TEST_ENV = {
 }
 
 
-@contextlib.contextmanager
-def socket_port() -> Iterator[int]:
-    import socket
-
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        yield s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def make_bucket(endpoint: str, name: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import pg_database
+from tests.conftest import free_port, pg_database
 
 PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def service_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:

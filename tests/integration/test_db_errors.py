@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,17 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.db import create_engine, is_unavailable, sqlite_driver, upgrade
 from pdfprompt.queue import job_store_for
 from pdfprompt.settings import Settings
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port  # nothing listens here once the socket is closed
+from tests.conftest import free_port
 
 
 async def test_unreachable_postgres_is_unavailable() -> None:
-    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/none"
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     engine = create_engine(Settings(database_url=url, database_connect_timeout_s=2))
     try:
         with pytest.raises(Exception) as info:

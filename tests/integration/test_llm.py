@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +17,7 @@ from pdfprompt.domain import LlmError, LlmKeysCoolingError, RenderOptions
 from pdfprompt.generate import KeyRing, LlmClient, clean_document, messages
 from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
+from tests.conftest import free_port
 from tests.integration.test_render import listener  # noqa: F401 - a fixture
 
 SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
@@ -27,9 +27,7 @@ SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
 def fake() -> Iterator[tuple[FakeLlm, str]]:
     """The fake LLM served by uvicorn on a free port, in a thread."""
     fake = FakeLlm(stream=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_fake_llm_app(fake),

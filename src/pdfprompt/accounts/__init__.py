@@ -9,7 +9,7 @@ from pdfprompt.accounts.keys import (
     User,
     hash_key,
 )
-from pdfprompt.accounts.plans import load_plans
+from pdfprompt.accounts.plans import check_default_plan, load_plans
 from pdfprompt.accounts.ratelimit import (
     LocalRateLimiter,
     RateLimiter,
@@ -30,6 +30,7 @@ __all__ = [
     "Share",
     "ShareStore",
     "User",
+    "check_default_plan",
     "hash_key",
     "load_plans",
     "rate_limiter_for",

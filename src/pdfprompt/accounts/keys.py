@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pdfprompt.accounts.plans import check_default_plan
 from pdfprompt.db import (
     api_keys,
     db_now,
@@ -47,6 +48,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY = re.compile(r"^pp_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")
 LAST_USED_RESOLUTION_S = 60.0
 ACCOUNTS_CHANNEL = "pdfprompt_accounts"  # NOTIFY: a user or key changed
+# What is shown of a key: everything but its hash (and the owner, who is asking).
+_LISTED_KEY_COLUMNS = [c for c in api_keys.c if c.name not in ("key_hash", "user_id")]
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +78,7 @@ class IssuedKey:
     user_id: str
     prefix: str
     secret: str  # the whole key; shown once
+    listed: dict[str, Any] = field(default_factory=dict)  # as `list_keys` shows it
 
 
 def hash_key(raw: str) -> str:
@@ -111,11 +115,7 @@ class AccountStore:
         self.engine = engine
         self.cache_ttl_s = cache_ttl_s
         self.plans = dict(plans if plans is not None else BUILTIN_PLANS)
-        if default_plan not in self.plans:
-            raise InvalidInputError(
-                f"PDFPROMPT_DEFAULT_PLAN: no plan named {default_plan!r} "
-                f"(plans: {', '.join(self.plans)})"
-            )
+        check_default_plan(self.plans, default_plan)
         self.default_plan = default_plan
         self.clock = clock or (lambda: datetime.now(UTC))
         self.cache_hits = 0
@@ -307,26 +307,29 @@ class AccountStore:
         prefix, secret = _new_key()
         key_id = new_id()
         async with write_transaction(self.engine) as conn:
-            await conn.execute(
-                insert(api_keys).values(
-                    id=key_id,
-                    user_id=user_id,
-                    prefix=prefix,
-                    key_hash=hash_key(secret),
-                    name=name,
-                    scopes=list(scopes),
-                    expires_at=None if expires_in_s is None else now_plus(expires_in_s),
+            listed = (
+                await conn.execute(
+                    insert(api_keys)
+                    .values(
+                        id=key_id,
+                        user_id=user_id,
+                        prefix=prefix,
+                        key_hash=hash_key(secret),
+                        name=name,
+                        scopes=list(scopes),
+                        expires_at=None if expires_in_s is None else now_plus(expires_in_s),
+                    )
+                    .returning(*_LISTED_KEY_COLUMNS)
                 )
-            )
-        return IssuedKey(key_id, user_id, prefix, secret)
+            ).one()
+        return IssuedKey(key_id, user_id, prefix, secret, dict(listed._mapping))
 
     async def list_keys(self, user_id: str) -> list[dict[str, Any]]:
         """The user's keys, newest first, without anything secret."""
-        columns = [c for c in api_keys.c if c.name not in ("key_hash", "user_id")]
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(*columns)
+                    select(*_LISTED_KEY_COLUMNS)
                     .where(api_keys.c.user_id == user_id)
                     .order_by(api_keys.c.id.desc())
                 )

@@ -52,3 +52,11 @@ def load_plans(path: str | Path | None) -> dict[str, Plan]:
             raise InvalidInputError(f"PDFPROMPT_PLANS_FILE: plans.{name} must be a table")
         plans[name] = plan_from_mapping(name, values, BUILTIN_PLANS.get(name))
     return plans
+
+
+def check_default_plan(plans: dict[str, Plan], name: str) -> None:
+    """`PDFPROMPT_DEFAULT_PLAN` must name one of the plans."""
+    if name not in plans:
+        raise InvalidInputError(
+            f"PDFPROMPT_DEFAULT_PLAN: no plan named {name!r} (plans: {', '.join(plans)})"
+        )

@@ -7,7 +7,6 @@ the limit), so concurrent downloads never pass the limit.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -67,11 +66,12 @@ class ShareStore:
         ).where(files.c.id == file_id, files.c.user_id == user_id)
         columns = ["id", "user_id", "file_id", "token_hash", "expires_at", "max_downloads"]
         async with write_transaction(self.engine) as conn:
-            added = await conn.execute(insert(shares).from_select(columns, owned))
-        if added.rowcount != 1:
+            made = (
+                await conn.execute(insert(shares).from_select(columns, owned).returning(*_COLUMNS))
+            ).first()
+        if made is None:
             raise NotFoundError(f"file {file_id} not found")
-        [made] = [s for s in await self.list(user_id, file_id) if s.id == share_id]
-        return dataclasses.replace(made, token=token)
+        return Share(**made._mapping, token=token)
 
     async def list(self, user_id: str, file_id: str) -> list[Share]:
         """The file's links, newest first; `NotFoundError` when the file is not the user's."""

@@ -55,8 +55,7 @@ async def create_key(body: KeyIn, caller: AccountHolder, svc: Svc) -> IssuedKeyO
         scopes=tuple(body.scopes) if body.scopes is not None else ALL_SCOPES,
         expires_in_s=body.expires_in_s,
     )
-    [row] = [k for k in await svc.accounts.list_keys(caller.user_id) if k["id"] == issued.id]
-    return IssuedKeyOut(**row, key=issued.secret)
+    return IssuedKeyOut(**issued.listed, key=issued.secret)
 
 
 @router.delete("/keys/{key_id}", status_code=204)

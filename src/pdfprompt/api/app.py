@@ -16,6 +16,7 @@ from pdfprompt.accounts import (
     ACCOUNTS_CHANNEL,
     AccountStore,
     ShareStore,
+    check_default_plan,
     load_plans,
     rate_limiter_for,
 )
@@ -30,7 +31,7 @@ from pdfprompt.db import (
     listen_dsn,
     upgrade,
 )
-from pdfprompt.domain import InvalidInputError, RetryPolicy, UnavailableError
+from pdfprompt.domain import RetryPolicy, UnavailableError
 from pdfprompt.generate import LlmClient, llm_client_from_settings
 from pdfprompt.pipeline import ORPHAN_SWEEP_EVERY_S, JobPipeline, sweep_orphans
 from pdfprompt.queue import (
@@ -103,11 +104,7 @@ def build_worker(
 async def prepare_database(settings: Settings) -> Services:
     """Engine, stores and storage; SQLite is migrated here, PostgreSQL must be up to date."""
     plans = load_plans(settings.plans_file)  # a bad plans file stops here, with its problem
-    if settings.default_plan not in plans:
-        raise InvalidInputError(
-            f"PDFPROMPT_DEFAULT_PLAN: no plan named {settings.default_plan!r} "
-            f"(plans: {', '.join(plans)})"
-        )
+    check_default_plan(plans, settings.default_plan)
     engine = create_engine(settings)
     if is_sqlite(engine):
         await upgrade(engine)

@@ -167,12 +167,10 @@ class Worker:
             asyncio.create_task(self._heartbeat(), name="pdfprompt-heartbeat"),
             asyncio.create_task(self._watch_lost(), name="pdfprompt-watch"),
         ]
-        if (self.config.retention_days or self.config.job_retention_s) and not burst:
-            helpers.append(asyncio.create_task(self._retention(), name="pdfprompt-retention"))
         if not burst:
             helpers += [
                 asyncio.create_task(self._every(every_s, work), name="pdfprompt-maintenance")
-                for every_s, work in self.maintenance
+                for every_s, work in self._maintenance()
             ]
         try:
             await self._claim_loop(burst)
@@ -237,11 +235,16 @@ class Worker:
                 log.exception("maintenance run failed; trying again in %.0f s", every_s)
             await asyncio.sleep(every_s)
 
-    async def _retention(self) -> None:
-        while True:
-            await self.delete_expired_files()
-            await self.prune_jobs()
-            await asyncio.sleep(self.config.retention_every_s)
+    def _maintenance(self) -> list[tuple[float, Callable[[], Awaitable[object]]]]:
+        """The background work: retention when configured, and what was handed in."""
+        work = list(self.maintenance)
+        if self.config.retention_days or self.config.job_retention_s:
+            work.append((self.config.retention_every_s, self._retention_pass))
+        return work
+
+    async def _retention_pass(self) -> None:
+        await self.delete_expired_files()
+        await self.prune_jobs()
 
     async def prune_jobs(self) -> int:
         """Delete ended jobs without a file past `job_retention_s`, in batches."""
