@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import create_engine, upgrade
+from pdfprompt.queue import finish_trailing_notifies
 from pdfprompt.settings import Settings
 
 PG_ADMIN_URL = os.environ.get(
@@ -124,6 +125,7 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings)
     await upgrade(engine)
     yield engine
+    await finish_trailing_notifies()  # of the test's enqueues, before the engine goes
     await engine.dispose()
 
 

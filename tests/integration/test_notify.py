@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.accounts import AccountStore
 from pdfprompt.db import create_engine, listen_dsn
 from pdfprompt.domain import JobType
-from pdfprompt.queue import JobEvents, NewJob, PostgresJobStore, PostgresWakeup
+from pdfprompt.queue import (
+    JobEvents,
+    NewJob,
+    PostgresJobStore,
+    PostgresWakeup,
+    finish_trailing_notifies,
+)
 from pdfprompt.settings import Settings
 
 
@@ -18,6 +24,7 @@ from pdfprompt.settings import Settings
 async def pg_engine(pg_url: str) -> AsyncEngine:
     engine = create_engine(Settings(database_url=pg_url))
     yield engine  # type: ignore[misc]
+    await finish_trailing_notifies()
     await engine.dispose()
 
 

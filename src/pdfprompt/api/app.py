@@ -170,6 +170,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         app.state.services = svc
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(svc.engine.dispose)
+            stack.push_async_callback(svc.jobs.aclose)
             stack.push_async_callback(svc.accounts.aclose)
             stack.push_async_callback(svc.rate_limiter.aclose)
             worker_task: asyncio.Task[None] | None = None

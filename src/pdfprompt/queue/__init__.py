@@ -12,6 +12,7 @@ from pdfprompt.queue.store import (
     SqliteJobStore,
     StoredFile,
     WindowStats,
+    finish_trailing_notifies,
     job_store_for,
 )
 from pdfprompt.queue.wakeup import PostgresWakeup, Wakeup
@@ -35,6 +36,7 @@ __all__ = [
     "WindowStats",
     "Worker",
     "WorkerConfig",
+    "finish_trailing_notifies",
     "job_store_for",
     "new_worker_id",
 ]

@@ -95,6 +95,7 @@ NOTIFY_PAYLOAD_BYTES = 7900
 # Most jobs one claim or finish statement handles: their ids, comma-separated, fit in one
 # NOTIFY payload (36-character ids).
 MAX_BATCH = NOTIFY_PAYLOAD_BYTES // 37
+TRAILING_NOTIFY = "pdfprompt-trailing-notify"  # the task name of a debounced enqueue NOTIFY
 _JOB_INSERT_COLUMNS = [
     jobs.c[name]
     for name in (
@@ -394,6 +395,14 @@ def _select_jobs() -> Select[Any]:
     )
 
 
+async def finish_trailing_notifies() -> None:
+    """Wait for this loop's debounced enqueue NOTIFYs to be sent. One still pending when its
+    engine is disposed would open a connection on the disposed engine and leave it behind."""
+    pending = [t for t in asyncio.all_tasks() if t.get_name() == TRAILING_NOTIFY]
+    if pending:
+        await asyncio.wait(pending, timeout=5)
+
+
 class _Refused(Exception):
     """An enqueue refused inside its transaction (rolled back): no quota left, or the
     idempotency key was taken."""
@@ -565,6 +574,10 @@ class JobStore:
 
     def _announce_later(self) -> None:
         """Hook: wake workers soon, after an enqueue that did not announce itself."""
+
+    async def aclose(self) -> None:
+        """Call before the engine is disposed: see `finish_trailing_notifies`."""
+        await finish_trailing_notifies()
 
     async def _find_by_idempotency_key(self, user_id: str, key: str) -> str | None:
         async with self.engine.connect() as conn:
@@ -1478,7 +1491,7 @@ class PostgresJobStore(JobStore):
 
     def _announce_later(self) -> None:
         if self._trailing is None:
-            self._trailing = asyncio.create_task(self._notify_later())
+            self._trailing = asyncio.create_task(self._notify_later(), name=TRAILING_NOTIFY)
             self._background.add(self._trailing)
             self._trailing.add_done_callback(self._background.discard)
 
