@@ -18,7 +18,13 @@ from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from pdfprompt.accounts import ALL_SCOPES, AccountStore, load_plans
-from pdfprompt.api import build_worker, create_app, prepare_database, wakeup_for
+from pdfprompt.api import (
+    build_worker,
+    create_app,
+    delivering_webhooks,
+    prepare_database,
+    wakeup_for,
+)
 from pdfprompt.api.schemas import OptionsIn
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app
@@ -66,7 +72,11 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
     svc = await prepare_database(settings)
     llm = llm_client_from_settings(settings)
     try:
-        async with renderer_from_settings(settings) as renderer, wakeup_for(settings) as wakeup:
+        async with (
+            renderer_from_settings(settings) as renderer,
+            wakeup_for(settings) as wakeup,
+            delivering_webhooks(svc) as dispatcher,
+        ):
             worker = build_worker(svc, renderer, wakeup, llm)
             if llm is not None:
                 svc.metrics.registry.register(llm.collector())
@@ -87,6 +97,7 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
                 if signals["count"] == 1:
                     log.info("stopping: finishing running jobs (signal again to exit at once)")
                     worker.stop()
+                    dispatcher.stop()
                 else:
                     log.warning(
                         "second signal: exiting now; unfinished jobs return on lease expiry"

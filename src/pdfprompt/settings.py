@@ -112,6 +112,39 @@ class Settings(BaseSettings):
     worker_secret: str | None = Field(
         default=None, validation_alias=_env("PDFPROMPT_WORKER_SECRET")
     )
+    # Where clients reach the API; links in webhook payloads start with it (default: the
+    # host and port this process serves on).
+    public_url: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_PUBLIC_URL"))
+
+    # Webhooks: delivered by workers; failed attempts are retried with exponential backoff
+    # (base doubling up to the cap) until the retry window since the event has passed.
+    webhook_allow_private: bool = Field(
+        default=False, validation_alias=_env("PDFPROMPT_WEBHOOK_ALLOW_PRIVATE")
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, validation_alias=_env("PDFPROMPT_WEBHOOK_TIMEOUT_S")
+    )
+    webhook_retry_base_s: float = Field(
+        default=10.0, gt=0, validation_alias=_env("PDFPROMPT_WEBHOOK_RETRY_BASE_S")
+    )
+    webhook_retry_cap_s: float = Field(
+        default=3600.0, gt=0, validation_alias=_env("PDFPROMPT_WEBHOOK_RETRY_CAP_S")
+    )
+    webhook_retry_window_s: float = Field(
+        default=86400.0, ge=0, validation_alias=_env("PDFPROMPT_WEBHOOK_RETRY_WINDOW_S")
+    )
+    webhook_disable_after: int = Field(
+        default=5, ge=1, validation_alias=_env("PDFPROMPT_WEBHOOK_DISABLE_AFTER")
+    )
+    webhook_concurrency: int = Field(
+        default=16, ge=1, validation_alias=_env("PDFPROMPT_WEBHOOK_CONCURRENCY")
+    )
+    webhook_poll_ms: int = Field(
+        default=500, ge=10, validation_alias=_env("PDFPROMPT_WEBHOOK_POLL_MS")
+    )
+    webhook_retention_days: float = Field(
+        default=30, ge=0, validation_alias=_env("PDFPROMPT_WEBHOOK_RETENTION_DAYS")
+    )
 
     chromium_path: str | None = Field(
         default=None, validation_alias=_env("PDFPROMPT_CHROMIUM_PATH")
@@ -185,6 +218,11 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         """The configured database, or the embedded SQLite file under the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'pdfprompt.sqlite3'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """The API's address for clients, ending in a slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/") + "/"
 
     @property
     def effective_storage_url(self) -> str:

@@ -1,5 +1,17 @@
-"""Users, API keys, plans and usage."""
+"""Users, API keys, plans, usage, share links and webhooks."""
 
+from pdfprompt.accounts.delivery import (
+    SIGNATURE_HEADER,
+    AddressRule,
+    DeliveryConfig,
+    WebhookDispatcher,
+    WebhookSender,
+    address_rule,
+    check_url,
+    public_only,
+    sign,
+    verify,
+)
 from pdfprompt.accounts.keys import (
     ACCOUNTS_CHANNEL,
     ALL_SCOPES,
@@ -17,11 +29,28 @@ from pdfprompt.accounts.ratelimit import (
     rate_limiter_for,
 )
 from pdfprompt.accounts.shares import Share, ShareStore
+from pdfprompt.accounts.webhooks import (
+    EVENTS,
+    Attempt,
+    AttemptOutcome,
+    ClaimedDelivery,
+    Delivery,
+    Webhook,
+    WebhookStore,
+)
 
 __all__ = [
     "ACCOUNTS_CHANNEL",
     "ALL_SCOPES",
+    "EVENTS",
+    "SIGNATURE_HEADER",
     "AccountStore",
+    "AddressRule",
+    "Attempt",
+    "AttemptOutcome",
+    "ClaimedDelivery",
+    "Delivery",
+    "DeliveryConfig",
     "IssuedKey",
     "LocalRateLimiter",
     "Principal",
@@ -30,8 +59,17 @@ __all__ = [
     "Share",
     "ShareStore",
     "User",
+    "Webhook",
+    "WebhookDispatcher",
+    "WebhookSender",
+    "WebhookStore",
+    "address_rule",
     "check_default_plan",
+    "check_url",
     "hash_key",
     "load_plans",
+    "public_only",
     "rate_limiter_for",
+    "sign",
+    "verify",
 ]

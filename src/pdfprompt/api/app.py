@@ -15,12 +15,17 @@ from prometheus_client.registry import Collector
 from pdfprompt.accounts import (
     ACCOUNTS_CHANNEL,
     AccountStore,
+    DeliveryConfig,
     ShareStore,
+    WebhookDispatcher,
+    WebhookSender,
+    WebhookStore,
+    address_rule,
     check_default_plan,
     load_plans,
     rate_limiter_for,
 )
-from pdfprompt.api import account, jobs, ops, shares
+from pdfprompt.api import account, jobs, ops, shares, webhooks
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.services import Services
 from pdfprompt.db import (
@@ -42,6 +47,7 @@ from pdfprompt.queue import (
     Worker,
     WorkerConfig,
     job_store_for,
+    new_worker_id,
 )
 from pdfprompt.render import Renderer, renderer_from_settings
 from pdfprompt.settings import Settings
@@ -97,8 +103,58 @@ def build_worker(
         config,
         wakeup=wakeup,
         metrics=svc.metrics,
-        maintenance=[(ORPHAN_SWEEP_EVERY_S, lambda: sweep_orphans(svc.jobs, svc.storage))],
+        maintenance=[
+            (ORPHAN_SWEEP_EVERY_S, lambda: sweep_orphans(svc.jobs, svc.storage)),
+            (config.retention_every_s, lambda: prune_deliveries(svc)),
+        ],
     )
+
+
+async def prune_deliveries(svc: Services) -> int:
+    """Delete webhook deliveries that ended past PDFPROMPT_WEBHOOK_RETENTION_DAYS, in
+    batches; returns how many."""
+    days = svc.settings.webhook_retention_days
+    pruned = 0
+    while days > 0:
+        batch = await svc.webhooks.prune(days * 86400)
+        pruned += batch
+        if batch == 0:
+            break
+    if pruned:
+        log.info("retention: deleted %d webhook deliveries", pruned)
+    return pruned
+
+
+@contextlib.asynccontextmanager
+async def delivering_webhooks(svc: Services) -> AsyncIterator[WebhookDispatcher]:
+    """Webhook deliveries sent from this process while the context is open; on exit the
+    attempts in flight get their timeout to finish."""
+    settings = svc.settings
+    config = DeliveryConfig(
+        concurrency=settings.webhook_concurrency,
+        poll_s=settings.webhook_poll_ms / 1000,
+        retry=RetryPolicy(base_s=settings.webhook_retry_base_s, cap_s=settings.webhook_retry_cap_s),
+        window_s=settings.webhook_retry_window_s,
+        disable_after=settings.webhook_disable_after,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    sender = WebhookSender(timeout_s=config.timeout_s, rule=svc.webhook_rule)
+    dispatcher = WebhookDispatcher(
+        svc.webhooks,
+        sender,
+        webhooks.event_data(svc),
+        config,
+        owner=new_worker_id(),
+        registry=svc.metrics.registry,
+    )
+    task = asyncio.create_task(dispatcher.run(), name="pdfprompt-webhooks")
+    svc.dispatcher = dispatcher
+    try:
+        yield dispatcher
+    finally:
+        dispatcher.stop()
+        await task
+        await sender.aclose()
 
 
 async def prepare_database(settings: Settings) -> Services:
@@ -138,6 +194,8 @@ async def prepare_database(settings: Settings) -> Services:
         accounts=accounts,
         rate_limiter=rate_limiter_for(settings.redis_url),
         shares=ShareStore(engine),
+        webhooks=WebhookStore(engine),
+        webhook_rule=address_rule(settings.webhook_allow_private),
         storage=storage,
         events=events,
         metrics=metrics,
@@ -187,6 +245,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                     svc.llm = llm
                 worker = build_worker(svc, renderer, svc.wakeup, llm)
                 svc.renderer, svc.worker = renderer, worker
+                await stack.enter_async_context(delivering_webhooks(svc))
                 worker_task = asyncio.create_task(worker.run(), name="pdfprompt-worker")
             try:
                 yield
@@ -207,4 +266,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(account.router)
     app.include_router(shares.router)
+    app.include_router(webhooks.router)
     return app

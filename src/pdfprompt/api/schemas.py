@@ -219,3 +219,71 @@ class ShareOut(BaseModel):
 class ShareList(BaseModel):
     items: list[ShareOut]
     next_cursor: str | None = None
+
+
+EventName = Literal["job.succeeded", "job.failed", "job.canceled", "quota.warning"]
+
+
+class WebhookIn(Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    events: Annotated[list[EventName], Field(min_length=1)] = [
+        "job.succeeded",
+        "job.failed",
+        "job.canceled",
+        "quota.warning",
+    ]
+    description: Annotated[str, Field(max_length=200)] = ""
+
+
+class WebhookPatch(Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    events: Annotated[list[EventName], Field(min_length=1)] | None = None
+    description: Annotated[str, Field(max_length=200)] | None = None
+    enabled: bool | None = None
+    rotate_secret: bool = False
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    failure_run: int  # deliveries in a row that failed for good
+    last_success_at: datetime | None
+    created_at: datetime
+    secret: str | None = None  # only when created or rotated
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+    next_cursor: str | None = None
+
+
+class AttemptOut(BaseModel):
+    number: int
+    started_at: datetime
+    duration_ms: int | None
+    status_code: int | None
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event: str
+    subject: str  # the job's id, or the quota period
+    status: str  # pending | succeeded | failed
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    log: list[AttemptOut]
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None

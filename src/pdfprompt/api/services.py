@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, RateLimiter, ShareStore
+from pdfprompt.accounts import (
+    AccountStore,
+    AddressRule,
+    RateLimiter,
+    ShareStore,
+    WebhookDispatcher,
+    WebhookStore,
+)
 from pdfprompt.generate import LlmClient
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
@@ -26,10 +33,13 @@ class Services:
     metrics: QueueMetrics
     rate_limiter: RateLimiter
     shares: ShareStore
+    webhooks: WebhookStore
+    webhook_rule: AddressRule
     renderer: Renderer | None = None
     llm: LlmClient | None = None
     worker: Worker | None = None
     wakeup: Wakeup | None = None
+    dispatcher: WebhookDispatcher | None = None
 
 
 def services(request: Request) -> Services:

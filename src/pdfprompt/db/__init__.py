@@ -25,6 +25,9 @@ from pdfprompt.db.tables import (
     usage_counters,
     usage_events,
     users,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
 )
 from pdfprompt.db.types import (
     Timestamp,
@@ -63,5 +66,8 @@ __all__ = [
     "usage_counters",
     "usage_events",
     "users",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhooks",
     "write_transaction",
 ]

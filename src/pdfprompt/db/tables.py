@@ -214,3 +214,88 @@ shares = Table(
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Index("ix_shares_file_id", "file_id"),
 )
+
+# Endpoints that hear about a user's jobs and quota. The signing secret is kept as is: every
+# delivery is signed with it (it is shown to the owner once, at creation).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("events", Json, nullable=False),  # a list of event names
+    Column("description", String(200), nullable=False, server_default=""),
+    Column("secret", String(128), nullable=False),
+    # Deliveries in a row that failed for good; reaching the configured run disables it.
+    Column("failure_run", Integer, nullable=False, server_default=text("0")),
+    Column("disabled_at", Timestamp),
+    Column("disabled_reason", Text),
+    Column("last_success_at", Timestamp),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Index("ix_webhooks_user_id", "user_id"),
+)
+
+# One event for one endpoint, written by the triggers of migration 0005 in the transaction
+# that ends the job (or records the quota warning), so no event is lost between the two.
+# A delivery is a small queue entry: due when `status = 'pending'` and `next_attempt_at` has
+# come; claiming it moves `next_attempt_at` past the attempt's lease and sets `lease_owner`,
+# so a worker that dies mid-delivery leaves it due again when the lease runs out.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("webhook_id", ID, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("event", String(32), nullable=False),
+    # What the event is about: the job's id, or the quota period (`YYYY-MM`).
+    Column("subject", String(64), nullable=False),
+    # The JSON body, fixed at the first attempt so that every retry sends the same bytes.
+    Column("payload", Text),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("lease_owner", String(128)),
+    # Retries stop once the next one would fall past this start plus the retry window.
+    Column("window_start", Timestamp, nullable=False, server_default=db_now()),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("finished_at", Timestamp),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    Index(
+        "ix_webhook_deliveries_finished_at",
+        "finished_at",
+        postgresql_where=text("finished_at IS NOT NULL"),
+        sqlite_where=text("finished_at IS NOT NULL"),
+    ),
+)
+
+# Every attempt at a delivery: opened when it is claimed, closed with its outcome. One left
+# open by a worker that stopped is marked interrupted when the delivery is claimed again.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "delivery_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("started_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("duration_ms", Integer),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Index("ix_webhook_attempts_delivery_id_number", "delivery_id", "number"),
+)

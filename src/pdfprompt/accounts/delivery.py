@@ -1,0 +1,379 @@
+"""Sending webhook events: signing, the address rule, redirects, retries, the worker loop.
+
+Every attempt POSTs the same JSON body (fixed at the first attempt) with
+`Pdfprompt-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+An endpoint must answer 2xx within the timeout; anything else is retried with exponential
+backoff until the retry window has passed. The address every host name resolves to is
+checked before connecting, on the first request and on every redirect, and the connection
+goes to the address that was checked (a second DNS answer cannot swap it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from pdfprompt.accounts.webhooks import AttemptOutcome, ClaimedDelivery, WebhookStore
+from pdfprompt.domain import InvalidInputError, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Pdfprompt-Signature"
+MAX_REDIRECTS = 5
+EXCERPT_BYTES = 512
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+AddressRule = Callable[[IpAddress], bool]
+# (event, user id, subject) -> the event's `data`.
+Compose = Callable[[str, str, str], Awaitable[dict[str, Any]]]
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The `Pdfprompt-Signature` header value for `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(
+    secret: str, body: bytes, header: str, *, tolerance_s: float = 300, now: float | None = None
+) -> bool:
+    """What a receiver does: the signature matches and its time is within `tolerance_s`."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - timestamp) > tolerance_s:
+        return False
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def public_only(address: IpAddress) -> bool:
+    """The default rule: only globally routable unicast addresses (no private, loopback,
+    link-local, shared, reserved or multicast ranges, also when written as IPv4 in IPv6)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def any_address(address: IpAddress) -> bool:
+    return True
+
+
+def address_rule(allow_private: bool) -> AddressRule:
+    return any_address if allow_private else public_only
+
+
+def check_url(url: str, rule: AddressRule) -> str:
+    """A webhook URL as given, or `InvalidInputError` naming what is wrong. Host names are
+    resolved (and checked again) at every delivery; literal addresses are checked here."""
+    if len(url) > 2048:
+        raise InvalidInputError("url: at most 2048 characters", field="url")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError as exc:
+        raise InvalidInputError(f"url: {exc}", field="url") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidInputError("url: must be an http:// or https:// URL", field="url")
+    literal: IpAddress | None = None
+    with contextlib.suppress(ValueError):
+        literal = ipaddress.ip_address(host)
+    if (literal is not None and not rule(literal)) or (
+        host == "localhost" and not rule(ipaddress.ip_address("127.0.0.1"))
+    ):
+        raise InvalidInputError(
+            f"url: {host} is a private or loopback address, which webhooks may not reach",
+            field="url",
+        )
+    return url
+
+
+class _Refused(Exception):
+    """The destination is not allowed; retrying cannot help."""
+
+
+class WebhookSender:
+    """POSTs one event to one URL, following redirects, within `timeout_s` in all."""
+
+    def __init__(
+        self, *, timeout_s: float, rule: AddressRule, user_agent: str = "pdfprompt-webhooks/1"
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.rule = rule
+        self.user_agent = user_agent
+        self.client = httpx.AsyncClient(follow_redirects=False, timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptOutcome:
+        started = time.monotonic()
+
+        def outcome(code: int | None, error: str | None, permanent: bool = False) -> AttemptOutcome:
+            ms = round((time.monotonic() - started) * 1000)
+            return AttemptOutcome(code, error, ms, permanent)
+
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                target = httpx.URL(url)
+                for _ in range(MAX_REDIRECTS + 1):
+                    if target.scheme not in ("http", "https"):
+                        raise _Refused(f"refused: redirect to a {target.scheme}: URL")
+                    code, location, excerpt = await self._post(target, body, headers)
+                    if code in _REDIRECTS and location:
+                        target = target.join(location)
+                        continue
+                    if 200 <= code < 300:
+                        return outcome(code, None)
+                    detail = f": {excerpt}" if excerpt else ""
+                    return outcome(code, f"the endpoint answered HTTP {code}{detail}")
+                return outcome(None, f"more than {MAX_REDIRECTS} redirects")
+        except _Refused as exc:
+            return outcome(None, str(exc), permanent=True)
+        except TimeoutError:
+            return outcome(None, f"no answer within {self.timeout_s:g} s")
+        except (httpx.HTTPError, OSError) as exc:
+            return outcome(None, f"could not deliver: {type(exc).__name__}: {exc}".rstrip(": "))
+
+    async def _post(
+        self, target: httpx.URL, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None, str]:
+        """One POST to the checked address; (status, Location, start of the answer)."""
+        address = await self._resolve(target)
+        pinned = target.copy_with(host=str(address))
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        sent = {**headers, "Host": target.netloc.decode("ascii"), "User-Agent": self.user_agent}
+        request = self.client.build_request(
+            "POST", pinned, content=body, headers=sent, extensions=extensions
+        )
+        response = await self.client.send(request, stream=True)
+        try:
+            excerpt = b""
+            async for chunk in response.aiter_raw():
+                excerpt += chunk
+                if len(excerpt) >= EXCERPT_BYTES:
+                    break
+        finally:
+            await response.aclose()
+        text = excerpt[:EXCERPT_BYTES].decode("utf-8", "replace").strip()
+        return response.status_code, response.headers.get("location"), text
+
+    async def _resolve(self, target: httpx.URL) -> IpAddress:
+        """The address to connect to; `_Refused` if any address the host has is not allowed."""
+        host = target.host
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            port = target.port or (443 if target.scheme == "https" else 80)
+            try:
+                found = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except socket.gaierror as exc:
+                raise httpx.ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+        for address in addresses:
+            if not self.rule(address):
+                raise _Refused(
+                    f"refused: {host} resolves to {address}, a private or loopback address "
+                    "(an operator may allow those with PDFPROMPT_WEBHOOK_ALLOW_PRIVATE=true)"
+                    if str(address) != host
+                    else f"refused: {host} is a private or loopback address"
+                )
+        return addresses[0]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    concurrency: int = 16
+    poll_s: float = 0.5
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=10.0, cap_s=3600.0))
+    window_s: float = 86400.0
+    disable_after: int = 5
+    timeout_s: float = 10.0
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claim holds: the whole attempt, then as long again."""
+        return self.timeout_s * 2 + 1
+
+
+class DeliveryMetrics:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        r = registry or CollectorRegistry()
+        self.attempts = Counter(
+            "pdfprompt_webhook_attempts",
+            "Webhook delivery attempts, by result.",
+            ["result"],
+            registry=r,
+        )
+        self.ended = Counter(
+            "pdfprompt_webhook_deliveries",
+            "Webhook deliveries that ended, by status.",
+            ["status"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "pdfprompt_webhook_in_flight", "Webhook attempts this process is making.", registry=r
+        )
+        for result in ("delivered", "failed", "refused"):
+            self.attempts.labels(result)
+        for status in ("succeeded", "failed"):
+            self.ended.labels(status)
+
+
+class WebhookDispatcher:
+    """Claims due deliveries and sends them, `concurrency` at a time, apart from the jobs:
+    a slow endpoint never holds a job slot."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        sender: WebhookSender,
+        compose: Compose,
+        config: DeliveryConfig,
+        *,
+        owner: str,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.compose = compose
+        self.config = config
+        self.owner = owner
+        self.metrics = DeliveryMetrics(registry)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, *, burst: bool = False) -> None:
+        """Deliver until stopped (in `burst` mode: until nothing is pending); on stop, the
+        attempts in flight get the timeout to finish, the rest return on lease expiry."""
+        try:
+            while not self._stopping.is_set():
+                free = self.config.concurrency - len(self._tasks)
+                claimed: list[ClaimedDelivery] = []
+                if free > 0:
+                    try:
+                        claimed = await self.store.claim(self.owner, free, self.config.lease_s)
+                    except Exception as exc:
+                        log.warning("claiming webhook deliveries failed (%s)", exc)
+                for delivery in claimed:
+                    task = asyncio.create_task(self._deliver(delivery), name="pdfprompt-webhook")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+                if claimed and len(claimed) == free:
+                    continue
+                wait_s = self.config.poll_s
+                try:
+                    due = await self.store.next_due_in_s()
+                except Exception as exc:
+                    log.warning("checking for due webhook deliveries failed (%s)", exc)
+                    due = None
+                if burst and due is None and not self._tasks:
+                    return
+                if due is not None:
+                    wait_s = min(wait_s, max(0.01, due))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait_s)
+        finally:
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=self.config.timeout_s + 1)
+            for task in list(self._tasks):
+                task.cancel()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _deliver(self, claimed: ClaimedDelivery) -> None:
+        self.metrics.in_flight.inc()
+        started = time.monotonic()
+        try:
+            try:
+                body = (claimed.payload or await self._body(claimed)).encode()
+            except Exception as exc:
+                log.exception("could not build webhook event %s", claimed.id)
+                outcome = AttemptOutcome(None, f"could not build the event: {exc}", 0)
+            else:
+                outcome = await self.sender.send(claimed.url, body, self._headers(claimed, body))
+        finally:
+            self.metrics.in_flight.dec()
+        delay = self.config.retry.delay_s(claimed.attempt)
+        elapsed = time.monotonic() - started
+        give_up = outcome.permanent or claimed.age_s + elapsed + delay > self.config.window_s
+        result = "delivered" if outcome.delivered else "refused" if outcome.permanent else "failed"
+        self.metrics.attempts.labels(result).inc()
+        for attempt in range(3):
+            try:
+                ended = await self.store.record(
+                    claimed,
+                    self.owner,
+                    outcome,
+                    retry_in_s=None if give_up else delay,
+                    disable_after=self.config.disable_after,
+                )
+                break
+            except Exception as exc:
+                log.warning("recording webhook attempt failed (%s)", exc)
+                await asyncio.sleep(0.5 * (attempt + 1))
+        else:
+            return  # the lease runs out and the delivery is tried again
+        if ended in ("succeeded", "failed"):
+            self.metrics.ended.labels(ended).inc()
+        if not outcome.delivered:
+            log.info(
+                "webhook delivery %s (%s) attempt %d: %s; %s",
+                claimed.id,
+                claimed.event,
+                claimed.attempt,
+                outcome.error,
+                "giving up" if ended == "failed" else ended,
+            )
+
+    async def _body(self, claimed: ClaimedDelivery) -> str:
+        data = await self.compose(claimed.event, claimed.user_id, claimed.subject)
+        event = {
+            "id": str(claimed.id),
+            "type": claimed.event,
+            "created_at": claimed.created_at.isoformat().replace("+00:00", "Z"),
+            "data": data,
+        }
+        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        return await self.store.set_payload(claimed.id, body)
+
+    @staticmethod
+    def _headers(claimed: ClaimedDelivery, body: bytes) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "Pdfprompt-Event": claimed.event,
+            "Pdfprompt-Delivery": str(claimed.id),
+            "Pdfprompt-Attempt": str(claimed.attempt),
+            SIGNATURE_HEADER: sign(claimed.secret, body, int(time.time())),
+        }

@@ -1,0 +1,546 @@
+"""Webhooks: the endpoints a user registers, and the durable queue of their deliveries.
+
+Deliveries are written by database triggers in the transaction that ends a job or records
+a quota warning (migration 0005), one per subscribed endpoint. Workers claim due ones
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, the write lock on SQLite), moving their due time
+past a lease; the outcome of each attempt is recorded fenced by the claim (owner and
+attempt number), so a delivery whose worker died is claimed again once its lease runs out
+and a late answer from the old claim changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pdfprompt.db import (
+    db_now,
+    now_plus,
+    seconds_between,
+    seconds_since,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
+    write_transaction,
+)
+from pdfprompt.domain import ConflictError, InvalidInputError, NotFoundError, new_id
+
+EVENTS = ("job.succeeded", "job.failed", "job.canceled", "quota.warning")
+MAX_WEBHOOKS_PER_USER = 20
+INTERRUPTED = "interrupted: the worker stopped before the answer was recorded"
+_d, _a, _w = webhook_deliveries.c, webhook_attempts.c, webhooks.c
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    url: str
+    events: tuple[str, ...]
+    description: str
+    failure_run: int
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    last_success_at: datetime | None
+    created_at: datetime
+    secret: str | None = None  # only in the answers that create or rotate it
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    number: int
+    started_at: datetime
+    duration_ms: int | None
+    status_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    webhook_id: str
+    event: str
+    subject: str
+    status: str  # pending | succeeded | failed
+    attempts: int
+    next_attempt_at: datetime | None  # when pending
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    log: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a worker holds for one attempt."""
+
+    id: int
+    webhook_id: str
+    user_id: str
+    event: str
+    subject: str
+    payload: str | None
+    attempt: int  # this attempt's number, from 1
+    age_s: float  # seconds since its retry window started, by the database clock
+    created_at: datetime
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    status_code: int | None
+    error: str | None  # None: delivered
+    duration_ms: int
+    permanent: bool = False  # retrying cannot help (a refused address)
+
+    @property
+    def delivered(self) -> bool:
+        return self.error is None
+
+
+_WEBHOOK_COLUMNS = (
+    _w.id,
+    _w.url,
+    _w.events,
+    _w.description,
+    _w.failure_run,
+    _w.disabled_at,
+    _w.disabled_reason,
+    _w.last_success_at,
+    _w.created_at,
+)
+_DELIVERY_COLUMNS = (
+    _d.id,
+    _d.webhook_id,
+    _d.event,
+    _d.subject,
+    _d.status,
+    _d.attempts,
+    _d.next_attempt_at,
+    _d.last_status_code,
+    _d.last_error,
+    _d.created_at,
+    _d.finished_at,
+)
+
+
+def _webhook(row: Any, secret: str | None = None) -> Webhook:
+    values = dict(row._mapping)
+    values["events"] = tuple(values["events"])
+    return Webhook(**values, secret=secret)
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def check_events(events: Sequence[str]) -> tuple[str, ...]:
+    unknown = sorted(set(events) - set(EVENTS))
+    if unknown:
+        raise InvalidInputError(
+            f"events: unknown {', '.join(unknown)} (known: {', '.join(EVENTS)})", field="events"
+        )
+    if not events:
+        raise InvalidInputError("events: name at least one event", field="events")
+    return tuple(e for e in EVENTS if e in events)
+
+
+class WebhookStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # The owner's side.
+
+    async def create(
+        self, user_id: str, url: str, events: Sequence[str], description: str = ""
+    ) -> Webhook:
+        """A new endpoint; its signing secret is in this answer only."""
+        chosen = check_events(events)
+        secret = _new_secret()
+        async with write_transaction(self.engine) as conn:
+            count = (
+                await conn.execute(
+                    select(func.count()).select_from(webhooks).where(_w.user_id == user_id)
+                )
+            ).scalar_one()
+            if count >= MAX_WEBHOOKS_PER_USER:
+                raise ConflictError(
+                    f"at most {MAX_WEBHOOKS_PER_USER} webhooks per user; delete one first"
+                )
+            row = (
+                await conn.execute(
+                    insert(webhooks)
+                    .values(
+                        id=new_id(),
+                        user_id=user_id,
+                        url=url,
+                        events=list(chosen),
+                        description=description,
+                        secret=secret,
+                    )
+                    .returning(*_WEBHOOK_COLUMNS)
+                )
+            ).one()
+        return _webhook(row, secret)
+
+    async def list_webhooks(self, user_id: str) -> list[Webhook]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(*_WEBHOOK_COLUMNS).where(_w.user_id == user_id).order_by(_w.id.desc())
+                )
+            ).all()
+        return [_webhook(r) for r in rows]
+
+    async def get(self, user_id: str, webhook_id: str) -> Webhook:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(*_WEBHOOK_COLUMNS).where(_w.id == webhook_id, _w.user_id == user_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"webhook {webhook_id} not found")
+        return _webhook(row)
+
+    async def update(
+        self,
+        user_id: str,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+        rotate_secret: bool = False,
+    ) -> Webhook:
+        """Change what was given. Enabling starts a new failure run; disabling gives up the
+        deliveries still pending. With `rotate_secret`, the answer carries the new secret."""
+        values: dict[str, Any] = {}
+        if url is not None:
+            values["url"] = url
+        if events is not None:
+            values["events"] = list(check_events(events))
+        if description is not None:
+            values["description"] = description
+        if enabled is True:
+            values.update(disabled_at=None, disabled_reason=None, failure_run=0)
+        secret = _new_secret() if rotate_secret else None
+        if secret is not None:
+            values["secret"] = secret
+        owned = (_w.id == webhook_id, _w.user_id == user_id)
+        async with write_transaction(self.engine) as conn:
+            if enabled is False:
+                await _disable(conn, webhook_id, "disabled by its owner", *owned)
+            if values:
+                await conn.execute(update(webhooks).where(*owned).values(**values))
+            row = (await conn.execute(select(*_WEBHOOK_COLUMNS).where(*owned))).first()
+        if row is None:
+            raise NotFoundError(f"webhook {webhook_id} not found")
+        return _webhook(row, secret)
+
+    async def delete(self, user_id: str, webhook_id: str) -> None:
+        """Remove the endpoint with its deliveries; nothing more is sent to it."""
+        async with write_transaction(self.engine) as conn:
+            done = await conn.execute(
+                delete(webhooks).where(_w.id == webhook_id, _w.user_id == user_id)
+            )
+        if done.rowcount != 1:
+            raise NotFoundError(f"webhook {webhook_id} not found")
+
+    async def deliveries(
+        self,
+        user_id: str,
+        webhook_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> tuple[list[Delivery], int | None]:
+        """The endpoint's deliveries, newest first, each with its attempts; and the cursor
+        of the next page (None on the last)."""
+        query = select(*_DELIVERY_COLUMNS).where(_d.webhook_id == webhook_id)
+        if status is not None:
+            query = query.where(_d.status == status)
+        if before is not None:
+            query = query.where(_d.id < before)
+        async with self.engine.connect() as conn:
+            owner = (
+                await conn.execute(select(_w.user_id).where(_w.id == webhook_id))
+            ).scalar_one_or_none()
+            if owner != user_id:
+                raise NotFoundError(f"webhook {webhook_id} not found")
+            rows = (await conn.execute(query.order_by(_d.id.desc()).limit(limit + 1))).all()
+            page = rows[:limit]
+            logs: dict[int, list[Attempt]] = {r.id: [] for r in page}
+            if page:
+                attempts = await conn.execute(
+                    select(
+                        _a.delivery_id,
+                        _a.number,
+                        _a.started_at,
+                        _a.duration_ms,
+                        _a.status_code,
+                        _a.error,
+                    )
+                    .where(_a.delivery_id.in_(list(logs)))
+                    .order_by(_a.delivery_id, _a.number)
+                )
+                for a in attempts:
+                    logs[a.delivery_id].append(
+                        Attempt(a.number, a.started_at, a.duration_ms, a.status_code, a.error)
+                    )
+        found = [_delivery(r, logs[r.id]) for r in page]
+        return found, (page[-1].id if len(rows) > limit else None)
+
+    async def redeliver(self, user_id: str, webhook_id: str, delivery_id: int) -> Delivery:
+        """Send an ended delivery again, with a new retry window."""
+        async with write_transaction(self.engine) as conn:
+            hook = (
+                await conn.execute(
+                    select(_w.disabled_at).where(_w.id == webhook_id, _w.user_id == user_id)
+                )
+            ).first()
+            if hook is None:
+                raise NotFoundError(f"webhook {webhook_id} not found")
+            if hook.disabled_at is not None:
+                raise ConflictError("the webhook is disabled: enable it first")
+            row = (
+                await conn.execute(
+                    update(webhook_deliveries)
+                    .where(
+                        _d.id == delivery_id,
+                        _d.webhook_id == webhook_id,
+                        _d.status.in_(("succeeded", "failed")),
+                    )
+                    .values(
+                        status="pending",
+                        next_attempt_at=db_now(),
+                        window_start=db_now(),
+                        finished_at=None,
+                        lease_owner=None,
+                    )
+                    .returning(*_DELIVERY_COLUMNS)
+                )
+            ).first()
+            if row is None:
+                known = (
+                    await conn.execute(
+                        select(_d.status).where(_d.id == delivery_id, _d.webhook_id == webhook_id)
+                    )
+                ).first()
+                if known is None:
+                    raise NotFoundError(f"delivery {delivery_id} not found")
+                raise ConflictError("the delivery is still pending")
+        return _delivery(row, [])
+
+    # The workers' side.
+
+    async def next_due_in_s(self) -> float | None:
+        """Seconds until the earliest pending delivery is due (≤ 0: one is due now);
+        None when nothing is pending."""
+        async with self.engine.connect() as conn:
+            due = (
+                await conn.execute(
+                    select(seconds_between(db_now(), func.min(_d.next_attempt_at))).where(
+                        _d.status == "pending"
+                    )
+                )
+            ).scalar_one_or_none()
+        return None if due is None else float(due)
+
+    async def claim(self, owner: str, limit: int, lease_s: float) -> list[ClaimedDelivery]:
+        """Up to `limit` due deliveries, each held for `lease_s` by `owner`; an attempt is
+        opened for each, and an attempt a dead worker left open is marked interrupted."""
+        due = (
+            select(_d.id)
+            .where(_d.status == "pending", _d.next_attempt_at <= db_now())
+            .order_by(_d.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(webhook_deliveries)
+            .where(_d.id.in_(due.scalar_subquery()))
+            .values(attempts=_d.attempts + 1, lease_owner=owner, next_attempt_at=now_plus(lease_s))
+            .returning(
+                _d.id,
+                _d.webhook_id,
+                _d.user_id,
+                _d.event,
+                _d.subject,
+                _d.payload,
+                _d.attempts,
+                _d.created_at,
+                seconds_since(_d.window_start).label("age_s"),
+            )
+        )
+        async with write_transaction(self.engine) as conn:
+            rows = (await conn.execute(claim)).all()
+            if not rows:
+                return []
+            ids = [r.id for r in rows]
+            await conn.execute(
+                update(webhook_attempts)
+                .where(_a.delivery_id.in_(ids), _a.status_code.is_(None), _a.error.is_(None))
+                .values(error=INTERRUPTED)
+            )
+            await conn.execute(
+                insert(webhook_attempts),
+                [{"delivery_id": r.id, "number": r.attempts} for r in rows],
+            )
+            targets = {
+                t.id: t
+                for t in await conn.execute(
+                    select(_w.id, _w.url, _w.secret).where(_w.id.in_({r.webhook_id for r in rows}))
+                )
+            }
+        return [
+            ClaimedDelivery(
+                id=r.id,
+                webhook_id=r.webhook_id,
+                user_id=r.user_id,
+                event=r.event,
+                subject=r.subject,
+                payload=r.payload,
+                attempt=r.attempts,
+                age_s=float(r.age_s),
+                created_at=r.created_at,
+                url=targets[r.webhook_id].url,
+                secret=targets[r.webhook_id].secret,
+            )
+            for r in rows
+        ]
+
+    async def set_payload(self, delivery_id: int, payload: str) -> str:
+        """Fix the delivery's body (first attempt); the body kept when one was already."""
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                update(webhook_deliveries)
+                .where(_d.id == delivery_id, _d.payload.is_(None))
+                .values(payload=payload)
+            )
+            kept = (
+                await conn.execute(select(_d.payload).where(_d.id == delivery_id))
+            ).scalar_one_or_none()
+        return kept or payload
+
+    async def record(
+        self,
+        claimed: ClaimedDelivery,
+        owner: str,
+        outcome: AttemptOutcome,
+        *,
+        retry_in_s: float | None,
+        disable_after: int,
+    ) -> str:
+        """Record one attempt: the delivery `succeeded`, is `retrying` in `retry_in_s`, or
+        `failed` for good (`retry_in_s` None); `lost` when the claim was no longer held.
+        A delivery that fails for good lengthens the endpoint's failure run, and a run of
+        `disable_after` disables it; a success ends the run."""
+        held = (
+            _d.id == claimed.id,
+            _d.lease_owner == owner,
+            _d.attempts == claimed.attempt,
+            _d.status == "pending",
+        )
+        last: dict[str, Any] = {
+            "lease_owner": None,
+            "last_status_code": outcome.status_code,
+            "last_error": outcome.error,
+        }
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                update(webhook_attempts)
+                .where(_a.delivery_id == claimed.id, _a.number == claimed.attempt)
+                .values(
+                    duration_ms=outcome.duration_ms,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                )
+            )
+            if outcome.delivered:
+                result, values = "succeeded", {"status": "succeeded", "finished_at": db_now()}
+            elif retry_in_s is not None:
+                result, values = "retrying", {"next_attempt_at": now_plus(retry_in_s)}
+            else:
+                result, values = "failed", {"status": "failed", "finished_at": db_now()}
+            done = await conn.execute(
+                update(webhook_deliveries).where(*held).values(**last, **values)
+            )
+            if done.rowcount != 1:
+                return "lost"
+            if result == "succeeded":
+                await conn.execute(
+                    update(webhooks)
+                    .where(_w.id == claimed.webhook_id)
+                    .values(failure_run=0, last_success_at=db_now())
+                )
+            elif result == "failed":
+                run = (
+                    await conn.execute(
+                        update(webhooks)
+                        .where(_w.id == claimed.webhook_id)
+                        .values(failure_run=_w.failure_run + 1)
+                        .returning(_w.failure_run, _w.disabled_at)
+                    )
+                ).first()
+                if run is not None and run.disabled_at is None and run.failure_run >= disable_after:
+                    reason = (
+                        f"{run.failure_run} deliveries in a row failed; the last one: "
+                        f"{outcome.error}"
+                    )
+                    await _disable(conn, claimed.webhook_id, reason)
+        return result
+
+    async def prune(
+        self, older_than_s: float, *, now: datetime | None = None, limit: int = 500
+    ) -> int:
+        """Delete up to `limit` deliveries (with their attempts) that ended more than
+        `older_than_s` ago; returns how many."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=older_than_s)
+        old = (
+            select(_d.id)
+            .where(_d.finished_at.is_not(None), _d.finished_at < cutoff)
+            .order_by(_d.finished_at)
+            .limit(limit)
+        )
+        async with write_transaction(self.engine) as conn:
+            ids = list((await conn.execute(old)).scalars())
+            if ids:
+                await conn.execute(delete(webhook_deliveries).where(_d.id.in_(ids)))
+        return len(ids)
+
+
+async def _disable(conn: AsyncConnection, webhook_id: str, reason: str, *where: Any) -> None:
+    """Disable the endpoint (if `where` holds) and give up its pending deliveries."""
+    done = await conn.execute(
+        update(webhooks)
+        .where(_w.id == webhook_id, _w.disabled_at.is_(None), *where)
+        .values(disabled_at=db_now(), disabled_reason=reason)
+    )
+    if done.rowcount == 1:
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(_d.webhook_id == webhook_id, _d.status == "pending")
+            .values(
+                status="failed",
+                finished_at=db_now(),
+                lease_owner=None,
+                last_error="not delivered: the webhook was disabled",
+            )
+        )
+
+
+def _delivery(row: Any, log: Sequence[Attempt]) -> Delivery:
+    values = dict(row._mapping)
+    if values["status"] != "pending":
+        values["next_attempt_at"] = None
+    return Delivery(**values, log=tuple(log))

@@ -1,0 +1,138 @@
+"""Webhook routes: register endpoints, see and retry their deliveries (scope `account`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from pdfprompt.accounts import Delivery, Webhook, check_url
+from pdfprompt.api.auth import AccountHolder, Svc
+from pdfprompt.api.schemas import (
+    DeliveryList,
+    DeliveryOut,
+    JobOut,
+    WebhookIn,
+    WebhookList,
+    WebhookOut,
+    WebhookPatch,
+)
+from pdfprompt.api.services import Services
+from pdfprompt.domain import InvalidInputError, NotFoundError
+
+router = APIRouter(prefix="/v1")
+
+
+def _out(hook: Webhook) -> WebhookOut:
+    values = dataclasses.asdict(hook)
+    return WebhookOut(**values, enabled=hook.disabled_at is None)
+
+
+def _delivery_out(delivery: Delivery) -> DeliveryOut:
+    values = dataclasses.asdict(delivery)
+    del values["webhook_id"]
+    return DeliveryOut(**{**values, "id": str(delivery.id)})
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookOut)
+async def create_webhook(body: WebhookIn, caller: AccountHolder, svc: Svc) -> WebhookOut:
+    """A new endpoint for the events named; its signing secret is in this answer only."""
+    url = check_url(body.url, svc.webhook_rule)
+    hook = await svc.webhooks.create(caller.user_id, url, body.events, body.description)
+    return _out(hook)
+
+
+@router.get("/webhooks", response_model=WebhookList)
+async def list_webhooks(caller: AccountHolder, svc: Svc) -> WebhookList:
+    return WebhookList(items=[_out(h) for h in await svc.webhooks.list_webhooks(caller.user_id)])
+
+
+@router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
+async def get_webhook(webhook_id: str, caller: AccountHolder, svc: Svc) -> WebhookOut:
+    return _out(await svc.webhooks.get(caller.user_id, webhook_id))
+
+
+@router.patch("/webhooks/{webhook_id}", response_model=WebhookOut)
+async def update_webhook(
+    webhook_id: str, body: WebhookPatch, caller: AccountHolder, svc: Svc
+) -> WebhookOut:
+    """Change the URL, events or description; `enabled` turns delivery off (pending
+    deliveries are given up) or back on; `rotate_secret` answers with a new secret."""
+    url = check_url(body.url, svc.webhook_rule) if body.url is not None else None
+    hook = await svc.webhooks.update(
+        caller.user_id,
+        webhook_id,
+        url=url,
+        events=body.events,
+        description=body.description,
+        enabled=body.enabled,
+        rotate_secret=body.rotate_secret,
+    )
+    return _out(hook)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+async def delete_webhook(webhook_id: str, caller: AccountHolder, svc: Svc) -> Response:
+    await svc.webhooks.delete(caller.user_id, webhook_id)
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryList)
+async def list_deliveries(
+    webhook_id: str,
+    caller: AccountHolder,
+    svc: Svc,
+    status: Literal["pending", "succeeded", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> DeliveryList:
+    """The endpoint's deliveries, newest first, each with every attempt made."""
+    if cursor is not None and not cursor.isdigit():
+        raise InvalidInputError("cursor: not a cursor this endpoint gave", field="cursor")
+    found, last = await svc.webhooks.deliveries(
+        caller.user_id,
+        webhook_id,
+        status=status,
+        limit=limit,
+        before=int(cursor) if cursor else None,
+    )
+    return DeliveryList(
+        items=[_delivery_out(d) for d in found],
+        next_cursor=None if last is None else str(last),
+    )
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+    status_code=202,
+    response_model=DeliveryOut,
+)
+async def retry_delivery(
+    webhook_id: str, delivery_id: str, caller: AccountHolder, svc: Svc
+) -> DeliveryOut:
+    """Send an ended delivery again (same event, same id), with a new retry window."""
+    if not delivery_id.isdigit() or len(delivery_id) > 18:
+        raise NotFoundError(f"delivery {delivery_id} not found")
+    delivery = await svc.webhooks.redeliver(caller.user_id, webhook_id, int(delivery_id))
+    return _delivery_out(delivery)
+
+
+def event_data(svc: Services) -> Callable[[str, str, str], Awaitable[dict[str, Any]]]:
+    """What an event says (its `data`), built when it is first sent: the job as
+    `GET /v1/jobs/{id}` shows it, or the usage that crossed the warning share."""
+    base_url = svc.settings.effective_public_url
+
+    async def compose(event: str, user_id: str, subject: str) -> dict[str, Any]:
+        if event == "quota.warning":
+            user = await svc.accounts.get_user(user_id)
+            usage = await svc.accounts.usage(user_id, svc.accounts.plan(user.plan))
+            return {"period": subject, "usage": usage}
+        try:
+            job = await svc.jobs.get(subject, user_id)
+        except NotFoundError:  # deleted since: what the event itself says
+            return {"job": {"id": subject, "status": event.removeprefix("job."), "deleted": True}}
+        return {"job": JobOut.of(job, base_url).model_dump(mode="json")}
+
+    return compose

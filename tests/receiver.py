@@ -1,0 +1,94 @@
+"""A real HTTP endpoint on a loopback address that records the webhooks it receives and
+answers them from a script."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+
+# A step of the script: a status code, ("redirect", code, location), or "hang" (no answer
+# until `release` is set).
+Step = int | tuple[str, int, str] | str
+
+
+class Receiver:
+    def __init__(self, host: str = "127.0.0.1", script: list[Step] | None = None) -> None:
+        self.hits: list[Hit] = []
+        self.script: list[Step] = list(script or [])
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.hits.append(Hit(self.path, dict(self.headers.items()), body))
+                    step = receiver.script.pop(0) if receiver.script else 200
+                if step == "hang":
+                    receiver.release.wait(60)
+                    step = 200
+                if isinstance(step, tuple):
+                    _, code, location = step
+                    self.send_response(code)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                assert isinstance(step, int)
+                answer = b"ok" if step < 300 else b"receiver says no"
+                try:
+                    self.send_response(step)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except OSError:
+                    pass  # the sender is gone
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Receiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, count: int, timeout_s: float = 30) -> list[Hit]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.hits) >= count:
+                    return list(self.hits)
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} webhook requests, got {len(self.hits)}")
+
+
+def receiving(host: str = "127.0.0.1", script: list[Step] | None = None) -> Iterator[Receiver]:
+    with Receiver(host, script) as receiver:
+        yield receiver
