@@ -60,6 +60,7 @@ def _banner(settings: Settings, host: str, port: int, role: str) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> None:
+    settings = settings.model_copy(update={"host": host, "port": port})  # for links it gives
     app = create_app(settings, with_worker=with_worker)
     _banner(settings, host, port, "serve" if with_worker else "api")
     config = uvicorn.Config(

@@ -104,6 +104,25 @@ def start_server(role: str, env: dict[str, str], log_path: Path) -> Process:
     return server
 
 
+@contextlib.contextmanager
+def serving(
+    request: pytest.FixtureRequest, tmp: Path, database: str, **extra: str
+) -> Iterator[tuple[Process, dict[str, str]]]:
+    """`pdfprompt serve` on a new database of the kind named, with `extra` settings."""
+    with contextlib.ExitStack() as stack:
+        if database == "sqlite":
+            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
+        else:
+            template = request.getfixturevalue("pg_template")
+            url = stack.enter_context(pg_database(template))
+        env = service_env(tmp / "data", url, **extra)
+        if database == "postgresql":
+            cli(env, "db", "upgrade")
+        server = start_server("serve", env, tmp / "serve.log")
+        stack.callback(server.stop)
+        yield server, env
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -113,15 +132,5 @@ def service(
     Tests sharing it keep apart by creating their own user.
     """
     tmp = tmp_path_factory.mktemp(f"serve-{request.param}")
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
-        else:
-            template = request.getfixturevalue("pg_template")
-            url = stack.enter_context(pg_database(template))
-        env = service_env(tmp / "data", url)
-        if request.param == "postgresql":
-            cli(env, "db", "upgrade")
-        server = start_server("serve", env, tmp / "serve.log")
-        stack.callback(server.stop)
-        yield server, env
+    with serving(request, tmp, request.param) as served:
+        yield served

@@ -291,6 +291,11 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/files/{file}/shares", {"expires_in_s": 600}),
     ("GET", "/v1/files/{file}/shares", None),
     ("DELETE", "/v1/shares/{share}", None),
+    ("GET", "/v1/webhooks/{webhook}", None),
+    ("PATCH", "/v1/webhooks/{webhook}", {"enabled": False}),
+    ("GET", "/v1/webhooks/{webhook}/deliveries", None),
+    ("POST", "/v1/webhooks/{webhook}/deliveries/1/retry", None),
+    ("DELETE", "/v1/webhooks/{webhook}", None),
 ]
 
 
@@ -306,7 +311,9 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
         assert job["status"] == "succeeded"
         [key] = c.get("/v1/keys").json()["items"]
         share = c.post(f"/v1/files/{job['file']['id']}/shares", json={}).json()
+        hook = c.post("/v1/webhooks", json={"url": "https://hooks.example.com/in"}).json()
         ids = {
+            "webhook": hook["id"],
             "job": job["id"],
             "file": job["file"]["id"],
             "key": key["id"],
@@ -325,3 +332,5 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
         [still] = c.get(f"/v1/files/{ids['file']}/shares").json()["items"]
         assert still["revoked_at"] is None and still["downloads"] == 0
         assert httpx.get(share["url"]).status_code == 200
+        [hooked] = c.get("/v1/webhooks").json()["items"]
+        assert hooked["enabled"] is True and hooked["url"] == "https://hooks.example.com/in"

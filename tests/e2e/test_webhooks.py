@@ -1,0 +1,170 @@
+"""Webhooks through `pdfprompt serve` on SQLite and PostgreSQL, to real HTTP receivers on
+127.0.0.1: registration and its errors, a signed `job.succeeded` carrying the job, retries
+recorded attempt by attempt, a server killed in the middle of a delivery, and the address
+rule when private addresses are not allowed."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pdfprompt.accounts import verify
+from tests.e2e.conftest import Process, create_key, serving, start_server
+from tests.e2e.test_flow import wait_final
+from tests.receiver import Receiver
+
+ALLOW = {
+    "PDFPROMPT_WEBHOOK_ALLOW_PRIVATE": "true",
+    "PDFPROMPT_WEBHOOK_RETRY_BASE_S": "0.2",
+    "PDFPROMPT_WEBHOOK_TIMEOUT_S": "2",
+    "PDFPROMPT_WEBHOOK_POLL_MS": "100",
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def allowing(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Process, dict[str, str], Path]]:
+    """`pdfprompt serve` that may deliver to loopback receivers, as the tests need."""
+    tmp = tmp_path_factory.mktemp(f"hooks-{request.param}")
+    with serving(request, tmp, request.param, **ALLOW) as (server, env):
+        yield server, env, tmp
+
+
+def _client(server: Process, env: dict[str, str], email: str) -> httpx.Client:
+    key = create_key(env, email)
+    return httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+
+
+def _ended_delivery(c: httpx.Client, hook_id: str) -> dict[str, Any]:
+    """The webhook's one delivery, once it is no longer pending."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = c.get(f"/v1/webhooks/{hook_id}/deliveries").json()["items"]
+        if items and items[0]["status"] != "pending":
+            [delivery] = items
+            return dict(delivery)
+        time.sleep(0.05)
+    raise AssertionError(f"the delivery of webhook {hook_id} did not end")
+
+
+def _succeeded(c: httpx.Client) -> dict[str, object]:
+    job, _ = wait_final(
+        c, c.post("/v1/jobs", json={"type": "html", "input": "<p>w</p>"}).json()["id"]
+    )
+    assert job["status"] == "succeeded"
+    return job
+
+
+def test_a_signed_event_carries_the_job_and_every_attempt_is_listed(
+    allowing: tuple[Process, dict[str, str], Path],
+) -> None:
+    server, env, _ = allowing
+    with _client(server, env, "hooks@example.com") as c, Receiver(script=[500, 502, 500]) as r:
+        made = c.post("/v1/webhooks", json={"url": r.url, "events": ["job.succeeded"]})
+        assert made.status_code == 201
+        hook = made.json()
+        assert hook["secret"].startswith("whsec_") and hook["enabled"] is True
+        [listed] = c.get("/v1/webhooks").json()["items"]
+        assert listed["id"] == hook["id"] and listed["secret"] is None  # shown once
+        job = _succeeded(c)
+        hits = r.wait_for(4)
+        event = hits[-1].event
+        assert event["type"] == "job.succeeded"
+        assert event["data"]["job"]["id"] == job["id"]
+        assert event["data"]["job"]["status"] == "succeeded"
+        assert event["data"]["job"]["file"]["url"] == f"{server.base_url}/v1/jobs/{job['id']}/pdf"
+        assert all(h.body == hits[0].body for h in hits)
+        assert verify(hook["secret"], hits[-1].body, hits[-1].headers["Pdfprompt-Signature"])
+        delivery = _ended_delivery(c, hook["id"])
+        assert delivery["id"] == event["id"] and delivery["subject"] == job["id"]
+        assert (delivery["status"], delivery["attempts"]) == ("succeeded", 4)
+        assert [a["status_code"] for a in delivery["log"]] == [500, 502, 500, 200]
+        assert delivery["log"][1]["error"] == "the endpoint answered HTTP 502: receiver says no"
+        # Off, on, and gone.
+        off = c.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": False}).json()
+        assert (off["enabled"], off["disabled_reason"]) == (False, "disabled by its owner")
+        rotated = c.patch(f"/v1/webhooks/{hook['id']}", json={"rotate_secret": True}).json()
+        assert rotated["secret"].startswith("whsec_") and rotated["secret"] != hook["secret"]
+        assert c.delete(f"/v1/webhooks/{hook['id']}").status_code == 204
+        assert c.get(f"/v1/webhooks/{hook['id']}").status_code == 404
+        assert c.get(f"/v1/webhooks/{hook['id']}/deliveries").status_code == 404
+
+
+BAD = [
+    ({"url": "ftp://example.com/in"}, "url: must be an http:// or https:// URL"),
+    ({"url": "https://example.com/in", "events": ["job.done"]}, "events"),
+    ({"url": "https://example.com/in", "events": []}, "events"),
+    ({"events": ["job.failed"]}, "url"),
+    ({"url": "https://example.com/in", "secret": "mine"}, "secret"),
+]
+
+
+def test_bad_registrations_are_refused_naming_the_problem(
+    allowing: tuple[Process, dict[str, str], Path],
+) -> None:
+    server, env, _ = allowing
+    with _client(server, env, "bad@example.com") as c:
+        for body, problem in BAD:
+            answer = c.post("/v1/webhooks", json=body)
+            assert (body, answer.status_code) == (body, 422)
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["code"] == "invalid_input"
+            assert problem in answer.json()["detail"]
+        assert c.get("/v1/webhooks").json()["items"] == []
+        assert c.patch("/v1/webhooks/nope", json={"enabled": True}).status_code == 404
+
+
+def test_a_server_killed_mid_delivery_loses_no_event(
+    allowing: tuple[Process, dict[str, str], Path],
+) -> None:
+    server, env, tmp = allowing
+    with Receiver(script=["hang"]) as r:
+        with _client(server, env, "killed@example.com") as c:
+            hook = c.post("/v1/webhooks", json={"url": r.url}).json()
+            job = _succeeded(c)
+            [first] = r.wait_for(1)  # the delivery is in flight, its answer held back
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+        # A second server on the same database and storage takes over once the lease ends.
+        second = start_server("serve", env, tmp / "second.log")
+        try:
+            hits = r.wait_for(2, timeout_s=30)
+            assert hits[1].body == first.body  # the same event, again
+            assert first.event["data"]["job"]["id"] == job["id"]
+            assert [h.headers["Pdfprompt-Attempt"] for h in hits] == ["1", "2"]
+            with httpx.Client(base_url=second.base_url, headers=c.headers, timeout=30) as c2:
+                delivery = _ended_delivery(c2, hook["id"])
+            assert (delivery["status"], delivery["attempts"]) == ("succeeded", 2)
+            assert delivery["log"][0]["error"].startswith("interrupted")
+            assert delivery["log"][1]["status_code"] == 200
+        finally:
+            second.stop()
+            server.start()  # the module's server again, for the tests after this one
+            server.wait_ready()
+
+
+def test_private_addresses_are_refused_when_not_allowed(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, env = service
+    with _client(server, env, "private@example.com") as c, Receiver() as r:
+        literal = c.post("/v1/webhooks", json={"url": r.url})
+        assert literal.status_code == 422
+        assert "127.0.0.1 is a private or loopback address" in literal.json()["detail"]
+        # `127.1` is not written as an address, but resolves to one: refused on delivery.
+        sneaky = c.post("/v1/webhooks", json={"url": r.url.replace("127.0.0.1", "127.1")})
+        assert sneaky.status_code == 201
+        hook = sneaky.json()
+        _succeeded(c)
+        delivery = _ended_delivery(c, hook["id"])
+        assert (delivery["status"], delivery["attempts"]) == ("failed", 1)
+        assert delivery["last_error"].startswith("refused: 127.1 resolves to 127.0.0.1")
+        assert r.hits == []
