@@ -4,9 +4,9 @@ answers them from a script."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,7 +30,14 @@ Step = int | tuple[str, int, str] | str
 
 
 class Receiver:
-    def __init__(self, host: str = "127.0.0.1", script: list[Step] | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        script: list[Step] | None = None,
+        tls: ssl.SSLContext | None = None,
+        name: str | None = None,
+    ) -> None:
+        """`tls`: serve HTTPS with this context; `name`: the host name in `url`."""
         self.hits: list[Hit] = []
         self.script: list[Step] = list(script or [])
         self.release = threading.Event()
@@ -68,7 +75,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://{name or host}:{self.server.server_address[1]}/hook"
 
     def __enter__(self) -> Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -87,8 +97,3 @@ class Receiver:
                     return list(self.hits)
             time.sleep(0.02)
         raise AssertionError(f"expected {count} webhook requests, got {len(self.hits)}")
-
-
-def receiving(host: str = "127.0.0.1", script: list[Step] | None = None) -> Iterator[Receiver]:
-    with Receiver(host, script) as receiver:
-        yield receiver

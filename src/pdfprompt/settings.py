@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("PDFPROMPT_S3_ENDPOINT_URL")
     )
     s3_region: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_S3_REGION"))
+    # Downloads with an API key answer 302 to a presigned URL valid this long (0: the API
+    # streams them). Share links always stream: each of their downloads is counted.
+    s3_presign_s: int = Field(
+        default=0, ge=0, le=7 * 86400, validation_alias=_env("PDFPROMPT_S3_PRESIGN_S")
+    )
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("PDFPROMPT_HOST"))
     port: int = Field(default=8000, ge=0, le=65535, validation_alias=_env("PDFPROMPT_PORT"))

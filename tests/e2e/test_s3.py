@@ -59,3 +59,48 @@ def check_ranges(c: httpx.Client, path: str, whole: bytes) -> None:
     assert c.get(path, headers={"Range": f"bytes={size}-"}).status_code == 416
     stale = c.get(path, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
     assert stale.status_code == 200 and stale.content == whole
+
+
+def test_downloads_may_redirect_to_a_short_lived_presigned_url(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    bucket = f"pdfprompt-{uuid.uuid4().hex[:12]}"
+    make_bucket(s3_endpoint, bucket)
+    env = service_env(
+        tmp_path / "data",
+        f"sqlite:///{tmp_path / 'pdfprompt.sqlite3'}",
+        PDFPROMPT_STORAGE_URL=f"s3://{bucket}/pdfs",
+        PDFPROMPT_S3_ENDPOINT_URL=s3_endpoint,
+        PDFPROMPT_S3_PRESIGN_S="60",
+    )
+    server = start_server("serve", env, tmp_path / "serve.log")
+    try:
+        key = create_key(env, "presign@example.com")
+        with httpx.Client(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as c:
+            body = {"type": "html", "input": "<p>signed</p>", "options": {"filename": "Q3 été"}}
+            job, _ = wait_final(c, c.post("/v1/jobs", json=body).json()["id"])
+            assert job["status"] == "succeeded"
+            file_id = job["file"]["id"]
+            for path in (f"/v1/jobs/{job['id']}/pdf", f"/v1/files/{file_id}/content"):
+                moved = c.get(path)
+                assert moved.status_code == 302, path
+                assert moved.headers["Cache-Control"] == "no-store"
+                location = moved.headers["Location"]
+                assert location.startswith(f"{s3_endpoint}/{bucket}/pdfs/")
+                assert "X-Amz-Expires=60" in location
+                direct = httpx.get(location, timeout=30)  # no API key: the URL is the grant
+                assert direct.status_code == 200 and "signed" in pdf_text(direct.content)
+                assert direct.headers["Content-Type"] == "application/pdf"
+                assert "Q3" in direct.headers["Content-Disposition"]
+                assert direct.headers["Content-Disposition"].startswith("attachment;")
+                part = httpx.get(location, headers={"Range": "bytes=0-9"}, timeout=30)
+                assert part.status_code == 206 and part.content == direct.content[:10]
+            # A share link is counted per download, so it is never handed off to S3.
+            share = c.post(f"/v1/files/{file_id}/shares", json={"max_downloads": 1}).json()
+            public = httpx.get(share["url"], timeout=30)
+            assert public.status_code == 200 and public.content == direct.content
+            assert httpx.get(share["url"], timeout=30).status_code == 410
+    finally:
+        server.stop()

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from pdfprompt.accounts import verify
-from tests.e2e.conftest import Process, create_key, serving, start_server
+from tests.e2e.conftest import Process, cli, create_key, serving, start_server
 from tests.e2e.test_flow import wait_final
 from tests.receiver import Receiver
 
@@ -168,3 +168,26 @@ def test_private_addresses_are_refused_when_not_allowed(
         assert (delivery["status"], delivery["attempts"]) == ("failed", 1)
         assert delivery["last_error"].startswith("refused: 127.1 resolves to 127.0.0.1")
         assert r.hits == []
+
+
+def test_the_quota_warning_is_sent_once_with_the_usage(
+    allowing: tuple[Process, dict[str, str], Path],
+) -> None:
+    server, env, _ = allowing
+    out = cli(env, "users", "create", "warned@example.com", "--plan", "starter").stdout
+    key = out.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c, Receiver() as r:
+        made = c.post("/v1/webhooks", json={"url": r.url, "events": ["quota.warning"]}).json()
+        for n in range(3):  # starter: 3 PDFs a month; the 3rd passes 80 %
+            assert c.post("/v1/jobs", json={"type": "html", "input": f"<p>{n}</p>"}).is_success
+        [hit] = r.wait_for(1)
+        event = hit.event
+        assert event["type"] == "quota.warning"
+        assert event["data"]["usage"]["plan"]["name"] == "starter"
+        assert event["data"]["usage"]["pdfs"]["limit"] == 3
+        assert event["data"]["period"] == event["created_at"][:7]
+        assert verify(made["secret"], hit.body, hit.headers["Pdfprompt-Signature"])
+        assert c.post("/v1/jobs", json={"type": "html", "input": "<p>4</p>"}).status_code == 429
+        time.sleep(1)
+        assert len(r.hits) == 1  # once a period

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import ssl
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import trustme
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,12 +44,13 @@ def _dispatcher(
     store: WebhookStore,
     rule: AddressRule = any_address,
     owner: str = "w1",
+    verify: ssl.SSLContext | bool = True,
     **config: Any,
 ) -> WebhookDispatcher:
     config.setdefault("retry", FAST)
     config.setdefault("timeout_s", 5.0)
     config.setdefault("poll_s", 0.05)
-    sender = WebhookSender(timeout_s=config["timeout_s"], rule=rule)
+    sender = WebhookSender(timeout_s=config["timeout_s"], rule=rule, verify=verify)
     return WebhookDispatcher(store, sender, _compose, DeliveryConfig(**config), owner=owner)
 
 
@@ -346,3 +349,33 @@ async def test_redelivery_of_an_ended_delivery(engine: AsyncEngine, status: str)
     assert first.body == second.body  # the same event, sent again
     [delivery], _ = await hooks.deliveries(user, hook.id)
     assert (delivery.status, delivery.attempts) == ("succeeded", 2)
+
+
+@pytest.mark.parametrize("certified", ["localhost", "elsewhere.example"])
+async def test_https_endpoints_are_checked_against_their_host_name(
+    engine: AsyncEngine, certified: str
+) -> None:
+    """The connection goes to the address that was checked, and the certificate is still
+    verified against the URL's host name."""
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(certified).configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+    with Receiver(tls=server_tls, name="localhost") as receiver:
+        hook = await hooks.create(user, receiver.url, ["job.succeeded"])
+        await _job(jobs, user)
+        await _deliver_all(_dispatcher(hooks, verify=client_tls, window_s=0))
+    [delivery], _ = await hooks.deliveries(user, hook.id)
+    if certified == "localhost":
+        assert (delivery.status, delivery.last_status_code) == ("succeeded", 200)
+        [hit] = receiver.hits
+        assert hit.headers["Host"] == f"localhost:{receiver.url.split(':')[2].split('/')[0]}"
+        assert verify(str(hook.secret), hit.body, hit.headers["Pdfprompt-Signature"])
+    else:
+        assert delivery.status == "failed" and receiver.hits == []
+        assert (
+            delivery.last_error is not None and "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+        )

@@ -18,6 +18,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -114,12 +115,19 @@ class WebhookSender:
     """POSTs one event to one URL, following redirects, within `timeout_s` in all."""
 
     def __init__(
-        self, *, timeout_s: float, rule: AddressRule, user_agent: str = "pdfprompt-webhooks/1"
+        self,
+        *,
+        timeout_s: float,
+        rule: AddressRule,
+        verify: ssl.SSLContext | bool = True,
+        user_agent: str = "pdfprompt-webhooks/1",
     ) -> None:
+        """`verify`: how HTTPS endpoints' certificates are checked (the system's trust
+        store by default), always against the URL's host name."""
         self.timeout_s = timeout_s
         self.rule = rule
         self.user_agent = user_agent
-        self.client = httpx.AsyncClient(follow_redirects=False, timeout=timeout_s)
+        self.client = httpx.AsyncClient(follow_redirects=False, timeout=timeout_s, verify=verify)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -156,15 +164,22 @@ class WebhookSender:
     async def _post(
         self, target: httpx.URL, body: bytes, headers: dict[str, str]
     ) -> tuple[int, str | None, str]:
-        """One POST to the checked address; (status, Location, start of the answer)."""
-        address = await self._resolve(target)
-        pinned = target.copy_with(host=str(address))
+        """One POST to a checked address of the host (the next one if it cannot be
+        reached); (status, Location, start of the answer)."""
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         sent = {**headers, "Host": target.netloc.decode("ascii"), "User-Agent": self.user_agent}
-        request = self.client.build_request(
-            "POST", pinned, content=body, headers=sent, extensions=extensions
-        )
-        response = await self.client.send(request, stream=True)
+        addresses = await self._resolve(target)
+        for n, address in enumerate(addresses):
+            pinned = target.copy_with(host=str(address))
+            request = self.client.build_request(
+                "POST", pinned, content=body, headers=sent, extensions=extensions
+            )
+            try:
+                response = await self.client.send(request, stream=True)
+                break
+            except httpx.ConnectError:
+                if n == len(addresses) - 1:
+                    raise
         try:
             excerpt = b""
             async for chunk in response.aiter_raw():
@@ -176,8 +191,9 @@ class WebhookSender:
         text = excerpt[:EXCERPT_BYTES].decode("utf-8", "replace").strip()
         return response.status_code, response.headers.get("location"), text
 
-    async def _resolve(self, target: httpx.URL) -> IpAddress:
-        """The address to connect to; `_Refused` if any address the host has is not allowed."""
+    async def _resolve(self, target: httpx.URL) -> list[IpAddress]:
+        """The addresses to connect to, in the resolver's order; `_Refused` if any address
+        the host has is not allowed."""
         host = target.host
         try:
             addresses = [ipaddress.ip_address(host)]
@@ -198,7 +214,7 @@ class WebhookSender:
                     if str(address) != host
                     else f"refused: {host} is a private or loopback address"
                 )
-        return addresses[0]
+        return list(dict.fromkeys(addresses))
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,28 +292,18 @@ class WebhookDispatcher:
         attempts in flight get the timeout to finish, the rest return on lease expiry."""
         try:
             while not self._stopping.is_set():
-                free = self.config.concurrency - len(self._tasks)
-                claimed: list[ClaimedDelivery] = []
-                if free > 0:
-                    try:
-                        claimed = await self.store.claim(self.owner, free, self.config.lease_s)
-                    except Exception as exc:
-                        log.warning("claiming webhook deliveries failed (%s)", exc)
-                for delivery in claimed:
-                    task = asyncio.create_task(self._deliver(delivery), name="pdfprompt-webhook")
-                    self._tasks.add(task)
-                    task.add_done_callback(self._done)
-                if claimed and len(claimed) == free:
-                    continue
-                wait_s = self.config.poll_s
-                try:
+                try:  # a read: nothing is written while nothing is due
                     due = await self.store.next_due_in_s()
                 except Exception as exc:
                     log.warning("checking for due webhook deliveries failed (%s)", exc)
                     due = None
                 if burst and due is None and not self._tasks:
                     return
-                if due is not None:
+                free = self.config.concurrency - len(self._tasks)
+                if due is not None and due <= 0 and free > 0 and await self._claim(free):
+                    continue  # look again at once: more may be due
+                wait_s = self.config.poll_s
+                if due is not None and due > 0:
                     wait_s = min(wait_s, max(0.01, due))
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -307,6 +313,19 @@ class WebhookDispatcher:
                 await asyncio.wait(set(self._tasks), timeout=self.config.timeout_s + 1)
             for task in list(self._tasks):
                 task.cancel()
+
+    async def _claim(self, free: int) -> int:
+        """Claim up to `free` due deliveries and start sending them; how many."""
+        try:
+            claimed = await self.store.claim(self.owner, free, self.config.lease_s)
+        except Exception as exc:
+            log.warning("claiming webhook deliveries failed (%s)", exc)
+            return 0
+        for delivery in claimed:
+            task = asyncio.create_task(self._deliver(delivery), name="pdfprompt-webhook")
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return len(claimed)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

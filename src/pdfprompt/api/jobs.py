@@ -302,13 +302,26 @@ class _Unsatisfiable(Exception):
     pass
 
 
-async def pdf_response(storage: Storage, file: FileInfo, request: Request) -> Response:
+async def pdf_response(
+    storage: Storage, file: FileInfo, request: Request, *, presign_s: int = 0
+) -> Response:
     """Stream a stored PDF with its length, filename and a strong ETag; a single byte range
-    (`Range: bytes=…`) answers 206 with that part."""
+    (`Range: bytes=…`) answers 206 with that part. With `presign_s` and a store that has
+    presigned URLs, answer 302 to one valid that long instead (the store serves the bytes)."""
     etag = f'"{file.id}"'
+    disposition = _content_disposition(file.filename)
+    if presign_s > 0:
+        url = await storage.presigned_url(
+            file.storage_key,
+            expires_s=presign_s,
+            filename=disposition,
+            content_type=file.content_type,
+        )
+        if url is not None:
+            return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
     headers = {
         "ETag": etag,
-        "Content-Disposition": _content_disposition(file.filename),
+        "Content-Disposition": disposition,
         "Cache-Control": "private, max-age=3600",
         "X-Content-Type-Options": "nosniff",
         "Accept-Ranges": "bytes",
@@ -346,7 +359,7 @@ async def get_job_pdf(request: Request, job_id: str, caller: FileReader, svc: Sv
     job = await svc.jobs.get(job_id, caller.user_id)
     if job.file is None:
         raise ConflictError(f"job {job_id} is {job.status.value}; it has no PDF")
-    return await pdf_response(svc.storage, job.file, request)
+    return await pdf_response(svc.storage, job.file, request, presign_s=svc.settings.s3_presign_s)
 
 
 @router.get("/files/{file_id}")
@@ -367,4 +380,4 @@ async def get_file_content(
     request: Request, file_id: str, caller: FileReader, svc: Svc
 ) -> Response:
     file = await svc.jobs.get_file(file_id, caller.user_id)
-    return await pdf_response(svc.storage, file, request)
+    return await pdf_response(svc.storage, file, request, presign_s=svc.settings.s3_presign_s)

@@ -30,6 +30,13 @@ class Storage(Protocol):
 
     async def check(self) -> None: ...
 
+    async def presigned_url(
+        self, key: str, *, expires_s: int, filename: str, content_type: str
+    ) -> str | None:
+        """A URL that serves the object to anyone for `expires_s`, with these download
+        headers; None when the backend has no such URLs."""
+        ...
+
 
 def storage_from_settings(settings: Settings) -> Storage:
     url = settings.effective_storage_url

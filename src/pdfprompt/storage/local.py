@@ -99,6 +99,11 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
+    async def presigned_url(
+        self, key: str, *, expires_s: int, filename: str, content_type: str
+    ) -> str | None:
+        return None  # files are served through the API
+
     async def check(self) -> None:
         try:
             await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)

@@ -52,6 +52,7 @@ class S3Storage:
                     endpoint_url=self.endpoint_url,
                     region_name=self.region,
                     config=Config(
+                        signature_version="s3v4",
                         retries={"max_attempts": 3, "mode": "standard"},
                         connect_timeout=5,
                         read_timeout=30,
@@ -130,6 +131,27 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         await self._call("delete", key, "delete_object", Key=self._key(key))
+
+    async def presigned_url(
+        self, key: str, *, expires_s: int, filename: str, content_type: str
+    ) -> str | None:
+        """A SigV4 presigned GET (computed locally, no request to the store); S3 answers it
+        with the given Content-Disposition and Content-Type, and honours ranges."""
+
+        def presign() -> str:
+            url: str = self._s3().generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": self._key(key),
+                    "ResponseContentDisposition": filename,
+                    "ResponseContentType": content_type,
+                },
+                ExpiresIn=expires_s,
+            )
+            return url
+
+        return await asyncio.to_thread(presign)
 
     async def check(self) -> None:
         try:
