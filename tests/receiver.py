@@ -81,7 +81,7 @@ class Receiver:
         self.url = f"{scheme}://{name or host}:{self.server.server_address[1]}/hook"
 
     def __enter__(self) -> Receiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

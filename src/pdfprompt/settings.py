@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     s3_region: str | None = Field(default=None, validation_alias=_env("PDFPROMPT_S3_REGION"))
     # Downloads with an API key answer 302 to a presigned URL valid this long (0: the API
     # streams them). Share links always stream: each of their downloads is counted.
+    # Public share-link requests per client address and minute (0: unlimited).
+    share_rate_limit_per_minute: int = Field(
+        default=120, ge=0, validation_alias=_env("PDFPROMPT_SHARE_RATE_LIMIT_PER_MINUTE")
+    )
     s3_presign_s: int = Field(
         default=0, ge=0, le=7 * 86400, validation_alias=_env("PDFPROMPT_S3_PRESIGN_S")
     )

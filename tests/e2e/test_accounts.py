@@ -234,7 +234,7 @@ def test_a_user_disabled_from_the_cli_is_refused_within_the_cache_ttl(
 
 def test_the_rate_limit_of_the_plan(deployment: tuple[Start, dict[str, str]]) -> None:
     start, env = deployment
-    api = start("api")
+    api = start("api", PDFPROMPT_SHARE_RATE_LIMIT_PER_MINUTE="5")
     key = _user(env, "rate@example.com", "slow")
     with _client(api, key) as c:
         codes = [c.get("/v1/jobs").status_code for _ in range(6)]
@@ -242,6 +242,13 @@ def test_the_rate_limit_of_the_plan(deployment: tuple[Start, dict[str, str]]) ->
         limited = c.get("/v1/jobs")
         assert limited.json()["code"] == "rate_limited"
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    # Share links need no key: their requests are limited per client address.
+    with httpx.Client(base_url=api.base_url) as anyone:
+        guesses = [anyone.get(f"/s/{'x' * 32}") for _ in range(12)]
+    codes = [g.status_code for g in guesses]
+    assert set(codes) == {404, 429} and 5 <= codes.count(404) <= 10  # at most 2 windows
+    refused = guesses[codes.index(429)]
+    assert refused.json()["code"] == "rate_limited" and "Retry-After" in refused.headers
 
 
 def test_the_rate_limit_is_shared_through_redis(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,9 +137,17 @@ def test_cancel_and_delete(service: tuple[Process, dict[str, str]]) -> None:
         again = c.post(f"/v1/jobs/{job['id']}/cancel")
         if done["status"] == "succeeded":
             assert again.status_code == 409 and again.json()["code"] == "conflict"
+        stored = Path(env["PDFPROMPT_DATA_DIR"]) / "files"
+        kept = len([p for p in stored.rglob("*") if p.is_file()])
+        if done["status"] == "succeeded":
+            used = c.get("/v1/usage").json()["storage_bytes"]["used"]
+            assert used == done["file"]["size_bytes"]
         assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
         assert c.get(f"/v1/jobs/{job['id']}").status_code == 404
-        assert c.get(f"/v1/files/{done['file']['id']}").status_code == 404
+        if done["status"] == "succeeded":
+            assert c.get(f"/v1/files/{done['file']['id']}").status_code == 404
+            assert c.get("/v1/usage").json()["storage_bytes"]["used"] == 0
+            assert len([p for p in stored.rglob("*") if p.is_file()]) == kept - 1
 
 
 def test_render_command_makes_a_pdf_without_a_server(tmp_path: Any) -> None:

@@ -182,7 +182,7 @@ class WebhookSender:
                     raise
         try:
             excerpt = b""
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 excerpt += chunk
                 if len(excerpt) >= EXCERPT_BYTES:
                     break
@@ -330,6 +330,8 @@ class WebhookDispatcher:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._wake.set()
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("webhook delivery failed unexpectedly; its lease will run out", exc_info=exc)
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         self.metrics.in_flight.inc()

@@ -20,17 +20,21 @@ log = logging.getLogger(__name__)
 WINDOW_S = 60
 
 
-def _refused(limit: int, now: float) -> RateLimitedError:
+def _refused(limit: int, now: float, who: str) -> RateLimitedError:
     wait_s = WINDOW_S - (now % WINDOW_S)
     return RateLimitedError(
-        f"this key's plan allows {limit} requests a minute; retry in {wait_s:.0f} s",
+        f"{who} allows {limit} requests a minute; retry in {wait_s:.0f} s",
         retry_after_s=max(1.0, wait_s),
     )
 
 
+KEY_PLAN = "this key's plan"
+
+
 class RateLimiter(Protocol):
-    async def hit(self, key_id: str, limit: int | None) -> None:
-        """Count a request of `key_id`; `RateLimitedError` when over `limit` this minute."""
+    async def hit(self, key_id: str, limit: int | None, who: str = KEY_PLAN) -> None:
+        """Count a request of `key_id`; `RateLimitedError` when over `limit` this minute
+        (its message: "<who> allows <limit> requests a minute")."""
         ...
 
     async def aclose(self) -> None: ...
@@ -42,7 +46,7 @@ class LocalRateLimiter:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[int, int]] = {}  # key id -> (window, requests)
 
-    async def hit(self, key_id: str, limit: int | None) -> None:
+    async def hit(self, key_id: str, limit: int | None, who: str = KEY_PLAN) -> None:
         if limit is None:
             return
         now = time.time()
@@ -53,7 +57,7 @@ class LocalRateLimiter:
             if len(self._windows) > 100_000:  # old windows of idle keys
                 self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
         if count >= limit:
-            raise _refused(limit, now)
+            raise _refused(limit, now, who)
         self._windows[key_id] = (window, count + 1)
 
     async def aclose(self) -> None:
@@ -69,7 +73,7 @@ class RedisRateLimiter:
         self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.errors = 0
 
-    async def hit(self, key_id: str, limit: int | None) -> None:
+    async def hit(self, key_id: str, limit: int | None, who: str = KEY_PLAN) -> None:
         if limit is None:
             return
         now = time.time()
@@ -84,7 +88,7 @@ class RedisRateLimiter:
             log.warning("rate limit not applied (Redis: %s)", exc)
             return
         if int(count) > limit:
-            raise _refused(limit, now)
+            raise _refused(limit, now, who)
 
     async def aclose(self) -> None:
         await self._redis.aclose()

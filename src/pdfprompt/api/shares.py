@@ -67,6 +67,10 @@ async def revoke_share(share_id: str, caller: FileReader, svc: Svc) -> Response:
 async def download_shared(request: Request, token: str, svc: Svc) -> Response:
     """The shared PDF, no API key: 404 for a link that never was, 410 for one that expired,
     was revoked or is used up. Each answer with the file counts as one download."""
+    limit = svc.settings.share_rate_limit_per_minute
+    if limit and request.client is not None:
+        who = "this server, for shared links from one address,"
+        await svc.rate_limiter.hit(f"share-ip:{request.client.host}", limit, who)
     if len(token) > 64:
         raise NotFoundError("no such link")
     user_id, file_id = await svc.shares.take_download(token)
