@@ -258,6 +258,32 @@ async def test_weasyprint_timeout_is_transient_and_the_pool_recovers() -> None:
     assert _spawned_renderers() == []
 
 
+async def test_a_cancelled_weasyprint_render_is_stopped_and_the_others_go_on() -> None:
+    """Cancelling a job stops its render at once: its process is killed and replaced; a
+    render in the other process is not touched."""
+    settings = Settings(render_engine="weasyprint", max_pdf_concurrency=2, render_timeout_s=120)
+    slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 40_000 + "</table>"
+    async with renderer_from_settings(settings) as renderer:
+        before = set(_spawned_renderers())
+        assert len(before) == 2
+        rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
+        await asyncio.sleep(0.3)
+        meanwhile = await renderer.render("<p>meanwhile</p>", RenderOptions())
+        assert "meanwhile" in _text(meanwhile.data)
+        assert not rendering.done()
+        rendering.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await rendering
+        after = set(_spawned_renderers())
+        assert len(after) == 2 and len(before - after) == 1  # one process replaced
+        outs = await asyncio.gather(
+            *(renderer.render(f"<p>after {n}</p>", RenderOptions()) for n in range(2))
+        )
+        assert [f"after {n}" in _text(o.data) for n, o in enumerate(outs)] == [True, True]
+    await asyncio.sleep(0.5)
+    assert _spawned_renderers() == []
+
+
 async def test_auto_falls_back_to_weasyprint_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

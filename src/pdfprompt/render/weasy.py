@@ -1,7 +1,9 @@
 """HTML → PDF with WeasyPrint, the fallback when no Chromium is found.
 
-WeasyPrint is pure Python and CPU-bound, so it runs in a pool of worker
-processes (`MAX_PDF_CONCURRENCY` of them), never on the event loop. Its URL
+WeasyPrint is pure Python and CPU-bound, so it runs in worker processes
+(`MAX_PDF_CONCURRENCY` of them, one render each at a time), never on the event
+loop. A render that runs out of time or whose job is cancelled is stopped by
+killing its process, which is replaced; renders in the other processes go on. Its URL
 fetcher answers `data:` URIs only: everything else (http(s), file:, ftp:, …)
 is refused, so the sandbox rules of the Chromium renderer hold here too. It
 runs no JavaScript.
@@ -14,12 +16,12 @@ the laid-out document. `scale` has no WeasyPrint equivalent and is ignored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import re
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
+from multiprocessing.connection import Connection
 from typing import Any
 
 from pdfprompt.domain import (
@@ -109,12 +111,71 @@ def _render_in_process(document: str, options: dict[str, Any], max_pages: int) -
     return data, pages
 
 
-def _warm() -> None:
+def _serve(conn: Connection) -> None:
+    """A render process: import WeasyPrint, say so, then render what arrives until None."""
     import weasyprint  # noqa: F401 - the import is the slow part of a first render
+
+    conn.send("ready")
+    while (work := conn.recv()) is not None:
+        try:
+            answer: tuple[str, Any] = ("ok", _render_in_process(*work))
+        except PdfPromptError as exc:
+            answer = ("error", exc)
+        except Exception as exc:
+            answer = ("error", RenderError(f"WeasyPrint failed: {type(exc).__name__}: {exc}"))
+        try:
+            conn.send(answer)
+        except Exception as exc:  # an error that cannot be pickled
+            conn.send(("error", RenderError(f"WeasyPrint failed: {type(exc).__name__}: {exc}")))
+
+
+class _Slot:
+    """One render process and the parent's end of its pipe: one render at a time, so a
+    render that must stop (timeout, cancellation) is stopped by killing its process alone."""
+
+    def __init__(self) -> None:
+        # Spawned, not forked: the parent runs an event loop and threads.
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    async def wait_ready(self) -> None:
+        if not self.ready:
+            if await asyncio.to_thread(self.conn.recv) != "ready":
+                raise BrowserUnavailableError("a WeasyPrint process did not start")
+            self.ready = True
+
+    async def render(self, work: tuple[str, dict[str, Any], int]) -> tuple[bytes, int]:
+        self.conn.send(work)
+        kind, value = await asyncio.to_thread(self.conn.recv)
+        if kind == "error":
+            raise value
+        data, pages = value
+        return data, pages
+
+    def kill(self) -> None:
+        """Stop the process at once. The pipe is left to close when nothing uses it: a
+        thread may still be reading it (it reads the end of the file and returns), and
+        closing it under that thread could hand its number to the next slot's pipe."""
+        self.process.kill()
+        self.process.join(5)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()
 
 
 class WeasyPrintRenderer:
-    """A pool of WeasyPrint processes. Use as `async with WeasyPrintRenderer(...) as r`."""
+    """`processes` WeasyPrint processes, one render each at a time. Use as
+    `async with WeasyPrintRenderer(...) as r`."""
 
     def __init__(
         self, *, processes: int = 2, timeout_s: float = 30.0, max_pages: int = 500
@@ -123,74 +184,67 @@ class WeasyPrintRenderer:
         self.timeout_s = timeout_s
         self.max_pages = max_pages
         self.renders = 0
-        self._pool: ProcessPoolExecutor | None = None
-        self._warming: asyncio.Future[list[None]] | None = None
+        self._idle: asyncio.Queue[_Slot] | None = None
+        self._slots: set[_Slot] = set()
 
     @property
     def name(self) -> str:
         return "weasyprint"
 
-    async def _ready_pool(self) -> ProcessPoolExecutor:
-        """The pool, started (and warmed: WeasyPrint's import takes a second) if needed.
-        Waiting for the warm-up does not count against a render's timeout."""
-        if self._pool is None:
-            # Spawned, not forked: the parent runs an event loop and threads.
-            context = multiprocessing.get_context("spawn")
-            pool = self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
-            loop = asyncio.get_running_loop()
-            self._warming = asyncio.gather(
-                *(loop.run_in_executor(pool, _warm) for _ in range(self.processes))
-            )
-        pool = self._pool
-        if self._warming is not None:
-            await asyncio.shield(self._warming)
-            self._warming = None
-        return pool
-
     async def __aenter__(self) -> WeasyPrintRenderer:
-        await self._ready_pool()
+        self._idle = asyncio.Queue()
+        slots = [self._start() for _ in range(self.processes)]
+        try:
+            await asyncio.gather(*(slot.wait_ready() for slot in slots))
+        except BaseException:
+            await self.__aexit__()
+            raise
+        for slot in slots:
+            self._idle.put_nowait(slot)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self._stop(self._pool)
+        slots, self._slots, self._idle = list(self._slots), set(), None
+        await asyncio.gather(*(asyncio.to_thread(slot.stop) for slot in slots))
 
-    def _stop(self, pool: ProcessPoolExecutor | None, *, kill: bool = False) -> None:
-        """Stop `pool` if it is still the current one (another render may have replaced it)."""
-        if pool is None or pool is not self._pool:
-            return
-        self._pool, self._warming = None, None
-        if kill:
-            # A render that ran out of time cannot be cancelled inside its process: the
-            # processes are stopped and the pool started again. (`ProcessPoolExecutor` has
-            # no public way to do this before Python 3.14.)
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-        pool.shutdown(wait=not kill, cancel_futures=True)
+    def _start(self) -> _Slot:
+        slot = _Slot()
+        self._slots.add(slot)
+        return slot
+
+    def _replace(self, slot: _Slot) -> _Slot:
+        """Kill the slot's process (its render cannot be stopped otherwise) for a new one."""
+        slot.kill()
+        self._slots.discard(slot)
+        return self._start()
 
     async def render(self, document: str, options: RenderOptions) -> RenderedPdf:
-        loop = asyncio.get_running_loop()
-        pool = None
+        idle = self._idle
+        if idle is None:
+            raise BrowserUnavailableError("the WeasyPrint processes are not running")
+        slot = await idle.get()
         try:
-            pool = await self._ready_pool()
-            future = loop.run_in_executor(
-                pool, _render_in_process, document, asdict(options), self.max_pages
-            )
-            data, pages = await asyncio.wait_for(future, self.timeout_s)
+            # Waiting for a new process to start does not count against the timeout.
+            await slot.wait_ready()
+            work = (document, asdict(options), self.max_pages)
+            data, pages = await asyncio.wait_for(slot.render(work), self.timeout_s)
         except TimeoutError as exc:
-            self._stop(pool, kill=True)
+            slot = self._replace(slot)
             raise RenderTimeoutError(
                 f"rendering took longer than {self.timeout_s:g} s and was stopped"
             ) from exc
-        except BrokenProcessPool as exc:
-            self._stop(pool, kill=True)
-            raise BrowserUnavailableError("a WeasyPrint process stopped during the render") from exc
-        except PdfPromptError:
+        except asyncio.CancelledError:
+            slot = self._replace(slot)  # the job was cancelled: stop its render now
             raise
-        except Exception as exc:
-            raise RenderError(f"WeasyPrint failed: {type(exc).__name__}: {exc}") from exc
+        except (EOFError, OSError) as exc:
+            slot = self._replace(slot)
+            raise BrowserUnavailableError("a WeasyPrint process stopped during the render") from exc
+        finally:
+            if self._idle is idle:
+                idle.put_nowait(slot)
         self.renders += 1
         return RenderedPdf(data, pages)
 
     async def check(self) -> None:
-        if self._pool is None:
-            raise BrowserUnavailableError("the WeasyPrint pool is not running")
+        if self._idle is None or not all(s.process.is_alive() for s in self._slots):
+            raise BrowserUnavailableError("the WeasyPrint processes are not running")
