@@ -161,6 +161,7 @@ async def _stats(settings: Settings) -> None:
     try:
         depth = await svc.jobs.queue_depth()
         windows = [await svc.jobs.window_stats(s) for s in (3600.0, 86400.0)]
+        hooks = await svc.webhooks.backlog(3600.0)
     finally:
         await svc.engine.dispose()
     print(f"queue depth   queued {depth.get('queued', 0)}   running {depth.get('running', 0)}")
@@ -173,6 +174,10 @@ async def _stats(settings: Settings) -> None:
             f"{name:8} {w.finished:>7} {w.succeeded:>7} {w.failed:>7} {w.canceled:>8} "
             f"{w.per_hour:>9.1f} {_pct(w.error_rate):>7} {_secs(w.p50_s):>8} {_secs(w.p95_s):>8}"
         )
+    print(
+        f"webhooks      pending {hooks['pending']} (due now {hooks['due']})   last hour: "
+        f"delivered {hooks['succeeded']}, failed for good {hooks['failed']}"
+    )
 
 
 def _pct(value: float | None) -> str:

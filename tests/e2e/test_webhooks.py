@@ -89,6 +89,10 @@ def test_a_signed_event_carries_the_job_and_every_attempt_is_listed(
         assert (delivery["status"], delivery["attempts"]) == ("succeeded", 4)
         assert [a["status_code"] for a in delivery["log"]] == [500, 502, 500, 200]
         assert delivery["log"][1]["error"] == "the endpoint answered HTTP 502: receiver says no"
+        metrics = httpx.get(f"{server.base_url}/metrics").text
+        assert 'pdfprompt_webhook_attempts_total{result="failed"}' in metrics
+        assert 'pdfprompt_webhook_deliveries_total{status="succeeded"}' in metrics
+        assert "webhooks      pending" in cli(env, "stats").stdout
         # Off, on, and gone.
         off = c.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": False}).json()
         assert (off["enabled"], off["disabled_reason"]) == (False, "disabled by its owner")

@@ -379,3 +379,14 @@ async def test_https_endpoints_are_checked_against_their_host_name(
         assert (
             delivery.last_error is not None and "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
         )
+
+
+async def test_the_backlog_operators_see(engine: AsyncEngine) -> None:
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+    await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])  # a test network
+    await _job(jobs, user)
+    await _job(jobs, user)
+    assert await hooks.backlog() == {"pending": 2, "due": 2, "succeeded": 0, "failed": 0}
+    await _deliver_all(_dispatcher(hooks, rule=public_only))  # refused: failed for good
+    assert await hooks.backlog() == {"pending": 0, "due": 0, "succeeded": 0, "failed": 2}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.db import (
@@ -340,6 +340,25 @@ class WebhookStore:
                     raise NotFoundError(f"delivery {delivery_id} not found")
                 raise ConflictError("the delivery is still pending")
         return _delivery(row, [])
+
+    async def backlog(self, window_s: float = 3600.0) -> dict[str, int]:
+        """For operators: deliveries pending (and of those, due now), and those that
+        succeeded or failed for good in the last `window_s`."""
+        recent = _d.finished_at >= now_plus(-window_s)
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        func.count().filter(_d.status == "pending").label("pending"),
+                        func.count()
+                        .filter(_d.status == "pending", _d.next_attempt_at <= db_now())
+                        .label("due"),
+                        func.count().filter(_d.status == "succeeded", recent).label("succeeded"),
+                        func.count().filter(_d.status == "failed", recent).label("failed"),
+                    ).where(or_(_d.status == "pending", recent))
+                )
+            ).one()
+        return {k: int(v or 0) for k, v in row._mapping.items()}
 
     # The workers' side.
 
