@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from pdfprompt.accounts import verify
-from tests.e2e.conftest import Process, cli, create_key, serving, start_server
+from tests.e2e.conftest import Process, cli, create_key, service_env, serving, start_server
 from tests.e2e.test_flow import wait_final
+from tests.e2e.test_queue import split_service
 from tests.receiver import Receiver
 
 ALLOW = {
@@ -200,3 +201,18 @@ def test_the_quota_warning_is_sent_once_with_the_usage(
         assert c.post("/v1/jobs", json={"type": "html", "input": "<p>4</p>"}).status_code == 429
         time.sleep(1)
         assert len(r.hits) == 1  # once a period
+
+
+def test_a_separate_worker_delivers_and_stops_cleanly(tmp_path: Path) -> None:
+    """`pdfprompt api` and `pdfprompt worker` apart: the worker sends the events, and a
+    SIGTERM stops it (webhooks included) with exit status 0."""
+    env = service_env(tmp_path / "data", f"sqlite:///{tmp_path / 'pdfprompt.sqlite3'}", **ALLOW)
+    with Receiver() as r, split_service(env, tmp_path, "split@example.com") as split:
+        c = split.client
+        hook = c.post("/v1/webhooks", json={"url": r.url, "events": ["job.succeeded"]}).json()
+        job = _succeeded(c)
+        [hit] = r.wait_for(1)
+        assert hit.event["data"]["job"]["id"] == job["id"]
+        assert verify(hook["secret"], hit.body, hit.headers["Pdfprompt-Signature"])
+        assert _ended_delivery(c, hook["id"])["status"] == "succeeded"
+        assert split.worker.stop() == 0, split.worker.log()
