@@ -22,9 +22,9 @@ from pdfprompt.accounts.plans import check_default_plan
 from pdfprompt.db import (
     api_keys,
     db_now,
-    files,
     is_sqlite,
     now_plus,
+    stored_bytes,
     usage_counters,
     usage_events,
     users,
@@ -233,13 +233,7 @@ class AccountStore:
                     )
                 )
             ).first()
-            stored = (
-                await conn.execute(
-                    select(func.coalesce(func.sum(files.c.size_bytes), 0)).where(
-                        files.c.user_id == user_id
-                    )
-                )
-            ).scalar_one()
+            stored = (await conn.execute(stored_bytes(user_id))).scalar_one()
         return {
             "plan": plan.as_dict(),
             "period": {"start": start.isoformat(), "end": end.isoformat()},

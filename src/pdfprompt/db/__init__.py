@@ -16,6 +16,7 @@ from pdfprompt.db.engine import (
 )
 from pdfprompt.db.errors import is_unavailable
 from pdfprompt.db.migrate import current_revision, head_revision, upgrade
+from pdfprompt.db.queries import stored_bytes
 from pdfprompt.db.tables import (
     api_keys,
     files,
@@ -62,6 +63,7 @@ __all__ = [
     "seconds_since",
     "shares",
     "sqlite_driver",
+    "stored_bytes",
     "upgrade",
     "usage_counters",
     "usage_events",

@@ -61,6 +61,7 @@ from pdfprompt.db import (
     seconds_between,
     seconds_since,
     sqlite_driver,
+    stored_bytes,
     usage_counters,
     usage_events,
     write_transaction,
@@ -1103,11 +1104,8 @@ class JobStore:
 
     async def storage_used(self, user_id: str) -> int:
         """Bytes of the user's stored PDFs."""
-        query = select(func.coalesce(func.sum(files.c.size_bytes), 0)).where(
-            files.c.user_id == user_id
-        )
         async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+            return int((await conn.execute(stored_bytes(user_id))).scalar_one())
 
     async def files_of_jobs(self, job_ids: Sequence[str]) -> dict[str, int]:
         """How many file rows each job has (used by tests and checks: it must be 0 or 1)."""
