@@ -390,3 +390,22 @@ async def test_the_backlog_operators_see(engine: AsyncEngine) -> None:
     assert await hooks.backlog() == {"pending": 2, "due": 2, "succeeded": 0, "failed": 0}
     await _deliver_all(_dispatcher(hooks, rule=public_only))  # refused: failed for good
     assert await hooks.backlog() == {"pending": 0, "due": 0, "succeeded": 0, "failed": 2}
+
+
+async def test_two_dispatchers_send_each_event_once(engine: AsyncEngine) -> None:
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+    with Receiver() as receiver:
+        await hooks.create(user, receiver.url, ["job.succeeded", "job.failed"])
+        for n in range(30):
+            await _job(jobs, user, "failed" if n % 3 == 0 else "succeeded")
+        await asyncio.gather(
+            _deliver_all(_dispatcher(hooks, owner="a", concurrency=4)),
+            _deliver_all(_dispatcher(hooks, owner="b", concurrency=4)),
+        )
+        await asyncio.sleep(0.2)
+        hits = list(receiver.hits)
+    ids = [h.headers["Pdfprompt-Delivery"] for h in hits]
+    assert len(ids) == len(set(ids)) == 30
+    assert all(h.headers["Pdfprompt-Attempt"] == "1" for h in hits)
+    assert await hooks.backlog() == {"pending": 0, "due": 0, "succeeded": 30, "failed": 0}
