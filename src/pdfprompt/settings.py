@@ -149,7 +149,7 @@ class Settings(BaseSettings):
         default=16, ge=1, validation_alias=_env("PDFPROMPT_WEBHOOK_CONCURRENCY")
     )
     webhook_poll_ms: int = Field(
-        default=500, ge=10, validation_alias=_env("PDFPROMPT_WEBHOOK_POLL_MS")
+        default=250, ge=10, validation_alias=_env("PDFPROMPT_WEBHOOK_POLL_MS")
     )
     webhook_retention_days: float = Field(
         default=30, ge=0, validation_alias=_env("PDFPROMPT_WEBHOOK_RETENTION_DAYS")
