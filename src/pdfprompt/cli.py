@@ -13,26 +13,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 
-from pdfprompt.accounts import ALL_SCOPES, AccountStore, load_plans
-from pdfprompt.api import (
-    build_worker,
-    create_app,
-    delivering_webhooks,
-    prepare_database,
-    wakeup_for,
-)
-from pdfprompt.api.schemas import OptionsIn
-from pdfprompt.db import create_engine, upgrade
-from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app
+from pdfprompt.accounts import ALL_SCOPES, AccountStore, check_default_plan, load_plans
+from pdfprompt.db import create_engine, open_database, upgrade
 from pdfprompt.domain import JobType, NotFoundError, PdfPromptError, RenderOptions
-from pdfprompt.generate import llm_client_from_settings
-from pdfprompt.pipeline import render_input
-from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
+
+# The service roles (web framework, browser, LLM client) are imported by the commands
+# that run them, so that administration commands start in about half the time.
 
 log = logging.getLogger("pdfprompt")
 
@@ -60,6 +49,10 @@ def _banner(settings: Settings, host: str, port: int, role: str) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> None:
+    import uvicorn
+
+    from pdfprompt.api import create_app
+
     settings = settings.model_copy(update={"host": host, "port": port})  # for links it gives
     app = create_app(settings, with_worker=with_worker)
     _banner(settings, host, port, "serve" if with_worker else "api")
@@ -70,6 +63,12 @@ def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> No
 
 
 async def _run_worker(settings: Settings, *, burst: bool) -> None:
+    from prometheus_client import start_http_server
+
+    from pdfprompt.api import build_worker, delivering_webhooks, prepare_database, wakeup_for
+    from pdfprompt.generate import llm_client_from_settings
+    from pdfprompt.render import renderer_from_settings
+
     svc = await prepare_database(settings)
     llm = llm_client_from_settings(settings)
     try:
@@ -121,6 +120,10 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
 
 
 async def _render(settings: Settings, args: argparse.Namespace) -> None:
+    from pdfprompt.api.schemas import OptionsIn
+    from pdfprompt.pipeline import render_input
+    from pdfprompt.render import renderer_from_settings
+
     source = Path(args.input)
     text = sys.stdin.read() if args.input == "-" else source.read_text("utf-8")
     job_type = JobType(args.type or _guess_type(source))
@@ -140,11 +143,20 @@ def _guess_type(path: Path) -> str:
 async def _with_accounts(
     settings: Settings, action: Callable[[AccountStore], Awaitable[None]]
 ) -> None:
-    svc = await prepare_database(settings)
+    plans = load_plans(settings.plans_file)
+    check_default_plan(plans, settings.default_plan)
+    engine = await open_database(settings)
+    accounts = AccountStore(
+        engine,
+        cache_ttl_s=settings.subscription_cache_ttl_s,
+        plans=plans,
+        default_plan=settings.default_plan,
+    )
     try:
-        await action(svc.accounts)
+        await action(accounts)
     finally:
-        await svc.engine.dispose()
+        await accounts.aclose()
+        await engine.dispose()
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -157,6 +169,8 @@ async def _db_upgrade(settings: Settings) -> None:
 
 
 async def _stats(settings: Settings) -> None:
+    from pdfprompt.api import prepare_database
+
     svc = await prepare_database(settings)
     try:
         depth = await svc.jobs.queue_depth()
@@ -270,6 +284,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fake_llm(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app
+
     fake = FakeLlm(latency_ms=args.latency_ms, stream=args.stream, chunk_ms=args.chunk_ms)
     for item in args.behaviour:
         who, _, what = item.partition("=")

@@ -28,15 +28,8 @@ from pdfprompt.accounts import (
 from pdfprompt.api import account, jobs, ops, shares, webhooks
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.services import Services
-from pdfprompt.db import (
-    create_engine,
-    current_revision,
-    head_revision,
-    is_sqlite,
-    listen_dsn,
-    upgrade,
-)
-from pdfprompt.domain import RetryPolicy, UnavailableError
+from pdfprompt.db import listen_dsn, open_database
+from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient, llm_client_from_settings
 from pdfprompt.pipeline import ORPHAN_SWEEP_EVERY_S, JobPipeline, sweep_orphans
 from pdfprompt.queue import (
@@ -161,17 +154,7 @@ async def prepare_database(settings: Settings) -> Services:
     """Engine, stores and storage; SQLite is migrated here, PostgreSQL must be up to date."""
     plans = load_plans(settings.plans_file)  # a bad plans file stops here, with its problem
     check_default_plan(plans, settings.default_plan)
-    engine = create_engine(settings)
-    if is_sqlite(engine):
-        await upgrade(engine)
-    else:
-        revision, head = await current_revision(engine), head_revision()
-        if revision != head:
-            await engine.dispose()
-            raise UnavailableError(
-                f"database schema is at {revision or 'nothing'}, expected {head}: "
-                "run `pdfprompt db upgrade`"
-            )
+    engine = await open_database(settings)
     storage = storage_from_settings(settings)
     await storage.check()
     events, metrics = JobEvents(), QueueMetrics()

@@ -15,7 +15,7 @@ from pdfprompt.db.engine import (
     write_transaction,
 )
 from pdfprompt.db.errors import is_unavailable
-from pdfprompt.db.migrate import current_revision, head_revision, upgrade
+from pdfprompt.db.migrate import current_revision, head_revision, open_database, upgrade
 from pdfprompt.db.queries import stored_bytes
 from pdfprompt.db.tables import (
     api_keys,
@@ -59,6 +59,7 @@ __all__ = [
     "listen_dsn",
     "metadata",
     "now_plus",
+    "open_database",
     "seconds_between",
     "seconds_since",
     "shares",

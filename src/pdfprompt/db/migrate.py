@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.db.engine import create_engine, is_sqlite
+from pdfprompt.domain import UnavailableError
+from pdfprompt.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config  # alembic loads only when a schema is looked at
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -21,6 +29,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply migrations up to `revision` on the engine's database."""
+
+    from alembic import command
 
     def _run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
@@ -46,3 +56,21 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+async def open_database(settings: Settings) -> AsyncEngine:
+    """An engine on the configured database with the schema this package needs: SQLite is
+    migrated here; PostgreSQL must be up to date (`pdfprompt db upgrade`), else
+    `UnavailableError` says so."""
+    engine = create_engine(settings)
+    if is_sqlite(engine):
+        await upgrade(engine)
+        return engine
+    revision, head = await current_revision(engine), head_revision()
+    if revision != head:
+        await engine.dispose()
+        raise UnavailableError(
+            f"database schema is at {revision or 'nothing'}, expected {head}: "
+            "run `pdfprompt db upgrade`"
+        )
+    return engine
