@@ -220,7 +220,7 @@ class WebhookSender:
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     concurrency: int = 16
-    poll_s: float = 0.5
+    poll_s: float = 0.25
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_s=10.0, cap_s=3600.0))
     window_s: float = 86400.0
     disable_after: int = 5

@@ -39,6 +39,7 @@ from pdfprompt.queue import (
     Wakeup,
     Worker,
     WorkerConfig,
+    delete_in_batches,
     job_store_for,
     new_worker_id,
 )
@@ -107,15 +108,11 @@ async def prune_deliveries(svc: Services) -> int:
     """Delete webhook deliveries that ended past PDFPROMPT_WEBHOOK_RETENTION_DAYS, in
     batches; returns how many."""
     days = svc.settings.webhook_retention_days
-    pruned = 0
-    while days > 0:
-        batch = await svc.webhooks.prune(days * 86400)
-        pruned += batch
-        if batch == 0:
-            break
-    if pruned:
-        log.info("retention: deleted %d webhook deliveries", pruned)
-    return pruned
+    if days <= 0:
+        return 0
+    return await delete_in_batches(
+        lambda: svc.webhooks.prune(days * 86400), "ended webhook deliveries"
+    )
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,14 @@ from pdfprompt.queue.store import (
     job_store_for,
 )
 from pdfprompt.queue.wakeup import PostgresWakeup, Wakeup
-from pdfprompt.queue.worker import JobContext, JobHandler, Worker, WorkerConfig, new_worker_id
+from pdfprompt.queue.worker import (
+    JobContext,
+    JobHandler,
+    Worker,
+    WorkerConfig,
+    delete_in_batches,
+    new_worker_id,
+)
 
 __all__ = [
     "CachedRender",
@@ -36,6 +43,7 @@ __all__ = [
     "WindowStats",
     "Worker",
     "WorkerConfig",
+    "delete_in_batches",
     "finish_trailing_notifies",
     "job_store_for",
     "new_worker_id",

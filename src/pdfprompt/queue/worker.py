@@ -110,6 +110,25 @@ class WorkerConfig:
     job_retention_s: float = 0.0
 
 
+async def delete_in_batches(batch: Callable[[], Awaitable[int]], what: str) -> int:
+    """Run `batch` (one bounded deletion; how many rows it removed) until it removes none,
+    so no transaction grows long; a failure is logged and the rest left for the next pass.
+    Returns how many were removed."""
+    removed = 0
+    while True:
+        try:
+            n = await batch()
+        except Exception as exc:
+            log.warning("deleting %s failed (%s); trying again later", what, exc)
+            break
+        removed += n
+        if n == 0:
+            break
+    if removed:
+        log.info("retention: deleted %d %s", removed, what)
+    return removed
+
+
 class Worker:
     """Runs jobs from a `JobStore` until stopped (or, in burst mode, until the queue is empty)."""
 
@@ -248,19 +267,12 @@ class Worker:
 
     async def prune_jobs(self) -> int:
         """Delete ended jobs without a file past `job_retention_s`, in batches."""
-        pruned = 0
-        while self.config.job_retention_s > 0:
-            try:
-                batch = await self.store.prune_jobs(self.config.job_retention_s)
-            except Exception as exc:
-                log.warning("pruning ended jobs failed (%s); trying again later", exc)
-                break
-            pruned += batch
-            if batch == 0:
-                break
-        if pruned:
-            log.info("retention: deleted %d ended jobs without a file", pruned)
-        return pruned
+        if self.config.job_retention_s <= 0:
+            return 0
+        return await delete_in_batches(
+            lambda: self.store.prune_jobs(self.config.job_retention_s),
+            "ended jobs without a file",
+        )
 
     async def delete_expired_files(self, now: datetime | None = None) -> int:
         """One retention pass, in bounded batches: the rows go first (in their own short
