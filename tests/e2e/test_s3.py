@@ -10,11 +10,15 @@ import boto3
 import httpx
 
 from tests.conftest import make_bucket
-from tests.e2e.conftest import create_key, service_env, start_server
+from tests.e2e.conftest import Process, create_key, service_env, start_server
 from tests.e2e.test_flow import pdf_text, wait_final
 
 
-def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: Path) -> None:
+def _serve_on_s3(
+    s3_endpoint: str, tmp_path: Path, **extra: str
+) -> tuple[Process, dict[str, str], str]:
+    """`pdfprompt serve` keeping its PDFs under `pdfs/` in a new bucket; the server, its
+    environment and the bucket."""
     bucket = f"pdfprompt-{uuid.uuid4().hex[:12]}"
     make_bucket(s3_endpoint, bucket)
     env = service_env(
@@ -22,8 +26,13 @@ def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: 
         f"sqlite:///{tmp_path / 'pdfprompt.sqlite3'}",
         PDFPROMPT_STORAGE_URL=f"s3://{bucket}/pdfs",
         PDFPROMPT_S3_ENDPOINT_URL=s3_endpoint,
+        **extra,
     )
-    server = start_server("serve", env, tmp_path / "serve.log")
+    return start_server("serve", env, tmp_path / "serve.log"), env, bucket
+
+
+def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: Path) -> None:
+    server, env, bucket = _serve_on_s3(s3_endpoint, tmp_path)
     try:
         key = create_key(env, "s3@example.com")
         with httpx.Client(
@@ -64,16 +73,7 @@ def check_ranges(c: httpx.Client, path: str, whole: bytes) -> None:
 def test_downloads_may_redirect_to_a_short_lived_presigned_url(
     s3_endpoint: str, tmp_path: Path
 ) -> None:
-    bucket = f"pdfprompt-{uuid.uuid4().hex[:12]}"
-    make_bucket(s3_endpoint, bucket)
-    env = service_env(
-        tmp_path / "data",
-        f"sqlite:///{tmp_path / 'pdfprompt.sqlite3'}",
-        PDFPROMPT_STORAGE_URL=f"s3://{bucket}/pdfs",
-        PDFPROMPT_S3_ENDPOINT_URL=s3_endpoint,
-        PDFPROMPT_S3_PRESIGN_S="60",
-    )
-    server = start_server("serve", env, tmp_path / "serve.log")
+    server, env, bucket = _serve_on_s3(s3_endpoint, tmp_path, PDFPROMPT_S3_PRESIGN_S="60")
     try:
         key = create_key(env, "presign@example.com")
         with httpx.Client(
