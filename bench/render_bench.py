@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 from benchlib import Service, at, submit_jobs, tree, tree_rss_mb
@@ -42,7 +43,7 @@ from pdfprompt.domain import RenderOptions
 from pdfprompt.render import (
     HEADLESS_ARGS,
     WeasyPrintRenderer,
-    pdf_arguments,
+    print_parameters,
     render_pdf,
     renderer_from_settings,
 )
@@ -99,6 +100,25 @@ async def timed(
     await asyncio.gather(*(loop(i) for i in range(callers)))
     seconds, cpu = time.perf_counter() - t0, busy_cpu_s() - cpu0
     return Result(case, name, n, seconds, cpu / n, latencies)
+
+
+def pdf_arguments(options: RenderOptions) -> dict[str, Any]:
+    """Playwright's `page.pdf` arguments for the same PDF pdfprompt's renderer asks for."""
+    params = print_parameters(options)
+    return {
+        "landscape": params["landscape"],
+        "print_background": params["printBackground"],
+        "scale": params["scale"],
+        "width": f"{params['paperWidth']}in",
+        "height": f"{params['paperHeight']}in",
+        "margin": {
+            side: f"{params['margin' + side.title()]}in"
+            for side in ("top", "right", "bottom", "left")
+        },
+        "prefer_css_page_size": False,
+        "tagged": False,
+        "outline": False,
+    }
 
 
 def chromium() -> str:

@@ -10,6 +10,9 @@ import io
 import logging
 import os
 import signal
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -329,3 +332,89 @@ async def test_recycling_waits_for_renders_in_flight_and_leaves_nothing() -> Non
     await asyncio.sleep(0.5)
     left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
     assert left == {}
+
+
+async def test_a_chromium_render_over_its_time_or_cancelled_is_stopped_and_the_pool_goes_on() -> (
+    None
+):
+    """The page of a render that runs over the timeout, or whose job is cancelled, is closed
+    and replaced; the other page's render is not touched."""
+    settings = Settings(render_engine="chromium", max_pdf_concurrency=2, render_timeout_s=1)
+    slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 60_000 + "</table>"
+    async with chromium_renderer(settings) as renderer:
+        with pytest.raises(RenderTimeoutError) as info:
+            await renderer.render(slow, RenderOptions())
+        assert info.value.transient
+        out = await renderer.render("<p>after the timeout</p>", RenderOptions())
+        assert "after the timeout" in _text(out.data)
+
+        renderer.timeout_s = 120
+        rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
+        await asyncio.sleep(0.3)
+        meanwhile = await renderer.render("<p>meanwhile</p>", RenderOptions())
+        assert "meanwhile" in _text(meanwhile.data)
+        assert not rendering.done()
+        rendering.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await rendering
+        outs = await asyncio.gather(
+            *(renderer.render(f"<p>after {n}</p>", RenderOptions()) for n in range(2))
+        )
+        assert [f"after {n}" in _text(o.data) for n, o in enumerate(outs)] == [True, True]
+    await asyncio.sleep(0.5)
+    left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
+    assert left == {}
+
+
+_HOLD = """
+import asyncio, sys
+from pdfprompt.domain import RenderOptions
+from pdfprompt.render import chromium_renderer
+from pdfprompt.settings import Settings
+
+async def main() -> None:
+    async with chromium_renderer(Settings(render_engine="chromium")) as renderer:
+        await renderer.render("<p>x</p>", RenderOptions())
+        print("ready", flush=True)
+        if sys.argv[1] == "hold":
+            await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept() -> None:
+    """A worker killed with SIGKILL cannot close its browsers: they exit when their pipe
+    closes, and the next worker to start a browser removes the dead one's profile."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, "hold"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert held.stdout is not None and held.stdout.readline().strip() == "ready"
+        browsers = [pid for pid, name in _descendants(held.pid).items() if "chrom" in name]
+        profiles = list(Path(tempfile.gettempdir()).glob(f"pdfprompt-chromium-{held.pid}-*"))
+        assert browsers and len(profiles) == 1
+    finally:
+        held.kill()
+        held.wait()
+        if held.stdout is not None:
+            held.stdout.close()
+    for _ in range(100):
+        if not any(_alive(pid) for pid in browsers):
+            break
+        threading.Event().wait(0.1)
+    assert [pid for pid in browsers if _alive(pid)] == []
+    assert profiles[0].exists()  # nothing could remove it yet
+    once = subprocess.run(
+        [sys.executable, "-c", _HOLD, "once"], capture_output=True, text=True, timeout=60
+    )
+    assert once.stdout.strip() == "ready", once.stderr
+    assert not profiles[0].exists()

@@ -16,7 +16,8 @@ from pdfprompt.render.chromium import (
     ChromiumRenderer,
     RenderedPdf,
     count_pages,
-    pdf_arguments,
+    inches,
+    print_parameters,
 )
 from pdfprompt.render.metadata import needs_metadata, write_metadata
 from pdfprompt.render.weasy import WeasyPrintRenderer
@@ -111,7 +112,8 @@ __all__ = [
     "WeasyPrintRenderer",
     "chromium_renderer",
     "count_pages",
-    "pdf_arguments",
+    "inches",
+    "print_parameters",
     "render_pdf",
     "renderer_from_settings",
     "weasyprint_renderer",

@@ -2,15 +2,17 @@
 
 `BROWSER_POOL_SIZE` browsers are started once; `MAX_PDF_CONCURRENCY` pages
 are spread over them and reused, so a render costs a `setContent` and a
-`printToPDF`, never a browser start. Every request a page makes is answered
-by the renderer: `data:` URIs pass (they never reach the network layer) and
-everything else is refused, so hostile HTML cannot reach the network or the
-file system.
+`printToPDF`, never a browser start. Chromium is driven over the DevTools
+protocol on a pipe (`cdp.py`): no driver process, no port. Every request a page
+makes is answered by the renderer: `data:` URIs pass (they never reach the
+network layer) and everything else is refused, so hostile HTML cannot reach the
+network or the file system.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import html as html_lib
 import logging
@@ -19,9 +21,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
-from playwright.async_api import Error as PlaywrightError
-
 from pdfprompt.domain import (
     BrowserUnavailableError,
     PageLimitExceededError,
@@ -29,6 +28,7 @@ from pdfprompt.domain import (
     RenderOptions,
     RenderTimeoutError,
 )
+from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,24 @@ HEADLESS_ARGS = (
 )
 CHROMIUM_ARGS = (
     *HEADLESS_ARGS,
+    # Every page of the pool renders at full speed: none is a throttled background tab.
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+    "--disable-ipc-flooding-protection",
+    "--disable-hang-monitor",
+    # The same colours on every machine, and nothing the pool does not use.
+    "--force-color-profile=srgb",
+    "--disable-field-trial-config",
+    "--disable-back-forward-cache",
+    "--disable-breakpad",
+    "--disable-component-extensions-with-background-pages",
+    "--disable-features=PaintHolding,MediaRouter,OptimizationHints,Translate,HttpsUpgrades",
+    "--no-default-browser-check",
+    "--no-service-autorun",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--metrics-recording-only",
     "--disable-quic",
     "--disable-extensions",
     "--disable-default-apps",
@@ -58,6 +76,7 @@ CHROMIUM_ARGS = (
     "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
+_START_TIMEOUT_S = 30.0  # for a new browser to answer its first command
 MEMORY_CHECK_EVERY = 25  # renders on a browser between checks of its memory
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 _HEAD_FOOT_STYLE = (
@@ -82,13 +101,9 @@ def _pss_mb(pids: list[int]) -> float:
     return total_kb / 1024
 
 
-async def _browser_mb(browser: Browser) -> float:
+async def _browser_mb(browser: CdpBrowser) -> float:
     """What a browser's processes use, by their ids from CDP `SystemInfo.getProcessInfo`."""
-    session = await browser.new_browser_cdp_session()
-    try:
-        info = await session.send("SystemInfo.getProcessInfo")
-    finally:
-        await session.detach()
+    info = await browser.send("SystemInfo.getProcessInfo")
     return await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
 
 
@@ -122,34 +137,59 @@ def with_title(document: str, title: str | None) -> str:
     return replaced if n else tag + document
 
 
-def pdf_arguments(options: RenderOptions) -> dict[str, Any]:
-    """`page.pdf` keyword arguments for the options."""
-    args: dict[str, Any] = {
-        "landscape": options.landscape,
-        "print_background": options.print_background,
-        "scale": options.scale,
-        "margin": {
-            "top": options.margin.top,
-            "right": options.margin.right,
-            "bottom": options.margin.bottom,
-            "left": options.margin.left,
-        },
-        "prefer_css_page_size": False,
-        "tagged": False,
-        "outline": False,
-    }
+_PAPER_INCHES = {
+    "letter": (8.5, 11.0),
+    "legal": (8.5, 14.0),
+    "tabloid": (11.0, 17.0),
+    "ledger": (17.0, 11.0),
+    "a0": (33.1, 46.8),
+    "a1": (23.4, 33.1),
+    "a2": (16.54, 23.4),
+    "a3": (11.7, 16.54),
+    "a4": (8.27, 11.7),
+    "a5": (5.83, 8.27),
+    "a6": (4.13, 5.83),
+}
+_PER_INCH = {"px": 96.0, "in": 1.0, "cm": 2.54, "mm": 25.4, "pt": 72.0, "pc": 6.0}
+_CSS_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$")
+
+
+def inches(length: str) -> float:
+    """A CSS length ("16mm", "0.5in", "12pt", "96" = px) in inches."""
+    match = _CSS_LENGTH.match(length.lower())
+    if match is None or (match.group(2) or "px") not in _PER_INCH:
+        raise ValueError(f"{length!r} is not a length")
+    return float(match.group(1)) / _PER_INCH[match.group(2) or "px"]
+
+
+def print_parameters(options: RenderOptions) -> dict[str, Any]:
+    """CDP `Page.printToPDF` parameters for the options. Tagging and the outline are off:
+    a tagged PDF costs about a fifth more CPU and twice the bytes."""
     if options.width and options.height:
-        args["width"] = options.width
-        args["height"] = options.height
+        width, height = inches(options.width), inches(options.height)
     else:
-        args["format"] = options.format
+        width, height = _PAPER_INCHES[options.format.lower()]
+    params: dict[str, Any] = {
+        "landscape": options.landscape,
+        "printBackground": options.print_background,
+        "scale": options.scale,
+        "paperWidth": width,
+        "paperHeight": height,
+        "marginTop": inches(options.margin.top),
+        "marginRight": inches(options.margin.right),
+        "marginBottom": inches(options.margin.bottom),
+        "marginLeft": inches(options.margin.left),
+        "preferCSSPageSize": False,
+        "generateTaggedPDF": False,
+        "generateDocumentOutline": False,
+    }
     if options.header_html or options.footer_html:
-        args["display_header_footer"] = True
-        args["header_template"] = _header_footer(options.header_html)
-        args["footer_template"] = _header_footer(options.footer_html)
+        params["displayHeaderFooter"] = True
+        params["headerTemplate"] = _header_footer(options.header_html)
+        params["footerTemplate"] = _header_footer(options.footer_html)
     if options.page_ranges:
-        args["page_ranges"] = options.page_ranges
-    return args
+        params["pageRanges"] = options.page_ranges
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +198,145 @@ class RenderedPdf:
     pages: int
 
 
+class _TabGoneError(Exception):
+    """The page's renderer crashed, or its browser went away, during a command."""
+
+
+class _Tab:
+    """One reusable page, attached in flat mode. It answers every request its documents
+    (and any frame or worker they start) make: navigations get 204 No Content, which leaves
+    the document in place; everything else fails. `data:` URIs never reach it."""
+
+    def __init__(
+        self, renderer: ChromiumRenderer, browser: CdpBrowser, target: str, session: str
+    ) -> None:
+        self.renderer = renderer
+        self.browser = browser
+        self.target = target
+        self.session = session
+        self.frame = ""
+        self.closed = False
+        self._load: asyncio.Future[None] | None = None
+        self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._gone.add_done_callback(_consume)
+        self._children: set[str] = set()
+
+    async def setup(self) -> None:
+        session, send = self.session, self.browser.post
+        commands = [
+            send("Page.enable", None, session),
+            send("Emulation.setFocusEmulationEnabled", {"enabled": True}, session),
+            send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session),
+            send(
+                "Target.setAutoAttach",
+                {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
+                session,
+            ),
+        ]
+        if not self.renderer.allow_javascript:
+            commands.append(send("Emulation.setScriptExecutionDisabled", {"value": True}, session))
+        tree = send("Page.getFrameTree", None, session)
+        await asyncio.gather(*commands)
+        self.frame = (await tree)["frameTree"]["frame"]["id"]
+
+    def event(self, method: str, params: dict[str, Any]) -> None:
+        if method == "Fetch.requestPaused":
+            self._refuse(self.session, params)
+        elif method == "Page.loadEventFired":
+            if self._load is not None and not self._load.done():
+                self._load.set_result(None)
+        elif method == "Target.attachedToTarget":
+            self._attach_child(params["sessionId"])
+        elif method == "Target.detachedFromTarget":
+            child = params.get("sessionId", "")
+            self._children.discard(child)
+            self.browser.on(child, None)
+        elif method == "Inspector.targetCrashed":
+            self._lost("the page's renderer process crashed")
+        elif method in ("Inspector.detached", "pdfprompt.disconnected"):
+            self._lost("the browser stopped")
+
+    def _refuse(self, session: str, params: dict[str, Any]) -> None:
+        self.renderer.blocked_requests += 1
+        if params.get("resourceType") == "Document":
+            answer = {"requestId": params["requestId"], "responseCode": 204}
+            self.browser.fire("Fetch.fulfillRequest", answer, session)
+        else:
+            answer = {"requestId": params["requestId"], "errorReason": "BlockedByClient"}
+            self.browser.fire("Fetch.failRequest", answer, session)
+
+    def _attach_child(self, child: str) -> None:
+        """A frame in another process or a worker: the same rules, before it may start."""
+        self._children.add(child)
+
+        def on_child(method: str, params: dict[str, Any]) -> None:
+            if method == "Fetch.requestPaused":
+                self._refuse(child, params)
+
+        self.browser.on(child, on_child)
+        fire = self.browser.fire
+        fire("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, child)
+        if not self.renderer.allow_javascript:
+            fire("Emulation.setScriptExecutionDisabled", {"value": True}, child)
+        fire(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
+            child,
+        )
+        fire("Runtime.runIfWaitingForDebugger", None, child)
+
+    def _lost(self, why: str) -> None:
+        if not self._gone.done():
+            self._gone.set_exception(_TabGoneError(why))
+
+    async def _until(self, waited: asyncio.Future[Any]) -> Any:
+        """`waited`'s result, unless the page goes away first."""
+        if not waited.done():
+            await asyncio.wait((waited, self._gone), return_when=asyncio.FIRST_COMPLETED)
+        if waited.done():
+            return waited.result()
+        waited.add_done_callback(_consume)
+        await self._gone
+        raise _TabGoneError("the page went away")  # not reached: _gone holds an error
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        command = self.browser.post(method, params, self.session)
+        command.add_done_callback(_consume)
+        result: dict[str, Any] = await self._until(command)
+        return result
+
+    async def print_document(self, document: str, options: RenderOptions) -> bytes:
+        """Replace the page's document, wait for it to load (every blocked request has
+        failed by then), and print it."""
+        self._load = asyncio.get_running_loop().create_future()
+        self._load.add_done_callback(_consume)
+        await self.call("Page.setDocumentContent", {"frameId": self.frame, "html": document})
+        await self._until(self._load)
+        result = await self.call("Page.printToPDF", print_parameters(options))
+        return base64.b64decode(result["data"])
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._lost("the page was closed")
+        for session in (self.session, *self._children):
+            self.browser.on(session, None)
+        if self.browser.connected:
+            with contextlib.suppress(CdpError, BrowserClosedError):
+                await self.browser.send("Target.closeTarget", {"targetId": self.target})
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 @dataclass
 class _BrowserSlot:
     index: int
-    browser: Browser | None = None
-    context: BrowserContext | None = None
+    browser: CdpBrowser | None = None
+    context: str = ""
     renders: int = 0
     generation: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -170,13 +344,17 @@ class _BrowserSlot:
     # Renders in flight per browser generation, and retired browsers (replaced by a newer
     # generation) that close once their last render is done.
     in_flight: dict[int, int] = field(default_factory=dict)
-    retired: dict[int, Browser] = field(default_factory=dict)
+    retired: dict[int, CdpBrowser] = field(default_factory=dict)
+
+    @property
+    def connected(self) -> bool:
+        return self.browser is not None and self.browser.connected
 
 
 @dataclass
 class _PageLease:
     slot: _BrowserSlot
-    page: Page | None
+    page: _Tab | None
     generation: int
 
 
@@ -206,7 +384,6 @@ class ChromiumRenderer:
         self.renders = 0
         self.recycled = 0
         self.blocked_requests = 0
-        self._pw: Playwright | None = None
         self._slots: list[_BrowserSlot] = []
         self._pages: asyncio.Queue[_PageLease] = asyncio.Queue()
         self._closing: set[asyncio.Task[None]] = set()
@@ -216,7 +393,6 @@ class ChromiumRenderer:
         return "chromium"
 
     async def __aenter__(self) -> ChromiumRenderer:
-        self._pw = await async_playwright().start()
         try:
             self._slots = [_BrowserSlot(i) for i in range(self.pool_size)]
             for slot in self._slots:
@@ -236,57 +412,54 @@ class ChromiumRenderer:
             await self._close_browser(slot)
             for generation in list(slot.retired):
                 await self._close_retired(slot, generation)
-        if self._pw is not None:
-            with contextlib.suppress(Exception):
-                await self._pw.stop()
-            self._pw = None
 
     async def _start_browser(self, slot: _BrowserSlot) -> None:
-        assert self._pw is not None
         try:
-            slot.browser = await self._pw.chromium.launch(
-                executable_path=self.executable_path,
-                headless=True,
-                chromium_sandbox=False,
-                args=list(CHROMIUM_ARGS),
+            browser = await CdpBrowser.launch(self.executable_path, CHROMIUM_ARGS)
+        except OSError as exc:
+            raise BrowserUnavailableError(f"could not start Chromium: {exc}") from exc
+        try:
+            context = await asyncio.wait_for(
+                browser.send("Target.createBrowserContext", {"disposeOnDetach": True}),
+                _START_TIMEOUT_S,
             )
-            slot.context = await slot.browser.new_context(
-                java_script_enabled=self.allow_javascript,
-                service_workers="block",
-                accept_downloads=False,
-                offline=False,
+            slot.context = context["browserContextId"]
+            await browser.send(
+                "Browser.setDownloadBehavior",
+                {"behavior": "deny", "browserContextId": slot.context},
             )
-            await slot.context.route("**/*", self._refuse)
-        except PlaywrightError as exc:
-            raise BrowserUnavailableError(f"could not start Chromium: {exc.message}") from exc
+        except (CdpError, BrowserClosedError, TimeoutError) as exc:
+            await browser.close(grace_s=1)
+            why = str(exc) or "it did not answer in time"
+            raise BrowserUnavailableError(f"could not start Chromium: {why}") from exc
+        slot.browser = browser
         slot.renders = 0
         slot.generation += 1
 
     async def _close_browser(self, slot: _BrowserSlot) -> None:
-        browser, slot.browser, slot.context = slot.browser, None, None
+        browser, slot.browser = slot.browser, None
         if browser is not None:
-            with contextlib.suppress(Exception):
-                await browser.close()
-
-    async def _refuse(self, route: Route) -> None:
-        """Answer every request here. A navigation (meta refresh, a frame's src) gets
-        204 No Content, which leaves the current document in place; anything else fails."""
-        self.blocked_requests += 1
-        with contextlib.suppress(PlaywrightError):
-            if route.request.is_navigation_request():
-                await route.fulfill(status=204, body=b"")
-            else:
-                await route.abort("blockedbyclient")
+            await browser.close()
 
     async def _new_lease(self, slot: _BrowserSlot) -> _PageLease:
-        if slot.context is None:
+        if not slot.connected:
+            await self._close_browser(slot)
             await self._start_browser(slot)
-        assert slot.context is not None
+        browser = slot.browser
+        assert browser is not None
         try:
-            page = await slot.context.new_page()
-        except PlaywrightError as exc:
-            raise BrowserUnavailableError(f"could not open a page: {exc.message}") from exc
-        return _PageLease(slot, page, slot.generation)
+            target = await browser.send(
+                "Target.createTarget", {"url": "about:blank", "browserContextId": slot.context}
+            )
+            attached = await browser.send(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )
+            tab = _Tab(self, browser, target["targetId"], attached["sessionId"])
+            browser.on(tab.session, tab.event)
+            await tab.setup()
+        except (CdpError, BrowserClosedError, _TabGoneError) as exc:
+            raise BrowserUnavailableError(f"could not open a page: {exc}") from exc
+        return _PageLease(slot, tab, slot.generation)
 
     async def _fresh(self, lease: _PageLease) -> _PageLease:
         """The lease's page, replaced when its browser was restarted or recycled. A browser is
@@ -294,7 +467,7 @@ class ChromiumRenderer:
         place at once and the old one closes when the renders still on it are done."""
         slot = lease.slot
         async with slot.lock:
-            if slot.browser is None or not slot.browser.is_connected():
+            if not slot.connected:
                 await self._close_browser(slot)
                 await self._start_browser(slot)
             elif lease.generation == slot.generation and (
@@ -304,12 +477,12 @@ class ChromiumRenderer:
                 log.info("recycling browser %d (%s)", slot.index, why)
                 self._retire(slot)
                 await self._start_browser(slot)
-            if lease.generation != slot.generation or lease.page is None or lease.page.is_closed():
+            if lease.generation != slot.generation or lease.page is None or lease.page.closed:
                 return await self._new_lease(slot)
         return lease
 
     def _retire(self, slot: _BrowserSlot) -> None:
-        browser, slot.browser, slot.context = slot.browser, None, None
+        browser, slot.browser = slot.browser, None
         slot.over_memory = False
         self.recycled += 1
         if browser is not None:
@@ -321,8 +494,7 @@ class ChromiumRenderer:
         browser = slot.retired.pop(generation, None)
         slot.in_flight.pop(generation, None)
         if browser is not None:
-            with contextlib.suppress(Exception):
-                await browser.close()
+            await browser.close()
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -347,12 +519,12 @@ class ChromiumRenderer:
         ):
             self._background(self._check_memory(slot, slot.browser))
 
-    async def _check_memory(self, slot: _BrowserSlot, browser: Browser) -> None:
+    async def _check_memory(self, slot: _BrowserSlot, browser: CdpBrowser) -> None:
         """Mark the slot for recycling when its browser's processes use more than
         `max_memory_mb` (proportional set size, read from /proc)."""
         try:
             used = await _browser_mb(browser)
-        except PlaywrightError:
+        except (CdpError, BrowserClosedError):
             return  # the browser went away: the next render replaces it
         if used > self.max_memory_mb and browser is slot.browser:
             log.info(
@@ -367,7 +539,7 @@ class ChromiumRenderer:
         """What the pool's current browsers use (proportional set size, MB)."""
         total = 0.0
         for slot in self._slots:
-            if slot.browser is not None and slot.browser.is_connected():
+            if slot.browser is not None and slot.browser.connected:
                 total += await _browser_mb(slot.browser)
         return total
 
@@ -381,7 +553,7 @@ class ChromiumRenderer:
             self._began(lease)
             try:
                 data = await asyncio.wait_for(
-                    self._print(page, with_title(document, options.title), options),
+                    page.print_document(with_title(document, options.title), options),
                     self.timeout_s,
                 )
             except TimeoutError as exc:
@@ -389,12 +561,12 @@ class ChromiumRenderer:
                 raise RenderTimeoutError(
                     f"rendering took longer than {self.timeout_s:g} s and was stopped"
                 ) from exc
-            except PlaywrightError as exc:
-                connected = lease.slot.browser is not None and lease.slot.browser.is_connected()
+            except (CdpError, BrowserClosedError, _TabGoneError) as exc:
+                connected = lease.slot.connected
                 await self._drop_page(lease)
                 if not connected:
                     raise BrowserUnavailableError("the browser stopped during the render") from exc
-                raise RenderError(f"the renderer failed: {exc.message.splitlines()[0]}") from exc
+                raise RenderError(f"the renderer failed: {exc}") from exc
             finally:
                 self._ended(lease)
         except asyncio.CancelledError:
@@ -415,26 +587,17 @@ class ChromiumRenderer:
             )
         return RenderedPdf(data, pages)
 
-    async def _print(self, page: Page, document: str, options: RenderOptions) -> bytes:
-        await page.set_content(document, wait_until="load")
-        return await page.pdf(**pdf_arguments(options))
-
     def _abandon_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None
         if page is not None:
-            self._background(self._close_page(page))
-
-    @staticmethod
-    async def _close_page(page: Page) -> None:
-        with contextlib.suppress(Exception):
-            await page.close()
+            self._background(page.close())
 
     async def _drop_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None
         if page is not None:
-            await self._close_page(page)
+            await page.close()
 
     async def check(self) -> None:
         """Raise `BrowserUnavailableError` when no browser of the pool is usable."""
-        if not any(s.browser is not None and s.browser.is_connected() for s in self._slots):
+        if not any(s.connected for s in self._slots):
             raise BrowserUnavailableError("no browser in the pool is connected")

@@ -1,0 +1,217 @@
+"""A small Chrome DevTools Protocol client over `--remote-debugging-pipe`.
+
+Chromium reads commands from its file descriptor 3 and writes answers and events to
+descriptor 4, one JSON object per message, each ended by a NUL byte. Nothing listens on
+a port, so no other process on the machine can drive the browser, and there is no
+driver process between Python and Chromium. Pages are attached in flat mode: every
+command and event of a page carries that page's `sessionId` on the one pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[str, dict[str, Any]], None]
+
+# Chromium wants the pipe on descriptors 3 and 4; a shell puts them there and then
+# becomes Chromium (exec), so the process asyncio watches is the browser itself.
+_ON_FDS_3_AND_4 = 'exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null'
+_PROFILE_PREFIX = "pdfprompt-chromium-"
+_swept = False
+
+
+class CdpError(Exception):
+    """The browser answered a command with an error."""
+
+    def __init__(self, method: str, message: str) -> None:
+        super().__init__(f"{method}: {message}")
+        self.method = method
+        self.message = message
+
+
+class BrowserClosedError(Exception):
+    """The browser's pipe closed: it exited or was killed."""
+
+
+class _Pipe(asyncio.Protocol):
+    def __init__(self, on_message: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
+        self._buffer = bytearray()
+        self._on_message = on_message
+        self._on_close = on_close
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while (end := self._buffer.find(b"\0")) >= 0:
+            message = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            self._on_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_close()
+
+
+class CdpBrowser:
+    """One Chromium process. `await CdpBrowser.launch(path, args)`; `await close()`."""
+
+    def __init__(self, process: asyncio.subprocess.Process, profile: str) -> None:
+        self.process = process
+        self.profile = profile
+        self.connected = True
+        self._next_id = 0
+        self._waiting: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._writer: asyncio.WriteTransport | None = None
+        self._reader: asyncio.ReadTransport | None = None
+        self.on_disconnect: Callable[[], None] | None = None
+
+    @classmethod
+    async def launch(cls, executable: str, args: tuple[str, ...] | list[str]) -> CdpBrowser:
+        """Start Chromium with a new, empty profile that is removed when it closes."""
+        global _swept
+        if not _swept:
+            _swept = True
+            await asyncio.to_thread(_sweep_profiles)
+        profile = tempfile.mkdtemp(prefix=f"{_PROFILE_PREFIX}{os.getpid()}-")
+        commands_r, commands_w = os.pipe()
+        answers_r, answers_w = os.pipe()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                "/bin/sh",
+                "-c",
+                _ON_FDS_3_AND_4,
+                executable,
+                *args,
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile}",
+                "about:blank",
+                stdin=commands_r,
+                stdout=answers_w,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,  # a signal sent to our process group spares it
+            )
+        except BaseException:
+            for fd in (commands_r, commands_w, answers_r, answers_w):
+                os.close(fd)
+            shutil.rmtree(profile, ignore_errors=True)
+            raise
+        os.close(commands_r)
+        os.close(answers_w)
+        browser = cls(process, profile)
+        loop = asyncio.get_running_loop()
+        writer, _ = await loop.connect_write_pipe(
+            asyncio.BaseProtocol, os.fdopen(commands_w, "wb", buffering=0)
+        )
+        reader, _ = await loop.connect_read_pipe(
+            lambda: _Pipe(browser._received, browser._lost),
+            os.fdopen(answers_r, "rb", buffering=0),
+        )
+        browser._writer = writer
+        browser._reader = reader
+        return browser
+
+    def on(self, session: str, handler: Handler | None) -> None:
+        """Send the events of a session ("" for the browser's own) to `handler`."""
+        if handler is None:
+            self._handlers.pop(session, None)
+        else:
+            self._handlers[session] = handler
+
+    def post(
+        self, method: str, params: dict[str, Any] | None = None, session: str = ""
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Send a command; the future holds its result (or `CdpError`/`BrowserClosedError`)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if not self.connected or self._writer is None:
+            future.set_exception(BrowserClosedError("the browser is not running"))
+            return future
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method}
+        if params:
+            message["params"] = params
+        if session:
+            message["sessionId"] = session
+        self._waiting[self._next_id] = (method, future)
+        self._writer.write(json.dumps(message).encode() + b"\0")
+        return future
+
+    async def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str = ""
+    ) -> dict[str, Any]:
+        return await self.post(method, params, session)
+
+    def fire(self, method: str, params: dict[str, Any] | None = None, session: str = "") -> None:
+        """Send a command whose answer nobody waits for (its errors are dropped)."""
+        self.post(method, params, session).add_done_callback(_consume)
+
+    def _received(self, raw: bytes) -> None:
+        message = json.loads(raw)
+        if "id" in message:
+            method, future = self._waiting.pop(message["id"], ("", None))
+            if future is None or future.done():
+                return
+            if "error" in message:
+                future.set_exception(CdpError(method, message["error"].get("message", "")))
+            else:
+                future.set_result(message.get("result", {}))
+            return
+        handler = self._handlers.get(message.get("sessionId", ""))
+        if handler is not None:
+            handler(message["method"], message.get("params", {}))
+
+    def _lost(self) -> None:
+        if not self.connected:
+            return
+        self.connected = False
+        waiting, self._waiting = self._waiting, {}
+        for _, future in waiting.values():
+            if not future.done():
+                future.set_exception(BrowserClosedError("the browser closed its pipe"))
+        for handler in list(self._handlers.values()):
+            handler("pdfprompt.disconnected", {})
+        if self.on_disconnect is not None:
+            self.on_disconnect()
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Ask the browser to close, kill it when it does not within `grace_s`, reap it, and
+        remove its profile."""
+        if self.connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.send("Browser.close"), grace_s)
+        try:
+            await asyncio.wait_for(self.process.wait(), grace_s)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, 9)
+            await self.process.wait()
+        # The browser's own children belong to its session: none may outlive it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, 9)
+        for transport in (self._writer, self._reader):
+            if transport is not None:
+                transport.close()
+        self._lost()
+        await asyncio.to_thread(shutil.rmtree, self.profile, True)
+
+
+def _sweep_profiles() -> None:
+    """Remove the profiles of browsers whose process was killed before it could clean up
+    (their names carry the pid of the process that started them)."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        if not name.startswith(_PROFILE_PREFIX):
+            continue
+        owner = name[len(_PROFILE_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and not os.path.exists(f"/proc/{owner}"):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
+def _consume(future: asyncio.Future[dict[str, Any]]) -> None:
+    if not future.cancelled():
+        future.exception()
