@@ -43,15 +43,18 @@ class BrowserClosedError(Exception):
 class _Pipe(asyncio.Protocol):
     def __init__(self, on_message: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
         self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer known to hold no NUL
         self._on_message = on_message
         self._on_close = on_close
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        while (end := self._buffer.find(b"\0")) >= 0:
+        while (end := self._buffer.find(b"\0", self._scanned)) >= 0:
             message = bytes(self._buffer[:end])
             del self._buffer[: end + 1]
+            self._scanned = 0
             self._on_message(message)
+        self._scanned = len(self._buffer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_close()
