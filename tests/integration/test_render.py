@@ -25,6 +25,7 @@ from pypdf import PdfReader
 from pdfprompt.domain import (
     BrowserUnavailableError,
     PageLimitExceededError,
+    RenderError,
     RenderOptions,
     RenderTimeoutError,
 )
@@ -418,3 +419,30 @@ def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept() -> None:
     )
     assert once.stdout.strip() == "ready", once.stderr
     assert not profiles[0].exists()
+
+
+async def test_a_killed_page_process_fails_its_render_as_transient_and_the_pool_goes_on() -> None:
+    """The kernel's OOM killer takes a page's renderer process, not the browser: the render on
+    it fails at once as transient (not at the timeout), and the next render gets a new page."""
+    settings = Settings(render_engine="chromium", max_pdf_concurrency=1, render_timeout_s=120)
+    slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 60_000 + "</table>"
+    async with chromium_renderer(settings) as renderer:
+        rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
+        await asyncio.sleep(0.5)
+        killed = 0
+        for pid in _descendants(os.getpid()):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if b"--type=renderer" not in fh.read():
+                        continue
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (OSError, ProcessLookupError):
+                continue
+        assert killed
+        with pytest.raises(RenderError, match="crashed") as info:
+            await asyncio.wait_for(rendering, 30)
+        assert info.value.transient and not isinstance(info.value, RenderTimeoutError)
+        out = await renderer.render("<p>after the crash</p>", RenderOptions())
+        assert "after the crash" in _text(out.data)
+        await renderer.check()  # the browser itself was never lost

@@ -93,7 +93,7 @@ class CdpBrowser:
                 *args,
                 "--remote-debugging-pipe",
                 f"--user-data-dir={profile}",
-                "about:blank",
+                "--no-startup-window",
                 stdin=commands_r,
                 stdout=answers_w,
                 stderr=asyncio.subprocess.DEVNULL,
@@ -151,7 +151,7 @@ class CdpBrowser:
 
     def fire(self, method: str, params: dict[str, Any] | None = None, session: str = "") -> None:
         """Send a command whose answer nobody waits for (its errors are dropped)."""
-        self.post(method, params, session).add_done_callback(_consume)
+        self.post(method, params, session).add_done_callback(retrieved)
 
     def _received(self, raw: bytes) -> None:
         message = json.loads(raw)
@@ -215,6 +215,7 @@ def _sweep_profiles() -> None:
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
-def _consume(future: asyncio.Future[dict[str, Any]]) -> None:
+def retrieved(future: asyncio.Future[Any]) -> None:
+    """A done-callback that marks a future's error as seen, for futures nobody awaits."""
     if not future.cancelled():
         future.exception()

@@ -28,7 +28,7 @@ from pdfprompt.domain import (
     RenderOptions,
     RenderTimeoutError,
 )
-from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError
+from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,14 @@ HEADLESS_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+_DISABLED_FEATURES = (
+    "PaintHolding",
+    "MediaRouter",
+    "OptimizationHints",
+    "Translate",
+    "HttpsUpgrades",
+    "SpareRendererForSitePerProcess",
+)
 CHROMIUM_ARGS = (
     *HEADLESS_ARGS,
     # Every page of the pool renders at full speed: none is a throttled background tab.
@@ -58,7 +66,8 @@ CHROMIUM_ARGS = (
     "--disable-back-forward-cache",
     "--disable-breakpad",
     "--disable-component-extensions-with-background-pages",
-    "--disable-features=PaintHolding,MediaRouter,OptimizationHints,Translate,HttpsUpgrades",
+    # No spare renderer process kept warm for navigations the pool never makes.
+    "--disable-features=" + ",".join(_DISABLED_FEATURES),
     "--no-default-browser-check",
     "--no-service-autorun",
     "--password-store=basic",
@@ -218,7 +227,7 @@ class _Tab:
         self.closed = False
         self._load: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._gone.add_done_callback(_consume)
+        self._gone.add_done_callback(retrieved)
         self._children: set[str] = set()
 
     async def setup(self) -> None:
@@ -295,13 +304,13 @@ class _Tab:
             await asyncio.wait((waited, self._gone), return_when=asyncio.FIRST_COMPLETED)
         if waited.done():
             return waited.result()
-        waited.add_done_callback(_consume)
+        waited.add_done_callback(retrieved)
         await self._gone
         raise _TabGoneError("the page went away")  # not reached: _gone holds an error
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         command = self.browser.post(method, params, self.session)
-        command.add_done_callback(_consume)
+        command.add_done_callback(retrieved)
         result: dict[str, Any] = await self._until(command)
         return result
 
@@ -309,7 +318,7 @@ class _Tab:
         """Replace the page's document, wait for it to load (every blocked request has
         failed by then), and print it."""
         self._load = asyncio.get_running_loop().create_future()
-        self._load.add_done_callback(_consume)
+        self._load.add_done_callback(retrieved)
         await self.call("Page.setDocumentContent", {"frameId": self.frame, "html": document})
         await self._until(self._load)
         result = await self.call("Page.printToPDF", print_parameters(options))
@@ -325,11 +334,6 @@ class _Tab:
         if self.browser.connected:
             with contextlib.suppress(CdpError, BrowserClosedError):
                 await self.browser.send("Target.closeTarget", {"targetId": self.target})
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 @dataclass

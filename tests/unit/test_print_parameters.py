@@ -1,0 +1,74 @@
+"""The options → Chromium `Page.printToPDF` parameters: paper sizes and lengths in inches."""
+
+from __future__ import annotations
+
+import pytest
+
+from pdfprompt.domain import RenderOptions
+from pdfprompt.domain.options import Margin
+from pdfprompt.render import inches, print_parameters
+
+
+@pytest.mark.parametrize(
+    ("length", "expected"),
+    [
+        ("1in", 1.0),
+        ("25.4mm", 1.0),
+        ("2.54cm", 1.0),
+        ("72pt", 1.0),
+        ("6pc", 1.0),
+        ("96px", 1.0),
+        ("48", 0.5),  # a bare number is CSS pixels
+        (" 12.7 MM ", 0.5),
+        (".5in", 0.5),
+    ],
+)
+def test_every_css_unit_the_api_accepts_becomes_inches(length: str, expected: float) -> None:
+    assert inches(length) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("length", ["", "in", "10em", "-1mm", "1e3px", "12 m m"])
+def test_what_is_not_a_length_is_refused(length: str) -> None:
+    with pytest.raises(ValueError, match="not a length"):
+        inches(length)
+
+
+def test_paper_margins_and_the_costly_extras_off() -> None:
+    params = print_parameters(
+        RenderOptions(format="Letter", margin=Margin("1in", "0", "2cm", "36pt"))
+    )
+    assert (params["paperWidth"], params["paperHeight"]) == (8.5, 11.0)
+    assert params["marginTop"] == 1.0 and params["marginRight"] == 0.0
+    assert params["marginBottom"] == pytest.approx(2 / 2.54)
+    assert params["marginLeft"] == pytest.approx(0.5)
+    # Tagging costs about a fifth more CPU and twice the bytes; nobody asked for it.
+    assert params["generateTaggedPDF"] is False and params["generateDocumentOutline"] is False
+    assert "displayHeaderFooter" not in params and "pageRanges" not in params
+
+
+def test_custom_size_landscape_header_and_ranges() -> None:
+    params = print_parameters(
+        RenderOptions(
+            width="100mm",
+            height="150mm",
+            landscape=True,
+            scale=0.8,
+            footer_html="<span>{{page}} of {{pages}}</span>",
+            page_ranges="1-2,4",
+        )
+    )
+    assert params["paperWidth"] == pytest.approx(100 / 25.4)
+    assert params["paperHeight"] == pytest.approx(150 / 25.4)
+    assert params["landscape"] is True and params["scale"] == 0.8
+    assert params["displayHeaderFooter"] is True
+    assert (
+        '<span class="pageNumber"></span> of <span class="totalPages"></span>'
+        in (params["footerTemplate"])
+    )
+    assert params["pageRanges"] == "1-2,4"
+
+
+@pytest.mark.parametrize("paper", ["A3", "A4", "A5", "Letter", "Legal", "Tabloid"])
+def test_every_paper_format_the_api_accepts_has_a_size(paper: str) -> None:
+    params = print_parameters(RenderOptions(format=paper))
+    assert params["paperWidth"] > 5 and params["paperHeight"] > params["paperWidth"]
