@@ -446,3 +446,19 @@ async def test_a_killed_page_process_fails_its_render_as_transient_and_the_pool_
         out = await renderer.render("<p>after the crash</p>", RenderOptions())
         assert "after the crash" in _text(out.data)
         await renderer.check()  # the browser itself was never lost
+
+
+async def test_a_chromium_that_will_not_start_is_reported_with_what_it_said(
+    tmp_path: Path,
+) -> None:
+    broken = tmp_path / "chromium"
+    broken.write_text(
+        "#!/bin/sh\necho 'chromium: error while loading shared libraries: libnss3.so' >&2\n"
+        "exit 127\n"
+    )
+    broken.chmod(0o755)
+    settings = Settings(render_engine="chromium", chromium_path=str(broken))
+    with pytest.raises(BrowserUnavailableError, match=r"could not start Chromium.*libnss3\.so"):
+        async with chromium_renderer(settings):
+            pass
+    assert not list(Path(tempfile.gettempdir()).glob(f"pdfprompt-chromium-{os.getpid()}-*"))

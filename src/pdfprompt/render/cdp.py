@@ -24,6 +24,7 @@ Handler = Callable[[str, dict[str, Any]], None]
 # becomes Chromium (exec), so the process asyncio watches is the browser itself.
 _ON_FDS_3_AND_4 = 'exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null'
 _PROFILE_PREFIX = "pdfprompt-chromium-"
+_OUTPUT = "chromium-stderr.log"
 _swept = False
 
 
@@ -72,7 +73,6 @@ class CdpBrowser:
         self._handlers: dict[str, Handler] = {}
         self._writer: asyncio.WriteTransport | None = None
         self._reader: asyncio.ReadTransport | None = None
-        self.on_disconnect: Callable[[], None] | None = None
 
     @classmethod
     async def launch(cls, executable: str, args: tuple[str, ...] | list[str]) -> CdpBrowser:
@@ -84,6 +84,9 @@ class CdpBrowser:
         profile = tempfile.mkdtemp(prefix=f"{_PROFILE_PREFIX}{os.getpid()}-")
         commands_r, commands_w = os.pipe()
         answers_r, answers_w = os.pipe()
+        # What Chromium says goes to a file in its profile, for the error when it will not
+        # start (a pipe would have to be drained for as long as it runs).
+        output = os.open(os.path.join(profile, _OUTPUT), os.O_WRONLY | os.O_CREAT, 0o600)
         try:
             process = await asyncio.create_subprocess_exec(
                 "/bin/sh",
@@ -96,16 +99,16 @@ class CdpBrowser:
                 "--no-startup-window",
                 stdin=commands_r,
                 stdout=answers_w,
-                stderr=asyncio.subprocess.DEVNULL,
+                stderr=output,
                 start_new_session=True,  # a signal sent to our process group spares it
             )
         except BaseException:
-            for fd in (commands_r, commands_w, answers_r, answers_w):
+            for fd in (commands_r, commands_w, answers_r, answers_w, output):
                 os.close(fd)
             shutil.rmtree(profile, ignore_errors=True)
             raise
-        os.close(commands_r)
-        os.close(answers_w)
+        for fd in (commands_r, answers_w, output):
+            os.close(fd)
         browser = cls(process, profile)
         loop = asyncio.get_running_loop()
         writer, _ = await loop.connect_write_pipe(
@@ -118,6 +121,15 @@ class CdpBrowser:
         browser._writer = writer
         browser._reader = reader
         return browser
+
+    def output(self, limit: int = 2000) -> str:
+        """The end of what Chromium wrote to its standard error (empty once it is closed)."""
+        try:
+            with open(os.path.join(self.profile, _OUTPUT), "rb") as fh:
+                fh.seek(max(0, os.fstat(fh.fileno()).st_size - limit))
+                return fh.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
 
     def on(self, session: str, handler: Handler | None) -> None:
         """Send the events of a session ("" for the browser's own) to `handler`."""
@@ -178,8 +190,6 @@ class CdpBrowser:
                 future.set_exception(BrowserClosedError("the browser closed its pipe"))
         for handler in list(self._handlers.values()):
             handler("pdfprompt.disconnected", {})
-        if self.on_disconnect is not None:
-            self.on_disconnect()
 
     async def close(self, grace_s: float = 5.0) -> None:
         """Ask the browser to close, kill it when it does not within `grace_s`, reap it, and

@@ -433,8 +433,11 @@ class ChromiumRenderer:
                 {"behavior": "deny", "browserContextId": slot.context},
             )
         except (CdpError, BrowserClosedError, TimeoutError) as exc:
-            await browser.close(grace_s=1)
             why = str(exc) or "it did not answer in time"
+            said = browser.output()
+            await browser.close(grace_s=1)
+            if said:
+                why += f"; it said: {said.splitlines()[-1]}"
             raise BrowserUnavailableError(f"could not start Chromium: {why}") from exc
         slot.browser = browser
         slot.renders = 0
