@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import unicodedata
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from pypdf import PageObject, PdfReader
@@ -67,3 +69,21 @@ def _embeds_a_font(page: PageObject) -> bool:
         ):
             return True
     return False
+
+
+async def test_a_documents_own_font_from_a_data_uri_is_used(renderer: RendererPool) -> None:
+    """A font the document carries as a `data:` URI is loaded before the page is printed (the
+    load event waits for it) and embedded; without it the text would fall back to serif."""
+    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+    uri = "data:font/ttf;base64," + base64.b64encode(font.read_bytes()).decode()
+    doc = (
+        f"<style>@font-face {{ font-family: Carried; src: url({uri}); }}"
+        "p { font-family: Carried, serif; }</style><p>Carried text</p>"
+    )
+    out = await renderer.render(doc, RenderOptions())
+    page = PdfReader(io.BytesIO(out.data)).pages[0]
+    names = {str(ref.get_object()["/BaseFont"]) for ref in page["/Resources"]["/Font"].values()}
+    # Chromium names the embedded font by its own name, WeasyPrint by the CSS family.
+    assert any(name.endswith(("DejaVuSansMono", "Carried")) for name in names), names
+    assert not any("Serif" in name for name in names), names
+    assert "Carried text" in page.extract_text()
