@@ -5,15 +5,18 @@ Tests taking `renderer` run on both engines; the sandbox must hold for each."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import logging
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -462,3 +465,32 @@ async def test_a_chromium_that_will_not_start_is_reported_with_what_it_said(
         async with chromium_renderer(settings):
             pass
     assert not list(Path(tempfile.gettempdir()).glob(f"pdfprompt-chromium-{os.getpid()}-*"))
+
+
+def _noise_png(side: int) -> bytes:
+    """A PNG of random pixels: it does not compress, so the PDF carries all of it."""
+    rows = b"".join(b"\x00" + os.urandom(side * 3) for _ in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_a_large_document_and_pdf_cross_the_pipe_whole(renderer: RendererPool) -> None:
+    """Megabytes each way: the document in, the PDF out, over many reads of the pipe."""
+    image = base64.b64encode(_noise_png(700)).decode()
+    doc = f"<p>before</p><img src='data:image/png;base64,{image}' width=300><p>after</p>"
+    assert len(doc) > 1_500_000
+    out = await renderer.render(doc, RenderOptions())
+    assert len(out.data) > 1_000_000
+    reader = PdfReader(io.BytesIO(out.data))
+    assert "before" in _text(out.data) and "after" in _text(out.data)
+    assert sum(len(page.images) for page in reader.pages) == 1
