@@ -1,5 +1,6 @@
-"""A real HTTP endpoint on a loopback address that records the webhooks it receives and
-answers them from a script."""
+"""A real HTTP endpoint on a loopback address that records every request it receives (any
+method) and answers them from a script: webhooks, and the renderer's sandbox tests, where
+it must receive nothing."""
 
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ class Receiver:
         script: list[Step] | None = None,
         tls: ssl.SSLContext | None = None,
         name: str | None = None,
+        answer: bytes = b"ok",
     ) -> None:
-        """`tls`: serve HTTPS with this context; `name`: the host name in `url`."""
+        """`tls`: serve HTTPS with this context; `name`: the host name in `url`; `answer`: the
+        body of a 2xx answer."""
         self.hits: list[Hit] = []
         self.script: list[Step] = list(script or [])
         self.release = threading.Event()
@@ -46,7 +49,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or "0"))
                 with receiver.lock:
                     receiver.hits.append(Hit(self.path, dict(self.headers.items()), body))
                     step = receiver.script.pop(0) if receiver.script else 200
@@ -61,14 +64,16 @@ class Receiver:
                     self.end_headers()
                     return
                 assert isinstance(step, int)
-                answer = b"ok" if step < 300 else b"receiver says no"
+                body = answer if step < 300 else b"receiver says no"
                 try:
                     self.send_response(step)
-                    self.send_header("Content-Length", str(len(answer)))
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(answer)
+                    self.wfile.write(body)
                 except OSError:
                     pass  # the sender is gone
+
+            do_GET = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -78,7 +83,8 @@ class Receiver:
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         scheme = "https" if tls is not None else "http"
-        self.url = f"{scheme}://{name or host}:{self.server.server_address[1]}/hook"
+        self.base = f"{scheme}://{name or host}:{self.server.server_address[1]}"
+        self.url = f"{self.base}/hook"
 
     def __enter__(self) -> Receiver:
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()

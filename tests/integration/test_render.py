@@ -18,9 +18,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from pypdf import PdfReader
@@ -41,6 +39,7 @@ from pdfprompt.render import (
     renderer_from_settings,
 )
 from pdfprompt.settings import Settings
+from tests.receiver import Receiver
 
 
 @pytest.fixture(params=["chromium", "weasyprint"])
@@ -53,30 +52,12 @@ async def renderer(request: pytest.FixtureRequest) -> AsyncIterator[RendererPool
         yield r
 
 
-class _Listener(BaseHTTPRequestHandler):
-    hits: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        type(self).hits.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.end_headers()
-        self.wfile.write(b"SECRET-FROM-NETWORK")
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
 @pytest.fixture
-def listener() -> Iterator[tuple[str, list[str]]]:
-    """A real HTTP server on 127.0.0.1 that records every request it gets."""
-    _Listener.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Listener.hits
-    server.shutdown()
-    server.server_close()
+def listener() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records every request it gets, whatever the
+    method, and answers 200 with a secret that must never reach a PDF."""
+    with Receiver(answer=b"SECRET-FROM-NETWORK") as receiver:
+        yield receiver
 
 
 def _text(pdf: bytes) -> str:
@@ -117,9 +98,9 @@ async def test_metadata_and_size_options(renderer: RendererPool) -> None:
 
 
 async def test_hostile_html_reaches_no_network_and_no_files(
-    renderer: RendererPool, listener: tuple[str, list[str]]
+    renderer: RendererPool, listener: Receiver
 ) -> None:
-    url, hits = listener
+    url, hits = listener.base, listener.hits
     hostile = f"""<!DOCTYPE html><html><head>
       <link rel="stylesheet" href="{url}/style.css">
       <style>@import url("{url}/import.css");
