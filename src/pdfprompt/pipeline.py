@@ -133,8 +133,17 @@ class JobPipeline:
         # A model's answer is new every time: looking it up would only ever miss.
         rendered = None if generator is Generator.LLM else await self._from_cache(ctx, cache_key)
         if rendered is None:
+            # The renderer stops at the plan's page limit, not only at its own.
+            plan_pages = plan.max_pages if plan is not None else None
             try:
-                rendered = await render_pdf(self.renderer, document, options)
+                rendered = await render_pdf(self.renderer, document, options, plan_pages)
+            except PageLimitExceededError as exc:
+                if plan is None or plan_pages is None or plan_pages >= self.renderer.max_pages:
+                    raise
+                raise PageLimitExceededError(
+                    f"the document has more than {plan_pages} pages; "
+                    f"plan {plan.name} allows {plan_pages}"
+                ) from exc
             except RenderTimeoutError as exc:
                 # A timeout may be a busy machine once; twice in a row it is the document.
                 again = job.error is not None and job.error.code == exc.code

@@ -161,6 +161,8 @@ def test_plan_limits_hold_in_the_worker(deployment: tuple[Start, dict[str, str]]
             c, c.post("/v1/jobs", json={"type": "html", "input": two_pages}).json()["id"]
         )
         assert failed["status"] == "failed" and failed["error"]["code"] == "page_limit_exceeded"
+        # The renderer stopped at the plan's limit, and the error names the plan.
+        assert failed["error"]["message"].endswith("plan tiny allows 1")
         done, _ = wait_final(c, c.post("/v1/jobs", json=_html(1)).json()["id"])
         assert done["status"] == "succeeded"
         text = pdf_text(c.get(f"/v1/jobs/{done['id']}/pdf").content)

@@ -25,6 +25,7 @@ from pypdf import PdfReader
 
 from pdfprompt.domain import (
     BrowserUnavailableError,
+    InvalidInputError,
     PageLimitExceededError,
     RenderError,
     RenderOptions,
@@ -74,9 +75,36 @@ async def test_renders_text_and_counts_pages(renderer: RendererPool) -> None:
 
 async def test_page_limit_is_permanent(renderer: RendererPool) -> None:
     body = "".join(f"<p style='break-before: page'>{i}</p>" for i in range(25))
-    with pytest.raises(PageLimitExceededError, match="25 pages") as info:
+    # Chromium prints one page past the limit and stops; WeasyPrint lays out every page.
+    with pytest.raises(PageLimitExceededError, match=r"(has 25|more than 20) pages") as info:
         await renderer.render(body, RenderOptions())
     assert info.value.transient is False and info.value.code == "page_limit_exceeded"
+    # A lower limit for this render (a plan's) holds too, with and without page ranges.
+    with pytest.raises(PageLimitExceededError, match="the limit is 3"):
+        await renderer.render(body, RenderOptions(), max_pages=3)
+    with pytest.raises(PageLimitExceededError, match="the limit is 3"):
+        await renderer.render(body, RenderOptions(page_ranges="20-22,2-3"), max_pages=3)
+    # Under the limit nothing is cut: all 5 pages, then exactly the 3 asked for.
+    five = "".join(f"<p style='break-before: page'>Page {i}</p>" for i in range(1, 6))
+    assert (await renderer.render(five, RenderOptions(), max_pages=5)).pages == 5
+    picked = await renderer.render(five, RenderOptions(page_ranges="5,1-2"), max_pages=3)
+    assert picked.pages == 3
+    assert [p.extract_text().strip() for p in PdfReader(io.BytesIO(picked.data)).pages] == [
+        "Page 1",
+        "Page 2",
+        "Page 5",
+    ]
+
+
+async def test_page_ranges_past_the_end_are_skipped_and_none_is_refused(
+    renderer: RendererPool,
+) -> None:
+    body = "".join(f"<p style='break-before: page'>Page {i}</p>" for i in range(1, 5))
+    out = await renderer.render(body, RenderOptions(page_ranges="3-9"))
+    assert out.pages == 2 and "Page 4" in _text(out.data)
+    with pytest.raises(InvalidInputError, match="picks no page") as info:
+        await renderer.render(body, RenderOptions(page_ranges="7-9"))
+    assert info.value.field == "options.page_ranges" and not info.value.transient
 
 
 async def test_metadata_and_size_options(renderer: RendererPool) -> None:

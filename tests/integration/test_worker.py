@@ -52,7 +52,7 @@ async def test_burst_runs_every_job_once_and_fails_oversized_ones_for_good(
     failed = await store.get(too_long.id)
     assert failed.status is JobStatus.FAILED and failed.attempts == 1
     assert failed.error is not None and failed.error.code == "page_limit_exceeded"
-    assert "6 pages" in failed.error.message
+    assert "more than 5 pages" in failed.error.message
     assert len(list((tmp_path / "files").rglob("*.pdf"))) == 12
 
 

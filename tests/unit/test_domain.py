@@ -15,6 +15,7 @@ from pdfprompt.domain import (
     check_css_length,
     check_page_ranges,
     new_id,
+    page_numbers,
     retry_decision,
     safe_filename,
 )
@@ -118,3 +119,10 @@ def test_errors_survive_pickling_with_their_attributes() -> None:
     assert duplicate.existing_job_id == "j1" and str(duplicate) == "dup"
     cooling = pickle.loads(pickle.dumps(LlmKeysCoolingError("wait", retry_after_s=3.5)))
     assert cooling.retry_after_s == 3.5 and cooling.transient
+
+
+def test_page_numbers_skip_pages_past_the_end_and_refuse_none() -> None:
+    assert page_numbers("5,1-2,2-3", 10) == [1, 2, 3, 5]
+    assert page_numbers("3-9", 4) == [3, 4]
+    with pytest.raises(InvalidInputError, match="picks no page of the document \\(it has 4\\)"):
+        page_numbers("7-9", 4)

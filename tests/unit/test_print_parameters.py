@@ -6,7 +6,7 @@ import pytest
 
 from pdfprompt.domain import RenderOptions
 from pdfprompt.domain.options import Margin
-from pdfprompt.render import inches, print_parameters
+from pdfprompt.render import capped_ranges, inches, print_parameters
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,29 @@ def test_custom_size_landscape_header_and_ranges() -> None:
 def test_every_paper_format_the_api_accepts_has_a_size(paper: str) -> None:
     params = print_parameters(RenderOptions(format=paper))
     assert params["paperWidth"] > 5 and params["paperHeight"] > params["paperWidth"]
+
+
+@pytest.mark.parametrize(
+    ("ranges", "most", "capped"),
+    [
+        (None, 21, "1-21"),
+        ("1-3", 21, "1-3"),
+        ("7", 21, "7-7"),
+        ("1-100", 21, "1-21"),
+        ("3-5,1-2,40-9000", 21, "1-5,40-55"),  # sorted, merged, then cut
+        ("1-3,2-4,6", 4, "1-4"),
+        ("10-12,1-1", 2, "1-1,10-10"),
+        ("1-2,3-4", 4, "1-4"),
+    ],
+)
+def test_page_ranges_are_cut_to_the_first_pages_they_pick(
+    ranges: str | None, most: int, capped: str
+) -> None:
+    assert capped_ranges(ranges, most) == capped
+
+
+def test_a_page_limit_prints_one_page_past_it_and_no_more() -> None:
+    assert print_parameters(RenderOptions(), max_pages=20)["pageRanges"] == "1-21"
+    limited = print_parameters(RenderOptions(page_ranges="2-3"), max_pages=20)
+    assert limited["pageRanges"] == "2-3"
+    assert "pageRanges" not in print_parameters(RenderOptions())

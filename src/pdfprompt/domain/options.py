@@ -55,16 +55,16 @@ def check_page_ranges(value: str, name: str = "options.page_ranges") -> str:
 
 def page_numbers(ranges: str, total: int, name: str = "options.page_ranges") -> list[int]:
     """The 1-based page numbers `ranges` ('1-3,5') picks from a `total`-page document, in
-    document order, each once."""
+    document order, each once. Pages past the end are skipped (as Chromium does); ranges
+    that pick no page at all are an error."""
     picked: set[int] = set()
     for part in check_page_ranges(ranges, name).split(","):
         bounds = [int(x) for x in part.split("-")]
-        if bounds[-1] > total:
-            raise InvalidInputError(
-                f"{name}: {part!r} asks for page {bounds[-1]}; the document has {total}",
-                field=name,
-            )
-        picked.update(range(bounds[0], bounds[-1] + 1))
+        picked.update(range(bounds[0], min(bounds[-1], total) + 1))
+    if not picked:
+        raise InvalidInputError(
+            f"{name}: {ranges!r} picks no page of the document (it has {total})", field=name
+        )
     return sorted(picked)
 
 

@@ -15,6 +15,7 @@ from pdfprompt.render.chromium import (
     MEMORY_CHECK_EVERY,
     ChromiumRenderer,
     RenderedPdf,
+    capped_ranges,
     count_pages,
     inches,
     print_parameters,
@@ -32,7 +33,12 @@ class Renderer(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def render(self, document: str, options: RenderOptions) -> RenderedPdf: ...
+    async def render(
+        self, document: str, options: RenderOptions, max_pages: int | None = None
+    ) -> RenderedPdf:
+        """The PDF; `PageLimitExceededError` over `max_pages` or the renderer's own limit,
+        whichever is lower."""
+        ...
 
     async def check(self) -> None: ...
 
@@ -45,9 +51,11 @@ class RendererPool(Renderer, Protocol):
     async def __aexit__(self, *exc: object) -> None: ...
 
 
-async def render_pdf(renderer: Renderer, document: str, options: RenderOptions) -> RenderedPdf:
+async def render_pdf(
+    renderer: Renderer, document: str, options: RenderOptions, max_pages: int | None = None
+) -> RenderedPdf:
     """Render, then write document information when the options ask for it."""
-    rendered = await renderer.render(document, options)
+    rendered = await renderer.render(document, options, max_pages)
     if needs_metadata(options):
         data = await asyncio.to_thread(write_metadata, rendered.data, options)
         rendered = replace(rendered, data=data)
@@ -110,6 +118,7 @@ __all__ = [
     "Renderer",
     "RendererPool",
     "WeasyPrintRenderer",
+    "capped_ranges",
     "chromium_renderer",
     "count_pages",
     "inches",

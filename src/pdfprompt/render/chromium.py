@@ -23,11 +23,13 @@ from typing import Any
 
 from pdfprompt.domain import (
     BrowserUnavailableError,
+    InvalidInputError,
     PageLimitExceededError,
     RenderError,
     RenderOptions,
     RenderTimeoutError,
 )
+from pdfprompt.domain.options import check_page_ranges
 from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
 
 log = logging.getLogger(__name__)
@@ -171,9 +173,37 @@ def inches(length: str) -> float:
     return float(match.group(1)) / _PER_INCH[match.group(2) or "px"]
 
 
-def print_parameters(options: RenderOptions) -> dict[str, Any]:
-    """CDP `Page.printToPDF` parameters for the options. Tagging and the outline are off:
-    a tagged PDF costs about a fifth more CPU and twice the bytes."""
+def capped_ranges(ranges: str | None, most: int) -> str:
+    """Page ranges that pick at most `most` pages: the first `most` of `ranges`, or of the
+    whole document when there are none. Chromium skips pages a range names beyond the
+    document's end, so a document of 50,000 pages is laid out but never painted past the
+    limit: over the limit, a render ends in seconds instead of at the timeout."""
+    if not ranges:
+        return f"1-{most}"
+    spans = sorted(
+        (int(bounds[0]), int(bounds[-1]))
+        for bounds in (part.split("-") for part in check_page_ranges(ranges).split(","))
+    )
+    merged: list[tuple[int, int]] = []
+    for first, last in spans:
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    picked: list[str] = []
+    for first, last in merged:
+        last = min(last, first + most - 1)
+        picked.append(f"{first}-{last}")
+        most -= last - first + 1
+        if most == 0:
+            break
+    return ",".join(picked)
+
+
+def print_parameters(options: RenderOptions, max_pages: int | None = None) -> dict[str, Any]:
+    """CDP `Page.printToPDF` parameters for the options; with `max_pages`, at most one page
+    more than that is printed (enough to tell the document is over it). Tagging and the
+    outline are off: a tagged PDF costs about a fifth more CPU and twice the bytes."""
     if options.width and options.height:
         width, height = inches(options.width), inches(options.height)
     else:
@@ -196,7 +226,9 @@ def print_parameters(options: RenderOptions) -> dict[str, Any]:
         params["displayHeaderFooter"] = True
         params["headerTemplate"] = _header_footer(options.header_html)
         params["footerTemplate"] = _header_footer(options.footer_html)
-    if options.page_ranges:
+    if max_pages is not None:
+        params["pageRanges"] = capped_ranges(options.page_ranges, max_pages + 1)
+    elif options.page_ranges:
         params["pageRanges"] = options.page_ranges
     return params
 
@@ -314,14 +346,22 @@ class _Tab:
         result: dict[str, Any] = await self._until(command)
         return result
 
-    async def print_document(self, document: str, options: RenderOptions) -> bytes:
+    async def print_document(self, document: str, options: RenderOptions, max_pages: int) -> bytes:
         """Replace the page's document, wait for it to load (every blocked request has
         failed by then), and print it."""
         self._load = asyncio.get_running_loop().create_future()
         self._load.add_done_callback(retrieved)
         await self.call("Page.setDocumentContent", {"frameId": self.frame, "html": document})
         await self._until(self._load)
-        result = await self.call("Page.printToPDF", print_parameters(options))
+        try:
+            result = await self.call("Page.printToPDF", print_parameters(options, max_pages))
+        except CdpError as exc:
+            if "exceeds page count" not in exc.message:
+                raise
+            raise InvalidInputError(
+                f"options.page_ranges: {options.page_ranges!r} picks no page of the document",
+                field="options.page_ranges",
+            ) from exc
         return base64.b64decode(result["data"])
 
     async def close(self) -> None:
@@ -550,8 +590,12 @@ class ChromiumRenderer:
                 total += await _browser_mb(slot.browser)
         return total
 
-    async def render(self, document: str, options: RenderOptions) -> RenderedPdf:
-        """Render one HTML document; raises `RenderError` subclasses on failure."""
+    async def render(
+        self, document: str, options: RenderOptions, max_pages: int | None = None
+    ) -> RenderedPdf:
+        """Render one HTML document; raises `RenderError` subclasses on failure, and
+        `PageLimitExceededError` over `max_pages` (when lower than the renderer's own)."""
+        limit = min(self.max_pages, max_pages or self.max_pages)
         lease = await self._pages.get()
         try:
             lease = await self._fresh(lease)
@@ -560,7 +604,7 @@ class ChromiumRenderer:
             self._began(lease)
             try:
                 data = await asyncio.wait_for(
-                    page.print_document(with_title(document, options.title), options),
+                    page.print_document(with_title(document, options.title), options, limit),
                     self.timeout_s,
                 )
             except TimeoutError as exc:
@@ -588,9 +632,9 @@ class ChromiumRenderer:
         self._pages.put_nowait(lease)
         self.renders += 1
         pages = count_pages(data)
-        if pages > self.max_pages:
+        if pages > limit:  # only the first page past the limit was printed
             raise PageLimitExceededError(
-                f"the document has {pages} pages; the limit is {self.max_pages}"
+                f"the document has more than {limit} pages; the limit is {limit}"
             )
         return RenderedPdf(data, pages)
 

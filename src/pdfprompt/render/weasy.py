@@ -218,7 +218,9 @@ class WeasyPrintRenderer:
         self._slots.discard(slot)
         return self._start()
 
-    async def render(self, document: str, options: RenderOptions) -> RenderedPdf:
+    async def render(
+        self, document: str, options: RenderOptions, max_pages: int | None = None
+    ) -> RenderedPdf:
         idle = self._idle
         if idle is None:
             raise BrowserUnavailableError("the WeasyPrint processes are not running")
@@ -226,7 +228,7 @@ class WeasyPrintRenderer:
         try:
             # Waiting for a new process to start does not count against the timeout.
             await slot.wait_ready()
-            work = (document, asdict(options), self.max_pages)
+            work = (document, asdict(options), min(self.max_pages, max_pages or self.max_pages))
             data, pages = await asyncio.wait_for(slot.render(work), self.timeout_s)
         except TimeoutError as exc:
             slot = self._replace(slot)
