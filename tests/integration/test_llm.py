@@ -18,7 +18,7 @@ from pdfprompt.generate import KeyRing, LlmClient, clean_document, messages
 from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
 from tests.conftest import free_port
-from tests.integration.test_render import listener  # noqa: F401 - a fixture
+from tests.receiver import Receiver
 
 SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
 
@@ -145,9 +145,9 @@ async def test_no_key_appears_in_any_log_line(
 
 
 async def test_a_hostile_answer_runs_nothing_and_fetches_nothing(
-    listener: tuple[str, list[str]],  # noqa: F811
+    listener: Receiver,
 ) -> None:
-    url, hits = listener
+    url, hits = listener.base, listener.hits
     cleaned = clean_document(hostile_document(url + "/"))
     lowered = cleaned.lower()
     for banned in ("<script", "onload", "onerror", "<iframe", "<object", "<embed", "<form"):

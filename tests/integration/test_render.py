@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -51,14 +51,6 @@ async def renderer(request: pytest.FixtureRequest) -> AsyncIterator[RendererPool
     async with renderer_from_settings(settings) as r:
         assert r.name == request.param
         yield r
-
-
-@pytest.fixture
-def listener() -> Iterator[Receiver]:
-    """A real HTTP server on 127.0.0.1 that records every request it gets, whatever the
-    method, and answers 200 with a secret that must never reach a PDF."""
-    with Receiver(answer=b"SECRET-FROM-NETWORK") as receiver:
-        yield receiver
 
 
 def _text(pdf: bytes) -> str:
