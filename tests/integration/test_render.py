@@ -495,3 +495,35 @@ async def test_a_large_document_and_pdf_cross_the_pipe_whole(renderer: RendererP
     reader = PdfReader(io.BytesIO(out.data))
     assert "before" in _text(out.data) and "after" in _text(out.data)
     assert sum(len(page.images) for page in reader.pages) == 1
+
+
+def _page_processes() -> set[int]:
+    """This process's Chromium renderer processes (one per page or per site)."""
+    found = set()
+    for pid in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if b"--type=renderer" in fh.read():
+                    found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+async def test_a_render_over_its_time_does_not_go_on_burning_cpu() -> None:
+    """Stopping a render closes its page, and the process laying the page out goes with it:
+    a hostile document costs its timeout, not its whole layout."""
+    settings = Settings(render_engine="chromium", max_pdf_concurrency=1, render_timeout_s=1)
+    slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 200_000 + "</table>"
+    async with chromium_renderer(settings) as renderer:
+        rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
+        await asyncio.sleep(0.5)
+        busy = _page_processes()
+        assert busy
+        with pytest.raises(RenderTimeoutError):
+            await rendering
+        for _ in range(100):
+            if not busy & {pid for pid in _page_processes() if _alive(pid)}:
+                break
+            await asyncio.sleep(0.1)
+        assert not busy & {pid for pid in _page_processes() if _alive(pid)}
