@@ -239,17 +239,27 @@ async def test_page_ranges_scale_and_header(renderer: RendererPool) -> None:
     assert "p. 3 / 4" in PdfReader(io.BytesIO(footer.data)).pages[2].extract_text()
 
 
-def _spawned_renderers() -> list[int]:
-    """This process's WeasyPrint pool processes (multiprocessing spawn children)."""
+def _descendants_running(marker: bytes) -> list[int]:
+    """This process's live descendants whose command line contains `marker`."""
     found = []
     for pid in _descendants(os.getpid()):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if b"spawn_main" in fh.read():
+                if marker in fh.read():
                     found.append(pid)
         except OSError:
             continue
     return found
+
+
+def _page_processes() -> set[int]:
+    """This process's Chromium renderer processes (one per page or per site)."""
+    return set(_descendants_running(b"--type=renderer"))
+
+
+def _spawned_renderers() -> list[int]:
+    """This process's WeasyPrint pool processes (multiprocessing spawn children)."""
+    return _descendants_running(b"spawn_main")
 
 
 async def test_weasyprint_timeout_is_transient_and_the_pool_recovers() -> None:
@@ -434,15 +444,10 @@ async def test_a_killed_page_process_fails_its_render_as_transient_and_the_pool_
         rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
         await asyncio.sleep(0.5)
         killed = 0
-        for pid in _descendants(os.getpid()):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if b"--type=renderer" not in fh.read():
-                        continue
+        for pid in _page_processes():
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 killed += 1
-            except (OSError, ProcessLookupError):
-                continue
         assert killed
         with pytest.raises(RenderError, match="crashed") as info:
             await asyncio.wait_for(rendering, 30)
@@ -495,19 +500,6 @@ async def test_a_large_document_and_pdf_cross_the_pipe_whole(renderer: RendererP
     reader = PdfReader(io.BytesIO(out.data))
     assert "before" in _text(out.data) and "after" in _text(out.data)
     assert sum(len(page.images) for page in reader.pages) == 1
-
-
-def _page_processes() -> set[int]:
-    """This process's Chromium renderer processes (one per page or per site)."""
-    found = set()
-    for pid in _descendants(os.getpid()):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if b"--type=renderer" in fh.read():
-                    found.add(pid)
-        except OSError:
-            continue
-    return found
 
 
 async def test_a_render_over_its_time_does_not_go_on_burning_cpu() -> None:
