@@ -519,3 +519,24 @@ async def test_a_render_over_its_time_does_not_go_on_burning_cpu() -> None:
                 break
             await asyncio.sleep(0.1)
         assert not busy & {pid for pid in _page_processes() if _alive(pid)}
+
+
+async def test_with_javascript_allowed_a_workers_requests_are_refused_too(
+    listener: Receiver,
+) -> None:
+    """A worker is a target of its own: it is attached and held until it follows the page's
+    rules, so what it fetches is refused like the page's own requests."""
+    settings = Settings(render_engine="chromium", allow_javascript=True, max_pdf_concurrency=1)
+    script = f"fetch('{listener.base}/from-worker').catch(() => 0)"
+    doc = (
+        "<p>page</p><script>new Worker(URL.createObjectURL("
+        f"new Blob([{script!r}], {{type: 'text/javascript'}})));</script>"
+    )
+    async with chromium_renderer(settings) as renderer:
+        await renderer.render(doc, RenderOptions())
+        for _ in range(50):  # the worker runs on after the load event
+            if renderer.blocked_requests:
+                break
+            await asyncio.sleep(0.1)
+        assert renderer.blocked_requests == 1
+    assert listener.hits == []

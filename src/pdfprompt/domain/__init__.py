@@ -46,6 +46,7 @@ from pdfprompt.domain.options import (
     check_css_length,
     check_page_ranges,
     page_numbers,
+    page_spans,
     safe_filename,
 )
 from pdfprompt.domain.plans import (
@@ -103,6 +104,7 @@ __all__ = [
     "first_id_at",
     "new_id",
     "page_numbers",
+    "page_spans",
     "period_bounds",
     "period_of",
     "plan_from_mapping",

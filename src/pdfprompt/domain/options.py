@@ -42,15 +42,24 @@ def check_css_length(value: str, name: str) -> str:
 
 
 def check_page_ranges(value: str, name: str = "options.page_ranges") -> str:
-    if not _PAGE_RANGES.match(value):
+    page_spans(value, name)
+    return value.replace(" ", "")
+
+
+def page_spans(ranges: str, name: str = "options.page_ranges") -> list[tuple[int, int]]:
+    """The (first, last) page of each range in `ranges` ('1-3, 5'), in the order written;
+    `InvalidInputError` naming `name` when it is not a list of non-empty ranges."""
+    if not _PAGE_RANGES.match(ranges):
         raise InvalidInputError(
-            f"{name}: {value!r} is not a list of pages such as '1-3, 5'", field=name
+            f"{name}: {ranges!r} is not a list of pages such as '1-3, 5'", field=name
         )
-    for part in value.split(","):
+    spans = []
+    for part in ranges.split(","):
         bounds = [int(x) for x in part.split("-")]
         if bounds[0] < 1 or bounds[-1] < bounds[0]:
             raise InvalidInputError(f"{name}: range {part.strip()!r} is empty", field=name)
-    return value.replace(" ", "")
+        spans.append((bounds[0], bounds[-1]))
+    return spans
 
 
 def page_numbers(ranges: str, total: int, name: str = "options.page_ranges") -> list[int]:
@@ -58,9 +67,8 @@ def page_numbers(ranges: str, total: int, name: str = "options.page_ranges") -> 
     document order, each once. Pages past the end are skipped (as Chromium does); ranges
     that pick no page at all are an error."""
     picked: set[int] = set()
-    for part in check_page_ranges(ranges, name).split(","):
-        bounds = [int(x) for x in part.split("-")]
-        picked.update(range(bounds[0], min(bounds[-1], total) + 1))
+    for first, last in page_spans(ranges, name):
+        picked.update(range(first, min(last, total) + 1))
     if not picked:
         raise InvalidInputError(
             f"{name}: {ranges!r} picks no page of the document (it has {total})", field=name

@@ -1,8 +1,8 @@
 """HTML → PDF in a warm headless-Chromium pool, with the network sandboxed.
 
 `BROWSER_POOL_SIZE` browsers are started once; `MAX_PDF_CONCURRENCY` pages
-are spread over them and reused, so a render costs a `setContent` and a
-`printToPDF`, never a browser start. Chromium is driven over the DevTools
+are spread over them and reused, so a render costs a `setDocumentContent` and
+a `printToPDF`, never a browser start. Chromium is driven over the DevTools
 protocol on a pipe (`cdp.py`): no driver process, no port. Every request a page
 makes is answered by the renderer: `data:` URIs pass (they never reach the
 network layer) and everything else is refused, so hostile HTML cannot reach the
@@ -29,7 +29,7 @@ from pdfprompt.domain import (
     RenderOptions,
     RenderTimeoutError,
 )
-from pdfprompt.domain.options import check_page_ranges
+from pdfprompt.domain.options import page_spans
 from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
 
 log = logging.getLogger(__name__)
@@ -148,18 +148,14 @@ def with_title(document: str, title: str | None) -> str:
     return replaced if n else tag + document
 
 
+# Every format the API accepts (`PAPER_FORMATS`), in inches.
 _PAPER_INCHES = {
     "letter": (8.5, 11.0),
     "legal": (8.5, 14.0),
     "tabloid": (11.0, 17.0),
-    "ledger": (17.0, 11.0),
-    "a0": (33.1, 46.8),
-    "a1": (23.4, 33.1),
-    "a2": (16.54, 23.4),
     "a3": (11.7, 16.54),
     "a4": (8.27, 11.7),
     "a5": (5.83, 8.27),
-    "a6": (4.13, 5.83),
 }
 _PER_INCH = {"px": 96.0, "in": 1.0, "cm": 2.54, "mm": 25.4, "pt": 72.0, "pc": 6.0}
 _CSS_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$")
@@ -180,12 +176,8 @@ def capped_ranges(ranges: str | None, most: int) -> str:
     limit: over the limit, a render ends in seconds instead of at the timeout."""
     if not ranges:
         return f"1-{most}"
-    spans = sorted(
-        (int(bounds[0]), int(bounds[-1]))
-        for bounds in (part.split("-") for part in check_page_ranges(ranges).split(","))
-    )
     merged: list[tuple[int, int]] = []
-    for first, last in spans:
+    for first, last in sorted(page_spans(ranges)):
         if merged and first <= merged[-1][1] + 1:
             merged[-1] = (merged[-1][0], max(merged[-1][1], last))
         else:
@@ -267,6 +259,18 @@ class _Tab:
         commands = [
             send("Page.enable", None, session),
             send("Emulation.setFocusEmulationEnabled", {"enabled": True}, session),
+            *self._rules(session),
+        ]
+        tree = send("Page.getFrameTree", None, session)
+        await asyncio.gather(*commands)
+        self.frame = (await tree)["frameTree"]["frame"]["id"]
+
+    def _rules(self, session: str) -> list[asyncio.Future[dict[str, Any]]]:
+        """Send the rules every session of this page follows: each request paused for
+        `_refuse`, JavaScript off unless allowed, and frames in other processes and workers
+        attached (and held) until they follow them too."""
+        send = self.browser.post
+        commands = [
             send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session),
             send(
                 "Target.setAutoAttach",
@@ -276,26 +280,30 @@ class _Tab:
         ]
         if not self.renderer.allow_javascript:
             commands.append(send("Emulation.setScriptExecutionDisabled", {"value": True}, session))
-        tree = send("Page.getFrameTree", None, session)
-        await asyncio.gather(*commands)
-        self.frame = (await tree)["frameTree"]["frame"]["id"]
+        return commands
 
     def event(self, method: str, params: dict[str, Any]) -> None:
-        if method == "Fetch.requestPaused":
-            self._refuse(self.session, params)
-        elif method == "Page.loadEventFired":
+        if method == "Page.loadEventFired":
             if self._load is not None and not self._load.done():
                 self._load.set_result(None)
+        elif method == "Inspector.targetCrashed":
+            self._lost("the page's renderer process crashed")
+        elif method in ("Inspector.detached", "pdfprompt.disconnected"):
+            self._lost("the browser stopped")
+        else:
+            self._guard(self.session, method, params)
+
+    def _guard(self, session: str, method: str, params: dict[str, Any]) -> None:
+        """The events every session of this page handles alike: its paused requests, and
+        the frames and workers it starts (which may start more)."""
+        if method == "Fetch.requestPaused":
+            self._refuse(session, params)
         elif method == "Target.attachedToTarget":
             self._attach_child(params["sessionId"])
         elif method == "Target.detachedFromTarget":
             child = params.get("sessionId", "")
             self._children.discard(child)
             self.browser.on(child, None)
-        elif method == "Inspector.targetCrashed":
-            self._lost("the page's renderer process crashed")
-        elif method in ("Inspector.detached", "pdfprompt.disconnected"):
-            self._lost("the browser stopped")
 
     def _refuse(self, session: str, params: dict[str, Any]) -> None:
         self.renderer.blocked_requests += 1
@@ -309,22 +317,10 @@ class _Tab:
     def _attach_child(self, child: str) -> None:
         """A frame in another process or a worker: the same rules, before it may start."""
         self._children.add(child)
-
-        def on_child(method: str, params: dict[str, Any]) -> None:
-            if method == "Fetch.requestPaused":
-                self._refuse(child, params)
-
-        self.browser.on(child, on_child)
-        fire = self.browser.fire
-        fire("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, child)
-        if not self.renderer.allow_javascript:
-            fire("Emulation.setScriptExecutionDisabled", {"value": True}, child)
-        fire(
-            "Target.setAutoAttach",
-            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
-            child,
-        )
-        fire("Runtime.runIfWaitingForDebugger", None, child)
+        self.browser.on(child, lambda method, params: self._guard(child, method, params))
+        for command in self._rules(child):  # sent before it is let go, in pipe order
+            command.add_done_callback(retrieved)
+        self.browser.fire("Runtime.runIfWaitingForDebugger", None, child)
 
     def _lost(self, why: str) -> None:
         if not self._gone.done():
