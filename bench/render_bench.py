@@ -12,6 +12,12 @@ reports), made unique per render so nothing can be cached, in one run:
 4. cold: a new browser per document (2 at a time);
 5. weasyprint: WeasyPrint in 2 processes (pdfprompt's fallback renderer).
 
+pdfprompt runs the Chromium it finds first: the headless shell where one is
+installed. The references run on that same build (bare, cold) and, where this
+machine also has a full Chromium browser, on it as well (bare-browser,
+cold-browser), so the ratios are shown both build for build and against the
+browser a user without pdfprompt would most likely run.
+
 Reports documents per second, machine CPU-seconds per document (all processes:
 browser, API, database), p50/p95 latency of one render (service: of one job,
 started to finished), and the ratios the targets are stated in. `--soak N`
@@ -47,7 +53,7 @@ from pdfprompt.render import (
     render_pdf,
     renderer_from_settings,
 )
-from pdfprompt.settings import Settings
+from pdfprompt.settings import Settings, find_browser
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 DOCUMENTS = ("invoice", "report5", "report20")
@@ -131,10 +137,10 @@ def chromium() -> str:
 # -- 1. bare Playwright ---------------------------------------------------------------------
 
 
-async def bench_bare(name: str, n: int) -> Result:
+async def bench_bare(name: str, n: int, path: str, case: str) -> Result:
     args = pdf_arguments(RenderOptions())
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium(), args=list(HEADLESS_ARGS))
+        browser = await pw.chromium.launch(executable_path=path, args=list(HEADLESS_ARGS))
         pages: list[Page] = [await browser.new_page() for _ in range(2)]
 
         async def one(caller: int, doc: str) -> float:
@@ -144,7 +150,7 @@ async def bench_bare(name: str, n: int) -> Result:
             return time.perf_counter() - t
 
         await asyncio.gather(*(one(i, "<p>warm</p>") for i in range(2)))
-        result = await timed("bare", name, n, 2, one)
+        result = await timed(case, name, n, 2, one)
         await browser.close()
     return result
 
@@ -212,9 +218,8 @@ async def _wait(service: Service, ids: list[str]) -> list[tuple[str, str, str, s
 # -- 4. a new browser per document ----------------------------------------------------------
 
 
-async def bench_cold(name: str, n: int) -> Result:
+async def bench_cold(name: str, n: int, path: str, case: str) -> Result:
     args = pdf_arguments(RenderOptions())
-    path = chromium()
     async with async_playwright() as pw:
 
         async def one(_caller: int, doc: str) -> float:
@@ -226,7 +231,7 @@ async def bench_cold(name: str, n: int) -> Result:
             await browser.close()
             return time.perf_counter() - t
 
-        return await timed("cold", name, n, 2, one)
+        return await timed(case, name, n, 2, one)
 
 
 # -- 5. WeasyPrint --------------------------------------------------------------------------
@@ -299,6 +304,17 @@ async def soak(n: int) -> None:
 # -- driver ---------------------------------------------------------------------------------
 
 
+def _on(
+    bench: Callable[[str, int, str, str], Awaitable[Result]], path: str, case: str
+) -> Callable[[str, int], Awaitable[Result]]:
+    """`bench` run on the Chromium at `path`, its results named `case`."""
+
+    async def run(name: str, n: int) -> Result:
+        return await bench(name, n, path, case)
+
+    return run
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=40, help="renders per fast case and round")
@@ -310,20 +326,28 @@ async def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated cases to run")
     args = parser.parse_args()
 
-    version = subprocess.run([chromium(), "--version"], capture_output=True, text=True).stdout
+    used = chromium()
+    browser = find_browser()
+    builds = {"": used}
+    if browser is not None and Path(browser).resolve() != Path(used).resolve():
+        builds["-browser"] = browser
     print("# render benchmark")
     print(
-        f"python {platform.python_version()}, {os.cpu_count()} cpus, {version.strip()}, "
+        f"python {platform.python_version()}, {os.cpu_count()} cpus, "
         f"MAX_PDF_CONCURRENCY={Settings().max_pdf_concurrency}, BROWSER_POOL_SIZE="
         f"{Settings().browser_pool_size}"
     )
-    cases: list[tuple[str, Callable[[str, int], Awaitable[Result]], int]] = [
-        ("bare", bench_bare, args.docs),
-        ("renderer", bench_renderer, args.docs),
-        ("service", bench_service, args.docs),
-        ("cold", bench_cold, args.slow_docs),
-        ("weasyprint", bench_weasyprint, args.slow_docs),
-    ]
+    for suffix, path in builds.items():
+        version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+        role = "pdfprompt's, and bare, cold" if not suffix else f"bare{suffix}, cold{suffix}"
+        print(f"- {path} ({version.strip()}): {role}")
+    cases: list[tuple[str, Callable[[str, int], Awaitable[Result]], int]] = []
+    for suffix, path in builds.items():
+        cases.append((f"bare{suffix}", _on(bench_bare, path, f"bare{suffix}"), args.docs))
+    cases += [("renderer", bench_renderer, args.docs), ("service", bench_service, args.docs)]
+    for suffix, path in builds.items():
+        cases.append((f"cold{suffix}", _on(bench_cold, path, f"cold{suffix}"), args.slow_docs))
+    cases.append(("weasyprint", bench_weasyprint, args.slow_docs))
     wanted = set(args.only.split(",")) if args.only else {c for c, _, _ in cases}
     print(f"{args.rounds} rounds; each round runs every case in turn; the median round is shown")
     print(
@@ -348,14 +372,20 @@ async def main() -> None:
                 flush=True,
             )
         summary[name] = {case: r.rate for case, r in medians.items()}
-    if {"bare", "renderer", "service", "cold"} <= wanted:
-        print("\ntargets: renderer >= 1.0x bare, service >= 0.9x bare, renderer >= 15x cold")
-        for name, rates in summary.items():
-            print(
-                f"- {name}: renderer {rates['renderer'] / rates['bare']:.2f}x bare, "
-                f"service {rates['service'] / rates['bare']:.2f}x bare, "
-                f"renderer {rates['renderer'] / rates['cold']:.1f}x cold"
-            )
+    print("\ntargets: renderer >= 1.0x bare, service >= 0.9x bare, renderer >= 15x cold")
+    for name, rates in summary.items():
+        parts = [
+            f"{case} {rates[case] / rates[ref]:.2f}x {ref}"
+            for case in ("renderer", "service")
+            for ref in (f"bare{suffix}" for suffix in builds)
+            if case in rates and ref in rates
+        ]
+        parts += [
+            f"renderer {rates['renderer'] / rates[ref]:.1f}x {ref}"
+            for ref in (f"cold{suffix}" for suffix in builds)
+            if "renderer" in rates and ref in rates
+        ]
+        print(f"- {name}: " + ", ".join(parts))
     if args.soak:
         await soak(args.soak)
 

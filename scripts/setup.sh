@@ -6,12 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Chromium's headless shell renders (it uses less than half the CPU of the full browser per
+# document; docs/render.md); the full browser where this Debian has no headless shell package.
 # libpango: WeasyPrint, the renderer used when no Chromium is found.
-SYSTEM_PACKAGES=(chromium fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core
-  libpango-1.0-0 libpangoft2-1.0-0)
+SYSTEM_PACKAGES=(chromium-headless-shell fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
+  fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0)
 PYTHON=${PYTHON:-python3}
-# The tests also run against a real Redis (the shared rate limit).
-if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(redis-server); fi
+# The tests also run on the full browser (pdfprompt runs it when configured or when it is the
+# only Chromium) and against a real Redis (the shared rate limit).
+if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(chromium redis-server); fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -28,6 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
       echo "setup: installing system packages: ${missing[*]}"
       $SUDO apt-get update -qq
+      if ! apt-cache show chromium-headless-shell >/dev/null 2>&1; then
+        missing=("${missing[@]/#chromium-headless-shell/chromium}")
+      fi
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
       echo "setup: warning: cannot install ${missing[*]} (not root, no sudo); install them yourself" >&2

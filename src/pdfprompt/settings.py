@@ -14,7 +14,22 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CHROMIUM_CANDIDATES = (
+# Where to look for Chromium: a command name is looked up on PATH, a path is taken as it is.
+# The headless shell comes first: the same engine without the browser around it. It prints to
+# PDF in its page's renderer process where the full browser starts a print-compositor process
+# per document, and uses less than half the CPU per render (docs/render.md). Debian's binary
+# is named by path ahead of PATH, where /usr/bin/chromium-headless-shell is a shell script
+# that does not exec it.
+HEADLESS_SHELLS = (
+    "/usr/lib/chromium/chromium-headless-shell",
+    "chrome-headless-shell",
+    "chromium-headless-shell",
+    "/opt/google/chrome-headless-shell/chrome-headless-shell",
+)
+BROWSERS = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
     "/usr/bin/chromium",
     "/usr/bin/chromium-browser",
     "/usr/bin/google-chrome",
@@ -238,11 +253,28 @@ class Settings(BaseSettings):
         return self.storage_url or (self.data_dir / "files").resolve().as_uri()
 
     def find_chromium(self) -> str | None:
-        """The configured Chromium, else the first one found on this machine."""
+        """The configured Chromium, else the first one found on this machine: a headless
+        shell before a full browser."""
         if self.chromium_path:
             return self.chromium_path if Path(self.chromium_path).exists() else None
-        for name in ("chromium", "chromium-browser", "google-chrome"):
-            found = shutil.which(name)
-            if found:
-                return found
-        return next((c for c in CHROMIUM_CANDIDATES if Path(c).exists()), None)
+        return find_headless_shell() or find_browser()
+
+
+def _first(candidates: tuple[str, ...]) -> str | None:
+    for candidate in candidates:
+        if os.path.isabs(candidate):
+            if Path(candidate).exists():
+                return candidate
+        elif found := shutil.which(candidate):
+            return found
+    return None
+
+
+def find_headless_shell() -> str | None:
+    """Chromium's headless shell, where this machine has one."""
+    return _first(HEADLESS_SHELLS)
+
+
+def find_browser() -> str | None:
+    """A full Chromium or Chrome browser, where this machine has one."""
+    return _first(BROWSERS)

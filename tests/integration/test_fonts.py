@@ -14,7 +14,7 @@ from pypdf import PageObject, PdfReader
 from pdfprompt.domain import RenderOptions
 from pdfprompt.generate import markdown_document
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
-from pdfprompt.settings import Settings
+from tests.integration.conftest import ENGINES, engine_settings
 
 SAMPLES = {
     "latin": "Déjà vu façade naïve",
@@ -29,9 +29,9 @@ SAMPLES = {
 }
 
 
-@pytest.fixture(params=["chromium", "weasyprint"])
+@pytest.fixture(params=ENGINES)
 async def renderer(request: pytest.FixtureRequest) -> AsyncIterator[RendererPool]:
-    settings = Settings(max_pdf_concurrency=1, render_engine=request.param)
+    settings = engine_settings(request.param, max_pdf_concurrency=1)
     async with renderer_from_settings(settings) as r:
         yield r
 

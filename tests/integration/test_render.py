@@ -40,16 +40,17 @@ from pdfprompt.render import (
     renderer_from_settings,
 )
 from pdfprompt.settings import Settings
+from tests.integration.conftest import ENGINES, engine_settings
 from tests.receiver import Receiver
 
 
-@pytest.fixture(params=["chromium", "weasyprint"])
+@pytest.fixture(params=ENGINES)
 async def renderer(request: pytest.FixtureRequest) -> AsyncIterator[RendererPool]:
-    settings = Settings(
-        max_pdf_concurrency=2, max_pages=20, render_timeout_s=20, render_engine=request.param
+    settings = engine_settings(
+        request.param, max_pdf_concurrency=2, max_pages=20, render_timeout_s=20
     )
     async with renderer_from_settings(settings) as r:
-        assert r.name == request.param
+        assert r.name == settings.render_engine
         yield r
 
 
@@ -306,7 +307,8 @@ async def test_auto_falls_back_to_weasyprint_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on PATH
-    monkeypatch.setattr("pdfprompt.settings.CHROMIUM_CANDIDATES", ())
+    monkeypatch.setattr("pdfprompt.settings.HEADLESS_SHELLS", ())
+    monkeypatch.setattr("pdfprompt.settings.BROWSERS", ())
     caplog.set_level(logging.WARNING)
     async with renderer_from_settings(Settings(render_engine="auto")) as renderer:
         assert renderer.name == "weasyprint"

@@ -62,6 +62,30 @@ def test_configured_chromium_path_wins_or_is_reported_missing(tmp_path: Path) ->
     assert Settings(chromium_path=str(tmp_path / "nope")).find_chromium() is None
 
 
+def test_a_headless_shell_is_found_before_a_browser(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bin_dir, lib_dir = tmp_path / "bin", tmp_path / "lib"
+    for folder in (bin_dir, lib_dir):
+        folder.mkdir()
+    for exe in (bin_dir / "chromium", bin_dir / "chromium-headless-shell", lib_dir / "shell"):
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(
+        "pdfprompt.settings.HEADLESS_SHELLS", (str(lib_dir / "shell"), "chromium-headless-shell")
+    )
+    monkeypatch.setattr("pdfprompt.settings.BROWSERS", ("chromium",))
+    # A listed path (Debian's real binary) comes before a name on PATH (its wrapper script).
+    assert Settings().find_chromium() == str(lib_dir / "shell")
+    (lib_dir / "shell").unlink()
+    assert Settings().find_chromium() == str(bin_dir / "chromium-headless-shell")
+    (bin_dir / "chromium-headless-shell").unlink()
+    assert Settings().find_chromium() == str(bin_dir / "chromium")
+    (bin_dir / "chromium").unlink()
+    assert Settings().find_chromium() is None
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
