@@ -1,6 +1,6 @@
 """Render benchmarks: pdfprompt's renderer and whole service against bare references.
 
-    scripts/bench.sh render [--docs 40] [--slow-docs 6] [--rounds 3] [--soak 0]
+    scripts/bench.sh render [--docs 200] [--slow-docs 10] [--rounds 3] [--soak 0]
 
 For each corpus document (bench/corpus/: a 1-page invoice, 5- and 20-page
 reports), made unique per render so nothing can be cached, in one run:
@@ -317,9 +317,9 @@ def _on(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--docs", type=int, default=40, help="renders per fast case and round")
+    parser.add_argument("--docs", type=int, default=200, help="renders per fast case and round")
     parser.add_argument(
-        "--slow-docs", type=int, default=6, help="renders per round for cold and weasyprint"
+        "--slow-docs", type=int, default=10, help="renders per round for cold and weasyprint"
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--soak", type=int, default=0, help="then N renders for memory/zombies")
