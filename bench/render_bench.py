@@ -13,10 +13,11 @@ reports), made unique per render so nothing can be cached, in one run:
 5. weasyprint: WeasyPrint in 2 processes (pdfprompt's fallback renderer).
 
 pdfprompt runs the Chromium it finds first: the headless shell where one is
-installed. The references run on that same build (bare, cold) and, where this
-machine also has a full Chromium browser, on it as well (bare-browser,
-cold-browser), so the ratios are shown both build for build and against the
-browser a user without pdfprompt would most likely run.
+installed. The references and the renderer run on that build (bare, renderer,
+cold, and the service) and, where this machine also has a full Chromium
+browser, on it as well (bare-browser, renderer-browser, cold-browser), so the
+ratios are shown build for build, what the choice of build is worth, and
+against the browser a user without pdfprompt would most likely run.
 
 Reports documents per second, machine CPU-seconds per document (all processes:
 browser, API, database), p50/p95 latency of one render (service: of one job,
@@ -130,7 +131,7 @@ def pdf_arguments(options: RenderOptions) -> dict[str, Any]:
 def chromium() -> str:
     path = Settings().find_chromium()
     if path is None:
-        raise SystemExit("no Chromium found; install it (apt-get install chromium)")
+        raise SystemExit("no Chromium found; install it (apt-get install chromium-headless-shell)")
     return path
 
 
@@ -158,8 +159,8 @@ async def bench_bare(name: str, n: int, path: str, case: str) -> Result:
 # -- 2. pdfprompt's renderer ----------------------------------------------------------------
 
 
-async def bench_renderer(name: str, n: int) -> Result:
-    settings = Settings(render_engine="chromium")
+async def bench_renderer(name: str, n: int, path: str, case: str) -> Result:
+    settings = Settings(render_engine="chromium", chromium_path=path)
     async with renderer_from_settings(settings) as renderer:
 
         async def one(_caller: int, doc: str) -> float:
@@ -168,7 +169,7 @@ async def bench_renderer(name: str, n: int) -> Result:
             return time.perf_counter() - t
 
         await asyncio.gather(*(one(i, "<p>warm</p>") for i in range(2)))
-        return await timed("renderer", name, n, settings.max_pdf_concurrency, one)
+        return await timed(case, name, n, settings.max_pdf_concurrency, one)
 
 
 # -- 3. the whole service -------------------------------------------------------------------
@@ -339,12 +340,16 @@ async def main() -> None:
     )
     for suffix, path in builds.items():
         version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
-        role = "pdfprompt's, and bare, cold" if not suffix else f"bare{suffix}, cold{suffix}"
+        role = f"bare{suffix}, renderer{suffix}, cold{suffix}" + ("" if suffix else ", service")
         print(f"- {path} ({version.strip()}): {role}")
     cases: list[tuple[str, Callable[[str, int], Awaitable[Result]], int]] = []
     for suffix, path in builds.items():
         cases.append((f"bare{suffix}", _on(bench_bare, path, f"bare{suffix}"), args.docs))
-    cases += [("renderer", bench_renderer, args.docs), ("service", bench_service, args.docs)]
+    for suffix, path in builds.items():
+        cases.append(
+            (f"renderer{suffix}", _on(bench_renderer, path, f"renderer{suffix}"), args.docs)
+        )
+    cases.append(("service", bench_service, args.docs))
     for suffix, path in builds.items():
         cases.append((f"cold{suffix}", _on(bench_cold, path, f"cold{suffix}"), args.slow_docs))
     cases.append(("weasyprint", bench_weasyprint, args.slow_docs))
@@ -373,17 +378,15 @@ async def main() -> None:
             )
         summary[name] = {case: r.rate for case, r in medians.items()}
     print("\ntargets: renderer >= 1.0x bare, service >= 0.9x bare, renderer >= 15x cold")
+    pairs = [("renderer", "bare"), ("service", "bare"), ("renderer", "cold")]
+    pairs += [(case, f"{ref}-browser") for case, ref in pairs]
+    pairs += [("renderer-browser", "bare-browser"), ("renderer-browser", "cold-browser")]
+    pairs += [("renderer", "renderer-browser")]
     for name, rates in summary.items():
         parts = [
             f"{case} {rates[case] / rates[ref]:.2f}x {ref}"
-            for case in ("renderer", "service")
-            for ref in (f"bare{suffix}" for suffix in builds)
+            for case, ref in pairs
             if case in rates and ref in rates
-        ]
-        parts += [
-            f"renderer {rates['renderer'] / rates[ref]:.1f}x {ref}"
-            for ref in (f"cold{suffix}" for suffix in builds)
-            if "renderer" in rates and ref in rates
         ]
         print(f"- {name}: " + ", ".join(parts))
     if args.soak:

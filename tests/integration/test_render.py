@@ -172,6 +172,22 @@ async def test_javascript_is_off(renderer: RendererPool) -> None:
     assert "static" in text and "scripted" not in text
 
 
+@pytest.mark.parametrize("engine", [e for e in ENGINES if e.startswith("chromium")])
+async def test_frames_of_the_document_are_printed_on_either_build(engine: str) -> None:
+    """The full browser prints a frame in another process through its print compositor; the
+    headless shell has none. Inline and data: frames, sandboxed or not, print on both."""
+    doc = (
+        "<p>MAIN</p><iframe srcdoc='<p>INLINE</p>'></iframe>"
+        "<iframe src='data:text/html,<p>DATAURL</p>'></iframe>"
+        "<iframe sandbox srcdoc='<p>SANDBOXED</p>'></iframe>"
+    )
+    for javascript in (False, True):
+        settings = engine_settings(engine, max_pdf_concurrency=1, allow_javascript=javascript)
+        async with renderer_from_settings(settings) as renderer:
+            text = _text((await renderer.render(doc, RenderOptions())).data)
+        assert text.split() == ["MAIN", "INLINE", "DATAURL", "SANDBOXED"], javascript
+
+
 def _descendants(root: int) -> dict[int, str]:
     """Live processes below `root` (pid → command name), read from /proc."""
     parent: dict[int, int] = {}

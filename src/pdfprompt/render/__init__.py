@@ -73,7 +73,8 @@ def renderer_from_settings(settings: Settings) -> RendererPool:
         log.warning(
             "no Chromium found (PDFPROMPT_CHROMIUM_PATH, PATH, the usual install locations): "
             "rendering with WeasyPrint instead, which is slower, runs no JavaScript and lays "
-            "pages out differently; install Chromium (Debian: apt-get install chromium) or set "
+            "pages out differently; install Chromium (Debian: apt-get install "
+            "chromium-headless-shell, or chromium) or set "
             "PDFPROMPT_RENDER_ENGINE=weasyprint to silence this"
         )
         return weasyprint_renderer(settings)
@@ -94,8 +95,8 @@ def chromium_renderer(settings: Settings) -> ChromiumRenderer:
     if path is None:
         where = settings.chromium_path or "PATH and the usual install locations"
         raise BrowserUnavailableError(
-            f"no Chromium found in {where}; install it (Debian: apt-get install chromium) "
-            "or set PDFPROMPT_CHROMIUM_PATH"
+            f"no Chromium found in {where}; install it (Debian: apt-get install "
+            "chromium-headless-shell, or chromium) or set PDFPROMPT_CHROMIUM_PATH"
         )
     return ChromiumRenderer(
         path,

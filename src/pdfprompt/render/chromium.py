@@ -443,6 +443,12 @@ class ChromiumRenderer:
         except BaseException:
             await self.__aexit__()
             raise
+        log.info(
+            "Chromium ready: %s, %d browser(s), %d page(s)",
+            self.executable_path,
+            self.pool_size,
+            self.max_concurrency,
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
