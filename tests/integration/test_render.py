@@ -89,6 +89,18 @@ async def test_page_limit_is_permanent(renderer: RendererPool) -> None:
     ]
 
 
+async def test_a_document_far_over_the_page_limit_fails_without_being_laid_out_whole(
+    renderer: RendererPool,
+) -> None:
+    """Chromium prints, and WeasyPrint lays out, one page past the limit and stops: a
+    document of thousands of pages fails at once with page_limit_exceeded, where laying it
+    out whole ran into the render timeout."""
+    body = "<p style='break-before: page'>x</p>" * 5000
+    with pytest.raises(PageLimitExceededError, match="more than 20 pages") as info:
+        await renderer.render(body, RenderOptions())
+    assert info.value.transient is False
+
+
 async def test_page_ranges_past_the_end_are_skipped_and_none_is_refused(
     renderer: RendererPool,
 ) -> None:

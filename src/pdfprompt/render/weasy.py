@@ -89,6 +89,30 @@ def prepared_document(document: str, options: RenderOptions) -> str:
     return placed if n else running + document
 
 
+class _TooManyPages(Exception):
+    """Layout passed the page limit: the rest of the document is not laid out."""
+
+
+def _stop_layout_after(limit: int | None) -> None:
+    """Make this process's WeasyPrint stop laying out a document at page `limit` + 1 (None:
+    lay out every page). WeasyPrint lays out every page before it returns any, so without
+    this a document far over the limit costs its whole layout (or the render timeout)
+    before it fails. It wraps `weasyprint.layout.make_all_pages`, the generator that
+    `layout_document` draws the pages from on each pagination pass."""
+    import weasyprint.layout as layout
+
+    make_all_pages = getattr(layout, "_pdfprompt_make_all_pages", layout.make_all_pages)
+    layout._pdfprompt_make_all_pages = make_all_pages
+
+    def capped(*args: Any) -> Any:
+        for number, page in enumerate(make_all_pages(*args), 1):
+            if limit is not None and number > limit:
+                raise _TooManyPages
+            yield page
+
+    layout.make_all_pages = capped
+
+
 def _render_in_process(document: str, options: dict[str, Any], max_pages: int) -> tuple[bytes, int]:
     """Runs in a pool process: lay out, check the page limit, write the PDF."""
     from weasyprint import CSS, HTML
@@ -97,7 +121,16 @@ def _render_in_process(document: str, options: dict[str, Any], max_pages: int) -
     opts = RenderOptions.from_dict(options)
     fetcher = URLFetcher(allowed_protocols=["data"], allow_redirects=False)
     html = HTML(string=prepared_document(document, opts), url_fetcher=fetcher, base_url=None)
-    laid_out = html.render(stylesheets=[CSS(string=page_css(opts), url_fetcher=fetcher)])
+    # Without page ranges every page is printed, so layout stops one page past the limit (as
+    # Chromium's print does). With them the limit is on the pages picked, and the document's
+    # own length (its `counter(pages)`) needs the whole layout.
+    _stop_layout_after(None if opts.page_ranges else max_pages)
+    try:
+        laid_out = html.render(stylesheets=[CSS(string=page_css(opts), url_fetcher=fetcher)])
+    except _TooManyPages:
+        raise PageLimitExceededError(
+            f"the document has more than {max_pages} pages; the limit is {max_pages}"
+        ) from None
     total = len(laid_out.pages)
     if opts.page_ranges:
         laid_out = laid_out.copy(
