@@ -98,10 +98,15 @@ def _stop_layout_after(limit: int | None) -> None:
     lay out every page). WeasyPrint lays out every page before it returns any, so without
     this a document far over the limit costs its whole layout (or the render timeout)
     before it fails. It wraps `weasyprint.layout.make_all_pages`, the generator that
-    `layout_document` draws the pages from on each pagination pass."""
+    `layout_document` draws the pages from on each pagination pass; a WeasyPrint without it
+    lays out every page, and the limit is checked afterwards as before."""
     import weasyprint.layout as layout
 
-    make_all_pages = getattr(layout, "_pdfprompt_make_all_pages", layout.make_all_pages)
+    make_all_pages = getattr(layout, "_pdfprompt_make_all_pages", None) or getattr(
+        layout, "make_all_pages", None
+    )
+    if make_all_pages is None:  # another WeasyPrint: the limit is checked after layout
+        return
     layout._pdfprompt_make_all_pages = make_all_pages
 
     def capped(*args: Any) -> Any:
