@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Chromium's headless shell renders (it uses 40-71 % of the full browser's CPU per
+# Chromium's headless shell renders (it uses 40-74 % of the full browser's CPU per
 # document; docs/render.md); the full browser where this Debian has no headless shell package.
 # libpango: WeasyPrint, the renderer used when no Chromium is found.
 SYSTEM_PACKAGES=(chromium-headless-shell fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji

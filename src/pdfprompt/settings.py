@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Where to look for Chromium: a command name is looked up on PATH, a path is taken as it is.
 # The headless shell comes first: the same engine without the browser around it. It prints to
 # PDF in its page's renderer process where the full browser starts a print-compositor process
-# per document, and uses 40-71 % of the full browser's CPU per render (docs/render.md).
+# per document, and uses 40-74 % of the full browser's CPU per render (docs/render.md).
 # Debian's binary is named by path ahead of PATH, where /usr/bin/chromium-headless-shell is
 # a shell script that does not exec it.
 HEADLESS_SHELLS = (
