@@ -305,6 +305,27 @@ async def test_weasyprint_timeout_is_transient_and_the_pool_recovers() -> None:
     assert _spawned_renderers() == []
 
 
+async def _cancel_while_another_renders(renderer: RendererPool, slow: str) -> None:
+    """Start rendering `slow`, render a small document beside it, then cancel `slow`: the
+    small one is done while `slow` still runs, and the cancelled render raises."""
+    rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
+    await asyncio.sleep(0.3)
+    meanwhile = await renderer.render("<p>meanwhile</p>", RenderOptions())
+    assert "meanwhile" in _text(meanwhile.data)
+    assert not rendering.done()
+    rendering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await rendering
+
+
+async def _both_render_slots_work(renderer: RendererPool) -> None:
+    """Two renders at once both succeed: the pool is whole again."""
+    outs = await asyncio.gather(
+        *(renderer.render(f"<p>after {n}</p>", RenderOptions()) for n in range(2))
+    )
+    assert [f"after {n}" in _text(o.data) for n, o in enumerate(outs)] == [True, True]
+
+
 async def test_a_cancelled_weasyprint_render_is_stopped_and_the_others_go_on() -> None:
     """Cancelling a job stops its render at once: its process is killed and replaced; a
     render in the other process is not touched."""
@@ -313,20 +334,10 @@ async def test_a_cancelled_weasyprint_render_is_stopped_and_the_others_go_on() -
     async with renderer_from_settings(settings) as renderer:
         before = set(_spawned_renderers())
         assert len(before) == 2
-        rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
-        await asyncio.sleep(0.3)
-        meanwhile = await renderer.render("<p>meanwhile</p>", RenderOptions())
-        assert "meanwhile" in _text(meanwhile.data)
-        assert not rendering.done()
-        rendering.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await rendering
+        await _cancel_while_another_renders(renderer, slow)
         after = set(_spawned_renderers())
         assert len(after) == 2 and len(before - after) == 1  # one process replaced
-        outs = await asyncio.gather(
-            *(renderer.render(f"<p>after {n}</p>", RenderOptions()) for n in range(2))
-        )
-        assert [f"after {n}" in _text(o.data) for n, o in enumerate(outs)] == [True, True]
+        await _both_render_slots_work(renderer)
     await asyncio.sleep(0.5)
     assert _spawned_renderers() == []
 
@@ -394,18 +405,8 @@ async def test_a_chromium_render_over_its_time_or_cancelled_is_stopped_and_the_p
         assert "after the timeout" in _text(out.data)
 
         renderer.timeout_s = 120
-        rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
-        await asyncio.sleep(0.3)
-        meanwhile = await renderer.render("<p>meanwhile</p>", RenderOptions())
-        assert "meanwhile" in _text(meanwhile.data)
-        assert not rendering.done()
-        rendering.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await rendering
-        outs = await asyncio.gather(
-            *(renderer.render(f"<p>after {n}</p>", RenderOptions()) for n in range(2))
-        )
-        assert [f"after {n}" in _text(o.data) for n, o in enumerate(outs)] == [True, True]
+        await _cancel_while_another_renders(renderer, slow)
+        await _both_render_slots_work(renderer)
     await asyncio.sleep(0.5)
     left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
     assert left == {}
