@@ -123,6 +123,18 @@ async def _browser_mb(browser: CdpBrowser) -> float:
     return await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
 
 
+def page_limit(own: int, asked: int | None) -> int:
+    """The page limit of one render: the renderer's own, or the one the render asks for (its
+    plan's) when that is lower."""
+    return min(own, asked or own)
+
+
+def past_page_limit(limit: int) -> PageLimitExceededError:
+    """The error for a document that goes on past page `limit`, which both engines stop at
+    (one page past it), so neither knows its full length."""
+    return PageLimitExceededError(f"the document has more than {limit} pages; the limit is {limit}")
+
+
 def count_pages(pdf: bytes) -> int:
     """Pages in a PDF Chromium wrote (its page objects are not in compressed streams)."""
     return len(_PAGE_OBJECT.findall(pdf))
@@ -605,7 +617,7 @@ class ChromiumRenderer:
     ) -> RenderedPdf:
         """Render one HTML document; raises `RenderError` subclasses on failure, and
         `PageLimitExceededError` over `max_pages` (when lower than the renderer's own)."""
-        limit = min(self.max_pages, max_pages or self.max_pages)
+        limit = page_limit(self.max_pages, max_pages)
         lease = await self._pages.get()
         try:
             lease = await self._fresh(lease)
@@ -643,9 +655,7 @@ class ChromiumRenderer:
         self.renders += 1
         pages = count_pages(data)
         if pages > limit:  # only the first page past the limit was printed
-            raise PageLimitExceededError(
-                f"the document has more than {limit} pages; the limit is {limit}"
-            )
+            raise past_page_limit(limit)
         return RenderedPdf(data, pages)
 
     def _abandon_page(self, lease: _PageLease) -> None:

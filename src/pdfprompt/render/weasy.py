@@ -33,7 +33,7 @@ from pdfprompt.domain import (
     RenderTimeoutError,
     page_numbers,
 )
-from pdfprompt.render.chromium import RenderedPdf, with_title
+from pdfprompt.render.chromium import RenderedPdf, page_limit, past_page_limit, with_title
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +133,7 @@ def _render_in_process(document: str, options: dict[str, Any], max_pages: int) -
     try:
         laid_out = html.render(stylesheets=[CSS(string=page_css(opts), url_fetcher=fetcher)])
     except _TooManyPages:
-        raise PageLimitExceededError(
-            f"the document has more than {max_pages} pages; the limit is {max_pages}"
-        ) from None
+        raise past_page_limit(max_pages) from None
     total = len(laid_out.pages)
     if opts.page_ranges:
         laid_out = laid_out.copy(
@@ -266,7 +264,7 @@ class WeasyPrintRenderer:
         try:
             # Waiting for a new process to start does not count against the timeout.
             await slot.wait_ready()
-            work = (document, asdict(options), min(self.max_pages, max_pages or self.max_pages))
+            work = (document, asdict(options), page_limit(self.max_pages, max_pages))
             data, pages = await asyncio.wait_for(slot.render(work), self.timeout_s)
         except TimeoutError as exc:
             slot = self._replace(slot)
