@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -152,6 +153,29 @@ class Service:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+    async def finished(
+        self, ids: list[str], every_s: float = 0.25
+    ) -> list[tuple[str, str, str, str]]:
+        """(status, created, started, finished) of each of `ids`, once all have finished.
+        Times come from the database, so how often this looks does not change them; it looks
+        every `every_s` over one read-only connection, as looking every 20 ms on a new
+        connection cost the benchmark about 28 ms of CPU per 20-page job, taken from the
+        service on a 2-core machine."""
+        marks = ",".join("?" * len(ids))
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
+            while True:
+                (done,) = db.execute(
+                    f"SELECT count(*) FROM jobs WHERE id IN ({marks}) AND finished_at IS NOT NULL",
+                    ids,
+                ).fetchone()
+                if done == len(ids):
+                    return db.execute(
+                        f"SELECT status, created_at, started_at, finished_at FROM jobs "
+                        f"WHERE id IN ({marks})",
+                        ids,
+                    ).fetchall()
+                await asyncio.sleep(every_s)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import os
 import platform
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -175,17 +174,6 @@ async def bench_renderer(name: str, n: int, path: str, case: str) -> Result:
 # -- 3. the whole service -------------------------------------------------------------------
 
 
-def _finished(service: Service, ids: list[str]) -> list[tuple[str, str, str, str]]:
-    """(status, created, started, finished) of those of `ids` that have finished."""
-    with sqlite3.connect(f"file:{service.db}?mode=ro", uri=True) as db:
-        marks = ",".join("?" * len(ids))
-        return db.execute(
-            f"SELECT status, created_at, started_at, finished_at FROM jobs "
-            f"WHERE id IN ({marks}) AND finished_at IS NOT NULL",
-            ids,
-        ).fetchall()
-
-
 async def bench_service(name: str, n: int) -> Result:
     source = (CORPUS / f"{name}.html").read_text("utf-8")
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,11 +181,11 @@ async def bench_service(name: str, n: int) -> Result:
         key = service.start()
         try:
             warm = await submit_jobs(service.url, key, [{"type": "html", "input": "<p>w</p>"}])
-            await _wait(service, warm)
+            await service.finished(warm)
             docs = [unique(source) for _ in range(n)]
             cpu0, t0 = busy_cpu_s(), time.time()
             ids = await submit_jobs(service.url, key, [{"type": "html", "input": d} for d in docs])
-            rows = await _wait(service, ids)
+            rows = await service.finished(ids)
             cpu = busy_cpu_s() - cpu0
         finally:
             service.stop()
@@ -206,14 +194,6 @@ async def bench_service(name: str, n: int) -> Result:
         raise SystemExit(f"{len(bad)} jobs did not succeed: {bad[:3]}")
     last = max(at(r[3]) for r in rows)
     return Result("service", name, n, last - t0, cpu / n, [at(r[3]) - at(r[2]) for r in rows])
-
-
-async def _wait(service: Service, ids: list[str]) -> list[tuple[str, str, str, str]]:
-    while True:
-        rows = _finished(service, ids)
-        if len(rows) == len(ids):
-            return rows
-        await asyncio.sleep(0.02)
 
 
 # -- 4. a new browser per document ----------------------------------------------------------
