@@ -275,6 +275,13 @@ def find_headless_shell() -> str | None:
     return _first(HEADLESS_SHELLS)
 
 
+def is_headless_shell(path: str) -> bool:
+    """Whether the Chromium at `path` is a headless shell, by its name (as every build of it
+    is named: chrome-headless-shell, chromium-headless-shell, headless_shell)."""
+    name = Path(path).name.replace("_", "-")
+    return "headless-shell" in name
+
+
 def find_browser() -> str | None:
     """A full Chromium or Chrome browser, where this machine has one."""
     return _first(BROWSERS)

@@ -200,6 +200,66 @@ async def test_frames_of_the_document_are_printed_on_either_build(engine: str) -
         assert text.split() == ["MAIN", "INLINE", "DATAURL", "SANDBOXED"], javascript
 
 
+def _layout_started_loads() -> str:
+    """A document whose parts load only once it is laid out (object, embed, lazy image and
+    frame) or decode late (a data: font), each with text or an image of its own."""
+
+    def image() -> str:
+        return "data:image/png;base64," + base64.b64encode(_noise_png(8)).decode()
+
+    serif = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf").read_bytes()
+    return (
+        f"<style>@font-face {{ font-family: Own; src: url(data:font/ttf;base64,"
+        f"{base64.b64encode(serif).decode()}); }} .own {{ font-family: Own; }}</style>"
+        f"<p class=own>OWNFONT</p><object data='{image()}' type='image/png' width=20></object>"
+        f"<embed src='{image()}' type='image/png' width=20><div style='height:3000px'></div>"
+        f"<img loading=lazy src='{image()}' width=20>"
+        "<iframe loading=lazy srcdoc='<p>LAZYFRAME</p>'></iframe>"
+        "<object data='data:text/html,<p>OBJECTDOC</p>' type='text/html'></object>"
+    )
+
+
+def _pdf_summary(pdf: bytes) -> tuple[list[str], list[int], list[str]]:
+    """Each page's words, each page's image count, and the fonts the PDF embeds."""
+    reader = PdfReader(io.BytesIO(pdf))
+    fonts: set[str] = set()
+    for page in reader.pages:
+        for font in page["/Resources"].get_object().get("/Font", {}).values():
+            fonts.add(str(font.get_object()["/BaseFont"]).split("+")[-1])
+    return (
+        [" ".join(page.extract_text().split()) for page in reader.pages],
+        [len(page.images) for page in reader.pages],
+        sorted(fonts),
+    )
+
+
+async def test_the_headless_shell_draws_no_frames_and_prints_what_a_drawn_page_prints() -> None:
+    """Its pages draw no frames (a fifth of a render's CPU); loads that start only from a
+    layout still end, and the PDF is the one a page drawing frames prints."""
+    settings = engine_settings("chromium", max_pdf_concurrency=1, render_timeout_s=10)
+    assert settings.chromium_path is not None
+    doc = _layout_started_loads()
+    # Alone, an SVG <use> of another document held the load forever until the page was laid
+    # out (Chromium no longer shows a data: one, but still loads it).
+    use = "<p>USE</p><svg><use href='data:image/svg+xml,<svg id=%22i%22/>#i'/></svg>"
+    summaries = []
+    for frameless in (True, False):
+        async with ChromiumRenderer(
+            settings.chromium_path, max_concurrency=1, timeout_s=10, frameless=frameless
+        ) as renderer:
+            summaries.append(_pdf_summary((await renderer.render(doc, RenderOptions())).data))
+            assert _text((await renderer.render(use, RenderOptions())).data).strip() == "USE"
+    assert summaries[0] == summaries[1]
+    words, images, fonts = summaries[0]
+    assert "OWNFONT" in words[0] and "LAZYFRAME OBJECTDOC" in words[-1]
+    assert sum(images) == 3 and any("DejaVuSerif-Bold" in f for f in fonts)
+    # Only the shell, and only with JavaScript off: a script may wait for a frame.
+    assert chromium_renderer(settings).frameless
+    assert not chromium_renderer(settings.model_copy(update={"allow_javascript": True})).frameless
+    browser = engine_settings("chromium-browser")
+    assert not chromium_renderer(browser).frameless
+
+
 def _descendants(root: int) -> dict[int, str]:
     """Live processes below `root` (pid → command name), read from /proc."""
     parent: dict[int, int] = {}

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from pdfprompt.db import async_url
-from pdfprompt.settings import Settings
+from pdfprompt.settings import BROWSERS, HEADLESS_SHELLS, Settings, is_headless_shell
 
 
 def test_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -84,6 +84,13 @@ def test_a_headless_shell_is_found_before_a_browser(
     assert Settings().find_chromium() == str(bin_dir / "chromium")
     (bin_dir / "chromium").unlink()
     assert Settings().find_chromium() is None
+
+
+def test_every_headless_shell_this_project_looks_for_is_known_as_one() -> None:
+    """A headless shell's pages draw no frames; a full browser's do (render/chromium.py)."""
+    assert all(is_headless_shell(path) for path in HEADLESS_SHELLS)
+    assert is_headless_shell("/opt/chrome/headless_shell")
+    assert not any(is_headless_shell(path) for path in BROWSERS)
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from pdfprompt.domain import (
 )
 from pdfprompt.domain.options import page_spans
 from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
+from pdfprompt.settings import is_headless_shell
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,9 @@ CHROMIUM_ARGS = (
     "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
+# A page that draws no frames (see `ChromiumRenderer.frameless`) is laid out on demand while
+# its document loads, this often, since some loads only start from a layout.
+_LAYOUT_TICK_S = 0.05
 _START_TIMEOUT_S = 30.0  # for a new browser to answer its first command
 MEMORY_CHECK_EVERY = 25  # renders on a browser between checks of its memory
 # ... and seconds at least between them: a check walks the page tables of every process of
@@ -365,6 +369,8 @@ class _Tab:
         self._load = asyncio.get_running_loop().create_future()
         self._load.add_done_callback(retrieved)
         await self.call("Page.setDocumentContent", {"frameId": self.frame, "html": document})
+        if self.renderer.frameless:
+            await self._lay_out_until_loaded()
         await self._until(self._load)
         try:
             result = await self.call("Page.printToPDF", print_parameters(options, max_pages))
@@ -376,6 +382,19 @@ class _Tab:
                 field="options.page_ranges",
             ) from exc
         return base64.b64decode(result["data"])
+
+    async def _lay_out_until_loaded(self) -> None:
+        """On a page that draws no frames, nothing lays the document out by itself, and some
+        loads start only from a layout (an SVG `<use>` of another document, `<object>`,
+        `<embed>`): without one their load, and so the document's, would never end. Lay the
+        page out now, and again every `_LAYOUT_TICK_S` until the document has loaded."""
+        assert self._load is not None
+        while not self._load.done():
+            await self.call("Page.getLayoutMetrics")  # answered after a style and layout pass
+            if not self._load.done():
+                await asyncio.wait((self._load, self._gone), timeout=_LAYOUT_TICK_S)
+            if self._gone.done():
+                return  # the caller's wait for the load raises why
 
     async def close(self) -> None:
         if self.closed:
@@ -430,8 +449,16 @@ class ChromiumRenderer:
         recycle_after: int = 1000,
         max_memory_mb: float = 1024.0,
         max_pages: int = 500,
+        frameless: bool | None = None,
     ) -> None:
         self.executable_path = executable_path
+        # A page of the headless shell draws no frames unless asked to (begin-frame control):
+        # a PDF is printed from the document, and drawing it on a screen nobody sees cost a
+        # fifth of the CPU of a render. With JavaScript on, a script may wait for a frame
+        # (requestAnimationFrame), so pages draw as usual.
+        if frameless is None:
+            frameless = is_headless_shell(executable_path) and not allow_javascript
+        self.frameless = frameless
         self.pool_size = pool_size
         self.max_concurrency = max_concurrency
         self.timeout_s = timeout_s
@@ -479,7 +506,8 @@ class ChromiumRenderer:
 
     async def _start_browser(self, slot: _BrowserSlot) -> None:
         try:
-            browser = await CdpBrowser.launch(self.executable_path, CHROMIUM_ARGS)
+            args = [*CHROMIUM_ARGS, *(["--enable-begin-frame-control"] if self.frameless else [])]
+            browser = await CdpBrowser.launch(self.executable_path, args)
         except OSError as exc:
             raise BrowserUnavailableError(f"could not start Chromium: {exc}") from exc
         try:
@@ -516,7 +544,12 @@ class ChromiumRenderer:
         assert browser is not None
         try:
             target = await browser.send(
-                "Target.createTarget", {"url": "about:blank", "browserContextId": slot.context}
+                "Target.createTarget",
+                {
+                    "url": "about:blank",
+                    "browserContextId": slot.context,
+                    "enableBeginFrameControl": self.frameless,
+                },
             )
             attached = await browser.send(
                 "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
