@@ -160,3 +160,31 @@ async def test_a_hostile_answer_runs_nothing_and_fetches_nothing(
     assert "Hostile report" in text and "visible text" in text
     assert "SCRIPTED" not in text and "root:" not in text
     assert hits == []
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP(S)_PROXY and NO_PROXY are honoured, as operators behind a proxy expect; they are
+    read when the client is made, not on every request."""
+    base = "http://llm.pdfprompt-test.invalid/v1"
+    with Receiver(answer=b"a proxy, not a model") as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.base)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        llm = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
+        try:
+            with pytest.raises(LlmError, match="not an HTML document"):
+                await llm.write(_ask())
+        finally:
+            await llm.aclose()
+        assert [hit.path for hit in proxy.hits] == [f"{base}/chat/completions"]
+        monkeypatch.setenv("NO_PROXY", "pdfprompt-test.invalid")
+        direct = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
+        try:
+            with pytest.raises(LlmError):  # straight to a host that does not resolve
+                await direct.write(_ask())
+        finally:
+            await direct.aclose()
+        assert len(proxy.hits) == 1
