@@ -7,8 +7,10 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 import uvicorn
 from pypdf import PdfReader
 
@@ -188,3 +190,50 @@ async def test_requests_go_through_the_proxy_the_environment_names(
         finally:
             await direct.aclose()
         assert len(proxy.hits) == 1
+
+
+async def test_an_https_provider_is_verified_against_the_trusted_authorities(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A provider over HTTPS answers when its certificate chains to an authority the machine
+    trusts (here through SSL_CERT_FILE), and is refused when it does not."""
+    ca = trustme.CA()
+    served = tmp_path / "server.pem"
+    ca.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(served))
+    trusted = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(trusted))
+    port = free_port()
+    config = uvicorn.Config(
+        create_fake_llm_app(FakeLlm(stream=True)),
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        ssl_certfile=str(served),
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        base = f"https://localhost:{port}/v1"
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        untrusting = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
+        try:
+            with pytest.raises(LlmError, match="ClientConnectorCertificateError"):
+                await untrusting.write(_ask())
+        finally:
+            await untrusting.aclose()
+        monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+        trusting = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
+        try:
+            html, model = await trusting.write(_ask())
+        finally:
+            await trusting.aclose()
+        assert model == "m1" and "Quarterly report" in html
+    finally:
+        server.should_exit = True
+        thread.join(5)
