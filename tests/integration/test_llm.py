@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -25,10 +27,10 @@ from tests.receiver import Receiver
 SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
 
 
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeLlm, str]]:
-    """The fake LLM served by uvicorn on a free port, in a thread."""
-    fake = FakeLlm(stream=True)
+@contextlib.contextmanager
+def _served(fake: FakeLlm, **config: Any) -> Iterator[int]:
+    """`fake` served by uvicorn on a free port of 127.0.0.1, in a thread; yields the port.
+    `config`: more of uvicorn's settings (TLS)."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -37,16 +39,27 @@ def fake() -> Iterator[tuple[FakeLlm, str]]:
             port=port,
             log_level="error",
             timeout_graceful_shutdown=1,
+            **config,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield fake, f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(5)
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeLlm, str]]:
+    """The fake LLM served on a free port, in a thread."""
+    fake = FakeLlm(stream=True)
+    with _served(fake) as port:
+        yield fake, f"http://127.0.0.1:{port}/v1"
 
 
 @pytest.fixture
@@ -60,6 +73,16 @@ async def client(fake: tuple[FakeLlm, str]) -> AsyncIterator[LlmClient]:
 
 def _ask(text: str = "Quarterly report\nRevenue grew 12 %") -> list[dict[str, str]]:
     return messages(text, tone="formal", kind="report")
+
+
+async def _write_once(base: str) -> tuple[str, str]:
+    """One document from a new one-key, one-model client at `base`, closed afterwards (the
+    environment it reads is the one of this moment)."""
+    llm = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
+    try:
+        return await llm.write(_ask())
+    finally:
+        await llm.aclose()
 
 
 async def test_failover_goes_key_by_key_then_model_by_model(
@@ -175,20 +198,12 @@ async def test_requests_go_through_the_proxy_the_environment_names(
         monkeypatch.setenv("HTTPS_PROXY", proxy.base)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        llm = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
-        try:
-            with pytest.raises(LlmError, match="not an HTML document"):
-                await llm.write(_ask())
-        finally:
-            await llm.aclose()
+        with pytest.raises(LlmError, match="not an HTML document"):
+            await _write_once(base)
         assert [hit.path for hit in proxy.hits] == [f"{base}/chat/completions"]
         monkeypatch.setenv("NO_PROXY", "pdfprompt-test.invalid")
-        direct = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
-        try:
-            with pytest.raises(LlmError):  # straight to a host that does not resolve
-                await direct.write(_ask())
-        finally:
-            await direct.aclose()
+        with pytest.raises(LlmError):  # straight to a host that does not resolve
+            await _write_once(base)
         assert len(proxy.hits) == 1
 
 
@@ -202,38 +217,12 @@ async def test_an_https_provider_is_verified_against_the_trusted_authorities(
     ca.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(served))
     trusted = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(trusted))
-    port = free_port()
-    config = uvicorn.Config(
-        create_fake_llm_app(FakeLlm(stream=True)),
-        host="127.0.0.1",
-        port=port,
-        log_level="error",
-        ssl_certfile=str(served),
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with _served(FakeLlm(stream=True), ssl_certfile=str(served)) as port:
         base = f"https://localhost:{port}/v1"
         monkeypatch.setenv("NO_PROXY", "localhost")
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-        untrusting = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
-        try:
-            with pytest.raises(LlmError, match="ClientConnectorCertificateError"):
-                await untrusting.write(_ask())
-        finally:
-            await untrusting.aclose()
+        with pytest.raises(LlmError, match="ClientConnectorCertificateError"):
+            await _write_once(base)
         monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
-        trusting = LlmClient(base, KeyRing(SECRETS[:1]), ["m1"], timeout_s=2.0)
-        try:
-            html, model = await trusting.write(_ask())
-        finally:
-            await trusting.aclose()
-        assert model == "m1" and "Quarterly report" in html
-    finally:
-        server.should_exit = True
-        thread.join(5)
+        html, model = await _write_once(base)
+    assert model == "m1" and "Quarterly report" in html
