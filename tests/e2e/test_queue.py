@@ -213,6 +213,7 @@ def test_sigkilled_worker_loses_no_job(
     assert "returned" in second.log() and "expired leases" in second.log()
 
 
+@pytest.mark.exclusive
 def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> None:
     ctl = shutil.which("pg_ctlcluster")
     versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
