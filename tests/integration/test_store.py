@@ -17,8 +17,10 @@ from pdfprompt.domain import (
     JobStatus,
     JobType,
     LeaseLostError,
+    NotFoundError,
 )
 from pdfprompt.queue import Finished, JobStore, NewJob, StoredFile, job_store_for
+from pdfprompt.queue.store import _job_from_row, _select_jobs
 
 
 async def _user(engine: AsyncEngine, email: str = "a@example.com") -> str:
@@ -184,6 +186,38 @@ async def test_cancel_fences_out_the_running_worker(engine: AsyncEngine) -> None
     with pytest.raises(LeaseLostError):
         await store.finish_job(job.id, "w", user, _stored("k"))
     assert await store.files_of_jobs([job.id]) == {}
+
+
+async def test_a_job_read_sees_every_earlier_write_and_holds_nothing_open(
+    engine: AsyncEngine,
+) -> None:
+    """`get`, what a status poll runs (on the driver, not SQLAlchemy), gives what SQLAlchemy
+    reads, only to the owner, sees each change committed before it, and leaves no read open:
+    on SQLite a truncating checkpoint right after still completes."""
+    store = job_store_for(engine)
+    owner, other = await _user(engine), await _user(engine, "b@example.com")
+    job = await store.enqueue(_new(owner, options={"format": "Letter", "scale": 0.5}))
+    queued = await store.get(job.id, owner)
+    assert queued.status is JobStatus.QUEUED and queued.options == {
+        "format": "Letter",
+        "scale": 0.5,
+    }
+    with pytest.raises(NotFoundError):
+        await store.get(job.id, other)
+    await store.claim_jobs("w", 1, lease_s=30)
+    assert (await store.get(job.id, owner)).status is JobStatus.RUNNING
+    await store.finish_job(job.id, "w", owner, _stored("k"))
+    done = await store.get(job.id, owner)
+    assert done.status is JobStatus.SUCCEEDED and done.file is not None and done.file.pages == 1
+    async with engine.connect() as conn:
+        row = (await conn.execute(_select_jobs().where(jobs.c.id == job.id))).one()
+    assert done == _job_from_row(row)
+    assert done.finished_at is not None and done.finished_at.tzinfo is not None
+    assert await store.get(job.id) == done  # without an owner: the operator's read
+    if engine.dialect.name == "sqlite":
+        async with engine.connect() as conn:
+            busy, _, _ = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        assert busy == 0
 
 
 async def test_release_hands_jobs_back_at_once(engine: AsyncEngine) -> None:

@@ -42,6 +42,6 @@ class Services:
     dispatcher: WebhookDispatcher | None = None
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc

@@ -8,7 +8,8 @@ written as Core statements; `DriverStatement` compiles one once, and it runs on:
 - PostgreSQL: the pooled connection's asyncpg connection (`driver_connection`),
   which keeps its own prepared-statement cache;
 - SQLite: `SqliteDriver`, one `sqlite3` connection on its own thread that runs a
-  whole transaction per call (one thread hop per transaction, not per statement).
+  whole transaction per call (one thread hop per transaction, not per statement),
+  and a second, read-only one on another thread for the reads users poll.
 
 Everything else goes through SQLAlchemy as usual.
 """
@@ -19,7 +20,7 @@ import asyncio
 import contextlib
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -135,6 +136,8 @@ class SqliteDriver:
         self._busy_timeout_s = busy_timeout_s
         self._thread: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
+        self._reader_thread: ThreadPoolExecutor | None = None
+        self._reader: sqlite3.Connection | None = None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -149,6 +152,37 @@ class SqliteDriver:
             sqlite_pragmas(connection, self._busy_timeout_s)
             self._connection = connection
         return self._connection
+
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._reader is None:
+            connection = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            sqlite_pragmas(connection, self._busy_timeout_s)
+            connection.execute("PRAGMA query_only=ON")
+            self._reader = connection
+        return self._reader
+
+    async def read(self, sql: str, args: Sequence[Any]) -> dict[str, Any] | None:
+        """The first row of a query (by column name), or None: one statement in its own read
+        transaction on the reader thread. In WAL mode it neither waits for nor holds up the
+        writers, and it sees every transaction committed before it started."""
+        if self._reader_thread is None:
+            self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="pdfprompt-sqlite-read")
+
+        def fetch() -> dict[str, Any] | None:
+            cursor = self._read_connection().execute(sql, args)
+            try:  # closed at once: an open statement would keep its snapshot (and the WAL)
+                row = cursor.fetchone()
+                names = [d[0] for d in cursor.description]
+            finally:
+                cursor.close()
+            return None if row is None else dict(zip(names, row, strict=True))
+
+        return await asyncio.get_running_loop().run_in_executor(self._reader_thread, fetch)
 
     def _run(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
         """Run `works` in one transaction; each outcome is (True, result) or (False, error)."""
@@ -219,9 +253,18 @@ class SqliteDriver:
         if thread is not None:
             thread.submit(self._close_connection)
             thread.shutdown(wait=True)
+        reader, self._reader_thread = self._reader_thread, None
+        if reader is not None:
+            reader.submit(self._close_reader)
+            reader.shutdown(wait=True)
 
     def _close_connection(self) -> None:
         connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _close_reader(self) -> None:
+        connection, self._reader = self._reader, None
         if connection is not None:
             connection.close()
 

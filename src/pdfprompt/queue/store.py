@@ -590,16 +590,31 @@ class JobStore:
                 )
             ).scalar_one_or_none()
 
+    @cached_property
+    def _get_sql(self) -> tuple[DriverStatement, DriverStatement]:
+        """A job by id; a job by id and owner."""
+        query = _select_jobs().where(jobs.c.id == bindparam("job_id"))
+        return (
+            DriverStatement(query, self.engine),
+            DriverStatement(query.where(jobs.c.user_id == bindparam("user_id")), self.engine),
+        )
+
     async def get(self, job_id: str, user_id: str | None = None) -> Job:
-        """The job; `NotFoundError` when it does not exist or is not `user_id`'s."""
-        query = _select_jobs().where(jobs.c.id == job_id)
-        if user_id is not None:
-            query = query.where(jobs.c.user_id == user_id)
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        """The job; `NotFoundError` when it does not exist or is not `user_id`'s. Users poll
+        this, so it runs on the driver (db/driver.py): through SQLAlchemy it cost about a
+        third of a status request's CPU."""
+        by_id, by_owner = self._get_sql
+        if user_id is None:
+            row = await self._read_one(by_id.sql, by_id.args(job_id=job_id))
+        else:
+            row = await self._read_one(by_owner.sql, by_owner.args(job_id=job_id, user_id=user_id))
         if row is None:
             raise NotFoundError(f"job {job_id} not found")
-        return _job_from_row(row)
+        return _job_from_mapping(_decoded(row))
+
+    async def _read_one(self, sql: str, args: list[Any]) -> Mapping[str, Any] | None:
+        """The first row of a driver query, or None."""
+        raise NotImplementedError
 
     async def list_jobs(
         self, user_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
@@ -1134,6 +1149,9 @@ class SqliteJobStore(JobStore):
     def _stage_sql(self) -> DriverStatement:
         return DriverStatement(self._stage_statement(), self.engine)
 
+    async def _read_one(self, sql: str, args: list[Any]) -> Mapping[str, Any] | None:
+        return await sqlite_driver(self.engine).read(sql, args)
+
     async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
         sql, args = self._claim_sql.sql, self._claim_sql.args(**params)
 
@@ -1355,6 +1373,11 @@ class PostgresJobStore(JobStore):
         async with driver_transaction(self.engine, lock) as db:
             rows = await db.fetch(self._claim_sql.sql, *self._claim_sql.args(**params))
         return [_decoded(r) for r in rows]
+
+    async def _read_one(self, sql: str, args: list[Any]) -> Mapping[str, Any] | None:
+        async with driver_connection(self.engine) as db:
+            row: Mapping[str, Any] | None = await db.fetchrow(sql, *args)
+        return row
 
     async def _set_stage_row(self, params: dict[str, Any]) -> bool:
         async with driver_connection(self.engine) as db:
