@@ -4,6 +4,7 @@
 #   scripts/bench.sh render [--docs N] [--slow-docs N] [--rounds R] [--soak N] [--only CASES]
 #   scripts/bench.sh prompt [--jobs N] [--latency-ms MS] [--slots N]
 #   scripts/bench.sh llm [--answers N] [--latency-ms MS] [--rounds R]
+#   scripts/bench.sh api [--requests N] [--connections C] [--rounds R]
 # PostgreSQL: PDFPROMPT_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."
