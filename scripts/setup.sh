@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Chromium's headless shell renders (it uses 40-74 % of the full browser's CPU per
+# Chromium's headless shell renders (it uses 35-63 % of the full browser's CPU per
 # document; docs/render.md); the full browser where this Debian has no headless shell package.
 # libpango: WeasyPrint, the renderer used when no Chromium is found.
 SYSTEM_PACKAGES=(chromium-headless-shell fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
@@ -18,8 +18,16 @@ if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(chromium redis-server); fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
+  installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    installed "$pkg" && continue
+    # A Debian with no headless shell package runs the full browser: once that is
+    # installed, there is nothing to ask apt-get for on every later run.
+    if [ "$pkg" = chromium-headless-shell ] && installed chromium \
+       && ! apt-cache show chromium-headless-shell >/dev/null 2>&1; then
+      continue
+    fi
+    missing+=("$pkg")
   done
 fi
 if [ ${#missing[@]} -gt 0 ]; then
