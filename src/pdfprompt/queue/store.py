@@ -601,8 +601,9 @@ class JobStore:
 
     async def get(self, job_id: str, user_id: str | None = None) -> Job:
         """The job; `NotFoundError` when it does not exist or is not `user_id`'s. Users poll
-        this, so it runs on the driver (db/driver.py): through SQLAlchemy it cost about a
-        third of a status request's CPU."""
+        this, so it runs on the driver (db/driver.py): read through SQLAlchemy (and aiosqlite)
+        a status request cost the API 2.3 to 4.1 ms of CPU, on the driver 0.8 to 0.9
+        (docs/api.md)."""
         by_id, by_owner = self._get_sql
         if user_id is None:
             row = await self._read_one(by_id.sql, by_id.args(job_id=job_id))
