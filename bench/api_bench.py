@@ -1,6 +1,6 @@
 """API benchmark: what a status poll and a submission cost an API node.
 
-    scripts/bench.sh api [--requests 3000] [--connections 20] [--rounds 3]
+    scripts/bench.sh api [--requests 3000] [--connections 20] [--rounds 3] [--idle-s 20]
 
 `pdfprompt api` (the API role alone: no worker, so nothing renders and submitted jobs
 stay queued) on SQLite and on PostgreSQL (`PDFPROMPT_BENCH_PG_URL`, a new database made
@@ -16,7 +16,9 @@ Cases, over `--connections` keep-alive connections with a client of its own
 
 - poll: `GET /v1/jobs/{id}` of one queued job (the bare servers: `GET /job`);
 - submit: `POST /v1/jobs` of a one-line Markdown job (a new job each time, on a user of
-  the unlimited plan, so no quota or rate limit refuses it).
+  the unlimited plan, so no quota or rate limit refuses it);
+- idle: then `pdfprompt serve` (API, worker and webhook dispatcher, warm browser) doing
+  nothing, on SQLite and on PostgreSQL: its process's CPU per second over `--idle-s`.
 
 Reports requests per second and the server process's CPU (user + system, all threads) per
 request; for PostgreSQL also the database server's CPU per request (every `postgres`
@@ -121,7 +123,7 @@ def postgres_cpu_s() -> float:
     return total
 
 
-def start_api(name: str, database_url: str, tmp: Path) -> Server:
+def start_api(name: str, database_url: str, tmp: Path, role: str = "api") -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PDFPROMPT_")}
     env.update(
         DATABASE_URL=database_url,
@@ -131,7 +133,7 @@ def start_api(name: str, database_url: str, tmp: Path) -> Server:
     subprocess.run([PDFPROMPT, "db", "upgrade"], env=env, check=True, capture_output=True)
     port = free_port()
     proc = subprocess.Popen(
-        [PDFPROMPT, "api", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+        [PDFPROMPT, role, "--port", str(port)], env=env, stdout=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/readyz")
@@ -203,10 +205,12 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per case and round")
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle-s", type=float, default=20, help="how long to watch idle")
     args = parser.parse_args()
 
     servers: list[Server] = []
     pg_name = await pg_database()
+    pg_names = [pg_name]
     try:
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir)
@@ -250,10 +254,33 @@ async def main() -> None:
                 for case, name, run in cases:
                     results.setdefault((case, name), []).append(await run())
             report(args, results)
+            for server in servers:
+                server.stop()
+            servers.clear()
+
+            idle_pg = await pg_database()
+            pg_names.append(idle_pg)
+            idle_url = make_url(PG_ADMIN).set(database=idle_pg)
+            idle = [
+                start_api("idle-sqlite", f"sqlite:///{tmp / 'idle.sqlite3'}", tmp, "serve"),
+                start_api("idle-pg", idle_url.render_as_string(hide_password=False), tmp, "serve"),
+            ]
+            idle[1].database = idle_pg
+            servers += idle
+            await asyncio.sleep(5)  # past start-up and the browser's warm-up
+            print(f"\nidle `pdfprompt serve` (API, worker, webhooks), over {args.idle_s:.0f} s:")
+            for server in idle:
+                cpu0, db0 = server.cpu_s(), postgres_cpu_s()
+                await asyncio.sleep(args.idle_s)
+                cpu = 1000 * (server.cpu_s() - cpu0) / args.idle_s
+                db = 1000 * (postgres_cpu_s() - db0) / args.idle_s
+                where = "SQLite" if server.database == "" else f"PostgreSQL (server {db:.1f})"
+                print(f"  {where}: {cpu:.1f} CPU-ms per second in pdfprompt's process")
     finally:
         for server in servers:
             server.stop()
-        await drop_pg_database(pg_name)
+        for name in pg_names:
+            await drop_pg_database(name)
 
 
 def report(args: argparse.Namespace, results: dict[tuple[str, str], list[Round]]) -> None:

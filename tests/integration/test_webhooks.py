@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import trustme
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import (
@@ -28,7 +28,7 @@ from pdfprompt.accounts import (
     verify,
 )
 from pdfprompt.accounts.delivery import AddressRule, IpAddress, any_address
-from pdfprompt.db import webhook_attempts, webhook_deliveries
+from pdfprompt.db import now_plus, webhook_attempts, webhook_deliveries
 from pdfprompt.domain import JobError, JobType, RetryPolicy
 from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
 from tests.receiver import Receiver
@@ -390,6 +390,25 @@ async def test_the_backlog_operators_see(engine: AsyncEngine) -> None:
     assert await hooks.backlog() == {"pending": 2, "due": 2, "succeeded": 0, "failed": 0}
     await _deliver_all(_dispatcher(hooks, rule=public_only))  # refused: failed for good
     assert await hooks.backlog() == {"pending": 0, "due": 0, "succeeded": 0, "failed": 2}
+
+
+async def test_the_dispatcher_learns_when_the_next_delivery_is_due(engine: AsyncEngine) -> None:
+    """What every dispatcher asks at each look: nothing pending (None), one due now (<= 0),
+    or how long until the earliest pending one; ended deliveries do not count."""
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+    assert await hooks.next_due_in_s() is None
+    await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])  # a test network
+    await _job(jobs, user)
+    due = await hooks.next_due_in_s()
+    assert due is not None and due <= 0
+    async with engine.begin() as conn:
+        await conn.execute(update(webhook_deliveries).values(next_attempt_at=now_plus(60)))
+    later = await hooks.next_due_in_s()
+    assert later is not None and 50 < later <= 60
+    async with engine.begin() as conn:
+        await conn.execute(update(webhook_deliveries).values(status="failed"))
+    assert await hooks.next_due_in_s() is None
 
 
 async def test_two_dispatchers_send_each_event_once(engine: AsyncEngine) -> None:

@@ -14,14 +14,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.db import (
+    DriverStatement,
     db_now,
     now_plus,
+    read_one,
     seconds_between,
     seconds_since,
     webhook_attempts,
@@ -362,17 +365,21 @@ class WebhookStore:
 
     # The workers' side.
 
+    @cached_property
+    def _next_due_sql(self) -> DriverStatement:
+        return DriverStatement(
+            select(seconds_between(db_now(), func.min(_d.next_attempt_at)).label("due")).where(
+                _d.status == "pending"
+            ),
+            self.engine,
+        )
+
     async def next_due_in_s(self) -> float | None:
         """Seconds until the earliest pending delivery is due (≤ 0: one is due now);
-        None when nothing is pending."""
-        async with self.engine.connect() as conn:
-            due = (
-                await conn.execute(
-                    select(seconds_between(db_now(), func.min(_d.next_attempt_at))).where(
-                        _d.status == "pending"
-                    )
-                )
-            ).scalar_one_or_none()
+        None when nothing is pending. Every dispatcher asks this every
+        `PDFPROMPT_WEBHOOK_POLL_MS`, so it runs on the driver (`read_one`)."""
+        row = await read_one(self.engine, self._next_due_sql)
+        due = None if row is None else row["due"]
         return None if due is None else float(due)
 
     async def claim(self, owner: str, limit: int, lease_s: float) -> list[ClaimedDelivery]:

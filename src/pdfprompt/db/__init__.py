@@ -4,6 +4,7 @@ from pdfprompt.db.driver import (
     DriverStatement,
     driver_connection,
     driver_transaction,
+    read_one,
     sqlite_driver,
 )
 from pdfprompt.db.engine import (
@@ -60,6 +61,7 @@ __all__ = [
     "metadata",
     "now_plus",
     "open_database",
+    "read_one",
     "seconds_between",
     "seconds_since",
     "shares",

@@ -88,6 +88,21 @@ async def driver_transaction(
         await driver.execute("COMMIT")
 
 
+async def read_one(
+    engine: AsyncEngine, statement: DriverStatement, **values: Any
+) -> dict[str, Any] | None:
+    """The first row of a read-only statement (by column name), or None, on the driver: on
+    SQLite the `SqliteDriver`'s reader thread, on PostgreSQL a pooled asyncpg connection
+    (its prepared-statement cache keeps the statement from being parsed again). For reads
+    that run often: a status poll, a poller's look for due work."""
+    args = statement.args(**values)
+    if engine.dialect.name == "sqlite":
+        return await sqlite_driver(engine).read(statement.sql, args)
+    async with driver_connection(engine) as driver:
+        row = await driver.fetchrow(statement.sql, *args)
+    return None if row is None else dict(row)
+
+
 # -- SQLite ---------------------------------------------------------------------------------
 
 _writers: weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (

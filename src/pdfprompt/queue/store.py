@@ -58,6 +58,7 @@ from pdfprompt.db import (
     is_sqlite,
     jobs,
     now_plus,
+    read_one,
     seconds_between,
     seconds_since,
     sqlite_driver,
@@ -606,16 +607,12 @@ class JobStore:
         (docs/api.md)."""
         by_id, by_owner = self._get_sql
         if user_id is None:
-            row = await self._read_one(by_id.sql, by_id.args(job_id=job_id))
+            row = await read_one(self.engine, by_id, job_id=job_id)
         else:
-            row = await self._read_one(by_owner.sql, by_owner.args(job_id=job_id, user_id=user_id))
+            row = await read_one(self.engine, by_owner, job_id=job_id, user_id=user_id)
         if row is None:
             raise NotFoundError(f"job {job_id} not found")
         return _job_from_mapping(_decoded(row))
-
-    async def _read_one(self, sql: str, args: list[Any]) -> Mapping[str, Any] | None:
-        """The first row of a driver query, or None."""
-        raise NotImplementedError
 
     async def list_jobs(
         self, user_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
@@ -1150,9 +1147,6 @@ class SqliteJobStore(JobStore):
     def _stage_sql(self) -> DriverStatement:
         return DriverStatement(self._stage_statement(), self.engine)
 
-    async def _read_one(self, sql: str, args: list[Any]) -> Mapping[str, Any] | None:
-        return await sqlite_driver(self.engine).read(sql, args)
-
     async def _claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
         sql, args = self._claim_sql.sql, self._claim_sql.args(**params)
 
@@ -1374,11 +1368,6 @@ class PostgresJobStore(JobStore):
         async with driver_transaction(self.engine, lock) as db:
             rows = await db.fetch(self._claim_sql.sql, *self._claim_sql.args(**params))
         return [_decoded(r) for r in rows]
-
-    async def _read_one(self, sql: str, args: list[Any]) -> Mapping[str, Any] | None:
-        async with driver_connection(self.engine) as db:
-            row: Mapping[str, Any] | None = await db.fetchrow(sql, *args)
-        return row
 
     async def _set_stage_row(self, params: dict[str, Any]) -> bool:
         async with driver_connection(self.engine) as db:
