@@ -1073,17 +1073,28 @@ class JobStore:
                 keys += [k for r in rows for k in (r.storage_key, r.html_key) if k]
         return keys
 
-    async def cached_render(self, user_id: str, render_key: str) -> CachedRender | None:
-        """The newest of `user_id`'s stored files made by an identical render, if any."""
-        query = (
+    @cached_property
+    def _cached_render_sql(self) -> DriverStatement:
+        return DriverStatement(
             select(files.c.storage_key, files.c.pages, files.c.size_bytes)
-            .where(files.c.render_key == render_key, files.c.user_id == user_id)
+            .where(
+                files.c.render_key == bindparam("render_key"),
+                files.c.user_id == bindparam("user_id"),
+            )
             .order_by(files.c.id.desc())
-            .limit(1)
+            .limit(1),
+            self.engine,
         )
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else CachedRender(row.storage_key, row.pages, row.size_bytes)
+
+    async def cached_render(self, user_id: str, render_key: str) -> CachedRender | None:
+        """The newest of `user_id`'s stored files made by an identical render, if any. Asked
+        before every render, so it runs on the driver (`read_one`)."""
+        row = await read_one(
+            self.engine, self._cached_render_sql, render_key=render_key, user_id=user_id
+        )
+        if row is None:
+            return None
+        return CachedRender(row["storage_key"], row["pages"], row["size_bytes"])
 
     async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:
         """Delete up to `limit` ended jobs that have no file (failed, cancelled, or whose
