@@ -32,6 +32,8 @@ def _setup_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic announces each of its autogenerate plugins at INFO on every schema check.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _banner(settings: Settings, host: str, port: int, role: str) -> None:
