@@ -43,13 +43,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import psutil
-from benchlib import PDFPROMPT, free_port, http_requests, wait_http
-from sqlalchemy.engine import make_url
-
-PG_ADMIN = os.environ.get("PDFPROMPT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
+from benchlib import PDFPROMPT, free_port, fresh_pg, http_requests, wait_http
 
 # -- the bare references ----------------------------------------------------------------------
 
@@ -100,7 +95,7 @@ class Server:
     url: str
     key: str = ""
     job_path: str = "/job"
-    database: str = ""
+    on_pg: bool = False
 
     def cpu_s(self) -> float:
         t = psutil.Process(self.proc.pid).cpu_times()
@@ -145,7 +140,8 @@ def start_api(name: str, database_url: str, tmp: Path, role: str = "api") -> Ser
         text=True,
         check=True,
     )
-    return Server(name, proc, url, created.stdout.strip().splitlines()[-1])
+    key = created.stdout.strip().splitlines()[-1]
+    return Server(name, proc, url, key, on_pg=database_url.startswith("postgresql"))
 
 
 def start_bare(kind: str, body_file: Path) -> Server:
@@ -155,24 +151,6 @@ def start_bare(kind: str, body_file: Path) -> Server:
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/readyz")
     return Server(f"bare-{kind}", proc, url)
-
-
-async def pg_database() -> str:
-    name = f"pdfprompt_apibench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return name
-
-
-async def drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -188,7 +166,7 @@ class Round:
 async def measure(
     server: Server, requests: list[tuple[str, str, dict[str, Any] | None]], connections: int
 ) -> Round:
-    on_pg = server.database != ""
+    on_pg = server.on_pg
     cpu0, db0, t0 = server.cpu_s(), postgres_cpu_s() if on_pg else 0.0, time.perf_counter()
     answers = await http_requests(server.url, server.key, requests, connections)
     elapsed = time.perf_counter() - t0
@@ -208,79 +186,83 @@ async def main() -> None:
     parser.add_argument("--idle-s", type=float, default=20, help="how long to watch idle")
     args = parser.parse_args()
 
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        async with fresh_pg() as pg_url:
+            results = await requests_cases(args, tmp, pg_url)
+        report(args, results)
+        async with fresh_pg() as pg_url:
+            await idle_case(args, tmp, pg_url)
+
+
+async def requests_cases(
+    args: argparse.Namespace, tmp: Path, pg_url: str
+) -> dict[tuple[str, str], list[Round]]:
+    """Every request case in interleaved rounds, after one warm-up run of each."""
     servers: list[Server] = []
-    pg_name = await pg_database()
-    pg_names = [pg_name]
     try:
-        with tempfile.TemporaryDirectory() as tmp_dir:
-            tmp = Path(tmp_dir)
-            sqlite = start_api("sqlite", f"sqlite:///{tmp / 'api.sqlite3'}", tmp)
-            pg_url = make_url(PG_ADMIN).set(database=pg_name)
-            pg = start_api("postgresql", pg_url.render_as_string(hide_password=False), tmp)
-            pg.database = pg_name
-            servers += [sqlite, pg]
-            body: Any = None
-            for api in (sqlite, pg):
-                markdown = {"type": "markdown", "input": "# Status\n\nOne line."}
-                [(status, body)] = await http_requests(
-                    api.url, api.key, [("POST", "/v1/jobs", markdown)]
-                )
-                if status != 202:
-                    raise SystemExit(f"{api.name}: submitting answered {status}: {body}")
-                api.job_path = f"/v1/jobs/{body['id']}"
-            job_file = tmp / "job.json"
-            job_file.write_text(json.dumps(body), "utf-8")
-            bare = [start_bare("starlette", job_file), start_bare("fastapi", job_file)]
-            servers += bare
+        sqlite = start_api("sqlite", f"sqlite:///{tmp / 'api.sqlite3'}", tmp)
+        servers.append(sqlite)
+        pg = start_api("postgresql", pg_url, tmp)
+        servers.append(pg)
+        body: Any = None
+        for api in (sqlite, pg):
+            markdown = {"type": "markdown", "input": "# Status\n\nOne line."}
+            [(status, body)] = await http_requests(
+                api.url, api.key, [("POST", "/v1/jobs", markdown)]
+            )
+            if status != 202:
+                raise SystemExit(f"{api.name}: submitting answered {status}: {body}")
+            api.job_path = f"/v1/jobs/{body['id']}"
+        job_file = tmp / "job.json"
+        job_file.write_text(json.dumps(body), "utf-8")
+        bare = [start_bare("starlette", job_file), start_bare("fastapi", job_file)]
+        servers += bare
 
-            def poll(server: Server) -> Callable[[], Awaitable[Round]]:
-                requests = [("GET", server.job_path, None)] * args.requests
-                return lambda: measure(server, requests, args.connections)
+        def poll(server: Server) -> Callable[[], Awaitable[Round]]:
+            requests = [("GET", server.job_path, None)] * args.requests
+            return lambda: measure(server, requests, args.connections)
 
-            def submit(server: Server) -> Callable[[], Awaitable[Round]]:
-                body = {"type": "markdown", "input": "# Submitted\n\nOne line."}
-                requests: list[tuple[str, str, dict[str, Any] | None]] = [
-                    ("POST", "/v1/jobs", body)
-                ] * args.requests
-                return lambda: measure(server, requests, args.connections)
+        def submit(server: Server) -> Callable[[], Awaitable[Round]]:
+            body = {"type": "markdown", "input": "# Submitted\n\nOne line."}
+            requests: list[tuple[str, str, dict[str, Any] | None]] = [
+                ("POST", "/v1/jobs", body)
+            ] * args.requests
+            return lambda: measure(server, requests, args.connections)
 
-            cases: list[tuple[str, str, Callable[[], Awaitable[Round]]]] = [
-                ("poll", s.name, poll(s)) for s in (sqlite, pg, *bare)
-            ] + [("submit", s.name, submit(s)) for s in (sqlite, pg)]
-            for _, _, run in cases:  # warm every path once
-                await run()
-            results: dict[tuple[str, str], list[Round]] = {}
-            for _ in range(args.rounds):
-                for case, name, run in cases:
-                    results.setdefault((case, name), []).append(await run())
-            report(args, results)
-            for server in servers:
-                server.stop()
-            servers.clear()
-
-            idle_pg = await pg_database()
-            pg_names.append(idle_pg)
-            idle_url = make_url(PG_ADMIN).set(database=idle_pg)
-            idle = [
-                start_api("idle-sqlite", f"sqlite:///{tmp / 'idle.sqlite3'}", tmp, "serve"),
-                start_api("idle-pg", idle_url.render_as_string(hide_password=False), tmp, "serve"),
-            ]
-            idle[1].database = idle_pg
-            servers += idle
-            await asyncio.sleep(5)  # past start-up and the browser's warm-up
-            print(f"\nidle `pdfprompt serve` (API, worker, webhooks), over {args.idle_s:.0f} s:")
-            for server in idle:
-                cpu0, db0 = server.cpu_s(), postgres_cpu_s()
-                await asyncio.sleep(args.idle_s)
-                cpu = 1000 * (server.cpu_s() - cpu0) / args.idle_s
-                db = 1000 * (postgres_cpu_s() - db0) / args.idle_s
-                where = "SQLite" if server.database == "" else f"PostgreSQL (server {db:.1f})"
-                print(f"  {where}: {cpu:.1f} CPU-ms per second in pdfprompt's process")
+        cases: list[tuple[str, str, Callable[[], Awaitable[Round]]]] = [
+            ("poll", s.name, poll(s)) for s in (sqlite, pg, *bare)
+        ] + [("submit", s.name, submit(s)) for s in (sqlite, pg)]
+        for _, _, run in cases:  # warm every path once
+            await run()
+        results: dict[tuple[str, str], list[Round]] = {}
+        for _ in range(args.rounds):
+            for case, name, run in cases:
+                results.setdefault((case, name), []).append(await run())
+        return results
     finally:
         for server in servers:
             server.stop()
-        for name in pg_names:
-            await drop_pg_database(name)
+
+
+async def idle_case(args: argparse.Namespace, tmp: Path, pg_url: str) -> None:
+    """`pdfprompt serve` doing nothing, on each database: its process's CPU per second."""
+    servers: list[Server] = []
+    try:
+        servers.append(start_api("idle-sqlite", f"sqlite:///{tmp / 'idle.sqlite3'}", tmp, "serve"))
+        servers.append(start_api("idle-pg", pg_url, tmp, "serve"))
+        await asyncio.sleep(5)  # past start-up and the browser's warm-up
+        print(f"\nidle `pdfprompt serve` (API, worker, webhooks), over {args.idle_s:.0f} s:")
+        for server in servers:
+            cpu0, db0 = server.cpu_s(), postgres_cpu_s()
+            await asyncio.sleep(args.idle_s)
+            cpu = 1000 * (server.cpu_s() - cpu0) / args.idle_s
+            db = 1000 * (postgres_cpu_s() - db0) / args.idle_s
+            where = f"PostgreSQL (server {db:.1f})" if server.on_pg else "SQLite"
+            print(f"  {where}: {cpu:.1f} CPU-ms per second in pdfprompt's process")
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def report(args: argparse.Namespace, results: dict[tuple[str, str], list[Round]]) -> None:

@@ -1,5 +1,6 @@
-"""What the benchmarks share: `pdfprompt serve` on a fresh SQLite database, free ports,
-waiting for HTTP, and the CPU and memory of a process tree."""
+"""What the benchmarks share: `pdfprompt serve` on a fresh SQLite database, a fresh
+PostgreSQL database, free ports, waiting for HTTP, and the CPU and memory of a process
+tree."""
 
 from __future__ import annotations
 
@@ -13,14 +14,43 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import psutil
+from sqlalchemy.engine import make_url
 
 PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
+PG_ADMIN = os.environ.get("PDFPROMPT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_url(database: str) -> str:
+    return make_url(PG_ADMIN).set(database=database).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def fresh_pg() -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database on `PDFPROMPT_BENCH_PG_URL`'s server,
+    dropped afterwards."""
+    name = f"pdfprompt_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield pg_url(name)
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 def free_port() -> int:

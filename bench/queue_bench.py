@@ -18,15 +18,14 @@ import platform
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 import asyncpg
+from benchlib import PG_ADMIN, fresh_pg
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -46,8 +45,6 @@ from pdfprompt.queue import (
 )
 from pdfprompt.settings import Settings
 
-PG_ADMIN = os.environ.get("PDFPROMPT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
 
 @dataclass
 class Result:
@@ -59,28 +56,6 @@ class Result:
     @property
     def rate(self) -> float:
         return self.jobs / self.seconds
-
-
-def pg_url(database: str) -> str:
-    return make_url(PG_ADMIN).set(database=database).render_as_string(hide_password=False)
-
-
-@asynccontextmanager
-async def fresh_pg() -> AsyncIterator[str]:
-    name = f"pdfprompt_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield pg_url(name)
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 # -- pdfprompt ------------------------------------------------------------------------------

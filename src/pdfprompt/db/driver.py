@@ -156,29 +156,27 @@ class SqliteDriver:
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
 
+    def _open(self, *, read_only: bool) -> sqlite3.Connection:
+        """A connection in autocommit (transactions are begun explicitly), for any thread."""
+        connection = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        sqlite_pragmas(connection, self._busy_timeout_s)
+        if read_only:
+            connection.execute("PRAGMA query_only=ON")
+        return connection
+
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(
-                self._path,
-                timeout=self._busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            sqlite_pragmas(connection, self._busy_timeout_s)
-            self._connection = connection
+            self._connection = self._open(read_only=False)
         return self._connection
 
     def _read_connection(self) -> sqlite3.Connection:
         if self._reader is None:
-            connection = sqlite3.connect(
-                self._path,
-                timeout=self._busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            sqlite_pragmas(connection, self._busy_timeout_s)
-            connection.execute("PRAGMA query_only=ON")
-            self._reader = connection
+            self._reader = self._open(read_only=True)
         return self._reader
 
     async def read(self, sql: str, args: Sequence[Any]) -> dict[str, Any] | None:
