@@ -7,6 +7,8 @@ reports), made unique per render so nothing can be cached, in one run:
 
 1. bare: a Playwright loop, one warm browser and 2 reusable pages, nothing else;
 2. renderer: pdfprompt's renderer through its pool (`render_pdf`, 2 callers);
+   renderer-tagged: the same, asked for a tagged PDF with an outline (`tagged`,
+   `outline`), what accessibility costs;
 3. service: `pdfprompt serve` (SQLite, local files), documents submitted over
    HTTP at once, from the first submit to the last job succeeded;
 4. cold: a new browser per document (2 at a time);
@@ -37,7 +39,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,7 @@ class Result:
     seconds: float
     cpu_s: float
     latencies: list[float]
+    sizes: list[int] = field(default_factory=list)  # PDF bytes, where the case records them
 
     @property
     def rate(self) -> float:
@@ -122,8 +125,8 @@ def pdf_arguments(options: RenderOptions) -> dict[str, Any]:
             for side in ("top", "right", "bottom", "left")
         },
         "prefer_css_page_size": False,
-        "tagged": False,
-        "outline": False,
+        "tagged": params["generateTaggedPDF"],
+        "outline": params["generateDocumentOutline"],
     }
 
 
@@ -158,17 +161,28 @@ async def bench_bare(name: str, n: int, path: str, case: str) -> Result:
 # -- 2. pdfprompt's renderer ----------------------------------------------------------------
 
 
-async def bench_renderer(name: str, n: int, path: str, case: str) -> Result:
+async def bench_renderer(
+    name: str, n: int, path: str, case: str, options: RenderOptions | None = None
+) -> Result:
     settings = Settings(render_engine="chromium", chromium_path=path)
+    options = options or RenderOptions()
+    sizes: list[int] = []
     async with renderer_from_settings(settings) as renderer:
 
         async def one(_caller: int, doc: str) -> float:
             t = time.perf_counter()
-            await render_pdf(renderer, doc, RenderOptions())
+            sizes.append(len((await render_pdf(renderer, doc, options)).data))
             return time.perf_counter() - t
 
         await asyncio.gather(*(one(i, "<p>warm</p>") for i in range(2)))
-        return await timed(case, name, n, settings.max_pdf_concurrency, one)
+        del sizes[:]
+        result = await timed(case, name, n, settings.max_pdf_concurrency, one)
+        result.sizes = sizes
+        return result
+
+
+async def bench_tagged(name: str, n: int, path: str, case: str) -> Result:
+    return await bench_renderer(name, n, path, case, RenderOptions(tagged=True, outline=True))
 
 
 # -- 3. the whole service -------------------------------------------------------------------
@@ -329,6 +343,7 @@ async def main() -> None:
         cases.append(
             (f"renderer{suffix}", _on(bench_renderer, path, f"renderer{suffix}"), args.docs)
         )
+    cases.append(("renderer-tagged", _on(bench_tagged, used, "renderer-tagged"), args.docs))
     cases.append(("service", bench_service, args.docs))
     for suffix, path in builds.items():
         cases.append((f"cold{suffix}", _on(bench_cold, path, f"cold{suffix}"), args.slow_docs))
@@ -337,7 +352,7 @@ async def main() -> None:
     print(f"{args.rounds} rounds; each round runs every case in turn; the median round is shown")
     print(
         "\n| case | document | docs | docs/s (median) | all rounds | CPU-s/doc | p50 ms "
-        "| p95 ms | ratio |\n|---|---|---|---|---|---|---|---|---|"
+        "| p95 ms | KiB/PDF | ratio |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     summary: dict[str, dict[str, float]] = {}
     for name in DOCUMENTS:
@@ -351,9 +366,11 @@ async def main() -> None:
         for case, r in medians.items():
             ratio = "" if case == "bare" or bare is None else f"{r.rate / bare.rate:.2f}x bare"
             every = ", ".join(f"{x.rate:.2f}" for x in runs[case])
+            kib = f"{sum(r.sizes) / len(r.sizes) / 1024:.1f}" if r.sizes else ""
             print(
                 f"| {r.case} | {r.document} | {r.docs} | {r.rate:.2f} | {every} | "
-                f"{r.cpu_s:.3f} | {r.pct(0.5) * 1000:.0f} | {r.pct(0.95) * 1000:.0f} | {ratio} |",
+                f"{r.cpu_s:.3f} | {r.pct(0.5) * 1000:.0f} | {r.pct(0.95) * 1000:.0f} | {kib} "
+                f"| {ratio} |",
                 flush=True,
             )
         summary[name] = {case: r.rate for case, r in medians.items()}
@@ -361,7 +378,7 @@ async def main() -> None:
     pairs = [("renderer", "bare"), ("service", "bare"), ("renderer", "cold")]
     pairs += [(case, f"{ref}-browser") for case, ref in pairs]
     pairs += [("renderer-browser", "bare-browser"), ("renderer-browser", "cold-browser")]
-    pairs += [("renderer", "renderer-browser")]
+    pairs += [("renderer", "renderer-browser"), ("renderer-tagged", "renderer")]
     for name, rates in summary.items():
         parts = [
             f"{case} {rates[case] / rates[ref]:.2f}x {ref}"

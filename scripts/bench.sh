@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
-.venv/bin/python -m pip install -q --disable-pip-version-check '.[test,bench]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 name="${1:-queue}"
 shift || true
 exec .venv/bin/python "bench/${name}_bench.py" "$@"

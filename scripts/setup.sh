@@ -56,8 +56,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+# Editable: the checkout's src is what runs, so a later setup (test.sh, bench.sh) never puts
+# an older copy of the package in front of it.
 if [ "${1:-}" = "test" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check '.[test]'
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 else
-  .venv/bin/python -m pip install -q --disable-pip-version-check .
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 fi

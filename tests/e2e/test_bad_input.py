@@ -53,6 +53,13 @@ CASES: list[tuple[str, Any, int, str, str | None]] = [
         "invalid_input",
         "options.landscape",
     ),
+    (
+        "tagged not a boolean",
+        _job(options={"tagged": "yes"}),
+        422,
+        "invalid_input",
+        "options.tagged",
+    ),
     ("width without height", _job(options={"width": "10cm"}), 422, "invalid_input", "options"),
     (
         "bad page ranges",

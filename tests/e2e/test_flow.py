@@ -94,6 +94,7 @@ def test_options_reach_the_pdf(service: tuple[Process, dict[str, str]]) -> None:
         "author": "Ada",
         "footer_html": "<span>page {{page}} of {{pages}}</span>",
         "filename": "report.pdf",
+        "outline": True,
     }
     long_doc = "\n\n".join(f"## Section {i}\n\n" + "text " * 200 for i in range(12))
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
@@ -114,6 +115,9 @@ def test_options_reach_the_pdf(service: tuple[Process, dict[str, str]]) -> None:
     assert reader.metadata.author == "Ada"
     total = len(reader.pages)
     assert f"page 2 of {total}" in reader.pages[1].extract_text()
+    # A bookmark for each Markdown heading, in a tagged PDF.
+    assert [str(e.title) for e in reader.outline] == [f"Section {i}" for i in range(12)]
+    assert "/StructTreeRoot" in reader.trailer["/Root"]
 
 
 def test_idempotency_key_returns_the_first_job(service: tuple[Process, dict[str, str]]) -> None:

@@ -19,6 +19,7 @@ import threading
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -128,6 +129,60 @@ async def test_metadata_and_size_options(renderer: RendererPool) -> None:
         "S",
         "k1, k2",
     )
+
+
+def _structure(node: Any, found: list[str]) -> list[str]:
+    """The structure types of a tagged PDF's element tree, in document order."""
+    node = node.get_object() if hasattr(node, "get_object") else node
+    if isinstance(node, dict):
+        if "/S" in node:
+            found.append(str(node["/S"]))
+        if "/K" in node:
+            _structure(node["/K"], found)
+    elif isinstance(node, list):
+        for child in node:
+            _structure(child, found)
+    return found
+
+
+def _outline(entries: list[Any]) -> list[Any]:
+    """The outline's titles, nested as in the PDF."""
+    return [_outline(e) if isinstance(e, list) else str(e.title) for e in entries]
+
+
+async def test_a_tagged_pdf_and_an_outline_only_when_asked(renderer: RendererPool) -> None:
+    doc = (
+        "<html lang='en'><body><h1>Alpha</h1><p>one</p><h2>Beta</h2><p>two</p>"
+        "<h1 style='break-before: page'>Gamma</h1><p>three</p></body></html>"
+    )
+
+    async def read(options: RenderOptions) -> PdfReader:
+        return PdfReader(io.BytesIO((await render_pdf(renderer, doc, options)).data))
+
+    plain = await read(RenderOptions())
+    assert "/StructTreeRoot" not in plain.trailer["/Root"] and plain.outline == []
+
+    tagged = await read(RenderOptions(tagged=True))
+    root = tagged.trailer["/Root"]
+    assert bool(root["/MarkInfo"]["/Marked"]) and root["/Lang"] == "en"
+    kinds = _structure(root["/StructTreeRoot"], [])
+    assert [k for k in kinds if k in ("/H1", "/H2", "/P")] == [
+        "/H1",
+        "/P",
+        "/H2",
+        "/P",
+        "/H1",
+        "/P",
+    ]
+    assert tagged.outline == []
+
+    # The outline nests as the headings do, and outlives the document information written
+    # into the PDF after the render.
+    outlined = await read(RenderOptions(outline=True, author="Ann"))
+    assert _outline(outlined.outline) == ["Alpha", ["Beta"], "Gamma"]
+    assert outlined.metadata is not None and outlined.metadata.author == "Ann"
+    gamma = outlined.outline[2]
+    assert outlined.get_destination_page_number(gamma) == 1
 
 
 async def test_hostile_html_reaches_no_network_and_no_files(

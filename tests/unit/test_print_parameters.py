@@ -41,9 +41,17 @@ def test_paper_margins_and_the_costly_extras_off() -> None:
     assert params["marginTop"] == 1.0 and params["marginRight"] == 0.0
     assert params["marginBottom"] == pytest.approx(2 / 2.54)
     assert params["marginLeft"] == pytest.approx(0.5)
-    # Tagging costs about a fifth more CPU and twice the bytes; nobody asked for it.
+    # Tagging costs CPU and bytes (docs/render.md); nobody asked for it.
     assert params["generateTaggedPDF"] is False and params["generateDocumentOutline"] is False
     assert "displayHeaderFooter" not in params and "pageRanges" not in params
+
+
+def test_tagging_and_the_outline_when_asked_for() -> None:
+    tagged = print_parameters(RenderOptions(tagged=True))
+    assert tagged["generateTaggedPDF"] is True and tagged["generateDocumentOutline"] is False
+    # Chromium builds the outline from the tags: asking for it tags the PDF too.
+    outlined = print_parameters(RenderOptions(outline=True))
+    assert outlined["generateTaggedPDF"] is True and outlined["generateDocumentOutline"] is True
 
 
 def test_custom_size_landscape_header_and_ranges() -> None:

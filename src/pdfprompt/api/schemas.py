@@ -63,6 +63,8 @@ class OptionsIn(Strict):
     subject: ShortText | None = None
     keywords: ShortText | None = None
     filename: Annotated[str, Field(max_length=200)] | None = None
+    tagged: StrictBool | None = None
+    outline: StrictBool | None = None
     tone: Literal[TONES] | None = None  # type: ignore[valid-type]
     document_kind: Literal[DOCUMENT_KINDS] | None = None  # type: ignore[valid-type]
 

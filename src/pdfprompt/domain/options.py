@@ -103,6 +103,8 @@ class RenderOptions:
     subject: str | None = None
     keywords: str | None = None
     filename: str | None = None
+    tagged: bool = False  # a tagged (structured, accessible) PDF
+    outline: bool = False  # bookmarks from the document's headings
     tone: str | None = None  # prompts only: how the LLM writes
     document_kind: str | None = None
 

@@ -20,7 +20,7 @@ from pdfprompt.render.chromium import (
     inches,
     print_parameters,
 )
-from pdfprompt.render.metadata import needs_metadata, write_metadata
+from pdfprompt.render.metadata import needs_rewrite, rewritten
 from pdfprompt.render.weasy import WeasyPrintRenderer
 from pdfprompt.settings import Settings
 
@@ -54,10 +54,11 @@ class RendererPool(Renderer, Protocol):
 async def render_pdf(
     renderer: Renderer, document: str, options: RenderOptions, max_pages: int | None = None
 ) -> RenderedPdf:
-    """Render, then write document information when the options ask for it."""
+    """Render, then write document information and mend the outline when the options ask
+    for them."""
     rendered = await renderer.render(document, options, max_pages)
-    if needs_metadata(options):
-        data = await asyncio.to_thread(write_metadata, rendered.data, options)
+    if needs_rewrite(options):
+        data = await asyncio.to_thread(rewritten, rendered.data, options, document)
         rendered = replace(rendered, data=data)
     return rendered
 

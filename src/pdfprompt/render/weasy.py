@@ -58,6 +58,10 @@ def page_css(options: RenderOptions) -> str:
         rules.append("@top-center { content: element(pdfprompt-header); width: 100%; }")
     if options.footer_html:
         rules.append("@bottom-center { content: element(pdfprompt-footer); width: 100%; }")
+    # WeasyPrint makes bookmarks of the headings by default; as with Chromium, only when asked.
+    bookmarks = (
+        "" if options.outline else "h1, h2, h3, h4, h5, h6 { bookmark-level: none !important; }"
+    )
     return (
         "@page { " + " ".join(rules) + " }"
         ".pdfprompt-header { position: running(pdfprompt-header); }"
@@ -65,7 +69,7 @@ def page_css(options: RenderOptions) -> str:
         ".pdfprompt-header, .pdfprompt-footer { font-family: 'Noto Sans', 'DejaVu Sans',"
         " sans-serif; font-size: 9px; color: #555; }"
         ".pdfprompt-page::after { content: counter(page); }"
-        ".pdfprompt-pages::after { content: counter(pages); }"
+        ".pdfprompt-pages::after { content: counter(pages); }" + bookmarks
     )
 
 
@@ -142,7 +146,7 @@ def _render_in_process(document: str, options: dict[str, Any], max_pages: int) -
     pages = len(laid_out.pages)
     if pages > max_pages:
         raise PageLimitExceededError(f"the document has {pages} pages; the limit is {max_pages}")
-    data = laid_out.write_pdf()
+    data = laid_out.write_pdf(pdf_tags=opts.tagged)
     assert data is not None
     return data, pages
 
