@@ -124,7 +124,7 @@ def pdf_arguments(options: RenderOptions) -> dict[str, Any]:
             side: f"{params['margin' + side.title()]}in"
             for side in ("top", "right", "bottom", "left")
         },
-        "prefer_css_page_size": False,
+        "prefer_css_page_size": params["preferCSSPageSize"],
         "tagged": params["generateTaggedPDF"],
         "outline": params["generateDocumentOutline"],
     }

@@ -32,6 +32,7 @@ from pdfprompt.domain import (
     RenderOptions,
     RenderTimeoutError,
 )
+from pdfprompt.domain.options import Margin
 from pdfprompt.render import (
     MEMORY_CHECK_EVERY,
     ChromiumRenderer,
@@ -129,6 +130,46 @@ async def test_metadata_and_size_options(renderer: RendererPool) -> None:
         "S",
         "k1, k2",
     )
+
+
+def _page_mm(pdf: bytes) -> tuple[int, int, int]:
+    """The first page's width and height, and where its first text begins from the left,
+    in mm."""
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    lefts: list[float] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], *_: Any) -> None:
+        if text.strip():
+            lefts.append(tm[4] * cm[0] + cm[4])
+
+    page.extract_text(visitor_text=visit)
+    box = page.mediabox
+    return tuple(round(float(v) / 72 * 25.4) for v in (box.width, box.height, lefts[0]))  # type: ignore[return-value]
+
+
+async def test_the_request_names_the_page_and_the_document_fills_in_the_rest(
+    renderer: RendererPool,
+) -> None:
+    own = (
+        "<html><head><style>@page { size: letter landscape; margin: 0 }</style></head>"
+        "<body style='margin: 0'><p style='margin: 0'>x</p></body></html>"
+    )
+    ten = Margin("10mm", "10mm", "10mm", "10mm")
+    # Nothing named: the document's own @page size and margins (US Letter, landscape).
+    assert _page_mm((await renderer.render(own, RenderOptions())).data) == (279, 216, 0)
+    # What the request names wins, and the page is not the document's shrunk onto it.
+    named = await renderer.render(own, RenderOptions(format="A5", margin=ten))
+    assert _page_mm(named.data) == (148, 210, 10)
+    assert _page_mm((await renderer.render(own, RenderOptions(landscape=True))).data) == (
+        297,
+        210,
+        0,
+    )
+    sized = RenderOptions(width="100mm", height="50mm")
+    assert _page_mm((await renderer.render(own, sized)).data)[:2] == (100, 50)
+    # A document that names neither: A4 portrait, 16 mm margins.
+    plain = "<body style='margin: 0'><p style='margin: 0'>x</p></body>"
+    assert _page_mm((await renderer.render(plain, RenderOptions())).data) == (210, 297, 16)
 
 
 def _structure(node: Any, found: list[str]) -> list[str]:

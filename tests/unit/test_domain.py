@@ -99,7 +99,16 @@ def test_render_options_from_stored_dict() -> None:
         }
     )
     assert options.format == "Letter" and options.margin.left == "2in"
-    assert RenderOptions.from_dict({}).format == "A4"
+    # What the request leaves out stays unset: the document's @page rules decide it.
+    unset = RenderOptions.from_dict({})
+    assert (unset.format, unset.landscape, unset.margin, unset.size_named) == (
+        None,
+        None,
+        None,
+        False,
+    )
+    assert unset.css_size == "A4 portrait" and unset.page_margin.top == "16mm"
+    assert RenderOptions.from_dict({"landscape": False}).size_named
 
 
 def test_errors_survive_pickling_with_their_attributes() -> None:

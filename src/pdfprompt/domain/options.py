@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pdfprompt.domain.errors import InvalidInputError
@@ -84,15 +84,22 @@ class Margin:
     left: str = "16mm"
 
 
+DEFAULT_FORMAT = "A4"
+
+
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
-    """Validated options; build with `RenderOptions.from_dict` at the edges."""
+    """Validated options; build with `RenderOptions.from_dict` at the edges.
 
-    format: str = "A4"
+    What the request names wins over the document's own `@page` rules; what it leaves out
+    (None), the document decides, and failing that pdfprompt's defaults do: A4 portrait,
+    16 mm margins (`page_size`, `page_margin`)."""
+
+    format: str | None = None
     width: str | None = None
     height: str | None = None
-    landscape: bool = False
-    margin: Margin = field(default_factory=Margin)
+    landscape: bool | None = None
+    margin: Margin | None = None
     scale: float = 1.0
     print_background: bool = True
     header_html: str | None = None
@@ -113,7 +120,26 @@ class RenderOptions:
         """Options as stored on a job (already validated by the API schema)."""
         values = dict(data)
         margin = values.pop("margin", None)
-        return cls(margin=Margin(**margin) if margin else Margin(), **values)
+        return cls(margin=Margin(**margin) if margin else None, **values)
+
+    @property
+    def size_named(self) -> bool:
+        """Whether the request sets the page size (format, width and height, or landscape):
+        then the document's `@page` size is not used."""
+        return self.format is not None or self.width is not None or self.landscape is not None
+
+    @property
+    def css_size(self) -> str:
+        """The page size as a CSS `size` value: the request's, else A4 portrait."""
+        if self.width and self.height:
+            return f"{self.width} {self.height}"
+        orientation = "landscape" if self.landscape else "portrait"
+        return f"{self.format or DEFAULT_FORMAT} {orientation}"
+
+    @property
+    def page_margin(self) -> Margin:
+        """The margins to print with where the document's `@page` names none."""
+        return self.margin or Margin()
 
 
 def safe_filename(name: str | None, default: str) -> str:

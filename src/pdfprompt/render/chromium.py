@@ -30,7 +30,7 @@ from pdfprompt.domain import (
     RenderOptions,
     RenderTimeoutError,
 )
-from pdfprompt.domain.options import page_spans
+from pdfprompt.domain.options import DEFAULT_FORMAT, page_spans
 from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
 from pdfprompt.settings import is_headless_shell
 
@@ -153,6 +153,22 @@ def _header_footer(template: str | None) -> str:
     return f'{_HEAD_FOOT_STYLE}<div class="pdfprompt-hf">{body}</div>'
 
 
+def with_page_rules(document: str, options: RenderOptions) -> str:
+    """The document with the page size and margins the request names made to win over its
+    own `@page` rules: an important `@page` rule after everything the document declares.
+    Chromium prints with the document's margins where it has any, and it shrinks a page of
+    the document's size onto paper of another rather than use the paper's size."""
+    rules = []
+    if options.size_named:
+        rules.append(f"size: {options.css_size} !important;")
+    if options.margin is not None:
+        m = options.margin
+        rules.append(f"margin: {m.top} {m.right} {m.bottom} {m.left} !important;")
+    if not rules:
+        return document
+    return document + "<style>@page { " + " ".join(rules) + " }</style>"
+
+
 def with_title(document: str, title: str | None) -> str:
     """Chromium writes the document's <title> as the PDF title."""
     if not title:
@@ -221,18 +237,23 @@ def print_parameters(options: RenderOptions, max_pages: int | None = None) -> di
     if options.width and options.height:
         width, height = inches(options.width), inches(options.height)
     else:
-        width, height = _PAPER_INCHES[options.format.lower()]
+        width, height = _PAPER_INCHES[(options.format or DEFAULT_FORMAT).lower()]
+    margin = options.page_margin
     params: dict[str, Any] = {
-        "landscape": options.landscape,
+        "landscape": bool(options.landscape),
         "printBackground": options.print_background,
         "scale": options.scale,
         "paperWidth": width,
         "paperHeight": height,
-        "marginTop": inches(options.margin.top),
-        "marginRight": inches(options.margin.right),
-        "marginBottom": inches(options.margin.bottom),
-        "marginLeft": inches(options.margin.left),
-        "preferCSSPageSize": False,
+        # Chromium prints with these where the document's @page names no margin; margins
+        # the request names are also made to win over the document's (`with_page_rules`).
+        "marginTop": inches(margin.top),
+        "marginRight": inches(margin.right),
+        "marginBottom": inches(margin.bottom),
+        "marginLeft": inches(margin.left),
+        # The page size is the @page size: the request's (`with_page_rules`), else the
+        # document's, else the paper's.
+        "preferCSSPageSize": True,
         # Chromium builds the outline from the tags: an outline needs a tagged PDF.
         "generateTaggedPDF": options.tagged or options.outline,
         "generateDocumentOutline": options.outline,
@@ -661,7 +682,11 @@ class ChromiumRenderer:
             self._began(lease)
             try:
                 data = await asyncio.wait_for(
-                    page.print_document(with_title(document, options.title), options, limit),
+                    page.print_document(
+                        with_page_rules(with_title(document, options.title), options),
+                        options,
+                        limit,
+                    ),
                     self.timeout_s,
                 )
             except TimeoutError as exc:

@@ -42,17 +42,15 @@ _PAGE_TOTAL = '<span class="pdfprompt-pages"></span>'
 
 
 def page_css(options: RenderOptions) -> str:
-    """The `@page` rules and running header/footer styles for the options."""
-    if options.width and options.height:
-        size = f"{options.width} {options.height}"
-    else:
-        size = f"{options.format} {'landscape' if options.landscape else 'portrait'}"
-    m = options.margin
-    # `!important`: the options win over the document's own @page rules, as with Chromium
-    # (a user stylesheet's important declarations beat the author's).
+    """The `@page` rules and running header/footer styles for the options. This is a user
+    stylesheet: its plain declarations lose to the document's own `@page` rules and its
+    important ones beat them, so what the request names wins, what it leaves out the
+    document decides, and pdfprompt's defaults hold where neither says (as with Chromium)."""
+    m = options.page_margin
+    named = " !important" if options.size_named else ""
     rules = [
-        f"size: {size} !important;",
-        f"margin: {m.top} {m.right} {m.bottom} {m.left} !important;",
+        f"size: {options.css_size}{named};",
+        f"margin: {m.top} {m.right} {m.bottom} {m.left}{' !important' if options.margin else ''};",
     ]
     if options.header_html:
         rules.append("@top-center { content: element(pdfprompt-header); width: 100%; }")
