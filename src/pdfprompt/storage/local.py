@@ -40,6 +40,13 @@ class LocalStorage:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+            # The rename is on disk only once its directory is: a crash must not leave a
+            # job marked succeeded whose PDF's name was lost.
+            directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         except OSError as exc:
             with contextlib.suppress(OSError, UnboundLocalError):
                 tmp.unlink(missing_ok=True)
