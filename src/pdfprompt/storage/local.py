@@ -14,6 +14,14 @@ from pdfprompt.domain import NotFoundError, StorageError
 CHUNK_BYTES = 256 * 1024
 
 
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalStorage:
     """Objects as files under `root`; a write goes to a temporary name, then is renamed."""
 
@@ -33,6 +41,12 @@ class LocalStorage:
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
         try:
+            # Directories this write creates, whose names must reach the disk as well.
+            new_dirs: list[Path] = []
+            missing = path.parent
+            while not missing.exists():
+                new_dirs.append(missing)
+                missing = missing.parent
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             with open(tmp, "wb") as fh:
@@ -40,13 +54,11 @@ class LocalStorage:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-            # The rename is on disk only once its directory is: a crash must not leave a
-            # job marked succeeded whose PDF's name was lost.
-            directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            # The rename is on disk only once its directory is (and a new directory once its
+            # parent is): a crash must not leave a job marked succeeded whose PDF's name was
+            # lost.
+            for directory in (path.parent, *(d.parent for d in new_dirs)):
+                _fsync_directory(directory)
         except OSError as exc:
             with contextlib.suppress(OSError, UnboundLocalError):
                 tmp.unlink(missing_ok=True)
