@@ -180,6 +180,7 @@ class JobPipeline:
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
             render_key=cache_key,
             html_key=html_key,
+            warnings=rendered.warnings,
         )
 
     async def _check_plan(self, ctx: JobContext, plan: Plan, rendered: RenderedPdf) -> None:
@@ -231,7 +232,8 @@ class JobPipeline:
                     f"the document has {cached.pages} pages; the limit is {self.renderer.max_pages}"
                 )
             with contextlib.suppress(NotFoundError):
-                rendered = RenderedPdf(await self.storage.read(cached.storage_key), cached.pages)
+                data = await self.storage.read(cached.storage_key)
+                rendered = RenderedPdf(data, cached.pages, cached.warnings)
         if ctx.metrics is not None:
             ctx.metrics.render_cache.labels("miss" if rendered is None else "hit").inc()
         return rendered

@@ -104,6 +104,7 @@ def test_options_reach_the_pdf(service: tuple[Process, dict[str, str]]) -> None:
         assert created.status_code == 202, created.text
         job, _ = wait_final(c, created.json()["id"])
         assert job["status"] == "succeeded", job
+        assert job["warnings"] == []  # it asked for nothing from outside
         pdf = c.get(f"/v1/jobs/{job['id']}/pdf")
     assert 'filename="report.pdf"' in pdf.headers["content-disposition"]
     reader = PdfReader(io.BytesIO(pdf.content))
@@ -182,7 +183,9 @@ def test_an_identical_render_reuses_the_stored_pdf(
     server, env = service
     headers = {"Authorization": f"Bearer {create_key(env, 'cache@example.com')}"}
     other = {"Authorization": f"Bearer {create_key(env, 'cache-other@example.com')}"}
-    document = f"<h1>Cached</h1><p>{time.time_ns()}</p>"
+    # Its logo is outside the document: not loaded, and the job says so, cached or not.
+    logo = "http://127.0.0.1:9/logo.png"
+    document = f"<h1>Cached</h1><p>{time.time_ns()}</p><img src='{logo}'>"
     with httpx.Client(base_url=server.base_url, headers=headers) as c:
         before = _cache_counts(c)
         first = c.post("/v1/jobs", json={"type": "html", "input": document}).json()
@@ -198,6 +201,10 @@ def test_an_identical_render_reuses_the_stored_pdf(
         a = c.get(f"/v1/jobs/{first['id']}/pdf").content
         b = c.get(f"/v1/jobs/{second['id']}/pdf")
         assert b.content == a  # the stored bytes, not a new render
+        assert [w["code"] for w in first["warnings"]] == ["resource_refused"]
+        assert logo in first["warnings"][0]["message"]
+        assert second["warnings"] == first["warnings"]
+        assert c.get(f"/v1/jobs/{second['id']}").json()["warnings"] == first["warnings"]
         assert "b.pdf" in b.headers["content-disposition"]
         assert second["file"]["id"] != first["file"]["id"]
 

@@ -274,6 +274,29 @@ async def test_hostile_html_reaches_no_network_and_no_files(
     assert hits == []
 
 
+async def test_what_was_not_loaded_is_told_as_a_warning(
+    renderer: RendererPool, listener: Receiver
+) -> None:
+    url = listener.base
+    pixel = "data:image/png;base64," + base64.b64encode(_noise_png(2)).decode()
+    doc = (
+        f'<html><head><link rel="stylesheet" href="{url}/style.css"></head><body><p>logo:</p>'
+        f'<img src="{url}/logo.png"><img src="{url}/logo.png"><img src="{pixel}"></body></html>'
+    )
+    out = await renderer.render(doc, RenderOptions())
+    assert listener.hits == []
+    assert {w.code for w in out.warnings} == {"resource_refused"}
+    # Each address once, whatever asked for it how often; the data: URI was loaded.
+    said = sorted(w.message.split()[2] for w in out.warnings)
+    assert said == [f"{url}/logo.png", f"{url}/style.css"]
+    assert "data: URIs" in out.warnings[0].message
+
+    assert (await renderer.render(f"<img src='{pixel}'>", RenderOptions())).warnings == ()
+    many = "".join(f"<img src='{url}/{i}.png'>" for i in range(15))
+    told = (await renderer.render(many, RenderOptions())).warnings
+    assert len(told) == 11 and told[-1].message == "and 5 more addresses were not loaded"
+
+
 async def test_javascript_is_off(renderer: RendererPool) -> None:
     doc = "<p id=p>static</p><script>document.getElementById('p').textContent='scripted'</script>"
     text = _text((await renderer.render(doc, RenderOptions())).data)

@@ -132,6 +132,8 @@ class JobOut(BaseModel):
     priority: int
     generator: str | None
     error: ErrorOut | None
+    # What a job that succeeded did not do as its document asked (addresses not loaded).
+    warnings: list[ErrorOut]
     file: FileOut | None
     options: dict[str, Any]
     parent_id: str | None = None
@@ -162,6 +164,10 @@ class JobOut(BaseModel):
             priority=job.priority,
             generator=job.generator.value if job.generator else None,
             error=ErrorOut(code=job.error.code, message=job.error.message) if job.error else None,
+            warnings=[
+                ErrorOut(code=w.code, message=w.message)
+                for w in (job.file.warnings if job.file is not None else ())
+            ],
             file=file,
             options=job.options,
             parent_id=job.parent_id,

@@ -78,6 +78,9 @@ files = Table(
     Column("render_key", String(64)),
     # Prompt jobs: the generated HTML, kept so that a revision can edit it.
     Column("html_key", String(512)),
+    # What its render did not do as the document asked, as JSON text (pdfprompt.domain's
+    # JobWarning: code and message); NULL when nothing.
+    Column("warnings", Text),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Index("ix_files_user_id_id", "user_id", "id"),
     Index("ix_files_render_key", "render_key"),

@@ -34,7 +34,9 @@ from pdfprompt.domain.jobs import (
     JobStage,
     JobStatus,
     JobType,
+    JobWarning,
     RetryPolicy,
+    refused_warnings,
     retry_decision,
 )
 from pdfprompt.domain.options import (
@@ -80,6 +82,7 @@ __all__ = [
     "JobStage",
     "JobStatus",
     "JobType",
+    "JobWarning",
     "LeaseLostError",
     "LlmError",
     "LlmKeysCoolingError",
@@ -108,6 +111,7 @@ __all__ = [
     "period_bounds",
     "period_of",
     "plan_from_mapping",
+    "refused_warnings",
     "retry_decision",
     "safe_filename",
     "tightest",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,41 @@ class JobError:
 
 
 @dataclass(frozen=True, slots=True)
+class JobWarning:
+    """Something a job that succeeded did not do as its document asked."""
+
+    code: str
+    message: str
+
+
+MAX_REFUSED_WARNINGS = 10  # one warning per refused address; the rest are counted
+_SHOWN_URL_CHARS = 300
+
+
+def refused_warnings(urls: Sequence[str]) -> tuple[JobWarning, ...]:
+    """The warnings for the addresses a render refused to load (each once, in order)."""
+    distinct = list(dict.fromkeys(urls))
+    warnings = [
+        JobWarning(
+            "resource_refused",
+            f"not loaded: {_shown(url)} (a document may load only data: URIs and the "
+            "installed fonts; put images, styles and fonts into the document as data: URIs)",
+        )
+        for url in distinct[:MAX_REFUSED_WARNINGS]
+    ]
+    if len(distinct) > MAX_REFUSED_WARNINGS:
+        more = len(distinct) - MAX_REFUSED_WARNINGS
+        warnings.append(
+            JobWarning("resource_refused", f"and {more} more addresses were not loaded")
+        )
+    return tuple(warnings)
+
+
+def _shown(url: str) -> str:
+    return url if len(url) <= _SHOWN_URL_CHARS else url[: _SHOWN_URL_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
 class FileInfo:
     id: str
     size_bytes: int
@@ -64,6 +100,7 @@ class FileInfo:
     storage_key: str
     content_type: str = "application/pdf"
     html_key: str | None = None  # the generated HTML it was rendered from (prompt jobs)
+    warnings: tuple[JobWarning, ...] = ()  # what its render did not do as asked
 
 
 @dataclass(frozen=True, slots=True)

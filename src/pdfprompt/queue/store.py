@@ -82,6 +82,7 @@ from pdfprompt.domain import (
     JobStage,
     JobStatus,
     JobType,
+    JobWarning,
     LeaseLostError,
     NotFoundError,
     QuotaExceededError,
@@ -126,6 +127,7 @@ _FILE_COLUMNS = [
     files.c.storage_key.label("f_storage_key"),
     files.c.content_type.label("f_content_type"),
     files.c.html_key.label("f_html_key"),
+    files.c.warnings.label("f_warnings"),
 ]
 
 
@@ -158,6 +160,7 @@ class StoredFile:
     content_type: str = "application/pdf"
     render_key: str | None = None
     html_key: str | None = None
+    warnings: tuple[JobWarning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,7 @@ class CachedRender:
     storage_key: str
     pages: int
     size_bytes: int
+    warnings: tuple[JobWarning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +201,7 @@ def _file_from_mapping(m: Mapping[str, Any] | RowMapping) -> FileInfo:
         storage_key=m["f_storage_key"],
         content_type=m["f_content_type"],
         html_key=m.get("f_html_key"),
+        warnings=warnings_of(m.get("f_warnings")),
     )
 
 
@@ -298,9 +303,21 @@ def _file_rows(done: Sequence[Finished]) -> list[dict[str, Any]]:
             "sha256": d.stored.sha256,
             "render_key": d.stored.render_key,
             "html_key": d.stored.html_key,
+            "warnings": warnings_json(d.stored.warnings),
         }
         for d in done
     ]
+
+
+def warnings_json(warnings: Sequence[JobWarning]) -> str | None:
+    """Warnings as the files table keeps them: JSON text, NULL when there are none."""
+    if not warnings:
+        return None
+    return json.dumps([{"code": w.code, "message": w.message} for w in warnings])
+
+
+def warnings_of(text: str | None) -> tuple[JobWarning, ...]:
+    return tuple(JobWarning(w["code"], w["message"]) for w in json.loads(text)) if text else ()
 
 
 _FILE_ROW_COLUMNS = [
@@ -317,6 +334,7 @@ _FILE_ROW_COLUMNS = [
         "sha256",
         "render_key",
         "html_key",
+        "warnings",
     )
 ]
 
@@ -1076,7 +1094,7 @@ class JobStore:
     @cached_property
     def _cached_render_sql(self) -> DriverStatement:
         return DriverStatement(
-            select(files.c.storage_key, files.c.pages, files.c.size_bytes)
+            select(files.c.storage_key, files.c.pages, files.c.size_bytes, files.c.warnings)
             .where(
                 files.c.render_key == bindparam("render_key"),
                 files.c.user_id == bindparam("user_id"),
@@ -1094,7 +1112,9 @@ class JobStore:
         )
         if row is None:
             return None
-        return CachedRender(row["storage_key"], row["pages"], row["size_bytes"])
+        return CachedRender(
+            row["storage_key"], row["pages"], row["size_bytes"], warnings_of(row["warnings"])
+        )
 
     async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:
         """Delete up to `limit` ended jobs that have no file (failed, cancelled, or whose

@@ -25,10 +25,12 @@ from typing import Any
 from pdfprompt.domain import (
     BrowserUnavailableError,
     InvalidInputError,
+    JobWarning,
     PageLimitExceededError,
     RenderError,
     RenderOptions,
     RenderTimeoutError,
+    refused_warnings,
 )
 from pdfprompt.domain.options import DEFAULT_FORMAT, page_spans
 from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
@@ -273,6 +275,7 @@ def print_parameters(options: RenderOptions, max_pages: int | None = None) -> di
 class RenderedPdf:
     data: bytes
     pages: int
+    warnings: tuple[JobWarning, ...] = ()  # addresses it refused to load, and the like
 
 
 class _TabGoneError(Exception):
@@ -293,6 +296,7 @@ class _Tab:
         self.session = session
         self.frame = ""
         self.closed = False
+        self.refused: list[str] = []  # the addresses the current document asked for
         self._load: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._gone.add_done_callback(retrieved)
@@ -351,6 +355,7 @@ class _Tab:
 
     def _refuse(self, session: str, params: dict[str, Any]) -> None:
         self.renderer.blocked_requests += 1
+        self.refused.append(str(params.get("request", {}).get("url", "")))
         if params.get("resourceType") == "Document":
             answer = {"requestId": params["requestId"], "responseCode": 204}
             self.browser.fire("Fetch.fulfillRequest", answer, session)
@@ -391,6 +396,7 @@ class _Tab:
         failed by then), and print it."""
         self._load = asyncio.get_running_loop().create_future()
         self._load.add_done_callback(retrieved)
+        self.refused = []
         await self.call("Page.setDocumentContent", {"frameId": self.frame, "html": document})
         if self.renderer.frameless:
             await self._lay_out_until_loaded()
@@ -689,6 +695,7 @@ class ChromiumRenderer:
                     ),
                     self.timeout_s,
                 )
+                refused = refused_warnings(page.refused)
             except TimeoutError as exc:
                 await self._drop_page(lease)
                 raise RenderTimeoutError(
@@ -716,7 +723,7 @@ class ChromiumRenderer:
         pages = count_pages(data)
         if pages > limit:  # only the first page past the limit was printed
             raise past_page_limit(limit)
-        return RenderedPdf(data, pages)
+        return RenderedPdf(data, pages, refused)
 
     def _abandon_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None

@@ -32,6 +32,7 @@ from pdfprompt.domain import (
     RenderOptions,
     RenderTimeoutError,
     page_numbers,
+    refused_warnings,
 )
 from pdfprompt.render.chromium import RenderedPdf, page_limit, past_page_limit, with_title
 
@@ -120,13 +121,26 @@ def _stop_layout_after(limit: int | None) -> None:
     layout.make_all_pages = capped
 
 
-def _render_in_process(document: str, options: dict[str, Any], max_pages: int) -> tuple[bytes, int]:
-    """Runs in a pool process: lay out, check the page limit, write the PDF."""
+def _render_in_process(
+    document: str, options: dict[str, Any], max_pages: int
+) -> tuple[bytes, int, list[str]]:
+    """Runs in a pool process: lay out, check the page limit, write the PDF. Returns it, its
+    pages, and the addresses the document asked for that were refused."""
     from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
+    refused: list[str] = []
+
+    class Fetcher(URLFetcher):  # type: ignore[misc]
+        """Only data: URIs are answered; every other address is refused and noted."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not url.lower().startswith("data:"):
+                refused.append(url)
+            return super().fetch(url, headers)
+
     opts = RenderOptions.from_dict(options)
-    fetcher = URLFetcher(allowed_protocols=["data"], allow_redirects=False)
+    fetcher = Fetcher(allowed_protocols=["data"], allow_redirects=False)
     html = HTML(string=prepared_document(document, opts), url_fetcher=fetcher, base_url=None)
     # Without page ranges every page is printed, so layout stops one page past the limit (as
     # Chromium's print does). With them the limit is on the pages picked, and the document's
@@ -146,7 +160,7 @@ def _render_in_process(document: str, options: dict[str, Any], max_pages: int) -
         raise PageLimitExceededError(f"the document has {pages} pages; the limit is {max_pages}")
     data = laid_out.write_pdf(pdf_tags=opts.tagged)
     assert data is not None
-    return data, pages
+    return data, pages, refused
 
 
 def _serve(conn: Connection) -> None:
@@ -186,13 +200,13 @@ class _Slot:
                 raise BrowserUnavailableError("a WeasyPrint process did not start")
             self.ready = True
 
-    async def render(self, work: tuple[str, dict[str, Any], int]) -> tuple[bytes, int]:
+    async def render(self, work: tuple[str, dict[str, Any], int]) -> tuple[bytes, int, list[str]]:
         self.conn.send(work)
         kind, value = await asyncio.to_thread(self.conn.recv)
         if kind == "error":
             raise value
-        data, pages = value
-        return data, pages
+        data, pages, refused = value
+        return data, pages, refused
 
     def kill(self) -> None:
         """Stop the process at once. The pipe is left to close when nothing uses it: a
@@ -267,7 +281,7 @@ class WeasyPrintRenderer:
             # Waiting for a new process to start does not count against the timeout.
             await slot.wait_ready()
             work = (document, asdict(options), page_limit(self.max_pages, max_pages))
-            data, pages = await asyncio.wait_for(slot.render(work), self.timeout_s)
+            data, pages, refused = await asyncio.wait_for(slot.render(work), self.timeout_s)
         except TimeoutError as exc:
             slot = self._replace(slot)
             raise RenderTimeoutError(
@@ -283,7 +297,7 @@ class WeasyPrintRenderer:
             if self._idle is idle:
                 idle.put_nowait(slot)
         self.renders += 1
-        return RenderedPdf(data, pages)
+        return RenderedPdf(data, pages, refused_warnings(refused))
 
     async def check(self) -> None:
         if self._idle is None or not all(s.process.is_alive() for s in self._slots):
