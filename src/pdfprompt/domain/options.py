@@ -83,6 +83,11 @@ class Margin:
     bottom: str = "16mm"
     left: str = "16mm"
 
+    @property
+    def css(self) -> str:
+        """The four margins as a CSS `margin` value."""
+        return f"{self.top} {self.right} {self.bottom} {self.left}"
+
 
 DEFAULT_FORMAT = "A4"
 
@@ -93,7 +98,7 @@ class RenderOptions:
 
     What the request names wins over the document's own `@page` rules; what it leaves out
     (None), the document decides, and failing that pdfprompt's defaults do: A4 portrait,
-    16 mm margins (`page_size`, `page_margin`)."""
+    16 mm margins (`size_named`, `css_size`, `page_margin`)."""
 
     format: str | None = None
     width: str | None = None

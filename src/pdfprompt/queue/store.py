@@ -201,7 +201,7 @@ def _file_from_mapping(m: Mapping[str, Any] | RowMapping) -> FileInfo:
         storage_key=m["f_storage_key"],
         content_type=m["f_content_type"],
         html_key=m.get("f_html_key"),
-        warnings=warnings_of(m.get("f_warnings")),
+        warnings=_warnings_of(m.get("f_warnings")),
     )
 
 
@@ -303,20 +303,20 @@ def _file_rows(done: Sequence[Finished]) -> list[dict[str, Any]]:
             "sha256": d.stored.sha256,
             "render_key": d.stored.render_key,
             "html_key": d.stored.html_key,
-            "warnings": warnings_json(d.stored.warnings),
+            "warnings": _warnings_json(d.stored.warnings),
         }
         for d in done
     ]
 
 
-def warnings_json(warnings: Sequence[JobWarning]) -> str | None:
+def _warnings_json(warnings: Sequence[JobWarning]) -> str | None:
     """Warnings as the files table keeps them: JSON text, NULL when there are none."""
     if not warnings:
         return None
     return json.dumps([{"code": w.code, "message": w.message} for w in warnings])
 
 
-def warnings_of(text: str | None) -> tuple[JobWarning, ...]:
+def _warnings_of(text: str | None) -> tuple[JobWarning, ...]:
     return tuple(JobWarning(w["code"], w["message"]) for w in json.loads(text)) if text else ()
 
 
@@ -1113,7 +1113,7 @@ class JobStore:
         if row is None:
             return None
         return CachedRender(
-            row["storage_key"], row["pages"], row["size_bytes"], warnings_of(row["warnings"])
+            row["storage_key"], row["pages"], row["size_bytes"], _warnings_of(row["warnings"])
         )
 
     async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:

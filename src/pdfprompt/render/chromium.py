@@ -164,8 +164,7 @@ def with_page_rules(document: str, options: RenderOptions) -> str:
     if options.size_named:
         rules.append(f"size: {options.css_size} !important;")
     if options.margin is not None:
-        m = options.margin
-        rules.append(f"margin: {m.top} {m.right} {m.bottom} {m.left} !important;")
+        rules.append(f"margin: {options.margin.css} !important;")
     if not rules:
         return document
     return document + "<style>@page { " + " ".join(rules) + " }</style>"
@@ -695,7 +694,7 @@ class ChromiumRenderer:
                     ),
                     self.timeout_s,
                 )
-                refused = refused_warnings(page.refused)
+                warnings = refused_warnings(page.refused)
             except TimeoutError as exc:
                 await self._drop_page(lease)
                 raise RenderTimeoutError(
@@ -723,7 +722,7 @@ class ChromiumRenderer:
         pages = count_pages(data)
         if pages > limit:  # only the first page past the limit was printed
             raise past_page_limit(limit)
-        return RenderedPdf(data, pages, refused)
+        return RenderedPdf(data, pages, warnings)
 
     def _abandon_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None

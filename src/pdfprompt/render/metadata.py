@@ -37,15 +37,11 @@ def rewritten(pdf: bytes, options: RenderOptions, document: str) -> bytes:
     a stream (WeasyPrint writes such) is copied whole."""
     reader = PdfReader(io.BytesIO(pdf))
     trailer = reader.trailer
-    changed: dict[int, tuple[int, DictionaryObject]] = {}
-    if options.outline:
-        headings = heading_texts(document)
-        for ref, item in _outline_items(_dictionary(trailer["/Root"])):
-            title = str(item.get("/Title", ""))
-            mended = mended_title(title, headings)
-            if mended != title:
-                item[NameObject("/Title")] = TextStringObject(mended)
-                changed[ref.idnum] = (ref.generation, item)
+    headings = heading_texts(document) if options.outline else None
+    changed = {
+        ref.idnum: (ref.generation, item)
+        for ref, item in _mend_outline(_dictionary(trailer["/Root"]), headings)
+    }
     info_ref = trailer.raw_get("/Info") if "/Info" in trailer else None
     info = _dictionary(info_ref) if isinstance(info_ref, IndirectObject) else DictionaryObject()
     wanted = {k: v for k, v in _information(options).items() if str(info.get(k, "")) != v}
@@ -57,8 +53,8 @@ def rewritten(pdf: bytes, options: RenderOptions, document: str) -> bytes:
         changed[info_ref.idnum] = (info_ref.generation, info)
     if not changed:
         return pdf
-    update = _incremental_update(pdf, reader.trailer, changed, info_ref)
-    return update if update is not None else _copied(pdf, options, document)
+    update = _incremental_update(pdf, trailer, changed, info_ref)
+    return update if update is not None else _copied(pdf, options, headings)
 
 
 def _information(options: RenderOptions) -> dict[str, str]:
@@ -118,14 +114,10 @@ def _incremental_update(
     return out.getvalue()
 
 
-def _copied(pdf: bytes, options: RenderOptions, document: str) -> bytes:
+def _copied(pdf: bytes, options: RenderOptions, headings: set[str] | None) -> bytes:
     """The whole PDF copied into a new one with the information and outline titles."""
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    if options.outline:
-        headings = heading_texts(document)
-        for _ref, item in _outline_items(writer.root_object):
-            title = str(item.get("/Title", ""))
-            item[NameObject("/Title")] = TextStringObject(mended_title(title, headings))
+    _mend_outline(writer.root_object, headings)
     information = _information(options)
     if information:
         writer.add_metadata(information)
@@ -146,6 +138,23 @@ def _size(trailer: DictionaryObject) -> int:
     if not isinstance(size, int):
         raise ValueError("the PDF's trailer has no /Size")
     return size
+
+
+def _mend_outline(
+    root: DictionaryObject, headings: set[str] | None
+) -> list[tuple[IndirectObject, DictionaryObject]]:
+    """Mend the outline's titles in place (`mended_title`; nothing when `headings` is None,
+    no outline was asked for); the entries changed, with their references."""
+    if headings is None:
+        return []
+    changed = []
+    for ref, item in _outline_items(root):
+        title = str(item.get("/Title", ""))
+        mended = mended_title(title, headings)
+        if mended != title:
+            item[NameObject("/Title")] = TextStringObject(mended)
+            changed.append((ref, item))
+    return changed
 
 
 def _outline_items(root: DictionaryObject) -> list[tuple[IndirectObject, DictionaryObject]]:

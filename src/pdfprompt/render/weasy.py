@@ -47,11 +47,11 @@ def page_css(options: RenderOptions) -> str:
     stylesheet: its plain declarations lose to the document's own `@page` rules and its
     important ones beat them, so what the request names wins, what it leaves out the
     document decides, and pdfprompt's defaults hold where neither says (as with Chromium)."""
-    m = options.page_margin
-    named = " !important" if options.size_named else ""
+    size_important = " !important" if options.size_named else ""
+    margin_important = " !important" if options.margin else ""
     rules = [
-        f"size: {options.css_size}{named};",
-        f"margin: {m.top} {m.right} {m.bottom} {m.left}{' !important' if options.margin else ''};",
+        f"size: {options.css_size}{size_important};",
+        f"margin: {options.page_margin.css}{margin_important};",
     ]
     if options.header_html:
         rules.append("@top-center { content: element(pdfprompt-header); width: 100%; }")
