@@ -53,14 +53,24 @@ def _banner(settings: Settings, host: str, port: int, role: str) -> None:
 def _serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> None:
     import uvicorn
 
-    from pdfprompt.api import create_app
+    from pdfprompt.api import create_app, redact_access_log
 
     settings = settings.model_copy(update={"host": host, "port": port})  # for links it gives
     app = create_app(settings, with_worker=with_worker)
     _banner(settings, host, port, "serve" if with_worker else "api")
+    # Forwarded headers are believed only from the proxies the operator names: anyone else
+    # could choose the address their requests are counted under.
+    proxies = settings.trusted_proxy_list
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
     )
+    redact_access_log()  # after uvicorn has configured its loggers
     uvicorn.Server(config).run()
 
 

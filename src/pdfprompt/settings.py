@@ -6,6 +6,7 @@ Names operators already know keep their plain form (`DATABASE_URL`,
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 from pathlib import Path
@@ -193,6 +194,19 @@ class Settings(BaseSettings):
     max_input_bytes: int = Field(
         default=1_048_576, ge=1, validation_alias=_env("PDFPROMPT_MAX_INPUT_BYTES")
     )
+    # Keys a user may have that are neither revoked nor expired (the API refuses more;
+    # the operator's `pdfprompt keys create` does not count against it).
+    max_keys_per_user: int = Field(
+        default=50, ge=1, validation_alias=_env("PDFPROMPT_MAX_KEYS_PER_USER")
+    )
+    # Addresses (or networks) of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed, comma-separated; none by default, so a client cannot
+    # choose the address its share-link downloads are counted under (`*`: any peer).
+    trusted_proxies: str = Field(default="", validation_alias=_env("PDFPROMPT_TRUSTED_PROXIES"))
+    # `GET /metrics` asks for `Authorization: Bearer <this>` when set; open when unset.
+    metrics_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("PDFPROMPT_METRICS_TOKEN")
+    )
 
     llm_base_url: str = Field(
         default="https://openrouter.ai/api/v1", validation_alias=_env("OPENROUTER_BASE_URL")
@@ -232,6 +246,23 @@ class Settings(BaseSettings):
             # Every connection to an in-memory database gets a database of its own.
             raise ValueError("DATABASE_URL: SQLite needs a file (sqlite:///path), not :memory:")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in (v.strip() for v in value.split(",")):
+            if item and item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"PDFPROMPT_TRUSTED_PROXIES: {item!r} is not an address or network"
+                    ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [v.strip() for v in self.trusted_proxies.split(",") if v.strip()]
 
     @property
     def llm_model_list(self) -> list[str]:

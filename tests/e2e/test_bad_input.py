@@ -87,7 +87,7 @@ CASES: list[tuple[str, Any, int, str, str | None]] = [
         "payload_too_large",
         "input",
     ),
-    ("body far over the limit", b"x" * (3 * MAX_INPUT_BYTES), 413, "payload_too_large", None),
+    ("body far over the limit", b"x" * (4 * MAX_INPUT_BYTES), 413, "payload_too_large", "body"),
 ]
 
 

@@ -22,6 +22,7 @@ from pdfprompt.accounts.plans import check_default_plan
 from pdfprompt.db import (
     api_keys,
     db_now,
+    db_now_plus,
     is_sqlite,
     now_plus,
     stored_bytes,
@@ -70,6 +71,7 @@ class Principal:
     key_id: str
     plan: str
     scopes: tuple[str, ...]
+    expires_at: datetime | None = None  # the key's expiry (the database's clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,13 +296,54 @@ class AccountStore:
         name: str = "",
         scopes: tuple[str, ...] = ALL_SCOPES,
         expires_in_s: float | None = None,
+        not_after: datetime | None = None,
+        max_live: int | None = None,
     ) -> IssuedKey:
+        """A new key. `not_after` (the expiry of the key that asks for this one): the new key
+        expires no later; without `expires_in_s` it expires then. `max_live`: refuse
+        (`ConflictError`) when the user already has that many keys neither revoked nor
+        expired, counted in the transaction that inserts (one user's creations queue on a
+        lock of their row)."""
         unknown = set(scopes) - set(ALL_SCOPES)
         if unknown:
             raise InvalidInputError(f"unknown scopes: {', '.join(sorted(unknown))}", field="scopes")
         prefix, secret = _new_key()
         key_id = new_id()
         async with write_transaction(self.engine) as conn:
+            owner = select(users.c.id, db_now().label("now")).where(users.c.id == user_id)
+            found = (await conn.execute(owner.with_for_update())).first()
+            if found is None:
+                raise NotFoundError(f"user {user_id} not found")
+            expires_at: datetime | db_now_plus | None = (
+                None if expires_in_s is None else now_plus(expires_in_s)
+            )
+            if not_after is not None:
+                left_s = (not_after - found.now).total_seconds()
+                if expires_in_s is not None and expires_in_s > left_s:
+                    raise InvalidInputError(
+                        f"expires_in_s: at most {max(0, int(left_s))}, when the key asking "
+                        "for this one expires",
+                        field="expires_in_s",
+                    )
+                if expires_in_s is None:
+                    expires_at = not_after
+            if max_live is not None:
+                live = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(api_keys)
+                        .where(
+                            api_keys.c.user_id == user_id,
+                            api_keys.c.revoked_at.is_(None),
+                            or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > db_now()),
+                        )
+                    )
+                ).scalar_one()
+                if live >= max_live:
+                    raise ConflictError(
+                        f"you have {live} live API keys, the most there may be; revoke one "
+                        "(DELETE /v1/keys/{id}) to make another"
+                    )
             listed = (
                 await conn.execute(
                     insert(api_keys)
@@ -311,7 +354,7 @@ class AccountStore:
                         key_hash=hash_key(secret),
                         name=name,
                         scopes=list(scopes),
-                        expires_at=None if expires_in_s is None else now_plus(expires_in_s),
+                        expires_at=expires_at,
                     )
                     .returning(*_LISTED_KEY_COLUMNS)
                 )
@@ -383,7 +426,7 @@ class AccountStore:
             or (row.expires_at is not None and row.expires_at <= row.now)
         ):
             raise UnauthorizedError("missing or invalid API key")
-        principal = Principal(row.user_id, row.id, row.plan, tuple(row.scopes))
+        principal = Principal(row.user_id, row.id, row.plan, tuple(row.scopes), row.expires_at)
         trusted_s = self.cache_ttl_s
         if row.expires_at is not None:
             trusted_s = min(trusted_s, (row.expires_at - row.now).total_seconds())

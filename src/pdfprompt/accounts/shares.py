@@ -12,8 +12,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, insert, literal, or_, select, update
+from sqlalchemy import Integer, String, and_, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import ColumnElement
 
 from pdfprompt.db import db_now, files, now_plus, shares, write_transaction
 from pdfprompt.domain import GoneError, NotFoundError, new_id
@@ -29,6 +30,15 @@ class Share:
     revoked_at: datetime | None
     created_at: datetime
     token: str | None = None  # only in the answer that created it
+
+
+def _usable() -> ColumnElement[bool]:
+    """A link not revoked, not expired, and with downloads left."""
+    return and_(
+        shares.c.revoked_at.is_(None),
+        shares.c.expires_at > db_now(),
+        or_(shares.c.max_downloads.is_(None), shares.c.downloads < shares.c.max_downloads),
+    )
 
 
 def _hash(token: str) -> str:
@@ -100,6 +110,26 @@ class ShareStore:
         if done.rowcount != 1:
             raise NotFoundError(f"share {share_id} not found")
 
+    async def find(self, token: str) -> tuple[str, str]:
+        """The (user id, file id) of a link that can still be downloaded, without counting a
+        download; `NotFoundError` for a token that never was, `GoneError` for an expired,
+        revoked or used-up link."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        shares.c.user_id,
+                        shares.c.file_id,
+                        _usable().label("usable"),
+                    ).where(shares.c.token_hash == _hash(token))
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError("no such link")
+        if not row.usable:
+            raise GoneError("this link has expired, was revoked or has been used up")
+        return row.user_id, row.file_id
+
     async def take_download(self, token: str) -> tuple[str, str]:
         """Count one download of the link; its (user id, file id). `NotFoundError` for a
         token that never was, `GoneError` for an expired, revoked or used-up link."""
@@ -108,15 +138,7 @@ class ShareStore:
             taken = (
                 await conn.execute(
                     update(shares)
-                    .where(
-                        shares.c.token_hash == digest,
-                        shares.c.revoked_at.is_(None),
-                        shares.c.expires_at > db_now(),
-                        or_(
-                            shares.c.max_downloads.is_(None),
-                            shares.c.downloads < shares.c.max_downloads,
-                        ),
-                    )
+                    .where(shares.c.token_hash == digest, _usable())
                     .values(downloads=shares.c.downloads + 1)
                     .returning(shares.c.user_id, shares.c.file_id)
                 )

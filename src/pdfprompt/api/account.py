@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from pdfprompt.accounts import ALL_SCOPES
 from pdfprompt.api.auth import AccountHolder, Svc
+from pdfprompt.api.body import NUMERIC_CURSOR, integer_cursor, json_body
+from pdfprompt.api.openapi import problems
 from pdfprompt.api.schemas import IssuedKeyOut, KeyIn, KeyList, KeyOut
-from pdfprompt.domain import InvalidInputError, NotFoundError
+from pdfprompt.domain import ForbiddenError, NotFoundError
 
 router = APIRouter(prefix="/v1")
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # a month: 2026-11
 
 
 @router.get("/usage")
@@ -25,17 +25,13 @@ async def usage(caller: AccountHolder, svc: Svc) -> dict[str, Any]:
 async def usage_history(
     caller: AccountHolder,
     svc: Svc,
-    period: Annotated[str | None, Query(max_length=7)] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(pattern=NUMERIC_CURSOR)] = None,
 ) -> dict[str, Any]:
     """Settled jobs and plan changes, newest first; `period=YYYY-MM` keeps one month."""
-    if period is not None and not _PERIOD.match(period):
-        raise InvalidInputError("period: must be a month such as 2026-11", field="period")
-    if cursor is not None and not cursor.isdigit():
-        raise InvalidInputError("cursor: not a cursor this endpoint gave", field="cursor")
     items, last = await svc.accounts.history(
-        caller.user_id, period=period, limit=limit, cursor=int(cursor) if cursor else None
+        caller.user_id, period=period, limit=limit, cursor=integer_cursor(cursor)
     )
     return {"items": items, "next_cursor": None if last is None else str(last)}
 
@@ -46,14 +42,27 @@ async def list_keys(caller: AccountHolder, svc: Svc) -> KeyList:
     return KeyList(items=[KeyOut.model_validate(k) for k in keys])
 
 
-@router.post("/keys", status_code=201, response_model=IssuedKeyOut)
-async def create_key(body: KeyIn, caller: AccountHolder, svc: Svc) -> IssuedKeyOut:
-    """A new key for the caller; the whole key is in this answer only."""
+@router.post("/keys", status_code=201, response_model=IssuedKeyOut, responses=problems(409))
+async def create_key(
+    caller: AccountHolder, body: Annotated[KeyIn, json_body(KeyIn)], svc: Svc
+) -> IssuedKeyOut:
+    """A new key for the caller; the whole key is in this answer only. A key can give no
+    more than it has: its scopes are a subset of the caller's (the caller's when not
+    named) and it expires no later than the caller's key (then, when not named)."""
+    scopes = tuple(dict.fromkeys(body.scopes)) if body.scopes is not None else caller.scopes
+    beyond = [s for s in scopes if s not in caller.scopes]
+    if beyond:
+        raise ForbiddenError(
+            f"scopes: this API key cannot give scopes it does not have ({', '.join(beyond)})",
+            field="scopes",
+        )
     issued = await svc.accounts.create_key(
         caller.user_id,
         name=body.name,
-        scopes=tuple(body.scopes) if body.scopes is not None else ALL_SCOPES,
+        scopes=scopes,
         expires_in_s=body.expires_in_s,
+        not_after=caller.expires_at,
+        max_live=svc.settings.max_keys_per_user,
     )
     return IssuedKeyOut(**issued.listed, key=issued.secret)
 

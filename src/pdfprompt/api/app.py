@@ -27,6 +27,9 @@ from pdfprompt.accounts import (
 )
 from pdfprompt.api import account, jobs, ops, shares, webhooks
 from pdfprompt.api.errors import install_error_handlers
+from pdfprompt.api.guard import RequestGuard
+from pdfprompt.api.jobs import job_body_limit
+from pdfprompt.api.openapi import install_openapi
 from pdfprompt.api.services import Services
 from pdfprompt.db import listen_dsn, open_database
 from pdfprompt.domain import RetryPolicy
@@ -242,6 +245,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(RequestGuard, max_body_bytes=job_body_limit(settings))
     app.include_router(ops.router)
     app.include_router(jobs.router)
     app.include_router(account.router)

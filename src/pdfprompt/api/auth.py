@@ -1,5 +1,5 @@
-"""`Authorization: Bearer pp_...` → the calling principal, with the scope the route needs and
-the key's rate limit applied."""
+"""`Authorization: Bearer pp_...` → the calling principal, with the user's rate limit
+applied and the scope the route needs checked."""
 
 from __future__ import annotations
 
@@ -12,23 +12,29 @@ from pdfprompt.accounts import Principal
 from pdfprompt.api.services import Services, services
 from pdfprompt.domain import ForbiddenError, UnauthorizedError
 
+MAX_AUTHORIZATION_CHARS = 512
 
-async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+
+async def authenticated(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+    """The caller, counted against their plan's requests per minute. Requests are counted
+    per user, not per key: a user's keys share one limit. FastAPI runs this once per
+    request, before any body is read (`api/body.py` depends on it)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>'")
-    return await svc.accounts.authenticate(token)
+    if len(token) > MAX_AUTHORIZATION_CHARS:
+        raise UnauthorizedError("missing or invalid API key")
+    caller = await svc.accounts.authenticate(token)
+    limit = svc.accounts.plan_of(caller).rate_limit_per_minute
+    await svc.rate_limiter.hit(f"user:{caller.user_id}", limit)
+    return caller
 
 
-def _scoped(scope: str) -> Callable[[Request, Services], Awaitable[Principal]]:
-    async def check(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
-        caller = await principal(request, svc)
+def _scoped(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(caller: Annotated[Principal, Depends(authenticated)]) -> Principal:
         if scope not in caller.scopes:
             raise ForbiddenError(f"this API key does not have the {scope!r} scope")
-        await svc.rate_limiter.hit(
-            caller.key_id, svc.accounts.plan_of(caller).rate_limit_per_minute
-        )
         return caller
 
     return check

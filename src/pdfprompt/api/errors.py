@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pdfprompt.api.logs import redact
 from pdfprompt.db import is_unavailable
-from pdfprompt.domain import PdfPromptError, QuotaExceededError
+from pdfprompt.domain import MalformedBodyError, PdfPromptError, QuotaExceededError
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +95,26 @@ def validation_problem(errors: list[Any]) -> JSONResponse:
     message = first.get("msg", "invalid value")
     if first.get("type") == "extra_forbidden":
         message = "unknown field"
+    elif first.get("type") == "string_pattern_mismatch":
+        message = f"must match {first.get('ctx', {}).get('pattern', 'its pattern')}"
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return problem("invalid_input", f"{field}: {message}{more}", field=field)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the app's routes answer at `path`."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        template = context.path_format
+        if isinstance(route, APIRoute) and template and _template(template).match(path):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
+@functools.cache
+def _template(path_format: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path_format)) + "$")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -108,7 +130,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
         if isinstance(exc, QuotaExceededError):
             extra["reset_at"] = exc.reset_at
-        return problem(code, exc.message, field=exc.field, headers=headers, **extra)
+        status = 400 if isinstance(exc, MalformedBodyError) else None
+        return problem(code, exc.message, status=status, field=exc.field, headers=headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -119,16 +142,23 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "invalid_input"
         )
-        return problem(code, str(exc.detail), status=exc.status_code)
+        if exc.status_code == 405:  # every method of the path, not of the first route matched
+            exc.headers = {"Allow": ", ".join(allowed_methods(app, request.url.path))}
+        # 405 keeps its Allow header.
+        return problem(
+            code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if is_unavailable(exc):
-            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            log.warning(
+                "database unavailable on %s %s: %s", request.method, redact(request.url.path), exc
+            )
             return problem(
                 "unavailable",
                 "the database is unavailable; retry shortly",
                 headers={"Retry-After": "1"},
             )
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, redact(request.url.path))
         return problem("internal", "an unexpected error occurred", status=500)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -11,12 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import ValidationError
 
 from pdfprompt.accounts import Principal
 from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc
-from pdfprompt.api.errors import problem, validation_problem
-from pdfprompt.api.schemas import JobIn, JobList, JobOut, ReviseIn
+from pdfprompt.api.body import json_body
+from pdfprompt.api.openapi import binary, problems
+from pdfprompt.api.schemas import FileInfoOut, JobIn, JobList, JobOut, ReviseIn
 from pdfprompt.api.services import Services
 from pdfprompt.domain import (
     WARN_AT,
@@ -33,44 +32,53 @@ from pdfprompt.domain import (
     tightest,
 )
 from pdfprompt.queue import NewJob
+from pdfprompt.settings import Settings
 from pdfprompt.storage import Storage
 
 router = APIRouter(prefix="/v1")
 log = logging.getLogger(__name__)
 
 JSON_OVERHEAD_BYTES = 64 * 1024
+JOB_CURSOR = r"^[0-9a-f-]{1,36}$"  # the id of the last job of the previous page
+PDF_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: binary("application/pdf", "The PDF"),
+    206: binary("application/pdf", "The byte range asked for (`Range: bytes=…`)"),
+    302: {"description": "On S3 with PDFPROMPT_S3_PRESIGN_S: a presigned URL (`Location`)"},
+    304: {"description": "Not modified (`If-None-Match` names the ETag)"},
+    416: {"description": "The range cannot be satisfied (`Content-Range: bytes */size`)"},
+}
+EVENT_STREAM = {
+    "description": "One `job` event (the job object as JSON) per change of the job; the stream "
+    "ends after a final status (or with a `deleted` event); `: keep-alive` comments between",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"type": "string", "enum": ["job", "deleted"]},
+                    "id": {"type": "string"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {"$ref": "#/components/schemas/JobOut"},
+                    },
+                },
+            }
+        }
+    },
+}
+OWN_PDF_ANSWERS = {**PDF_ANSWERS, **problems(409)}
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing anything over `limit` bytes before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"request body is over {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise PayloadTooLargeError(f"request body is over {limit} bytes")
-    return bytes(body)
+def job_body_limit(settings: Settings) -> int:
+    """The largest body of a job submission: the largest input, as JSON may spell it
+    (`\\u` escapes: a 4-byte UTF-8 character is 12 bytes of JSON), and the options."""
+    return settings.max_input_bytes * 3 + JSON_OVERHEAD_BYTES
 
 
-def _parse_job(raw: bytes, max_input_bytes: int) -> JobIn | JSONResponse:
-    try:
-        data: Any = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return problem("invalid_input", f"body: malformed JSON ({exc})", status=400, field="body")
-    if not isinstance(data, dict):
-        return problem("invalid_input", "body: must be a JSON object", field="body")
-    try:
-        job = JobIn.model_validate(data)
-    except ValidationError as exc:
-        return validation_problem(list(exc.errors()))
-    size = len(job.input.encode("utf-8"))
-    if size > max_input_bytes:
-        raise PayloadTooLargeError(
-            f"input: {size} bytes is over the limit of {max_input_bytes} bytes", field="input"
-        )
-    return job
+def _revise_limit(svc: Services, caller: Principal) -> int:
+    return _prompt_limit(svc, svc.accounts.plan_of(caller)) * 12 + JSON_OVERHEAD_BYTES
 
 
 def _base(request: Request) -> str:
@@ -128,17 +136,30 @@ def _created(request: Request, job: Job, new: bool) -> JSONResponse:
     return JSONResponse(body, 202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
-@router.post("/jobs", status_code=202, response_model=JobOut)
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=JobOut,
+    responses={
+        200: {
+            "model": JobOut,
+            "description": "The job an earlier request with the same Idempotency-Key created",
+        }
+    },
+)
 async def create_job(
     request: Request,
     caller: JobWriter,
+    parsed: Annotated[JobIn, json_body(JobIn, lambda svc, _: job_body_limit(svc.settings))],
     svc: Svc,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
-    limit = svc.settings.max_input_bytes * 2 + JSON_OVERHEAD_BYTES
-    parsed = _parse_job(await _read_body(request, limit), svc.settings.max_input_bytes)
-    if isinstance(parsed, JSONResponse):
-        return parsed
+    size = len(parsed.input.encode("utf-8"))
+    if size > svc.settings.max_input_bytes:
+        raise PayloadTooLargeError(
+            f"input: {size} bytes is over the limit of {svc.settings.max_input_bytes} bytes",
+            field="input",
+        )
     plan = svc.accounts.plan_of(caller)
     if parsed.type == "prompt":
         _check_prompt(parsed.input, _prompt_limit(svc, plan), "input")
@@ -163,7 +184,7 @@ async def list_jobs(
     svc: Svc,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(pattern=JOB_CURSOR)] = None,
 ) -> JobList:
     page = await svc.jobs.list_jobs(caller.user_id, status=status, limit=limit, cursor=cursor)
     return JobList(
@@ -179,7 +200,11 @@ async def get_job(request: Request, job_id: str, caller: JobReader, svc: Svc) ->
 SSE_KEEPALIVE_S = 15.0
 
 
-@router.get("/jobs/{job_id}/events")
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: EVENT_STREAM},
+)
 async def job_events(request: Request, job_id: str, caller: JobReader, svc: Svc) -> Response:
     """Server-Sent Events: one `job` event per status, stage, progress or attempt change,
     closing after a final status. Changes arrive by notification (this process, or NOTIFY
@@ -222,7 +247,7 @@ async def job_events(request: Request, job_id: str, caller: JobReader, svc: Svc)
     )
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=problems(409))
 async def cancel_job(request: Request, job_id: str, caller: JobWriter, svc: Svc) -> JobOut:
     before = await svc.jobs.get(job_id, caller.user_id)
     if before.status.is_final:
@@ -230,18 +255,20 @@ async def cancel_job(request: Request, job_id: str, caller: JobWriter, svc: Svc)
     return JobOut.of(await svc.jobs.cancel_job(job_id, caller.user_id), _base(request))
 
 
-@router.post("/jobs/{job_id}/revise", status_code=202, response_model=JobOut)
-async def revise_job(request: Request, job_id: str, caller: JobWriter, svc: Svc) -> Response:
+@router.post(
+    "/jobs/{job_id}/revise", status_code=202, response_model=JobOut, responses=problems(409)
+)
+async def revise_job(
+    request: Request,
+    job_id: str,
+    caller: JobWriter,
+    parsed: Annotated[ReviseIn, json_body(ReviseIn, _revise_limit)],
+    svc: Svc,
+) -> Response:
     """A new prompt job that edits this job's document with the instructions (the model
     gets the previous HTML, not a fresh prompt); linked by `parent_id`, same options."""
     plan = svc.accounts.plan_of(caller)
-    limit = _prompt_limit(svc, plan)
-    raw = await _read_body(request, limit * 4 + JSON_OVERHEAD_BYTES)
-    try:
-        parsed = ReviseIn.model_validate_json(raw)
-    except ValidationError as exc:
-        return validation_problem(list(exc.errors()))
-    _check_prompt(parsed.instructions, limit, "instructions")
+    _check_prompt(parsed.instructions, _prompt_limit(svc, plan), "instructions")
     parent = await svc.jobs.get(job_id, caller.user_id)
     if parent.status is not JobStatus.SUCCEEDED:
         raise ConflictError(
@@ -259,7 +286,7 @@ async def revise_job(request: Request, job_id: str, caller: JobWriter, svc: Svc)
     return _created(request, job, new)
 
 
-@router.delete("/jobs/{job_id}", status_code=204)
+@router.delete("/jobs/{job_id}", status_code=204, responses=problems(409))
 async def delete_job(job_id: str, caller: JobWriter, svc: Svc) -> Response:
     for key in await svc.jobs.delete_job(job_id, caller.user_id):
         await svc.storage.delete(key)
@@ -273,7 +300,9 @@ def _content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits only, and few enough to be a byte offset (`\d` also matches other scripts'
+# digits, and `int()` of thousands of digits is refused): anything else is no range.
+_RANGE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -328,7 +357,10 @@ async def pdf_response(
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    size = await storage.size(file.storage_key)
+    try:
+        size = await storage.size(file.storage_key)
+    except NotFoundError:  # its message names the storage key: nothing a client should see
+        raise NotFoundError(f"file {file.id} is no longer stored") from None
     wanted = request.headers.get("range")
     if_range = request.headers.get("if-range")
     if if_range is not None and if_range != etag:
@@ -354,7 +386,7 @@ async def pdf_response(
     )
 
 
-@router.get("/jobs/{job_id}/pdf")
+@router.get("/jobs/{job_id}/pdf", response_class=StreamingResponse, responses=OWN_PDF_ANSWERS)
 async def get_job_pdf(request: Request, job_id: str, caller: FileReader, svc: Svc) -> Response:
     job = await svc.jobs.get(job_id, caller.user_id)
     if job.file is None:
@@ -362,20 +394,20 @@ async def get_job_pdf(request: Request, job_id: str, caller: FileReader, svc: Sv
     return await pdf_response(svc.storage, job.file, request, presign_s=svc.settings.s3_presign_s)
 
 
-@router.get("/files/{file_id}")
-async def get_file(request: Request, file_id: str, caller: FileReader, svc: Svc) -> dict[str, Any]:
+@router.get("/files/{file_id}", response_model=FileInfoOut)
+async def get_file(request: Request, file_id: str, caller: FileReader, svc: Svc) -> FileInfoOut:
     file = await svc.jobs.get_file(file_id, caller.user_id)
-    return {
-        "id": file.id,
-        "size_bytes": file.size_bytes,
-        "pages": file.pages,
-        "filename": file.filename,
-        "content_type": file.content_type,
-        "url": f"{_base(request)}v1/files/{file.id}/content",
-    }
+    return FileInfoOut(
+        id=file.id,
+        size_bytes=file.size_bytes,
+        pages=file.pages,
+        filename=file.filename,
+        content_type=file.content_type,
+        url=f"{_base(request)}v1/files/{file.id}/content",
+    )
 
 
-@router.get("/files/{file_id}/content")
+@router.get("/files/{file_id}/content", response_class=StreamingResponse, responses=OWN_PDF_ANSWERS)
 async def get_file_content(
     request: Request, file_id: str, caller: FileReader, svc: Svc
 ) -> Response:

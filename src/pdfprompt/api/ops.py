@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from pdfprompt.api.auth import Svc
 from pdfprompt.api.errors import problem
-from pdfprompt.domain import PdfPromptError
+from pdfprompt.api.openapi import binary, problems
+from pdfprompt.domain import PdfPromptError, UnauthorizedError
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -23,7 +25,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=problems(503))
 async def readyz(svc: Svc) -> Response:
     checks: dict[str, Any] = {}
     try:
@@ -53,10 +55,20 @@ async def readyz(svc: Svc) -> Response:
     return JSONResponse({"status": "ready", "checks": checks})
 
 
-@router.get("/metrics")
-async def metrics(svc: Svc) -> Response:
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: binary(CONTENT_TYPE_LATEST, "Prometheus text format"), **problems(401)},
+)
+async def metrics(request: Request, svc: Svc) -> Response:
     """Prometheus text. Queue depth counts queued and running rows on their partial
-    indexes (cost follows the backlog, not the table); the rest are process counters."""
+    indexes (cost follows the backlog, not the table); the rest are process counters.
+    With `PDFPROMPT_METRICS_TOKEN` set, only for `Authorization: Bearer <that token>`."""
+    token = svc.settings.metrics_token
+    if token is not None:
+        sent = request.headers.get("authorization", "").partition(" ")[2].strip()
+        if not hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
+            raise UnauthorizedError("metrics: send 'Authorization: Bearer <metrics token>'")
     try:
         svc.metrics.set_depth(await svc.jobs.queue_depth())
     except Exception as exc:  # still serve the process counters

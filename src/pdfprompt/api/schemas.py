@@ -5,17 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
     PAPER_FORMATS,
     TONES,
+    InvalidInputError,
     Job,
+    RenderOptions,
     check_css_length,
+    check_header_footer,
+    check_page_geometry,
     check_page_ranges,
 )
-from pdfprompt.domain.options import MAX_HEADER_FOOTER_CHARS, MAX_TEXT_FIELD_CHARS
+from pdfprompt.domain.options import MAX_HEADER_FOOTER_CHARS, MAX_TEXT_FIELD_CHARS, PAGE_RANGES
 
 
 def _length(value: str) -> str:
@@ -32,12 +44,35 @@ def _ranges(value: str) -> str:
         raise ValueError("must list pages such as '1-3, 5'") from exc
 
 
+def _loads_nothing(value: str) -> str:
+    try:
+        return check_header_footer(value, "value")
+    except InvalidInputError as exc:
+        raise ValueError(exc.message.removeprefix("value: ")) from None
+
+
+HeaderFooter = Annotated[
+    str, Field(max_length=MAX_HEADER_FOOTER_CHARS), AfterValidator(_loads_nothing)
+]
+
+
+def _whole(value: Any) -> Any:
+    """JSON has numbers, and 60.0 is the integer 60 to a JSON schema: take it as one."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_whole)
 CssLength = Annotated[str, Field(max_length=32), AfterValidator(_length)]
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD_CHARS)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields are refused, and values are taken only in the JSON type
+    the schema gives (no "true" for true, no "60" or 60.0 for 60)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class MarginIn(Strict):
@@ -55,9 +90,18 @@ class OptionsIn(Strict):
     margin: MarginIn | None = None
     scale: Annotated[float, Field(ge=0.1, le=2.0, strict=True)] | None = None
     print_background: StrictBool | None = None
-    header_html: Annotated[str, Field(max_length=MAX_HEADER_FOOTER_CHARS)] | None = None
-    footer_html: Annotated[str, Field(max_length=MAX_HEADER_FOOTER_CHARS)] | None = None
-    page_ranges: Annotated[str, Field(max_length=200), AfterValidator(_ranges)] | None = None
+    header_html: HeaderFooter | None = None
+    footer_html: HeaderFooter | None = None
+    page_ranges: (
+        Annotated[
+            str,
+            # The pattern for clients and the OpenAPI document; `_ranges` checks the same
+            # with a message that shows the form.
+            Field(max_length=200, json_schema_extra={"pattern": PAGE_RANGES}),
+            AfterValidator(_ranges),
+        ]
+        | None
+    ) = None
     title: ShortText | None = None
     author: ShortText | None = None
     subject: ShortText | None = None
@@ -74,6 +118,7 @@ class OptionsIn(Strict):
             raise ValueError("width and height must be given together")
         if self.width is not None and self.format is not None:
             raise ValueError("give either format or width and height, not both")
+        check_page_geometry(RenderOptions.from_dict(self.stored()))
         return self
 
     def stored(self) -> dict[str, Any]:
@@ -114,6 +159,10 @@ class FileOut(BaseModel):
     pages: int
     filename: str
     url: str
+
+
+class FileInfoOut(FileOut):
+    content_type: str
 
 
 class ErrorOut(BaseModel):
@@ -186,7 +235,7 @@ class JobList(BaseModel):
 class KeyIn(Strict):
     name: Annotated[str, Field(max_length=200)] = ""
     scopes: list[Literal["jobs:write", "jobs:read", "files:read", "account"]] | None = None
-    expires_in_s: Annotated[int, Field(ge=60, le=10 * 365 * 86400)] | None = None
+    expires_in_s: Annotated[int, Field(ge=60, le=10 * 365 * 86400), WHOLE] | None = None
 
 
 class KeyOut(BaseModel):
@@ -209,9 +258,13 @@ class KeyList(BaseModel):
     next_cursor: str | None = None
 
 
+MAX_SHARE_EXPIRY_S = 365 * 86400
+
+
 class ShareIn(Strict):
-    expires_in_s: Annotated[int, Field(ge=60)] = 7 * 86400
-    max_downloads: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    # At most a year, and no longer than the plan keeps files (checked by the route).
+    expires_in_s: Annotated[int, Field(ge=60, le=MAX_SHARE_EXPIRY_S), WHOLE] = 7 * 86400
+    max_downloads: Annotated[int, Field(ge=1, le=1_000_000), WHOLE] | None = None
 
 
 class ShareOut(BaseModel):
@@ -232,8 +285,18 @@ class ShareList(BaseModel):
 EventName = Literal["job.succeeded", "job.failed", "job.canceled", "quota.warning"]
 
 
+WebhookUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+"},
+    ),
+]
+
+
 class WebhookIn(Strict):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    url: WebhookUrl
     events: Annotated[list[EventName], Field(min_length=1)] = [
         "job.succeeded",
         "job.failed",
@@ -244,7 +307,7 @@ class WebhookIn(Strict):
 
 
 class WebhookPatch(Strict):
-    url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    url: WebhookUrl | None = None
     events: Annotated[list[EventName], Field(min_length=1)] | None = None
     description: Annotated[str, Field(max_length=200)] | None = None
     enabled: bool | None = None

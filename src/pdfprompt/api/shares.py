@@ -3,16 +3,20 @@ the link, no key)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 
 from pdfprompt.accounts import Share
 from pdfprompt.api.auth import FileReader, Svc
-from pdfprompt.api.jobs import pdf_response
-from pdfprompt.api.schemas import ShareIn, ShareList, ShareOut
-from pdfprompt.domain import InvalidInputError, NotFoundError
+from pdfprompt.api.body import json_body
+from pdfprompt.api.jobs import PDF_ANSWERS, pdf_response
+from pdfprompt.api.openapi import problems
+from pdfprompt.api.schemas import MAX_SHARE_EXPIRY_S, ShareIn, ShareList, ShareOut
+from pdfprompt.domain import GoneError, InvalidInputError, NotFoundError
 
 router = APIRouter()
-MAX_EXPIRY_S = 365 * 86400
 
 
 def _out(share: Share, request: Request) -> ShareOut:
@@ -30,12 +34,16 @@ def _out(share: Share, request: Request) -> ShareOut:
 
 @router.post("/v1/files/{file_id}/shares", status_code=201, response_model=ShareOut)
 async def create_share(
-    request: Request, file_id: str, body: ShareIn, caller: FileReader, svc: Svc
+    request: Request,
+    file_id: str,
+    caller: FileReader,
+    body: Annotated[ShareIn, json_body(ShareIn)],
+    svc: Svc,
 ) -> ShareOut:
     """A public link to the file; its URL is in this answer only. The link cannot outlive
     what the plan keeps files for."""
     plan = svc.accounts.plan_of(caller)
-    longest = MAX_EXPIRY_S
+    longest = MAX_SHARE_EXPIRY_S
     if plan.retention_days is not None:
         longest = min(longest, plan.retention_days * 86400)
     if body.expires_in_s > longest:
@@ -63,18 +71,39 @@ async def revoke_share(share_id: str, caller: FileReader, svc: Svc) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/s/{token}")
+def _sends_document(response: Response) -> bool:
+    """Whether an answer carries the document: in full, or a part of more than one byte.
+    Answers that send nothing of it (304, 416, errors) and one-byte probes are not counted
+    as downloads."""
+    if response.status_code == 200:
+        return True
+    length = response.headers.get("content-length", "0")
+    return response.status_code == 206 and length.isdigit() and int(length) > 1
+
+
+@router.get(
+    "/s/{token}",
+    response_class=StreamingResponse,
+    responses={**PDF_ANSWERS, **problems(410, 429)},
+)
 async def download_shared(request: Request, token: str, svc: Svc) -> Response:
     """The shared PDF, no API key: 404 for a link that never was, 410 for one that expired,
-    was revoked or is used up. Each answer with the file counts as one download."""
+    was revoked or is used up. Each answer that sends the document counts as one download,
+    by one conditional update, so concurrent downloads never pass the limit."""
     limit = svc.settings.share_rate_limit_per_minute
     if limit and request.client is not None:
         who = "this server, for shared links from one address,"
         await svc.rate_limiter.hit(f"share-ip:{request.client.host}", limit, who)
     if len(token) > 64:
         raise NotFoundError("no such link")
-    user_id, file_id = await svc.shares.take_download(token)
-    file = await svc.jobs.get_file(file_id, user_id)
-    response = await pdf_response(svc.storage, file, request)
+    user_id, file_id = await svc.shares.find(token)
+    try:
+        file = await svc.jobs.get_file(file_id, user_id)
+        response = await pdf_response(svc.storage, file, request)
+    except NotFoundError:
+        # Nothing internal (the storage key names the owner) in an anonymous answer.
+        raise GoneError("the shared file is no longer available") from None
+    if _sends_document(response):
+        await svc.shares.take_download(token)  # GoneError when another took the last one
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Response
 
 from pdfprompt.accounts import Delivery, Webhook, check_url
 from pdfprompt.api.auth import AccountHolder, Svc
+from pdfprompt.api.body import NUMERIC_CURSOR, integer_cursor, json_body
+from pdfprompt.api.openapi import problems
 from pdfprompt.api.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -36,8 +38,10 @@ def _delivery_out(delivery: Delivery) -> DeliveryOut:
     return DeliveryOut(**{**values, "id": str(delivery.id)})
 
 
-@router.post("/webhooks", status_code=201, response_model=WebhookOut)
-async def create_webhook(body: WebhookIn, caller: AccountHolder, svc: Svc) -> WebhookOut:
+@router.post("/webhooks", status_code=201, response_model=WebhookOut, responses=problems(409))
+async def create_webhook(
+    caller: AccountHolder, body: Annotated[WebhookIn, json_body(WebhookIn)], svc: Svc
+) -> WebhookOut:
     """A new endpoint for the events named; its signing secret is in this answer only."""
     url = check_url(body.url, svc.webhook_rule)
     hook = await svc.webhooks.create(caller.user_id, url, body.events, body.description)
@@ -54,9 +58,12 @@ async def get_webhook(webhook_id: str, caller: AccountHolder, svc: Svc) -> Webho
     return _out(await svc.webhooks.get(caller.user_id, webhook_id))
 
 
-@router.patch("/webhooks/{webhook_id}", response_model=WebhookOut)
+@router.patch("/webhooks/{webhook_id}", response_model=WebhookOut, responses=problems(409))
 async def update_webhook(
-    webhook_id: str, body: WebhookPatch, caller: AccountHolder, svc: Svc
+    webhook_id: str,
+    caller: AccountHolder,
+    body: Annotated[WebhookPatch, json_body(WebhookPatch)],
+    svc: Svc,
 ) -> WebhookOut:
     """Change the URL, events or description; `enabled` turns delivery off (pending
     deliveries are given up) or back on; `rotate_secret` answers with a new secret."""
@@ -86,17 +93,11 @@ async def list_deliveries(
     svc: Svc,
     status: Literal["pending", "succeeded", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(pattern=NUMERIC_CURSOR)] = None,
 ) -> DeliveryList:
     """The endpoint's deliveries, newest first, each with every attempt made."""
-    if cursor is not None and not cursor.isdigit():
-        raise InvalidInputError("cursor: not a cursor this endpoint gave", field="cursor")
     found, last = await svc.webhooks.deliveries(
-        caller.user_id,
-        webhook_id,
-        status=status,
-        limit=limit,
-        before=int(cursor) if cursor else None,
+        caller.user_id, webhook_id, status=status, limit=limit, before=integer_cursor(cursor)
     )
     return DeliveryList(
         items=[_delivery_out(d) for d in found],
@@ -108,14 +109,19 @@ async def list_deliveries(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
     status_code=202,
     response_model=DeliveryOut,
+    responses=problems(409),
 )
 async def retry_delivery(
     webhook_id: str, delivery_id: str, caller: AccountHolder, svc: Svc
 ) -> DeliveryOut:
     """Send an ended delivery again (same event, same id), with a new retry window."""
-    if not delivery_id.isdigit() or len(delivery_id) > 18:
-        raise NotFoundError(f"delivery {delivery_id} not found")
-    delivery = await svc.webhooks.redeliver(caller.user_id, webhook_id, int(delivery_id))
+    try:
+        number = integer_cursor(delivery_id, "delivery_id")
+    except InvalidInputError:
+        number = None
+    if number is None:
+        raise NotFoundError("no such delivery")
+    delivery = await svc.webhooks.redeliver(caller.user_id, webhook_id, number)
     return _delivery_out(delivery)
 
 

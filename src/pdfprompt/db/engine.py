@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(Path(database))
     engine = create_async_engine(
         url,
         pool_size=settings.database_max_connections,
@@ -84,6 +85,18 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _owner_only(database: Path) -> None:
+    """Create the SQLite file (and its directory) readable by its owner only: it holds
+    webhook secrets and every user's data. SQLite gives its -wal and -shm files the mode of
+    the database file. A file made by an earlier release is narrowed too."""
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(OSError):  # not there, or not ours to change
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
 
 
 def _sqlite_compiler(base: type[SQLCompiler]) -> type[SQLCompiler]:

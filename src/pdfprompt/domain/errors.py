@@ -43,6 +43,11 @@ class InvalidInputError(PdfPromptError):
     code = "invalid_input"
 
 
+class MalformedBodyError(InvalidInputError):
+    """The request body is not JSON within the limits (syntax, encoding, nesting, number
+    length): a 400, where a well-formed body with a bad value is a 422."""
+
+
 class PayloadTooLargeError(PdfPromptError):
     """The request body or the document input is over its byte limit."""
 

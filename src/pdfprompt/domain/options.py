@@ -26,7 +26,11 @@ DOCUMENT_KINDS = (
     "menu",
 )
 _LENGTH = re.compile(r"^\s*(\d+(\.\d+)?|\.\d+)\s*(px|in|cm|mm|pt|pc)?\s*$")
-_PAGE_RANGES = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
+# Pages are numbered from 1, in at most six digits: more than any renderer prints, and a
+# larger number was refused by Chromium on every attempt.
+_PAGE = r"[1-9][0-9]{0,5}"
+PAGE_RANGES = rf"^ *{_PAGE}( *- *{_PAGE})?( *, *{_PAGE}( *- *{_PAGE})?)* *$"
+_PAGE_RANGES = re.compile(PAGE_RANGES)
 MAX_HEADER_FOOTER_CHARS = 20_000
 MAX_TEXT_FIELD_CHARS = 1_000
 
@@ -39,6 +43,31 @@ def check_css_length(value: str, name: str) -> str:
             field=name,
         )
     return value.strip()
+
+
+# Every format the API accepts (`PAPER_FORMATS`), in inches, portrait.
+PAPER_INCHES = {
+    "letter": (8.5, 11.0),
+    "legal": (8.5, 14.0),
+    "tabloid": (11.0, 17.0),
+    "a3": (11.7, 16.54),
+    "a4": (8.27, 11.7),
+    "a5": (5.83, 8.27),
+}
+_PER_INCH = {"px": 96.0, "in": 1.0, "cm": 2.54, "mm": 25.4, "pt": 72.0, "pc": 6.0}
+_CSS_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$")
+# The page sizes a request may name: from a small label to the largest page PDF allows
+# (14,400 units of 1/72 in).
+MIN_PAGE_IN = 0.4
+MAX_PAGE_IN = 200.0
+
+
+def inches(length: str) -> float:
+    """A CSS length ("16mm", "0.5in", "12pt", "96" = px) in inches."""
+    match = _CSS_LENGTH.match(length.lower())
+    if match is None or (match.group(2) or "px") not in _PER_INCH:
+        raise ValueError(f"{length!r} is not a length")
+    return float(match.group(1)) / _PER_INCH[match.group(2) or "px"]
 
 
 def check_page_ranges(value: str, name: str = "options.page_ranges") -> str:
@@ -157,3 +186,79 @@ def safe_filename(name: str | None, default: str) -> str:
     if not base.lower().endswith(".pdf"):
         base += ".pdf"
     return base[:200]
+
+
+def check_page_geometry(options: RenderOptions) -> None:
+    """A page the renderers can print: a named size between `MIN_PAGE_IN` and `MAX_PAGE_IN`
+    on each side, and margins that leave some of it to print on (against the named size, or
+    A4 where the document's `@page` rules decide). `InvalidInputError` naming the field."""
+    if options.width and options.height:
+        for name, value in (("width", options.width), ("height", options.height)):
+            size = inches(value)
+            if not MIN_PAGE_IN <= size <= MAX_PAGE_IN:
+                raise InvalidInputError(
+                    f"options.{name}: {value} is not between {MIN_PAGE_IN:g}in and "
+                    f"{MAX_PAGE_IN:g}in",
+                    field=f"options.{name}",
+                )
+        width, height = inches(options.width), inches(options.height)
+    else:
+        width, height = PAPER_INCHES[(options.format or DEFAULT_FORMAT).lower()]
+    if options.landscape:
+        width, height = height, width
+    if options.margin is None:
+        return
+    m = options.margin
+    for across, (first, second), size in (
+        ("left and right", ("left", "right"), width),
+        ("top and bottom", ("top", "bottom"), height),
+    ):
+        taken = inches(getattr(m, first)) + inches(getattr(m, second))
+        if taken >= size - MIN_CONTENT_IN:
+            raise InvalidInputError(
+                f"options.margin: the {across} margins ({taken:.2f}in) leave less than "
+                f"{MIN_CONTENT_IN:g}in of a {size:.2f}in page to print on",
+                field=f"options.margin.{first}",
+            )
+
+
+MIN_CONTENT_IN = 0.25
+# What a header or footer template may not hold: it is drawn apart from the document, where
+# nothing can be fetched, and a template that tried failed every attempt the same way.
+_LOADING_TAGS = frozenset({"link", "script", "iframe", "frame", "object", "embed", "base", "meta"})
+_TAG = re.compile(r"<\s*([a-zA-Z][\w:-]*)([^>]*)>?", re.S)
+_ADDRESS_ATTRIBUTE = re.compile(
+    r"\b(src|srcset|href|xlink:href|data|poster|background|action|formaction)\s*=\s*"
+    r"(\"[^\"]*\"|'[^']*'|[^\s>]+)",
+    re.I,
+)
+_LOADING_CSS = re.compile(r"@import|url\(\s*(?![\s'\"]*data:)", re.I)
+
+
+def check_header_footer(template: str, name: str) -> str:
+    """A header or footer template that loads nothing: no `<link>`, `<script>`, frames or
+    `@import`, and addresses only `data:` URIs (and `#` or any address in a link's `href`,
+    which is followed, not loaded). `InvalidInputError` naming the field and the culprit."""
+    culprit = None
+    if found := _LOADING_CSS.search(template):
+        culprit = found.group(0)
+    for tag in _TAG.finditer(template):
+        if culprit is not None:
+            break
+        element = tag.group(1).lower()
+        if element in _LOADING_TAGS:
+            culprit = f"<{element}>"
+            break
+        for attribute in _ADDRESS_ATTRIBUTE.finditer(tag.group(2)):
+            key, value = attribute.group(1).lower(), attribute.group(2).strip("\"' ").lower()
+            if element == "a" and key == "href":
+                continue
+            if not value.startswith(("data:", "#")):
+                culprit = f"{element} {key}={attribute.group(2)}"
+                break
+    if culprit is not None:
+        raise InvalidInputError(
+            f"{name}: {culprit[:80]!r}: a header or footer cannot load anything (only data: URIs)",
+            field=name,
+        )
+    return template

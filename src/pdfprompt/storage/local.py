@@ -47,9 +47,11 @@ class LocalStorage:
             while not missing.exists():
                 new_dirs.append(missing)
                 missing = missing.parent
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner only: the files are users' documents (and the directories their ids).
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            with open(tmp, "wb") as fh:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -125,6 +127,6 @@ class LocalStorage:
 
     async def check(self) -> None:
         try:
-            await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(self.root.mkdir, mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"storage directory unusable: {exc.strerror}") from exc
