@@ -70,6 +70,78 @@ CASES: list[tuple[str, Any, int, str, str | None]] = [
     ),
     ("reversed page range", _job(options={"page_ranges": "5-2"}), 422, "invalid_input", None),
     ("options not an object", _job(options=[1]), 422, "invalid_input", "options"),
+    # What fails the same way on every render is refused at submission (it used to be
+    # retried until the attempts ran out).
+    (
+        "margins wider than the page",
+        _job(options={"format": "A5", "margin": {"left": "80mm", "right": "80mm"}}),
+        422,
+        "invalid_input",
+        "options.margin.left",
+    ),
+    (
+        "margins taller than the default page",
+        _job(options={"margin": {"top": "150mm", "bottom": "150mm"}}),
+        422,
+        "invalid_input",
+        "options.margin.top",
+    ),
+    (
+        "a zero-size page",
+        _job(options={"width": "0px", "height": "10cm"}),
+        422,
+        "invalid_input",
+        "options.width",
+    ),
+    (
+        "a page larger than PDF allows",
+        _job(options={"width": "300in", "height": "10in"}),
+        422,
+        "invalid_input",
+        "options.width",
+    ),
+    (
+        "a page number beyond any renderer",
+        _job(options={"page_ranges": "1-99999999999"}),
+        422,
+        "invalid_input",
+        "options.page_ranges",
+    ),
+    (
+        "page zero",
+        _job(options={"page_ranges": "0-3"}),
+        422,
+        "invalid_input",
+        "options.page_ranges",
+    ),
+    (
+        "a stylesheet link in the header",
+        _job(options={"header_html": '<link rel="stylesheet" href="https://x.test/a.css">'}),
+        422,
+        "invalid_input",
+        "options.header_html",
+    ),
+    (
+        "an import in the footer",
+        _job(options={"footer_html": "<style>@import 'https://x.test/a.css';</style>"}),
+        422,
+        "invalid_input",
+        "options.footer_html",
+    ),
+    (
+        "an image from the web in the footer",
+        _job(options={"footer_html": '<img src="https://x.test/logo.png">'}),
+        422,
+        "invalid_input",
+        "options.footer_html",
+    ),
+    (
+        "a background from the web in the header",
+        _job(options={"header_html": "<div style=\"background: url('//x.test/b.png')\">"}),
+        422,
+        "invalid_input",
+        "options.header_html",
+    ),
     ("body not an object", [1, 2], 422, "invalid_input", "body"),
     ("malformed JSON", b'{"type": "markdown", "input": ', 400, "invalid_input", "body"),
     ("not UTF-8", b'{"type": "markdown", "input": "\xff"}', 400, "invalid_input", "body"),
@@ -128,6 +200,17 @@ def test_bad_submission_is_refused_and_creates_nothing(
         assert problem.get("field") == field
         assert field.split(".")[-1] in problem["detail"]
     assert client.get("/v1/jobs").json()["items"] == []
+
+
+def test_headers_and_footers_may_hold_links_and_data(client: httpx.Client) -> None:
+    """What a header or footer may have: links (followed, not loaded) and data: URIs."""
+    options = {
+        "footer_html": '<a href="https://example.com">example.com</a> {{page}}/{{pages}}',
+        "header_html": '<img src="data:image/png;base64,iVBORw0KGgo=" alt="">',
+    }
+    made = client.post("/v1/jobs", json=_job(options=options))
+    assert made.status_code == 202, made.text
+    client.delete(f"/v1/jobs/{made.json()['id']}")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore, ShareStore
 from pdfprompt.db import api_keys, now_plus, shares
-from pdfprompt.domain import GoneError, JobType, NotFoundError, UnauthorizedError
+from pdfprompt.domain import (
+    ConflictError,
+    GoneError,
+    InvalidInputError,
+    JobType,
+    NotFoundError,
+    UnauthorizedError,
+)
 from pdfprompt.queue import NewJob, StoredFile, job_store_for
 
 
@@ -110,3 +117,40 @@ async def test_a_share_link_expires(engine: AsyncEngine) -> None:
         await links.revoke(other, link.id)
     [listed] = await links.list(user, file_id)
     assert listed.downloads == 1 and listed.token is None
+
+
+async def test_concurrent_key_creation_never_passes_the_live_key_limit(
+    engine: AsyncEngine,
+) -> None:
+    """Twenty creations at once against a limit of five live keys (two already live, one
+    revoked and one expired, which do not count): exactly three more are made."""
+    store = AccountStore(engine)
+    user = await store.create_user("many@example.com", "enterprise")
+    await store.create_key(user.id)
+    await store.create_key(user.id)
+    await store.revoke_key((await store.create_key(user.id)).id, user.id)
+    expired = await store.create_key(user.id, expires_in_s=60)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(api_keys).where(api_keys.c.id == expired.id).values(expires_at=now_plus(-1))
+        )
+    made = await asyncio.gather(
+        *(store.create_key(user.id, max_live=5) for _ in range(20)), return_exceptions=True
+    )
+    assert sum(1 for m in made if not isinstance(m, BaseException)) == 3
+    assert all(isinstance(m, ConflictError) for m in made if isinstance(m, BaseException))
+
+
+async def test_a_key_expires_no_later_than_the_key_that_made_it(engine: AsyncEngine) -> None:
+    store = AccountStore(engine)
+    user = await store.create_user("brief@example.com", "enterprise")
+    parent = await store.authenticate((await store.create_key(user.id, expires_in_s=600)).secret)
+    assert parent.expires_at is not None
+    child = await store.create_key(user.id, not_after=parent.expires_at)
+    assert child.listed["expires_at"] == parent.expires_at
+    shorter = await store.create_key(user.id, expires_in_s=60, not_after=parent.expires_at)
+    assert shorter.listed["expires_at"] < parent.expires_at
+    with pytest.raises(InvalidInputError) as caught:
+        await store.create_key(user.id, expires_in_s=3600, not_after=parent.expires_at)
+    assert caught.value.field == "expires_in_s"
+    await store.aclose()

@@ -1,6 +1,7 @@
-"""Requests per minute per API key, from the key's plan.
+"""Requests per minute, from the plan: per user (all of a user's keys count together), and
+per client address for the public share links.
 
-A fixed one-minute window per key: in this process (`LocalRateLimiter`, one node), or
+A fixed one-minute window per counted name: in this process (`LocalRateLimiter`, one node), or
 shared by every node through Redis (`RedisRateLimiter`, `PDFPROMPT_REDIS_URL`): one
 INCR (and the window's expiry) per request. If Redis cannot be reached, requests are let
 through and counted in `errors` rather than refused: a rate limiter must not take the API
@@ -28,12 +29,12 @@ def _refused(limit: int, now: float, who: str) -> RateLimitedError:
     )
 
 
-KEY_PLAN = "this key's plan"
+PLAN = "your plan"
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key_id: str, limit: int | None, who: str = KEY_PLAN) -> None:
-        """Count a request of `key_id`; `RateLimitedError` when over `limit` this minute
+    async def hit(self, name: str, limit: int | None, who: str = PLAN) -> None:
+        """Count a request of `name`; `RateLimitedError` when over `limit` this minute
         (its message: "<who> allows <limit> requests a minute")."""
         ...
 
@@ -44,21 +45,21 @@ class LocalRateLimiter:
     """Counts in this process only."""
 
     def __init__(self) -> None:
-        self._windows: dict[str, tuple[int, int]] = {}  # key id -> (window, requests)
+        self._windows: dict[str, tuple[int, int]] = {}  # name -> (window, requests)
 
-    async def hit(self, key_id: str, limit: int | None, who: str = KEY_PLAN) -> None:
+    async def hit(self, name: str, limit: int | None, who: str = PLAN) -> None:
         if limit is None:
             return
         now = time.time()
         window = int(now // WINDOW_S)
-        seen_window, count = self._windows.get(key_id, (window, 0))
+        seen_window, count = self._windows.get(name, (window, 0))
         if seen_window != window:
             count = 0
             if len(self._windows) > 100_000:  # old windows of idle keys
                 self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
         if count >= limit:
             raise _refused(limit, now, who)
-        self._windows[key_id] = (window, count + 1)
+        self._windows[name] = (window, count + 1)
 
     async def aclose(self) -> None:
         pass
@@ -73,15 +74,15 @@ class RedisRateLimiter:
         self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.errors = 0
 
-    async def hit(self, key_id: str, limit: int | None, who: str = KEY_PLAN) -> None:
+    async def hit(self, name: str, limit: int | None, who: str = PLAN) -> None:
         if limit is None:
             return
         now = time.time()
-        name = f"pdfprompt:rate:{key_id}:{int(now // WINDOW_S)}"
+        counter = f"pdfprompt:rate:{name}:{int(now // WINDOW_S)}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                pipe.expire(name, WINDOW_S * 2)
+                pipe.incr(counter)
+                pipe.expire(counter, WINDOW_S * 2)
                 count, _ = await pipe.execute()
         except Exception as exc:  # Redis down: let the request through, say so
             self.errors += 1
