@@ -39,7 +39,7 @@ def _delivery_out(delivery: Delivery) -> DeliveryOut:
 @router.post("/webhooks", status_code=201, response_model=WebhookOut)
 async def create_webhook(body: WebhookIn, caller: AccountHolder, svc: Svc) -> WebhookOut:
     """A new endpoint for the events named; its signing secret is in this answer only."""
-    url = check_url(body.url, svc.webhook_rule)
+    url = await check_url(body.url, svc.webhook_rule)
     hook = await svc.webhooks.create(caller.user_id, url, body.events, body.description)
     return _out(hook)
 
@@ -60,7 +60,7 @@ async def update_webhook(
 ) -> WebhookOut:
     """Change the URL, events or description; `enabled` turns delivery off (pending
     deliveries are given up) or back on; `rotate_secret` answers with a new secret."""
-    url = check_url(body.url, svc.webhook_rule) if body.url is not None else None
+    url = await check_url(body.url, svc.webhook_rule) if body.url is not None else None
     hook = await svc.webhooks.update(
         caller.user_id,
         webhook_id,
