@@ -1,10 +1,12 @@
 """Webhooks through `pdfprompt serve` on SQLite and PostgreSQL, to real HTTP receivers on
 127.0.0.1: registration and its errors, a signed `job.succeeded` carrying the job, retries
 recorded attempt by attempt, a server killed in the middle of a delivery, and the address
-rule when private addresses are not allowed."""
+rules when private addresses are not allowed: the table of hostile URLs refused at
+registration, and URLs stored before that refused at delivery."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections.abc import Iterator
@@ -13,11 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from pdfprompt.accounts import verify
+from pdfprompt.db import create_engine, webhooks
+from pdfprompt.settings import Settings
 from tests.e2e.conftest import Process, cli, create_key, service_env, serving, start_server
 from tests.e2e.test_flow import wait_final
 from tests.e2e.test_queue import split_service
+from tests.hostile_urls import HOSTILE
 from tests.receiver import Receiver
 
 ALLOW = {
@@ -113,6 +119,26 @@ BAD = [
 ]
 
 
+def _all_refused(c: httpx.Client, table: list[tuple[str, str]]) -> None:
+    """Registering each URL (for an event this user never causes, to be safe) answers 422
+    naming the field and the problem."""
+    answers = [
+        c.post("/v1/webhooks", json={"url": url, "events": ["quota.warning"]}) for url, _ in table
+    ]
+    accepted = [url for (url, _), answer in zip(table, answers, strict=True) if answer.is_success]
+    assert accepted == []
+    for (_, problem), answer in zip(table, answers, strict=True):
+        _refused(answer, problem)
+
+
+def _refused(answer: httpx.Response, problem: str, field: str = "url") -> None:
+    assert answer.status_code == 422, (answer.request.content, answer.text)
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "invalid_input"
+    assert answer.json()["field"] == field, answer.json()
+    assert problem in answer.json()["detail"], (problem, answer.json())
+
+
 def test_bad_registrations_are_refused_naming_the_problem(
     allowing: tuple[Process, dict[str, str], Path],
 ) -> None:
@@ -124,6 +150,9 @@ def test_bad_registrations_are_refused_naming_the_problem(
             assert answer.headers["content-type"] == "application/problem+json"
             assert answer.json()["code"] == "invalid_input"
             assert problem in answer.json()["detail"]
+        # Allowing private addresses, URLs the client cannot use are still refused.
+        unusable = [(url, problem) for url, problem, kind in HOSTILE if kind == "url"]
+        _all_refused(c, unusable)
         assert c.get("/v1/webhooks").json()["items"] == []
         assert c.patch("/v1/webhooks/nope", json={"enabled": True}).status_code == 404
 
@@ -156,28 +185,73 @@ def test_a_server_killed_mid_delivery_loses_no_event(
             server.wait_ready()
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_private_addresses_are_refused_when_not_allowed(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, database: str
 ) -> None:
-    # The operator's default; the address rule does not depend on the database.
-    with serving(request, tmp_path, "sqlite") as (server, env):
+    # The operator's default rule, a failure run of one disabling an endpoint.
+    extra = {"PDFPROMPT_WEBHOOK_DISABLE_AFTER": "1", "PDFPROMPT_WEBHOOK_POLL_MS": "100"}
+    with serving(request, tmp_path, database, **extra) as (server, env):
         _refused_when_not_allowed(server, env)
+
+
+def _store(env: dict[str, str], webhook_id: str, url: str) -> None:
+    """Write the URL into the row, as one registered before registration refused it."""
+
+    async def write() -> int:
+        engine = create_engine(Settings(database_url=env["DATABASE_URL"]))
+        try:
+            async with engine.begin() as conn:
+                done = await conn.execute(
+                    update(webhooks)
+                    .where(webhooks.c.id == webhook_id)
+                    .values(url=url, events=["job.succeeded"])
+                )
+                return done.rowcount
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(write()) == 1
 
 
 def _refused_when_not_allowed(server: Process, env: dict[str, str]) -> None:
     with _client(server, env, "private@example.com") as c, Receiver() as r:
-        literal = c.post("/v1/webhooks", json={"url": r.url})
-        assert literal.status_code == 422
-        assert "127.0.0.1 is a private or loopback address" in literal.json()["detail"]
-        # `127.1` is not written as an address, but resolves to one: refused on delivery.
-        sneaky = c.post("/v1/webhooks", json={"url": r.url.replace("127.0.0.1", "127.1")})
-        assert sneaky.status_code == 201
-        hook = sneaky.json()
+        # Every URL of the table that needs no resolver but the system's, and the receiver's
+        # address in several spellings.
+        port = r.base.rsplit(":", 1)[1]
+        spellings = ["127.0.0.1", "127.1", "2130706433", "0x7f000001", "localhost.", "[::1]"]
+        _all_refused(
+            c,
+            [(url, problem) for url, problem, kind in HOSTILE if kind != "name"]
+            + [(f"http://{host}:{port}/hook", "special-purpose address") for host in spellings],
+        )
+        assert c.get("/v1/webhooks").json()["items"] == []
+        # Endpoints registered when these URLs still passed: a literal public address (never
+        # contacted: it hears no event) is swapped for them in the database.
+        stored = {
+            f"http://127.1:{port}/hook": "refused: 127.1 means 127.0.0.1, a special-purpose "
+            "address (Loopback, 127.0.0.0/8);",
+            f"http://0177.0.0.1:{port}/hook": "refused: cannot be read: Invalid IPv4 address",
+        }
+        hooks = {}
+        for url in stored:
+            made = c.post(
+                "/v1/webhooks", json={"url": "https://93.184.215.14/in", "events": ["job.canceled"]}
+            )
+            assert made.status_code == 201
+            hook = made.json()
+            _refused(c.patch(f"/v1/webhooks/{hook['id']}", json={"url": url}), "url: ")
+            _store(env, hook["id"], url)
+            hooks[url] = hook["id"]
         _succeeded(c)
-        delivery = _ended_delivery(c, hook["id"])
-        assert (delivery["status"], delivery["attempts"]) == ("failed", 1)
-        assert delivery["last_error"].startswith("refused: 127.1 resolves to 127.0.0.1")
+        for url, error in stored.items():
+            delivery = _ended_delivery(c, hooks[url])
+            assert (delivery["status"], delivery["attempts"]) == ("failed", 1)
+            assert delivery["last_error"].startswith(error)
+            ended = c.get(f"/v1/webhooks/{hooks[url]}").json()  # a failure run of one
+            assert ended["enabled"] is False and error in ended["disabled_reason"]
         assert r.hits == []
+    assert "failed unexpectedly" not in server.log()
 
 
 def test_the_quota_warning_is_sent_once_with_the_usage(

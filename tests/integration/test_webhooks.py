@@ -1,17 +1,22 @@
 """Webhook deliveries on real SQLite and PostgreSQL, sent over real HTTP to receivers on
 loopback addresses: events enqueued by the transaction that ends the job, signatures,
-retries with every attempt recorded, address refusals (also after a redirect), a claim
-whose worker died, disabling after a failure run, and pruning by age."""
+retries with every attempt recorded, address refusals (also after a redirect, and for a
+name that resolves to loopback only at delivery), stored URLs the client cannot use, an
+attempt that raises, a claim whose worker died, disabling after a failure run, and pruning
+by age."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import json
+import logging
 import ssl
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trustme
 from sqlalchemy import func, select, update
@@ -24,13 +29,20 @@ from pdfprompt.accounts import (
     WebhookDispatcher,
     WebhookSender,
     WebhookStore,
+    check_url,
     public_only,
     verify,
 )
-from pdfprompt.accounts.delivery import AddressRule, IpAddress, any_address
-from pdfprompt.db import now_plus, webhook_attempts, webhook_deliveries
-from pdfprompt.domain import JobError, JobType, RetryPolicy
+from pdfprompt.accounts.addresses import (
+    AddressRule,
+    IpAddress,
+    Resolve,
+    any_address,
+)
+from pdfprompt.db import now_plus, webhook_attempts, webhook_deliveries, webhooks
+from pdfprompt.domain import InvalidInputError, JobError, JobType, RetryPolicy
 from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+from tests.hostile_urls import HOSTILE, resolve_names
 from tests.receiver import Receiver
 
 FAST = RetryPolicy(base_s=0.05, cap_s=0.2)
@@ -45,12 +57,14 @@ def _dispatcher(
     rule: AddressRule = any_address,
     owner: str = "w1",
     verify: ssl.SSLContext | bool = True,
+    resolve: Resolve | None = None,
     **config: Any,
 ) -> WebhookDispatcher:
     config.setdefault("retry", FAST)
     config.setdefault("timeout_s", 5.0)
     config.setdefault("poll_s", 0.05)
-    sender = WebhookSender(timeout_s=config["timeout_s"], rule=rule, verify=verify)
+    resolving = {"resolve": resolve} if resolve is not None else {}
+    sender = WebhookSender(timeout_s=config["timeout_s"], rule=rule, verify=verify, **resolving)
     return WebhookDispatcher(store, sender, _compose, DeliveryConfig(**config), owner=owner)
 
 
@@ -154,9 +168,11 @@ async def test_private_addresses_are_refused_after_resolving(engine: AsyncEngine
         assert receiver.hits == []
     [delivery], _ = await hooks.deliveries(user, hook.id)
     assert (delivery.status, delivery.attempts) == ("failed", 1)  # refused: not retried
-    assert delivery.last_error is not None
-    assert "refused: localhost resolves to" in delivery.last_error
-    assert "private or loopback" in delivery.last_error
+    assert delivery.last_error == (
+        "refused: localhost is a loopback name (RFC 6761) for 127.0.0.1, a special-purpose "
+        "address (Loopback, 127.0.0.0/8); an operator may allow such addresses with "
+        "PDFPROMPT_WEBHOOK_ALLOW_PRIVATE=true"
+    )
 
 
 def _only(*allowed: str) -> AddressRule:
@@ -182,7 +198,10 @@ async def test_every_redirect_is_checked_before_it_is_followed(engine: AsyncEngi
         assert inside.hits == []
         [delivery], _ = await hooks.deliveries(user, hook.id)
         assert delivery.status == "failed"
-        assert delivery.last_error == "refused: 127.0.0.2 is a private or loopback address"
+        assert delivery.last_error is not None
+        assert delivery.last_error.startswith(
+            "refused: 127.0.0.2 is a special-purpose address (Loopback, 127.0.0.0/8);"
+        )
         # Allowed, the redirect is followed with the same signed body.
         with Receiver(script=[("redirect", 308, inside.url)]) as front:
             second = await hooks.create(user, front.url, ["job.failed"])
@@ -191,6 +210,199 @@ async def test_every_redirect_is_checked_before_it_is_followed(engine: AsyncEngi
         [hit] = inside.wait_for(1)
     assert hit.event["type"] == "job.failed"
     assert verify(str(second.secret), hit.body, hit.headers["Pdfprompt-Signature"])
+
+
+async def test_a_redirect_to_a_url_the_rules_refuse_ends_the_delivery(engine: AsyncEngine) -> None:
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+    with Receiver("127.0.0.2") as inside:
+        port = inside.base.rsplit(":", 1)[1]
+        locations = [
+            f"http://0x7f000002:{port}/",
+            "http://0177.0.0.1/",
+            "http://xn--/",
+            "gopher://x/",
+        ]
+        with Receiver(script=[("redirect", 307, where) for where in locations]) as front:
+            made = [await hooks.create(user, front.url, ["job.succeeded"]) for _ in locations]
+            await _job(jobs, user)  # one event for each of the endpoints
+            await _deliver_all(_dispatcher(hooks, rule=_only("127.0.0.1")))
+            assert len(front.hits) == len(locations)
+        assert inside.hits == []
+    ended = [(await hooks.deliveries(user, hook.id))[0][0] for hook in made]
+    assert [(d.status, d.attempts) for d in ended] == [("failed", 1)] * len(locations)
+    errors = sorted(str(d.last_error) for d in ended)
+    assert errors[0].startswith(
+        "refused: 0x7f000002 means 127.0.0.2, a special-purpose address (Loopback, 127.0.0.0/8);"
+    )
+    assert errors[1:] == [
+        "refused: the redirect to 'gopher://x/': must be an http:// or https:// URL",
+        "refused: the redirect to 'http://0177.0.0.1/': cannot be read: "
+        "Invalid IPv4 address: '0177.0.0.1'",
+        "refused: the redirect to 'http://xn--/': xn-- is no host name (labels of 1-63 "
+        "letters, digits, - or _, 253 characters in all)",
+    ]
+
+
+async def test_a_name_that_resolves_to_loopback_only_at_delivery_is_refused(
+    engine: AsyncEngine,
+) -> None:
+    """What registration cannot know: the name had a public address then, and resolves to
+    loopback when the event is sent."""
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+
+    async def then(host: str, port: int) -> list[IpAddress]:
+        return [ipaddress.ip_address("93.184.215.14")]
+
+    async def now(host: str, port: int) -> list[IpAddress]:
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    with Receiver() as receiver:
+        url = receiver.url.replace("127.0.0.1", "rebind.example")
+        assert await check_url(url, public_only, resolve=then) == url
+        hook = await hooks.create(user, url, ["job.succeeded"])
+        await _job(jobs, user)
+        await _deliver_all(_dispatcher(hooks, rule=public_only, resolve=now))
+        assert receiver.hits == []
+    [delivery], _ = await hooks.deliveries(user, hook.id)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)  # refused: not retried
+    assert str(delivery.last_error).startswith(
+        "refused: rebind.example resolves to 127.0.0.1, a special-purpose address "
+        "(Loopback, 127.0.0.0/8);"
+    )
+
+
+def _loopback_names_in_etc_hosts() -> list[str]:
+    names = []
+    for line in Path("/etc/hosts").read_text().splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) > 1 and ipaddress.ip_address(fields[0]).is_loopback:
+            names.extend(fields[1:])
+    return names
+
+
+async def test_names_the_system_resolves_to_loopback_are_refused_at_registration() -> None:
+    """The system's resolver (only /etc/hosts names here: nothing leaves the machine)."""
+    names = _loopback_names_in_etc_hosts()
+    assert "localhost" in names
+    for name in [*names, "localhost.", "LOCALHOST"]:
+        with pytest.raises(InvalidInputError) as info:
+            await check_url(f"http://{name}:8080/hook", public_only)
+        assert info.value.field == "url"
+        assert "a special-purpose address (Loopback" in info.value.message
+    for name in names:  # not by their name: by what the resolver answers
+        if not name.endswith("localhost"):
+            with pytest.raises(InvalidInputError, match=f"url: {name.lower()} resolves to "):
+                await check_url(f"https://{name}/hook", public_only)
+
+
+async def test_the_sender_refuses_every_hostile_url_before_connecting() -> None:
+    """The table of hostile URLs, stored anyway: refused at delivery by the same rules, at
+    once and for good, with no request made. Allowed private addresses, the sender
+    connects to the address it judged (a transport that records stands in for the peer)."""
+    requests: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200)
+
+    for rule in (public_only, any_address):
+        transport = httpx.MockTransport(record)
+        sender = WebhookSender(timeout_s=5, rule=rule, resolve=resolve_names, transport=transport)
+        try:
+            for url, problem, kind in HOSTILE:
+                outcome = await sender.send(url, b"{}", {})
+                if rule is public_only or kind == "url":
+                    assert outcome.permanent, (url, outcome)
+                    assert str(outcome.error).startswith("refused: "), (url, outcome)
+                    assert problem.removeprefix("url: ") in str(outcome.error), (url, outcome)
+                else:
+                    assert not outcome.permanent, (url, outcome)
+        finally:
+            await sender.aclose()
+    allowed = [url for url, _, kind in HOSTILE if kind != "url"]
+    assert 0 < len(requests) <= len(allowed)
+    for request in requests:  # pinned: the address judged, the host name in `Host`
+        assert ipaddress.ip_address(request.url.host)
+        assert request.headers["Host"]
+
+
+async def _store_url(engine: AsyncEngine, webhook_id: str, url: str) -> None:
+    """A URL written into the row as one registered before registration refused it."""
+    async with engine.begin() as conn:
+        done = await conn.execute(
+            update(webhooks).where(webhooks.c.id == webhook_id).values(url=url)
+        )
+    assert done.rowcount == 1
+
+
+UNUSABLE = [  # (url stored, part of the error recorded); nothing but loopback, whatever reads them
+    ("http://0177.0.0.1:{port}/hook", "cannot be read: Invalid IPv4 address"),
+    ("http://127.0.0.1:{port}/hook\r\nX-Injected: 1", "line breaks"),
+    ("http://xn--:{port}/", "xn-- is no host name"),
+    ("http://a..b:{port}/", "a..b is no host name"),
+    ("http://" + "a" * 64 + ".example:{port}/", "is no host name"),
+    ("http://127.0.0.1:0/", "port 0 is not in 1-65535"),
+    ("http://[::1%25lo]:{port}/", "IPv6 zone ids"),
+    ("http://good.example\\@127.0.0.1:{port}/", "backslash"),
+    ("http://\uff11\uff12\uff17.0.0.1:{port}/", "Invalid IDNA hostname"),
+]
+
+
+async def test_stored_urls_the_client_cannot_use_end_at_once_and_disable_the_endpoint(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before registration refused them, such URLs made the sender raise: the delivery was
+    claimed again at every lease, for ever. Now each attempt is recorded and ends it."""
+    caplog.set_level(logging.INFO)
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+    with Receiver() as receiver:
+        port = receiver.base.rsplit(":", 1)[1]
+        made = []
+        for url, _ in UNUSABLE:
+            hook = await hooks.create(user, receiver.url, ["job.succeeded"])
+            await _store_url(engine, hook.id, url.format(port=port))
+            made.append(hook)
+        await _job(jobs, user)
+        await _job(jobs, user)
+        # Even for an operator who allows every address, with a retry window of a day.
+        await _deliver_all(_dispatcher(hooks, rule=any_address, disable_after=2))
+        assert receiver.hits == []
+    for hook, (_, problem) in zip(made, UNUSABLE, strict=True):
+        listed, _ = await hooks.deliveries(user, hook.id)
+        assert [(d.status, d.attempts) for d in listed] == [("failed", 1)] * 2
+        for delivery in listed:
+            [attempt] = delivery.log
+            assert str(attempt.error).startswith("refused: ") and problem in str(attempt.error)
+        ended = await hooks.get(user, hook.id)
+        assert ended.disabled_at is not None and ended.failure_run == 2
+        assert problem in str(ended.disabled_reason)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_an_attempt_that_raises_is_a_failed_attempt_until_the_window_ends(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    user = await _user(engine)
+
+    async def broken(host: str, port: int) -> list[IpAddress]:
+        raise RuntimeError("the resolver broke")
+
+    hook = await hooks.create(user, "http://broken.example:9/hook", ["job.succeeded"])
+    await _job(jobs, user)
+    await _deliver_all(_dispatcher(hooks, resolve=broken, window_s=2.0, disable_after=1))
+    [delivery], _ = await hooks.deliveries(user, hook.id)
+    assert delivery.status == "failed" and delivery.attempts >= 2  # retried, then given up
+    assert {a.error for a in delivery.log} == {
+        "could not deliver: RuntimeError: the resolver broke"
+    }
+    ended = await hooks.get(user, hook.id)
+    assert ended.disabled_at is not None
+    assert "the resolver broke" in str(ended.disabled_reason)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_a_delivery_whose_worker_died_is_sent_again_after_its_lease(

@@ -1,14 +1,11 @@
 """Users, API keys, plans, usage, share links and webhooks."""
 
+from pdfprompt.accounts.addresses import AddressRule, address_rule, check_url, public_only
 from pdfprompt.accounts.delivery import (
     SIGNATURE_HEADER,
-    AddressRule,
     DeliveryConfig,
     WebhookDispatcher,
     WebhookSender,
-    address_rule,
-    check_url,
-    public_only,
     sign,
     verify,
 )

@@ -1,11 +1,13 @@
-"""Sending webhook events: signing, the address rule, redirects, retries, the worker loop.
+"""Sending webhook events: signing, redirects, retries, the worker loop.
 
 Every attempt POSTs the same JSON body (fixed at the first attempt) with
 `Pdfprompt-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-An endpoint must answer 2xx within the timeout; anything else is retried with exponential
-backoff until the retry window has passed. The address every host name resolves to is
-checked before connecting, on the first request and on every redirect, and the connection
-goes to the address that was checked (a second DNS answer cannot swap it).
+An endpoint must answer 2xx within the timeout; anything else (an exception included) is
+retried with exponential backoff until the retry window has passed. The URL is read by the
+rules it was registered under (`addresses`), on the first request and on every redirect;
+every address its host resolves to is checked before connecting, and the connection goes
+to the address that was checked (a second DNS answer cannot swap it). A URL or address
+those rules refuse fails the delivery at once: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -14,20 +16,27 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from pdfprompt.accounts.addresses import (
+    LOOPBACK,
+    AddressRule,
+    IpAddress,
+    Resolve,
+    Target,
+    parse_target,
+    refusal,
+    resolve_host,
+)
 from pdfprompt.accounts.webhooks import AttemptOutcome, ClaimedDelivery, WebhookStore
 from pdfprompt.domain import InvalidInputError, RetryPolicy
 
@@ -37,9 +46,8 @@ SIGNATURE_HEADER = "Pdfprompt-Signature"
 MAX_REDIRECTS = 5
 EXCERPT_BYTES = 512
 _REDIRECTS = (301, 302, 303, 307, 308)
+_LOCATION = "pdfprompt.location"  # where `_take_location` keeps a redirect's Location
 
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-AddressRule = Callable[[IpAddress], bool]
 # (event, user id, subject) -> the event's `data`.
 Compose = Callable[[str, str, str], Awaitable[dict[str, Any]]]
 
@@ -65,54 +73,13 @@ def verify(
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def public_only(address: IpAddress) -> bool:
-    """The default rule: only globally routable unicast addresses (no private, loopback,
-    link-local, shared, reserved or multicast ranges, also when written as IPv4 in IPv6)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
-
-
-def any_address(address: IpAddress) -> bool:
-    return True
-
-
-def address_rule(allow_private: bool) -> AddressRule:
-    return any_address if allow_private else public_only
-
-
-def check_url(url: str, rule: AddressRule) -> str:
-    """A webhook URL as given, or `InvalidInputError` naming what is wrong. Host names are
-    resolved (and checked again) at every delivery; literal addresses are checked here."""
-    if len(url) > 2048:
-        raise InvalidInputError("url: at most 2048 characters", field="url")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError as exc:
-        raise InvalidInputError(f"url: {exc}", field="url") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise InvalidInputError("url: must be an http:// or https:// URL", field="url")
-    literal: IpAddress | None = None
-    with contextlib.suppress(ValueError):
-        literal = ipaddress.ip_address(host)
-    if (literal is not None and not rule(literal)) or (
-        host == "localhost" and not rule(ipaddress.ip_address("127.0.0.1"))
-    ):
-        raise InvalidInputError(
-            f"url: {host} is a private or loopback address, which webhooks may not reach",
-            field="url",
-        )
-    return url
-
-
 class _Refused(Exception):
     """The destination is not allowed; retrying cannot help."""
 
 
 class WebhookSender:
-    """POSTs one event to one URL, following redirects, within `timeout_s` in all."""
+    """POSTs one event to one URL, following redirects, within `timeout_s` in all. It never
+    raises: whatever goes wrong is the attempt's outcome."""
 
     def __init__(
         self,
@@ -121,13 +88,24 @@ class WebhookSender:
         rule: AddressRule,
         verify: ssl.SSLContext | bool = True,
         user_agent: str = "pdfprompt-webhooks/1",
+        resolve: Resolve = resolve_host,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`verify`: how HTTPS endpoints' certificates are checked (the system's trust
-        store by default), always against the URL's host name."""
+        store by default), always against the URL's host name; `resolve`: what turns a
+        host name into addresses (the system's resolver); `transport`: what carries the
+        requests (connections of its own by default)."""
         self.timeout_s = timeout_s
         self.rule = rule
         self.user_agent = user_agent
-        self.client = httpx.AsyncClient(follow_redirects=False, timeout=timeout_s, verify=verify)
+        self.resolve = resolve
+        self.client = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=timeout_s,
+            verify=verify,
+            transport=transport,
+            event_hooks={"response": [_take_location]},
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -141,13 +119,11 @@ class WebhookSender:
 
         try:
             async with asyncio.timeout(self.timeout_s):
-                target = httpx.URL(url)
+                target = _usable(url, "")
                 for _ in range(MAX_REDIRECTS + 1):
-                    if target.scheme not in ("http", "https"):
-                        raise _Refused(f"refused: redirect to a {target.scheme}: URL")
                     code, location, excerpt = await self._post(target, body, headers)
                     if code in _REDIRECTS and location:
-                        target = target.join(location)
+                        target = _redirected(target, location)
                         continue
                     if 200 <= code < 300:
                         return outcome(code, None)
@@ -159,18 +135,23 @@ class WebhookSender:
         except TimeoutError:
             return outcome(None, f"no answer within {self.timeout_s:g} s")
         except (httpx.HTTPError, OSError) as exc:
-            return outcome(None, f"could not deliver: {type(exc).__name__}: {exc}".rstrip(": "))
+            return outcome(None, f"could not deliver: {_short(exc)}")
+        except Exception as exc:  # a failed attempt like any other: retried, then given up
+            log.warning("a webhook attempt failed unexpectedly", exc_info=True)
+            return outcome(None, f"could not deliver: {_short(exc)}")
 
     async def _post(
-        self, target: httpx.URL, body: bytes, headers: dict[str, str]
+        self, target: Target, body: bytes, headers: dict[str, str]
     ) -> tuple[int, str | None, str]:
         """One POST to a checked address of the host (the next one if it cannot be
         reached); (status, Location, start of the answer)."""
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        sent = {**headers, "Host": target.netloc.decode("ascii"), "User-Agent": self.user_agent}
         addresses = await self._resolve(target)
+        sni = str(target.address) if target.address is not None else target.host
+        extensions = {"sni_hostname": sni} if target.url.scheme == "https" else {}
+        netloc = target.url.netloc.decode("ascii")
+        sent = {**headers, "Host": netloc, "User-Agent": self.user_agent}
         for n, address in enumerate(addresses):
-            pinned = target.copy_with(host=str(address))
+            pinned = target.url.copy_with(host=str(address))
             request = self.client.build_request(
                 "POST", pinned, content=body, headers=sent, extensions=extensions
             )
@@ -189,32 +170,69 @@ class WebhookSender:
         finally:
             await response.aclose()
         text = excerpt[:EXCERPT_BYTES].decode("utf-8", "replace").strip()
-        return response.status_code, response.headers.get("location"), text
+        return response.status_code, response.extensions.get(_LOCATION), text
 
-    async def _resolve(self, target: httpx.URL) -> list[IpAddress]:
+    async def _resolve(self, target: Target) -> list[IpAddress]:
         """The addresses to connect to, in the resolver's order; `_Refused` if any address
-        the host has is not allowed."""
-        host = target.host
-        try:
-            addresses = [ipaddress.ip_address(host)]
-        except ValueError:
-            port = target.port or (443 if target.scheme == "https" else 80)
+        the host has (or, for a `localhost` name, loopback) is not allowed."""
+        if target.address is not None:
+            addresses = [target.address]
+        else:
+            if target.loopback_name:
+                _judge(target, list(LOOPBACK), self.rule)
             try:
-                found = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM
-                )
-            except socket.gaierror as exc:
-                raise httpx.ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
-            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
-        for address in addresses:
-            if not self.rule(address):
-                raise _Refused(
-                    f"refused: {host} resolves to {address}, a private or loopback address "
-                    "(an operator may allow those with PDFPROMPT_WEBHOOK_ALLOW_PRIVATE=true)"
-                    if str(address) != host
-                    else f"refused: {host} is a private or loopback address"
-                )
+                addresses = await self.resolve(target.host, target.port)
+            except OSError as exc:
+                reason = exc.strerror or str(exc) or type(exc).__name__
+                raise httpx.ConnectError(f"cannot resolve {target.host}: {reason}") from None
+            if not addresses:
+                raise httpx.ConnectError(f"cannot resolve {target.host}: no address")
+        _judge(target, addresses, self.rule)
         return list(dict.fromkeys(addresses))
+
+
+async def _take_location(response: httpx.Response) -> None:
+    """Moves a redirect's Location out of the headers: the sender reads it by the rules of a
+    registered URL, where httpx would read it too (even when it does not follow it) and
+    raise on one it cannot parse."""
+    location = response.headers.get("location")
+    if location is not None:
+        del response.headers["location"]
+        response.extensions[_LOCATION] = location
+
+
+def _judge(target: Target, addresses: list[IpAddress], rule: AddressRule) -> None:
+    problem = refusal(target, addresses, rule)
+    if problem is not None:
+        raise _Refused(
+            f"refused: {problem}; an operator may allow such addresses with "
+            "PDFPROMPT_WEBHOOK_ALLOW_PRIVATE=true"
+        )
+
+
+def _usable(url: str | httpx.URL, what: str) -> Target:
+    """`url` read by the same rules as at registration; `_Refused` if it cannot be used."""
+    try:
+        return parse_target(url)
+    except InvalidInputError as exc:
+        raise _Refused(f"refused: {what}{exc.message.removeprefix('url: ')}") from None
+
+
+def _redirected(target: Target, location: str) -> Target:
+    """Where a redirect points, checked like a registered URL."""
+    what = f"the redirect to {location[:200]!r}: "
+    try:
+        joined = target.url.join(location)
+    except Exception as exc:  # the client cannot read the Location header
+        raise _Refused(f"refused: {what}cannot be read: {exc}") from None
+    if any(c.isspace() or c == "\\" for c in location):
+        raise _Refused(f"refused: {what}may not contain spaces or backslashes")
+    return _usable(joined, what)
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ async def create_webhook(
     caller: AccountHolder, body: Annotated[WebhookIn, json_body(WebhookIn)], svc: Svc
 ) -> WebhookOut:
     """A new endpoint for the events named; its signing secret is in this answer only."""
-    url = check_url(body.url, svc.webhook_rule)
+    url = await check_url(body.url, svc.webhook_rule)
     hook = await svc.webhooks.create(caller.user_id, url, body.events, body.description)
     return _out(hook)
 
@@ -67,7 +67,7 @@ async def update_webhook(
 ) -> WebhookOut:
     """Change the URL, events or description; `enabled` turns delivery off (pending
     deliveries are given up) or back on; `rotate_secret` answers with a new secret."""
-    url = check_url(body.url, svc.webhook_rule) if body.url is not None else None
+    url = await check_url(body.url, svc.webhook_rule) if body.url is not None else None
     hook = await svc.webhooks.update(
         caller.user_id,
         webhook_id,
