@@ -67,6 +67,9 @@ watermark = false
 """
 
 Start = Callable[..., Process]
+# A webhook that is registered and never sent to: a literal public address (no name to look
+# up) for an event an unlimited plan never has.
+HOOK = "https://93.184.215.14/in"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -328,7 +331,8 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
         assert job["status"] == "succeeded"
         [key] = c.get("/v1/keys").json()["items"]
         share = c.post(f"/v1/files/{job['file']['id']}/shares", json={}).json()
-        hook = c.post("/v1/webhooks", json={"url": "https://hooks.example.com/in"}).json()
+        # A literal public address (no name looked up) and an event that never comes.
+        hook = c.post("/v1/webhooks", json={"url": HOOK, "events": ["quota.warning"]}).json()
         ids = {
             "webhook": hook["id"],
             "job": job["id"],
@@ -350,4 +354,4 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
         assert still["revoked_at"] is None and still["downloads"] == 0
         assert httpx.get(share["url"]).status_code == 200
         [hooked] = c.get("/v1/webhooks").json()["items"]
-        assert hooked["enabled"] is True and hooked["url"] == "https://hooks.example.com/in"
+        assert hooked["enabled"] is True and hooked["url"] == HOOK

@@ -31,7 +31,14 @@ SEED = os.environ.get("PDFPROMPT_CONTRACT_SEED", "20261204")
 def test_every_operation_keeps_the_openapi_contract(
     request: pytest.FixtureRequest, tmp_path: Path, database: str
 ) -> None:
-    with serving(request, tmp_path, database, PDFPROMPT_WORKER_CONCURRENCY="4") as (server, env):
+    with serving(
+        request,
+        tmp_path,
+        database,
+        PDFPROMPT_WORKER_CONCURRENCY="4",
+        # Webhooks to loopback are accepted (and delivered nowhere else: contract_hooks.py).
+        PDFPROMPT_WEBHOOK_ALLOW_PRIVATE="true",
+    ) as (server, env):
         email = "contract@example.com"
         create_key(env, email)
         document = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()

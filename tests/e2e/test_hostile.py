@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Process, cli, create_key
-from tests.e2e.test_accounts import Start, _client, _fresh_window, _user, deployment
+from tests.e2e.test_accounts import HOOK, Start, _client, _fresh_window, _user, deployment
 from tests.e2e.test_flow import wait_final
 
 __all__ = ["deployment"]  # the fixture: servers on a database and a plans file
@@ -32,7 +32,7 @@ BODY_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/v1/jobs", {"type": "html", "input": "<p>x</p>"}),
     ("POST", "/v1/jobs/{job}/revise", {"instructions": "shorter"}),
     ("POST", "/v1/keys", {"name": "k"}),
-    ("POST", "/v1/webhooks", {"url": "https://hooks.example.com/in"}),
+    ("POST", "/v1/webhooks", {"url": HOOK, "events": ["quota.warning"]}),
     ("PATCH", "/v1/webhooks/{webhook}", {"description": "d"}),
     ("POST", "/v1/files/{file}/shares", {"expires_in_s": 600}),
 ]
@@ -59,7 +59,7 @@ def owned(served: tuple[Process, dict[str, str]]) -> Iterator[tuple[httpx.Client
         c, c.post("/v1/jobs", json={"type": "html", "input": "<p>o</p>"}).json()["id"]
     )
     assert job["status"] == "succeeded"
-    hook = c.post("/v1/webhooks", json={"url": "https://hooks.example.com/in"}).json()
+    hook = c.post("/v1/webhooks", json={"url": HOOK, "events": ["quota.warning"]}).json()
     yield c, {"job": job["id"], "file": job["file"]["id"], "webhook": hook["id"]}
     c.close()
 
