@@ -6,7 +6,8 @@ For each corpus document (bench/corpus/: a 1-page invoice, 5- and 20-page
 reports), made unique per render so nothing can be cached, in one run:
 
 1. bare: a Playwright loop, one warm browser and 2 reusable pages, nothing else;
-2. renderer: pdfprompt's renderer through its pool (`render_pdf`, 2 callers);
+2. renderer: pdfprompt's renderer through its pool, its PDF finished as a job's is
+   (`render_input`: render, then `pdfprompt.pdf.finish`; 2 callers);
    renderer-tagged: the same, asked for a tagged PDF with an outline (`tagged`,
    `outline`), what accessibility costs;
 3. service: `pdfprompt serve` (SQLite, local files), documents submitted over
@@ -47,7 +48,8 @@ import psutil
 from benchlib import Service, at, submit_jobs, tree, tree_rss_mb
 from playwright.async_api import Page, async_playwright
 
-from pdfprompt.domain import RenderOptions
+from pdfprompt.domain import JobType, RenderOptions
+from pdfprompt.pipeline import render_input
 from pdfprompt.render import (
     HEADLESS_ARGS,
     WeasyPrintRenderer,
@@ -171,7 +173,7 @@ async def bench_renderer(
 
         async def one(_caller: int, doc: str) -> float:
             t = time.perf_counter()
-            sizes.append(len((await render_pdf(renderer, doc, options)).data))
+            sizes.append(len((await render_input(renderer, JobType.HTML, doc, options)).data))
             return time.perf_counter() - t
 
         await asyncio.gather(*(one(i, "<p>warm</p>") for i in range(2)))

@@ -37,8 +37,8 @@ from pdfprompt.generate import (
     markdown_document,
     messages,
     revise_messages,
-    with_watermark,
 )
+from pdfprompt.pdf import FINISH_VERSION, finish
 from pdfprompt.queue import JobContext, JobStore, StoredFile
 from pdfprompt.render import RenderedPdf, Renderer, render_pdf
 from pdfprompt.storage import Storage
@@ -60,12 +60,18 @@ def build_document(job_type: JobType, text: str, options: RenderOptions) -> tupl
     return markdown_document(text, title=options.title), Generator.MARKDOWN_FALLBACK
 
 
-def render_key(user_id: str, engine: str, document: str, options: RenderOptions) -> str:
-    """What identifies a render: its owner, the engine, the document and every option that
-    shapes the PDF (the download filename does not). Scoped to the owner, so a cache hit
-    never tells one user what another rendered."""
+def render_key(
+    user_id: str, engine: str, document: str, options: RenderOptions, *, watermark: bool = False
+) -> str:
+    """What identifies a render: its owner, the engine, the document, every option that
+    shapes the PDF (the download filename does not), whether it is watermarked and how it
+    was finished. Scoped to the owner, so a cache hit never tells one user what another
+    rendered; the watermark is stamped before the PDF is stored, so it is part of the key."""
     shaping = asdict(replace(options, filename=None))
-    digest = hashlib.sha256(json.dumps([user_id, engine, shaping], sort_keys=True).encode())
+    finishing = [watermark, FINISH_VERSION]
+    digest = hashlib.sha256(
+        json.dumps([user_id, engine, shaping, finishing], sort_keys=True).encode()
+    )
     digest.update(b"\0")
     digest.update(document.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
@@ -74,9 +80,18 @@ def render_key(user_id: str, engine: str, document: str, options: RenderOptions)
 async def render_input(
     renderer: Renderer, job_type: JobType, text: str, options: RenderOptions
 ) -> RenderedPdf:
-    """Generate and render one document with no queue (`pdfprompt render`)."""
+    """Generate, render and finish one document with no queue (`pdfprompt render`)."""
     document, _ = build_document(job_type, text, options)
-    return await render_pdf(renderer, document, options)
+    rendered = await render_pdf(renderer, document, options)
+    return await finished(rendered, document, options, watermark=False)
+
+
+async def finished(
+    rendered: RenderedPdf, document: str, options: RenderOptions, *, watermark: bool
+) -> RenderedPdf:
+    """The rendered PDF post-processed (`pdfprompt.pdf.finish`), off the event loop."""
+    data = await asyncio.to_thread(finish, rendered.data, options, document, watermark=watermark)
+    return replace(rendered, data=data)
 
 
 class JobPipeline:
@@ -126,10 +141,11 @@ class JobPipeline:
         document, generator = await self._document(ctx, options)
         # The plan the job was submitted under sets its limits and watermark.
         plan = self.plans.get(job.plan) if job.plan else None
-        if plan is not None and plan.watermark:
-            document = with_watermark(document)
+        watermark = plan is not None and plan.watermark
         await ctx.report(JobStage.RENDERING, 0.3, generator)
-        cache_key = render_key(job.user_id, self.renderer.name, document, options)
+        cache_key = render_key(
+            job.user_id, self.renderer.name, document, options, watermark=watermark
+        )
         # A model's answer is new every time: looking it up would only ever miss.
         rendered = None if generator is Generator.LLM else await self._from_cache(ctx, cache_key)
         if rendered is None:
@@ -150,6 +166,7 @@ class JobPipeline:
                 raise RenderTimeoutError(
                     exc.message + (" again; not retrying" if again else ""), transient=not again
                 ) from exc
+            rendered = await finished(rendered, document, options, watermark=watermark)
         if plan is not None:
             await self._check_plan(ctx, plan, rendered)
         # Each attempt writes under its own key; only the winning attempt's key is recorded.

@@ -27,18 +27,19 @@ from pypdf import PdfReader
 from pdfprompt.domain import (
     BrowserUnavailableError,
     InvalidInputError,
+    JobType,
     PageLimitExceededError,
     RenderError,
     RenderOptions,
     RenderTimeoutError,
 )
 from pdfprompt.domain.options import Margin
+from pdfprompt.pipeline import render_input
 from pdfprompt.render import (
     MEMORY_CHECK_EVERY,
     ChromiumRenderer,
     RendererPool,
     chromium_renderer,
-    render_pdf,
     renderer_from_settings,
 )
 from pdfprompt.settings import Settings
@@ -118,7 +119,7 @@ async def test_metadata_and_size_options(renderer: RendererPool) -> None:
     options = RenderOptions(
         width="100mm", height="150mm", title="T", author="A", subject="S", keywords="k1, k2"
     )
-    out = await render_pdf(renderer, "<p>hi</p>", options)
+    out = await render_input(renderer, JobType.HTML, "<p>hi</p>", options)
     reader = PdfReader(io.BytesIO(out.data))
     box = reader.pages[0].mediabox
     assert (round(float(box.width) / 72 * 25.4), round(float(box.height) / 72 * 25.4)) == (100, 150)
@@ -198,7 +199,9 @@ async def test_a_tagged_pdf_and_an_outline_only_when_asked(renderer: RendererPoo
     )
 
     async def read(options: RenderOptions) -> PdfReader:
-        return PdfReader(io.BytesIO((await render_pdf(renderer, doc, options)).data))
+        return PdfReader(
+            io.BytesIO((await render_input(renderer, JobType.HTML, doc, options)).data)
+        )
 
     plain = await read(RenderOptions())
     assert "/StructTreeRoot" not in plain.trailer["/Root"] and plain.outline == []

@@ -8,7 +8,7 @@ import io
 from pypdf import PdfReader, PdfWriter
 
 from pdfprompt.domain import RenderOptions
-from pdfprompt.render.metadata import heading_texts, mended_title, rewritten
+from pdfprompt.pdf import finish, heading_texts, mended_title
 
 
 def _pdf(info: bool) -> bytes:
@@ -51,7 +51,7 @@ def test_information_and_outline_titles_are_appended_and_read_back() -> None:
     for info in (True, False):
         original = _pdf(info)
         options = RenderOptions(author="Zoë 東京", keywords="a, b", outline=True)
-        pdf = rewritten(original, options, document)
+        pdf = finish(original, options, document, watermark=False)
         # The original bytes are kept whole; what changed follows them.
         assert pdf.startswith(original) and len(pdf) > len(original)
         reader = PdfReader(io.BytesIO(pdf), strict=True)
@@ -66,5 +66,9 @@ def test_information_and_outline_titles_are_appended_and_read_back() -> None:
 
 def test_a_pdf_that_needs_nothing_comes_back_as_it_was() -> None:
     original = _pdf(True)
-    assert rewritten(original, RenderOptions(author="Someone"), "") is original
-    assert rewritten(original, RenderOptions(outline=True), "<h1>IntroIntro</h1>") is original
+    for options, document in (
+        (RenderOptions(author="Someone"), ""),
+        (RenderOptions(outline=True), "<h1>IntroIntro</h1>"),
+        (RenderOptions(), ""),
+    ):
+        assert finish(original, options, document, watermark=False) is original

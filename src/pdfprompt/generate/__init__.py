@@ -9,11 +9,9 @@ from pdfprompt.generate.document import (
 )
 from pdfprompt.generate.llm import KeyRing, LlmClient
 from pdfprompt.generate.markdown import (
-    WATERMARK_TEXT,
     markdown_document,
     markdown_to_html,
     print_stylesheet,
-    with_watermark,
     wrap_document,
 )
 from pdfprompt.settings import Settings
@@ -39,7 +37,6 @@ def llm_client_from_settings(settings: Settings) -> LlmClient | None:
 
 
 __all__ = [
-    "WATERMARK_TEXT",
     "KeyRing",
     "LlmClient",
     "clean_css",
@@ -51,6 +48,5 @@ __all__ = [
     "messages",
     "print_stylesheet",
     "revise_messages",
-    "with_watermark",
     "wrap_document",
 ]

@@ -35,20 +35,3 @@ def wrap_document(body_html: str, *, title: str | None = None, lang: str = "") -
 
 def markdown_document(text: str, *, title: str | None = None) -> str:
     return wrap_document(markdown_to_html(text), title=title)
-
-
-WATERMARK_TEXT = "Made with pdfprompt · free plan"
-_WATERMARK = (
-    '<div class="pdfprompt-watermark" style="position: fixed; right: 0; bottom: 0;'
-    " font: 8pt 'Noto Sans', 'DejaVu Sans', sans-serif; color: #777; opacity: 0.85;"
-    ' z-index: 2147483647; background: transparent;">' + WATERMARK_TEXT + "</div>"
-)
-
-
-def with_watermark(document: str) -> str:
-    """The document with a small line of text at the bottom of every printed page (a fixed
-    element repeats on each page in print)."""
-    at = document.lower().rfind("</body")
-    if at == -1:
-        return document + _WATERMARK
-    return document[:at] + _WATERMARK + document[at:]

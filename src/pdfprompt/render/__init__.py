@@ -1,11 +1,9 @@
-"""Rendering HTML to PDF: the warm Chromium pool, the WeasyPrint fallback, and PDF
-post-processing."""
+"""Rendering HTML to PDF: the warm Chromium pool and the WeasyPrint fallback. What is done to
+the PDF afterwards is `pdfprompt.pdf`'s."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import replace
 from typing import Protocol, Self
 
 from pdfprompt.domain import BrowserUnavailableError, RenderOptions
@@ -20,7 +18,6 @@ from pdfprompt.render.chromium import (
     inches,
     print_parameters,
 )
-from pdfprompt.render.metadata import needs_rewrite, rewritten
 from pdfprompt.render.weasy import WeasyPrintRenderer
 from pdfprompt.settings import Settings
 
@@ -54,13 +51,8 @@ class RendererPool(Renderer, Protocol):
 async def render_pdf(
     renderer: Renderer, document: str, options: RenderOptions, max_pages: int | None = None
 ) -> RenderedPdf:
-    """Render, then write document information and mend the outline when the options ask
-    for them."""
-    rendered = await renderer.render(document, options, max_pages)
-    if needs_rewrite(options):
-        data = await asyncio.to_thread(rewritten, rendered.data, options, document)
-        rendered = replace(rendered, data=data)
-    return rendered
+    """The PDF as the renderer prints it (`pdfprompt.pdf.finish` post-processes it)."""
+    return await renderer.render(document, options, max_pages)
 
 
 def renderer_from_settings(settings: Settings) -> RendererPool:

@@ -1,0 +1,50 @@
+"""Post-processing of rendered PDFs: document information and outline titles, actions that
+are not harmless dropped, and the watermark stamped on every page; all appended to the
+rendered bytes as one incremental update."""
+
+from __future__ import annotations
+
+from pdfprompt.domain import RenderOptions
+from pdfprompt.pdf.links import SAFE_SCHEMES, disarm, may_have_unsafe_actions, safe_uri
+from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, rewrite
+from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
+from pdfprompt.pdf.update import PdfUpdate
+
+# Changes whenever finishing makes different bytes of the same render (a render cache keyed
+# with it never hands out a PDF finished the old way).
+FINISH_VERSION = 1
+
+
+def finish(pdf: bytes, options: RenderOptions, document: str, *, watermark: bool) -> bytes:
+    """The rendered PDF finished: the information and outline titles the options ask for
+    (`document` is the HTML it was rendered from), every action but links to http, https and
+    mailto addresses and within the document dropped, and, with `watermark`, WATERMARK_TEXT
+    at the bottom right of every page, drawn over the content. The same bytes when nothing
+    is to change; a PDF that has no action and needs nothing else is not even parsed."""
+    actions = may_have_unsafe_actions(pdf)
+    if not (watermark or actions or needs_rewrite(options)):
+        return pdf
+    update = PdfUpdate(pdf)
+    if needs_rewrite(options):
+        rewrite(update, options, document)
+    if actions:
+        disarm(update)
+    if watermark:
+        stamp(update, WATERMARK_TEXT)
+    return update.written()
+
+
+__all__ = [
+    "FINISH_VERSION",
+    "SAFE_SCHEMES",
+    "WATERMARK_TEXT",
+    "PdfUpdate",
+    "disarm",
+    "finish",
+    "heading_texts",
+    "may_have_unsafe_actions",
+    "mended_title",
+    "needs_rewrite",
+    "safe_uri",
+    "stamp",
+]
