@@ -29,15 +29,21 @@ log = logging.getLogger(__name__)
 
 class Renderer(Protocol):
     max_pages: int
+    max_bytes: int
 
     @property
     def name(self) -> str: ...
 
     async def render(
-        self, document: str, options: RenderOptions, max_pages: int | None = None
+        self,
+        document: str,
+        options: RenderOptions,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
     ) -> RenderedPdf:
         """The PDF; `PageLimitExceededError` over `max_pages` or the renderer's own limit,
-        whichever is lower."""
+        whichever is lower, and `FileTooLargeError` as soon as the PDF passes `max_bytes` or
+        the renderer's own limit, whichever is lower (the rest of it is never read)."""
         ...
 
     async def check(self) -> None: ...
@@ -52,11 +58,15 @@ class RendererPool(Renderer, Protocol):
 
 
 async def render_pdf(
-    renderer: Renderer, document: str, options: RenderOptions, max_pages: int | None = None
+    renderer: Renderer,
+    document: str,
+    options: RenderOptions,
+    max_pages: int | None = None,
+    max_bytes: int | None = None,
 ) -> RenderedPdf:
     """Render, then write document information and mend the outline when the options ask
     for them."""
-    rendered = await renderer.render(document, options, max_pages)
+    rendered = await renderer.render(document, options, max_pages, max_bytes)
     if needs_rewrite(options):
         data = await asyncio.to_thread(rewritten, rendered.data, options, document)
         rendered = replace(rendered, data=data)
@@ -87,6 +97,8 @@ def weasyprint_renderer(settings: Settings) -> WeasyPrintRenderer:
         processes=settings.max_pdf_concurrency,
         timeout_s=settings.render_timeout_s,
         max_pages=settings.max_pages,
+        max_bytes=settings.max_pdf_bytes,
+        memory_limit_mb=settings.render_memory_limit_mb,
     )
 
 
@@ -108,6 +120,8 @@ def chromium_renderer(settings: Settings) -> ChromiumRenderer:
         recycle_after=settings.browser_recycle_after,
         max_memory_mb=settings.browser_max_memory_mb,
         max_pages=settings.max_pages,
+        max_bytes=settings.max_pdf_bytes,
+        memory_limit_mb=settings.render_memory_limit_mb,
     )
 
 
