@@ -115,8 +115,8 @@ MEMORY_CHECK_EVERY = 25  # renders on a browser between checks of its memory
 MEMORY_CHECK_MIN_S = 5.0
 # While renders run on a browser, what its processes hold is looked at this often (and its
 # process tree walked again at most every `MEMORY_TREE_S`); over the render memory limit it
-# is killed. A look cost 0.12 to 0.16 ms of CPU, a walk 0.8 to 1.1 ms: about 0.3 % of a core
-# while renders run (docs/render.md).
+# is killed. A look cost 0.12 to 0.16 ms of CPU, a walk 0.8 to 1.1 ms: 0.3 to 0.4 % of a
+# core while renders run (docs/render.md).
 MEMORY_WATCH_S = 0.1
 MEMORY_TREE_S = 0.5
 # The PDF is read from the browser in chunks of at most this many bytes (`IO.read`): a
