@@ -26,6 +26,7 @@ from pdfprompt.domain import (
     NotFoundError,
     PageLimitExceededError,
     Plan,
+    RenderMemoryExceededError,
     RenderOptions,
     RenderTimeoutError,
     StorageQuotaExceededError,
@@ -149,10 +150,13 @@ class JobPipeline:
         # A model's answer is new every time: looking it up would only ever miss.
         rendered = None if generator is Generator.LLM else await self._from_cache(ctx, cache_key)
         if rendered is None:
-            # The renderer stops at the plan's page limit, not only at its own.
+            # The renderer stops at the plan's page and byte limits, not only at its own.
             plan_pages = plan.max_pages if plan is not None else None
+            plan_bytes = plan.max_file_bytes if plan is not None else None
             try:
-                rendered = await render_pdf(self.renderer, document, options, plan_pages)
+                rendered = await render_pdf(
+                    self.renderer, document, options, plan_pages, plan_bytes
+                )
             except PageLimitExceededError as exc:
                 if plan is None or plan_pages is None or plan_pages >= self.renderer.max_pages:
                     raise
@@ -160,10 +164,18 @@ class JobPipeline:
                     f"the document has more than {plan_pages} pages; "
                     f"plan {plan.name} allows {plan_pages}"
                 ) from exc
-            except RenderTimeoutError as exc:
-                # A timeout may be a busy machine once; twice in a row it is the document.
+            except FileTooLargeError as exc:
+                if plan is None or plan_bytes is None or plan_bytes >= self.renderer.max_bytes:
+                    raise
+                raise FileTooLargeError(
+                    f"the PDF is larger than {plan_bytes} bytes; plan {plan.name} allows "
+                    f"{plan_bytes}"
+                ) from exc
+            except (RenderTimeoutError, RenderMemoryExceededError) as exc:
+                # A timeout or running out of memory may be a busy machine once; twice in a
+                # row it is the document.
                 again = job.error is not None and job.error.code == exc.code
-                raise RenderTimeoutError(
+                raise type(exc)(
                     exc.message + (" again; not retrying" if again else ""), transient=not again
                 ) from exc
             rendered = await finished(rendered, document, options, watermark=watermark)

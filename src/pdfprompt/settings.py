@@ -190,6 +190,15 @@ class Settings(BaseSettings):
         default=1024.0, gt=0, validation_alias=_env("PDFPROMPT_BROWSER_MAX_MEMORY_MB")
     )
     max_pages: int = Field(default=500, ge=1, validation_alias=_env("PDFPROMPT_MAX_PAGES"))
+    # The largest PDF a render may produce, whatever the plan (a plan's own limit applies
+    # under it): the render stops reading the PDF as soon as it passes this.
+    max_pdf_mb: int = Field(default=200, ge=1, validation_alias=_env("PDFPROMPT_MAX_PDF_MB"))
+    # While it renders, a browser whose processes hold more than this (resident anonymous and
+    # shared memory, summed) is killed and its render fails with render_memory_exceeded; a
+    # WeasyPrint process gets this much address space.
+    render_memory_limit_mb: int = Field(
+        default=2048, ge=256, validation_alias=_env("PDFPROMPT_RENDER_MEMORY_LIMIT_MB")
+    )
 
     max_input_bytes: int = Field(
         default=1_048_576, ge=1, validation_alias=_env("PDFPROMPT_MAX_INPUT_BYTES")
@@ -263,6 +272,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [v.strip() for v in self.trusted_proxies.split(",") if v.strip()]
+
+    @property
+    def max_pdf_bytes(self) -> int:
+        """`PDFPROMPT_MAX_PDF_MB` in bytes."""
+        return self.max_pdf_mb * 1024 * 1024
 
     @property
     def llm_model_list(self) -> list[str]:

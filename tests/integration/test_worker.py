@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.domain import JobStatus, JobType, RenderError, RetryPolicy
+from pdfprompt.domain import BUILTIN_PLANS, Job, JobStatus, JobType, RenderError, RetryPolicy
 from pdfprompt.pipeline import JobPipeline
-from pdfprompt.queue import JobContext, NewJob, StoredFile, Worker, WorkerConfig, job_store_for
-from pdfprompt.render import chromium_renderer
+from pdfprompt.queue import (
+    JobContext,
+    JobStore,
+    NewJob,
+    StoredFile,
+    Worker,
+    WorkerConfig,
+    job_store_for,
+)
+from pdfprompt.render import chromium_renderer, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage
+from tests.bombs import huge_image, noise_image, noise_pages
 
 
 def _new(user: str, text: str, **kw: object) -> NewJob:
@@ -179,3 +190,106 @@ async def test_a_render_timeout_is_retried_once_then_final(
     assert final.attempts == 2  # once more after the first timeout, not five times
     assert final.error is not None and final.error.code == "render_timeout"
     assert "not retrying" in final.error.message
+
+
+async def _run_until_final(
+    store: JobStore, pipeline: JobPipeline, jobs: list[Job], deadline_s: float = 120
+) -> list[Job]:
+    """Run a worker (retrying quickly) until every job has ended; the jobs as they ended."""
+    config = WorkerConfig(poll_ms=20, retry=RetryPolicy(base_s=0.05, cap_s=0.1))
+    worker = Worker(store, pipeline, pipeline.discard, config)
+    task = asyncio.create_task(worker.run())
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    try:
+        while not all([(await store.get(j.id)).status.is_final for j in jobs]):
+            assert loop.time() < end, "the jobs did not end in time"
+            await asyncio.sleep(0.025)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+    return [await store.get(j.id) for j in jobs]
+
+
+RENDER_ENGINES = ["chromium", "weasyprint"]
+
+
+@pytest.mark.parametrize("render_engine", RENDER_ENGINES)
+async def test_a_render_over_the_memory_limit_fails_its_job_the_second_time_and_the_worker_goes_on(
+    render_engine: str, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """320 KB of HTML whose image decodes to 243 MB, under a render memory limit of 400 MB:
+    Chromium's browser is killed by the memory watch, WeasyPrint's process runs out of its
+    address space. Like a timeout, the first time may be a busy machine and is retried; the
+    second fails the job with render_memory_exceeded. The job beside it succeeds."""
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("m@example.com", "enterprise")).id
+    bomb = await store.enqueue(_new(user, huge_image(), type=JobType.HTML, max_attempts=5))
+    plain = await store.enqueue(_new(user, "# After the bomb"))
+    limited = settings.model_copy(
+        update={
+            "render_engine": render_engine,
+            "render_memory_limit_mb": 400,
+            "max_pdf_concurrency": 1,
+        }
+    )
+    async with renderer_from_settings(limited) as renderer:
+        pipeline = JobPipeline(renderer, LocalStorage(tmp_path / "files"))
+        failed, done = await _run_until_final(store, pipeline, [bomb, plain])
+    assert failed.status is JobStatus.FAILED and failed.attempts == 2
+    assert failed.error is not None and failed.error.code == "render_memory_exceeded"
+    assert "memory limit" in failed.error.message and "not retrying" in failed.error.message
+    assert done.status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("render_engine", RENDER_ENGINES)
+async def test_a_pdf_over_the_plans_file_limit_fails_its_job_at_once(
+    render_engine: str, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """A plan allowing 1 MB files and a document whose PDF is far larger (Chromium: 30 MB
+    of SVG noise; WeasyPrint: an incompressible image): the render stops at the limit and
+    the job fails after one attempt, naming the plan."""
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("f@example.com", "enterprise")).id
+    tiny = replace(BUILTIN_PLANS["starter"], name="tiny", max_file_bytes=1_000_000, watermark=False)
+    document = noise_pages(1) + noise_image(700)
+    job = await store.enqueue(_new(user, document, type=JobType.HTML, plan="tiny"))
+    update = {"render_engine": render_engine, "max_pdf_concurrency": 1}
+    async with renderer_from_settings(settings.model_copy(update=update)) as renderer:
+        pipeline = JobPipeline(renderer, LocalStorage(tmp_path / "files"), plans={"tiny": tiny})
+        (failed,) = await _run_until_final(store, pipeline, [job])
+    assert failed.status is JobStatus.FAILED and failed.attempts == 1
+    assert failed.error is not None and failed.error.code == "file_too_large"
+    # Stopped at the limit, so its full size is never known (test_render_limits.py checks
+    # that the rest is never held either).
+    assert failed.error.message == (
+        "the PDF is larger than 1000000 bytes; plan tiny allows 1000000"
+    )
+    assert list((tmp_path / "files").rglob("*.pdf")) == []
+
+
+@pytest.mark.parametrize("render_engine", RENDER_ENGINES)
+async def test_a_render_the_engine_refuses_every_time_fails_its_job_after_one_attempt(
+    render_engine: str, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """What reaches the renderer and fails the same way each time is not retried: margins
+    wider than the page on Chromium (invalid_input on options.margin), a font size
+    WeasyPrint divides by zero on (render_refused)."""
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("d@example.com", "enterprise")).id
+    if render_engine == "chromium":
+        wide = {side: "200mm" for side in ("top", "right", "bottom", "left")}
+        job = await store.enqueue(
+            _new(user, "<p>x</p>", type=JobType.HTML, options={"margin": wide})
+        )
+        code = "invalid_input"
+    else:
+        document = "<p style='font-size: 1e30px'>x</p>"
+        job = await store.enqueue(_new(user, document, type=JobType.HTML))
+        code = "render_refused"
+    update = {"render_engine": render_engine, "max_pdf_concurrency": 1}
+    async with renderer_from_settings(settings.model_copy(update=update)) as renderer:
+        pipeline = JobPipeline(renderer, LocalStorage(tmp_path / "files"))
+        (failed,) = await _run_until_final(store, pipeline, [job])
+    assert failed.status is JobStatus.FAILED and failed.attempts == 1
+    assert failed.error is not None and failed.error.code == code

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pdfprompt.domain import RenderOptions
+from pdfprompt.domain import InvalidInputError, RenderOptions, RenderRefusedError, inches
 from pdfprompt.domain.options import Margin
-from pdfprompt.render import capped_ranges, inches, print_parameters
+from pdfprompt.render import capped_ranges, print_parameters
+from pdfprompt.render.cdp import CdpError
+from pdfprompt.render.chromium import refused_print
 
 
 @pytest.mark.parametrize(
@@ -106,3 +108,28 @@ def test_a_page_limit_prints_one_page_past_it_and_no_more() -> None:
     limited = print_parameters(RenderOptions(page_ranges="2-3"), max_pages=20)
     assert limited["pageRanges"] == "2-3"
     assert "pageRanges" not in print_parameters(RenderOptions())
+
+
+@pytest.mark.parametrize(
+    ("said", "option"),
+    [
+        ("invalid print parameters: content area is empty", "options.margin"),
+        ("top margin is negative", "options.margin"),
+        ("paper width is zero or negative", "options.width"),
+        ("paper height is zero or negative", "options.height"),
+        ("scale is outside of [0.1 - 2] range", "options.scale"),
+        ("Page range syntax error", "options.page_ranges"),
+        ("Page range exceeds page count", "options.page_ranges"),
+    ],
+)
+def test_a_print_chromium_refuses_names_the_option(said: str, option: str) -> None:
+    error = refused_print(CdpError("Page.printToPDF", said), RenderOptions(page_ranges="9"))
+    assert isinstance(error, InvalidInputError)
+    assert error.field == option and not error.transient and error.code == "invalid_input"
+
+
+def test_a_print_chromium_fails_without_naming_an_option_is_refused_for_good() -> None:
+    error = refused_print(CdpError("Page.printToPDF", "Printing failed"), RenderOptions())
+    assert isinstance(error, RenderRefusedError)
+    assert error.code == "render_refused" and not error.transient
+    assert "Printing failed" in error.message

@@ -103,3 +103,16 @@ def test_every_headless_shell_this_project_looks_for_is_known_as_one() -> None:
 )
 def test_async_driver_urls(url: str, expected: str) -> None:
     assert async_url(url) == expected
+
+
+def test_render_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings()
+    assert defaults.max_pdf_bytes == 200 * 1024 * 1024
+    assert defaults.render_memory_limit_mb == 2048
+    monkeypatch.setenv("PDFPROMPT_MAX_PDF_MB", "5")
+    monkeypatch.setenv("PDFPROMPT_RENDER_MEMORY_LIMIT_MB", "512")
+    s = Settings()
+    assert (s.max_pdf_mb, s.max_pdf_bytes, s.render_memory_limit_mb) == (5, 5 * 1024 * 1024, 512)
+    monkeypatch.setenv("PDFPROMPT_RENDER_MEMORY_LIMIT_MB", "100")  # an idle browser holds about 90
+    with pytest.raises(ValidationError, match="greater than or equal to 256"):
+        Settings()

@@ -94,7 +94,8 @@ class RateLimitedError(PdfPromptError):
 
 
 class FileTooLargeError(PdfPromptError):
-    """The PDF is larger than the plan allows (or storing it would pass the storage quota)."""
+    """The PDF is larger than the plan or the server allows (the render stops reading it as
+    soon as it passes the limit)."""
 
     code = "file_too_large"
 
@@ -143,6 +144,21 @@ class RenderTimeoutError(RenderError):
     """The render passed its time limit."""
 
     code = "render_timeout"
+
+
+class RenderMemoryExceededError(RenderError):
+    """The render's browser (or WeasyPrint process) passed its memory limit and was stopped.
+    Transient the first time; the pipeline makes a second one in a row permanent."""
+
+    code = "render_memory_exceeded"
+
+
+class RenderRefusedError(RenderError):
+    """The renderer refuses this document with these options, the same way on every try
+    (an error the engine raises on the input, not a crash): retrying cannot help."""
+
+    code = "render_refused"
+    transient = False
 
 
 class BrowserUnavailableError(RenderError):

@@ -15,7 +15,6 @@ from pdfprompt.render.chromium import (
     RenderedPdf,
     capped_ranges,
     count_pages,
-    inches,
     print_parameters,
 )
 from pdfprompt.render.weasy import WeasyPrintRenderer
@@ -26,15 +25,21 @@ log = logging.getLogger(__name__)
 
 class Renderer(Protocol):
     max_pages: int
+    max_bytes: int
 
     @property
     def name(self) -> str: ...
 
     async def render(
-        self, document: str, options: RenderOptions, max_pages: int | None = None
+        self,
+        document: str,
+        options: RenderOptions,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
     ) -> RenderedPdf:
         """The PDF; `PageLimitExceededError` over `max_pages` or the renderer's own limit,
-        whichever is lower."""
+        whichever is lower, and `FileTooLargeError` as soon as the PDF passes `max_bytes` or
+        the renderer's own limit, whichever is lower (the rest of it is never read)."""
         ...
 
     async def check(self) -> None: ...
@@ -49,10 +54,14 @@ class RendererPool(Renderer, Protocol):
 
 
 async def render_pdf(
-    renderer: Renderer, document: str, options: RenderOptions, max_pages: int | None = None
+    renderer: Renderer,
+    document: str,
+    options: RenderOptions,
+    max_pages: int | None = None,
+    max_bytes: int | None = None,
 ) -> RenderedPdf:
     """The PDF as the renderer prints it (`pdfprompt.pdf.finish` post-processes it)."""
-    return await renderer.render(document, options, max_pages)
+    return await renderer.render(document, options, max_pages, max_bytes)
 
 
 def renderer_from_settings(settings: Settings) -> RendererPool:
@@ -79,6 +88,8 @@ def weasyprint_renderer(settings: Settings) -> WeasyPrintRenderer:
         processes=settings.max_pdf_concurrency,
         timeout_s=settings.render_timeout_s,
         max_pages=settings.max_pages,
+        max_bytes=settings.max_pdf_bytes,
+        memory_limit_mb=settings.render_memory_limit_mb,
     )
 
 
@@ -100,6 +111,8 @@ def chromium_renderer(settings: Settings) -> ChromiumRenderer:
         recycle_after=settings.browser_recycle_after,
         max_memory_mb=settings.browser_max_memory_mb,
         max_pages=settings.max_pages,
+        max_bytes=settings.max_pdf_bytes,
+        memory_limit_mb=settings.render_memory_limit_mb,
     )
 
 
@@ -115,7 +128,6 @@ __all__ = [
     "capped_ranges",
     "chromium_renderer",
     "count_pages",
-    "inches",
     "print_parameters",
     "render_pdf",
     "renderer_from_settings",

@@ -24,6 +24,10 @@ Handler = Callable[[str, dict[str, Any]], None]
 # becomes Chromium (exec), so the process asyncio watches is the browser itself.
 _ON_FDS_3_AND_4 = 'exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null'
 _PROFILE_PREFIX = "pdfprompt-chromium-"
+# The largest message read from the browser. The PDF comes in chunks (`IO.read`) far below
+# it, so no message of a working browser is near it; one over it is refused before it is
+# built, and the browser is killed.
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _OUTPUT = "chromium-stderr.log"
 _swept = False
 
@@ -42,20 +46,56 @@ class BrowserClosedError(Exception):
 
 
 class _Pipe(asyncio.Protocol):
-    def __init__(self, on_message: Callable[[bytes], None], on_close: Callable[[], None]) -> None:
+    """Splits what the browser writes into messages. A message longer than `max_bytes` is
+    never built: reading stops, what was buffered is dropped and `on_oversize` is called."""
+
+    def __init__(
+        self,
+        on_message: Callable[[bytes], None],
+        on_close: Callable[[], None],
+        max_bytes: int = MAX_MESSAGE_BYTES,
+        on_oversize: Callable[[int], None] | None = None,
+    ) -> None:
         self._buffer = bytearray()
         self._scanned = 0  # bytes of the buffer known to hold no NUL
         self._on_message = on_message
         self._on_close = on_close
+        self._max_bytes = max_bytes
+        self._on_oversize = on_oversize
+        self._transport: asyncio.BaseTransport | None = None
+        self.refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
         self._buffer += data
         while (end := self._buffer.find(b"\0", self._scanned)) >= 0:
-            message = bytes(self._buffer[:end])
+            if end > self._max_bytes:
+                self._refuse(end)
+                return
+            with memoryview(self._buffer) as view:
+                message = view[:end].tobytes()
             del self._buffer[: end + 1]
             self._scanned = 0
             self._on_message(message)
+            if self.refused:  # a handler gave up on the browser
+                return
+        if len(self._buffer) > self._max_bytes:
+            self._refuse(len(self._buffer))
+            return
         self._scanned = len(self._buffer)
+
+    def _refuse(self, size: int) -> None:
+        self.refused = True
+        self._buffer = bytearray()
+        self._scanned = 0
+        if self._transport is not None:
+            self._transport.close()
+        if self._on_oversize is not None:
+            self._on_oversize(size)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_close()
@@ -68,6 +108,7 @@ class CdpBrowser:
         self.process = process
         self.profile = profile
         self.connected = True
+        self.killed_because = ""  # why pdfprompt killed it (`kill`), if it did
         self._next_id = 0
         self._waiting: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self._handlers: dict[str, Handler] = {}
@@ -75,8 +116,14 @@ class CdpBrowser:
         self._reader: asyncio.ReadTransport | None = None
 
     @classmethod
-    async def launch(cls, executable: str, args: tuple[str, ...] | list[str]) -> CdpBrowser:
-        """Start Chromium with a new, empty profile that is removed when it closes."""
+    async def launch(
+        cls,
+        executable: str,
+        args: tuple[str, ...] | list[str],
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> CdpBrowser:
+        """Start Chromium with a new, empty profile that is removed when it closes. A message
+        from it longer than `max_message_bytes` kills it (`killed_because` says so)."""
         global _swept
         if not _swept:
             _swept = True
@@ -115,7 +162,7 @@ class CdpBrowser:
             asyncio.BaseProtocol, os.fdopen(commands_w, "wb", buffering=0)
         )
         reader, _ = await loop.connect_read_pipe(
-            lambda: _Pipe(browser._received, browser._lost),
+            lambda: _Pipe(browser._received, browser._lost, max_message_bytes, browser._oversize),
             os.fdopen(answers_r, "rb", buffering=0),
         )
         browser._writer = writer
@@ -166,6 +213,15 @@ class CdpBrowser:
         self.post(method, params, session).add_done_callback(retrieved)
 
     def _received(self, raw: bytes) -> None:
+        if raw.startswith(b'{"id":'):  # how Chromium writes every answer
+            comma = raw.find(b",", 6, 32)
+            if comma > 0 and raw[6:comma].isdigit():
+                waiting = self._waiting.get(int(raw[6:comma]))
+                if waiting is not None and waiting[1].done():
+                    # An answer nobody waits for any more (its command was cancelled, such
+                    # as a chunk of a PDF whose render was given up): dropped unparsed.
+                    del self._waiting[int(raw[6:comma])]
+                    return
         message = json.loads(raw)
         if "id" in message:
             method, future = self._waiting.pop(message["id"], ("", None))
@@ -180,14 +236,32 @@ class CdpBrowser:
         if handler is not None:
             handler(message["method"], message.get("params", {}))
 
+    def _oversize(self, size: int) -> None:
+        self.kill(f"it sent a message of more than {size} bytes, which was refused")
+
+    def kill(self, because: str) -> None:
+        """Kill the browser and every process of its session now (it is not asked to close):
+        each command waiting for an answer fails at once, and nothing more is read from it.
+        `close()` still reaps it and removes its profile."""
+        if not self.killed_because:
+            self.killed_because = because
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, 9)
+        if self._reader is not None:
+            self._reader.close()
+        self._lost()
+
     def _lost(self) -> None:
         if not self.connected:
             return
         self.connected = False
+        why = "the browser closed its pipe"
+        if self.killed_because:
+            why = f"the browser was stopped: {self.killed_because}"
         waiting, self._waiting = self._waiting, {}
         for _, future in waiting.values():
             if not future.done():
-                future.set_exception(BrowserClosedError("the browser closed its pipe"))
+                future.set_exception(BrowserClosedError(why))
         for handler in list(self._handlers.values()):
             handler("pdfprompt.disconnected", {})
 
@@ -197,6 +271,8 @@ class CdpBrowser:
         if self.connected:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.send("Browser.close"), grace_s)
+        if self.killed_because:
+            grace_s = 0  # it was killed: nothing to wait for
         try:
             await asyncio.wait_for(self.process.wait(), grace_s)
         except TimeoutError:

@@ -13,27 +13,40 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import html as html_lib
+import io
 import logging
 import re
 import time
+import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from pdfprompt.domain import (
     BrowserUnavailableError,
+    FileTooLargeError,
     InvalidInputError,
     JobWarning,
     PageLimitExceededError,
     RenderError,
+    RenderMemoryExceededError,
     RenderOptions,
+    RenderRefusedError,
     RenderTimeoutError,
     refused_warnings,
 )
-from pdfprompt.domain.options import DEFAULT_FORMAT, page_spans
-from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
+from pdfprompt.domain.options import DEFAULT_FORMAT, PAPER_INCHES, inches, page_spans
+from pdfprompt.render.cdp import (
+    MAX_MESSAGE_BYTES,
+    BrowserClosedError,
+    CdpBrowser,
+    CdpError,
+    retrieved,
+)
+from pdfprompt.render.memory import held_mb, process_tree
 from pdfprompt.settings import is_headless_shell
 
 log = logging.getLogger(__name__)
@@ -100,6 +113,25 @@ MEMORY_CHECK_EVERY = 25  # renders on a browser between checks of its memory
 # the browser (/proc/<pid>/smaps_rollup), about 9 ms of kernel CPU for a 2-page browser, which
 # every 25 renders was 2 to 7 % of a render's cost on the headless shell.
 MEMORY_CHECK_MIN_S = 5.0
+# While renders run on a browser, what its processes hold is looked at this often (and its
+# process tree walked again at most every `MEMORY_TREE_S`); over the render memory limit it
+# is killed. A look cost 0.12 to 0.16 ms of CPU, a walk 0.8 to 1.1 ms: 0.3 to 0.4 % of a
+# core while renders run (docs/render.md).
+MEMORY_WATCH_S = 0.1
+MEMORY_TREE_S = 0.5
+# The PDF is read from the browser in chunks of at most this many bytes (`IO.read`): a
+# message of a chunk is a third larger (base64), well under the pipe's message limit.
+PDF_CHUNK_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_PDF_BYTES = 200 * 1024 * 1024
+# Chromium's words for the print parameters it refuses, and the option each is about.
+_REFUSED_OPTIONS = (
+    ("content area", "options.margin"),
+    ("margin", "options.margin"),
+    ("paper width", "options.width"),
+    ("paper height", "options.height"),
+    ("scale", "options.scale"),
+    ("page range", "options.page_ranges"),
+)
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 _HEAD_FOOT_STYLE = (
     "<style>#header, #footer { padding: 0 !important; }"
@@ -139,6 +171,36 @@ def past_page_limit(limit: int) -> PageLimitExceededError:
     """The error for a document that goes on past page `limit`, which both engines stop at
     (one page past it), so neither knows its full length."""
     return PageLimitExceededError(f"the document has more than {limit} pages; the limit is {limit}")
+
+
+def byte_limit(own: int, asked: int | None) -> int:
+    """The byte limit of one PDF: the renderer's own, or the one the render asks for (its
+    plan's) when that is lower."""
+    return min(own, asked or own)
+
+
+def past_byte_limit(limit: int) -> FileTooLargeError:
+    """The error for a PDF that passed `limit` bytes; both engines stop there, so neither
+    knows its full size."""
+    return FileTooLargeError(f"the PDF is larger than {limit} bytes; the limit is {limit}")
+
+
+def refused_print(exc: CdpError, options: RenderOptions) -> InvalidInputError | RenderRefusedError:
+    """The permanent error for a print Chromium refused twice: the option it names, when its
+    message names one, else the document with these options."""
+    said = exc.message.lower()
+    if "exceeds page count" in said:
+        return InvalidInputError(
+            f"options.page_ranges: {options.page_ranges!r} picks no page of the document",
+            field="options.page_ranges",
+        )
+    for words, option in _REFUSED_OPTIONS:
+        if words in said:
+            return InvalidInputError(
+                f"{option}: Chromium cannot print with these options ({exc.message})",
+                field=option,
+            )
+    return RenderRefusedError(f"Chromium cannot print this document with these options: {exc}")
 
 
 def count_pages(pdf: bytes) -> int:
@@ -186,27 +248,6 @@ def with_title(document: str, title: str | None) -> str:
     return replaced if n else tag + document
 
 
-# Every format the API accepts (`PAPER_FORMATS`), in inches.
-_PAPER_INCHES = {
-    "letter": (8.5, 11.0),
-    "legal": (8.5, 14.0),
-    "tabloid": (11.0, 17.0),
-    "a3": (11.7, 16.54),
-    "a4": (8.27, 11.7),
-    "a5": (5.83, 8.27),
-}
-_PER_INCH = {"px": 96.0, "in": 1.0, "cm": 2.54, "mm": 25.4, "pt": 72.0, "pc": 6.0}
-_CSS_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$")
-
-
-def inches(length: str) -> float:
-    """A CSS length ("16mm", "0.5in", "12pt", "96" = px) in inches."""
-    match = _CSS_LENGTH.match(length.lower())
-    if match is None or (match.group(2) or "px") not in _PER_INCH:
-        raise ValueError(f"{length!r} is not a length")
-    return float(match.group(1)) / _PER_INCH[match.group(2) or "px"]
-
-
 def capped_ranges(ranges: str | None, most: int) -> str:
     """Page ranges that pick at most `most` pages: the first `most` of `ranges`, or of the
     whole document when there are none. Chromium skips pages a range names beyond the
@@ -238,7 +279,7 @@ def print_parameters(options: RenderOptions, max_pages: int | None = None) -> di
     if options.width and options.height:
         width, height = inches(options.width), inches(options.height)
     else:
-        width, height = _PAPER_INCHES[(options.format or DEFAULT_FORMAT).lower()]
+        width, height = PAPER_INCHES[(options.format or DEFAULT_FORMAT).lower()]
     margin = options.page_margin
     params: dict[str, Any] = {
         "landscape": bool(options.landscape),
@@ -296,6 +337,12 @@ class _Tab:
         self.frame = ""
         self.closed = False
         self.refused: list[str] = []  # the addresses the current document asked for
+        self.started_at = 0.0  # time.monotonic() when the current render began
+        self.printing_at: float | None = None  # ... and began printing, while it prints
+        # The processes that started with this page (its renderer), and what the browser
+        # held when the memory watch killed it for this page's render.
+        self.pids: set[int] = set()
+        self.over_memory_mb: float | None = None
         self._load: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._gone.add_done_callback(retrieved)
@@ -390,9 +437,13 @@ class _Tab:
         result: dict[str, Any] = await self._until(command)
         return result
 
-    async def print_document(self, document: str, options: RenderOptions, max_pages: int) -> bytes:
+    async def print_document(
+        self, document: str, options: RenderOptions, max_pages: int, max_bytes: int
+    ) -> bytes:
         """Replace the page's document, wait for it to load (every blocked request has
-        failed by then), and print it."""
+        failed by then), and print it; `FileTooLargeError` as soon as the PDF passes
+        `max_bytes`."""
+        self.started_at = time.monotonic()
         self._load = asyncio.get_running_loop().create_future()
         self._load.add_done_callback(retrieved)
         self.refused = []
@@ -400,16 +451,77 @@ class _Tab:
         if self.renderer.frameless:
             await self._lay_out_until_loaded()
         await self._until(self._load)
+        params = {**print_parameters(options, max_pages), "transferMode": "ReturnAsStream"}
+        self.printing_at = time.monotonic()
         try:
-            result = await self.call("Page.printToPDF", print_parameters(options, max_pages))
-        except CdpError as exc:
-            if "exceeds page count" not in exc.message:
-                raise
-            raise InvalidInputError(
-                f"options.page_ranges: {options.page_ranges!r} picks no page of the document",
-                field="options.page_ranges",
-            ) from exc
-        return base64.b64decode(result["data"])
+            try:
+                stream = await self._print(params)
+            except CdpError as first:
+                # Chromium answered, so this is no crash: its refusal of the parameters, or a
+                # print that failed. Once more, so that a one-off failure is not taken for
+                # the document's; a second refusal is the document's and options'.
+                if "exceeds page count" in first.message:
+                    raise refused_print(first, options) from first
+                try:
+                    stream = await self._print(params)
+                except CdpError as exc:
+                    raise refused_print(exc, options) from exc
+            try:
+                return await self._read(stream, max_bytes)
+            finally:
+                self.browser.fire("IO.close", {"handle": stream}, self.session)
+        finally:
+            self.printing_at = None
+
+    async def _print(self, params: dict[str, Any]) -> str:
+        """Print to a stream the browser keeps (a file in its temporary directory) and return
+        its handle. A print given up on (timeout, cancel) has its stream closed unread
+        whenever its answer comes."""
+        command = self.browser.post("Page.printToPDF", params, self.session)
+        command.add_done_callback(retrieved)
+        try:
+            result: dict[str, Any] = await self._until(command)
+        except BaseException:
+            command.add_done_callback(self._close_unread)
+            raise
+        return str(result["stream"])
+
+    def _close_unread(self, command: asyncio.Future[dict[str, Any]]) -> None:
+        if command.cancelled() or command.exception() is not None:
+            return
+        stream = command.result().get("stream")
+        if stream and self.browser.connected:
+            self.browser.fire("IO.close", {"handle": stream}, self.session)
+
+    async def _read(self, stream: str, max_bytes: int) -> bytes:
+        """The PDF in `stream`, read in chunks; `FileTooLargeError` as soon as it passes
+        `max_bytes` (no chunk asks for more than one byte past it). One read is asked for
+        ahead of the one awaited (the browser answers them in order), so that the end of a
+        PDF of one chunk, most of them, costs no round trip of its own."""
+        pdf = io.BytesIO()  # grown in place: the PDF is not copied again at the end
+
+        def ask() -> asyncio.Future[dict[str, Any]]:
+            want = min(PDF_CHUNK_BYTES, max_bytes - pdf.tell() + 1)
+            command = self.browser.post("IO.read", {"handle": stream, "size": want}, self.session)
+            command.add_done_callback(retrieved)
+            return command
+
+        reads = collections.deque((ask(), ask()))
+        try:
+            while True:
+                answer: dict[str, Any] = await self._until(reads[0])
+                reads.popleft()
+                data = answer.get("data", "")
+                chunk = base64.b64decode(data) if answer.get("base64Encoded") else data.encode()
+                if pdf.tell() + len(chunk) > max_bytes:
+                    raise past_byte_limit(max_bytes)
+                pdf.write(chunk)
+                if answer.get("eof"):
+                    return pdf.getvalue()
+                reads.append(ask())
+        finally:
+            for read in reads:  # their answers, when they come, are dropped unparsed
+                read.cancel()
 
     async def _lay_out_until_loaded(self) -> None:
         """On a page that draws no frames, nothing lays the document out by itself, and some
@@ -450,6 +562,8 @@ class _BrowserSlot:
     # generation) that close once their last render is done.
     in_flight: dict[int, int] = field(default_factory=dict)
     retired: dict[int, CdpBrowser] = field(default_factory=dict)
+    rendering: set[_Tab] = field(default_factory=set)  # pages rendering now, any generation
+    watched: set[int] = field(default_factory=set)  # generations whose memory is watched
 
     @property
     def connected(self) -> bool:
@@ -478,6 +592,9 @@ class ChromiumRenderer:
         max_memory_mb: float = 1024.0,
         max_pages: int = 500,
         frameless: bool | None = None,
+        max_bytes: int = DEFAULT_MAX_PDF_BYTES,
+        memory_limit_mb: float = 2048.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.executable_path = executable_path
         # A page of the headless shell draws no frames unless asked to (begin-frame control):
@@ -494,6 +611,14 @@ class ChromiumRenderer:
         self.recycle_after = recycle_after
         self.max_memory_mb = max_memory_mb
         self.max_pages = max_pages
+        self.max_bytes = max_bytes
+        self.memory_limit_mb = memory_limit_mb
+        self.max_message_bytes = max_message_bytes
+        self.memory_kills = 0
+        # Each browser's processes as last found, and when (`_watch_memory`).
+        self._browser_pids: weakref.WeakKeyDictionary[CdpBrowser, tuple[float, list[int]]] = (
+            weakref.WeakKeyDictionary()
+        )
         self.renders = 0
         self.recycled = 0
         self.blocked_requests = 0
@@ -535,7 +660,7 @@ class ChromiumRenderer:
     async def _start_browser(self, slot: _BrowserSlot) -> None:
         try:
             args = [*CHROMIUM_ARGS, *(["--enable-begin-frame-control"] if self.frameless else [])]
-            browser = await CdpBrowser.launch(self.executable_path, args)
+            browser = await CdpBrowser.launch(self.executable_path, args, self.max_message_bytes)
         except OSError as exc:
             raise BrowserUnavailableError(f"could not start Chromium: {exc}") from exc
         try:
@@ -570,6 +695,9 @@ class ChromiumRenderer:
             await self._start_browser(slot)
         browser = slot.browser
         assert browser is not None
+        # The processes the page starts (its renderer) are told apart from the browser's
+        # others by what its creation adds to the process tree.
+        before = set(process_tree(browser.process.pid))
         try:
             target = await browser.send(
                 "Target.createTarget",
@@ -587,6 +715,7 @@ class ChromiumRenderer:
             await tab.setup()
         except (CdpError, BrowserClosedError, _TabGoneError) as exc:
             raise BrowserUnavailableError(f"could not open a page: {exc}") from exc
+        tab.pids = set(process_tree(browser.process.pid)) - before
         return _PageLease(slot, tab, slot.generation)
 
     async def _fresh(self, lease: _PageLease) -> _PageLease:
@@ -630,12 +759,74 @@ class ChromiumRenderer:
         task.add_done_callback(self._closing.discard)
 
     def _began(self, lease: _PageLease) -> None:
-        slot = lease.slot
-        slot.in_flight[lease.generation] = slot.in_flight.get(lease.generation, 0) + 1
+        slot, generation, page = lease.slot, lease.generation, lease.page
+        slot.in_flight[generation] = slot.in_flight.get(generation, 0) + 1
         slot.renders += 1
+        if page is not None:
+            slot.rendering.add(page)
+            if generation not in slot.watched:
+                slot.watched.add(generation)
+                self._background(self._watch_memory(slot, generation, page.browser))
 
-    def _ended(self, lease: _PageLease) -> None:
+    async def _watch_memory(self, slot: _BrowserSlot, generation: int, browser: CdpBrowser) -> None:
+        """While renders run on `browser`, look at what its processes hold every
+        `MEMORY_WATCH_S`; over `memory_limit_mb`, kill it (`_kill_over_memory`)."""
+        try:
+            while True:
+                # The first look comes after a wait: most renders are over by then.
+                await asyncio.sleep(MEMORY_WATCH_S)
+                if not browser.connected or slot.in_flight.get(generation, 0) == 0:
+                    return
+                now = time.monotonic()
+                walked_at, pids = self._browser_pids.get(browser, (0.0, []))
+                if not pids or now - walked_at >= MEMORY_TREE_S:
+                    pids = process_tree(browser.process.pid)
+                    self._browser_pids[browser] = (now, pids)
+                held = held_mb(pids)
+                if sum(held.values()) > self.memory_limit_mb:
+                    self._kill_over_memory(slot, browser, held)
+                    return
+        finally:
+            slot.watched.discard(generation)
+
+    def _kill_over_memory(
+        self, slot: _BrowserSlot, browser: CdpBrowser, held: dict[int, float]
+    ) -> None:
+        """Kill a browser over the render memory limit. One render on it is taken for the
+        cause and fails with `render_memory_exceeded`; the others fail as after a crash (and
+        are retried). The cause is the render whose page's own processes hold the most (a
+        document's layout, decoded images and pages being printed live in its renderer); when
+        none holds anything, the one printing longest, else running longest."""
+        total = sum(held.values())
+        pages = [page for page in slot.rendering if page.browser is browser]
+        if pages:
+            cause = max(
+                pages,
+                key=lambda p: (
+                    sum(held.get(pid, 0.0) for pid in p.pids),
+                    p.printing_at is not None,
+                    -(p.printing_at or p.started_at),
+                ),
+            )
+            cause.over_memory_mb = total
+        self.memory_kills += 1
+        log.warning(
+            "browser %d holds %.0f MB, over the render memory limit of %.0f MB: killing it "
+            "(%d render(s) on it)",
+            slot.index,
+            total,
+            self.memory_limit_mb,
+            len(pages),
+        )
+        browser.kill(
+            f"its processes held {total:.0f} MB, over the render memory limit of "
+            f"{self.memory_limit_mb:.0f} MB"
+        )
+
+    def _ended(self, lease: _PageLease, page: _Tab | None) -> None:
         slot, generation = lease.slot, lease.generation
+        if page is not None:
+            slot.rendering.discard(page)
         left = slot.in_flight.get(generation, 1) - 1
         slot.in_flight[generation] = left
         if left == 0 and generation in slot.retired:
@@ -674,11 +865,17 @@ class ChromiumRenderer:
         return total
 
     async def render(
-        self, document: str, options: RenderOptions, max_pages: int | None = None
+        self,
+        document: str,
+        options: RenderOptions,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
     ) -> RenderedPdf:
-        """Render one HTML document; raises `RenderError` subclasses on failure, and
-        `PageLimitExceededError` over `max_pages` (when lower than the renderer's own)."""
+        """Render one HTML document; raises `RenderError` subclasses on failure,
+        `PageLimitExceededError` over `max_pages` and `FileTooLargeError` over `max_bytes`
+        (each when lower than the renderer's own)."""
         limit = page_limit(self.max_pages, max_pages)
+        bytes_limit = byte_limit(self.max_bytes, max_bytes)
         lease = await self._pages.get()
         try:
             lease = await self._fresh(lease)
@@ -691,6 +888,7 @@ class ChromiumRenderer:
                         with_page_rules(with_title(document, options.title), options),
                         options,
                         limit,
+                        bytes_limit,
                     ),
                     self.timeout_s,
                 )
@@ -701,13 +899,22 @@ class ChromiumRenderer:
                     f"rendering took longer than {self.timeout_s:g} s and was stopped"
                 ) from exc
             except (CdpError, BrowserClosedError, _TabGoneError) as exc:
-                connected = lease.slot.connected
+                browser = page.browser
                 await self._drop_page(lease)
-                if not connected:
-                    raise BrowserUnavailableError("the browser stopped during the render") from exc
+                if page.over_memory_mb is not None:
+                    raise RenderMemoryExceededError(
+                        f"the render passed the memory limit: its browser held "
+                        f"{page.over_memory_mb:.0f} MB (limit {self.memory_limit_mb:.0f} MB) "
+                        "and was stopped"
+                    ) from exc
+                if not browser.connected:
+                    why = f" ({browser.killed_because})" if browser.killed_because else ""
+                    raise BrowserUnavailableError(
+                        f"the browser stopped during the render{why}"
+                    ) from exc
                 raise RenderError(f"the renderer failed: {exc}") from exc
             finally:
-                self._ended(lease)
+                self._ended(lease, page)
         except asyncio.CancelledError:
             # The job was cancelled mid-render: the page may still be printing, so it is
             # closed in the background and the next render on this slot gets a new one.

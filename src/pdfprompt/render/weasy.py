@@ -11,15 +11,23 @@ runs no JavaScript.
 Options become an `@page` stylesheet (size, orientation, margins, header and
 footer as running elements with page counters); `page_ranges` picks pages of
 the laid-out document. `scale` has no WeasyPrint equivalent and is ignored.
+
+A render process has `memory_limit_mb` of address space (`RLIMIT_AS`): past it, its
+render fails with `render_memory_exceeded` and the process is replaced. It writes the PDF
+into a buffer that refuses to grow past the byte limit, so a PDF over it is never sent
+back. An error WeasyPrint raises on a document is raised again on every try, so it fails
+the render for good (`render_refused`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import multiprocessing
 import re
+import resource
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from typing import Any
@@ -29,12 +37,22 @@ from pdfprompt.domain import (
     PageLimitExceededError,
     PdfPromptError,
     RenderError,
+    RenderMemoryExceededError,
     RenderOptions,
+    RenderRefusedError,
     RenderTimeoutError,
     page_numbers,
     refused_warnings,
 )
-from pdfprompt.render.chromium import RenderedPdf, page_limit, past_page_limit, with_title
+from pdfprompt.render.chromium import (
+    DEFAULT_MAX_PDF_BYTES,
+    RenderedPdf,
+    byte_limit,
+    page_limit,
+    past_byte_limit,
+    past_page_limit,
+    with_title,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +139,26 @@ def _stop_layout_after(limit: int | None) -> None:
     layout.make_all_pages = capped
 
 
+class _CappedBuffer(io.BytesIO):
+    """The PDF as WeasyPrint writes it, refused (`FileTooLargeError`) as soon as it passes
+    `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.max_bytes:
+            raise past_byte_limit(self.max_bytes)
+        return super().write(data)
+
+
 def _render_in_process(
-    document: str, options: dict[str, Any], max_pages: int
+    document: str, options: dict[str, Any], max_pages: int, max_bytes: int
 ) -> tuple[bytes, int, list[str]]:
-    """Runs in a pool process: lay out, check the page limit, write the PDF. Returns it, its
-    pages, and the addresses the document asked for that were refused."""
+    """Runs in a pool process: lay out, check the page limit, write the PDF (at most
+    `max_bytes` of it). Returns it, its pages, and the addresses the document asked for that
+    were refused."""
     from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 
@@ -158,38 +191,60 @@ def _render_in_process(
     pages = len(laid_out.pages)
     if pages > max_pages:
         raise PageLimitExceededError(f"the document has {pages} pages; the limit is {max_pages}")
-    data = laid_out.write_pdf(pdf_tags=opts.tagged)
-    assert data is not None
-    return data, pages, refused
+    target = _CappedBuffer(max_bytes)
+    laid_out.write_pdf(target, pdf_tags=opts.tagged)
+    return target.getvalue(), pages, refused
 
 
-def _serve(conn: Connection) -> None:
-    """A render process: import WeasyPrint, say so, then render what arrives until None."""
+def _serve(conn: Connection, memory_limit_mb: int) -> None:
+    """A render process: import WeasyPrint, take on the memory limit, say so, then render
+    what arrives until None. It ends after running out of memory (its state is not to be
+    trusted any more)."""
     import weasyprint  # noqa: F401 - the import is the slow part of a first render
 
+    limit = memory_limit_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     conn.send("ready")
     while (work := conn.recv()) is not None:
         try:
             answer: tuple[str, Any] = ("ok", _render_in_process(*work))
         except PdfPromptError as exc:
             answer = ("error", exc)
+        except MemoryError:
+            answer = ("error", _out_of_memory(memory_limit_mb))
         except Exception as exc:
-            answer = ("error", RenderError(f"WeasyPrint failed: {type(exc).__name__}: {exc}"))
+            answer = ("error", _refused(exc))
         try:
             conn.send(answer)
         except Exception as exc:  # an error that cannot be pickled
             conn.send(("error", RenderError(f"WeasyPrint failed: {type(exc).__name__}: {exc}")))
+        if isinstance(answer[1], RenderMemoryExceededError):
+            return
+
+
+def _out_of_memory(memory_limit_mb: int) -> RenderMemoryExceededError:
+    return RenderMemoryExceededError(
+        f"the render passed the memory limit: WeasyPrint ran out of its {memory_limit_mb} MB "
+        "of address space and was stopped"
+    )
+
+
+def _refused(exc: Exception) -> RenderRefusedError:
+    """WeasyPrint raised on the document: it does again on every try."""
+    return RenderRefusedError(
+        f"WeasyPrint cannot render this document: {type(exc).__name__}: {exc}"
+    )
 
 
 class _Slot:
     """One render process and the parent's end of its pipe: one render at a time, so a
     render that must stop (timeout, cancellation) is stopped by killing its process alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory_limit_mb: int) -> None:
         # Spawned, not forked: the parent runs an event loop and threads.
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child,), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, memory_limit_mb), daemon=True)
         self.process.start()
         child.close()
         self.ready = False
@@ -200,7 +255,9 @@ class _Slot:
                 raise BrowserUnavailableError("a WeasyPrint process did not start")
             self.ready = True
 
-    async def render(self, work: tuple[str, dict[str, Any], int]) -> tuple[bytes, int, list[str]]:
+    async def render(
+        self, work: tuple[str, dict[str, Any], int, int]
+    ) -> tuple[bytes, int, list[str]]:
         self.conn.send(work)
         kind, value = await asyncio.to_thread(self.conn.recv)
         if kind == "error":
@@ -230,11 +287,19 @@ class WeasyPrintRenderer:
     `async with WeasyPrintRenderer(...) as r`."""
 
     def __init__(
-        self, *, processes: int = 2, timeout_s: float = 30.0, max_pages: int = 500
+        self,
+        *,
+        processes: int = 2,
+        timeout_s: float = 30.0,
+        max_pages: int = 500,
+        max_bytes: int = DEFAULT_MAX_PDF_BYTES,
+        memory_limit_mb: int = 2048,
     ) -> None:
         self.processes = processes
         self.timeout_s = timeout_s
         self.max_pages = max_pages
+        self.max_bytes = max_bytes
+        self.memory_limit_mb = memory_limit_mb
         self.renders = 0
         self._idle: asyncio.Queue[_Slot] | None = None
         self._slots: set[_Slot] = set()
@@ -260,7 +325,7 @@ class WeasyPrintRenderer:
         await asyncio.gather(*(asyncio.to_thread(slot.stop) for slot in slots))
 
     def _start(self) -> _Slot:
-        slot = _Slot()
+        slot = _Slot(self.memory_limit_mb)
         self._slots.add(slot)
         return slot
 
@@ -271,7 +336,11 @@ class WeasyPrintRenderer:
         return self._start()
 
     async def render(
-        self, document: str, options: RenderOptions, max_pages: int | None = None
+        self,
+        document: str,
+        options: RenderOptions,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
     ) -> RenderedPdf:
         idle = self._idle
         if idle is None:
@@ -280,8 +349,16 @@ class WeasyPrintRenderer:
         try:
             # Waiting for a new process to start does not count against the timeout.
             await slot.wait_ready()
-            work = (document, asdict(options), page_limit(self.max_pages, max_pages))
+            work = (
+                document,
+                asdict(options),
+                page_limit(self.max_pages, max_pages),
+                byte_limit(self.max_bytes, max_bytes),
+            )
             data, pages, refused = await asyncio.wait_for(slot.render(work), self.timeout_s)
+        except RenderMemoryExceededError:
+            slot = self._replace(slot)  # it has ended: a new one takes its place
+            raise
         except TimeoutError as exc:
             slot = self._replace(slot)
             raise RenderTimeoutError(
