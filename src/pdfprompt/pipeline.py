@@ -25,6 +25,7 @@ from pdfprompt.domain import (
     JobType,
     NotFoundError,
     PageLimitExceededError,
+    PdfPromptError,
     Plan,
     RenderMemoryExceededError,
     RenderOptions,
@@ -76,6 +77,16 @@ def render_key(
     digest.update(b"\0")
     digest.update(document.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def _for_plan(
+    exc: PdfPromptError, plan: Plan | None, plan_limit: int | None, own_limit: int, over: str
+) -> PdfPromptError | None:
+    """A renderer's limit error (pages, bytes) named for the plan, when the plan's limit was
+    the lower one and so the one the document passed; None when it was the renderer's."""
+    if plan is None or plan_limit is None or plan_limit >= own_limit:
+        return None
+    return type(exc)(f"{over}; plan {plan.name} allows {plan_limit}")
 
 
 async def render_input(
@@ -158,19 +169,15 @@ class JobPipeline:
                     self.renderer, document, options, plan_pages, plan_bytes
                 )
             except PageLimitExceededError as exc:
-                if plan is None or plan_pages is None or plan_pages >= self.renderer.max_pages:
-                    raise
-                raise PageLimitExceededError(
-                    f"the document has more than {plan_pages} pages; "
-                    f"plan {plan.name} allows {plan_pages}"
-                ) from exc
+                over = f"the document has more than {plan_pages} pages"
+                if named := _for_plan(exc, plan, plan_pages, self.renderer.max_pages, over):
+                    raise named from exc
+                raise
             except FileTooLargeError as exc:
-                if plan is None or plan_bytes is None or plan_bytes >= self.renderer.max_bytes:
-                    raise
-                raise FileTooLargeError(
-                    f"the PDF is larger than {plan_bytes} bytes; plan {plan.name} allows "
-                    f"{plan_bytes}"
-                ) from exc
+                over = f"the PDF is larger than {plan_bytes} bytes"
+                if named := _for_plan(exc, plan, plan_bytes, self.renderer.max_bytes, over):
+                    raise named from exc
+                raise
             except (RenderTimeoutError, RenderMemoryExceededError) as exc:
                 # A timeout or running out of memory may be a busy machine once; twice in a
                 # row it is the document.

@@ -85,13 +85,6 @@ def _field(loc: tuple[Any, ...]) -> str:
 def validation_problem(errors: list[Any]) -> JSONResponse:
     first = errors[0]
     field = _field(tuple(first.get("loc", ())))
-    if first.get("type") == "json_invalid":
-        return problem(
-            "invalid_input",
-            f"body: malformed JSON ({first.get('msg', '')})",
-            status=400,
-            field="body",
-        )
     message = first.get("msg", "invalid value")
     if first.get("type") == "extra_forbidden":
         message = "unknown field"
@@ -142,12 +135,10 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "invalid_input"
         )
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method of the path, not of the first route matched
-            exc.headers = {"Allow": ", ".join(allowed_methods(app, request.url.path))}
-        # 405 keeps its Allow header.
-        return problem(
-            code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})
-        )
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        return problem(code, str(exc.detail), status=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
