@@ -46,7 +46,7 @@ from pdfprompt.render.cdp import (
     CdpError,
     retrieved,
 )
-from pdfprompt.render.memory import held_mb, process_tree
+from pdfprompt.render.memory import held_mb, process_tree, pss_mb
 from pdfprompt.settings import is_headless_shell
 
 log = logging.getLogger(__name__)
@@ -140,25 +140,10 @@ _HEAD_FOOT_STYLE = (
 )
 
 
-def _pss_mb(pids: list[int]) -> float:
-    """Proportional set size of these processes, in MB (shared pages counted once overall)."""
-    total_kb = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        total_kb += int(line.split()[1])
-                        break
-        except (OSError, ValueError):
-            continue
-    return total_kb / 1024
-
-
 async def _browser_mb(browser: CdpBrowser) -> float:
     """What a browser's processes use, by their ids from CDP `SystemInfo.getProcessInfo`."""
     info = await browser.send("SystemInfo.getProcessInfo")
-    return await asyncio.to_thread(_pss_mb, [p["id"] for p in info["processInfo"]])
+    return await asyncio.to_thread(pss_mb, [p["id"] for p in info["processInfo"]])
 
 
 def page_limit(own: int, asked: int | None) -> int:

@@ -57,3 +57,19 @@ def held_mb(pids: list[int]) -> dict[int, float]:
                 kb += int(status[at + len(name) : end].split()[0])
         held[pid] = kb / 1024
     return held
+
+
+def pss_mb(pids: list[int]) -> float:
+    """Proportional set size of these processes, in MB (shared pages counted once overall):
+    what the recycling check weighs, every few renders; it walks the page tables."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total_kb += int(line.split()[1])
+                        break
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024
