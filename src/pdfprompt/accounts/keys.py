@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.accounts.plans import check_default_plan
 from pdfprompt.db import (
+    announce,
     api_keys,
+    conflict_on_duplicate,
     db_now,
     db_now_plus,
-    is_sqlite,
     now_plus,
     stored_bytes,
     usage_counters,
@@ -145,11 +145,9 @@ class AccountStore:
         if not _EMAIL.match(email):
             raise InvalidInputError(f"{email!r} is not an email address", field="email")
         user_id = new_id()
-        try:
+        with conflict_on_duplicate(f"a user with email {email} exists"):
             async with write_transaction(self.engine) as conn:
                 await conn.execute(insert(users).values(id=user_id, email=email, plan=plan))
-        except IntegrityError as exc:
-            raise ConflictError(f"a user with email {email} exists") from exc
         return await self.get_user(user_id)
 
     async def get_user(self, user_id: str) -> User:
@@ -275,8 +273,7 @@ class AccountStore:
     async def _announce(self, conn: AsyncConnection, change: str) -> None:
         """Tell the other processes (PostgreSQL NOTIFY, sent at commit) to forget what they
         cached of a user (`user:ID`) or a key (`key:ID`)."""
-        if not is_sqlite(self.engine):
-            await conn.execute(select(func.pg_notify(ACCOUNTS_CHANNEL, change)))
+        await announce(conn, ACCOUNTS_CHANNEL, change)
 
     def on_change(self, change: str) -> None:
         """A change announced by another process; `*` (after a lost connection, when

@@ -1,22 +1,6 @@
-"""The HTTP API."""
+"""The JSON HTTP API: routes, schemas, and the mapping of errors to HTTP answers."""
 
-from pdfprompt.api.app import (
-    build_worker,
-    create_app,
-    delivering_webhooks,
-    prepare_database,
-    wakeup_for,
-    worker_config,
-)
+from pdfprompt.api.app import create_app
 from pdfprompt.api.logs import redact, redact_access_log
 
-__all__ = [
-    "build_worker",
-    "create_app",
-    "delivering_webhooks",
-    "prepare_database",
-    "redact",
-    "redact_access_log",
-    "wakeup_for",
-    "worker_config",
-]
+__all__ = ["create_app", "redact", "redact_access_log"]

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pdfprompt.accounts import Principal
-from pdfprompt.api.services import Services, services
+from pdfprompt.api.services import services
 from pdfprompt.domain import ForbiddenError, UnauthorizedError
+from pdfprompt.wiring import Services
 
 MAX_AUTHORIZATION_CHARS = 512
 

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from pdfprompt.accounts import Principal
 from pdfprompt.api.auth import authenticated
-from pdfprompt.api.services import Services, services
+from pdfprompt.api.services import services
 from pdfprompt.domain import InvalidInputError, MalformedBodyError, PayloadTooLargeError
+from pdfprompt.wiring import Services
 
 M = TypeVar("M", bound=BaseModel)
 

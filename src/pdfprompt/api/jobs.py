@@ -16,7 +16,6 @@ from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc
 from pdfprompt.api.body import json_body
 from pdfprompt.api.openapi import binary, problems
 from pdfprompt.api.schemas import FileInfoOut, JobIn, JobList, JobOut, ReviseIn
-from pdfprompt.api.services import Services
 from pdfprompt.domain import (
     WARN_AT,
     ConflictError,
@@ -34,6 +33,7 @@ from pdfprompt.domain import (
 from pdfprompt.queue import NewJob
 from pdfprompt.settings import Settings
 from pdfprompt.storage import Storage
+from pdfprompt.wiring import Services
 
 router = APIRouter(prefix="/v1")
 log = logging.getLogger(__name__)

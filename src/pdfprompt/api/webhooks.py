@@ -21,8 +21,8 @@ from pdfprompt.api.schemas import (
     WebhookOut,
     WebhookPatch,
 )
-from pdfprompt.api.services import Services
 from pdfprompt.domain import InvalidInputError, NotFoundError
+from pdfprompt.wiring import Services
 
 router = APIRouter(prefix="/v1")
 

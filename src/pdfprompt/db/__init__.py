@@ -12,12 +12,14 @@ from pdfprompt.db.engine import (
     async_url,
     create_engine,
     is_sqlite,
+    is_sqlite_url,
     listen_dsn,
+    shown_url,
     write_transaction,
 )
-from pdfprompt.db.errors import is_unavailable
+from pdfprompt.db.errors import conflict_on_duplicate, is_unavailable
 from pdfprompt.db.migrate import current_revision, head_revision, open_database, upgrade
-from pdfprompt.db.queries import stored_bytes
+from pdfprompt.db.queries import announce, stored_bytes
 from pdfprompt.db.tables import (
     api_keys,
     files,
@@ -44,8 +46,10 @@ __all__ = [
     "IMMEDIATE",
     "DriverStatement",
     "Timestamp",
+    "announce",
     "api_keys",
     "async_url",
+    "conflict_on_duplicate",
     "create_engine",
     "current_revision",
     "db_now",
@@ -55,6 +59,7 @@ __all__ = [
     "files",
     "head_revision",
     "is_sqlite",
+    "is_sqlite_url",
     "is_unavailable",
     "jobs",
     "listen_dsn",
@@ -65,6 +70,7 @@ __all__ = [
     "seconds_between",
     "seconds_since",
     "shares",
+    "shown_url",
     "sqlite_driver",
     "stored_bytes",
     "upgrade",

@@ -34,9 +34,22 @@ def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def is_sqlite_url(url: str) -> bool:
+    """True for a database URL that names SQLite (the embedded default)."""
+    return make_url(async_url(url)).get_backend_name() == "sqlite"
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: a SQLite file as it is, a server without the
+    user and password."""
+    if is_sqlite_url(url):
+        return url
+    return url.split("@")[-1]
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.effective_database_url)
-    if url.startswith("sqlite"):
+    if is_sqlite_url(url):
         return _sqlite_engine(url, settings)
     return create_async_engine(
         url,

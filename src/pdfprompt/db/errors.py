@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+
+from pdfprompt.domain import ConflictError
 
 SQLITE_PASSING = ("database is locked", "database is busy", "unable to open", "disk i/o error")
 
@@ -55,3 +59,13 @@ def _driver_unavailable(cause: object) -> bool:
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
     }
+
+
+@contextlib.contextmanager
+def conflict_on_duplicate(message: str) -> Iterator[None]:
+    """A write inside the block that a unique constraint refuses becomes a `ConflictError`
+    saying `message`, so that no room above db/ handles the driver's exception types."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        raise ConflictError(message) from exc

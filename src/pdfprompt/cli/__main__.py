@@ -1,0 +1,5 @@
+import sys
+
+from pdfprompt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,130 @@
+"""`pdfprompt users` and `pdfprompt keys`: people, their plans and their API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from pdfprompt.accounts import ALL_SCOPES, AccountStore
+from pdfprompt.cli.common import SubParsers
+from pdfprompt.domain import NotFoundError
+from pdfprompt.settings import Settings
+
+Action = Callable[[argparse.Namespace, AccountStore], Awaitable[None]]
+
+
+def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    users = sub.add_parser("users", help="user administration")
+    us = users.add_subparsers(dest="users_command", required=True)
+    uc = us.add_parser("create", help="create a user and print an API key as the last line")
+    uc.add_argument("email")
+    uc.add_argument("--plan", default=None)
+    uc.set_defaults(action=_create_user)
+    us.add_parser("list", help="list users").set_defaults(action=_list_users)
+    sp_ = us.add_parser("set-plan", help="change a user's plan")
+    sp_.add_argument("email")
+    sp_.add_argument("plan")
+    sp_.set_defaults(action=_set_plan)
+    dis = us.add_parser("disable", help="disable a user; their keys stop working")
+    dis.add_argument("email")
+    dis.set_defaults(action=_disable)
+    ena = us.add_parser("enable", help="enable a disabled user again")
+    ena.add_argument("email")
+    ena.set_defaults(action=_enable)
+
+    keys = sub.add_parser("keys", help="API key administration")
+    ks = keys.add_subparsers(dest="keys_command", required=True)
+    kc = ks.add_parser("create", help="create another key for a user; prints it as the last line")
+    kc.add_argument("email")
+    kc.add_argument("--name", default="")
+    kc.add_argument(
+        "--scopes",
+        default=",".join(ALL_SCOPES),
+        help=f"comma-separated, of {', '.join(ALL_SCOPES)} (default: all)",
+    )
+    kc.add_argument("--expires-in-days", type=float, default=None)
+    kc.set_defaults(action=_create_key)
+    kl = ks.add_parser("list", help="list a user's keys")
+    kl.add_argument("email")
+    kl.set_defaults(action=_list_keys)
+    kr = ks.add_parser("revoke", help="revoke a key (by id or by its pp_ prefix)")
+    kr.add_argument("email")
+    kr.add_argument("key")
+    kr.set_defaults(action=_revoke_key)
+    for group in (users, keys):
+        group.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
+    from pdfprompt.wiring import account_store
+
+    async def main() -> None:
+        async with account_store(settings) as accounts:
+            await args.action(args, accounts)
+
+    asyncio.run(main())
+
+
+async def _create_user(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.create_user(args.email, args.plan or accounts.default_plan)
+    key = await accounts.create_key(user.id, name="default")
+    print(f"created user {user.email} ({user.id}) on plan {user.plan}")
+    print("API key (shown once):")
+    print(key.secret)
+
+
+async def _list_users(args: argparse.Namespace, accounts: AccountStore) -> None:
+    for user in await accounts.list_users():
+        state = "disabled" if user.disabled else "active"
+        print(f"{user.id}  {user.email}  {user.plan}  {state}")
+
+
+async def _set_plan(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.find_user(args.email)
+    await accounts.set_plan(user.id, args.plan)
+    print(f"{user.email} is now on plan {args.plan}")
+
+
+async def _disable(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.find_user(args.email)
+    await accounts.set_disabled(user.id, True)
+    print(f"{user.email} is disabled")
+
+
+async def _enable(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.find_user(args.email)
+    await accounts.set_disabled(user.id, False)
+    print(f"{user.email} is enabled")
+
+
+async def _create_key(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.find_user(args.email)
+    scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
+    days = args.expires_in_days
+    key = await accounts.create_key(
+        user.id,
+        name=args.name,
+        scopes=scopes,
+        expires_in_s=None if days is None else days * 86400,
+    )
+    print(f"API key for {user.email} (shown once):")
+    print(key.secret)
+
+
+async def _list_keys(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.find_user(args.email)
+    for k in await accounts.list_keys(user.id):
+        state = "revoked" if k["revoked_at"] else "active"
+        scopes = ",".join(k["scopes"])
+        print(f"{k['id']}  pp_{k['prefix']}_…  {k['name'] or '-'}  {scopes}  {state}")
+
+
+async def _revoke_key(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.find_user(args.email)
+    wanted = args.key.removeprefix("pp_").split("_")[0]
+    matches = [k for k in await accounts.list_keys(user.id) if wanted in (k["id"], k["prefix"])]
+    if not matches:
+        raise NotFoundError(f"{user.email} has no key {args.key}")
+    await accounts.revoke_key(matches[0]["id"], user.id)
+    print(f"key {matches[0]['id']} of {user.email} is revoked")

@@ -1,0 +1,112 @@
+"""Opening the stores: the database, the job and account stores, storage and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.accounts import (
+    AccountStore,
+    ShareStore,
+    WebhookStore,
+    address_rule,
+    check_default_plan,
+    load_plans,
+    rate_limiter_for,
+)
+from pdfprompt.db import create_engine, open_database, upgrade
+from pdfprompt.domain import Plan
+from pdfprompt.queue import JobEvents, QueueMetrics, job_store_for
+from pdfprompt.settings import Settings
+from pdfprompt.storage import storage_from_settings
+from pdfprompt.wiring.services import Services
+
+
+def plans_in_force(settings: Settings) -> dict[str, Plan]:
+    """The plans file's plans (or the built-in ones); a bad file or an unknown default plan
+    stops here, with its problem."""
+    plans = load_plans(settings.plans_file)
+    check_default_plan(plans, settings.default_plan)
+    return plans
+
+
+async def upgrade_database(settings: Settings) -> None:
+    """Apply the migrations the database lacks."""
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def account_store(settings: Settings) -> AsyncIterator[AccountStore]:
+    """The account store alone, for the administration commands."""
+    plans = plans_in_force(settings)
+    engine = await open_database(settings)
+    accounts = open_accounts(engine, settings, plans)
+    try:
+        yield accounts
+    finally:
+        await accounts.aclose()
+        await engine.dispose()
+
+
+async def prepare_database(settings: Settings) -> Services:
+    """Engine, stores and storage; SQLite is migrated here, PostgreSQL must be up to date."""
+    plans = plans_in_force(settings)
+    engine = await open_database(settings)
+    storage = storage_from_settings(settings)
+    await storage.check()
+    events, metrics = JobEvents(), QueueMetrics()
+    metrics.track_pool(engine.pool.checkedout)  # type: ignore[attr-defined]
+    accounts = open_accounts(engine, settings, plans)
+    metrics.registry.register(_KeyCacheMetrics(accounts))
+    return Services(
+        settings=settings,
+        engine=engine,
+        jobs=job_store_for(
+            engine,
+            events,
+            {p.name: p.max_concurrent_jobs for p in plans.values() if p.max_concurrent_jobs},
+        ),
+        accounts=accounts,
+        rate_limiter=rate_limiter_for(settings.redis_url),
+        shares=ShareStore(engine),
+        webhooks=WebhookStore(engine),
+        webhook_rule=address_rule(settings.webhook_allow_private),
+        storage=storage,
+        events=events,
+        metrics=metrics,
+    )
+
+
+def open_accounts(engine: AsyncEngine, settings: Settings, plans: dict[str, Plan]) -> AccountStore:
+    """The account store on `engine` with the plans in force."""
+    return AccountStore(
+        engine,
+        cache_ttl_s=settings.subscription_cache_ttl_s,
+        plans=plans,
+        default_plan=settings.default_plan,
+    )
+
+
+class _KeyCacheMetrics(Collector):
+    """API keys resolved from this process's memory (hit) or the database (miss)."""
+
+    def __init__(self, accounts: AccountStore) -> None:
+        self.accounts = accounts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "pdfprompt_subscription_cache",
+            "API key and plan lookups answered from memory (hit) or the database (miss).",
+            labels=["result"],
+        )
+        family.add_metric(["hit"], self.accounts.cache_hits)
+        family.add_metric(["miss"], self.accounts.cache_misses)
+        yield family

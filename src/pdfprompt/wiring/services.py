@@ -1,0 +1,42 @@
+"""The services one process runs with, built once by the composition root and handed to
+whatever serves them (the HTTP API, the worker, the administration commands)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.accounts import (
+    AccountStore,
+    AddressRule,
+    RateLimiter,
+    ShareStore,
+    WebhookDispatcher,
+    WebhookStore,
+)
+from pdfprompt.generate import LlmClient
+from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
+from pdfprompt.render import Renderer
+from pdfprompt.settings import Settings
+from pdfprompt.storage import Storage
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    jobs: JobStore
+    accounts: AccountStore
+    storage: Storage
+    events: JobEvents
+    metrics: QueueMetrics
+    rate_limiter: RateLimiter
+    shares: ShareStore
+    webhooks: WebhookStore
+    webhook_rule: AddressRule
+    renderer: Renderer | None = None
+    llm: LlmClient | None = None
+    worker: Worker | None = None
+    wakeup: Wakeup | None = None
+    dispatcher: WebhookDispatcher | None = None

@@ -1,0 +1,137 @@
+"""The worker side composed: wake-ups, the job pipeline, maintenance and webhook delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from pdfprompt.accounts import (
+    ACCOUNTS_CHANNEL,
+    AccountStore,
+    DeliveryConfig,
+    WebhookDispatcher,
+    WebhookSender,
+)
+from pdfprompt.db import is_sqlite_url, listen_dsn
+from pdfprompt.domain import RetryPolicy
+from pdfprompt.generate import LlmClient
+from pdfprompt.pipeline import ORPHAN_SWEEP_EVERY_S, JobPipeline, sweep_orphans
+from pdfprompt.queue import (
+    JobEvents,
+    PostgresWakeup,
+    Wakeup,
+    Worker,
+    WorkerConfig,
+    delete_in_batches,
+    new_worker_id,
+)
+from pdfprompt.render import Renderer
+from pdfprompt.settings import Settings
+from pdfprompt.wiring.services import Services
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        concurrency=settings.worker_concurrency,
+        batch_size=settings.batch_size,
+        lease_s=settings.lease_s,
+        poll_ms=settings.poll_ms,
+        shutdown_grace_s=settings.shutdown_grace_s,
+        per_user_cap=settings.max_concurrent_jobs,
+        retry=RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s),
+    )
+
+
+def wakeup_for(
+    settings: Settings,
+    events: JobEvents | None = None,
+    accounts: AccountStore | None = None,
+) -> Wakeup:
+    """In-process wake-ups on SQLite; LISTEN (jobs, job changes and, for an API, account
+    changes that invalidate its key cache) on PostgreSQL."""
+    url = settings.effective_database_url
+    if is_sqlite_url(url):
+        return Wakeup()
+    channels: dict[str, Callable[[str], None]] = {}
+    if accounts is not None:
+        channels[ACCOUNTS_CHANNEL] = accounts.on_change
+    return PostgresWakeup(listen_dsn(url), events=events, channels=channels)
+
+
+def build_worker(
+    svc: Services, renderer: Renderer, wakeup: Wakeup, llm: LlmClient | None = None
+) -> Worker:
+    """A worker that runs the real pipeline on this process's database and storage."""
+    pipeline = JobPipeline(renderer, svc.storage, llm, svc.accounts.plans)
+    config = dataclasses.replace(
+        worker_config(svc.settings),
+        retention_days={
+            p.name: p.retention_days for p in svc.accounts.plans.values() if p.retention_days
+        },
+        job_retention_s=svc.settings.job_retention_days * 86400,
+    )
+    return Worker(
+        svc.jobs,
+        pipeline,
+        pipeline.discard,
+        config,
+        wakeup=wakeup,
+        metrics=svc.metrics,
+        maintenance=[
+            (ORPHAN_SWEEP_EVERY_S, lambda: sweep_orphans(svc.jobs, svc.storage)),
+            (config.retention_every_s, lambda: prune_deliveries(svc)),
+        ],
+    )
+
+
+async def prune_deliveries(svc: Services) -> int:
+    """Delete webhook deliveries that ended past PDFPROMPT_WEBHOOK_RETENTION_DAYS, in
+    batches; returns how many."""
+    days = svc.settings.webhook_retention_days
+    if days <= 0:
+        return 0
+    return await delete_in_batches(
+        lambda: svc.webhooks.prune(days * 86400), "ended webhook deliveries"
+    )
+
+
+@contextlib.asynccontextmanager
+async def delivering_webhooks(svc: Services) -> AsyncIterator[WebhookDispatcher]:
+    """Webhook deliveries sent from this process while the context is open; on exit the
+    attempts in flight get their timeout to finish."""
+    settings = svc.settings
+    config = DeliveryConfig(
+        concurrency=settings.webhook_concurrency,
+        poll_s=settings.webhook_poll_ms / 1000,
+        retry=RetryPolicy(base_s=settings.webhook_retry_base_s, cap_s=settings.webhook_retry_cap_s),
+        window_s=settings.webhook_retry_window_s,
+        disable_after=settings.webhook_disable_after,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    sender = WebhookSender(timeout_s=config.timeout_s, rule=svc.webhook_rule)
+    dispatcher = WebhookDispatcher(
+        svc.webhooks,
+        sender,
+        _event_data(svc),
+        config,
+        owner=new_worker_id(),
+        registry=svc.metrics.registry,
+    )
+    task = asyncio.create_task(dispatcher.run(), name="pdfprompt-webhooks")
+    svc.dispatcher = dispatcher
+    try:
+        yield dispatcher
+    finally:
+        dispatcher.stop()
+        await task
+        await sender.aclose()
+
+
+def _event_data(svc: Services) -> Callable[[str, str, str], Awaitable[dict[str, Any]]]:
+    # Until the webhooks room builds event payloads (lazy: the API package imports wiring).
+    from pdfprompt.api.webhooks import event_data
+
+    return event_data(svc)
