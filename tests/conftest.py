@@ -1,69 +1,45 @@
-"""Shared fixtures: a clean database per test on SQLite and on PostgreSQL.
-
-PostgreSQL comes from `PDFPROMPT_TEST_PG_URL` (default: the local server as
-user postgres). When it cannot be reached the PostgreSQL tests are skipped,
-except under `CI=true`, where they fail: CI must test both databases.
-"""
+"""Shared fixtures: a clean database per test on SQLite and on PostgreSQL (see
+`tests/support/databases.py`), Redis and an S3-compatible server."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.queue import finish_trailing_notifies
 from pdfprompt.settings import Settings
-
-PG_ADMIN_URL = os.environ.get(
-    "PDFPROMPT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support.databases import (
+    IN_CI,
+    REDIS_URL,
+    S3_TEST_ENV,
+    free_port,
+    pg_database,
+    pg_execute,
+    pg_problem,
+    pg_url_for,
 )
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _pg_url(database: str) -> str:
-    return make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
-
-
-async def _pg_execute(*statements: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-    try:
-        for statement in statements:
-            await conn.execute(statement, timeout=120)
-    finally:
-        await conn.close()
-
-
-def _pg_available() -> str | None:
-    try:
-        asyncio.run(_pg_execute("SELECT 1"))
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A migrated database that each PostgreSQL test clones."""
-    problem = _pg_available()
+    problem = pg_problem()
     if problem is not None:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true and is unreachable: {problem}")
         pytest.skip(f"PostgreSQL unreachable: {problem}")
     name = f"pdfprompt_tpl_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_execute(f'CREATE DATABASE "{name}"'))
 
     async def _migrate() -> None:
-        engine = create_engine(Settings(database_url=_pg_url(name)))
+        engine = create_engine(Settings(database_url=pg_url_for(name)))
         try:
             await upgrade(engine)
         finally:
@@ -71,19 +47,7 @@ def pg_template() -> Iterator[str]:
 
     asyncio.run(_migrate())
     yield name
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@contextlib.contextmanager
-def pg_database(template: str | None) -> Iterator[str]:
-    """A new PostgreSQL database (a clone of `template`, or empty), dropped afterwards."""
-    name = f"pdfprompt_t_{uuid.uuid4().hex[:12]}"
-    clone = f' TEMPLATE "{template}"' if template else ""
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"{clone}'))
-    try:
-        yield _pg_url(name)
-    finally:
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -127,9 +91,6 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     yield engine
     await finish_trailing_notifies()  # of the test's enqueues, before the engine goes
     await engine.dispose()
-
-
-REDIS_URL = os.environ.get("PDFPROMPT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="session")
@@ -180,24 +141,3 @@ def s3_endpoint() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
-
-
-S3_TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def make_bucket(endpoint: str, name: str) -> None:
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=name)

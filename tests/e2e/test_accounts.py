@@ -4,112 +4,16 @@ and PostgreSQL (and Redis for the shared rate limit)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import pg_database
-from tests.e2e.conftest import Process, cli, create_key, service_env, start_server
-from tests.e2e.test_flow import pdf_text, wait_final
-
-PLANS = """
-[plans.tiny]
-pdfs_per_month = 50
-max_pages = 1
-max_prompt_chars = 100
-max_file_bytes = 10485760
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = "unlimited"
-watermark = true
-
-[plans.nofile]
-pdfs_per_month = 50
-max_pages = "unlimited"
-max_prompt_chars = "unlimited"
-max_file_bytes = 100
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = "unlimited"
-watermark = false
-
-[plans.nostore]
-pdfs_per_month = 50
-max_pages = "unlimited"
-max_prompt_chars = "unlimited"
-max_file_bytes = "unlimited"
-storage_bytes = 1
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = "unlimited"
-watermark = false
-
-[plans.slow]
-pdfs_per_month = "unlimited"
-max_pages = "unlimited"
-max_prompt_chars = "unlimited"
-max_file_bytes = "unlimited"
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = 5
-watermark = false
-"""
-
-Start = Callable[..., Process]
-# A webhook that is registered and never sent to: a literal public address (no name to look
-# up) for an event an unlimited plan never has.
-HOOK = "https://93.184.215.14/in"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def deployment(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Start, dict[str, str]]]:
-    """A database and a plans file; `start(role, **env)` starts `pdfprompt <role>` on them
-    (stopped at the end). Yields it and the environment for the CLI."""
-    tmp = tmp_path_factory.mktemp(f"accounts-{request.param}")
-    plans = tmp / "plans.toml"
-    plans.write_text(PLANS)
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
-        else:
-            url = stack.enter_context(pg_database(request.getfixturevalue("pg_template")))
-        env = service_env(tmp / "data", url, PDFPROMPT_PLANS_FILE=str(plans))
-        if request.param == "postgresql":
-            cli(env, "db", "upgrade")
-        started = 0
-
-        def start(role: str, **extra: str) -> Process:
-            nonlocal started
-            started += 1
-            server = start_server(role, {**env, **extra}, tmp / f"{role}-{started}.log")
-            stack.callback(server.stop)
-            return server
-
-        yield start, env
-
-
-def _user(env: dict[str, str], email: str, plan: str) -> str:
-    out = cli(env, "users", "create", email, "--plan", plan).stdout
-    return out.strip().splitlines()[-1]
-
-
-def _client(server: Process, key: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    )
+from tests.support.accounts import HOOK, Start, client_for, fresh_rate_window, user_on_plan
+from tests.support.jobs import pdf_text, wait_final
+from tests.support.processes import cli, create_key
 
 
 def _html(i: int) -> dict[str, Any]:
@@ -121,7 +25,7 @@ def test_200_concurrent_submissions_get_exactly_the_plans_50(
 ) -> None:
     start, env = deployment
     api = start("api")  # no worker: accepted jobs stay queued, holding their reservation
-    key = _user(env, "quota@example.com", "tiny")
+    key = user_on_plan(env, "quota@example.com", "tiny")
 
     async def submit_all() -> list[httpx.Response]:
         headers = {"Authorization": f"Bearer {key}"}
@@ -140,7 +44,7 @@ def test_200_concurrent_submissions_get_exactly_the_plans_50(
         "-01T00:00:00+00:00"
     )
     assert int(refused[0].headers["Retry-After"]) >= 1
-    with _client(api, key) as c:
+    with client_for(api, key) as c:
         usage = c.get("/v1/usage").json()
         assert usage["pdfs"] == {"used": 0, "reserved": 50, "limit": 50}
         assert usage["plan"]["name"] == "tiny"
@@ -155,8 +59,8 @@ def test_200_concurrent_submissions_get_exactly_the_plans_50(
 def test_plan_limits_hold_in_the_worker(deployment: tuple[Start, dict[str, str]]) -> None:
     start, env = deployment
     server = start("serve")
-    key = _user(env, "limits@example.com", "tiny")
-    with _client(server, key) as c:
+    key = user_on_plan(env, "limits@example.com", "tiny")
+    with client_for(server, key) as c:
         too_long = c.post("/v1/jobs", json={"type": "prompt", "input": "x" * 101})
         assert too_long.status_code == 422 and too_long.json()["field"] == "input"
         two_pages = "<p>one</p><p style='break-before: page'>two</p>"
@@ -177,7 +81,7 @@ def test_plan_limits_hold_in_the_worker(deployment: tuple[Start, dict[str, str]]
         assert [(h["kind"], h["job_id"]) for h in history] == [("job", done["id"])]
         assert history[0]["pages"] == 1 and history[0]["generator"] == "html"
     for plan, code in (("nofile", "file_too_large"), ("nostore", "storage_quota_exceeded")):
-        with _client(server, _user(env, f"{plan}@example.com", plan)) as c:
+        with client_for(server, user_on_plan(env, f"{plan}@example.com", plan)) as c:
             job, _ = wait_final(c, c.post("/v1/jobs", json=_html(2)).json()["id"])
             assert (job["status"], job["error"]["code"], job["file"]) == ("failed", code, None)
             assert c.get("/v1/usage").json()["pdfs"] == {"used": 0, "reserved": 0, "limit": 50}
@@ -188,7 +92,7 @@ def test_keys_scopes_and_revocation(deployment: tuple[Start, dict[str, str]]) ->
     api = start("api")
     owner = create_key(env, "keys@example.com")
     other = create_key(env, "other-keys@example.com")
-    with _client(api, owner) as c:
+    with client_for(api, owner) as c:
         made = c.post("/v1/keys", json={"name": "dashboard", "scopes": ["jobs:read"]})
         assert made.status_code == 201
         reader = made.json()
@@ -198,18 +102,18 @@ def test_keys_scopes_and_revocation(deployment: tuple[Start, dict[str, str]]) ->
         assert all("key" not in k and "key_hash" not in k for k in listed)
         bad = c.post("/v1/keys", json={"scopes": ["everything"]})
         assert bad.status_code == 422
-    with _client(api, reader["key"]) as r:
+    with client_for(api, reader["key"]) as r:
         assert r.get("/v1/jobs").status_code == 200
         refused = r.post("/v1/jobs", json=_html(1))
         assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
         assert r.get("/v1/usage").status_code == 403  # needs the account scope
-    with _client(api, other) as o:
+    with client_for(api, other) as o:
         assert o.delete(f"/v1/keys/{reader['id']}").status_code == 404
-    with _client(api, reader["key"]) as r:
+    with client_for(api, reader["key"]) as r:
         assert r.get("/v1/jobs").status_code == 200  # another user could not revoke it
-    with _client(api, owner) as c:
+    with client_for(api, owner) as c:
         assert c.delete(f"/v1/keys/{reader['id']}").status_code == 204
-    with _client(api, reader["key"]) as r:
+    with client_for(api, reader["key"]) as r:
         assert r.get("/v1/jobs").status_code == 401  # at once, on the node that revoked it
 
 
@@ -229,7 +133,7 @@ def test_a_user_disabled_from_the_cli_is_refused_within_the_cache_ttl(
     start, env = deployment
     api = start("api", PDFPROMPT_SUBSCRIPTION_CACHE_TTL_S="1")
     key = create_key(env, "disable@example.com")
-    with _client(api, key) as c:
+    with client_for(api, key) as c:
         assert c.get("/v1/jobs").status_code == 200
         cli(env, "users", "disable", "disable@example.com")
         assert _until(lambda: c.get("/v1/jobs").status_code == 401) < 2.5
@@ -237,18 +141,12 @@ def test_a_user_disabled_from_the_cli_is_refused_within_the_cache_ttl(
         assert _until(lambda: c.get("/v1/jobs").status_code == 200) < 2.5
 
 
-def _fresh_window() -> None:
-    """Rate limits count per clock minute: start a burst well inside one."""
-    if time.time() % 60 > 50:
-        time.sleep(61 - time.time() % 60)
-
-
 def test_the_rate_limit_of_the_plan(deployment: tuple[Start, dict[str, str]]) -> None:
     start, env = deployment
     api = start("api", PDFPROMPT_SHARE_RATE_LIMIT_PER_MINUTE="5")
-    key = _user(env, "rate@example.com", "slow")
-    _fresh_window()
-    with _client(api, key) as c:
+    key = user_on_plan(env, "rate@example.com", "slow")
+    fresh_rate_window()
+    with client_for(api, key) as c:
         codes = [c.get("/v1/jobs").status_code for _ in range(6)]
         assert codes == [200] * 5 + [429]
         limited = c.get("/v1/jobs")
@@ -269,9 +167,9 @@ def test_the_rate_limit_is_shared_through_redis(
     start, env = deployment
     a = start("api", PDFPROMPT_REDIS_URL=redis_url)
     b = start("api", PDFPROMPT_REDIS_URL=redis_url)
-    key = _user(env, "shared-rate@example.com", "slow")
-    _fresh_window()
-    with _client(a, key) as ca, _client(b, key) as cb:
+    key = user_on_plan(env, "shared-rate@example.com", "slow")
+    fresh_rate_window()
+    with client_for(a, key) as ca, client_for(b, key) as cb:
         codes = [ca.get("/v1/jobs").status_code for _ in range(3)]
         codes += [cb.get("/v1/jobs").status_code for _ in range(3)]
         assert codes == [200] * 5 + [429]
@@ -286,13 +184,13 @@ def test_other_nodes_forget_a_revoked_key_at_once_on_postgresql(
     start, env = deployment
     a, b = start("api"), start("api")  # the default 300 s cache
     owner = create_key(env, "nodes@example.com")
-    with _client(a, owner) as ca:
+    with client_for(a, owner) as ca:
         spare = ca.post("/v1/keys", json={"name": "spare"}).json()
-    with _client(b, spare["key"]) as cb, _client(a, owner) as ca:
+    with client_for(b, spare["key"]) as cb, client_for(a, owner) as ca:
         assert cb.get("/v1/jobs").status_code == 200  # cached on b
         assert ca.delete(f"/v1/keys/{spare['id']}").status_code == 204
         assert _until(lambda: cb.get("/v1/jobs").status_code == 401) < 2
-    with _client(b, owner) as cb:
+    with client_for(b, owner) as cb:
         assert cb.get("/v1/usage").json()["plan"]["name"] == "enterprise"
         cli(env, "users", "set-plan", "nodes@example.com", "tiny")
         assert _until(lambda: cb.get("/v1/usage").json()["plan"]["name"] == "tiny") < 2
@@ -326,7 +224,7 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
     server = start("serve")
     owner = create_key(env, "owner@example.com")
     stranger = create_key(env, "stranger@example.com")
-    with _client(server, owner) as c:
+    with client_for(server, owner) as c:
         job, _ = wait_final(c, c.post("/v1/jobs", json=_html(7)).json()["id"])
         assert job["status"] == "succeeded"
         [key] = c.get("/v1/keys").json()["items"]
@@ -340,12 +238,12 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
             "key": key["id"],
             "share": share["id"],
         }
-    with _client(server, stranger) as s:
+    with client_for(server, stranger) as s:
         for method, path, body in ROUTES:
             answer = s.request(method, path.format(**ids), json=body)
             assert (method, path, answer.status_code) == (method, path, 404)
             assert answer.json()["code"] == "not_found"
-    with _client(server, owner) as c:
+    with client_for(server, owner) as c:
         assert c.get(f"/v1/jobs/{ids['job']}").json()["status"] == "succeeded"
         assert c.get(f"/v1/files/{ids['file']}/content").status_code == 200
         assert c.get("/v1/keys").json()["items"][0]["revoked_at"] is None

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Process, create_key
+from tests.support.processes import Process, create_key
 
 MAX_INPUT_BYTES = 1_048_576  # the documented default of PDFPROMPT_MAX_INPUT_BYTES
 

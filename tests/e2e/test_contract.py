@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import create_key, serving
+from tests.support.processes import create_key, serving
 
 HERE = Path(__file__).parent
 SCHEMATHESIS = str(Path(sys.executable).with_name("st"))

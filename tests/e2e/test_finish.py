@@ -11,9 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Process, cli, service_env, serving
-from tests.e2e.test_flow import wait_final
-from tests.hostile import (
+from tests.support.hostile import (
     SAFE_HREFS,
     WATERMARK_DOCUMENTS,
     annotation_actions,
@@ -25,6 +23,8 @@ from tests.hostile import (
     read,
     watermarked_pages,
 )
+from tests.support.jobs import wait_final
+from tests.support.processes import Process, cli, service_env, serving
 
 _UNLIMITED = """
 pdfs_per_month = "unlimited"

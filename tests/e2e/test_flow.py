@@ -11,29 +11,8 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from tests.e2e.conftest import Process, create_key
-
-FINAL = {"succeeded", "failed", "canceled"}
-
-
-def wait_final(
-    client: httpx.Client, job_id: str, timeout_s: float = 60
-) -> tuple[dict[str, Any], list[str]]:
-    """Poll the job to a final status; returns it and every status seen on the way."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if not seen or seen[-1] != job["status"]:
-            seen.append(job["status"])
-        if job["status"] in FINAL:
-            return job, seen
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} not finished after {timeout_s}s; seen {seen}")
-
-
-def pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+from tests.support.jobs import pdf_text, wait_final
+from tests.support.processes import Process, create_key
 
 
 @pytest.mark.parametrize(
@@ -156,7 +135,7 @@ def test_cancel_and_delete(service: tuple[Process, dict[str, str]]) -> None:
 
 
 def test_render_command_makes_a_pdf_without_a_server(tmp_path: Any) -> None:
-    from tests.e2e.conftest import cli, service_env
+    from tests.support.processes import cli, service_env
 
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\n\n- one\n- two\n\n```\ncode block\n```\n", "utf-8")

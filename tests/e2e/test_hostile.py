@@ -20,11 +20,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.conftest import Process, cli, create_key
-from tests.e2e.test_accounts import HOOK, Start, _client, _fresh_window, _user, deployment
-from tests.e2e.test_flow import wait_final
-
-__all__ = ["deployment"]  # the fixture: servers on a database and a plans file
+from tests.support.accounts import HOOK, Start, client_for, fresh_rate_window, user_on_plan
+from tests.support.jobs import wait_final
+from tests.support.processes import Process, cli, create_key
 
 MB = 1024 * 1024
 # Every route that reads a body, with a body it takes ({ids} filled in by the test).
@@ -54,7 +52,7 @@ def served(deployment: tuple[Start, dict[str, str]]) -> tuple[Process, dict[str,
 def owned(served: tuple[Process, dict[str, str]]) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     """A client and the ids of a job, its file, a webhook of the same user."""
     server, env = served
-    c = _client(server, create_key(env, "owner@example.com"))
+    c = client_for(server, create_key(env, "owner@example.com"))
     job, _ = wait_final(
         c, c.post("/v1/jobs", json={"type": "html", "input": "<p>o</p>"}).json()["id"]
     )
@@ -181,16 +179,16 @@ def test_unauthenticated_uploads_cost_the_server_almost_no_memory(
 
 def test_a_key_gives_no_more_than_it_has(served: tuple[Process, dict[str, str]]) -> None:
     server, env = served
-    with _client(server, create_key(env, "keys@example.com")) as c:
+    with client_for(server, create_key(env, "keys@example.com")) as c:
         account_only = c.post("/v1/keys", json={"scopes": ["account"]}).json()
         short = c.post("/v1/keys", json={"expires_in_s": 600}).json()
         assert "expires_at" in short, short
-    with _client(server, account_only["key"]) as narrow:
+    with client_for(server, account_only["key"]) as narrow:
         escalated = narrow.post("/v1/keys", json={"scopes": ["account", "jobs:write"]})
         assert escalated.status_code == 403 and escalated.json()["field"] == "scopes"
         same = narrow.post("/v1/keys", json={}).json()  # no scopes named: the caller's own
         assert same["scopes"] == ["account"]
-    with _client(server, short["key"]) as brief:
+    with client_for(server, short["key"]) as brief:
         later = brief.post("/v1/keys", json={"expires_in_s": 3600})
         assert later.status_code == 422 and later.json()["field"] == "expires_in_s"
         child = brief.post("/v1/keys", json={"name": "child"}).json()
@@ -207,13 +205,13 @@ def test_the_rate_limit_counts_the_user_not_the_key(
 ) -> None:
     start, env = deployment
     api = start("api")
-    first = _user(env, "many-keys@example.com", "slow")  # 5 requests a minute
+    first = user_on_plan(env, "many-keys@example.com", "slow")  # 5 requests a minute
     others = [
         cli(env, "keys", "create", "many-keys@example.com").stdout.strip().splitlines()[-1]
         for _ in range(3)
     ]
-    _fresh_window()
-    clients = [_client(api, key) for key in (first, *others)]
+    fresh_rate_window()
+    clients = [client_for(api, key) for key in (first, *others)]
     try:
         codes = [clients[n % 4].get("/v1/jobs").status_code for n in range(8)]
     finally:
@@ -229,7 +227,7 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(
     start, _ = deployment
     extra = {"PDFPROMPT_TRUSTED_PROXIES": "127.0.0.1/32"} if trusted else {}
     api = start("api", PDFPROMPT_SHARE_RATE_LIMIT_PER_MINUTE="5", **extra)
-    _fresh_window()
+    fresh_rate_window()
     with httpx.Client(base_url=api.base_url) as anyone:
         codes = [
             anyone.get(f"/s/{'x' * 32}", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
@@ -369,7 +367,7 @@ def test_a_missing_stored_file_is_named_nowhere_in_an_anonymous_answer(
     served: tuple[Process, dict[str, str]],
 ) -> None:
     server, env = served
-    with _client(server, create_key(env, "vanish@example.com")) as c:
+    with client_for(server, create_key(env, "vanish@example.com")) as c:
         job, _ = wait_final(
             c, c.post("/v1/jobs", json={"type": "html", "input": "<p>v</p>"}).json()["id"]
         )

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import PDFPROMPT, Process, create_key, free_port, service_env, start_server
-from tests.e2e.test_flow import pdf_text, wait_final
-from tests.e2e.test_queue import read_sse
+from tests.support.databases import free_port
+from tests.support.jobs import pdf_text, read_sse, wait_final
+from tests.support.processes import PDFPROMPT, Process, create_key, service_env, start_server
 
 SECRET = "sk-e2e-do-not-leak-7f3a9c"
 

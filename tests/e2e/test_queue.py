@@ -2,46 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import IN_CI
-from tests.e2e.conftest import Process, cli, create_key, service_env, start_server
+from tests.support.databases import IN_CI
+from tests.support.jobs import read_sse, split_service
+from tests.support.processes import Process, cli, create_key, service_env
 
 LONG_DOC = "\n\n".join(f"## Part {i}\n\n" + "Lorem ipsum dolor sit amet. " * 120 for i in range(40))
-
-
-def read_sse(
-    client: httpx.Client, path: str, timeout_s: float = 60
-) -> list[tuple[str, dict[str, Any]]]:
-    """Every event of a Server-Sent Events stream until the server closes it."""
-    events: list[tuple[str, dict[str, Any]]] = []
-    name, data = "message", ""
-    with client.stream("GET", path, timeout=timeout_s) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                name = line[len("event: ") :]
-            elif line.startswith("data: "):
-                data = line[len("data: ") :]
-            elif line == "" and data:
-                events.append((name, json.loads(data)))
-                name, data = "message", ""
-    return events
 
 
 def wait_all(c: httpx.Client, ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
@@ -53,43 +30,6 @@ def wait_all(c: httpx.Client, ids: list[str], timeout_s: float) -> dict[str, dic
         time.sleep(0.3)
     states = [c.get(f"/v1/jobs/{i}").json()["status"] for i in ids]
     raise AssertionError(f"jobs not finished after {timeout_s}s: {states}")
-
-
-@dataclass
-class Split:
-    """`pdfprompt api` and its workers as separate processes, and a client with a user's key."""
-
-    env: dict[str, str]
-    tmp_path: Path
-    api: Process
-    workers: list[Process]
-    client: httpx.Client
-
-    @property
-    def worker(self) -> Process:
-        return self.workers[0]
-
-    def add_worker(self) -> Process:
-        log = self.tmp_path / f"worker{len(self.workers) + 1}.log"
-        self.workers.append(Process(["worker"], self.env, log).start())
-        return self.workers[-1]
-
-
-@contextlib.contextmanager
-def split_service(env: dict[str, str], tmp_path: Path, email: str) -> Iterator[Split]:
-    """Start the API and one worker apart; stop every process started, whatever happens."""
-    key = create_key(env, email)
-    api = start_server("api", env, tmp_path / "api.log")
-    workers = [Process(["worker"], env, tmp_path / "worker1.log").start()]
-    try:
-        with httpx.Client(
-            base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as client:
-            yield Split(env, tmp_path, api, workers, client)
-    finally:
-        for worker in workers:
-            worker.stop()
-        api.stop()
 
 
 def submit_long(c: httpx.Client, n: int) -> list[str]:

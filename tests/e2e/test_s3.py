@@ -9,9 +9,9 @@ from pathlib import Path
 import boto3
 import httpx
 
-from tests.conftest import make_bucket
-from tests.e2e.conftest import Process, create_key, service_env, start_server
-from tests.e2e.test_flow import pdf_text, wait_final
+from tests.support.databases import make_bucket
+from tests.support.jobs import check_ranges, pdf_text, wait_final
+from tests.support.processes import Process, create_key, service_env, start_server
 
 
 def _serve_on_s3(
@@ -55,19 +55,6 @@ def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: 
             assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     finally:
         server.stop()
-
-
-def check_ranges(c: httpx.Client, path: str, whole: bytes) -> None:
-    """Single byte ranges answer 206 with exactly those bytes; impossible ones 416."""
-    size = len(whole)
-    head = c.get(path, headers={"Range": "bytes=0-9"})
-    assert head.status_code == 206 and head.content == whole[:10]
-    assert head.headers["Content-Range"] == f"bytes 0-9/{size}"
-    assert c.get(path, headers={"Range": "bytes=-5"}).content == whole[-5:]
-    assert c.get(path, headers={"Range": f"bytes={size - 3}-"}).content == whole[-3:]
-    assert c.get(path, headers={"Range": f"bytes={size}-"}).status_code == 416
-    stale = c.get(path, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
-    assert stale.status_code == 200 and stale.content == whole
 
 
 def test_downloads_may_redirect_to_a_short_lived_presigned_url(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import Process, cli, create_key, service_env, start_server
+from tests.support.processes import Process, cli, create_key, service_env, start_server
 
 JOBS = 200
 

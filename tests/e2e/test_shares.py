@@ -7,9 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.e2e.conftest import Process, create_key
-from tests.e2e.test_flow import wait_final
-from tests.e2e.test_s3 import check_ranges
+from tests.support.jobs import check_ranges, wait_final
+from tests.support.processes import Process, create_key
 
 
 def _shared_pdf(

@@ -20,11 +20,10 @@ from sqlalchemy import update
 from pdfprompt.accounts import verify
 from pdfprompt.db import create_engine, webhooks
 from pdfprompt.settings import Settings
-from tests.e2e.conftest import Process, cli, create_key, service_env, serving, start_server
-from tests.e2e.test_flow import wait_final
-from tests.e2e.test_queue import split_service
-from tests.hostile_urls import HOSTILE
-from tests.receiver import Receiver
+from tests.support.hostile_urls import HOSTILE
+from tests.support.jobs import split_service, wait_final
+from tests.support.processes import Process, cli, create_key, service_env, serving, start_server
+from tests.support.receiver import Receiver
 
 ALLOW = {
     "PDFPROMPT_WEBHOOK_ALLOW_PRIVATE": "true",

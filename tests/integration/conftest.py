@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from pdfprompt.settings import Settings, find_browser, find_headless_shell
-from tests.conftest import IN_CI
-from tests.receiver import Receiver
-
-# The engines the render tests run on: Chromium's headless shell (what pdfprompt picks when it
-# is installed), a full Chromium browser (what it runs where only that is installed, or when
-# configured), and WeasyPrint (the fallback). Setup installs all three; under CI=true a missing
-# one fails its tests instead of skipping them.
-ENGINES = ("chromium", "chromium-browser", "weasyprint")
-
-
-def engine_settings(engine: str, **values: Any) -> Settings:
-    """Settings that render with `engine`, one of ENGINES."""
-    if engine == "weasyprint":
-        return Settings(render_engine="weasyprint", **values)
-    path = find_headless_shell() if engine == "chromium" else find_browser()
-    if path is None:
-        problem = f"{engine}: not installed (scripts/setup.sh installs it)"
-        if IN_CI:
-            pytest.fail(f"{problem}; it is required under CI=true")
-        pytest.skip(problem)
-    return Settings(render_engine="chromium", chromium_path=path, **values)
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.db import create_engine, is_unavailable, sqlite_driver, upgrade
 from pdfprompt.queue import job_store_for
 from pdfprompt.settings import Settings
-from tests.conftest import free_port
+from tests.support.databases import free_port
 
 
 async def test_unreachable_postgres_is_unavailable() -> None:

@@ -11,7 +11,8 @@ from pypdf import PageObject
 from pdfprompt.domain import RenderOptions
 from pdfprompt.pdf import finish
 from pdfprompt.render import RendererPool, render_pdf, renderer_from_settings
-from tests.hostile import (
+from tests.support.engines import ENGINES, engine_settings
+from tests.support.hostile import (
     DANGEROUS_HREFS,
     SAFE_HREFS,
     SMALL_MARGIN,
@@ -25,7 +26,6 @@ from tests.hostile import (
     read,
     watermarked_pages,
 )
-from tests.integration.conftest import ENGINES, engine_settings
 
 
 @pytest.fixture(params=ENGINES)

@@ -21,8 +21,8 @@ from pdfprompt.domain import LlmError, LlmKeysCoolingError, RenderOptions
 from pdfprompt.generate import KeyRing, LlmClient, clean_document, messages
 from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
-from tests.conftest import free_port
-from tests.receiver import Receiver
+from tests.support.databases import free_port
+from tests.support.receiver import Receiver
 
 SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
 

@@ -43,8 +43,8 @@ from pdfprompt.render import (
     renderer_from_settings,
 )
 from pdfprompt.settings import Settings
-from tests.integration.conftest import ENGINES, engine_settings
-from tests.receiver import Receiver
+from tests.support.engines import ENGINES, engine_settings
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture(params=ENGINES)

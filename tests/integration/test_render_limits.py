@@ -30,8 +30,8 @@ from pdfprompt.domain import (
 from pdfprompt.domain.options import Margin
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
 from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, _Pipe
-from tests.bombs import MB, PeakRss, huge_image, noise_image, noise_pages
-from tests.integration.conftest import ENGINES, engine_settings
+from tests.support.bombs import MB, PeakRss, huge_image, noise_image, noise_pages
+from tests.support.engines import ENGINES, engine_settings
 
 CHROMIUM_BUILDS = [e for e in ENGINES if e.startswith("chromium")]
 

@@ -18,7 +18,7 @@ from pdfprompt.pipeline import ORPHAN_GRACE_S, sweep_orphans
 from pdfprompt.queue import NewJob, StoredFile, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage, S3Storage, Storage, storage_from_settings
-from tests.conftest import make_bucket
+from tests.support.databases import make_bucket
 
 
 @pytest.fixture(params=["local", "s3"])

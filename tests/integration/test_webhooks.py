@@ -42,8 +42,8 @@ from pdfprompt.accounts.addresses import (
 from pdfprompt.db import now_plus, webhook_attempts, webhook_deliveries, webhooks
 from pdfprompt.domain import InvalidInputError, JobError, JobType, RetryPolicy
 from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
-from tests.hostile_urls import HOSTILE, resolve_names
-from tests.receiver import Receiver
+from tests.support.hostile_urls import HOSTILE, resolve_names
+from tests.support.receiver import Receiver
 
 FAST = RetryPolicy(base_s=0.05, cap_s=0.2)
 

@@ -24,7 +24,7 @@ from pdfprompt.queue import (
 from pdfprompt.render import chromium_renderer, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage
-from tests.bombs import huge_image, noise_image, noise_pages
+from tests.support.bombs import huge_image, noise_image, noise_pages
 
 
 def _new(user: str, text: str, **kw: object) -> NewJob:

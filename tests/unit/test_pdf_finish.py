@@ -22,7 +22,7 @@ from pypdf.generic import (
 from pdfprompt.domain import RenderOptions
 from pdfprompt.pdf import finish, may_have_unsafe_actions, safe_uri
 from pdfprompt.pipeline import render_key
-from tests.hostile import (
+from tests.support.hostile import (
     WATERMARK_TEXT,
     annotation_actions,
     dangerous,

@@ -15,7 +15,7 @@ import pytest
 from pdfprompt.accounts import address_rule, check_url, public_only, sign, verify
 from pdfprompt.accounts.addresses import IpAddress, any_address, special_purpose
 from pdfprompt.domain import InvalidInputError
-from tests.hostile_urls import HOSTILE, resolve_names
+from tests.support.hostile_urls import HOSTILE, resolve_names
 
 SECRET = "whsec_test"
 BODY = b'{"id":"1","type":"job.succeeded"}'

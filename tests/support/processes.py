@@ -1,0 +1,123 @@
+"""The `pdfprompt` processes started as a user starts them, driven over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.databases import free_port, pg_database
+
+PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
+
+
+def service_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PDFPROMPT_", "DATABASE_"))}
+    env.update(
+        PDFPROMPT_DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url,
+        PDFPROMPT_POLL_MS="200",
+        PDFPROMPT_LOG_LEVEL="info",
+    )
+    env.update(extra)
+    return env
+
+
+def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [PDFPROMPT, *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"pdfprompt {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def create_key(env: dict[str, str], email: str) -> str:
+    """`pdfprompt users create` prints the API key as its last line."""
+    out = cli(env, "users", "create", email).stdout
+    return out.strip().splitlines()[-1]
+
+
+@dataclass
+class Process:
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    base_url: str = ""
+    _log: object = field(default=None, repr=False)
+
+    def start(self) -> Process:
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = log
+        self.proc = subprocess.Popen(
+            [PDFPROMPT, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"pdfprompt exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"pdfprompt not ready after {timeout_s}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()  # type: ignore[attr-defined]
+        return self.proc.returncode
+
+
+def start_server(role: str, env: dict[str, str], log_path: Path) -> Process:
+    port = free_port()
+    server = Process([role, "--port", str(port)], env, log_path)
+    server.base_url = f"http://127.0.0.1:{port}"
+    server.start()
+    server.wait_ready()
+    return server
+
+
+@contextlib.contextmanager
+def serving(
+    request: pytest.FixtureRequest, tmp: Path, database: str, **extra: str
+) -> Iterator[tuple[Process, dict[str, str]]]:
+    """`pdfprompt serve` on a new database of the kind named, with `extra` settings."""
+    with contextlib.ExitStack() as stack:
+        if database == "sqlite":
+            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
+        else:
+            template = request.getfixturevalue("pg_template")
+            url = stack.enter_context(pg_database(template))
+        env = service_env(tmp / "data", url, **extra)
+        if database == "postgresql":
+            cli(env, "db", "upgrade")
+        server = start_server("serve", env, tmp / "serve.log")
+        stack.callback(server.stop)
+        yield server, env
