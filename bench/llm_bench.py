@@ -31,8 +31,7 @@ import httpx
 import uvloop
 from benchlib import PDFPROMPT, free_port, wait_http
 
-from pdfprompt.generate import KeyRing, LlmClient, messages
-from pdfprompt.generate.llm import _delta
+from pdfprompt.generate import KeyRing, LlmClient, messages, streamed_text
 
 
 def cpu_s() -> float:
@@ -75,7 +74,7 @@ async def main() -> None:
         url = f"{base}/chat/completions"
         async with reference.stream("POST", url, json=body, headers=headers) as resp:
             async for line in resp.aiter_lines():
-                text = _delta(line)
+                text = streamed_text(line)
                 if text == "":
                     break
                 received += len(text or "")

@@ -7,7 +7,7 @@ from pdfprompt.generate.document import (
     messages,
     revise_messages,
 )
-from pdfprompt.generate.llm import KeyRing, LlmClient
+from pdfprompt.generate.llm import KeyRing, LlmClient, streamed_text
 from pdfprompt.generate.markdown import (
     markdown_document,
     markdown_to_html,
@@ -48,5 +48,6 @@ __all__ = [
     "messages",
     "print_stylesheet",
     "revise_messages",
+    "streamed_text",
     "wrap_document",
 ]

@@ -268,7 +268,7 @@ class LlmClient:
                     self._count("error")
                     raise _NextModel(f"HTTP {resp.status}")
                 async for line in _lines(resp.content):
-                    text = _delta(line)
+                    text = streamed_text(line)
                     if text is None:
                         continue
                     if text == "":
@@ -314,7 +314,7 @@ async def _lines(stream: aiohttp.StreamReader) -> AsyncIterator[str]:
         yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
-def _delta(line: str) -> str | None:
+def streamed_text(line: str) -> str | None:
     """The content of one streamed line: text, "" at the end, None for anything else."""
     if not line.startswith("data:"):
         return None
