@@ -49,7 +49,7 @@ from pdfprompt.settings import Settings
 
 async def render_rate(n: int) -> float:
     """Documents per second for the fake model's document through pdfprompt's renderer."""
-    settings = Settings(render_engine="chromium")  # PDFPROMPT_MAX_PDF_CONCURRENCY applies
+    settings = Settings(render_engine="chromium")  # MAX_PDF_CONCURRENCY applies
     async with renderer_from_settings(settings) as renderer:
         docs = [
             clean_document(document_for(f"Report {uuid.uuid4()}\nQuarterly figures"))

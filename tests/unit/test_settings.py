@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+import pdfprompt.settings
 from pdfprompt.db import async_url
-from pdfprompt.settings import BROWSERS, HEADLESS_SHELLS, Settings, is_headless_shell
+from pdfprompt.settings import Settings, is_headless_shell
+from pdfprompt.settings.chromium import BROWSERS, HEADLESS_SHELLS
 
 
 def test_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -73,9 +75,10 @@ def test_a_headless_shell_is_found_before_a_browser(
         exe.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setattr(
-        "pdfprompt.settings.HEADLESS_SHELLS", (str(lib_dir / "shell"), "chromium-headless-shell")
+        "pdfprompt.settings.chromium.HEADLESS_SHELLS",
+        (str(lib_dir / "shell"), "chromium-headless-shell"),
     )
-    monkeypatch.setattr("pdfprompt.settings.BROWSERS", ("chromium",))
+    monkeypatch.setattr("pdfprompt.settings.chromium.BROWSERS", ("chromium",))
     # A listed path (Debian's real binary) comes before a name on PATH (its wrapper script).
     assert Settings().find_chromium() == str(lib_dir / "shell")
     (lib_dir / "shell").unlink()
@@ -113,6 +116,15 @@ def test_render_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PDFPROMPT_RENDER_MEMORY_LIMIT_MB", "512")
     s = Settings()
     assert (s.max_pdf_mb, s.max_pdf_bytes, s.render_memory_limit_mb) == (5, 5 * 1024 * 1024, 512)
-    monkeypatch.setenv("PDFPROMPT_RENDER_MEMORY_LIMIT_MB", "100")  # an idle browser holds about 90
+    monkeypatch.setenv("PDFPROMPT_RENDER_MEMORY_LIMIT_MB", "100")  # under the floor
     with pytest.raises(ValidationError, match="greater than or equal to 256"):
         Settings()
+
+
+def test_the_settings_room_exports() -> None:
+    assert sorted(pdfprompt.settings.__all__) == [
+        "Settings",
+        "find_browser",
+        "find_headless_shell",
+        "is_headless_shell",
+    ]

@@ -1,0 +1,66 @@
+"""Settings of `pdfprompt.accounts`: plans, keys, and the limits counted per user or address."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, BaseModel, Field
+
+
+class AccountsSettings(BaseModel):
+    """Users, their plans and keys, and the rate limits counted against them. A plan's
+    limits apply under the server-wide ones (README, "Plans, quotas and keys")."""
+
+    plans_file: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PDFPROMPT_PLANS_FILE"),
+        description=(
+            'TOML file changing the built-in plans or adding plans (README, "Plans, quotas '
+            'and keys"); read at start, and a bad file stops the start. Unset: the built-in '
+            "plans."
+        ),
+    )
+    default_plan: str = Field(
+        default="enterprise",
+        validation_alias=AliasChoices("PDFPROMPT_DEFAULT_PLAN"),
+        description=(
+            "Plan of users made by `pdfprompt users create` without `--plan` (the operator "
+            "creates them on purpose, hence no limits by default); must name a plan."
+        ),
+    )
+    max_keys_per_user: int = Field(
+        default=50,
+        ge=1,
+        validation_alias=AliasChoices("PDFPROMPT_MAX_KEYS_PER_USER"),
+        description=(
+            "Live API keys (neither revoked nor expired) a user may make through the API "
+            "(`409` above); the operator's `pdfprompt keys create` does not count against it."
+        ),
+    )
+    subscription_cache_ttl_s: float = Field(
+        default=300.0,
+        ge=0,
+        validation_alias=AliasChoices("PDFPROMPT_SUBSCRIPTION_CACHE_TTL_S"),
+        description=(
+            "Seconds an API process trusts a key that authenticated, and its plan, from memory "
+            "(never past the key's expiry). Revoking a key or changing its user is seen at once "
+            "by the process that did it and, on PostgreSQL, by every other; on SQLite a change "
+            "made by the CLI reaches a running server within this time."
+        ),
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PDFPROMPT_REDIS_URL"),
+        description=(
+            "Redis through which several API nodes share the per-user and per-address rate "
+            "limits (requests pass, with a warning, while Redis cannot be reached). Unset: "
+            "each process counts on its own."
+        ),
+    )
+    share_rate_limit_per_minute: int = Field(
+        default=120,
+        ge=0,
+        validation_alias=AliasChoices("PDFPROMPT_SHARE_RATE_LIMIT_PER_MINUTE"),
+        description=(
+            "Requests to a share link (`/s/{token}`) per client address and minute (`429` "
+            "above; shared through Redis like the per-user limits). 0: unlimited."
+        ),
+    )

@@ -1,0 +1,37 @@
+"""Settings every process reads: where its data lives and how much it logs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pdfprompt"
+
+
+class ServiceSettings(BaseModel):
+    """Every process: where the embedded default keeps its data, and the log level."""
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        validation_alias=AliasChoices("PDFPROMPT_DATA_DIR"),
+        description=(
+            "Directory of the embedded default: the SQLite database when `DATABASE_URL` is "
+            "unset, and the stored PDFs when `PDFPROMPT_STORAGE_URL` is unset. Made at start "
+            "when missing. `scripts/serve.sh` sets it to `./.data`."
+        ),
+        json_schema_extra={
+            "shown_default": "`$XDG_DATA_HOME/pdfprompt` (`~/.local/share/pdfprompt`)"
+        },
+    )
+    log_level: str = Field(
+        default="info",
+        validation_alias=AliasChoices("PDFPROMPT_LOG_LEVEL"),
+        description=(
+            "Level of the service's log and of the HTTP server's (`debug`, `info`, `warning`, "
+            "`error`; any case)."
+        ),
+    )
