@@ -40,8 +40,8 @@ class HttpSettings(BaseModel):
         validation_alias=AliasChoices("PDFPROMPT_MAX_INPUT_BYTES"),
         description=(
             "Largest `input` of a job, in UTF-8 bytes (`413 payload_too_large` above). A "
-            "submission's body may be three times this plus the options, as JSON may spell "
-            "the input; a larger body is refused before it is read."
+            "submission's body may be three times this (as JSON may spell the input) plus "
+            "64 KiB; a larger one is refused before it is read."
         ),
     )
     max_prompt_chars: int = Field(
