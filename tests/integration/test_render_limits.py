@@ -29,7 +29,7 @@ from pdfprompt.domain import (
 )
 from pdfprompt.domain.options import Margin
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
-from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, _Pipe
+from pdfprompt.render.chromium import BrowserClosedError, CdpBrowser, MessagePipe
 from tests.bombs import MB, PeakRss, huge_image, noise_image, noise_pages
 from tests.integration.conftest import ENGINES, engine_settings
 
@@ -164,7 +164,7 @@ async def test_the_pipe_refuses_a_message_over_its_limit_without_building_it() -
     loop = asyncio.get_running_loop()
     with PeakRss() as rss:
         transport, pipe = await loop.connect_read_pipe(
-            lambda: _Pipe(messages.append, closed.set, 1 * MB, refused.append),
+            lambda: MessagePipe(messages.append, closed.set, 1 * MB, refused.append),
             os.fdopen(read_end, "rb", buffering=0),
         )
         await asyncio.wait_for(closed.wait(), 30)
