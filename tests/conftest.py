@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.queue import finish_trailing_notifies
 from pdfprompt.settings import Settings
+from tests.receiver import Receiver
 
 PG_ADMIN_URL = os.environ.get(
     "PDFPROMPT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -180,6 +181,14 @@ def s3_endpoint() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture
+def listener() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records every request it gets, whatever the
+    method, and answers 200 with a secret that must never reach a PDF."""
+    with Receiver(answer=b"SECRET-FROM-NETWORK") as receiver:
+        yield receiver
 
 
 S3_TEST_ENV = {

@@ -25,7 +25,7 @@ from tests.hostile import (
     read,
     watermarked_pages,
 )
-from tests.integration.conftest import ENGINES, engine_settings
+from tests.support.render import ENGINES, engine_settings
 
 
 @pytest.fixture(params=ENGINES)

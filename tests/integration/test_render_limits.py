@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pypdf import PdfReader
 
 from pdfprompt.domain import (
     BrowserUnavailableError,
@@ -31,18 +29,14 @@ from pdfprompt.domain.options import Margin
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
 from pdfprompt.render.chromium import BrowserClosedError, CdpBrowser, MessagePipe
 from tests.bombs import MB, PeakRss, huge_image, noise_image, noise_pages
-from tests.integration.conftest import ENGINES, engine_settings
+from tests.support.render import ENGINES, engine_settings, pdf_text
 
 CHROMIUM_BUILDS = [e for e in ENGINES if e.startswith("chromium")]
 
 
-def _text(pdf: bytes) -> str:
-    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-
-
 async def _renders_again(renderer: RendererPool) -> None:
     out = await renderer.render("<p>after the bomb</p>", RenderOptions())
-    assert "after the bomb" in _text(out.data)
+    assert "after the bomb" in pdf_text(out.data)
 
 
 async def _until(condition: Any, what: str, deadline_s: float = 30.0) -> None:

@@ -1,15 +1,15 @@
-"""Fixtures shared by the integration tests."""
+"""The render engines the tests run on, and what a PDF says."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from pdfprompt.settings import Settings, find_browser, find_headless_shell
 from tests.conftest import IN_CI
-from tests.receiver import Receiver
 
 # The engines the render tests run on: Chromium's headless shell (what pdfprompt picks when it
 # is installed), a full Chromium browser (what it runs where only that is installed, or when
@@ -31,9 +31,6 @@ def engine_settings(engine: str, **values: Any) -> Settings:
     return Settings(render_engine="chromium", chromium_path=path, **values)
 
 
-@pytest.fixture
-def listener() -> Iterator[Receiver]:
-    """A real HTTP server on 127.0.0.1 that records every request it gets, whatever the
-    method, and answers 200 with a secret that must never reach a PDF."""
-    with Receiver(answer=b"SECRET-FROM-NETWORK") as receiver:
-        yield receiver
+def pdf_text(pdf: bytes) -> str:
+    """The text of every page of a PDF, a line between pages."""
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)

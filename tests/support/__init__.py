@@ -1,0 +1,1 @@
+"""Helpers the test suites share (imported, never through a conftest module)."""
