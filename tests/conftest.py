@@ -25,6 +25,7 @@ from tests.support.databases import (
     pg_problem,
     pg_url_for,
 )
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -141,3 +142,11 @@ def s3_endpoint() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture
+def listener() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records every request it gets, whatever the
+    method, and answers 200 with a secret that must never reach a PDF."""
+    with Receiver(answer=b"SECRET-FROM-NETWORK") as receiver:
+        yield receiver

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from tests.support.accounts import HOOK, Start, client_for, fresh_rate_window, user_on_plan
-from tests.support.jobs import pdf_text, wait_final
+from tests.support.jobs import wait_final
 from tests.support.processes import cli, create_key
+from tests.support.render import pdf_text
 
 
 def _html(i: int) -> dict[str, Any]:

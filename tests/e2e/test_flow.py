@@ -11,8 +11,9 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from tests.support.jobs import pdf_text, wait_final
+from tests.support.jobs import wait_final
 from tests.support.processes import Process, create_key
+from tests.support.render import pdf_text
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from tests.support.databases import free_port
-from tests.support.jobs import pdf_text, read_sse, wait_final
+from tests.support.jobs import read_sse, wait_final
 from tests.support.processes import PDFPROMPT, Process, create_key, service_env, start_server
+from tests.support.render import pdf_text
 
 SECRET = "sk-e2e-do-not-leak-7f3a9c"
 

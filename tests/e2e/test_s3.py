@@ -10,8 +10,9 @@ import boto3
 import httpx
 
 from tests.support.databases import make_bucket
-from tests.support.jobs import check_ranges, pdf_text, wait_final
+from tests.support.jobs import check_ranges, wait_final
 from tests.support.processes import Process, create_key, service_env, start_server
+from tests.support.render import pdf_text
 
 
 def _serve_on_s3(

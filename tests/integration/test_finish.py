@@ -11,7 +11,6 @@ from pypdf import PageObject
 from pdfprompt.domain import RenderOptions
 from pdfprompt.pdf import finish
 from pdfprompt.render import RendererPool, render_pdf, renderer_from_settings
-from tests.support.engines import ENGINES, engine_settings
 from tests.support.hostile import (
     DANGEROUS_HREFS,
     SAFE_HREFS,
@@ -26,6 +25,7 @@ from tests.support.hostile import (
     read,
     watermarked_pages,
 )
+from tests.support.render import ENGINES, engine_settings
 
 
 @pytest.fixture(params=ENGINES)

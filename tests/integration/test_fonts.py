@@ -14,7 +14,7 @@ from pypdf import PageObject, PdfReader
 from pdfprompt.domain import RenderOptions
 from pdfprompt.generate import markdown_document
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
-from tests.support.engines import ENGINES, engine_settings
+from tests.support.render import ENGINES, engine_settings
 
 SAMPLES = {
     "latin": "Déjà vu façade naïve",

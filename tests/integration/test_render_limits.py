@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pypdf import PdfReader
 
 from pdfprompt.domain import (
     BrowserUnavailableError,
@@ -29,20 +27,16 @@ from pdfprompt.domain import (
 )
 from pdfprompt.domain.options import Margin
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
-from pdfprompt.render.cdp import BrowserClosedError, CdpBrowser, _Pipe
+from pdfprompt.render.chromium import BrowserClosedError, CdpBrowser, MessagePipe
 from tests.support.bombs import MB, PeakRss, huge_image, noise_image, noise_pages
-from tests.support.engines import ENGINES, engine_settings
+from tests.support.render import ENGINES, engine_settings, pdf_text
 
 CHROMIUM_BUILDS = [e for e in ENGINES if e.startswith("chromium")]
 
 
-def _text(pdf: bytes) -> str:
-    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-
-
 async def _renders_again(renderer: RendererPool) -> None:
     out = await renderer.render("<p>after the bomb</p>", RenderOptions())
-    assert "after the bomb" in _text(out.data)
+    assert "after the bomb" in pdf_text(out.data)
 
 
 async def _until(condition: Any, what: str, deadline_s: float = 30.0) -> None:
@@ -164,7 +158,7 @@ async def test_the_pipe_refuses_a_message_over_its_limit_without_building_it() -
     loop = asyncio.get_running_loop()
     with PeakRss() as rss:
         transport, pipe = await loop.connect_read_pipe(
-            lambda: _Pipe(messages.append, closed.set, 1 * MB, refused.append),
+            lambda: MessagePipe(messages.append, closed.set, 1 * MB, refused.append),
             os.fdopen(read_end, "rb", buffering=0),
         )
         await asyncio.wait_for(closed.wait(), 30)

@@ -48,10 +48,16 @@ def _png(side: int, row: Callable[[], bytes]) -> bytes:
     )
 
 
+def noise_png(side: int) -> bytes:
+    """A PNG of `side` x `side` random pixels: it does not compress, so a PDF carries all of
+    it."""
+    return _png(side, lambda: os.urandom(side * 3))
+
+
 def noise_image(side: int) -> str:
     """An <img> of random pixels (a data: URI): it does not compress, so the PDF carries all
     of it (700 px: about 1.5 MB)."""
-    data = base64.b64encode(_png(side, lambda: os.urandom(side * 3))).decode()
+    data = base64.b64encode(noise_png(side)).decode()
     return f"<img src='data:image/png;base64,{data}' width=300>"
 
 

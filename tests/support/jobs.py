@@ -4,7 +4,6 @@ PDFs and their byte ranges, and the API and workers as separate processes."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import time
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pypdf import PdfReader
 
 from tests.support.processes import Process, create_key, start_server
 
@@ -34,10 +32,6 @@ def wait_final(
             return job, seen
         time.sleep(0.02)
     raise AssertionError(f"job {job_id} not finished after {timeout_s}s; seen {seen}")
-
-
-def pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
 def read_sse(

@@ -6,9 +6,7 @@ import pytest
 
 from pdfprompt.domain import InvalidInputError, RenderOptions, RenderRefusedError, inches
 from pdfprompt.domain.options import Margin
-from pdfprompt.render import capped_ranges, print_parameters
-from pdfprompt.render.cdp import CdpError
-from pdfprompt.render.chromium import refused_print
+from pdfprompt.render.chromium import CdpError, capped_ranges, print_parameters, refused_print
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from pdfprompt.domain.errors import (
 from pdfprompt.domain.ids import first_id_at, new_id
 from pdfprompt.domain.jobs import (
     FINAL_STATUSES,
+    PERMANENT_WHEN_REPEATED,
     FileInfo,
     Generator,
     Job,
@@ -39,6 +40,7 @@ from pdfprompt.domain.jobs import (
     JobType,
     JobWarning,
     RetryPolicy,
+    as_repeated,
     refused_warnings,
     retry_decision,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "DOCUMENT_KINDS",
     "FINAL_STATUSES",
     "PAPER_FORMATS",
+    "PERMANENT_WHEN_REPEATED",
     "TONES",
     "WARN_AT",
     "BrowserUnavailableError",
@@ -111,6 +114,7 @@ __all__ = [
     "StorageQuotaExceededError",
     "UnauthorizedError",
     "UnavailableError",
+    "as_repeated",
     "check_css_length",
     "check_header_footer",
     "check_page_geometry",

@@ -6,7 +6,7 @@ between retry and failure from this flag alone, never from message text.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class PdfPromptError(Exception):
@@ -99,6 +99,14 @@ class FileTooLargeError(PdfPromptError):
 
     code = "file_too_large"
 
+    @classmethod
+    def over(cls, limit: int, *, size: int | None = None, plan: str | None = None) -> Self:
+        """The error for a PDF over `limit` bytes: of `size` bytes where its size is known (a
+        render stops reading at the limit, so it knows only that the PDF is larger), and
+        naming `plan` when the limit is that plan's."""
+        told = f"is {size}" if size is not None else f"is larger than {limit}"
+        return cls(f"the PDF {told} bytes; {_limit(limit, plan)}")
+
 
 class StorageQuotaExceededError(PdfPromptError):
     """Storing the PDF would pass the plan's storage quota."""
@@ -148,7 +156,7 @@ class RenderTimeoutError(RenderError):
 
 class RenderMemoryExceededError(RenderError):
     """The render's browser (or WeasyPrint process) passed its memory limit and was stopped.
-    Transient the first time; the pipeline makes a second one in a row permanent."""
+    Transient the first time; a second one in a row is permanent (`PERMANENT_WHEN_REPEATED`)."""
 
     code = "render_memory_exceeded"
 
@@ -172,6 +180,18 @@ class PageLimitExceededError(RenderError):
 
     code = "page_limit_exceeded"
     transient = False
+
+    @classmethod
+    def over(cls, limit: int, *, pages: int | None = None, plan: str | None = None) -> Self:
+        """The error for a document over `limit` pages: of `pages` pages where its length is
+        known (both engines stop one page past the limit, so a render knows only that it is
+        longer), and naming `plan` when the limit is that plan's."""
+        told = f"{pages}" if pages is not None else f"more than {limit}"
+        return cls(f"the document has {told} pages; {_limit(limit, plan)}")
+
+
+def _limit(limit: int, plan: str | None) -> str:
+    return f"plan {plan} allows {limit}" if plan is not None else f"the limit is {limit}"
 
 
 class LlmError(PdfPromptError):

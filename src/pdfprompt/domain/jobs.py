@@ -7,7 +7,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pdfprompt.domain.errors import PdfPromptError, RenderMemoryExceededError, RenderTimeoutError
 
 
 class JobType(enum.StrEnum):
@@ -154,3 +156,21 @@ class RetryPolicy:
 def retry_decision(*, transient: bool, attempts: int, max_attempts: int) -> bool:
     """True when a failed attempt should be queued again."""
     return transient and attempts < max_attempts
+
+
+# Failures a busy machine may cause once; the same one twice in a row is the document's.
+PERMANENT_WHEN_REPEATED: tuple[type[PdfPromptError], ...] = (
+    RenderTimeoutError,
+    RenderMemoryExceededError,
+)
+_E = TypeVar("_E", bound=PdfPromptError)
+
+
+def as_repeated(error: _E, previous: JobError | None) -> _E:
+    """`error` (one of `PERMANENT_WHEN_REPEATED`) as this attempt fails with it: transient
+    the first time; permanent, and saying so, when the job's previous attempt failed with
+    the same code."""
+    again = previous is not None and previous.code == error.code
+    return type(error)(
+        error.message + (" again; not retrying" if again else ""), transient=not again
+    )

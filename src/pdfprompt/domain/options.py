@@ -171,6 +171,14 @@ class RenderOptions:
         return f"{self.format or DEFAULT_FORMAT} {orientation}"
 
     @property
+    def paper_inches(self) -> tuple[float, float]:
+        """The paper's width and height in inches, portrait: the width and height the request
+        names, else its format's (A4 when it names none)."""
+        if self.width and self.height:
+            return inches(self.width), inches(self.height)
+        return PAPER_INCHES[(self.format or DEFAULT_FORMAT).lower()]
+
+    @property
     def page_margin(self) -> Margin:
         """The margins to print with where the document's `@page` names none."""
         return self.margin or Margin()
@@ -201,9 +209,7 @@ def check_page_geometry(options: RenderOptions) -> None:
                     f"{MAX_PAGE_IN:g}in",
                     field=f"options.{name}",
                 )
-        width, height = inches(options.width), inches(options.height)
-    else:
-        width, height = PAPER_INCHES[(options.format or DEFAULT_FORMAT).lower()]
+    width, height = options.paper_inches
     if options.landscape:
         width, height = height, width
     if options.margin is None:

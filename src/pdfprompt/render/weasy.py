@@ -9,8 +9,9 @@ is refused, so the sandbox rules of the Chromium renderer hold here too. It
 runs no JavaScript.
 
 Options become an `@page` stylesheet (size, orientation, margins, header and
-footer as running elements with page counters); `page_ranges` picks pages of
-the laid-out document. `scale` has no WeasyPrint equivalent and is ignored.
+footer as running elements with page counters; `pdfprompt.render.document`);
+`page_ranges` picks pages of the laid-out document. `scale` has no WeasyPrint
+equivalent and is ignored.
 
 A render process has `memory_limit_mb` of address space (`RLIMIT_AS`): past it, its
 render fails with `render_memory_exceeded` and the process is replaced. It writes the PDF
@@ -26,7 +27,6 @@ import contextlib
 import io
 import logging
 import multiprocessing
-import re
 import resource
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -34,6 +34,7 @@ from typing import Any
 
 from pdfprompt.domain import (
     BrowserUnavailableError,
+    FileTooLargeError,
     PageLimitExceededError,
     PdfPromptError,
     RenderError,
@@ -44,70 +45,10 @@ from pdfprompt.domain import (
     page_numbers,
     refused_warnings,
 )
-from pdfprompt.render.chromium import (
-    DEFAULT_MAX_PDF_BYTES,
-    RenderedPdf,
-    byte_limit,
-    page_limit,
-    past_byte_limit,
-    past_page_limit,
-    with_title,
-)
+from pdfprompt.render.base import DEFAULT_MAX_PDF_BYTES, RenderedPdf, render_limit
+from pdfprompt.render.document import weasyprint_document, weasyprint_page_css
 
 log = logging.getLogger(__name__)
-
-_PAGE_NUMBER = '<span class="pdfprompt-page"></span>'
-_PAGE_TOTAL = '<span class="pdfprompt-pages"></span>'
-
-
-def page_css(options: RenderOptions) -> str:
-    """The `@page` rules and running header/footer styles for the options. This is a user
-    stylesheet: its plain declarations lose to the document's own `@page` rules and its
-    important ones beat them, so what the request names wins, what it leaves out the
-    document decides, and pdfprompt's defaults hold where neither says (as with Chromium)."""
-    size_important = " !important" if options.size_named else ""
-    margin_important = " !important" if options.margin else ""
-    rules = [
-        f"size: {options.css_size}{size_important};",
-        f"margin: {options.page_margin.css}{margin_important};",
-    ]
-    if options.header_html:
-        rules.append("@top-center { content: element(pdfprompt-header); width: 100%; }")
-    if options.footer_html:
-        rules.append("@bottom-center { content: element(pdfprompt-footer); width: 100%; }")
-    # WeasyPrint makes bookmarks of the headings by default; as with Chromium, only when asked.
-    bookmarks = (
-        "" if options.outline else "h1, h2, h3, h4, h5, h6 { bookmark-level: none !important; }"
-    )
-    return (
-        "@page { " + " ".join(rules) + " }"
-        ".pdfprompt-header { position: running(pdfprompt-header); }"
-        ".pdfprompt-footer { position: running(pdfprompt-footer); }"
-        ".pdfprompt-header, .pdfprompt-footer { font-family: 'Noto Sans', 'DejaVu Sans',"
-        " sans-serif; font-size: 9px; color: #555; }"
-        ".pdfprompt-page::after { content: counter(page); }"
-        ".pdfprompt-pages::after { content: counter(pages); }" + bookmarks
-    )
-
-
-def _running(kind: str, template: str | None) -> str:
-    if not template:
-        return ""
-    body = template.replace("{{page}}", _PAGE_NUMBER).replace("{{pages}}", _PAGE_TOTAL)
-    return f'<div class="pdfprompt-{kind}">{body}</div>'
-
-
-def prepared_document(document: str, options: RenderOptions) -> str:
-    """The document with its title, and the header/footer elements placed first in the
-    body (running elements must come before the content of the pages they head)."""
-    document = with_title(document, options.title)
-    running = _running("header", options.header_html) + _running("footer", options.footer_html)
-    if not running:
-        return document
-    placed, n = re.subn(
-        r"<body\b[^>]*>", lambda m: m.group(0) + running, document, count=1, flags=re.I
-    )
-    return placed if n else running + document
 
 
 class _TooManyPages(Exception):
@@ -149,7 +90,7 @@ class _CappedBuffer(io.BytesIO):
 
     def write(self, data: Any) -> int:
         if self.tell() + len(data) > self.max_bytes:
-            raise past_byte_limit(self.max_bytes)
+            raise FileTooLargeError.over(self.max_bytes)
         return super().write(data)
 
 
@@ -174,15 +115,16 @@ def _render_in_process(
 
     opts = RenderOptions.from_dict(options)
     fetcher = Fetcher(allowed_protocols=["data"], allow_redirects=False)
-    html = HTML(string=prepared_document(document, opts), url_fetcher=fetcher, base_url=None)
+    html = HTML(string=weasyprint_document(document, opts), url_fetcher=fetcher, base_url=None)
     # Without page ranges every page is printed, so layout stops one page past the limit (as
     # Chromium's print does). With them the limit is on the pages picked, and the document's
     # own length (its `counter(pages)`) needs the whole layout.
     _stop_layout_after(None if opts.page_ranges else max_pages)
     try:
-        laid_out = html.render(stylesheets=[CSS(string=page_css(opts), url_fetcher=fetcher)])
+        stylesheet = CSS(string=weasyprint_page_css(opts), url_fetcher=fetcher)
+        laid_out = html.render(stylesheets=[stylesheet])
     except _TooManyPages:
-        raise past_page_limit(max_pages) from None
+        raise PageLimitExceededError.over(max_pages) from None
     total = len(laid_out.pages)
     if opts.page_ranges:
         laid_out = laid_out.copy(
@@ -190,7 +132,7 @@ def _render_in_process(
         )
     pages = len(laid_out.pages)
     if pages > max_pages:
-        raise PageLimitExceededError(f"the document has {pages} pages; the limit is {max_pages}")
+        raise PageLimitExceededError.over(max_pages, pages=pages)
     target = _CappedBuffer(max_bytes)
     laid_out.write_pdf(target, pdf_tags=opts.tagged)
     return target.getvalue(), pages, refused
@@ -352,8 +294,8 @@ class WeasyPrintRenderer:
             work = (
                 document,
                 asdict(options),
-                page_limit(self.max_pages, max_pages),
-                byte_limit(self.max_bytes, max_bytes),
+                render_limit(self.max_pages, max_pages),
+                render_limit(self.max_bytes, max_bytes),
             )
             data, pages, refused = await asyncio.wait_for(slot.render(work), self.timeout_s)
         except RenderMemoryExceededError:

@@ -1,10 +1,12 @@
-"""The render engines the render tests run on."""
+"""The render engines the tests run on, and what a PDF says."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from pdfprompt.settings import Settings, find_browser, find_headless_shell
 from tests.support.databases import IN_CI
@@ -27,3 +29,8 @@ def engine_settings(engine: str, **values: Any) -> Settings:
             pytest.fail(f"{problem}; it is required under CI=true")
         pytest.skip(problem)
     return Settings(render_engine="chromium", chromium_path=path, **values)
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text of every page of a PDF, a line between pages."""
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)

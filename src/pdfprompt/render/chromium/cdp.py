@@ -45,7 +45,7 @@ class BrowserClosedError(Exception):
     """The browser's pipe closed: it exited or was killed."""
 
 
-class _Pipe(asyncio.Protocol):
+class MessagePipe(asyncio.Protocol):
     """Splits what the browser writes into messages. A message longer than `max_bytes` is
     never built: reading stops, what was buffered is dropped and `on_oversize` is called."""
 
@@ -162,7 +162,9 @@ class CdpBrowser:
             asyncio.BaseProtocol, os.fdopen(commands_w, "wb", buffering=0)
         )
         reader, _ = await loop.connect_read_pipe(
-            lambda: _Pipe(browser._received, browser._lost, max_message_bytes, browser._oversize),
+            lambda: MessagePipe(
+                browser._received, browser._lost, max_message_bytes, browser._oversize
+            ),
             os.fdopen(answers_r, "rb", buffering=0),
         )
         browser._writer = writer

@@ -1,19 +1,35 @@
 """What a browser's processes hold, read from /proc cheaply enough to look several times a
-second while it renders.
+second while it renders, and how often the pool looks.
 
 A browser's memory is watched while renders run on it (`ChromiumRenderer`): its processes are
-found by walking /proc/<pid>/task/<tid>/children from the browser down (1.1 ms of CPU for a
-full browser of 10 processes, so only every few looks), and what each holds is read from
-/proc/<pid>/status: resident anonymous memory and resident shared memory (`RssAnon` +
-`RssShmem`; images Chromium decodes and the PDF it hands between processes are in shared
-memory). The program's own mapped files are left out: they are shared by every process and
-can be read back from disk. The kernel keeps these counts as it goes, so a look reads no
-page tables (/proc/<pid>/smaps_rollup, which the recycling check reads, walks them).
+found by walking /proc/<pid>/task/<tid>/children from the browser down (the dearer of the two
+reads, so only every few looks), and what each holds is read from /proc/<pid>/status:
+resident anonymous memory and resident shared memory (`RssAnon` + `RssShmem`; images Chromium
+decodes and the PDF it hands between processes are in shared memory). The program's own
+mapped files are left out: they are shared by every process and can be read back from disk.
+The kernel keeps these counts as it goes, so a look reads no page tables
+(/proc/<pid>/smaps_rollup, which the recycling check reads, walks them). What each read costs
+is in docs/render.md ("Memory", "Recycling").
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+
+from pdfprompt.render.chromium.cdp import CdpBrowser
+
+MEMORY_CHECK_EVERY = 25  # renders on a browser between checks of its memory
+# ... and seconds at least between them: a check walks the page tables of every process of
+# the browser, which every `MEMORY_CHECK_EVERY` renders alone was a noticeable share of a
+# render's cost on the headless shell.
+MEMORY_CHECK_MIN_S = 5.0
+# While renders run on a browser, what its processes hold is looked at this often (and its
+# process tree walked again at most every `MEMORY_TREE_S`); over the render memory limit it
+# is killed. Looking often keeps how far a render can pass the limit small; walking less
+# often keeps the watch cheap.
+MEMORY_WATCH_S = 0.1
+MEMORY_TREE_S = 0.5
 
 _FIELDS = (b"RssAnon:", b"RssShmem:")
 
@@ -73,3 +89,10 @@ def pss_mb(pids: list[int]) -> float:
         except (OSError, ValueError):
             continue
     return total_kb / 1024
+
+
+async def browser_mb(browser: CdpBrowser) -> float:
+    """What a browser's processes use (`pss_mb`), by their ids from CDP
+    `SystemInfo.getProcessInfo`."""
+    info = await browser.send("SystemInfo.getProcessInfo")
+    return await asyncio.to_thread(pss_mb, [p["id"] for p in info["processInfo"]])

@@ -1,0 +1,67 @@
+"""What every engine shares: the rendered PDF, the `Renderer` protocol, and the limits of one
+render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Self
+
+from pdfprompt.domain import JobWarning, RenderOptions
+
+# The server's bound on a PDF when none is configured (`PDFPROMPT_MAX_PDF_MB`).
+DEFAULT_MAX_PDF_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
+    warnings: tuple[JobWarning, ...] = ()  # addresses it refused to load, and the like
+
+
+class Renderer(Protocol):
+    max_pages: int
+    max_bytes: int
+
+    @property
+    def name(self) -> str: ...
+
+    async def render(
+        self,
+        document: str,
+        options: RenderOptions,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
+    ) -> RenderedPdf:
+        """The PDF; `PageLimitExceededError` over `max_pages` or the renderer's own limit,
+        whichever is lower, and `FileTooLargeError` as soon as the PDF passes `max_bytes` or
+        the renderer's own limit, whichever is lower (the rest of it is never read)."""
+        ...
+
+    async def check(self) -> None: ...
+
+
+class RendererPool(Renderer, Protocol):
+    """A renderer that starts its processes on enter and stops them on exit."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+async def render_pdf(
+    renderer: Renderer,
+    document: str,
+    options: RenderOptions,
+    max_pages: int | None = None,
+    max_bytes: int | None = None,
+) -> RenderedPdf:
+    """The PDF as the renderer prints it (`pdfprompt.pdf.finish` post-processes it)."""
+    return await renderer.render(document, options, max_pages, max_bytes)
+
+
+def render_limit(own: int, asked: int | None) -> int:
+    """A limit of one render (pages, bytes): the renderer's own, or the one the render asks
+    for (its plan's) when that is lower. Both engines stop as soon as a render passes it
+    (`PageLimitExceededError.over`, `FileTooLargeError.over`)."""
+    return min(own, asked or own)
