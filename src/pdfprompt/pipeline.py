@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 
@@ -41,15 +40,13 @@ from pdfprompt.generate import (
     revise_messages,
 )
 from pdfprompt.pdf import FINISH_VERSION, finish
-from pdfprompt.queue import JobContext, JobStore, StoredFile
+from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import RenderedPdf, Renderer, render_pdf
 from pdfprompt.storage import Storage
 
 log = logging.getLogger(__name__)
 
 STORING_SHOWN_AFTER_S = 0.25
-ORPHAN_GRACE_S = 3600.0  # far longer than an attempt takes from storing to finishing
-ORPHAN_SWEEP_EVERY_S = 3600.0
 
 
 def build_document(job_type: JobType, text: str, options: RenderOptions) -> tuple[str, Generator]:
@@ -276,35 +273,3 @@ class JobPipeline:
 
     async def discard(self, storage_key: str) -> None:
         await self.storage.delete(storage_key)
-
-
-async def sweep_orphans(
-    store: JobStore, storage: Storage, *, grace_s: float = ORPHAN_GRACE_S, now: float | None = None
-) -> int:
-    """Remove stored objects that no file row points to and that were written more than
-    `grace_s` ago: the PDF of an attempt that lost its job (a crash between storing and
-    finishing, a lease taken over), temporary files of interrupted writes, objects left by a
-    retention pass that stopped half-way. Returns how many were removed."""
-    cutoff = (time.time() if now is None else now) - grace_s
-    removed = 0
-    batch: list[str] = []
-
-    async def settle() -> None:
-        nonlocal removed
-        kept = await store.referenced_keys(batch)
-        for key in batch:
-            if key not in kept:
-                await storage.delete(key)
-                removed += 1
-        batch.clear()
-
-    async for key, written_at in storage.list_keys():
-        if written_at <= cutoff:
-            batch.append(key)
-            if len(batch) >= 500:
-                await settle()
-    if batch:
-        await settle()
-    if removed:
-        log.info("removed %d stored objects that no file points to", removed)
-    return removed

@@ -34,8 +34,9 @@ from pdfprompt.api.services import Services
 from pdfprompt.db import listen_dsn, open_database
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient, llm_client_from_settings
-from pdfprompt.pipeline import ORPHAN_SWEEP_EVERY_S, JobPipeline, sweep_orphans
+from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
+    ORPHAN_SWEEP_EVERY_S,
     JobEvents,
     PostgresWakeup,
     QueueMetrics,
@@ -45,6 +46,7 @@ from pdfprompt.queue import (
     delete_in_batches,
     job_store_for,
     new_worker_id,
+    sweep_orphans,
 )
 from pdfprompt.render import Renderer, renderer_from_settings
 from pdfprompt.settings import Settings
