@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import create_engine
 from pdfprompt.queue import PostgresJobStore
+from pdfprompt.queue.store.postgres import claim_candidates
 from pdfprompt.settings import Settings
 
 
@@ -50,8 +51,9 @@ async def test_claim_uses_its_indexes_with_100k_finished_and_10k_queued(pg_url: 
             await conn.execute(text("COMMIT"))
             await conn.execute(text("VACUUM ANALYZE jobs"))
         # With plan caps, as the service runs it: each waiting user's plan is probed too.
-        store = PostgresJobStore(engine, plan_caps={"starter": 1, "classic": 2})
-        query = store._lock_claimable(store._claimable(8, 10))
+        plan_caps = {"starter": 1, "classic": 2}
+        store = PostgresJobStore(engine, plan_caps=plan_caps)
+        query = claim_candidates(8, 10, plan_caps)
         sql = str(
             query.compile(
                 dialect=postgresql.asyncpg.dialect(), compile_kwargs={"literal_binds": True}

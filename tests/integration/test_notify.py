@@ -52,8 +52,7 @@ async def test_enqueue_and_changes_reach_a_listener_on_another_connection(
 async def test_debounced_enqueues_still_wake_after_the_last_commit(
     pg_engine: AsyncEngine, pg_url: str
 ) -> None:
-    writer = PostgresJobStore(pg_engine)
-    writer.NOTIFY_DEBOUNCE_S = 0.5  # wide enough to see each step
+    writer = PostgresJobStore(pg_engine, notify_debounce_s=0.5)  # wide enough to see each step
     user = (await AccountStore(pg_engine).create_user("d@example.com", "enterprise")).id
     new = NewJob(user, JobType.MARKDOWN, "# x", {}, 3)
     async with PostgresWakeup(listen_dsn(pg_url)) as wakeup:

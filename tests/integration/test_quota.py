@@ -1,9 +1,10 @@
-"""Quota on real SQLite and PostgreSQL: reservation at submission, settlement by every way a
-job ends, usage history, period roll-over, the warning, and the plan's running cap."""
+"""Quota and retention on real SQLite and PostgreSQL: period roll-over, usage history, and the
+maintenance passes that delete files past their plan's days and ended jobs without a file.
+The reservation itself (at submission, settled by every way a job ends, the warning, the
+plan's running cap) is part of the job store contract: tests/contract/test_job_store.py."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,16 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.db import jobs, now_plus, usage_counters, usage_events
-from pdfprompt.domain import (
-    BUILTIN_PLANS,
-    DuplicateJobError,
-    JobError,
-    JobType,
-    NotFoundError,
-    QuotaExceededError,
-)
-from pdfprompt.queue import JobStore, NewJob, StoredFile, Worker, WorkerConfig, job_store_for
+from pdfprompt.db import jobs, now_plus, usage_counters
+from pdfprompt.domain import BUILTIN_PLANS, JobError, JobType, NotFoundError, QuotaExceededError
+from pdfprompt.queue import NewJob, StoredFile, job_store_for
+from pdfprompt.queue.maintenance import delete_expired_files, prune_jobs
 from pdfprompt.storage import LocalStorage
 
 
@@ -56,68 +51,6 @@ async def _counter(engine: AsyncEngine, user_id: str, period: str = "2026-11") -
     return (row.used, row.reserved) if row else (0, 0)
 
 
-async def test_concurrent_submissions_reserve_exactly_the_limit(engine: AsyncEngine) -> None:
-    store = job_store_for(engine)
-    user = await _user(engine)
-    outcomes = await asyncio.gather(
-        *(store.enqueue(_new(user, limit=50)) for _ in range(200)), return_exceptions=True
-    )
-    accepted = [o for o in outcomes if not isinstance(o, BaseException)]
-    refused = [o for o in outcomes if isinstance(o, QuotaExceededError)]
-    assert (len(accepted), len(refused)) == (50, 150)
-    assert refused[0].reset_at == "2026-12-01T00:00:00+00:00"
-    assert await _counter(engine, user) == (0, 50)
-    # Ten of the fifty fail for good: exactly ten more fit.
-    for job in await store.claim_jobs("w", 10, lease_s=30):
-        await store.fail_job(job.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
-    again = await asyncio.gather(
-        *(store.enqueue(_new(user, limit=50)) for _ in range(20)), return_exceptions=True
-    )
-    assert sum(not isinstance(o, BaseException) for o in again) == 10
-    assert await _counter(engine, user) == (0, 50)
-
-
-async def test_every_way_a_job_ends_settles_its_reservation(engine: AsyncEngine) -> None:
-    store: JobStore = job_store_for(engine)
-    user = await _user(engine)
-    succeeds, fails, retried, canceled = [
-        await store.enqueue(_new(user, limit=None)) for _ in range(4)
-    ]
-    expires = await store.enqueue(_new(user, limit=None, max_attempts=1))
-    assert await _counter(engine, user) == (0, 5)
-    await store.claim_jobs("w", 3, lease_s=30)
-    await store.finish_job(succeeds.id, "w", user, StoredFile("k", 1234, 2, "0" * 64, "a.pdf"))
-    await store.fail_job(fails.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
-    await store.fail_job(retried.id, "w", JobError("render_timeout", "slow"), retry_in_s=60)
-    await store.cancel_job(canceled.id, user)
-    [lost] = await store.claim_jobs("w2", 1, lease_s=0.05)  # its worker then stops answering
-    assert lost.id == expires.id
-    await asyncio.sleep(0.2)
-    assert await store.requeue_expired() == 1  # out of attempts: failed
-    # Used: the success. Still reserved: the job queued again for a retry.
-    assert await _counter(engine, user) == (1, 1)
-    async with engine.connect() as conn:
-        history = (await conn.execute(select(usage_events))).all()
-    [event] = history
-    assert (event.kind, event.job_id, event.pages, event.size_bytes, event.period) == (
-        "job",
-        succeeds.id,
-        2,
-        1234,
-        "2026-11",
-    )
-    assert event.duration_ms is not None and event.duration_ms >= 0
-
-
-async def test_a_repeated_idempotency_key_reserves_nothing(engine: AsyncEngine) -> None:
-    store = job_store_for(engine)
-    user = await _user(engine)
-    await store.enqueue(_new(user, idempotency_key="once"))
-    with pytest.raises(DuplicateJobError):
-        await store.enqueue(_new(user, idempotency_key="once"))
-    assert await _counter(engine, user) == (0, 1)
-
-
 async def test_a_new_period_starts_from_nothing(engine: AsyncEngine) -> None:
     now = [datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC)]
     accounts = AccountStore(engine, clock=lambda: now[0])
@@ -138,19 +71,6 @@ async def test_a_new_period_starts_from_nothing(engine: AsyncEngine) -> None:
     }
 
 
-async def test_the_quota_warning_comes_once_per_period(engine: AsyncEngine) -> None:
-    store = job_store_for(engine)
-    user = await _user(engine)
-    warned = [
-        bool((await store.enqueue(_new(user, limit=10))).extra.get("quota_warning"))
-        for _ in range(10)
-    ]
-    assert warned == [False] * 7 + [True, False, False]  # the 8th PDF is 80 %
-    async with engine.connect() as conn:
-        kinds = (await conn.execute(select(usage_events.c.kind, usage_events.c.period))).all()
-    assert [tuple(k) for k in kinds] == [("quota_warning", "2026-11")]
-
-
 async def test_plan_changes_are_in_the_history(engine: AsyncEngine) -> None:
     accounts = AccountStore(engine, clock=lambda: datetime(2026, 11, 5, tzinfo=UTC))
     user = await _user(engine)
@@ -161,20 +81,6 @@ async def test_plan_changes_are_in_the_history(engine: AsyncEngine) -> None:
         ("plan_change", "classic", "professional")
     ]
     assert (await accounts.history(user, period="2026-10", limit=10, cursor=None))[0] == []
-
-
-async def test_a_plans_running_cap_holds_in_the_claim(engine: AsyncEngine) -> None:
-    store = job_store_for(engine, plan_caps={"starter": 1, "classic": 2})
-    starter = await _user(engine, "s@example.com", "starter")
-    classic = await _user(engine, "c@example.com", "classic")
-    unlimited = await _user(engine, "e@example.com", "enterprise")
-    for user in (starter, classic, unlimited):
-        for _ in range(5):
-            await store.enqueue(_new(user, limit=None))
-    claimed = await store.claim_jobs("w", 20, lease_s=30, per_user_cap=4)
-    per_user = {u: sum(j.user_id == u for j in claimed) for u in (starter, classic, unlimited)}
-    assert per_user == {starter: 1, classic: 2, unlimited: 4}
-    assert await store.claim_jobs("w", 20, lease_s=30, per_user_cap=4) == []
 
 
 async def test_retention_deletes_files_past_their_plans_days(
@@ -192,15 +98,10 @@ async def test_retention_deletes_files_past_their_plans_days(
         await storage.put(key, b"%PDF-1.7 test")
         await store.finish_job(claimed.id, "w", user, StoredFile(key, 13, 1, "0" * 64, "a.pdf"))
         made[user] = (job.id, key)
-    worker = Worker(
-        store,
-        _never_called,
-        storage.delete,
-        WorkerConfig(retention_days={"starter": 30, "classic": 90}),
-    )
+    days = {"starter": 30, "classic": 90}
     now = datetime.now(UTC)
-    assert await worker.delete_expired_files(now + timedelta(days=29)) == 0
-    assert await worker.delete_expired_files(now + timedelta(days=31)) == 1
+    assert await delete_expired_files(store, storage.delete, days, now + timedelta(days=29)) == 0
+    assert await delete_expired_files(store, storage.delete, days, now + timedelta(days=31)) == 1
     job_id, key = made[starter]
     assert (await store.get(job_id)).file is None and not await _stored(storage, key)
     job_id, key = made[kept]
@@ -214,10 +115,6 @@ async def _stored(storage: LocalStorage, key: str) -> bool:
     except NotFoundError:
         return False
     return True
-
-
-async def _never_called(ctx: Any) -> StoredFile:
-    raise AssertionError("no job runs here")
 
 
 async def test_ended_jobs_without_a_file_are_pruned_after_the_job_retention(
@@ -238,14 +135,9 @@ async def test_ended_jobs_without_a_file_are_pruned_after_the_job_retention(
             .where(jobs.c.id.in_([old_failed.id, with_file.id]))
             .values(finished_at=now_plus(-100 * 86400))
         )
-    worker = Worker(store, _never_called, _nothing, WorkerConfig(job_retention_s=90 * 86400))
-    assert await worker.prune_jobs() == 1
+    assert await prune_jobs(store, job_retention_s=90 * 86400) == 1
     with pytest.raises(NotFoundError):
         await store.get(old_failed.id)
     assert (await store.get(recent_failed.id)).status.value == "failed"
     assert (await store.get(with_file.id)).file is not None  # lives as long as its file
     assert await _counter(engine, user) == (1, 0)  # usage is untouched
-
-
-async def _nothing(key: str) -> None:
-    return None

@@ -4,21 +4,17 @@
 to a concrete renderer and storage backend. Its steps each have a module: the document an
 input makes (`document.py`), the render cache (`cache.py`), a plan's limits (`limits.py`),
 finishing (`render.py`), where an attempt's files go (`keys.py`) and storing them
-(`storing.py`). `orphans.py` sweeps stored objects no file points to.
+(`storing.py`).
 """
 
 from pdfprompt.pipeline.cache import render_key
 from pdfprompt.pipeline.document import build_document
 from pdfprompt.pipeline.job import JobPipeline
-from pdfprompt.pipeline.orphans import ORPHAN_GRACE_S, ORPHAN_SWEEP_EVERY_S, sweep_orphans
 from pdfprompt.pipeline.render import render_input
 
 __all__ = [
-    "ORPHAN_GRACE_S",
-    "ORPHAN_SWEEP_EVERY_S",
     "JobPipeline",
     "build_document",
     "render_input",
     "render_key",
-    "sweep_orphans",
 ]

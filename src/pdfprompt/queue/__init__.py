@@ -1,6 +1,12 @@
-"""The durable job queue: store, wake-ups and the worker loop."""
+"""The durable job queue: store, wake-ups, the worker loop and its maintenance passes."""
 
 from pdfprompt.queue.events import JobEvents
+from pdfprompt.queue.maintenance import (
+    ORPHAN_GRACE_S,
+    ORPHAN_SWEEP_EVERY_S,
+    delete_in_batches,
+    sweep_orphans,
+)
 from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import (
     CachedRender,
@@ -21,11 +27,12 @@ from pdfprompt.queue.worker import (
     JobHandler,
     Worker,
     WorkerConfig,
-    delete_in_batches,
     new_worker_id,
 )
 
 __all__ = [
+    "ORPHAN_GRACE_S",
+    "ORPHAN_SWEEP_EVERY_S",
     "CachedRender",
     "Finished",
     "JobContext",
@@ -47,4 +54,5 @@ __all__ = [
     "finish_trailing_notifies",
     "job_store_for",
     "new_worker_id",
+    "sweep_orphans",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from pdfprompt.queue.events import JobEvents
-from pdfprompt.queue.store import PostgresJobStore
+from pdfprompt.queue.store import EVENTS_CHANNEL, JOBS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ class PostgresWakeup(Wakeup):
                 conn = await asyncpg.connect(self._dsn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
-                await conn.add_listener(PostgresJobStore.CHANNEL, self._on_notify)
+                await conn.add_listener(JOBS_CHANNEL, self._on_notify)
                 if self._events is not None:
-                    await conn.add_listener(PostgresJobStore.EVENTS_CHANNEL, self._on_job_event)
+                    await conn.add_listener(EVENTS_CHANNEL, self._on_job_event)
                 for channel, handle in self._channels.items():
                     await conn.add_listener(channel, _payload_to(handle))
                     handle("*")

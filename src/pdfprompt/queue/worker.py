@@ -18,7 +18,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from pdfprompt.db import is_unavailable
@@ -33,6 +32,8 @@ from pdfprompt.domain import (
     new_id,
     retry_decision,
 )
+from pdfprompt.queue.completions import COMPLETION_BATCH, Completions
+from pdfprompt.queue.maintenance import retention_pass, run_every
 from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import Finished, JobStore, StoredFile
 from pdfprompt.queue.wakeup import Wakeup
@@ -43,8 +44,6 @@ T = TypeVar("T")
 RECORD_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 CLAIM_GATHER_S = 0.002  # wait this long for more slots before claiming for a few
 RECHECK_AFTER_END_S = 0.02  # after a short claim, look again this soon when a job ends
-COMPLETION_GATHER_S = 0.002  # finished jobs wait this long to be recorded together
-COMPLETION_BATCH = 64
 SETTLING_LIMIT = 2 * COMPLETION_BATCH  # outcomes waiting to be recorded before claiming pauses
 
 
@@ -110,25 +109,6 @@ class WorkerConfig:
     job_retention_s: float = 0.0
 
 
-async def delete_in_batches(batch: Callable[[], Awaitable[int]], what: str) -> int:
-    """Run `batch` (one bounded deletion; how many rows it removed) until it removes none,
-    so no transaction grows long; a failure is logged and the rest left for the next pass.
-    Returns how many were removed."""
-    removed = 0
-    while True:
-        try:
-            n = await batch()
-        except Exception as exc:
-            log.warning("deleting %s failed (%s); trying again later", what, exc)
-            break
-        removed += n
-        if n == 0:
-            break
-    if removed:
-        log.info("retention: deleted %d %s", removed, what)
-    return removed
-
-
 class Worker:
     """Runs jobs from a `JobStore` until stopped (or, in burst mode, until the queue is empty)."""
 
@@ -162,7 +142,7 @@ class Worker:
         self._lost: set[str] = set()
         self._finishing: set[str] = set()
         self._maybe_more = True
-        self._completions = _Completions(self)
+        self._completions = Completions(self._finish_batch, self._discard)
         self._pending_wake: asyncio.TimerHandle | None = None
         self._stopping = asyncio.Event()
         self.completed = 0
@@ -188,7 +168,7 @@ class Worker:
         ]
         if not burst:
             helpers += [
-                asyncio.create_task(self._every(every_s, work), name="pdfprompt-maintenance")
+                asyncio.create_task(run_every(every_s, work), name="pdfprompt-maintenance")
                 for every_s, work in self._maintenance()
             ]
         try:
@@ -245,15 +225,6 @@ class Worker:
             self.metrics.lease_expiries.inc(n)
             log.warning("returned %d jobs with expired leases to the queue", n)
 
-    @staticmethod
-    async def _every(every_s: float, work: Callable[[], Awaitable[object]]) -> None:
-        while True:
-            try:
-                await work()
-            except Exception:
-                log.exception("maintenance run failed; trying again in %.0f s", every_s)
-            await asyncio.sleep(every_s)
-
     def _maintenance(self) -> list[tuple[float, Callable[[], Awaitable[object]]]]:
         """The background work: retention when configured, and what was handed in."""
         work = list(self.maintenance)
@@ -262,37 +233,10 @@ class Worker:
         return work
 
     async def _retention_pass(self) -> None:
-        await self.delete_expired_files()
-        await self.prune_jobs()
-
-    async def prune_jobs(self) -> int:
-        """Delete ended jobs without a file past `job_retention_s`, in batches."""
-        if self.config.job_retention_s <= 0:
-            return 0
-        return await delete_in_batches(
-            lambda: self.store.prune_jobs(self.config.job_retention_s),
-            "ended jobs without a file",
+        config = self.config
+        await retention_pass(
+            self.store, self._discard, config.retention_days, config.job_retention_s
         )
-
-    async def delete_expired_files(self, now: datetime | None = None) -> int:
-        """One retention pass, in bounded batches: the rows go first (in their own short
-        transaction), then the stored objects; returns how many objects were removed."""
-        removed = 0
-        while True:
-            try:
-                keys = await self.store.delete_expired_files(
-                    self.config.retention_days, now=now or datetime.now(UTC)
-                )
-            except Exception as exc:
-                log.warning("retention pass failed (%s); trying again later", exc)
-                return removed
-            for key in keys:
-                await self._discard(key)
-            removed += len(keys)
-            if not keys:
-                if removed:
-                    log.info("retention: removed %d stored files past their plan's days", removed)
-                return removed
 
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._run_job(job), name=f"pdfprompt-job-{job.id}")
@@ -404,6 +348,9 @@ class Worker:
                 await asyncio.sleep(delay_s)
         return await write()
 
+    async def _finish_batch(self, done: list[Finished]) -> dict[str, str | None]:
+        return await self._record(lambda: self.store.finish_jobs(self.worker_id, done))
+
     async def _discard(self, storage_key: str) -> None:
         try:
             await self.discard(storage_key)
@@ -497,58 +444,3 @@ class Worker:
             released = await self.store.release_jobs(self.worker_id)
             if released:
                 log.warning("handed %d unfinished jobs back to the queue", released)
-
-
-class _Completions:
-    """Finished jobs are recorded together in one transaction, each still fenced on its own:
-    a batch is written when `COMPLETION_BATCH` are waiting or `COMPLETION_GATHER_S` after the
-    first, and only one batch is written at a time: what finishes meanwhile goes into the
-    next one (group commit), so under load a worker commits once per batch, not per job."""
-
-    def __init__(self, worker: Worker) -> None:
-        self._worker = worker
-        self._pending: list[tuple[Finished, asyncio.Future[str | None]]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._writing: asyncio.Task[None] | None = None
-
-    async def finish(self, done: Finished) -> str | None:
-        """The job's file id once recorded, or None when the worker no longer owned it."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str | None] = loop.create_future()
-        self._pending.append((done, future))
-        if len(self._pending) >= COMPLETION_BATCH:
-            self._flush()
-        elif self._timer is None and self._writing is None:
-            self._timer = loop.call_later(COMPLETION_GATHER_S, self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._writing is not None or not self._pending:
-            return  # the batch being written flushes the rest when it is done
-        batch, self._pending = self._pending[:COMPLETION_BATCH], self._pending[COMPLETION_BATCH:]
-        self._writing = asyncio.get_running_loop().create_task(self._record(batch))
-        self._writing.add_done_callback(self._written)
-
-    def _written(self, _task: asyncio.Task[None]) -> None:
-        self._writing = None
-        self._flush()
-
-    async def _record(self, batch: list[tuple[Finished, asyncio.Future[str | None]]]) -> None:
-        worker = self._worker
-        try:
-            outcome = await worker._record(
-                lambda: worker.store.finish_jobs(worker.worker_id, [d for d, _ in batch])
-            )
-        except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for done, future in batch:
-            if not future.done():
-                future.set_result(outcome[done.job_id])
-            elif outcome[done.job_id] is None:  # its job was cancelled meanwhile
-                await worker._discard(done.stored.storage_key)

@@ -18,8 +18,9 @@ from pdfprompt.accounts import (
 from pdfprompt.db import is_sqlite_url, listen_dsn
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient
-from pdfprompt.pipeline import ORPHAN_SWEEP_EVERY_S, JobPipeline, sweep_orphans
+from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
+    ORPHAN_SWEEP_EVERY_S,
     JobEvents,
     PostgresWakeup,
     Wakeup,
@@ -27,6 +28,7 @@ from pdfprompt.queue import (
     WorkerConfig,
     delete_in_batches,
     new_worker_id,
+    sweep_orphans,
 )
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings

@@ -1,0 +1,143 @@
+"""Maintenance passes over jobs and stored files: retention by plan, pruning of ended jobs,
+the sweep of stored objects nothing points to, and the batched deletion they (and the
+webhook outbox's pruning) share. Each deletes in bounded batches, so no transaction grows
+long; a failure is logged and the rest is left for the next pass. The worker runs them in
+the background (`Worker(maintenance=...)` and its own retention pass)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pdfprompt.queue.store import JobStore
+
+log = logging.getLogger(__name__)
+
+ORPHAN_GRACE_S = 3600.0  # far longer than an attempt takes from storing to finishing
+ORPHAN_SWEEP_EVERY_S = 3600.0
+SWEEP_BATCH = 500  # stored keys checked against the file rows per query
+
+# Removes one stored object by key; logs (does not raise) when it cannot.
+Discard = Callable[[str], Awaitable[None]]
+
+
+class ObjectStore(Protocol):
+    """What a sweep needs of a storage backend (`pdfprompt.storage.Storage` has it)."""
+
+    def list_keys(self) -> AsyncIterator[tuple[str, float]]:
+        """Every stored object as (key, Unix time it was last written)."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+async def run_every(every_s: float, work: Callable[[], Awaitable[object]]) -> None:
+    """Run `work` now and then every `every_s` seconds, until cancelled; a failing run is
+    logged and tried again next time."""
+    while True:
+        try:
+            await work()
+        except Exception:
+            log.exception("maintenance run failed; trying again in %.0f s", every_s)
+        await asyncio.sleep(every_s)
+
+
+async def delete_in_batches(batch: Callable[[], Awaitable[int]], what: str) -> int:
+    """Run `batch` (one bounded deletion; how many rows it removed) until it removes none,
+    so no transaction grows long; a failure is logged and the rest left for the next pass.
+    Returns how many were removed."""
+    removed = 0
+    while True:
+        try:
+            n = await batch()
+        except Exception as exc:
+            log.warning("deleting %s failed (%s); trying again later", what, exc)
+            break
+        removed += n
+        if n == 0:
+            break
+    if removed:
+        log.info("retention: deleted %d %s", removed, what)
+    return removed
+
+
+async def delete_expired_files(
+    store: JobStore,
+    discard: Discard,
+    retention_days: Mapping[str, int],
+    now: datetime | None = None,
+) -> int:
+    """Files past their owner's plan's days (`retention_days`: plan -> days), in bounded
+    batches: the rows go first (in their own short transaction), then the stored objects
+    (`discard`); returns how many objects were removed."""
+    removed = 0
+    while True:
+        try:
+            keys = await store.delete_expired_files(retention_days, now=now or datetime.now(UTC))
+        except Exception as exc:
+            log.warning("retention pass failed (%s); trying again later", exc)
+            return removed
+        for key in keys:
+            await discard(key)
+        removed += len(keys)
+        if not keys:
+            if removed:
+                log.info("retention: removed %d stored files past their plan's days", removed)
+            return removed
+
+
+async def prune_jobs(store: JobStore, job_retention_s: float) -> int:
+    """Delete ended jobs without a file past `job_retention_s` (0: kept), in batches."""
+    if job_retention_s <= 0:
+        return 0
+    return await delete_in_batches(
+        lambda: store.prune_jobs(job_retention_s), "ended jobs without a file"
+    )
+
+
+async def retention_pass(
+    store: JobStore, discard: Discard, retention_days: Mapping[str, int], job_retention_s: float
+) -> None:
+    """Expired files first (their jobs stay, without a file), then ended jobs without one."""
+    await delete_expired_files(store, discard, retention_days)
+    await prune_jobs(store, job_retention_s)
+
+
+async def sweep_orphans(
+    store: JobStore,
+    storage: ObjectStore,
+    *,
+    grace_s: float = ORPHAN_GRACE_S,
+    now: float | None = None,
+) -> int:
+    """Remove stored objects that no file row points to and that were written more than
+    `grace_s` ago: the PDF of an attempt that lost its job (a crash between storing and
+    finishing, a lease taken over), temporary files of interrupted writes, objects left by a
+    retention pass that stopped half-way. Returns how many were removed."""
+    cutoff = (time.time() if now is None else now) - grace_s
+    removed = 0
+    batch: list[str] = []
+
+    async def settle() -> None:
+        nonlocal removed
+        kept = await store.referenced_keys(batch)
+        for key in batch:
+            if key not in kept:
+                await storage.delete(key)
+                removed += 1
+        batch.clear()
+
+    async for key, written_at in storage.list_keys():
+        if written_at <= cutoff:
+            batch.append(key)
+            if len(batch) >= SWEEP_BATCH:
+                await settle()
+    if batch:
+        await settle()
+    if removed:
+        log.info("removed %d stored objects that no file points to", removed)
+    return removed

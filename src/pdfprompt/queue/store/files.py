@@ -1,0 +1,153 @@
+"""Stored files: a user's file, the render cache, storage used, and the rows retention
+deletes (expired files, ended jobs without a file). Statement builders first, then the
+store's part that runs them (`StoredFiles`, a part of `SharedJobStore`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Delete, Select, bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import ReturningDelete
+
+from pdfprompt.db import (
+    DriverStatement,
+    files,
+    jobs,
+    now_plus,
+    read_one,
+    stored_bytes,
+    write_transaction,
+)
+from pdfprompt.db import users as user_rows
+from pdfprompt.domain import FINAL_STATUSES, FileInfo, NotFoundError, first_id_at
+from pdfprompt.queue.store.records import CachedRender
+from pdfprompt.queue.store.rows import file_from_row, warnings_of
+from pdfprompt.queue.store.statements import FILE_COLUMNS
+
+
+def file_of_owner(file_id: str, user_id: str) -> Select[Any]:
+    return select(*FILE_COLUMNS).where(files.c.id == file_id, files.c.user_id == user_id)
+
+
+def cached_render_query() -> Select[Any]:
+    """The newest file of the bound `user_id` made by the render with the bound `render_key`."""
+    return (
+        select(files.c.storage_key, files.c.pages, files.c.size_bytes, files.c.warnings)
+        .where(
+            files.c.render_key == bindparam("render_key"),
+            files.c.user_id == bindparam("user_id"),
+        )
+        .order_by(files.c.id.desc())
+        .limit(1)
+    )
+
+
+def keys_in(column: Any, keys: list[str]) -> Select[Any]:
+    """Those of `keys` that `column` (a storage key column of files) holds."""
+    return select(column).where(column.in_(keys))
+
+
+def delete_expired_files_of_plan(plan: str, cutoff_id: str, limit: int) -> ReturningDelete[Any]:
+    """Delete up to `limit` files of `plan`'s users made before `cutoff_id`, oldest first
+    (file ids are time-ordered, so the age test is a range on the primary key); returns
+    their storage keys."""
+    expired = (
+        select(files.c.id)
+        .select_from(files.join(user_rows, user_rows.c.id == files.c.user_id))
+        .where(user_rows.c.plan == plan, files.c.id < cutoff_id)
+        .order_by(files.c.id)
+        .limit(limit)
+    )
+    return (
+        delete(files)
+        .where(files.c.id.in_(expired.scalar_subquery()))
+        .returning(files.c.storage_key, files.c.html_key)
+    )
+
+
+def prune_jobs_without_file(older_than_s: float, limit: int) -> Delete:
+    """Delete up to `limit` ended jobs that have no file and ended over `older_than_s` ago."""
+    old = (
+        select(jobs.c.id)
+        .where(
+            jobs.c.finished_at.is_not(None),
+            jobs.c.finished_at < now_plus(-older_than_s),
+            jobs.c.file_id.is_(None),
+            jobs.c.status.in_([s.value for s in FINAL_STATUSES]),
+        )
+        .limit(limit)
+    )
+    return delete(jobs).where(jobs.c.id.in_(old.scalar_subquery()))
+
+
+class StoredFiles:
+    """The store's queries on files and their retention."""
+
+    engine: AsyncEngine
+
+    async def get_file(self, file_id: str, user_id: str) -> FileInfo:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(file_of_owner(file_id, user_id))).first()
+        if row is None:
+            raise NotFoundError(f"file {file_id} not found")
+        return file_from_row(row)
+
+    @cached_property
+    def _cached_render_sql(self) -> DriverStatement:
+        return DriverStatement(cached_render_query(), self.engine)
+
+    async def cached_render(self, user_id: str, render_key: str) -> CachedRender | None:
+        """The newest of `user_id`'s stored files made by an identical render, if any. Asked
+        before every render, so it runs on the driver (`read_one`)."""
+        row = await read_one(
+            self.engine, self._cached_render_sql, render_key=render_key, user_id=user_id
+        )
+        if row is None:
+            return None
+        return CachedRender(
+            row["storage_key"], row["pages"], row["size_bytes"], warnings_of(row["warnings"])
+        )
+
+    async def storage_used(self, user_id: str) -> int:
+        """Bytes of the user's stored PDFs."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(stored_bytes(user_id))).scalar_one())
+
+    async def referenced_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` a file row points to (as its PDF or its kept HTML)."""
+        if not keys:
+            return set()
+        wanted = list(keys)
+        async with self.engine.connect() as conn:
+            pdfs = await conn.execute(keys_in(files.c.storage_key, wanted))
+            htmls = await conn.execute(keys_in(files.c.html_key, wanted))
+            return {k for (k,) in pdfs} | {k for (k,) in htmls if k}
+
+    async def delete_expired_files(
+        self, retention_days: Mapping[str, int], *, now: datetime, limit: int = 500
+    ) -> list[str]:
+        """Delete up to `limit` file rows older than their owner's plan keeps files
+        (`retention_days`: plan -> days), oldest first; returns their storage keys, to be
+        removed after this commits. The jobs stay, without a file."""
+        keys: list[str] = []
+        async with write_transaction(self.engine) as conn:
+            for plan, days in sorted(retention_days.items()):
+                if len(keys) >= limit:
+                    break
+                cutoff = first_id_at(int((now - timedelta(days=days)).timestamp() * 1000))
+                statement = delete_expired_files_of_plan(plan, cutoff, limit - len(keys))
+                rows = (await conn.execute(statement)).all()
+                keys += [k for r in rows for k in (r.storage_key, r.html_key) if k]
+        return keys
+
+    async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:
+        """Delete up to `limit` ended jobs that have no file (failed, cancelled, or whose
+        file retention removed) and ended more than `older_than_s` ago; one short
+        transaction per call. A job with a file lives as long as the file."""
+        async with write_transaction(self.engine) as conn:
+            done = await conn.execute(prune_jobs_without_file(older_than_s, limit))
+        return int(done.rowcount or 0)

@@ -1,0 +1,89 @@
+"""Queue statistics: what ended in a recent window (counts, latency percentiles) and how
+many jobs wait or run. Read by `pdfprompt status`, the metrics endpoint and the worker."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pdfprompt.db import jobs, now_plus, seconds_between
+from pdfprompt.domain import FINAL_STATUSES, JobStatus
+from pdfprompt.queue.store.statements import on_index, status_is
+
+# The partial index each counted status is read from.
+_DEPTH_INDEXES = {JobStatus.QUEUED: "ix_jobs_claim", JobStatus.RUNNING: "ix_jobs_running_user_id"}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    window_s: float
+    succeeded: int
+    failed: int
+    canceled: int
+    p50_s: float | None
+    p95_s: float | None
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed + self.canceled
+
+    @property
+    def per_hour(self) -> float:
+        return self.finished * 3600 / self.window_s
+
+    @property
+    def error_rate(self) -> float | None:
+        ended = self.succeeded + self.failed
+        return self.failed / ended if ended else None
+
+
+def percentile(ordered: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+class QueueStats:
+    """The store's statistics queries (a part of `SharedJobStore`)."""
+
+    engine: AsyncEngine
+
+    async def window_stats(self, window_s: float) -> WindowStats:
+        """Jobs that ended in the last `window_s` seconds: counts and latency percentiles."""
+        query = select(jobs.c.status, seconds_between(jobs.c.created_at, jobs.c.finished_at)).where(
+            jobs.c.finished_at.is_not(None), jobs.c.finished_at >= now_plus(-window_s)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        counts = {s.value: 0 for s in FINAL_STATUSES}
+        latencies: list[float] = []
+        for status, seconds in rows:
+            counts[status] = counts.get(status, 0) + 1
+            if status == JobStatus.SUCCEEDED.value:
+                latencies.append(float(seconds))
+        latencies.sort()
+        return WindowStats(
+            window_s=window_s,
+            succeeded=counts[JobStatus.SUCCEEDED.value],
+            failed=counts[JobStatus.FAILED.value],
+            canceled=counts[JobStatus.CANCELED.value],
+            p50_s=percentile(latencies, 0.50),
+            p95_s=percentile(latencies, 0.95),
+        )
+
+    async def queue_depth(self) -> dict[str, int]:
+        """Queued and running jobs; counted on their partial indexes, not the whole table."""
+        statuses = (JobStatus.QUEUED, JobStatus.RUNNING)
+        counts = [
+            on_index(
+                select(func.count()).select_from(jobs).where(status_is(s)), _DEPTH_INDEXES[s]
+            ).scalar_subquery()
+            for s in statuses
+        ]
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(*counts))).one()
+        return {s.value: n for s, n in zip(statuses, row, strict=True)}
