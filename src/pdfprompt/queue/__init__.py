@@ -21,7 +21,6 @@ from pdfprompt.queue.worker import (
     JobHandler,
     Worker,
     WorkerConfig,
-    delete_in_batches,
     new_worker_id,
 )
 
@@ -43,7 +42,6 @@ __all__ = [
     "WindowStats",
     "Worker",
     "WorkerConfig",
-    "delete_in_batches",
     "finish_trailing_notifies",
     "job_store_for",
     "new_worker_id",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from pdfprompt.db import is_unavailable
+from pdfprompt.db import delete_in_batches, is_unavailable
 from pdfprompt.domain import (
     Generator,
     Job,
@@ -108,25 +108,6 @@ class WorkerConfig:
     retention_every_s: float = 300.0
     # Ended jobs without a file are deleted this long after they ended (0: kept).
     job_retention_s: float = 0.0
-
-
-async def delete_in_batches(batch: Callable[[], Awaitable[int]], what: str) -> int:
-    """Run `batch` (one bounded deletion; how many rows it removed) until it removes none,
-    so no transaction grows long; a failure is logged and the rest left for the next pass.
-    Returns how many were removed."""
-    removed = 0
-    while True:
-        try:
-            n = await batch()
-        except Exception as exc:
-            log.warning("deleting %s failed (%s); trying again later", what, exc)
-            break
-        removed += n
-        if n == 0:
-            break
-    if removed:
-        log.info("retention: deleted %d %s", removed, what)
-    return removed
 
 
 class Worker:
