@@ -38,6 +38,8 @@ from pdfprompt.webhooks import (
     WebhookStore,
     any_address,
     check_url,
+    event_composer,
+    prune_deliveries,
     public_only,
     verify,
 )
@@ -494,6 +496,56 @@ async def test_a_quota_warning_is_an_event(engine: AsyncEngine) -> None:
         "2026-11",
         "pending",
     )
+
+
+async def test_a_quota_warning_carries_the_usage_against_the_users_plan(
+    engine: AsyncEngine,
+) -> None:
+    """The event's data as the service composes it: the usage looked up in the accounts
+    when the event is first sent."""
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
+    accounts = AccountStore(engine)
+    user = await _user(engine)
+    period = accounts.period()
+    with Receiver() as receiver:
+        await hooks.create(user, receiver.url, ["quota.warning"])
+        for _ in range(4):  # the 4th of 5 crosses 80 %
+            await jobs.enqueue(
+                NewJob(
+                    user_id=user,
+                    type=JobType.HTML,
+                    input="<p>q</p>",
+                    options={},
+                    plan="enterprise",
+                    quota_period=period,
+                    quota_limit=5,
+                    max_attempts=1,
+                )
+            )
+        compose = event_composer(jobs.get, accounts.user_usage, "http://pdf.example/")
+        sender = WebhookSender(timeout_s=5.0, rule=any_address)
+        config = DeliveryConfig(retry=FAST, timeout_s=5.0, poll_s=0.05)
+        await _deliver_all(WebhookDispatcher(outbox, sender, compose, config, owner="w1"))
+        [hit] = receiver.wait_for(1)
+    usage = await accounts.usage(user, accounts.plan("enterprise"))
+    assert usage["pdfs"]["reserved"] == 4
+    assert hit.event["type"] == "quota.warning"
+    assert hit.event["data"] == {"period": period, "usage": json.loads(json.dumps(usage))}
+
+
+async def test_retention_prunes_deliveries_ended_past_the_days_set(engine: AsyncEngine) -> None:
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
+    user = await _user(engine)
+    hook = await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])  # a test network
+    await _job(jobs, user)
+    await _job(jobs, user)
+    await hooks.update(user, hook.id, enabled=False)  # both end, failed
+    assert await prune_deliveries(outbox, 30) == 0  # ended just now
+    async with engine.begin() as conn:
+        await conn.execute(update(webhook_deliveries).values(finished_at=now_plus(-31 * 86400)))
+    assert await prune_deliveries(outbox, 0) == 0  # 0: kept for ever
+    assert await prune_deliveries(outbox, 30) == 2
+    assert await outbox.deliveries(user, hook.id) == ([], None)
 
 
 async def test_ended_deliveries_are_pruned_by_age_in_batches(engine: AsyncEngine) -> None:

@@ -15,8 +15,8 @@ from pdfprompt.webhooks.addresses import (
     public_only,
     special_purpose,
 )
-from pdfprompt.webhooks.dispatcher import DeliveryConfig, DeliveryMetrics, WebhookDispatcher
-from pdfprompt.webhooks.endpoints import MAX_WEBHOOKS_PER_USER, Webhook, WebhookStore, check_events
+from pdfprompt.webhooks.dispatcher import DeliveryConfig, WebhookDispatcher
+from pdfprompt.webhooks.endpoints import Webhook, WebhookStore
 from pdfprompt.webhooks.events import (
     EVENTS,
     Compose,
@@ -39,7 +39,6 @@ from pdfprompt.webhooks.signing import SIGNATURE_HEADER, sign, verify
 
 __all__ = [
     "EVENTS",
-    "MAX_WEBHOOKS_PER_USER",
     "SIGNATURE_HEADER",
     "AddressRule",
     "Attempt",
@@ -48,7 +47,6 @@ __all__ = [
     "Compose",
     "Delivery",
     "DeliveryConfig",
-    "DeliveryMetrics",
     "IpAddress",
     "JobLookup",
     "Resolve",
@@ -60,7 +58,6 @@ __all__ = [
     "WebhookStore",
     "address_rule",
     "any_address",
-    "check_events",
     "check_url",
     "event_body",
     "event_composer",
