@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from pdfprompt.accounts import verify
 from pdfprompt.db import create_engine, webhooks
 from pdfprompt.settings import Settings
+from pdfprompt.webhooks import verify
 from tests.support.hostile_urls import HOSTILE
 from tests.support.jobs import split_service, wait_final
 from tests.support.processes import Process, cli, create_key, service_env, serving, start_server

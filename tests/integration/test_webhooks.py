@@ -22,26 +22,27 @@ import trustme
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import (
-    AccountStore,
-    AttemptOutcome,
-    DeliveryConfig,
-    WebhookDispatcher,
-    WebhookSender,
-    WebhookStore,
-    check_url,
-    public_only,
-    verify,
-)
-from pdfprompt.accounts.addresses import (
-    AddressRule,
-    IpAddress,
-    Resolve,
-    any_address,
-)
+from pdfprompt.accounts import AccountStore
 from pdfprompt.db import now_plus, webhook_attempts, webhook_deliveries, webhooks
 from pdfprompt.domain import InvalidInputError, JobError, JobType, RetryPolicy
 from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+from pdfprompt.webhooks import (
+    AddressRule,
+    AttemptOutcome,
+    DeliveryConfig,
+    IpAddress,
+    Resolve,
+    WebhookDispatcher,
+    WebhookOutbox,
+    WebhookSender,
+    WebhookStore,
+    any_address,
+    check_url,
+    event_composer,
+    prune_deliveries,
+    public_only,
+    verify,
+)
 from tests.support.hostile_urls import HOSTILE, resolve_names
 from tests.support.receiver import Receiver
 
@@ -53,7 +54,7 @@ async def _compose(event: str, user_id: str, subject: str) -> dict[str, Any]:
 
 
 def _dispatcher(
-    store: WebhookStore,
+    outbox: WebhookOutbox,
     rule: AddressRule = any_address,
     owner: str = "w1",
     verify: ssl.SSLContext | bool = True,
@@ -65,7 +66,7 @@ def _dispatcher(
     config.setdefault("poll_s", 0.05)
     resolving = {"resolve": resolve} if resolve is not None else {}
     sender = WebhookSender(timeout_s=config["timeout_s"], rule=rule, verify=verify, **resolving)
-    return WebhookDispatcher(store, sender, _compose, DeliveryConfig(**config), owner=owner)
+    return WebhookDispatcher(outbox, sender, _compose, DeliveryConfig(**config), owner=owner)
 
 
 async def _deliver_all(dispatcher: WebhookDispatcher) -> None:
@@ -97,7 +98,7 @@ async def _job(store: JobStore, user: str, end: str = "succeeded") -> str:
 async def test_job_events_are_delivered_signed_to_subscribed_endpoints(
     engine: AsyncEngine,
 ) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver() as receiver, Receiver() as other:
         hook = await hooks.create(user, receiver.url, ["job.succeeded", "job.failed"])
@@ -108,7 +109,7 @@ async def test_job_events_are_delivered_signed_to_subscribed_endpoints(
         canceled = await _job(jobs, user, "canceled")
         stranger = await _user(engine, "other@example.com")
         await _job(jobs, stranger, "succeeded")  # another user's job: no event here
-        await _deliver_all(_dispatcher(hooks))
+        await _deliver_all(_dispatcher(outbox))
         hits = receiver.wait_for(2)
         assert len(hits) == 2 and len(other.wait_for(1)) == 1
     assert sorted((h.event["type"], h.event["data"]["subject"]) for h in hits) == sorted(
@@ -123,7 +124,7 @@ async def test_job_events_are_delivered_signed_to_subscribed_endpoints(
         assert verify(hook.secret, hit.body, hit.headers["Pdfprompt-Signature"])
         assert not verify(hook.secret, hit.body + b" ", hit.headers["Pdfprompt-Signature"])
         assert not verify("whsec_wrong", hit.body, hit.headers["Pdfprompt-Signature"])
-    listed, cursor = await hooks.deliveries(user, hook.id)
+    listed, cursor = await outbox.deliveries(user, hook.id)
     assert cursor is None
     assert [(d.status, d.attempts, d.last_status_code) for d in listed] == [
         ("succeeded", 1, 200)
@@ -135,18 +136,18 @@ async def test_job_events_are_delivered_signed_to_subscribed_endpoints(
 async def test_three_failures_then_success_is_four_recorded_attempts(
     engine: AsyncEngine,
 ) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver(script=[500, 500, 503]) as receiver:
         hook = await hooks.create(user, receiver.url, ["job.succeeded"])
         await _job(jobs, user)
-        await _deliver_all(_dispatcher(hooks))
+        await _deliver_all(_dispatcher(outbox))
         hits = receiver.wait_for(4)
     assert len(hits) == 4
     assert len({h.body for h in hits}) == 1  # every retry sends the same event
     assert [h.headers["Pdfprompt-Attempt"] for h in hits] == ["1", "2", "3", "4"]
     assert all(verify(str(hook.secret), h.body, h.headers["Pdfprompt-Signature"]) for h in hits)
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("succeeded", 4, None)
     assert [a.number for a in delivery.log] == [1, 2, 3, 4]
     assert [a.status_code for a in delivery.log] == [500, 500, 503, 200]
@@ -156,17 +157,17 @@ async def test_three_failures_then_success_is_four_recorded_attempts(
 
 
 async def test_private_addresses_are_refused_after_resolving(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver() as receiver:
         # By name: `localhost` passes the URL check and is refused once resolved.
         by_name = receiver.url.replace("127.0.0.1", "localhost")
         hook = await hooks.create(user, by_name, ["job.succeeded"])
         await _job(jobs, user)
-        await _deliver_all(_dispatcher(hooks, rule=public_only))
+        await _deliver_all(_dispatcher(outbox, rule=public_only))
         await asyncio.sleep(0.2)
         assert receiver.hits == []
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.status, delivery.attempts) == ("failed", 1)  # refused: not retried
     assert delivery.last_error == (
         "refused: localhost is a loopback name (RFC 6761) for 127.0.0.1, a special-purpose "
@@ -185,18 +186,18 @@ def _only(*allowed: str) -> AddressRule:
 
 
 async def test_every_redirect_is_checked_before_it_is_followed(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver("127.0.0.2") as inside:
         with Receiver(script=[("redirect", 307, inside.url)]) as front:
             hook = await hooks.create(user, front.url, ["job.succeeded"])
             await _job(jobs, user)
             # 127.0.0.1 is allowed, the address it redirects to is not.
-            await _deliver_all(_dispatcher(hooks, rule=_only("127.0.0.1")))
+            await _deliver_all(_dispatcher(outbox, rule=_only("127.0.0.1")))
             assert len(front.hits) == 1
         await asyncio.sleep(0.2)
         assert inside.hits == []
-        [delivery], _ = await hooks.deliveries(user, hook.id)
+        [delivery], _ = await outbox.deliveries(user, hook.id)
         assert delivery.status == "failed"
         assert delivery.last_error is not None
         assert delivery.last_error.startswith(
@@ -206,14 +207,14 @@ async def test_every_redirect_is_checked_before_it_is_followed(engine: AsyncEngi
         with Receiver(script=[("redirect", 308, inside.url)]) as front:
             second = await hooks.create(user, front.url, ["job.failed"])
             await _job(jobs, user, "failed")
-            await _deliver_all(_dispatcher(hooks, rule=_only("127.0.0.1", "127.0.0.2")))
+            await _deliver_all(_dispatcher(outbox, rule=_only("127.0.0.1", "127.0.0.2")))
         [hit] = inside.wait_for(1)
     assert hit.event["type"] == "job.failed"
     assert verify(str(second.secret), hit.body, hit.headers["Pdfprompt-Signature"])
 
 
 async def test_a_redirect_to_a_url_the_rules_refuse_ends_the_delivery(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver("127.0.0.2") as inside:
         port = inside.base.rsplit(":", 1)[1]
@@ -226,10 +227,10 @@ async def test_a_redirect_to_a_url_the_rules_refuse_ends_the_delivery(engine: As
         with Receiver(script=[("redirect", 307, where) for where in locations]) as front:
             made = [await hooks.create(user, front.url, ["job.succeeded"]) for _ in locations]
             await _job(jobs, user)  # one event for each of the endpoints
-            await _deliver_all(_dispatcher(hooks, rule=_only("127.0.0.1")))
+            await _deliver_all(_dispatcher(outbox, rule=_only("127.0.0.1")))
             assert len(front.hits) == len(locations)
         assert inside.hits == []
-    ended = [(await hooks.deliveries(user, hook.id))[0][0] for hook in made]
+    ended = [(await outbox.deliveries(user, hook.id))[0][0] for hook in made]
     assert [(d.status, d.attempts) for d in ended] == [("failed", 1)] * len(locations)
     errors = sorted(str(d.last_error) for d in ended)
     assert errors[0].startswith(
@@ -249,7 +250,7 @@ async def test_a_name_that_resolves_to_loopback_only_at_delivery_is_refused(
 ) -> None:
     """What registration cannot know: the name had a public address then, and resolves to
     loopback when the event is sent."""
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
 
     async def then(host: str, port: int) -> list[IpAddress]:
@@ -263,9 +264,9 @@ async def test_a_name_that_resolves_to_loopback_only_at_delivery_is_refused(
         assert await check_url(url, public_only, resolve=then) == url
         hook = await hooks.create(user, url, ["job.succeeded"])
         await _job(jobs, user)
-        await _deliver_all(_dispatcher(hooks, rule=public_only, resolve=now))
+        await _deliver_all(_dispatcher(outbox, rule=public_only, resolve=now))
         assert receiver.hits == []
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.status, delivery.attempts) == ("failed", 1)  # refused: not retried
     assert str(delivery.last_error).startswith(
         "refused: rebind.example resolves to 127.0.0.1, a special-purpose address "
@@ -356,7 +357,7 @@ async def test_stored_urls_the_client_cannot_use_end_at_once_and_disable_the_end
     """Before registration refused them, such URLs made the sender raise: the delivery was
     claimed again at every lease, for ever. Now each attempt is recorded and ends it."""
     caplog.set_level(logging.INFO)
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver() as receiver:
         port = receiver.base.rsplit(":", 1)[1]
@@ -368,10 +369,10 @@ async def test_stored_urls_the_client_cannot_use_end_at_once_and_disable_the_end
         await _job(jobs, user)
         await _job(jobs, user)
         # Even for an operator who allows every address, with a retry window of a day.
-        await _deliver_all(_dispatcher(hooks, rule=any_address, disable_after=2))
+        await _deliver_all(_dispatcher(outbox, rule=any_address, disable_after=2))
         assert receiver.hits == []
     for hook, (_, problem) in zip(made, UNUSABLE, strict=True):
-        listed, _ = await hooks.deliveries(user, hook.id)
+        listed, _ = await outbox.deliveries(user, hook.id)
         assert [(d.status, d.attempts) for d in listed] == [("failed", 1)] * 2
         for delivery in listed:
             [attempt] = delivery.log
@@ -385,7 +386,7 @@ async def test_stored_urls_the_client_cannot_use_end_at_once_and_disable_the_end
 async def test_an_attempt_that_raises_is_a_failed_attempt_until_the_window_ends(
     engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
 
     async def broken(host: str, port: int) -> list[IpAddress]:
@@ -393,8 +394,8 @@ async def test_an_attempt_that_raises_is_a_failed_attempt_until_the_window_ends(
 
     hook = await hooks.create(user, "http://broken.example:9/hook", ["job.succeeded"])
     await _job(jobs, user)
-    await _deliver_all(_dispatcher(hooks, resolve=broken, window_s=2.0, disable_after=1))
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    await _deliver_all(_dispatcher(outbox, resolve=broken, window_s=2.0, disable_after=1))
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert delivery.status == "failed" and delivery.attempts >= 2  # retried, then given up
     assert {a.error for a in delivery.log} == {
         "could not deliver: RuntimeError: the resolver broke"
@@ -408,38 +409,38 @@ async def test_an_attempt_that_raises_is_a_failed_attempt_until_the_window_ends(
 async def test_a_delivery_whose_worker_died_is_sent_again_after_its_lease(
     engine: AsyncEngine,
 ) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver() as receiver:
         hook = await hooks.create(user, receiver.url, ["job.succeeded"])
         await _job(jobs, user)
         # A worker claims it and dies before answering: nothing is recorded.
-        [held] = await hooks.claim("dead", 10, lease_s=0.5)
-        assert await hooks.claim("w1", 10, lease_s=30) == []  # held while the lease runs
+        [held] = await outbox.claim("dead", 10, lease_s=0.5)
+        assert await outbox.claim("w1", 10, lease_s=30) == []  # held while the lease runs
         await asyncio.sleep(0.7)
-        await _deliver_all(_dispatcher(hooks))
+        await _deliver_all(_dispatcher(outbox))
         [hit] = receiver.wait_for(1)
     assert hit.headers["Pdfprompt-Attempt"] == "2"
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.status, delivery.attempts) == ("succeeded", 2)
     assert delivery.log[0].error is not None and delivery.log[0].error.startswith("interrupted")
     assert delivery.log[1].status_code == 200
     # The dead worker's late answer changes nothing.
     late = AttemptOutcome(None, "timed out", 10)
-    assert await hooks.record(held, "dead", late, retry_in_s=1, disable_after=5) == "lost"
-    [again], _ = await hooks.deliveries(user, hook.id)
+    assert await outbox.record(held, "dead", late, retry_in_s=1, disable_after=5) == "lost"
+    [again], _ = await outbox.deliveries(user, hook.id)
     assert again.status == "succeeded"
 
 
 async def test_a_run_of_failed_deliveries_disables_the_endpoint(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver(script=[500] * 20) as receiver:
         hook = await hooks.create(user, receiver.url, ["job.succeeded", "job.failed"])
         await _job(jobs, user)
         await _job(jobs, user, "failed")
         # No retry window: each delivery fails for good at its first failed attempt.
-        await _deliver_all(_dispatcher(hooks, window_s=0, disable_after=2))
+        await _deliver_all(_dispatcher(outbox, window_s=0, disable_after=2))
         assert len(receiver.hits) == 2
         disabled = await hooks.get(user, hook.id)
         assert disabled.disabled_at is not None and disabled.failure_run == 2
@@ -447,33 +448,33 @@ async def test_a_run_of_failed_deliveries_disables_the_endpoint(engine: AsyncEng
         assert disabled.disabled_reason.startswith("2 deliveries in a row failed")
         assert "HTTP 500" in disabled.disabled_reason
         await _job(jobs, user)  # no delivery for a disabled endpoint
-        listed, _ = await hooks.deliveries(user, hook.id)
+        listed, _ = await outbox.deliveries(user, hook.id)
         assert [d.status for d in listed] == ["failed", "failed"]
         # Enabled again, it starts a new run and hears the next event.
         enabled = await hooks.update(user, hook.id, enabled=True)
         assert (enabled.disabled_at, enabled.failure_run) == (None, 0)
         receiver.script.clear()
         await _job(jobs, user)
-        await _deliver_all(_dispatcher(hooks, window_s=0, disable_after=2))
+        await _deliver_all(_dispatcher(outbox, window_s=0, disable_after=2))
         assert len(receiver.wait_for(3)) == 3
-    listed, _ = await hooks.deliveries(user, hook.id)
+    listed, _ = await outbox.deliveries(user, hook.id)
     assert [d.status for d in listed] == ["succeeded", "failed", "failed"]
 
 
 async def test_disabling_gives_up_pending_deliveries(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     hook = await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])
     await _job(jobs, user)
     await hooks.update(user, hook.id, enabled=False)
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert delivery.status == "failed"
     assert delivery.last_error == "not delivered: the webhook was disabled"
-    assert await hooks.claim("w1", 10, lease_s=30) == []
+    assert await outbox.claim("w1", 10, lease_s=30) == []
 
 
 async def test_a_quota_warning_is_an_event(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     hook = await hooks.create(user, "http://192.0.2.1/hook", ["quota.warning"])
     for _ in range(5):  # the 4th of 5 crosses 80 %
@@ -489,7 +490,7 @@ async def test_a_quota_warning_is_an_event(engine: AsyncEngine) -> None:
                 max_attempts=1,
             )
         )
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.event, delivery.subject, delivery.status) == (
         "quota.warning",
         "2026-11",
@@ -497,23 +498,73 @@ async def test_a_quota_warning_is_an_event(engine: AsyncEngine) -> None:
     )
 
 
+async def test_a_quota_warning_carries_the_usage_against_the_users_plan(
+    engine: AsyncEngine,
+) -> None:
+    """The event's data as the service composes it: the usage looked up in the accounts
+    when the event is first sent."""
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
+    accounts = AccountStore(engine)
+    user = await _user(engine)
+    period = accounts.period()
+    with Receiver() as receiver:
+        await hooks.create(user, receiver.url, ["quota.warning"])
+        for _ in range(4):  # the 4th of 5 crosses 80 %
+            await jobs.enqueue(
+                NewJob(
+                    user_id=user,
+                    type=JobType.HTML,
+                    input="<p>q</p>",
+                    options={},
+                    plan="enterprise",
+                    quota_period=period,
+                    quota_limit=5,
+                    max_attempts=1,
+                )
+            )
+        compose = event_composer(jobs.get, accounts.user_usage, "http://pdf.example/")
+        sender = WebhookSender(timeout_s=5.0, rule=any_address)
+        config = DeliveryConfig(retry=FAST, timeout_s=5.0, poll_s=0.05)
+        await _deliver_all(WebhookDispatcher(outbox, sender, compose, config, owner="w1"))
+        [hit] = receiver.wait_for(1)
+    usage = await accounts.usage(user, accounts.plan("enterprise"))
+    assert usage["pdfs"]["reserved"] == 4
+    assert hit.event["type"] == "quota.warning"
+    assert hit.event["data"] == {"period": period, "usage": json.loads(json.dumps(usage))}
+
+
+async def test_retention_prunes_deliveries_ended_past_the_days_set(engine: AsyncEngine) -> None:
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
+    user = await _user(engine)
+    hook = await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])  # a test network
+    await _job(jobs, user)
+    await _job(jobs, user)
+    await hooks.update(user, hook.id, enabled=False)  # both end, failed
+    assert await prune_deliveries(outbox, 30) == 0  # ended just now
+    async with engine.begin() as conn:
+        await conn.execute(update(webhook_deliveries).values(finished_at=now_plus(-31 * 86400)))
+    assert await prune_deliveries(outbox, 0) == 0  # 0: kept for ever
+    assert await prune_deliveries(outbox, 30) == 2
+    assert await outbox.deliveries(user, hook.id) == ([], None)
+
+
 async def test_ended_deliveries_are_pruned_by_age_in_batches(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver() as receiver:
         await hooks.create(user, receiver.url, ["job.succeeded"])
         for _ in range(3):
             await _job(jobs, user)
-        await _deliver_all(_dispatcher(hooks))
+        await _deliver_all(_dispatcher(outbox))
         receiver.wait_for(3)
     pending = await hooks.create(user, "http://192.0.2.1/hook", ["job.failed"])
     await _job(jobs, user, "failed")
     now = datetime.now(UTC)
-    assert await hooks.prune(30 * 86400, now=now) == 0  # nothing is a month old yet
+    assert await outbox.prune(30 * 86400, now=now) == 0  # nothing is a month old yet
     later = now + timedelta(days=31)
-    assert await hooks.prune(30 * 86400, now=later, limit=2) == 2
-    assert await hooks.prune(30 * 86400, now=later, limit=2) == 1
-    assert await hooks.prune(30 * 86400, now=later, limit=2) == 0
+    assert await outbox.prune(30 * 86400, now=later, limit=2) == 2
+    assert await outbox.prune(30 * 86400, now=later, limit=2) == 1
+    assert await outbox.prune(30 * 86400, now=later, limit=2) == 0
     async with engine.connect() as conn:
         left = (await conn.execute(select(webhook_deliveries.c.status))).scalars().all()
         attempts = (
@@ -521,17 +572,17 @@ async def test_ended_deliveries_are_pruned_by_age_in_batches(engine: AsyncEngine
         ).scalar_one()
     assert left == ["pending"]  # a delivery still being tried is never pruned
     assert attempts == 0  # the pruned deliveries' attempts went with them
-    listed, _ = await hooks.deliveries(user, pending.id)
+    listed, _ = await outbox.deliveries(user, pending.id)
     assert len(listed) == 1
 
 
 async def test_the_event_body_is_fixed_at_the_first_attempt(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver(script=[500]) as receiver:
         await hooks.create(user, receiver.url, ["job.succeeded"])
         job_id = await _job(jobs, user)
-        await _deliver_all(_dispatcher(hooks))
+        await _deliver_all(_dispatcher(outbox))
         first, second = receiver.wait_for(2)
     event = json.loads(first.body)
     assert first.body == second.body
@@ -541,25 +592,25 @@ async def test_the_event_body_is_fixed_at_the_first_attempt(engine: AsyncEngine)
 
 @pytest.mark.parametrize("status", ["pending", "succeeded"])
 async def test_redelivery_of_an_ended_delivery(engine: AsyncEngine, status: str) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver() as receiver:
         hook = await hooks.create(user, receiver.url, ["job.succeeded"])
         await _job(jobs, user)
         if status == "succeeded":
-            await _deliver_all(_dispatcher(hooks))
+            await _deliver_all(_dispatcher(outbox))
             receiver.wait_for(1)
-        [delivery], _ = await hooks.deliveries(user, hook.id)
+        [delivery], _ = await outbox.deliveries(user, hook.id)
         if status == "pending":
             with pytest.raises(Exception, match="still pending"):
-                await hooks.redeliver(user, hook.id, delivery.id)
+                await outbox.redeliver(user, hook.id, delivery.id)
             return
-        again = await hooks.redeliver(user, hook.id, delivery.id)
+        again = await outbox.redeliver(user, hook.id, delivery.id)
         assert again.status == "pending"
-        await _deliver_all(_dispatcher(hooks))
+        await _deliver_all(_dispatcher(outbox))
         first, second = receiver.wait_for(2)
     assert first.body == second.body  # the same event, sent again
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.status, delivery.attempts) == ("succeeded", 2)
 
 
@@ -574,13 +625,13 @@ async def test_https_endpoints_are_checked_against_their_host_name(
     ca.issue_cert(certified).configure_cert(server_tls)
     client_tls = ssl.create_default_context()
     ca.configure_trust(client_tls)
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver(tls=server_tls, name="localhost") as receiver:
         hook = await hooks.create(user, receiver.url, ["job.succeeded"])
         await _job(jobs, user)
-        await _deliver_all(_dispatcher(hooks, verify=client_tls, window_s=0))
-    [delivery], _ = await hooks.deliveries(user, hook.id)
+        await _deliver_all(_dispatcher(outbox, verify=client_tls, window_s=0))
+    [delivery], _ = await outbox.deliveries(user, hook.id)
     if certified == "localhost":
         assert (delivery.status, delivery.last_status_code) == ("succeeded", 200)
         [hit] = receiver.hits
@@ -594,49 +645,49 @@ async def test_https_endpoints_are_checked_against_their_host_name(
 
 
 async def test_the_backlog_operators_see(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])  # a test network
     await _job(jobs, user)
     await _job(jobs, user)
-    assert await hooks.backlog() == {"pending": 2, "due": 2, "succeeded": 0, "failed": 0}
-    await _deliver_all(_dispatcher(hooks, rule=public_only))  # refused: failed for good
-    assert await hooks.backlog() == {"pending": 0, "due": 0, "succeeded": 0, "failed": 2}
+    assert await outbox.backlog() == {"pending": 2, "due": 2, "succeeded": 0, "failed": 0}
+    await _deliver_all(_dispatcher(outbox, rule=public_only))  # refused: failed for good
+    assert await outbox.backlog() == {"pending": 0, "due": 0, "succeeded": 0, "failed": 2}
 
 
 async def test_the_dispatcher_learns_when_the_next_delivery_is_due(engine: AsyncEngine) -> None:
     """What every dispatcher asks at each look: nothing pending (None), one due now (<= 0),
     or how long until the earliest pending one; ended deliveries do not count."""
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
-    assert await hooks.next_due_in_s() is None
+    assert await outbox.next_due_in_s() is None
     await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])  # a test network
     await _job(jobs, user)
-    due = await hooks.next_due_in_s()
+    due = await outbox.next_due_in_s()
     assert due is not None and due <= 0
     async with engine.begin() as conn:
         await conn.execute(update(webhook_deliveries).values(next_attempt_at=now_plus(60)))
-    later = await hooks.next_due_in_s()
+    later = await outbox.next_due_in_s()
     assert later is not None and 50 < later <= 60
     async with engine.begin() as conn:
         await conn.execute(update(webhook_deliveries).values(status="failed"))
-    assert await hooks.next_due_in_s() is None
+    assert await outbox.next_due_in_s() is None
 
 
 async def test_two_dispatchers_send_each_event_once(engine: AsyncEngine) -> None:
-    jobs, hooks = job_store_for(engine), WebhookStore(engine)
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
     user = await _user(engine)
     with Receiver() as receiver:
         await hooks.create(user, receiver.url, ["job.succeeded", "job.failed"])
         for n in range(30):
             await _job(jobs, user, "failed" if n % 3 == 0 else "succeeded")
         await asyncio.gather(
-            _deliver_all(_dispatcher(hooks, owner="a", concurrency=4)),
-            _deliver_all(_dispatcher(hooks, owner="b", concurrency=4)),
+            _deliver_all(_dispatcher(outbox, owner="a", concurrency=4)),
+            _deliver_all(_dispatcher(outbox, owner="b", concurrency=4)),
         )
         await asyncio.sleep(0.2)
         hits = list(receiver.hits)
     ids = [h.headers["Pdfprompt-Delivery"] for h in hits]
     assert len(ids) == len(set(ids)) == 30
     assert all(h.headers["Pdfprompt-Attempt"] == "1" for h in hits)
-    assert await hooks.backlog() == {"pending": 0, "due": 0, "succeeded": 30, "failed": 0}
+    assert await outbox.backlog() == {"pending": 0, "due": 0, "succeeded": 30, "failed": 0}

@@ -12,9 +12,17 @@ import socket
 
 import pytest
 
-from pdfprompt.accounts import address_rule, check_url, public_only, sign, verify
-from pdfprompt.accounts.addresses import IpAddress, any_address, special_purpose
 from pdfprompt.domain import InvalidInputError
+from pdfprompt.webhooks import (
+    IpAddress,
+    address_rule,
+    any_address,
+    check_url,
+    public_only,
+    sign,
+    special_purpose,
+    verify,
+)
 from tests.support.hostile_urls import HOSTILE, resolve_names
 
 SECRET = "whsec_test"

@@ -1,14 +1,5 @@
-"""Users, API keys, plans, usage, share links and webhooks."""
+"""Users, API keys, plans, usage, rate limits and share links."""
 
-from pdfprompt.accounts.addresses import AddressRule, address_rule, check_url, public_only
-from pdfprompt.accounts.delivery import (
-    SIGNATURE_HEADER,
-    DeliveryConfig,
-    WebhookDispatcher,
-    WebhookSender,
-    sign,
-    verify,
-)
 from pdfprompt.accounts.keys import (
     ACCOUNTS_CHANNEL,
     ALL_SCOPES,
@@ -26,28 +17,11 @@ from pdfprompt.accounts.ratelimit import (
     rate_limiter_for,
 )
 from pdfprompt.accounts.shares import Share, ShareStore
-from pdfprompt.accounts.webhooks import (
-    EVENTS,
-    Attempt,
-    AttemptOutcome,
-    ClaimedDelivery,
-    Delivery,
-    Webhook,
-    WebhookStore,
-)
 
 __all__ = [
     "ACCOUNTS_CHANNEL",
     "ALL_SCOPES",
-    "EVENTS",
-    "SIGNATURE_HEADER",
     "AccountStore",
-    "AddressRule",
-    "Attempt",
-    "AttemptOutcome",
-    "ClaimedDelivery",
-    "Delivery",
-    "DeliveryConfig",
     "IssuedKey",
     "LocalRateLimiter",
     "Principal",
@@ -56,17 +30,8 @@ __all__ = [
     "Share",
     "ShareStore",
     "User",
-    "Webhook",
-    "WebhookDispatcher",
-    "WebhookSender",
-    "WebhookStore",
-    "address_rule",
     "check_default_plan",
-    "check_url",
     "hash_key",
     "load_plans",
-    "public_only",
     "rate_limiter_for",
-    "sign",
-    "verify",
 ]

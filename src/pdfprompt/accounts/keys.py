@@ -245,6 +245,11 @@ class AccountStore:
             "storage_bytes": {"used": int(stored), "limit": plan.storage_bytes},
         }
 
+    async def user_usage(self, user_id: str) -> dict[str, Any]:
+        """`usage` against the plan the user is on now (a quota warning's webhook says it)."""
+        user = await self.get_user(user_id)
+        return await self.usage(user_id, self.plan(user.plan))
+
     async def history(
         self, user_id: str, *, period: str | None, limit: int, cursor: int | None
     ) -> tuple[list[dict[str, Any]], int | None]:

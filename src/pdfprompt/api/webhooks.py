@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from pdfprompt.accounts import Delivery, Webhook, check_url
 from pdfprompt.api.auth import AccountHolder, Svc
 from pdfprompt.api.body import NUMERIC_CURSOR, integer_cursor, json_body
 from pdfprompt.api.openapi import problems
 from pdfprompt.api.schemas import (
     DeliveryList,
     DeliveryOut,
-    JobOut,
     WebhookIn,
     WebhookList,
     WebhookOut,
     WebhookPatch,
 )
 from pdfprompt.domain import InvalidInputError, NotFoundError
-from pdfprompt.wiring import Services
+from pdfprompt.webhooks import Delivery, Webhook, check_url
 
 router = APIRouter(prefix="/v1")
 
@@ -96,7 +93,7 @@ async def list_deliveries(
     cursor: Annotated[str | None, Query(pattern=NUMERIC_CURSOR)] = None,
 ) -> DeliveryList:
     """The endpoint's deliveries, newest first, each with every attempt made."""
-    found, last = await svc.webhooks.deliveries(
+    found, last = await svc.webhook_outbox.deliveries(
         caller.user_id, webhook_id, status=status, limit=limit, before=integer_cursor(cursor)
     )
     return DeliveryList(
@@ -121,24 +118,5 @@ async def retry_delivery(
         number = None
     if number is None:
         raise NotFoundError("no such delivery")
-    delivery = await svc.webhooks.redeliver(caller.user_id, webhook_id, number)
+    delivery = await svc.webhook_outbox.redeliver(caller.user_id, webhook_id, number)
     return _delivery_out(delivery)
-
-
-def event_data(svc: Services) -> Callable[[str, str, str], Awaitable[dict[str, Any]]]:
-    """What an event says (its `data`), built when it is first sent: the job as
-    `GET /v1/jobs/{id}` shows it, or the usage that crossed the warning share."""
-    base_url = svc.settings.effective_public_url
-
-    async def compose(event: str, user_id: str, subject: str) -> dict[str, Any]:
-        if event == "quota.warning":
-            user = await svc.accounts.get_user(user_id)
-            usage = await svc.accounts.usage(user_id, svc.accounts.plan(user.plan))
-            return {"period": subject, "usage": usage}
-        try:
-            job = await svc.jobs.get(subject, user_id)
-        except NotFoundError:  # deleted since: what the event itself says
-            return {"job": {"id": subject, "status": event.removeprefix("job."), "deleted": True}}
-        return {"job": JobOut.of(job, base_url).model_dump(mode="json")}
-
-    return compose

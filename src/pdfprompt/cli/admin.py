@@ -57,7 +57,7 @@ async def _stats(settings: Settings) -> None:
     try:
         depth = await svc.jobs.queue_depth()
         windows = [await svc.jobs.window_stats(s) for s in (3600.0, 86400.0)]
-        hooks = await svc.webhooks.backlog(3600.0)
+        hooks = await svc.webhook_outbox.backlog(3600.0)
     finally:
         await svc.engine.dispose()
     print(f"queue depth   queued {depth.get('queued', 0)}   running {depth.get('running', 0)}")

@@ -1,5 +1,6 @@
 """Schema, engine and migrations. Driver errors are translated here, at the edge."""
 
+from pdfprompt.db.batches import delete_in_batches
 from pdfprompt.db.driver import (
     DriverStatement,
     driver_connection,
@@ -54,6 +55,7 @@ __all__ = [
     "current_revision",
     "db_now",
     "db_now_plus",
+    "delete_in_batches",
     "driver_connection",
     "driver_transaction",
     "files",

@@ -50,7 +50,6 @@ __all__ = [
     "WindowStats",
     "Worker",
     "WorkerConfig",
-    "delete_in_batches",
     "finish_trailing_notifies",
     "job_store_for",
     "new_worker_id",

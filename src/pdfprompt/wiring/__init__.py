@@ -15,7 +15,6 @@ from pdfprompt.wiring.services import Services
 from pdfprompt.wiring.worker import (
     build_worker,
     delivering_webhooks,
-    prune_deliveries,
     wakeup_for,
     worker_config,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "open_accounts",
     "plans_in_force",
     "prepare_database",
-    "prune_deliveries",
     "render_once",
     "run_worker",
     "running_services",

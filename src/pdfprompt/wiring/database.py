@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.accounts import (
     AccountStore,
     ShareStore,
-    WebhookStore,
-    address_rule,
     check_default_plan,
     load_plans,
     rate_limiter_for,
@@ -23,6 +21,7 @@ from pdfprompt.domain import Plan
 from pdfprompt.queue import JobEvents, QueueMetrics, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
+from pdfprompt.webhooks import WebhookOutbox, WebhookStore, address_rule
 from pdfprompt.wiring.services import Services
 
 
@@ -78,6 +77,7 @@ async def prepare_database(settings: Settings) -> Services:
         rate_limiter=rate_limiter_for(settings.redis_url),
         shares=ShareStore(engine),
         webhooks=WebhookStore(engine),
+        webhook_outbox=WebhookOutbox(engine),
         webhook_rule=address_rule(settings.webhook_allow_private),
         storage=storage,
         events=events,

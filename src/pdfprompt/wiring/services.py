@@ -7,19 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import (
-    AccountStore,
-    AddressRule,
-    RateLimiter,
-    ShareStore,
-    WebhookDispatcher,
-    WebhookStore,
-)
+from pdfprompt.accounts import AccountStore, RateLimiter, ShareStore
 from pdfprompt.generate import LlmClient
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
 from pdfprompt.storage import Storage
+from pdfprompt.webhooks import AddressRule, WebhookDispatcher, WebhookOutbox, WebhookStore
 
 
 @dataclass
@@ -34,6 +28,7 @@ class Services:
     rate_limiter: RateLimiter
     shares: ShareStore
     webhooks: WebhookStore
+    webhook_outbox: WebhookOutbox
     webhook_rule: AddressRule
     renderer: Renderer | None = None
     llm: LlmClient | None = None

@@ -5,16 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
-from pdfprompt.accounts import (
-    ACCOUNTS_CHANNEL,
-    AccountStore,
-    DeliveryConfig,
-    WebhookDispatcher,
-    WebhookSender,
-)
+from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore
 from pdfprompt.db import is_sqlite_url, listen_dsn
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient
@@ -26,12 +19,18 @@ from pdfprompt.queue import (
     Wakeup,
     Worker,
     WorkerConfig,
-    delete_in_batches,
     new_worker_id,
     sweep_orphans,
 )
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
+from pdfprompt.webhooks import (
+    DeliveryConfig,
+    WebhookDispatcher,
+    WebhookSender,
+    event_composer,
+    prune_deliveries,
+)
 from pdfprompt.wiring.services import Services
 
 
@@ -84,19 +83,11 @@ def build_worker(
         metrics=svc.metrics,
         maintenance=[
             (ORPHAN_SWEEP_EVERY_S, lambda: sweep_orphans(svc.jobs, svc.storage)),
-            (config.retention_every_s, lambda: prune_deliveries(svc)),
+            (
+                config.retention_every_s,
+                lambda: prune_deliveries(svc.webhook_outbox, svc.settings.webhook_retention_days),
+            ),
         ],
-    )
-
-
-async def prune_deliveries(svc: Services) -> int:
-    """Delete webhook deliveries that ended past PDFPROMPT_WEBHOOK_RETENTION_DAYS, in
-    batches; returns how many."""
-    days = svc.settings.webhook_retention_days
-    if days <= 0:
-        return 0
-    return await delete_in_batches(
-        lambda: svc.webhooks.prune(days * 86400), "ended webhook deliveries"
     )
 
 
@@ -114,10 +105,13 @@ async def delivering_webhooks(svc: Services) -> AsyncIterator[WebhookDispatcher]
         timeout_s=settings.webhook_timeout_s,
     )
     sender = WebhookSender(timeout_s=config.timeout_s, rule=svc.webhook_rule)
+    compose = event_composer(
+        svc.jobs.get, svc.accounts.user_usage, svc.settings.effective_public_url
+    )
     dispatcher = WebhookDispatcher(
-        svc.webhooks,
+        svc.webhook_outbox,
         sender,
-        _event_data(svc),
+        compose,
         config,
         owner=new_worker_id(),
         registry=svc.metrics.registry,
@@ -130,10 +124,3 @@ async def delivering_webhooks(svc: Services) -> AsyncIterator[WebhookDispatcher]
         dispatcher.stop()
         await task
         await sender.aclose()
-
-
-def _event_data(svc: Services) -> Callable[[str, str, str], Awaitable[dict[str, Any]]]:
-    # Until the webhooks room builds event payloads (lazy: the API package imports wiring).
-    from pdfprompt.api.webhooks import event_data
-
-    return event_data(svc)

@@ -1,16 +1,17 @@
-"""Webhooks: the endpoints a user registers, and the durable queue of their deliveries.
+"""The outbox: the durable queue of webhook deliveries, and each attempt made.
 
 Deliveries are written by database triggers in the transaction that ends a job or records
 a quota warning (migration 0005), one per subscribed endpoint. Workers claim due ones
 (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the write lock on SQLite), moving their due time
 past a lease; the outcome of each attempt is recorded fenced by the claim (owner and
 attempt number), so a delivery whose worker died is claimed again once its lease runs out
-and a late answer from the old claim changes nothing.
+and a late answer from the old claim changes nothing. This fencing is the outbox's own,
+not the job queue's: a delivery has no `running` status, only a due time moved past the
+lease.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pdfprompt.db import (
     DriverStatement,
     db_now,
+    delete_in_batches,
     now_plus,
     read_one,
     seconds_between,
@@ -32,26 +34,10 @@ from pdfprompt.db import (
     webhooks,
     write_transaction,
 )
-from pdfprompt.domain import ConflictError, InvalidInputError, NotFoundError, new_id
+from pdfprompt.domain import ConflictError, NotFoundError
 
-EVENTS = ("job.succeeded", "job.failed", "job.canceled", "quota.warning")
-MAX_WEBHOOKS_PER_USER = 20
 INTERRUPTED = "interrupted: the worker stopped before the answer was recorded"
 _d, _a, _w = webhook_deliveries.c, webhook_attempts.c, webhooks.c
-
-
-@dataclass(frozen=True, slots=True)
-class Webhook:
-    id: str
-    url: str
-    events: tuple[str, ...]
-    description: str
-    failure_run: int
-    disabled_at: datetime | None
-    disabled_reason: str | None
-    last_success_at: datetime | None
-    created_at: datetime
-    secret: str | None = None  # only in the answers that create or rotate it
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,17 +94,6 @@ class AttemptOutcome:
         return self.error is None
 
 
-_WEBHOOK_COLUMNS = (
-    _w.id,
-    _w.url,
-    _w.events,
-    _w.description,
-    _w.failure_run,
-    _w.disabled_at,
-    _w.disabled_reason,
-    _w.last_success_at,
-    _w.created_at,
-)
 _DELIVERY_COLUMNS = (
     _d.id,
     _d.webhook_id,
@@ -134,129 +109,14 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _webhook(row: Any, secret: str | None = None) -> Webhook:
-    values = dict(row._mapping)
-    values["events"] = tuple(values["events"])
-    return Webhook(**values, secret=secret)
+class WebhookOutbox:
+    """Deliveries: the owner's view of them, the operator's backlog, the workers' claims
+    and attempts, and retention."""
 
-
-def _new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
-
-
-def check_events(events: Sequence[str]) -> tuple[str, ...]:
-    unknown = sorted(set(events) - set(EVENTS))
-    if unknown:
-        raise InvalidInputError(
-            f"events: unknown {', '.join(unknown)} (known: {', '.join(EVENTS)})", field="events"
-        )
-    if not events:
-        raise InvalidInputError("events: name at least one event", field="events")
-    return tuple(e for e in EVENTS if e in events)
-
-
-class WebhookStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    # The owner's side.
-
-    async def create(
-        self, user_id: str, url: str, events: Sequence[str], description: str = ""
-    ) -> Webhook:
-        """A new endpoint; its signing secret is in this answer only."""
-        chosen = check_events(events)
-        secret = _new_secret()
-        async with write_transaction(self.engine) as conn:
-            count = (
-                await conn.execute(
-                    select(func.count()).select_from(webhooks).where(_w.user_id == user_id)
-                )
-            ).scalar_one()
-            if count >= MAX_WEBHOOKS_PER_USER:
-                raise ConflictError(
-                    f"at most {MAX_WEBHOOKS_PER_USER} webhooks per user; delete one first"
-                )
-            row = (
-                await conn.execute(
-                    insert(webhooks)
-                    .values(
-                        id=new_id(),
-                        user_id=user_id,
-                        url=url,
-                        events=list(chosen),
-                        description=description,
-                        secret=secret,
-                    )
-                    .returning(*_WEBHOOK_COLUMNS)
-                )
-            ).one()
-        return _webhook(row, secret)
-
-    async def list_webhooks(self, user_id: str) -> list[Webhook]:
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(*_WEBHOOK_COLUMNS).where(_w.user_id == user_id).order_by(_w.id.desc())
-                )
-            ).all()
-        return [_webhook(r) for r in rows]
-
-    async def get(self, user_id: str, webhook_id: str) -> Webhook:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(*_WEBHOOK_COLUMNS).where(_w.id == webhook_id, _w.user_id == user_id)
-                )
-            ).first()
-        if row is None:
-            raise NotFoundError(f"webhook {webhook_id} not found")
-        return _webhook(row)
-
-    async def update(
-        self,
-        user_id: str,
-        webhook_id: str,
-        *,
-        url: str | None = None,
-        events: Sequence[str] | None = None,
-        description: str | None = None,
-        enabled: bool | None = None,
-        rotate_secret: bool = False,
-    ) -> Webhook:
-        """Change what was given. Enabling starts a new failure run; disabling gives up the
-        deliveries still pending. With `rotate_secret`, the answer carries the new secret."""
-        values: dict[str, Any] = {}
-        if url is not None:
-            values["url"] = url
-        if events is not None:
-            values["events"] = list(check_events(events))
-        if description is not None:
-            values["description"] = description
-        if enabled is True:
-            values.update(disabled_at=None, disabled_reason=None, failure_run=0)
-        secret = _new_secret() if rotate_secret else None
-        if secret is not None:
-            values["secret"] = secret
-        owned = (_w.id == webhook_id, _w.user_id == user_id)
-        async with write_transaction(self.engine) as conn:
-            if enabled is False:
-                await _disable(conn, webhook_id, "disabled by its owner", *owned)
-            if values:
-                await conn.execute(update(webhooks).where(*owned).values(**values))
-            row = (await conn.execute(select(*_WEBHOOK_COLUMNS).where(*owned))).first()
-        if row is None:
-            raise NotFoundError(f"webhook {webhook_id} not found")
-        return _webhook(row, secret)
-
-    async def delete(self, user_id: str, webhook_id: str) -> None:
-        """Remove the endpoint with its deliveries; nothing more is sent to it."""
-        async with write_transaction(self.engine) as conn:
-            done = await conn.execute(
-                delete(webhooks).where(_w.id == webhook_id, _w.user_id == user_id)
-            )
-        if done.rowcount != 1:
-            raise NotFoundError(f"webhook {webhook_id} not found")
+    # The owner's and the operator's side.
 
     async def deliveries(
         self,
@@ -523,7 +383,7 @@ class WebhookStore:
                         f"{run.failure_run} deliveries in a row failed; the last one: "
                         f"{outcome.error}"
                     )
-                    await _disable(conn, claimed.webhook_id, reason)
+                    await disable_webhook(conn, claimed.webhook_id, reason)
         return result
 
     async def prune(
@@ -545,8 +405,19 @@ class WebhookStore:
         return len(ids)
 
 
-async def _disable(conn: AsyncConnection, webhook_id: str, reason: str, *where: Any) -> None:
-    """Disable the endpoint (if `where` holds) and give up its pending deliveries."""
+async def prune_deliveries(outbox: WebhookOutbox, retention_days: float) -> int:
+    """Delete deliveries that ended more than `retention_days` ago
+    (PDFPROMPT_WEBHOOK_RETENTION_DAYS; 0 keeps them), in batches; returns how many."""
+    if retention_days <= 0:
+        return 0
+    return await delete_in_batches(
+        lambda: outbox.prune(retention_days * 86400), "ended webhook deliveries"
+    )
+
+
+async def disable_webhook(conn: AsyncConnection, webhook_id: str, reason: str, *where: Any) -> None:
+    """Disable the endpoint (if `where` holds) and give up its pending deliveries, in the
+    caller's transaction: its owner's choice, or a failure run too long."""
     done = await conn.execute(
         update(webhooks)
         .where(_w.id == webhook_id, _w.disabled_at.is_(None), *where)

@@ -1,0 +1,102 @@
+"""What an event says: the events there are, each one's `data`, and the JSON body sent.
+
+A `job.*` event carries the job as `GET /v1/jobs/{id}` shows it; the HTTP API answers with
+its own schema (`api.schemas.JobOut`), and `job_data` writes the same JSON from the domain's
+`Job`, so sending webhooks needs no web framework (a test pins the two together). A
+`quota.warning` carries the usage that crossed the warning share, as `GET /v1/usage`
+shows it. The data is built when the event is first sent, then fixed (`outbox`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from pdfprompt.domain import Job, NotFoundError
+from pdfprompt.webhooks.outbox import ClaimedDelivery
+
+EVENTS = ("job.succeeded", "job.failed", "job.canceled", "quota.warning")
+
+# (event, user id, subject) -> the event's `data`.
+Compose = Callable[[str, str, str], Awaitable[dict[str, Any]]]
+# (job id, the owner's user id) -> the job; `NotFoundError` when it is gone.
+JobLookup = Callable[[str, str], Awaitable[Job]]
+# user id -> the user's usage against their plan.
+UsageLookup = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+def _time(value: datetime | None) -> str | None:
+    """ISO 8601, UTC written `Z`, as the HTTP API writes times."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _problem(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def job_data(job: Job, public_url: str) -> dict[str, Any]:
+    """The job as `GET /v1/jobs/{id}` shows it: the same fields, in the same order, with the
+    same values. `public_url` ends in `/`."""
+    file = None
+    if job.file is not None:
+        file = {
+            "id": job.file.id,
+            "size_bytes": job.file.size_bytes,
+            "pages": job.file.pages,
+            "filename": job.file.filename,
+            "url": f"{public_url}v1/jobs/{job.id}/pdf",
+        }
+    return {
+        "id": job.id,
+        "type": job.type.value,
+        "status": job.status.value,
+        "stage": job.stage.value,
+        "progress": float(round(job.progress, 4)),
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "priority": job.priority,
+        "generator": job.generator.value if job.generator else None,
+        "error": _problem(job.error.code, job.error.message) if job.error else None,
+        "warnings": [
+            _problem(w.code, w.message) for w in (job.file.warnings if job.file is not None else ())
+        ],
+        "file": file,
+        "options": job.options,
+        "parent_id": job.parent_id,
+        "created_at": _time(job.created_at),
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "updated_at": _time(job.updated_at),
+    }
+
+
+def event_composer(job: JobLookup, usage: UsageLookup, public_url: str) -> Compose:
+    """What builds an event's `data`, looking the job or the usage up when it is first sent;
+    the caller passes in where to look (the job queue, the accounts)."""
+
+    async def compose(event: str, user_id: str, subject: str) -> dict[str, Any]:
+        if event == "quota.warning":
+            return {"period": subject, "usage": await usage(user_id)}
+        try:
+            found = await job(subject, user_id)
+        except NotFoundError:  # deleted since: what the event itself says
+            return {"job": {"id": subject, "status": event.removeprefix("job."), "deleted": True}}
+        return {"job": job_data(found, public_url)}
+
+    return compose
+
+
+def event_body(claimed: ClaimedDelivery, data: dict[str, Any]) -> str:
+    """The JSON body of the delivery: its id, the event, when it happened, and `data`."""
+    event = {
+        "id": str(claimed.id),
+        "type": claimed.event,
+        "created_at": _time(claimed.created_at),
+        "data": data,
+    }
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
