@@ -4,7 +4,6 @@ from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.maintenance import (
     ORPHAN_GRACE_S,
     ORPHAN_SWEEP_EVERY_S,
-    delete_in_batches,
     sweep_orphans,
 )
 from pdfprompt.queue.metrics import QueueMetrics

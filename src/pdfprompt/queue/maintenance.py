@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
+from pdfprompt.db import delete_in_batches
 from pdfprompt.queue.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -44,25 +45,6 @@ async def run_every(every_s: float, work: Callable[[], Awaitable[object]]) -> No
         except Exception:
             log.exception("maintenance run failed; trying again in %.0f s", every_s)
         await asyncio.sleep(every_s)
-
-
-async def delete_in_batches(batch: Callable[[], Awaitable[int]], what: str) -> int:
-    """Run `batch` (one bounded deletion; how many rows it removed) until it removes none,
-    so no transaction grows long; a failure is logged and the rest left for the next pass.
-    Returns how many were removed."""
-    removed = 0
-    while True:
-        try:
-            n = await batch()
-        except Exception as exc:
-            log.warning("deleting %s failed (%s); trying again later", what, exc)
-            break
-        removed += n
-        if n == 0:
-            break
-    if removed:
-        log.info("retention: deleted %d %s", removed, what)
-    return removed
 
 
 async def delete_expired_files(

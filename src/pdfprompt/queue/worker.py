@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pdfprompt.db import delete_in_batches, is_unavailable
+from pdfprompt.db import is_unavailable
 from pdfprompt.domain import (
     Generator,
     Job,
