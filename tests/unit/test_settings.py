@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-import pdfprompt.settings
 from pdfprompt.db import async_url
 from pdfprompt.settings import Settings, is_headless_shell
 from pdfprompt.settings.chromium import BROWSERS, HEADLESS_SHELLS
@@ -119,12 +118,3 @@ def test_render_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PDFPROMPT_RENDER_MEMORY_LIMIT_MB", "100")  # under the floor
     with pytest.raises(ValidationError, match="greater than or equal to 256"):
         Settings()
-
-
-def test_the_settings_room_exports() -> None:
-    assert sorted(pdfprompt.settings.__all__) == [
-        "Settings",
-        "find_browser",
-        "find_headless_shell",
-        "is_headless_shell",
-    ]
