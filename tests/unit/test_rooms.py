@@ -34,9 +34,12 @@ EXPORTS: dict[str, list[str]] = {
         "LeaseLostError",
         "LlmError",
         "LlmKeysCoolingError",
+        "MAX_HEADER_FOOTER_CHARS",
+        "MAX_TEXT_FIELD_CHARS",
         "MalformedBodyError",
         "Margin",
         "NotFoundError",
+        "PAGE_RANGES",
         "PAPER_FORMATS",
         "PERMANENT_WHEN_REPEATED",
         "PageLimitExceededError",
@@ -297,6 +300,7 @@ EXPORTS: dict[str, list[str]] = {
         "worker_config",
     ],
     "api": [
+        "OptionsIn",
         "create_app",
         "redact",
         "redact_access_log",
@@ -304,6 +308,11 @@ EXPORTS: dict[str, list[str]] = {
     "cli": [
         "main",
         "parser",
+    ],
+    "devtools": [
+        "FakeLlm",
+        "create_fake_llm_app",
+        "document_for",
     ],
 }
 

@@ -2,5 +2,6 @@
 
 from pdfprompt.api.app import create_app
 from pdfprompt.api.logs import redact, redact_access_log
+from pdfprompt.api.schemas import OptionsIn
 
-__all__ = ["create_app", "redact", "redact_access_log"]
+__all__ = ["OptionsIn", "create_app", "redact", "redact_access_log"]

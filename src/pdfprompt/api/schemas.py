@@ -17,6 +17,9 @@ from pydantic import (
 
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
+    MAX_HEADER_FOOTER_CHARS,
+    MAX_TEXT_FIELD_CHARS,
+    PAGE_RANGES,
     PAPER_FORMATS,
     TONES,
     InvalidInputError,
@@ -27,7 +30,6 @@ from pdfprompt.domain import (
     check_page_geometry,
     check_page_ranges,
 )
-from pdfprompt.domain.options import MAX_HEADER_FOOTER_CHARS, MAX_TEXT_FIELD_CHARS, PAGE_RANGES
 
 
 def _length(value: str) -> str:

@@ -31,7 +31,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 def _fake_llm(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app
+    from pdfprompt.devtools import FakeLlm, create_fake_llm_app
 
     fake = FakeLlm(latency_ms=args.latency_ms, stream=args.stream, chunk_ms=args.chunk_ms)
     for item in args.behaviour:

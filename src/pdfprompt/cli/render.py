@@ -23,7 +23,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
 
 
 async def render(settings: Settings, args: argparse.Namespace) -> None:
-    from pdfprompt.api.schemas import OptionsIn  # the options as the API checks them
+    from pdfprompt.api import OptionsIn  # the options as the API checks them
     from pdfprompt.wiring import render_once
 
     source = Path(args.input)

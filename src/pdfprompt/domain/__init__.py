@@ -46,6 +46,9 @@ from pdfprompt.domain.jobs import (
 )
 from pdfprompt.domain.options import (
     DOCUMENT_KINDS,
+    MAX_HEADER_FOOTER_CHARS,
+    MAX_TEXT_FIELD_CHARS,
+    PAGE_RANGES,
     PAPER_FORMATS,
     TONES,
     Margin,
@@ -73,6 +76,9 @@ __all__ = [
     "BUILTIN_PLANS",
     "DOCUMENT_KINDS",
     "FINAL_STATUSES",
+    "MAX_HEADER_FOOTER_CHARS",
+    "MAX_TEXT_FIELD_CHARS",
+    "PAGE_RANGES",
     "PAPER_FORMATS",
     "PERMANENT_WHEN_REPEATED",
     "TONES",
