@@ -149,6 +149,7 @@ EXPORTS: dict[str, list[str]] = {
         "job_store_for",
         "new_worker_id",
         "sweep_orphans",
+        "wakeup_for",
     ],
     "queue.store": [
         "CachedRender",

@@ -20,7 +20,7 @@ from pdfprompt.queue.store import (
     finish_trailing_notifies,
     job_store_for,
 )
-from pdfprompt.queue.wakeup import PostgresWakeup, Wakeup
+from pdfprompt.queue.wakeup import PostgresWakeup, Wakeup, wakeup_for
 from pdfprompt.queue.worker import (
     JobContext,
     JobHandler,
@@ -53,4 +53,5 @@ __all__ = [
     "job_store_for",
     "new_worker_id",
     "sweep_orphans",
+    "wakeup_for",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from pdfprompt.db import is_sqlite_url, listen_dsn
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import EVENTS_CHANNEL, JOBS_CHANNEL
 
@@ -122,3 +123,16 @@ class PostgresWakeup(Wakeup):
                     with contextlib.suppress(Exception):
                         await conn.close()
             await asyncio.sleep(self._reconnect_s)
+
+
+def wakeup_for(
+    database_url: str,
+    events: JobEvents | None = None,
+    channels: dict[str, Callable[[str], None]] | None = None,
+) -> Wakeup:
+    """The wake-ups the database offers: an in-process event on SQLite; on PostgreSQL, LISTEN
+    for new jobs, job changes (to `events`) and the other `channels` named (their payload to
+    the handler given)."""
+    if is_sqlite_url(database_url):
+        return Wakeup()
+    return PostgresWakeup(listen_dsn(database_url), events=events, channels=channels or {})

@@ -8,20 +8,19 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 
 from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore
-from pdfprompt.db import is_sqlite_url, listen_dsn
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient
 from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
     ORPHAN_SWEEP_EVERY_S,
     JobEvents,
-    PostgresWakeup,
     Wakeup,
     Worker,
     WorkerConfig,
     new_worker_id,
     sweep_orphans,
 )
+from pdfprompt.queue import wakeup_for as queue_wakeup
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
 from pdfprompt.webhooks import (
@@ -51,15 +50,12 @@ def wakeup_for(
     events: JobEvents | None = None,
     accounts: AccountStore | None = None,
 ) -> Wakeup:
-    """In-process wake-ups on SQLite; LISTEN (jobs, job changes and, for an API, account
-    changes that invalidate its key cache) on PostgreSQL."""
-    url = settings.effective_database_url
-    if is_sqlite_url(url):
-        return Wakeup()
+    """Wake-ups for this process: new jobs, job changes and, for an API, account changes
+    that invalidate its key cache (heard from other processes on PostgreSQL)."""
     channels: dict[str, Callable[[str], None]] = {}
     if accounts is not None:
         channels[ACCOUNTS_CHANNEL] = accounts.on_change
-    return PostgresWakeup(listen_dsn(url), events=events, channels=channels)
+    return queue_wakeup(settings.effective_database_url, events, channels)
 
 
 def build_worker(
