@@ -149,9 +149,9 @@ class LlmClient:
 
     def _session(self) -> aiohttp.ClientSession:
         """The HTTP client, with no cap on connections: every job slot waiting on the LLM
-        holds one. aiohttp, not httpx: with 1,000 answers streaming at once, httpx's
-        connection pool (which walks every connection on each request and each close) made an
-        answer cost 5.1 ms of CPU here, this client 1.9 ms (`scripts/bench.sh llm`)."""
+        holds one. aiohttp, not httpx: with a thousand answers streaming at once, httpx's
+        connection pool walks every connection on each request and each close, which made
+        each answer cost several times the CPU (README, `scripts/bench.sh llm`)."""
         if self._http is None or self._http.closed:
             # The system's certificate authorities (and SSL_CERT_FILE / SSL_CERT_DIR), and
             # certifi's, which a container without CA certificates still has.
