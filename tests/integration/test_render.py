@@ -333,16 +333,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept() -> None:
+def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept(tmp_path: Path) -> None:
     """A worker killed with SIGKILL cannot close its browsers: they exit when their pipe
-    closes, and the next worker to start a browser removes the dead one's profile."""
+    closes, and the next worker to start a browser removes the dead one's profile. Both
+    workers keep their profiles in a temporary directory of their own, where no other test's
+    browser can sweep it first."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
     held = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, "hold"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLD, "hold"], stdout=subprocess.PIPE, text=True, env=env
     )
     try:
         assert held.stdout is not None and held.stdout.readline().strip() == "ready"
         browsers = [pid for pid, name in _descendants(held.pid).items() if "chrom" in name]
-        profiles = list(Path(tempfile.gettempdir()).glob(f"pdfprompt-chromium-{held.pid}-*"))
+        profiles = list(tmp_path.glob(f"pdfprompt-chromium-{held.pid}-*"))
         assert browsers and len(profiles) == 1
     finally:
         held.kill()
@@ -356,7 +359,11 @@ def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept() -> None:
     assert [pid for pid in browsers if _alive(pid)] == []
     assert profiles[0].exists()  # nothing could remove it yet
     once = subprocess.run(
-        [sys.executable, "-c", _HOLD, "once"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", _HOLD, "once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert once.stdout.strip() == "ready", once.stderr
     assert not profiles[0].exists()

@@ -100,7 +100,11 @@ def start_server(role: str, env: dict[str, str], log_path: Path) -> Process:
     server = Process([role, "--port", str(port)], env, log_path)
     server.base_url = f"http://127.0.0.1:{port}"
     server.start()
-    server.wait_ready()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop(signal.SIGKILL)  # and close its log, whatever made it fail
+        raise
     return server
 
 
