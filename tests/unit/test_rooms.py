@@ -192,6 +192,7 @@ EXPORTS: dict[str, list[str]] = {
         "Delivery",
         "DeliveryConfig",
         "EVENTS",
+        "EventName",
         "IpAddress",
         "JobLookup",
         "Resolve",

@@ -30,6 +30,7 @@ from pdfprompt.domain import (
     check_page_geometry,
     check_page_ranges,
 )
+from pdfprompt.webhooks import EVENTS, EventName
 
 
 def _length(value: str) -> str:
@@ -284,9 +285,6 @@ class ShareList(BaseModel):
     next_cursor: str | None = None
 
 
-EventName = Literal["job.succeeded", "job.failed", "job.canceled", "quota.warning"]
-
-
 WebhookUrl = Annotated[
     str,
     Field(
@@ -299,12 +297,7 @@ WebhookUrl = Annotated[
 
 class WebhookIn(Strict):
     url: WebhookUrl
-    events: Annotated[list[EventName], Field(min_length=1)] = [
-        "job.succeeded",
-        "job.failed",
-        "job.canceled",
-        "quota.warning",
-    ]
+    events: Annotated[list[EventName], Field(min_length=1)] = list(EVENTS)
     description: Annotated[str, Field(max_length=200)] = ""
 
 

@@ -20,6 +20,7 @@ from pdfprompt.webhooks.endpoints import Webhook, WebhookStore
 from pdfprompt.webhooks.events import (
     EVENTS,
     Compose,
+    EventName,
     JobLookup,
     UsageLookup,
     event_body,
@@ -47,6 +48,7 @@ __all__ = [
     "Compose",
     "Delivery",
     "DeliveryConfig",
+    "EventName",
     "IpAddress",
     "JobLookup",
     "Resolve",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pdfprompt.domain import Job, NotFoundError
 from pdfprompt.webhooks.outbox import ClaimedDelivery
 
-EVENTS = ("job.succeeded", "job.failed", "job.canceled", "quota.warning")
+EventName = Literal["job.succeeded", "job.failed", "job.canceled", "quota.warning"]
+EVENTS: tuple[EventName, ...] = get_args(EventName)
 
 # (event, user id, subject) -> the event's `data`.
 Compose = Callable[[str, str, str], Awaitable[dict[str, Any]]]
