@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.db import files, jobs, now_plus, usage_counters, usage_events
+from pdfprompt.db import files, jobs, now_plus, usage_events
 from pdfprompt.domain import (
     DuplicateJobError,
     JobError,
@@ -28,6 +28,7 @@ from pdfprompt.domain import (
     new_id,
 )
 from pdfprompt.queue import Finished, JobStore, NewJob, StoredFile, job_store_for
+from tests.support.usage import usage_counter
 
 
 @pytest.fixture
@@ -108,19 +109,6 @@ async def _bulk(engine: AsyncEngine, user_id: str, n: int) -> None:
     ]
     async with engine.begin() as conn:
         await conn.execute(jobs.insert(), rows)
-
-
-async def _counter(engine: AsyncEngine, user_id: str, period: str = "2026-11") -> tuple[int, int]:
-    """The user's (used, reserved) PDFs in the period."""
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(usage_counters.c.used, usage_counters.c.reserved).where(
-                    usage_counters.c.user_id == user_id, usage_counters.c.period == period
-                )
-            )
-        ).first()
-    return (row.used, row.reserved) if row else (0, 0)
 
 
 # -- claiming -------------------------------------------------------------------
@@ -433,7 +421,7 @@ async def test_concurrent_submissions_reserve_exactly_the_limit(
     refused = [o for o in outcomes if isinstance(o, QuotaExceededError)]
     assert (len(accepted), len(refused)) == (50, 150)
     assert refused[0].reset_at == "2026-12-01T00:00:00+00:00"
-    assert await _counter(engine, user) == (0, 50)
+    assert await usage_counter(engine, user) == (0, 50)
     # Ten of the fifty fail for good: exactly ten more fit.
     for job in await store.claim_jobs("w", 10, lease_s=30):
         await store.fail_job(job.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
@@ -441,7 +429,7 @@ async def test_concurrent_submissions_reserve_exactly_the_limit(
         *(store.enqueue(_reserving(user, limit=50)) for _ in range(20)), return_exceptions=True
     )
     assert sum(not isinstance(o, BaseException) for o in again) == 10
-    assert await _counter(engine, user) == (0, 50)
+    assert await usage_counter(engine, user) == (0, 50)
 
 
 async def test_every_way_a_job_ends_settles_its_reservation(
@@ -452,7 +440,7 @@ async def test_every_way_a_job_ends_settles_its_reservation(
         await store.enqueue(_reserving(user, limit=None)) for _ in range(4)
     ]
     expires = await store.enqueue(_reserving(user, limit=None, max_attempts=1))
-    assert await _counter(engine, user) == (0, 5)
+    assert await usage_counter(engine, user) == (0, 5)
     await store.claim_jobs("w", 3, lease_s=30)
     await store.finish_job(succeeds.id, "w", user, StoredFile("k", 1234, 2, "0" * 64, "a.pdf"))
     await store.fail_job(fails.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
@@ -463,7 +451,7 @@ async def test_every_way_a_job_ends_settles_its_reservation(
     await asyncio.sleep(0.2)
     assert await store.requeue_expired() == 1  # out of attempts: failed
     # Used: the success. Still reserved: the job queued again for a retry.
-    assert await _counter(engine, user) == (1, 1)
+    assert await usage_counter(engine, user) == (1, 1)
     async with engine.connect() as conn:
         history = (await conn.execute(select(usage_events))).all()
     [event] = history
@@ -484,7 +472,7 @@ async def test_a_repeated_idempotency_key_reserves_nothing(
     await store.enqueue(_reserving(user, idempotency_key="once"))
     with pytest.raises(DuplicateJobError):
         await store.enqueue(_reserving(user, idempotency_key="once"))
-    assert await _counter(engine, user) == (0, 1)
+    assert await usage_counter(engine, user) == (0, 1)
 
 
 async def test_the_quota_warning_comes_once_per_period(

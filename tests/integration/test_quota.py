@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.db import jobs, now_plus, usage_counters
+from pdfprompt.db import jobs, now_plus
 from pdfprompt.domain import BUILTIN_PLANS, JobError, JobType, NotFoundError, QuotaExceededError
 from pdfprompt.queue import NewJob, StoredFile, job_store_for
 from pdfprompt.queue.maintenance import delete_expired_files, prune_jobs
 from pdfprompt.storage import LocalStorage
+from tests.support.usage import usage_counter
 
 
 async def _user(engine: AsyncEngine, email: str = "q@example.com", plan: str = "classic") -> str:
@@ -37,18 +38,6 @@ def _new(user_id: str, period: str = "2026-11", limit: int | None = 3, **kw: Any
         quota_limit=limit,
         **kw,
     )
-
-
-async def _counter(engine: AsyncEngine, user_id: str, period: str = "2026-11") -> tuple[int, int]:
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(usage_counters.c.used, usage_counters.c.reserved).where(
-                    usage_counters.c.user_id == user_id, usage_counters.c.period == period
-                )
-            )
-        ).first()
-    return (row.used, row.reserved) if row else (0, 0)
 
 
 async def test_a_new_period_starts_from_nothing(engine: AsyncEngine) -> None:
@@ -140,4 +129,4 @@ async def test_ended_jobs_without_a_file_are_pruned_after_the_job_retention(
         await store.get(old_failed.id)
     assert (await store.get(recent_failed.id)).status.value == "failed"
     assert (await store.get(with_file.id)).file is not None  # lives as long as its file
-    assert await _counter(engine, user) == (1, 0)  # usage is untouched
+    assert await usage_counter(engine, user) == (1, 0)  # usage is untouched
