@@ -142,8 +142,8 @@ class Sampler(threading.Thread):
 async def run_case(case: str) -> dict[str, Any]:
     """Runs in its own process: render one bomb, return what it cost."""
     from pdfprompt.domain import RenderOptions
-    from pdfprompt.render import renderer_from_settings
-    from pdfprompt.settings import Settings, find_browser, find_headless_shell
+    from pdfprompt.render import find_browser, find_headless_shell, renderer_from_settings
+    from pdfprompt.settings import Settings
 
     engine, name = case.split(":")
     document, plan_bytes, timeout_s = bomb(name)

@@ -53,11 +53,13 @@ from pdfprompt.pipeline import render_input
 from pdfprompt.render import (
     HEADLESS_ARGS,
     WeasyPrintRenderer,
+    find_browser,
+    find_chromium,
     print_parameters,
     render_pdf,
     renderer_from_settings,
 )
-from pdfprompt.settings import Settings, find_browser
+from pdfprompt.settings import Settings
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 DOCUMENTS = ("invoice", "report5", "report20")
@@ -133,7 +135,7 @@ def pdf_arguments(options: RenderOptions) -> dict[str, Any]:
 
 
 def chromium() -> str:
-    path = Settings().find_chromium()
+    path = find_chromium(None)
     if path is None:
         raise SystemExit("no Chromium found; install it (apt-get install chromium-headless-shell)")
     return path

@@ -242,8 +242,8 @@ async def test_auto_falls_back_to_weasyprint_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on PATH
-    monkeypatch.setattr("pdfprompt.settings.chromium.HEADLESS_SHELLS", ())
-    monkeypatch.setattr("pdfprompt.settings.chromium.BROWSERS", ())
+    monkeypatch.setattr("pdfprompt.render.chromium.discovery.HEADLESS_SHELLS", ())
+    monkeypatch.setattr("pdfprompt.render.chromium.discovery.BROWSERS", ())
     caplog.set_level(logging.WARNING)
     async with renderer_from_settings(Settings(render_engine="auto")) as renderer:
         assert renderer.name == "weasyprint"

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from pdfprompt.settings import Settings, find_browser, find_headless_shell
+from pdfprompt.render import find_browser, find_headless_shell
+from pdfprompt.settings import Settings
 from tests.support.databases import IN_CI
 
 # The engines the render tests run on: Chromium's headless shell (what pdfprompt picks when it

@@ -8,8 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from pdfprompt.db import async_url
-from pdfprompt.settings import Settings, is_headless_shell
-from pdfprompt.settings.chromium import BROWSERS, HEADLESS_SHELLS
+from pdfprompt.settings import Settings
 
 
 def test_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -54,45 +53,6 @@ def test_bad_database_url_is_named() -> None:
     # Each connection to an in-memory SQLite database would see a database of its own.
     with pytest.raises(ValidationError, match="not :memory:"):
         Settings(database_url="sqlite:///:memory:")
-
-
-def test_configured_chromium_path_wins_or_is_reported_missing(tmp_path: Path) -> None:
-    fake = tmp_path / "chrome"
-    fake.write_text("")
-    assert Settings(chromium_path=str(fake)).find_chromium() == str(fake)
-    assert Settings(chromium_path=str(tmp_path / "nope")).find_chromium() is None
-
-
-def test_a_headless_shell_is_found_before_a_browser(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    bin_dir, lib_dir = tmp_path / "bin", tmp_path / "lib"
-    for folder in (bin_dir, lib_dir):
-        folder.mkdir()
-    for exe in (bin_dir / "chromium", bin_dir / "chromium-headless-shell", lib_dir / "shell"):
-        exe.write_text("#!/bin/sh\n")
-        exe.chmod(0o755)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setattr(
-        "pdfprompt.settings.chromium.HEADLESS_SHELLS",
-        (str(lib_dir / "shell"), "chromium-headless-shell"),
-    )
-    monkeypatch.setattr("pdfprompt.settings.chromium.BROWSERS", ("chromium",))
-    # A listed path (Debian's real binary) comes before a name on PATH (its wrapper script).
-    assert Settings().find_chromium() == str(lib_dir / "shell")
-    (lib_dir / "shell").unlink()
-    assert Settings().find_chromium() == str(bin_dir / "chromium-headless-shell")
-    (bin_dir / "chromium-headless-shell").unlink()
-    assert Settings().find_chromium() == str(bin_dir / "chromium")
-    (bin_dir / "chromium").unlink()
-    assert Settings().find_chromium() is None
-
-
-def test_every_headless_shell_this_project_looks_for_is_known_as_one() -> None:
-    """A headless shell's pages draw no frames; a full browser's do (render/chromium.py)."""
-    assert all(is_headless_shell(path) for path in HEADLESS_SHELLS)
-    assert is_headless_shell("/opt/chrome/headless_shell")
-    assert not any(is_headless_shell(path) for path in BROWSERS)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,9 @@ from pdfprompt.render.chromium import (
     MEMORY_CHECK_EVERY,
     ChromiumRenderer,
     capped_ranges,
+    find_browser,
+    find_chromium,
+    find_headless_shell,
     print_parameters,
 )
 from pdfprompt.render.engines import chromium_renderer, renderer_from_settings, weasyprint_renderer
@@ -29,6 +32,9 @@ __all__ = [
     "WeasyPrintRenderer",
     "capped_ranges",
     "chromium_renderer",
+    "find_browser",
+    "find_chromium",
+    "find_headless_shell",
     "print_parameters",
     "render_pdf",
     "renderer_from_settings",

@@ -7,7 +7,7 @@ import logging
 
 from pdfprompt.domain import BrowserUnavailableError
 from pdfprompt.render.base import RendererPool
-from pdfprompt.render.chromium import ChromiumRenderer
+from pdfprompt.render.chromium import ChromiumRenderer, find_chromium
 from pdfprompt.render.weasy import WeasyPrintRenderer
 from pdfprompt.settings import Settings
 
@@ -20,7 +20,7 @@ def renderer_from_settings(settings: Settings) -> RendererPool:
     if settings.render_engine == "weasyprint":
         return weasyprint_renderer(settings)
     # A configured PDFPROMPT_CHROMIUM_PATH that does not exist is an error, not a fallback.
-    found = settings.chromium_path or settings.find_chromium()
+    found = settings.chromium_path or find_chromium(None)
     if settings.render_engine == "auto" and not found:
         log.warning(
             "no Chromium found (PDFPROMPT_CHROMIUM_PATH, PATH, the usual install locations): "
@@ -45,7 +45,7 @@ def weasyprint_renderer(settings: Settings) -> WeasyPrintRenderer:
 
 def chromium_renderer(settings: Settings) -> ChromiumRenderer:
     """The Chromium pool the settings describe; `BrowserUnavailableError` when none is found."""
-    path = settings.find_chromium()
+    path = find_chromium(settings.chromium_path)
     if path is None:
         where = settings.chromium_path or "PATH and the usual install locations"
         raise BrowserUnavailableError(

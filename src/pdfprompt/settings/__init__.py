@@ -11,7 +11,6 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pdfprompt.settings.accounts import AccountsSettings
-from pdfprompt.settings.chromium import find_browser, find_headless_shell, is_headless_shell
 from pdfprompt.settings.database import DatabaseSettings
 from pdfprompt.settings.http import HttpSettings
 from pdfprompt.settings.llm import LlmSettings
@@ -52,7 +51,4 @@ class Settings(
 
 __all__ = [
     "Settings",
-    "find_browser",
-    "find_headless_shell",
-    "is_headless_shell",
 ]

@@ -4,12 +4,9 @@ stop a render (time, pages, bytes, memory)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field
-
-from pdfprompt.settings.chromium import find_browser, find_headless_shell
 
 
 def _cpu_count() -> int:
@@ -131,10 +128,3 @@ class RenderSettings(BaseModel):
     def max_pdf_bytes(self) -> int:
         """`PDFPROMPT_MAX_PDF_MB` in bytes."""
         return self.max_pdf_mb * 1024 * 1024
-
-    def find_chromium(self) -> str | None:
-        """The configured Chromium, else the first one found on this machine: a headless
-        shell before a full browser."""
-        if self.chromium_path:
-            return self.chromium_path if Path(self.chromium_path).exists() else None
-        return find_headless_shell() or find_browser()

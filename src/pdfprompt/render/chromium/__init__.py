@@ -1,7 +1,7 @@
 """Chromium, driven over the DevTools protocol: the warm pool (`pool.py`), its pages and their
-sandbox (`tab.py`), the print parameters (`printing.py`), how a browser is started
-(`launch.py`), the protocol client (`cdp.py`) and what a browser's processes hold
-(`memory.py`)."""
+sandbox (`tab.py`), the print parameters (`printing.py`), which Chromium runs
+(`discovery.py`) and how it is started (`launch.py`), the protocol client (`cdp.py`) and
+what a browser's processes hold (`memory.py`)."""
 
 from pdfprompt.render.chromium.cdp import (
     MAX_MESSAGE_BYTES,
@@ -9,6 +9,12 @@ from pdfprompt.render.chromium.cdp import (
     CdpBrowser,
     CdpError,
     MessagePipe,
+)
+from pdfprompt.render.chromium.discovery import (
+    find_browser,
+    find_chromium,
+    find_headless_shell,
+    is_headless_shell,
 )
 from pdfprompt.render.chromium.launch import CHROMIUM_ARGS, HEADLESS_ARGS
 from pdfprompt.render.chromium.memory import MEMORY_CHECK_EVERY
@@ -32,6 +38,10 @@ __all__ = [
     "MessagePipe",
     "capped_ranges",
     "count_pages",
+    "find_browser",
+    "find_chromium",
+    "find_headless_shell",
+    "is_headless_shell",
     "print_parameters",
     "refused_print",
 ]

@@ -1,7 +1,7 @@
 """How a pool's Chromium is started: its flags, and a browser with a context of its own.
 
 Which Chromium runs (the headless shell or a full browser, found on `PATH` or in the usual
-install locations) is `pdfprompt.settings`' `find_chromium`.
+install locations) is `discovery.py`'s `find_chromium`.
 """
 
 from __future__ import annotations

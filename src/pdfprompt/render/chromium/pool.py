@@ -36,6 +36,7 @@ from pdfprompt.render.chromium.cdp import (
     CdpBrowser,
     CdpError,
 )
+from pdfprompt.render.chromium.discovery import is_headless_shell
 from pdfprompt.render.chromium.launch import launch
 from pdfprompt.render.chromium.memory import (
     MEMORY_CHECK_EVERY,
@@ -49,7 +50,6 @@ from pdfprompt.render.chromium.memory import (
 from pdfprompt.render.chromium.printing import count_pages
 from pdfprompt.render.chromium.tab import Tab, TabGoneError
 from pdfprompt.render.document import chromium_document
-from pdfprompt.settings import is_headless_shell
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""Where this machine keeps Chromium: a command name is looked up on PATH, a path is taken as
-it is. `Settings.find_chromium` asks here when `PDFPROMPT_CHROMIUM_PATH` is not set."""
+"""Which Chromium runs: the one `PDFPROMPT_CHROMIUM_PATH` names, else the first found on this
+machine, where a command name is looked up on PATH and a path is taken as it is."""
 
 from __future__ import annotations
 
@@ -57,3 +57,12 @@ def is_headless_shell(path: str) -> bool:
 def find_browser() -> str | None:
     """A full Chromium or Chrome browser, where this machine has one."""
     return _first(BROWSERS)
+
+
+def find_chromium(configured: str | None) -> str | None:
+    """The configured Chromium (None when that path does not exist: a configured path is
+    never replaced by another), else the first one found on this machine: a headless shell
+    before a full browser."""
+    if configured:
+        return configured if Path(configured).exists() else None
+    return find_headless_shell() or find_browser()
