@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.db import create_engine, upgrade
 from pdfprompt.queue import finish_trailing_notifies
 from pdfprompt.settings import Settings
+from pdfprompt.storage import LocalStorage, S3Storage, Storage
 from tests.support.databases import (
     IN_CI,
     REDIS_URL,
     S3_TEST_ENV,
     free_port,
+    make_bucket,
     pg_database,
     pg_execute,
     pg_problem,
@@ -150,3 +152,13 @@ def listener() -> Iterator[Receiver]:
     method, and answers 200 with a secret that must never reach a PDF."""
     with Receiver(answer=b"SECRET-FROM-NETWORK") as receiver:
         yield receiver
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return LocalStorage(tmp_path / "files")
+    endpoint: str = request.getfixturevalue("s3_endpoint")
+    bucket = f"pdfprompt-{uuid.uuid4().hex[:12]}"
+    make_bucket(endpoint, bucket)
+    return S3Storage(bucket, "some/prefix", endpoint_url=endpoint)
