@@ -156,6 +156,7 @@ def listener() -> Iterator[Receiver]:
 
 @pytest.fixture(params=["local", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """An empty store, once on the local backend and once on the S3-compatible server."""
     if request.param == "local":
         return LocalStorage(tmp_path / "files")
     endpoint: str = request.getfixturevalue("s3_endpoint")
