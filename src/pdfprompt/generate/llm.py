@@ -88,6 +88,11 @@ class KeyRing:
         now = self._clock()
         return max(0.0, min((k.free_at() for k in self._keys), default=0.0) - now)
 
+    def free_in(self) -> dict[str, float]:
+        """Seconds until each key (by label) may be used again; 0 for a usable one."""
+        now = self._clock()
+        return {key.label: max(0.0, key.free_at() - now) for key in self._keys}
+
     def states(self) -> dict[str, str]:
         """Each key's state by label: `ok`, `cooling` or `quarantined` (for /readyz)."""
         now = self._clock()
