@@ -160,7 +160,7 @@ async def test_cancelling_a_running_job_stops_it_within_a_second(engine: AsyncEn
         await asyncio.wait_for(task, 10)
     final = await store.get(job.id)
     assert final.status is JobStatus.CANCELED and final.file is None
-    assert worker.metrics.canceled._value.get() == 1
+    assert worker.metrics.registry.get_sample_value("pdfprompt_jobs_canceled_total") == 1
     assert worker.active_jobs == 0
 
 
