@@ -1,4 +1,5 @@
-"""The plans in force: the built-in ladder, changed or extended by `PDFPROMPT_PLANS_FILE`.
+"""The plans in force: the built-in ladder, changed or extended by `PDFPROMPT_PLANS_FILE`;
+and their lookups (`PlanLookups`: by name, for a caller, and the quota period now).
 
 The file is TOML, one table per plan; a table named like a built-in plan changes only the
 fields it gives, any other name is a new plan and must give every field:
@@ -21,11 +22,23 @@ fields it gives, any other name is a new plan and must give every field:
 
 from __future__ import annotations
 
+import logging
 import tomllib
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pdfprompt.domain import BUILTIN_PLANS, InvalidInputError, Plan, plan_from_mapping
+from pdfprompt.accounts.principals import Principal
+from pdfprompt.domain import (
+    BUILTIN_PLANS,
+    InvalidInputError,
+    Plan,
+    period_of,
+    plan_from_mapping,
+)
+
+log = logging.getLogger(__name__)
 
 
 def load_plans(path: str | Path | None) -> dict[str, Plan]:
@@ -60,3 +73,39 @@ def check_default_plan(plans: dict[str, Plan], name: str) -> None:
         raise InvalidInputError(
             f"PDFPROMPT_DEFAULT_PLAN: no plan named {name!r} (plans: {', '.join(plans)})"
         )
+
+
+class PlanLookups:
+    """The plans a store knows, looked up by name or for a caller, and the quota period by
+    the store's clock. A part of `AccountStore`, which sets these attributes."""
+
+    plans: dict[str, Plan]
+    default_plan: str
+    clock: Callable[[], datetime]
+
+    def plan(self, name: str) -> Plan:
+        """The plan of this name; `InvalidInputError` naming the plans there are."""
+        found = self.plans.get(name)
+        if found is None:
+            raise InvalidInputError(
+                f"no plan named {name!r} (plans: {', '.join(self.plans)})", field="plan"
+            )
+        return found
+
+    def plan_of(self, principal: Principal) -> Plan:
+        """The caller's plan. A user left on a plan the plans file no longer has gets the
+        default plan (and the operator a warning) rather than no service."""
+        found = self.plans.get(principal.plan)
+        if found is None:
+            log.warning(
+                "user %s is on plan %r, which is not configured; applying %r",
+                principal.user_id,
+                principal.plan,
+                self.default_plan,
+            )
+            return self.plans[self.default_plan]
+        return found
+
+    def period(self) -> str:
+        """The quota period now (`YYYY-MM`, UTC), from this store's clock."""
+        return period_of(self.clock())
