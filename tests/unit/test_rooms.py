@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -298,11 +300,11 @@ EXPORTS: dict[str, list[str]] = {
         "open_accounts",
         "plans_in_force",
         "prepare_database",
+        "process_wakeup",
         "render_once",
         "run_worker",
         "running_services",
         "upgrade_database",
-        "wakeup_for",
         "worker_config",
     ],
     "api": [
@@ -350,3 +352,22 @@ def test_a_worker_process_starts_without_the_web_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", [["plans", "list"], ["users", "list"]])
+def test_administration_commands_load_no_worker_side(command: list[str], tmp_path: Path) -> None:
+    """`pdfprompt users`, `keys`, `plans` and `db` open the account store or the database
+    alone: none of the renderers, the LLM client, the pipeline or the PDF tools loads."""
+    code = (
+        "import sys\n"
+        "from pdfprompt.cli import main\n"
+        f"assert main({command!r}) == 0\n"
+        "heavy = ('pdfprompt.render', 'pdfprompt.generate', 'pdfprompt.pipeline', "
+        "'pdfprompt.pdf', 'fastapi', 'aiohttp', 'pypdf')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    env = {**os.environ, "PDFPROMPT_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -38,7 +38,7 @@ def _plans_list(settings: Settings) -> None:
     def shown(value: object) -> str:
         return "unlimited" if value is None else str(value)
 
-    plans = plans_in_force(settings)
+    plans = plans_in_force(settings, check_default=False)  # shown even when the default is wrong
     columns = [f for f in next(iter(plans.values())).as_dict() if f != "name"]
     rows = [["plan", *columns]]
     for plan in plans.values():

@@ -1,23 +1,50 @@
 """The one composition root: builds the services for `serve`, `api` and `worker` from
 settings. `api/`, `web/` and `cli/` use what it builds; nothing else composes. It never
-imports the web framework, so a worker process starts without it."""
+imports the web framework, so a worker process starts without it.
 
-from pdfprompt.wiring.database import (
-    account_store,
-    open_accounts,
-    plans_in_force,
-    prepare_database,
-    upgrade_database,
-)
-from pdfprompt.wiring.oneshot import render_once
-from pdfprompt.wiring.roles import run_worker, running_services
-from pdfprompt.wiring.services import Services
-from pdfprompt.wiring.worker import (
-    build_worker,
-    delivering_webhooks,
-    wakeup_for,
-    worker_config,
-)
+Each name loads its module when first used, so that an administration command (which asks
+for `account_store` or `plans_in_force`) does not load the renderers, the LLM client and
+the PDF tools a worker needs."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pdfprompt.wiring.admin import (
+        account_store,
+        open_accounts,
+        plans_in_force,
+        upgrade_database,
+    )
+    from pdfprompt.wiring.database import prepare_database
+    from pdfprompt.wiring.oneshot import render_once
+    from pdfprompt.wiring.roles import run_worker, running_services
+    from pdfprompt.wiring.services import Services
+    from pdfprompt.wiring.worker import (
+        build_worker,
+        delivering_webhooks,
+        process_wakeup,
+        worker_config,
+    )
+
+# Where each exported name is defined.
+_MODULES = {
+    "Services": "services",
+    "account_store": "admin",
+    "build_worker": "worker",
+    "delivering_webhooks": "worker",
+    "open_accounts": "admin",
+    "plans_in_force": "admin",
+    "prepare_database": "database",
+    "process_wakeup": "worker",
+    "render_once": "oneshot",
+    "run_worker": "roles",
+    "running_services": "roles",
+    "upgrade_database": "admin",
+    "worker_config": "worker",
+}
 
 __all__ = [
     "Services",
@@ -27,10 +54,16 @@ __all__ = [
     "open_accounts",
     "plans_in_force",
     "prepare_database",
+    "process_wakeup",
     "render_once",
     "run_worker",
     "running_services",
     "upgrade_database",
-    "wakeup_for",
     "worker_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)

@@ -2,57 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import (
     AccountStore,
     ShareStore,
-    check_default_plan,
-    load_plans,
     rate_limiter_for,
 )
-from pdfprompt.db import create_engine, open_database, upgrade
-from pdfprompt.domain import Plan
+from pdfprompt.db import open_database
 from pdfprompt.queue import JobEvents, QueueMetrics, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
 from pdfprompt.webhooks import WebhookOutbox, WebhookStore, address_rule
+from pdfprompt.wiring.admin import open_accounts, plans_in_force
 from pdfprompt.wiring.services import Services
-
-
-def plans_in_force(settings: Settings) -> dict[str, Plan]:
-    """The plans file's plans (or the built-in ones); a bad file or an unknown default plan
-    stops here, with its problem."""
-    plans = load_plans(settings.plans_file)
-    check_default_plan(plans, settings.default_plan)
-    return plans
-
-
-async def upgrade_database(settings: Settings) -> None:
-    """Apply the migrations the database lacks."""
-    engine = create_engine(settings)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
-@contextlib.asynccontextmanager
-async def account_store(settings: Settings) -> AsyncIterator[AccountStore]:
-    """The account store alone, for the administration commands."""
-    plans = plans_in_force(settings)
-    engine = await open_database(settings)
-    accounts = open_accounts(engine, settings, plans)
-    try:
-        yield accounts
-    finally:
-        await accounts.aclose()
-        await engine.dispose()
 
 
 async def prepare_database(settings: Settings) -> Services:
@@ -82,16 +48,6 @@ async def prepare_database(settings: Settings) -> Services:
         storage=storage,
         events=events,
         metrics=metrics,
-    )
-
-
-def open_accounts(engine: AsyncEngine, settings: Settings, plans: dict[str, Plan]) -> AccountStore:
-    """The account store on `engine` with the plans in force."""
-    return AccountStore(
-        engine,
-        cache_ttl_s=settings.subscription_cache_ttl_s,
-        plans=plans,
-        default_plan=settings.default_plan,
     )
 
 

@@ -14,7 +14,7 @@ from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.wiring.database import prepare_database
 from pdfprompt.wiring.services import Services
-from pdfprompt.wiring.worker import build_worker, delivering_webhooks, wakeup_for
+from pdfprompt.wiring.worker import build_worker, delivering_webhooks, process_wakeup
 
 log = logging.getLogger("pdfprompt")
 
@@ -32,7 +32,9 @@ async def running_services(settings: Settings, *, with_worker: bool) -> AsyncIte
         stack.push_async_callback(svc.rate_limiter.aclose)
         worker_task: asyncio.Task[None] | None = None
         # Wakes the in-process worker and, on PostgreSQL, hears other nodes' job changes.
-        svc.wakeup = await stack.enter_async_context(wakeup_for(settings, svc.events, svc.accounts))
+        svc.wakeup = await stack.enter_async_context(
+            process_wakeup(settings, svc.events, svc.accounts)
+        )
         if with_worker:
             renderer = await stack.enter_async_context(renderer_from_settings(settings))
             llm = llm_client_from_settings(settings)
@@ -64,7 +66,7 @@ async def run_worker(settings: Settings, *, burst: bool = False) -> None:
     try:
         async with (
             renderer_from_settings(settings) as renderer,
-            wakeup_for(settings) as wakeup,
+            process_wakeup(settings) as wakeup,
             delivering_webhooks(svc) as dispatcher,
         ):
             worker = build_worker(svc, renderer, wakeup, llm)

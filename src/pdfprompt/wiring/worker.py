@@ -19,8 +19,8 @@ from pdfprompt.queue import (
     WorkerConfig,
     new_worker_id,
     sweep_orphans,
+    wakeup_for,
 )
-from pdfprompt.queue import wakeup_for as queue_wakeup
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
 from pdfprompt.webhooks import (
@@ -45,7 +45,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
     )
 
 
-def wakeup_for(
+def process_wakeup(
     settings: Settings,
     events: JobEvents | None = None,
     accounts: AccountStore | None = None,
@@ -55,7 +55,7 @@ def wakeup_for(
     channels: dict[str, Callable[[str], None]] = {}
     if accounts is not None:
         channels[ACCOUNTS_CHANNEL] = accounts.on_change
-    return queue_wakeup(settings.effective_database_url, events, channels)
+    return wakeup_for(settings.effective_database_url, events, channels)
 
 
 def build_worker(
