@@ -108,6 +108,7 @@ EXPORTS: dict[str, list[str]] = {
         "metadata",
         "now_plus",
         "open_database",
+        "prune_older_than",
         "read_one",
         "seconds_between",
         "seconds_since",

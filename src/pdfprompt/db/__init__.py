@@ -1,6 +1,6 @@
 """Schema, engine and migrations. Driver errors are translated here, at the edge."""
 
-from pdfprompt.db.batches import delete_in_batches
+from pdfprompt.db.batches import delete_in_batches, prune_older_than
 from pdfprompt.db.driver import (
     DriverStatement,
     driver_connection,
@@ -68,6 +68,7 @@ __all__ = [
     "metadata",
     "now_plus",
     "open_database",
+    "prune_older_than",
     "read_one",
     "seconds_between",
     "seconds_since",

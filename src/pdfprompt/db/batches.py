@@ -25,3 +25,13 @@ async def delete_in_batches(batch: Callable[[], Awaitable[int]], what: str) -> i
     if removed:
         log.info("retention: deleted %d %s", removed, what)
     return removed
+
+
+async def prune_older_than(
+    prune: Callable[[float], Awaitable[int]], older_than_s: float, what: str
+) -> int:
+    """`prune(older_than_s)` (one bounded deletion of what ended that long ago) in batches
+    until it removes none; nothing when `older_than_s` is 0 or less (kept for ever)."""
+    if older_than_s <= 0:
+        return 0
+    return await delete_in_batches(lambda: prune(older_than_s), what)

@@ -1,8 +1,7 @@
 """Maintenance passes over jobs and stored files: retention by plan, pruning of ended jobs,
-the sweep of stored objects nothing points to, and the batched deletion they (and the
-webhook outbox's pruning) share. Each deletes in bounded batches, so no transaction grows
-long; a failure is logged and the rest is left for the next pass. The worker runs them in
-the background (`Worker(maintenance=...)` and its own retention pass)."""
+and the sweep of stored objects nothing points to. Each deletes in bounded batches, so no
+transaction grows long; a failure is logged and the rest is left for the next pass. The
+worker runs them in the background (`Worker(maintenance=...)` and its own retention pass)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
-from pdfprompt.db import delete_in_batches
+from pdfprompt.db import prune_older_than
 from pdfprompt.queue.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -74,11 +73,7 @@ async def delete_expired_files(
 
 async def prune_jobs(store: JobStore, job_retention_s: float) -> int:
     """Delete ended jobs without a file past `job_retention_s` (0: kept), in batches."""
-    if job_retention_s <= 0:
-        return 0
-    return await delete_in_batches(
-        lambda: store.prune_jobs(job_retention_s), "ended jobs without a file"
-    )
+    return await prune_older_than(store.prune_jobs, job_retention_s, "ended jobs without a file")
 
 
 async def retention_pass(

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pdfprompt.db import (
     DriverStatement,
     db_now,
-    delete_in_batches,
     now_plus,
+    prune_older_than,
     read_one,
     seconds_between,
     seconds_since,
@@ -408,11 +408,7 @@ class WebhookOutbox:
 async def prune_deliveries(outbox: WebhookOutbox, retention_days: float) -> int:
     """Delete deliveries that ended more than `retention_days` ago
     (PDFPROMPT_WEBHOOK_RETENTION_DAYS; 0 keeps them), in batches; returns how many."""
-    if retention_days <= 0:
-        return 0
-    return await delete_in_batches(
-        lambda: outbox.prune(retention_days * 86400), "ended webhook deliveries"
-    )
+    return await prune_older_than(outbox.prune, retention_days * 86400, "ended webhook deliveries")
 
 
 async def disable_webhook(conn: AsyncConnection, webhook_id: str, reason: str, *where: Any) -> None:

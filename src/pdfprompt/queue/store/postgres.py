@@ -234,11 +234,7 @@ class PostgresQueries:
 
     @cached_property
     def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
-        return (
-            DriverStatement(sql.reserve_quota(pg_insert), self.engine),
-            DriverStatement(sql.mark_quota_warned(), self.engine),
-            DriverStatement(sql.record_quota_warning(), self.engine),
-        )
+        return sql.quota_statements(pg_insert, self.engine)
 
     async def claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
         # The per-user running cap is a count over other claims; serializing claims (held to

@@ -118,11 +118,7 @@ class SqliteQueries:
 
     @cached_property
     def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
-        return (
-            DriverStatement(sql.reserve_quota(sqlite_insert), self.engine),
-            DriverStatement(sql.mark_quota_warned(), self.engine),
-            DriverStatement(sql.record_quota_warning(), self.engine),
-        )
+        return sql.quota_statements(sqlite_insert, self.engine)
 
     @cached_property
     def _finish_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:

@@ -31,9 +31,18 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from pdfprompt.db import db_now, files, jobs, now_plus, usage_counters, usage_events
+from pdfprompt.db import (
+    DriverStatement,
+    db_now,
+    files,
+    jobs,
+    now_plus,
+    usage_counters,
+    usage_events,
+)
 from pdfprompt.domain import JobError, JobStage, JobStatus
 
 # The dialect's INSERT construct (`sqlalchemy.dialects.<name>.insert`), for ON CONFLICT.
@@ -119,6 +128,18 @@ def insert_job(upsert: Upsert) -> Any:
     (the idempotency key) refuses it. Returns the row as inserted."""
     values = {c.name: bindparam(f"new_{c.name}", type_=c.type) for c in JOB_INSERT_COLUMNS}
     return upsert(jobs).values(values).on_conflict_do_nothing().returning(*jobs.c)
+
+
+def quota_statements(
+    upsert: Upsert, engine: AsyncEngine
+) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
+    """What a submission runs for its quota, compiled once for `engine`'s driver: reserve one
+    PDF, mark the period's warning sent, record the warning event."""
+    return (
+        DriverStatement(reserve_quota(upsert), engine),
+        DriverStatement(mark_quota_warned(), engine),
+        DriverStatement(record_quota_warning(), engine),
+    )
 
 
 def reserve_quota(upsert: Upsert) -> Any:
