@@ -5,7 +5,8 @@ reservation and idempotency), reads, leases, fenced updates, user actions, and t
 parts the files (`files.py`) and statistics (`stats.py`). What differs by dialect is handed
 to a `DialectQueries` (`sqlite.py`, `postgres.py`): the hot-path statements that run straight
 on the driver, and how other processes hear of a change. Statements come from
-`statements.py` and `claiming.py`; rows are mapped by `rows.py`.
+`statements.py` and `claiming.py`; rows are mapped by `rows.py`. What each method promises
+is written once, on the `JobStore` protocol (`protocol.py`).
 """
 
 from __future__ import annotations
@@ -86,9 +87,6 @@ class SharedJobStore(StoredFiles, QueueStats):
     # -- submission and reading -------------------------------------------------
 
     async def enqueue(self, new: NewJob) -> Job:
-        """Insert a queued job, reserving one PDF of the owner's quota in the same transaction
-        (`new.quota_period`): `QuotaExceededError` when none is left, `DuplicateJobError`
-        for a repeated idempotency key (and then nothing is reserved)."""
         if new.quota_period is not None and new.quota_limit == 0:
             raise quota_exceeded(new.quota_period, 0)
         reserve = None
@@ -146,7 +144,6 @@ class SharedJobStore(StoredFiles, QueueStats):
     async def list_jobs(
         self, user_id: str, *, status: JobStatus | None, limit: int, cursor: str | None
     ) -> JobPage:
-        """A user's jobs newest first; `cursor` is the last id of the previous page."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sql.jobs_page(user_id, status, limit, cursor))).all()
         items = [job_from_row(r) for r in rows[:limit]]
@@ -174,7 +171,6 @@ class SharedJobStore(StoredFiles, QueueStats):
         return found
 
     async def lost_jobs(self, worker_id: str, job_ids: Sequence[str]) -> set[str]:
-        """Those of `job_ids` that `worker_id` no longer runs (cancelled, expired, taken over)."""
         if not job_ids:
             return set()
         async with self.engine.connect() as conn:
@@ -182,13 +178,11 @@ class SharedJobStore(StoredFiles, QueueStats):
         return set(job_ids) - still
 
     async def renew_leases(self, worker_id: str, lease_s: float) -> int:
-        """Extend every lease `worker_id` holds, in one statement."""
         async with write_transaction(self.engine) as conn:
             result = await conn.execute(sql.renew_leases(worker_id, lease_s))
         return result.rowcount
 
     async def requeue_expired(self) -> int:
-        """Put running jobs whose lease ran out back in the queue, or fail them if out of tries."""
         changed: list[str] = []
         async with self._write(changed) as conn:
             changed.extend((await conn.execute(sql.fail_expired())).scalars())
@@ -196,7 +190,6 @@ class SharedJobStore(StoredFiles, QueueStats):
         return len(changed)
 
     async def release_jobs(self, worker_id: str) -> int:
-        """Hand every job `worker_id` still runs straight back to the queue (shutdown)."""
         changed: list[str] = []
         async with self._write(changed) as conn:
             # The attempt did not fail: it is given back.
@@ -229,15 +222,12 @@ class SharedJobStore(StoredFiles, QueueStats):
     async def finish_job(
         self, job_id: str, worker_id: str, user_id: str, stored: StoredFile
     ) -> str:
-        """Record the file and mark the job succeeded, only if `worker_id` still owns it."""
         outcome = (await self.finish_jobs(worker_id, [Finished(job_id, user_id, stored)]))[job_id]
         if outcome is None:
             raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
         return outcome
 
     async def finish_jobs(self, worker_id: str, done: Sequence[Finished]) -> dict[str, str | None]:
-        """Finish many jobs in one transaction, each fenced on its own: a job's file id, or
-        None for a job `worker_id` no longer owns (its file row is not kept)."""
         outcome = await self.dialect.finish_jobs(worker_id, done)
         self.events.publish([j for j, f in outcome.items() if f is not None])
         return outcome
@@ -251,9 +241,6 @@ class SharedJobStore(StoredFiles, QueueStats):
         retry_in_s: float | None,
         give_back_attempt: bool = False,
     ) -> JobStatus:
-        """End an attempt with an error: queued again after `retry_in_s`, or failed for good.
-        `give_back_attempt`: the attempt does not count (it waited on something outside the
-        job, such as every LLM key cooling down)."""
         status = JobStatus.FAILED if retry_in_s is None else JobStatus.QUEUED
         statement = sql.fail_attempt(
             job_id, worker_id, error, retry_in_s=retry_in_s, give_back_attempt=give_back_attempt
@@ -266,13 +253,11 @@ class SharedJobStore(StoredFiles, QueueStats):
     # -- user actions -----------------------------------------------------------
 
     async def cancel_job(self, job_id: str, user_id: str) -> Job:
-        """Cancel a queued or running job; a running job's worker loses it at once (fencing)."""
         async with self._write([job_id]) as conn:
             await conn.execute(sql.cancel_job(job_id, user_id))
         return await self.get(job_id, user_id)
 
     async def delete_job(self, job_id: str, user_id: str) -> list[str]:
-        """Delete a finished job and its file row; returns the storage keys to remove."""
         async with write_transaction(self.engine) as conn:
             row = (await conn.execute(sql.job_and_file(job_id, user_id))).first()
             if row is None:
