@@ -44,7 +44,7 @@ def test_a_headless_shell_is_found_before_a_browser(
 
 
 def test_every_headless_shell_this_project_looks_for_is_known_as_one() -> None:
-    """A headless shell's pages draw no frames; a full browser's do (render/chromium.py)."""
+    """A headless shell's pages draw no frames; a full browser's do (render/chromium/pool.py)."""
     assert all(is_headless_shell(path) for path in HEADLESS_SHELLS)
     assert is_headless_shell("/opt/chrome/headless_shell")
     assert not any(is_headless_shell(path) for path in BROWSERS)

@@ -1,6 +1,6 @@
 """The `pdfprompt` command: a thin parser over one module per command group. The service
-roles (web framework, browser, LLM client) load only in the commands that run them, so
-administration commands start quickly."""
+roles (web framework, browser, LLM client) load only in the commands that run them, so the
+administration commands start without them (`tests/unit/test_rooms.py` checks it)."""
 
 from __future__ import annotations
 
