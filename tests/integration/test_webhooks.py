@@ -359,7 +359,7 @@ async def test_the_dispatcher_learns_when_the_next_delivery_is_due(engine: Async
     async with engine.begin() as conn:
         await conn.execute(update(webhook_deliveries).values(next_attempt_at=now_plus(60)))
     later = await outbox.next_due_in_s()
-    assert later is not None and 50 < later <= 60
+    assert later is not None and 50 < later < 61  # the clock's arithmetic may add microseconds
     async with engine.begin() as conn:
         await conn.execute(update(webhook_deliveries).values(status="failed"))
     assert await outbox.next_due_in_s() is None

@@ -271,6 +271,11 @@ class ChromiumRenderer:
                     pids = process_tree(browser.process.pid)
                     self._browser_pids[browser] = (now, pids)
                 held = held_mb(pids)
+                for page in slot.rendering:
+                    if page.browser is browser:
+                        now_mb = sum(held.get(pid, 0.0) for pid in page.pids)
+                        page.grew_mb = now_mb - (page.held_mb or 0.0)
+                        page.held_mb = now_mb
                 if sum(held.values()) > self.memory_limit_mb:
                     self._kill_over_memory(slot, browser, held)
                     return
@@ -282,15 +287,18 @@ class ChromiumRenderer:
     ) -> None:
         """Kill a browser over the render memory limit. One render on it is taken for the
         cause and fails with `render_memory_exceeded`; the others fail as after a crash (and
-        are retried). The cause is the render whose page's own processes hold the most (a
-        document's layout, decoded images and pages being printed live in its renderer); when
-        none holds anything, the one printing longest, else running longest."""
+        are retried). The cause is the render whose page's own processes grew the most since
+        the watch's look before (the one that pushed the browser over: a decoded image grows
+        its renderer at once, a long document's layout and print grow theirs steadily), then
+        the one whose processes hold the most; when none holds anything, the one printing
+        longest, else running longest."""
         total = sum(held.values())
         pages = [page for page in slot.rendering if page.browser is browser]
         if pages:
             cause = max(
                 pages,
                 key=lambda p: (
+                    p.grew_mb,
                     sum(held.get(pid, 0.0) for pid in p.pids),
                     p.printing_at is not None,
                     -(p.printing_at or p.started_at),
@@ -300,11 +308,13 @@ class ChromiumRenderer:
         self.memory_kills += 1
         log.warning(
             "browser %d holds %.0f MB, over the render memory limit of %.0f MB: killing it "
-            "(%d render(s) on it)",
+            "(%d render(s) on it; their pages hold %s MB, grew %s MB)",
             slot.index,
             total,
             self.memory_limit_mb,
             len(pages),
+            "/".join(f"{p.held_mb or 0:.0f}" for p in pages),
+            "/".join(f"{p.grew_mb:.0f}" for p in pages),
         )
         browser.kill(
             f"its processes held {total:.0f} MB, over the render memory limit of "

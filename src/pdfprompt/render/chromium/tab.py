@@ -54,6 +54,10 @@ class Tab:
         # held when the memory watch killed it for this page's render.
         self.pids: set[int] = set()
         self.over_memory_mb: float | None = None
+        # What this page's processes held at the memory watch's last look during the current
+        # render, and how much that grew since the look before.
+        self.held_mb: float | None = None
+        self.grew_mb = 0.0
         self._load: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._gone.add_done_callback(retrieved)
@@ -155,6 +159,7 @@ class Tab:
         failed by then), and print it; `FileTooLargeError` as soon as the PDF passes
         `max_bytes`."""
         self.started_at = time.monotonic()
+        self.held_mb, self.grew_mb = None, 0.0
         self._load = asyncio.get_running_loop().create_future()
         self._load.add_done_callback(retrieved)
         self.refused = []
