@@ -12,13 +12,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.db import now_plus, webhook_attempts, webhook_deliveries
+from pdfprompt.db import create_engine, now_plus, webhook_attempts, webhook_deliveries, webhooks
 from pdfprompt.domain import JobType
 from pdfprompt.queue import NewJob, job_store_for
+from pdfprompt.settings import Settings
 from pdfprompt.webhooks import (
     AttemptOutcome,
     DeliveryConfig,
@@ -382,3 +383,56 @@ async def test_two_dispatchers_send_each_event_once(engine: AsyncEngine) -> None
     assert len(ids) == len(set(ids)) == 30
     assert all(h.headers["Pdfprompt-Attempt"] == "1" for h in hits)
     assert await outbox.backlog() == {"pending": 0, "due": 0, "succeeded": 30, "failed": 0}
+
+
+async def test_deleting_an_endpoint_while_an_attempt_to_it_is_recorded_does_not_deadlock(
+    pg_url: str,
+) -> None:
+    """PostgreSQL, where writers run at once: a dispatcher recording an attempt changes the
+    attempt, then the delivery, then the endpoint's failure run; an endpoint deleted at that
+    moment waits for it and is then gone, and neither side fails."""
+    engine = create_engine(Settings(database_url=pg_url))
+    try:
+        jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
+        user = await hook_user(engine)
+        hook = await hooks.create(user, "http://192.0.2.1/hook", ["job.succeeded"])
+        await ended_job(jobs, user)
+        [claimed] = await outbox.claim("w1", 1, lease_s=30)
+        async with engine.connect() as recording:
+            await recording.execute(
+                update(webhook_attempts)
+                .where(webhook_attempts.c.delivery_id == claimed.id)
+                .values(error="refused")
+            )
+            await recording.execute(
+                update(webhook_deliveries)
+                .where(webhook_deliveries.c.id == claimed.id)
+                .values(lease_owner=None)
+            )
+            deleting = asyncio.create_task(hooks.delete(user, hook.id))
+            await _until_a_statement_waits_for_a_lock(engine, "DELETE")
+            await recording.execute(
+                update(webhooks).where(webhooks.c.id == hook.id).values(failure_run=1)
+            )
+            await recording.commit()
+        await asyncio.wait_for(deleting, 30)
+        assert await hooks.list_webhooks(user) == []
+        async with engine.connect() as conn:
+            left = await conn.scalar(select(func.count()).select_from(webhook_deliveries))
+        assert left == 0
+    finally:
+        await engine.dispose()
+
+
+async def _until_a_statement_waits_for_a_lock(engine: AsyncEngine, verb: str) -> None:
+    """Until another session's statement starting with `verb` waits on a row lock."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE :verb AND pid <> pg_backend_pid()"
+    )
+    for _ in range(300):
+        async with engine.connect() as conn:
+            if await conn.scalar(waiting, {"verb": f"{verb}%"}):
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {verb} came to wait for a lock")

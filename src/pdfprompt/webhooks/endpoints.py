@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.db import webhooks, write_transaction
+from pdfprompt.db import webhook_attempts, webhook_deliveries, webhooks, write_transaction
 from pdfprompt.domain import ConflictError, InvalidInputError, NotFoundError, new_id
 from pdfprompt.webhooks.events import EVENTS
 from pdfprompt.webhooks.outbox import disable_webhook
 
 MAX_WEBHOOKS_PER_USER = 20
-_w = webhooks.c
+_w, _d = webhooks.c, webhook_deliveries.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +165,17 @@ class WebhookStore:
         return _webhook(row, secret)
 
     async def delete(self, user_id: str, webhook_id: str) -> None:
-        """Remove the endpoint with its deliveries; nothing more is sent to it."""
+        """Remove the endpoint with its deliveries; nothing more is sent to it. The rows go in
+        the order recording an attempt changes them (attempts, deliveries, then the
+        endpoint): deleting the endpoint first, with its deliveries by cascade, deadlocked
+        against a dispatcher recording an attempt to it at the same moment."""
+        owned = (_w.id == webhook_id, _w.user_id == user_id)
+        its_deliveries = select(_d.id).where(_d.webhook_id.in_(select(_w.id).where(*owned)))
         async with write_transaction(self.engine) as conn:
-            done = await conn.execute(
-                delete(webhooks).where(_w.id == webhook_id, _w.user_id == user_id)
+            await conn.execute(
+                delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(its_deliveries))
             )
+            await conn.execute(delete(webhook_deliveries).where(_d.id.in_(its_deliveries)))
+            done = await conn.execute(delete(webhooks).where(*owned))
         if done.rowcount != 1:
             raise NotFoundError(f"webhook {webhook_id} not found")
