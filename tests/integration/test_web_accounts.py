@@ -8,6 +8,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -235,3 +236,15 @@ async def test_disabled_users_and_sign_out_everywhere(engine: AsyncEngine) -> No
     await accounts.set_admin(bob.id, True)
     resolved = await store.resolve(bob_token)
     assert resolved is not None and resolved.is_admin
+
+
+async def test_a_hash_made_with_older_parameters_is_made_again(engine: AsyncEngine) -> None:
+    store = AccountStore(engine)
+    user = await store.create_user("old@example.com", "enterprise")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    async with engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.id == user.id).values(password_hash=weak))
+    assert (await store.check_password("old@example.com", PASSWORD)).id == user.id
+    renewed = await _stored_hash(engine, user.id)
+    assert renewed is not None and renewed != weak and renewed.startswith("$argon2id$")
+    assert (await store.check_password("old@example.com", PASSWORD)).id == user.id
