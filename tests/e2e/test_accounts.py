@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from pdfprompt.settings import Settings
+from pdfprompt.wiring import account_store
 from tests.support.accounts import HOOK, Start, client_for, fresh_rate_window, user_on_plan
 from tests.support.jobs import wait_final
 from tests.support.processes import cli, create_key
@@ -254,3 +256,36 @@ def test_every_route_answers_404_for_another_users_ids_and_changes_nothing(
         assert httpx.get(share["url"]).status_code == 200
         [hooked] = c.get("/v1/webhooks").json()["items"]
         assert hooked["enabled"] is True and hooked["url"] == HOOK
+
+
+def test_users_create_with_a_password_and_set_admin(
+    deployment: tuple[Start, dict[str, str]],
+) -> None:
+    """The operator makes a person who can sign in to the web pages (the password piped in)
+    and makes them an admin; the API key is still the last line."""
+    _, env = deployment
+    made = cli(env, "users", "create", "Web@Example.com", "--password", stdin="a long password\n")
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("pp_") and "a long password" not in made.stdout
+    refused = cli(
+        env, "users", "create", "short@example.com", "--password", stdin="short\n", check=False
+    )
+    assert refused.returncode == 1 and "at least 10 characters" in refused.stderr
+    assert "short@example.com" not in cli(env, "users", "list").stdout  # nothing was made
+
+    cli(env, "users", "set-admin", "web@example.com")
+    listed = [line for line in cli(env, "users", "list").stdout.splitlines() if "web@" in line]
+    assert listed[0].endswith("active  admin")
+
+    async def check() -> tuple[bool, bool]:
+        async with account_store(
+            Settings(database_url=env["DATABASE_URL"], data_dir=env["PDFPROMPT_DATA_DIR"])
+        ) as accounts:
+            user = await accounts.check_password("web@example.com", "a long password")
+            return user.is_admin, user.has_password
+
+    assert asyncio.run(check()) == (True, True)
+    cli(env, "users", "set-admin", "web@example.com", "--off")
+    assert "admin" not in cli(env, "users", "list").stdout
+    unknown = cli(env, "users", "set-admin", "nobody@example.com", check=False)
+    assert unknown.returncode == 1 and "no user with email" in unknown.stderr

@@ -32,9 +32,12 @@ def service_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, st
     return env
 
 
-def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    env: dict[str, str], *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`pdfprompt ARGS`; `stdin`: text piped to it."""
     result = subprocess.run(
-        [PDFPROMPT, *args], env=env, capture_output=True, text=True, timeout=120
+        [PDFPROMPT, *args], env=env, capture_output=True, text=True, timeout=120, input=stdin
     )
     if check and result.returncode != 0:
         raise AssertionError(f"pdfprompt {' '.join(args)} failed:\n{result.stderr}")

@@ -1,6 +1,11 @@
-"""Users, API keys, plans, usage, rate limits and share links."""
+"""Users, API keys, plans, usage, rate limits, share links, passwords and browser sessions."""
 
 from pdfprompt.accounts.keys import ALL_SCOPES, IssuedKey, hash_key
+from pdfprompt.accounts.passwords import (
+    MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
+    check_password_rules,
+)
 from pdfprompt.accounts.plans import check_default_plan, load_plans
 from pdfprompt.accounts.principals import ACCOUNTS_CHANNEL, Principal
 from pdfprompt.accounts.ratelimit import (
@@ -9,24 +14,32 @@ from pdfprompt.accounts.ratelimit import (
     RedisRateLimiter,
     rate_limiter_for,
 )
+from pdfprompt.accounts.sessions import SessionStore, WebSession, prune_sessions
 from pdfprompt.accounts.shares import Share, ShareStore
 from pdfprompt.accounts.store import AccountStore
-from pdfprompt.accounts.users import User
+from pdfprompt.accounts.users import WRONG_PASSWORD, User
 
 __all__ = [
     "ACCOUNTS_CHANNEL",
     "ALL_SCOPES",
+    "MAX_PASSWORD_CHARS",
+    "MIN_PASSWORD_CHARS",
+    "WRONG_PASSWORD",
     "AccountStore",
     "IssuedKey",
     "LocalRateLimiter",
     "Principal",
     "RateLimiter",
     "RedisRateLimiter",
+    "SessionStore",
     "Share",
     "ShareStore",
     "User",
+    "WebSession",
     "check_default_plan",
+    "check_password_rules",
     "hash_key",
     "load_plans",
+    "prune_sessions",
     "rate_limiter_for",
 ]

@@ -1,20 +1,34 @@
-"""Users: who may hold keys, on which plan, and whether they are let in at all."""
+"""Users: who may hold keys, on which plan, whether they are let in at all, and the
+password and admin flag of those who sign in to the web pages."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pdfprompt.accounts.passwords import (
+    MAX_PASSWORD_CHARS,
+    hash_password,
+    needs_rehash,
+    verify_nothing,
+    verify_password,
+)
 from pdfprompt.accounts.plans import PlanLookups
 from pdfprompt.accounts.principals import PrincipalCache, announce_change
 from pdfprompt.db import conflict_on_duplicate, usage_events, users, write_transaction
-from pdfprompt.domain import InvalidInputError, NotFoundError, new_id
+from pdfprompt.domain import InvalidInputError, NotFoundError, UnauthorizedError, new_id
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# One answer for every failed sign-in, so that it never tells whether an email is known.
+WRONG_PASSWORD = "wrong email or password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +38,24 @@ class User:
     plan: str
     disabled: bool
     created_at: datetime
+    is_admin: bool = False
+    has_password: bool = False
+
+
+# What a `User` is read from: never the password's hash itself.
+_COLUMNS = (
+    users.c.id,
+    users.c.email,
+    users.c.plan,
+    users.c.disabled,
+    users.c.created_at,
+    users.c.is_admin,
+    users.c.password_hash.is_not(None).label("has_password"),
+)
+
+
+def _user(row: Row[Any]) -> User:
+    return User(**row._mapping)
 
 
 class UserRecords(PlanLookups):
@@ -34,37 +66,42 @@ class UserRecords(PlanLookups):
     engine: AsyncEngine
     _principals: PrincipalCache
 
-    async def create_user(self, email: str, plan: str) -> User:
+    async def create_user(self, email: str, plan: str, *, password: str | None = None) -> User:
+        """A new user; with `password` (checked against the rules first) one who can sign
+        in to the web pages, without it one who only uses API keys."""
         email = email.strip().lower()
         self.plan(plan)
         if not _EMAIL.match(email):
             raise InvalidInputError(f"{email!r} is not an email address", field="email")
+        hashed = None if password is None else await asyncio.to_thread(hash_password, password)
         user_id = new_id()
         with conflict_on_duplicate(f"a user with email {email} exists"):
             async with write_transaction(self.engine) as conn:
-                await conn.execute(insert(users).values(id=user_id, email=email, plan=plan))
+                await conn.execute(
+                    insert(users).values(id=user_id, email=email, plan=plan, password_hash=hashed)
+                )
         return await self.get_user(user_id)
 
     async def get_user(self, user_id: str) -> User:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+            row = (await conn.execute(select(*_COLUMNS).where(users.c.id == user_id))).first()
         if row is None:
             raise NotFoundError(f"user {user_id} not found")
-        return User(**row._mapping)
+        return _user(row)
 
     async def find_user(self, email: str) -> User:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(users).where(users.c.email == email.strip().lower()))
+                await conn.execute(select(*_COLUMNS).where(users.c.email == email.strip().lower()))
             ).first()
         if row is None:
             raise NotFoundError(f"no user with email {email}")
-        return User(**row._mapping)
+        return _user(row)
 
     async def list_users(self) -> list[User]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(users).order_by(users.c.id))).all()
-        return [User(**r._mapping) for r in rows]
+            rows = (await conn.execute(select(*_COLUMNS).order_by(users.c.id))).all()
+        return [_user(r) for r in rows]
 
     async def set_plan(self, user_id: str, plan: str) -> None:
         """Move a user to another plan; the change is appended to their usage history."""
@@ -94,3 +131,56 @@ class UserRecords(PlanLookups):
             await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
             await announce_change(conn, f"user:{user_id}")
         self._principals.forget(user_id=user_id)
+
+    async def set_admin(self, user_id: str, admin: bool) -> None:
+        """Give a user the admin area of the web pages, or take it away."""
+        async with write_transaction(self.engine) as conn:
+            done = await conn.execute(
+                update(users).where(users.c.id == user_id).values(is_admin=admin)
+            )
+        if done.rowcount != 1:
+            raise NotFoundError(f"user {user_id} not found")
+
+    async def set_password(self, user_id: str, password: str) -> None:
+        """Set (or change) a user's password; `InvalidInputError` (field `password`) for one
+        the rules refuse. Signing them out elsewhere is the caller's choice (sessions)."""
+        hashed = await asyncio.to_thread(hash_password, password)
+        async with write_transaction(self.engine) as conn:
+            done = await conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=hashed)
+            )
+        if done.rowcount != 1:
+            raise NotFoundError(f"user {user_id} not found")
+
+    async def check_password(self, email: str, password: str) -> User:
+        """The user this email and password sign in. One `UnauthorizedError`, with one
+        message, for an unknown email, a wrong password, a user without a password and a
+        disabled user; an unknown email costs a hash check all the same, so that the time
+        taken does not tell either. A hash made with older parameters is made again."""
+        if len(password) > MAX_PASSWORD_CHARS or "\x00" in password:
+            # No stored password can be it, and no hashing is spent on it (a long one would
+            # buy a long hash); the answer is the same whatever the email.
+            raise UnauthorizedError(WRONG_PASSWORD)
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(users.c.id, users.c.password_hash, users.c.disabled).where(
+                        users.c.email == email.strip().lower()
+                    )
+                )
+            ).first()
+        if row is None or row.password_hash is None:
+            await asyncio.to_thread(verify_nothing, password)
+            raise UnauthorizedError(WRONG_PASSWORD)
+        stored: str = row.password_hash
+        if not await asyncio.to_thread(verify_password, stored, password) or row.disabled:
+            raise UnauthorizedError(WRONG_PASSWORD)
+        if needs_rehash(stored):
+            fresh = await asyncio.to_thread(hash_password, password)
+            async with write_transaction(self.engine) as conn:
+                await conn.execute(
+                    update(users)
+                    .where(users.c.id == row.id, users.c.password_hash == stored)
+                    .values(password_hash=fresh)
+                )
+        return await self.get_user(row.id)

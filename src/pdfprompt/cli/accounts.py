@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import sys
 from collections.abc import Awaitable, Callable
 
-from pdfprompt.accounts import ALL_SCOPES, AccountStore
+from pdfprompt.accounts import ALL_SCOPES, AccountStore, check_password_rules
 from pdfprompt.cli.common import SubParsers
-from pdfprompt.domain import NotFoundError
+from pdfprompt.domain import InvalidInputError, NotFoundError
 from pdfprompt.settings import Settings
 
 Action = Callable[[argparse.Namespace, AccountStore], Awaitable[None]]
@@ -20,6 +22,14 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     uc = us.add_parser("create", help="create a user and print an API key as the last line")
     uc.add_argument("email")
     uc.add_argument("--plan", default=None)
+    uc.add_argument(
+        "--password",
+        action="store_true",
+        help=(
+            "also give a password for the web pages: read from standard input when it is "
+            "not a terminal (one line), else asked for twice"
+        ),
+    )
     uc.set_defaults(action=_create_user)
     us.add_parser("list", help="list users").set_defaults(action=_list_users)
     sp_ = us.add_parser("set-plan", help="change a user's plan")
@@ -32,6 +42,10 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     ena = us.add_parser("enable", help="enable a disabled user again")
     ena.add_argument("email")
     ena.set_defaults(action=_enable)
+    adm = us.add_parser("set-admin", help="give a user the admin area of the web pages")
+    adm.add_argument("email")
+    adm.add_argument("--off", action="store_true", help="take it away instead")
+    adm.set_defaults(action=_set_admin)
 
     keys = sub.add_parser("keys", help="API key administration")
     ks = keys.add_subparsers(dest="keys_command", required=True)
@@ -66,10 +80,29 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(main())
 
 
+def _read_password() -> str:
+    """The new password: standard input's first line when it is not a terminal (so that it
+    can be piped in), else typed twice without echo."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        check_password_rules(password)
+        return password
+    password = getpass.getpass("Password: ")
+    check_password_rules(password)
+    if getpass.getpass("Password again: ") != password:
+        raise InvalidInputError("the two passwords differ", field="password")
+    return password
+
+
 async def _create_user(args: argparse.Namespace, accounts: AccountStore) -> None:
-    user = await accounts.create_user(args.email, args.plan or accounts.default_plan)
+    password = _read_password() if args.password else None
+    user = await accounts.create_user(
+        args.email, args.plan or accounts.default_plan, password=password
+    )
     key = await accounts.create_key(user.id, name="default")
     print(f"created user {user.email} ({user.id}) on plan {user.plan}")
+    if user.has_password:
+        print("they can sign in to the web pages with the password given")
     print("API key (shown once):")
     print(key.secret)
 
@@ -77,7 +110,8 @@ async def _create_user(args: argparse.Namespace, accounts: AccountStore) -> None
 async def _list_users(args: argparse.Namespace, accounts: AccountStore) -> None:
     for user in await accounts.list_users():
         state = "disabled" if user.disabled else "active"
-        print(f"{user.id}  {user.email}  {user.plan}  {state}")
+        admin = "  admin" if user.is_admin else ""
+        print(f"{user.id}  {user.email}  {user.plan}  {state}{admin}")
 
 
 async def _set_plan(args: argparse.Namespace, accounts: AccountStore) -> None:
@@ -96,6 +130,12 @@ async def _enable(args: argparse.Namespace, accounts: AccountStore) -> None:
     user = await accounts.find_user(args.email)
     await accounts.set_disabled(user.id, False)
     print(f"{user.email} is enabled")
+
+
+async def _set_admin(args: argparse.Namespace, accounts: AccountStore) -> None:
+    user = await accounts.find_user(args.email)
+    await accounts.set_admin(user.id, not args.off)
+    print(f"{user.email} is {'no longer' if args.off else 'now'} an admin")
 
 
 async def _create_key(args: argparse.Namespace, accounts: AccountStore) -> None:

@@ -42,6 +42,28 @@ users = Table(
     Column("plan", String(64), nullable=False),
     Column("disabled", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    # argon2id (accounts.passwords); NULL for users who only use API keys.
+    Column("password_hash", String(255)),
+    Column("is_admin", Boolean, nullable=False, server_default=text("false")),
+)
+
+# Signed-in browser sessions. The cookie's token is shown once and kept only as its SHA-256.
+# A session ends at `expires_at` (absolute), after its idle time since `last_seen_at`, or
+# when revoked; ended rows are pruned.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("last_seen_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+    Column("user_agent", String(200), nullable=False, server_default=""),
+    Column("address", String(64), nullable=False, server_default=""),
+    # "Sign out everywhere" ends all of a user's sessions (and the cascade deletes them).
+    Index("ix_sessions_user_id", "user_id"),
 )
 
 api_keys = Table(

@@ -1,4 +1,5 @@
-"""Settings of `pdfprompt.accounts`: plans, keys, and the limits counted per user or address."""
+"""Settings of `pdfprompt.accounts`: plans, keys, the limits counted per user or address, and
+browser sessions."""
 
 from __future__ import annotations
 
@@ -62,5 +63,23 @@ class AccountsSettings(BaseModel):
         description=(
             "Requests to a share link (`/s/{token}`) per client address and minute (`429` "
             "above; shared through Redis like the per-user limits). 0: unlimited."
+        ),
+    )
+    session_idle_hours: float = Field(
+        default=72.0,
+        gt=0,
+        validation_alias=AliasChoices("PDFPROMPT_SESSION_IDLE_HOURS"),
+        description=(
+            "Hours a signed-in browser session lasts without being used; using it (at most "
+            "noted once a minute) starts the time again."
+        ),
+    )
+    session_max_days: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("PDFPROMPT_SESSION_MAX_DAYS"),
+        description=(
+            "Days after signing in that a browser session ends however much it is used; "
+            "the person signs in again."
         ),
     )

@@ -9,6 +9,7 @@ from prometheus_client.registry import Collector
 
 from pdfprompt.accounts import (
     AccountStore,
+    SessionStore,
     ShareStore,
     rate_limiter_for,
 )
@@ -42,6 +43,11 @@ async def prepare_database(settings: Settings) -> Services:
         accounts=accounts,
         rate_limiter=rate_limiter_for(settings.redis_url),
         shares=ShareStore(engine),
+        sessions=SessionStore(
+            engine,
+            idle_s=settings.session_idle_hours * 3600,
+            absolute_s=settings.session_max_days * 86400,
+        ),
         webhooks=WebhookStore(engine),
         webhook_outbox=WebhookOutbox(engine),
         webhook_rule=address_rule(settings.webhook_allow_private),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, RateLimiter, ShareStore
+from pdfprompt.accounts import AccountStore, RateLimiter, SessionStore, ShareStore
 from pdfprompt.generate import LlmClient
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
@@ -27,6 +27,7 @@ class Services:
     metrics: QueueMetrics
     rate_limiter: RateLimiter
     shares: ShareStore
+    sessions: SessionStore
     webhooks: WebhookStore
     webhook_outbox: WebhookOutbox
     webhook_rule: AddressRule

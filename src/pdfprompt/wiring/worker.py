@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 
-from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore
+from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, prune_sessions
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient
 from pdfprompt.pipeline import JobPipeline
@@ -83,6 +83,7 @@ def build_worker(
                 config.retention_every_s,
                 lambda: prune_deliveries(svc.webhook_outbox, svc.settings.webhook_retention_days),
             ),
+            (config.retention_every_s, lambda: prune_sessions(svc.sessions)),
         ],
     )
 
