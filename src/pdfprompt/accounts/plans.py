@@ -67,12 +67,12 @@ def load_plans(path: str | Path | None) -> dict[str, Plan]:
     return plans
 
 
-def check_default_plan(plans: dict[str, Plan], name: str) -> None:
-    """`PDFPROMPT_DEFAULT_PLAN` must name one of the plans."""
+def check_default_plan(
+    plans: dict[str, Plan], name: str, setting: str = "PDFPROMPT_DEFAULT_PLAN"
+) -> None:
+    """`setting` (`PDFPROMPT_DEFAULT_PLAN`, `PDFPROMPT_SIGNUP_PLAN`) must name a plan."""
     if name not in plans:
-        raise InvalidInputError(
-            f"PDFPROMPT_DEFAULT_PLAN: no plan named {name!r} (plans: {', '.join(plans)})"
-        )
+        raise InvalidInputError(f"{setting}: no plan named {name!r} (plans: {', '.join(plans)})")
 
 
 class PlanLookups:

@@ -45,9 +45,11 @@ def serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> Non
     import uvicorn
 
     from pdfprompt.api import create_app, redact_access_log
+    from pdfprompt.web import install_web
 
     settings = settings.model_copy(update={"host": host, "port": port})  # for links it gives
     app = create_app(settings, with_worker=with_worker)
+    install_web(app)  # the pages, beside the API on the same services
     banner(settings, host, port, "serve" if with_worker else "api")
     # Forwarded headers are believed only from the proxies the operator names: anyone else
     # could choose the address their requests are counted under.

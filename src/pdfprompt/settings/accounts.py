@@ -3,6 +3,8 @@ browser sessions."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, BaseModel, Field
 
 
@@ -81,5 +83,21 @@ class AccountsSettings(BaseModel):
         description=(
             "Days after signing in that a browser session ends however much it is used; "
             "the person signs in again."
+        ),
+    )
+    signup: Literal["open", "closed"] = Field(
+        default="open",
+        validation_alias=AliasChoices("PDFPROMPT_SIGNUP"),
+        description=(
+            "`open`: anyone may make an account on the web pages (`/signup`); `closed`: only "
+            "the operator makes accounts (`pdfprompt users create EMAIL --password`)."
+        ),
+    )
+    signup_plan: str = Field(
+        default="starter",
+        validation_alias=AliasChoices("PDFPROMPT_SIGNUP_PLAN"),
+        description=(
+            "Plan of the accounts people make themselves on the web pages; must name a plan "
+            "(checked at start, like `PDFPROMPT_DEFAULT_PLAN`)."
         ),
     )

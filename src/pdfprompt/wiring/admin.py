@@ -17,10 +17,11 @@ from pdfprompt.settings import Settings
 
 def plans_in_force(settings: Settings, *, check_default: bool = True) -> dict[str, Plan]:
     """The plans file's plans (or the built-in ones); a bad file, or with `check_default`
-    an unknown default plan, stops here, with its problem."""
+    an unknown default or sign-up plan, stops here, with its problem."""
     plans = load_plans(settings.plans_file)
     if check_default:
         check_default_plan(plans, settings.default_plan)
+        check_default_plan(plans, settings.signup_plan, "PDFPROMPT_SIGNUP_PLAN")
     return plans
 
 
