@@ -322,6 +322,9 @@ EXPORTS: dict[str, list[str]] = {
         "redact",
         "redact_access_log",
     ],
+    "web": [
+        "install_web",
+    ],
     "cli": [
         "main",
         "parser",

@@ -76,16 +76,17 @@ def csrf_ok(seed: str | None, given: str) -> bool:
 
 async def read_form(request: Request) -> dict[str, str]:
     """The urlencoded form posted, each field's first value; `PayloadTooLargeError` over
-    `MAX_FORM_BYTES`, `InvalidInputError` for another kind of body, a body that is not UTF-8
+    `MAX_FORM_BYTES`, `InvalidInputError` for another kind of body (an empty one is an
+    empty form), a body that is not UTF-8
     or a field holding a control character."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise InvalidInputError("the form must be sent as a web form", field="body")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise PayloadTooLargeError("the form is too large", field="body")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind != "application/x-www-form-urlencoded":
+        raise InvalidInputError("the form must be sent as a web form", field="body")
     try:
         text = bytes(body).decode("utf-8")
         parsed = parse_qs(

@@ -1,0 +1,220 @@
+"""The account pages (sign-up, sign-in, sign-out, home) over real HTTP against a real
+`pdfprompt serve`, on SQLite and PostgreSQL: sessions, CSRF, throttling, security headers
+and hostile form input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.accounts import fresh_rate_window
+from tests.support.processes import Process, cli, serving
+
+PASSWORD = "correct horse battery"
+CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+
+def _browser(server: Process) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30)
+
+
+def _assert_headers(r: httpx.Response) -> None:
+    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "same-origin"
+
+
+def _csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]*)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def _alert(page: httpx.Response) -> str:
+    found = re.search(r'role="alert">([^<]*)<', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def _post(c: httpx.Client, path: str, **fields: str) -> httpx.Response:
+    r = c.post(path, data=fields)
+    assert r.status_code < 500, r.text
+    _assert_headers(r)
+    return r
+
+
+def _sign_up(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = _csrf(c.get("/signup"))
+    return _post(c, "/signup", email=email, password=password, confirm=password, csrf=token)
+
+
+def _sign_in(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = _csrf(c.get("/signin"))
+    return _post(c, "/signin", email=email, password=password, csrf=token)
+
+
+def test_sign_up_home_sign_out_replay_and_sign_in_again(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = service
+    with _browser(server) as c:
+        first = c.get("/")
+        assert (first.status_code, first.headers["location"]) == (303, "/signin")
+        _assert_headers(first)
+        for path in ("/signin", "/signup"):
+            page = c.get(path)
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+            _assert_headers(page)
+            assert "<script" not in page.text and "style=" not in page.text
+        css = c.get("/static/style.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        assert css.headers["x-content-type-options"] == "nosniff"
+        made = _sign_up(c, "Pages@Example.com")
+        assert (made.status_code, made.headers["location"]) == (303, "/")
+        cookie = made.headers["set-cookie"]
+        assert cookie.startswith("pdfprompt_session=")
+        assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+        assert "secure" not in cookie.lower()  # plain HTTP here
+        home = c.get("/")
+        assert home.status_code == 200
+        _assert_headers(home)
+        assert "pages@example.com" in home.text and "starter" in home.text
+        assert "0 used" in home.text and "of 3" in home.text  # the starter plan's month
+        old = c.cookies["pdfprompt_session"]
+        out = _post(c, "/signout", csrf=_csrf(home))
+        assert (out.status_code, out.headers["location"]) == (303, "/signin")
+        assert c.get("/").status_code == 303
+    with _browser(server) as replay:
+        replay.cookies.set("pdfprompt_session", old)
+        refused = replay.get("/")
+        assert (refused.status_code, refused.headers["location"]) == (303, "/signin")
+    with _browser(server) as c:
+        again = _sign_in(c, "pages@example.com")
+        assert (again.status_code, again.headers["location"]) == (303, "/")
+        assert c.cookies["pdfprompt_session"] != old
+        assert "pages@example.com" in c.get("/").text
+
+
+def test_a_missing_or_wrong_csrf_token_is_refused_and_changes_nothing(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = service
+    email = "csrf@example.com"
+    fields = {"email": email, "password": PASSWORD, "confirm": PASSWORD}
+    with _browser(server) as c, _browser(server) as other:
+        c.get("/signup")
+        foreign = _csrf(other.get("/signup"))  # another browser's token
+        for token in (None, "", "0" * 64, foreign):
+            sent = fields if token is None else {**fields, "csrf": token}
+            r = _post(c, "/signup", **sent)
+            assert r.status_code == 403 and "Form refused" in r.text
+        assert _sign_in(c, email).status_code == 401  # no account was made
+        assert _sign_up(c, email).status_code == 303
+        home = c.get("/")
+        assert _post(c, "/signout", csrf="nope").status_code == 403
+        assert _post(c, "/signout").status_code == 403
+        assert c.get("/").status_code == 200  # still signed in
+        assert _post(c, "/signout", csrf=_csrf(home)).status_code == 303
+    with _browser(server) as bare:  # no cookie at all
+        assert _post(bare, "/signin", email=email, password=PASSWORD).status_code == 403
+
+
+def test_wrong_password_and_unknown_email_answer_alike(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = service
+    with _browser(server) as c:
+        assert _sign_up(c, "known@example.com").status_code == 303
+    with _browser(server) as c:
+        wrong = _sign_in(c, "known@example.com", "not the password at all")
+        unknown = _sign_in(c, "nobody@example.com", "not the password at all")
+        assert wrong.status_code == unknown.status_code == 401
+        assert _alert(wrong) == _alert(unknown) == "Wrong email or password."
+        assert "pdfprompt_session" not in c.cookies
+        # Signing up with a known email and another password says no more than that.
+        taken = _sign_up(c, "known@example.com", "another long password")
+        assert taken.status_code == 400 and "could not make an account" in _alert(taken)
+        # With the right password, signing up signs the person in.
+        assert _sign_up(c, "known@example.com").headers["location"] == "/"
+        assert "known@example.com" in c.get("/").text
+
+
+def test_hostile_form_input_is_refused_or_escaped(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = service
+    with _browser(server) as c:
+        token = _csrf(c.get("/signup"))
+
+        def signup(**fields: str) -> httpx.Response:
+            base = {"email": "h@example.com", "password": PASSWORD, "confirm": PASSWORD}
+            return _post(c, "/signup", **{**base, "csrf": token, **fields})
+
+        too_long = signup(email="a" * 310 + "@example.com")
+        assert too_long.status_code == 400 and 'id="email-error"' in too_long.text
+        huge = "p" * 1025
+        long_pw = signup(password=huge, confirm=huge)
+        assert long_pw.status_code == 400 and 'id="password-error"' in long_pw.text
+        short = signup(password="short", confirm="short")
+        assert short.status_code == 400 and "at least 10" in short.text
+        differ = signup(confirm="something else entirely")
+        assert differ.status_code == 400 and 'id="confirm-error"' in differ.text
+        nul = signup(email="a\x00b@example.com")
+        assert nul.status_code == 400 and "email" in nul.text
+        nul_pw = signup(password="long enough\x00", confirm="long enough\x00")
+        assert nul_pw.status_code == 400 and 'id="password-error"' in nul_pw.text
+        big = c.post("/signup", content=b"email=" + b"a" * 20_000, headers=_form())
+        assert big.status_code == 413
+        not_utf8 = c.post("/signup", content=b"email=%ff%fe", headers=_form())
+        assert not_utf8.status_code in (400, 403)
+        as_json = c.post("/signup", json={"email": "x@example.com"})
+        assert as_json.status_code == 400
+        many = "&".join(f"f{i}=1" for i in range(100))
+        assert c.post("/signin", content=many.encode(), headers=_form()).status_code == 400
+        evil = '"><script>alert(1)</script>@example.com'
+        shown = signup(email=evil)
+        if shown.status_code == 303:
+            shown = c.get("/")
+        assert "<script>" not in shown.text and "&lt;script&gt;" in shown.text
+    with _browser(server) as c:
+        echoed = _sign_in(c, '"><img src=x onerror=alert(1)>@example.com', "wrong password!!")
+        assert echoed.status_code == 401
+        assert "<img" not in echoed.text and "&lt;img" in echoed.text
+
+
+def _form() -> dict[str, str]:
+    return {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_closed_sign_up_and_sign_in_throttling(
+    request: pytest.FixtureRequest, tmp_path: Path, database: str
+) -> None:
+    with serving(request, tmp_path, database, PDFPROMPT_SIGNUP="closed") as (server, env):
+        cli(env, "users", "create", "op@example.com", "--password", stdin=PASSWORD + "\n")
+        with _browser(server) as c:
+            closed = c.get("/signup")
+            assert closed.status_code == 200 and "made by the operator" in closed.text
+            _assert_headers(closed)
+            assert 'href="/signup"' not in c.get("/signin").text
+            token = _csrf(c.get("/signin"))
+            fields = {"email": "new@example.com", "password": PASSWORD, "confirm": PASSWORD}
+            refused = _post(c, "/signup", csrf=token, **fields)
+            assert refused.status_code == 403 and "made by the operator" in refused.text
+        assert "new@example.com" not in cli(env, "users", "list").stdout
+        fresh_rate_window()
+        with _browser(server) as c:
+            token = _csrf(c.get("/signin"))
+            answers = [
+                _post(c, "/signin", email="op@example.com", password="wrong password!", csrf=token)
+                for _ in range(10)
+            ]
+            assert {r.status_code for r in answers} == {401}
+            # Over the limit even the right password is held back, with a clear message.
+            held = _post(c, "/signin", email="op@example.com", password=PASSWORD, csrf=token)
+            assert held.status_code == 429 and "Too many attempts" in held.text
+            assert int(held.headers["Retry-After"]) >= 1
+            assert "pdfprompt_session" not in c.cookies
