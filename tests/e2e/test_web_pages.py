@@ -193,8 +193,11 @@ def _form() -> dict[str, str]:
 def test_closed_sign_up_and_sign_in_throttling(
     request: pytest.FixtureRequest, tmp_path: Path, database: str
 ) -> None:
-    with serving(request, tmp_path, database, PDFPROMPT_SIGNUP="closed") as (server, env):
-        cli(env, "users", "create", "op@example.com", "--password", stdin=PASSWORD + "\n")
+    # This proxy's X-Forwarded-For is believed: each request chooses the address it comes from.
+    extra = {"PDFPROMPT_SIGNUP": "closed", "PDFPROMPT_TRUSTED_PROXIES": "127.0.0.1"}
+    with serving(request, tmp_path, database, **extra) as (server, env):
+        for email in ("op@example.com", "second@example.com"):
+            cli(env, "users", "create", email, "--password", stdin=PASSWORD + "\n")
         with _browser(server) as c:
             closed = c.get("/signup")
             assert closed.status_code == 200 and "made by the operator" in closed.text
@@ -208,13 +211,36 @@ def test_closed_sign_up_and_sign_in_throttling(
         fresh_rate_window()
         with _browser(server) as c:
             token = _csrf(c.get("/signin"))
-            answers = [
-                _post(c, "/signin", email="op@example.com", password="wrong password!", csrf=token)
-                for _ in range(10)
-            ]
+
+            def attempt(address: str, email: str, password: str) -> httpx.Response:
+                fields = {"email": email, "password": password, "csrf": token}
+                r = c.post("/signin", data=fields, headers={"X-Forwarded-For": address})
+                _assert_headers(r)
+                return r
+
+            answers = [attempt("10.0.0.1", "op@example.com", "wrong password!") for _ in range(10)]
             assert {r.status_code for r in answers} == {401}
             # Over the limit even the right password is held back, with a clear message.
-            held = _post(c, "/signin", email="op@example.com", password=PASSWORD, csrf=token)
+            held = attempt("10.0.0.1", "op@example.com", PASSWORD)
             assert held.status_code == 429 and "Too many attempts" in held.text
             assert int(held.headers["Retry-After"]) >= 1
+            # Per account: from another address too. Per address: for another account too.
+            assert attempt("10.0.0.2", "op@example.com", PASSWORD).status_code == 429
+            assert attempt("10.0.0.1", "second@example.com", PASSWORD).status_code == 429
+            assert attempt("10.0.0.2", "nobody@example.com", "wrong password!").status_code == 401
             assert "pdfprompt_session" not in c.cookies
+            # Served over HTTPS (as the proxy says), the session cookie is Secure.
+            secure = c.post(
+                "/signin",
+                data={"email": "second@example.com", "password": PASSWORD, "csrf": token},
+                headers={"X-Forwarded-For": "10.0.0.3", "X-Forwarded-Proto": "https"},
+            )
+            assert secure.status_code == 303
+            assert "; secure" in secure.headers["set-cookie"].lower()
+
+
+def test_an_unknown_sign_up_plan_stops_the_start(service: tuple[Process, dict[str, str]]) -> None:
+    _, env = service
+    failed = cli({**env, "PDFPROMPT_SIGNUP_PLAN": "nope"}, "users", "list", check=False)
+    assert failed.returncode != 0
+    assert "PDFPROMPT_SIGNUP_PLAN: no plan named 'nope'" in failed.stderr
