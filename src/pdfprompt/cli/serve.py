@@ -31,6 +31,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
 def banner(settings: Settings, host: str, port: int, role: str) -> None:
     print(
         f"pdfprompt {role} listening on http://{host}:{port}\n"
+        f"  in a browser: open http://{host}:{port}/ and sign up\n"
         f"  database: {shown_url(settings.effective_database_url)}\n"
         f"  storage:  {settings.effective_storage_url}\n"
         "  get an API key: pdfprompt users create you@example.com\n"
