@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import (
+    MAX_EMAIL_CHARS,
     WRONG_PASSWORD,
     AccountStore,
     SessionStore,
@@ -104,6 +105,20 @@ async def test_passwords_the_rules_refuse(engine: AsyncEngine, password: str) ->
         await store.find_user("rules2@example.com")
     await store.set_password(user.id, "x" * 1024)  # the longest allowed
     assert (await store.check_password("rules@example.com", "x" * 1024)).id == user.id
+
+
+async def test_an_email_longer_than_its_column_is_refused_naming_the_field(
+    engine: AsyncEngine,
+) -> None:
+    """Both databases refuse the same way (SQLite would store it, PostgreSQL would fail)."""
+    store = AccountStore(engine)
+    longest = "a" * (MAX_EMAIL_CHARS - len("@example.com")) + "@example.com"
+    assert (await store.create_user(longest, "enterprise")).email == longest
+    with pytest.raises(InvalidInputError) as caught:
+        await store.create_user("b" + longest, "enterprise")
+    assert caught.value.field == "email"
+    with pytest.raises(NotFoundError):
+        await store.find_user("b" + longest)
 
 
 async def test_admin_flag(engine: AsyncEngine) -> None:

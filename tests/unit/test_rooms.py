@@ -173,6 +173,7 @@ EXPORTS: dict[str, list[str]] = {
         "AccountStore",
         "IssuedKey",
         "LocalRateLimiter",
+        "MAX_EMAIL_CHARS",
         "MAX_PASSWORD_CHARS",
         "MIN_PASSWORD_CHARS",
         "Principal",
@@ -322,9 +323,6 @@ EXPORTS: dict[str, list[str]] = {
         "redact",
         "redact_access_log",
     ],
-    "web": [
-        "install_web",
-    ],
     "cli": [
         "main",
         "parser",
@@ -333,6 +331,9 @@ EXPORTS: dict[str, list[str]] = {
         "FakeLlm",
         "create_fake_llm_app",
         "document_for",
+    ],
+    "web": [
+        "install_web",
     ],
 }
 

@@ -17,11 +17,12 @@ from pdfprompt.accounts.ratelimit import (
 from pdfprompt.accounts.sessions import SessionStore, WebSession, prune_sessions
 from pdfprompt.accounts.shares import Share, ShareStore
 from pdfprompt.accounts.store import AccountStore
-from pdfprompt.accounts.users import WRONG_PASSWORD, User
+from pdfprompt.accounts.users import MAX_EMAIL_CHARS, WRONG_PASSWORD, User
 
 __all__ = [
     "ACCOUNTS_CHANNEL",
     "ALL_SCOPES",
+    "MAX_EMAIL_CHARS",
     "MAX_PASSWORD_CHARS",
     "MIN_PASSWORD_CHARS",
     "WRONG_PASSWORD",

@@ -26,6 +26,7 @@ from pdfprompt.db import conflict_on_duplicate, usage_events, users, write_trans
 from pdfprompt.domain import InvalidInputError, NotFoundError, UnauthorizedError, new_id
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_CHARS = 320  # the column's width, and the longest address RFC 5321 allows
 
 # One answer for every failed sign-in, so that it never tells whether an email is known.
 WRONG_PASSWORD = "wrong email or password"
@@ -71,6 +72,10 @@ class UserRecords(PlanLookups):
         in to the web pages, without it one who only uses API keys."""
         email = email.strip().lower()
         self.plan(plan)
+        if len(email) > MAX_EMAIL_CHARS:
+            raise InvalidInputError(
+                f"an email address has at most {MAX_EMAIL_CHARS} characters", field="email"
+            )
         if not _EMAIL.match(email):
             raise InvalidInputError(f"{email!r} is not an email address", field="email")
         hashed = None if password is None else await asyncio.to_thread(hash_password, password)

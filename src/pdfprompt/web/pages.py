@@ -16,7 +16,13 @@ import jinja2
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from pdfprompt.accounts import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, WRONG_PASSWORD, WebSession
+from pdfprompt.accounts import (
+    MAX_EMAIL_CHARS,
+    MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
+    WRONG_PASSWORD,
+    WebSession,
+)
 from pdfprompt.domain import (
     ConflictError,
     InvalidInputError,
@@ -29,7 +35,6 @@ from pdfprompt.wiring import Services
 
 router = APIRouter(include_in_schema=False)
 
-MAX_EMAIL_CHARS = 320
 ATTEMPTS_PER_MINUTE = 10  # sign-in per client address and per email; sign-up per address
 CANNOT_SIGN_UP = (
     "We could not make an account with these details. If you already have one, sign in."
