@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pdfprompt.actions import STATUS_BY_CODE, TITLES
 from pdfprompt.api.logs import redact
 from pdfprompt.db import is_unavailable
 from pdfprompt.domain import MalformedBodyError, PdfPromptError, QuotaExceededError
@@ -22,33 +23,6 @@ log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "/problems/"
-
-STATUS_BY_CODE = {
-    "invalid_input": 422,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "gone": 410,
-    "payload_too_large": 413,
-    "quota_exceeded": 429,
-    "rate_limited": 429,
-    "unavailable": 503,
-}
-TITLES = {
-    "invalid_input": "Invalid input",
-    "unauthorized": "Unauthorized",
-    "forbidden": "Forbidden",
-    "not_found": "Not found",
-    "conflict": "Conflict",
-    "gone": "Gone",
-    "payload_too_large": "Payload too large",
-    "quota_exceeded": "Quota exceeded",
-    "rate_limited": "Rate limited",
-    "unavailable": "Service unavailable",
-    "method_not_allowed": "Method not allowed",
-    "internal": "Internal error",
-}
 
 
 def problem(

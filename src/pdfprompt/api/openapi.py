@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
-from pdfprompt.api.errors import STATUS_BY_CODE
+from pdfprompt.actions import STATUS_BY_CODE
 
 PROBLEM = "application/problem+json"
 _REF = "#/components/schemas/{model}"

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from pdfprompt.actions import MAX_SHARE_EXPIRY_S
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
     MAX_HEADER_FOOTER_CHARS,
@@ -259,9 +260,6 @@ class IssuedKeyOut(KeyOut):
 class KeyList(BaseModel):
     items: list[KeyOut]
     next_cursor: str | None = None
-
-
-MAX_SHARE_EXPIRY_S = 365 * 86400
 
 
 class ShareIn(Strict):

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from pdfprompt.accounts import Share
+from pdfprompt.actions import pdf_response, sends_document, share_file
 from pdfprompt.api.auth import FileReader, Svc
 from pdfprompt.api.body import json_body
-from pdfprompt.api.jobs import PDF_ANSWERS, pdf_response
+from pdfprompt.api.jobs import PDF_ANSWERS
 from pdfprompt.api.openapi import problems
-from pdfprompt.api.schemas import MAX_SHARE_EXPIRY_S, ShareIn, ShareList, ShareOut
-from pdfprompt.domain import GoneError, InvalidInputError, NotFoundError
+from pdfprompt.api.schemas import ShareIn, ShareList, ShareOut
+from pdfprompt.domain import GoneError, NotFoundError
 
 router = APIRouter()
 
@@ -42,16 +43,9 @@ async def create_share(
 ) -> ShareOut:
     """A public link to the file; its URL is in this answer only. The link cannot outlive
     what the plan keeps files for."""
-    plan = svc.accounts.plan_of(caller)
-    longest = MAX_SHARE_EXPIRY_S
-    if plan.retention_days is not None:
-        longest = min(longest, plan.retention_days * 86400)
-    if body.expires_in_s > longest:
-        raise InvalidInputError(
-            f"expires_in_s: at most {longest} on plan {plan.name}", field="expires_in_s"
-        )
-    share = await svc.shares.create(
-        caller.user_id,
+    share = await share_file(
+        svc,
+        caller,
         file_id,
         expires_in_s=body.expires_in_s,
         max_downloads=body.max_downloads,
@@ -69,16 +63,6 @@ async def list_shares(request: Request, file_id: str, caller: FileReader, svc: S
 async def revoke_share(share_id: str, caller: FileReader, svc: Svc) -> Response:
     await svc.shares.revoke(caller.user_id, share_id)
     return Response(status_code=204)
-
-
-def _sends_document(response: Response) -> bool:
-    """Whether an answer carries the document: in full, or a part of more than one byte.
-    Answers that send nothing of it (304, 416, errors) and one-byte probes are not counted
-    as downloads."""
-    if response.status_code == 200:
-        return True
-    length = response.headers.get("content-length", "0")
-    return response.status_code == 206 and length.isdigit() and int(length) > 1
 
 
 @router.get(
@@ -103,7 +87,7 @@ async def download_shared(request: Request, token: str, svc: Svc) -> Response:
     except NotFoundError:
         # Nothing internal (the storage key names the owner) in an anonymous answer.
         raise GoneError("the shared file is no longer available") from None
-    if _sends_document(response):
+    if sends_document(response):
         await svc.shares.take_download(token)  # GoneError when another took the last one
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,0 +1,138 @@
+"""Documents: the rules of submitting, revising, deleting and following a job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pdfprompt.accounts import Principal
+from pdfprompt.domain import (
+    WARN_AT,
+    ConflictError,
+    DuplicateJobError,
+    InvalidInputError,
+    Job,
+    JobStatus,
+    JobType,
+    NotFoundError,
+    Plan,
+    tightest,
+)
+from pdfprompt.queue import NewJob
+from pdfprompt.wiring import Services
+
+log = logging.getLogger(__name__)
+
+
+def prompt_limit(svc: Services, plan: Plan) -> int:
+    """Longest prompt or revision instructions: the plan's, within the server's."""
+    return tightest(plan.max_prompt_chars, svc.settings.max_prompt_chars) or 0
+
+
+def check_prompt(text: str, limit: int, field: str) -> None:
+    if len(text) > limit:
+        raise InvalidInputError(
+            f"{field}: {len(text)} characters; the limit is {limit}", field=field
+        )
+
+
+async def submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tuple[Job, bool]:
+    """Queue a job under the caller's plan: its priority, and one PDF reserved in this
+    period's quota (`QuotaExceededError` when none is left). Returns the job and whether it
+    was new (False: an earlier job with the same idempotency key)."""
+    new = NewJob(
+        user_id=caller.user_id,
+        max_attempts=svc.settings.max_attempts,
+        priority=plan.priority,
+        plan=plan.name,
+        quota_period=svc.accounts.period(),
+        quota_limit=plan.pdfs_per_month,
+        **job,
+    )
+    try:
+        created = await svc.jobs.enqueue(new)
+    except DuplicateJobError as dup:
+        return await svc.jobs.get(dup.existing_job_id, caller.user_id), False
+    if created.extra.get("quota_warning"):
+        svc.metrics.quota_warnings.inc()
+        log.info(
+            "user %s reached %d%% of the %d PDFs of plan %s for %s",
+            caller.user_id,
+            round(WARN_AT * 100),
+            plan.pdfs_per_month,
+            plan.name,
+            new.quota_period,
+        )
+    if svc.wakeup is not None:
+        svc.wakeup.notify()
+    return created, True
+
+
+async def revise(
+    svc: Services, caller: Principal, job_id: str, instructions: str
+) -> tuple[Job, bool]:
+    """A new prompt job that edits this job's document with the instructions (the model
+    gets the previous HTML, not a fresh prompt); linked by `parent_id`, same options. Only
+    a finished PDF is revised (`ConflictError` otherwise)."""
+    plan = svc.accounts.plan_of(caller)
+    check_prompt(instructions, prompt_limit(svc, plan), "instructions")
+    parent = await svc.jobs.get(job_id, caller.user_id)
+    if parent.status is not JobStatus.SUCCEEDED:
+        raise ConflictError(
+            f"job {job_id} is {parent.status.value}; only a finished PDF is revised"
+        )
+    return await submit(
+        svc,
+        caller,
+        plan,
+        type=JobType.PROMPT,
+        input=instructions,
+        options=parent.options,
+        parent_id=parent.id,
+    )
+
+
+async def delete_document(svc: Services, user_id: str, job_id: str) -> None:
+    """The job, its files' rows, then their stored bytes (`NotFoundError` for another
+    user's job; `ConflictError` for one still running)."""
+    for key in await svc.jobs.delete_job(job_id, user_id):
+        await svc.storage.delete(key)
+
+
+async def job_changes(
+    svc: Services, job_id: str, user_id: str, *, keepalive_s: float
+) -> AsyncIterator[Job | None]:
+    """The job now, then again each time its status, stage, progress or attempts change,
+    ending after a final status; None after each `keepalive_s` of quiet (a stream's
+    keep-alive); `JobDeleted` when the job goes while followed. Changes arrive by
+    notification (this process, or NOTIFY from other nodes on PostgreSQL); a read every
+    `PDFPROMPT_POLL_MS` covers the rest."""
+    poll_s = svc.settings.poll_ms / 1000
+    last: tuple[object, ...] | None = None
+    quiet_s = 0.0
+    with svc.events.subscribe(job_id) as changed:
+        while True:
+            changed.clear()
+            try:
+                job = await svc.jobs.get(job_id, user_id)
+            except NotFoundError:
+                raise JobDeleted from None
+            state = (job.status, job.stage, round(job.progress, 3), job.attempts)
+            if state != last:
+                last, quiet_s = state, 0.0
+                yield job
+            if job.status.is_final:
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), poll_s)
+            except TimeoutError:
+                quiet_s += poll_s
+                if quiet_s >= keepalive_s:
+                    quiet_s = 0.0
+                    yield None
+
+
+class JobDeleted(Exception):
+    """The job followed by `job_changes` was deleted while followed."""

@@ -1,0 +1,152 @@
+"""The account pages: home, sign-up, sign-in and sign-out.
+
+Sign-up and enumeration: an email already taken is answered by signing the person in when
+the password is theirs, and otherwise by the same "could not make an account with these
+details" page whichever of the details is wrong. With no email sent to confirm an address,
+a sign-up form cannot hide entirely that an address has an account (a new account would be
+made otherwise), so sign-up is throttled per address like sign-in."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import HTMLResponse, Response
+
+from pdfprompt.accounts import MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, WRONG_PASSWORD
+from pdfprompt.domain import (
+    ConflictError,
+    InvalidInputError,
+    RateLimitedError,
+    UnauthorizedError,
+)
+from pdfprompt.web import security
+from pdfprompt.web.kit import (
+    address,
+    form_page,
+    local_path,
+    message,
+    page,
+    pages,
+    posted,
+    redirect,
+    session_of,
+    sign_in,
+    signed_in,
+    svc_of,
+    throttled,
+)
+
+router = pages()
+
+ATTEMPTS_PER_MINUTE = 10  # sign-in per client address and per email; sign-up per address
+CANNOT_SIGN_UP = (
+    "We could not make an account with these details. If you already have one, sign in."
+)
+
+
+@router.get("/")
+@router.get("/account")
+async def account(request: Request) -> Response:
+    session = await signed_in(request)
+    usage = await svc_of(request).accounts.user_usage(session.user_id)
+    return page(request, "account.html", me=session, usage=usage)
+
+
+@router.get("/signup")
+async def signup_form(request: Request) -> Response:
+    if svc_of(request).settings.signup == "closed":
+        return _closed(request, 200)
+    return form_page(request, "signup.html")
+
+
+def _closed(request: Request, status: int) -> HTMLResponse:
+    text = "Accounts are made by the operator of this service. Ask them for one."
+    return message(request, status, "Sign-up is closed", text)
+
+
+@router.post("/signup")
+async def signup(request: Request) -> Response:
+    svc = svc_of(request)
+    form = await posted(request)
+    if isinstance(form, Response):
+        return form
+    if svc.settings.signup == "closed":
+        return _closed(request, 403)
+    email, password = form.get("email", "").strip(), form.get("password", "")
+    errors: dict[str, str] = {}
+    if not email:
+        errors["email"] = "Enter your email address."
+    elif len(email) > MAX_EMAIL_CHARS:
+        errors["email"] = f"An email address has at most {MAX_EMAIL_CHARS} characters."
+    if len(password) > MAX_PASSWORD_CHARS:
+        errors["password"] = f"A password has at most {MAX_PASSWORD_CHARS} characters."
+    elif form.get("confirm", "") != password:
+        errors["confirm"] = "The two passwords differ."
+    shown = email[:MAX_EMAIL_CHARS]
+    if errors:
+        return form_page(request, "signup.html", 400, errors=errors, email=shown)
+    try:
+        await svc.rate_limiter.hit(f"web-signup-ip:{address(request)}", ATTEMPTS_PER_MINUTE)
+        user = await svc.accounts.create_user(email, svc.settings.signup_plan, password=password)
+    except RateLimitedError as exc:
+        return throttled(request, exc)
+    except InvalidInputError as exc:
+        field = exc.field if exc.field in ("email", "password") else "email"
+        text = str(exc) if field == "password" else "This is not an email address."
+        return form_page(request, "signup.html", 400, errors={field: text}, email=shown)
+    except ConflictError:
+        try:
+            user = await svc.accounts.check_password(email, password)
+        except UnauthorizedError:
+            errors = {"form": CANNOT_SIGN_UP}
+            return form_page(request, "signup.html", 400, errors=errors, email=shown)
+    return await sign_in(request, user.id)
+
+
+@router.get("/signin")
+async def signin_form(request: Request) -> Response:
+    if await session_of(request) is not None:
+        return redirect("/")
+    then = local_path(request.query_params.get("next", "/"))
+    signup = svc_of(request).settings.signup == "open"
+    return form_page(request, "signin.html", signup=signup, then=then)
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    svc = svc_of(request)
+    form = await posted(request)
+    if isinstance(form, Response):
+        return form
+    email, password = form.get("email", "").strip(), form.get("password", "")
+    open_ = svc.settings.signup == "open"
+    then = local_path(form.get("next", "/"))
+    if not email or len(email) > MAX_EMAIL_CHARS:
+        errors = {"email": f"Enter an email address of at most {MAX_EMAIL_CHARS} characters."}
+        return form_page(
+            request, "signin.html", 400, errors=errors, email="", signup=open_, then=then
+        )
+    try:
+        await svc.rate_limiter.hit(f"web-signin-ip:{address(request)}", ATTEMPTS_PER_MINUTE)
+        await svc.rate_limiter.hit(f"web-signin-email:{email.lower()}", ATTEMPTS_PER_MINUTE)
+        user = await svc.accounts.check_password(email, password)
+    except RateLimitedError as exc:
+        return throttled(request, exc)
+    except UnauthorizedError:
+        errors = {"form": WRONG_PASSWORD.capitalize() + "."}
+        return form_page(
+            request, "signin.html", 401, errors=errors, email=email, signup=open_, then=then
+        )
+    return await sign_in(request, user.id, then)
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    form = await posted(request)
+    if isinstance(form, Response):
+        return form
+    token = request.cookies.get(security.SESSION_COOKIE)
+    if token:
+        await svc_of(request).sessions.revoke(token)
+    response = redirect("/signin")
+    response.delete_cookie(security.SESSION_COOKIE, path="/")
+    return response
