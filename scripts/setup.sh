@@ -14,7 +14,8 @@ SYSTEM_PACKAGES=(chromium-headless-shell fonts-noto-core fonts-noto-cjk fonts-no
 PYTHON=${PYTHON:-python3}
 # The tests also run on the full browser (pdfprompt runs it when configured or when it is the
 # only Chromium) and against a real Redis (the shared rate limit).
-if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(chromium redis-server); fi
+# nodejs (with npm): the browser tests' accessibility rules (axe-core, from the npm registry).
+if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(chromium redis-server nodejs); fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -62,4 +63,12 @@ if [ "${1:-}" = "test" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi
+if [ "${1:-}" = "test" ]; then
+  # axe-core for the accessibility checks of the browser tests, as locked in the lock file.
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix tests/web-tools --no-audit --no-fund --loglevel=error >/dev/null
+  else
+    echo "setup: warning: no npm; the browser tests' accessibility checks cannot run" >&2
+  fi
 fi

@@ -9,6 +9,7 @@ from playwright import sync_api
 from pdfprompt.render import find_chromium
 from tests.support.databases import IN_CI
 from tests.support.processes import Process
+from tests.support.web import chromium, look_at, new_context
 
 pytestmark = pytest.mark.chromium
 
@@ -56,3 +57,27 @@ def test_sign_up_and_in_through_the_real_pages(service: tuple[Process, dict[str,
             browser.close()
     # The refused form's 400 is logged as a failed load; nothing broke the page's policy.
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e]
+
+
+def test_the_account_pages_pass_axe_at_both_widths(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = service
+    with chromium() as browser:
+        page = new_context(browser).new_page()
+        page.goto(f"{server.base_url}/signin")
+        look_at(page, "signin")
+        page.get_by_label("Email").fill("not an address")
+        page.goto(f"{server.base_url}/signup")
+        look_at(page, "signup")
+        page.get_by_label("Email").fill("axe@example.com")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Password again").fill("a different password")
+        page.get_by_role("button", name="Make my account").click()
+        look_at(page, "signup-error")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Password again").fill(PASSWORD)
+        page.get_by_role("button", name="Make my account").click()
+        page.wait_for_url(f"{server.base_url}/")
+        page.goto(f"{server.base_url}/account")
+        look_at(page, "account")

@@ -1,0 +1,113 @@
+"""Driving the pages: over plain HTTP (httpx, a browser's cookies, the CSRF token read
+from the page) and in Debian's Chromium through Playwright, where `look_at` checks a page
+with axe-core and writes its screenshots at phone and desktop width."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright import sync_api
+
+from pdfprompt.render import find_chromium
+from tests.support.databases import IN_CI
+from tests.support.processes import Process
+
+PASSWORD = "correct horse battery"
+CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "tests" / "web-tools" / "node_modules" / "axe-core" / "axe.min.js"
+# Where the browser tests leave a screenshot of every page they look at (README names it).
+SCREENSHOTS = Path(os.environ.get("PDFPROMPT_SCREENSHOTS", ROOT / "build" / "screenshots"))
+WIDTHS = (390, 1280)
+
+
+def client(server: Process) -> httpx.Client:
+    """A browser without JavaScript: keeps cookies, does not follow redirects."""
+    return httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30)
+
+
+def csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]*)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def assert_page_headers(r: httpx.Response) -> None:
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "same-origin"
+    assert "script-src" not in r.headers["content-security-policy"] or (
+        "'unsafe-inline'" not in r.headers["content-security-policy"]
+    )
+
+
+def post(c: httpx.Client, path: str, **fields: str) -> httpx.Response:
+    """A form posted as a browser posts it; never a 5xx."""
+    r = c.post(path, data=fields)
+    assert r.status_code < 500, r.text
+    return r
+
+
+def sign_up(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = csrf(c.get("/signup"))
+    made = post(c, "/signup", email=email, password=password, confirm=password, csrf=token)
+    assert made.status_code == 303, made.text
+    return made
+
+
+def sign_in(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = csrf(c.get("/signin"))
+    return post(c, "/signin", email=email, password=password, csrf=token)
+
+
+@contextmanager
+def chromium() -> Iterator[sync_api.Browser]:
+    """Debian's Chromium under Playwright (no browser download); a failure under CI=true
+    when it is missing, a skip elsewhere."""
+    executable = find_chromium(None)
+    if executable is None:
+        if IN_CI:
+            pytest.fail("Chromium is required under CI=true (scripts/setup.sh installs it)")
+        pytest.skip("no Chromium on this machine")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_context(browser: sync_api.Browser, **options: Any) -> sync_api.BrowserContext:
+    """A fresh browser profile. `bypass_csp` lets `look_at` inject axe-core; the pages'
+    own policy is checked by the HTTP tests and by pages that must run under it."""
+    return browser.new_context(bypass_csp=True, **options)
+
+
+def look_at(page: sync_api.Page, name: str) -> None:
+    """Check the page as it is now: no serious or critical axe-core violation; then write
+    `name-390.png` and `name-1280.png` (full page) into SCREENSHOTS."""
+    if not AXE.exists():
+        if IN_CI:
+            pytest.fail(f"{AXE} is missing: run scripts/setup.sh test")
+        pytest.skip("axe-core is not installed (scripts/setup.sh test)")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{name}: {bad}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size or {"width": 1280, "height": 800}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(size)
