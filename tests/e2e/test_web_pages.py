@@ -244,3 +244,21 @@ def test_an_unknown_sign_up_plan_stops_the_start(service: tuple[Process, dict[st
     failed = cli({**env, "PDFPROMPT_SIGNUP_PLAN": "nope"}, "users", "list", check=False)
     assert failed.returncode != 0
     assert "PDFPROMPT_SIGNUP_PLAN: no plan named 'nope'" in failed.stderr
+
+
+def test_an_address_that_names_nothing_is_a_page_for_browsers_and_a_problem_for_programs(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = service
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with _browser(server) as c:
+        page = c.get("/no/such/page", headers=html)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        _assert_headers(page)
+        assert "Not found" in page.text and "<script" not in page.text
+        hostile = c.get('/"><img src=x onerror=alert(1)>', headers=html)
+        assert hostile.status_code == 404 and "onerror" not in hostile.text
+        for path, headers in (("/no/such/page", {}), ("/v1/no/such", html)):
+            problem = c.get(path, headers=headers)
+            assert problem.status_code == 404
+            assert problem.headers["content-type"] == "application/problem+json"

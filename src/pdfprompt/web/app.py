@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from pdfprompt.web import accounts
+from pdfprompt.web import accounts, kit
 
 _STATIC = Path(__file__).with_name("static")
 
@@ -21,7 +23,26 @@ class _Static(StaticFiles):
         return response
 
 
+def wants_page(request: Request) -> bool:
+    """Whether a request is a person's browser asking for a page: it prefers HTML and the
+    path is not the API's (whose clients always get problem+json)."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and not request.url.path.startswith("/v1/")
+
+
 def install_web(app: FastAPI) -> None:
-    """The pages (`/`, `/signup`, `/signin`, `/signout`) and `/static/` on `app`."""
+    """The pages and `/static/` on `app`; a browser asking for an address that names
+    nothing gets a page saying so, API clients the API's problem+json."""
+    api_answer = app.exception_handlers[StarletteHTTPException]
+
+    async def _not_a_page(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and wants_page(request):
+            text = "There is nothing here, or it is not yours to see."
+            return kit.message(request, 404, "Not found", text)
+        answer = api_answer(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(StarletteHTTPException, _not_a_page)
     app.mount("/static", _Static(directory=_STATIC), name="static")
     app.include_router(accounts.router)
