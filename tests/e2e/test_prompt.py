@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,49 +10,28 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.databases import free_port
 from tests.support.jobs import read_sse, wait_final
-from tests.support.processes import PDFPROMPT, Process, create_key, service_env, start_server
+from tests.support.llm import SECRET, fake_llm, llm_env
+from tests.support.processes import Process, create_key, service_env, start_server
 from tests.support.render import pdf_text
-
-SECRET = "sk-e2e-do-not-leak-7f3a9c"
 
 
 @pytest.fixture(scope="module")
 def llm_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, str, Path]]:
     """A fake LLM process and `pdfprompt serve` (SQLite) configured to use it."""
     tmp = tmp_path_factory.mktemp("prompt")
-    port = free_port()
-    fake_log = open(tmp / "fake.log", "wb")  # noqa: SIM115 - closed below
-    fake = subprocess.Popen(
-        [PDFPROMPT, "dev", "fake-llm", "--port", str(port), "--stream", "--chunk-ms", "5"],
-        stdout=fake_log,
-        stderr=subprocess.STDOUT,
-    )
-    fake_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    with fake_llm(tmp, "--stream", "--chunk-ms", "5") as fake_url:
+        env = service_env(
+            tmp / "data",
+            f"sqlite:///{tmp / 'pdfprompt.sqlite3'}",
+            **llm_env(fake_url),
+            PDFPROMPT_LOG_LEVEL="debug",
+        )
+        server = start_server("serve", env, tmp / "serve.log")
         try:
-            httpx.get(f"{fake_url}/_calls", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    env = service_env(
-        tmp / "data",
-        f"sqlite:///{tmp / 'pdfprompt.sqlite3'}",
-        OPENROUTER_API_KEY=SECRET,
-        OPENROUTER_BASE_URL=f"{fake_url}/v1",
-        PDFPROMPT_LLM_MODELS="fake-large,fake-small",
-        PDFPROMPT_LOG_LEVEL="debug",
-    )
-    server = start_server("serve", env, tmp / "serve.log")
-    try:
-        yield server, fake_url, tmp
-    finally:
-        server.stop()
-        fake.terminate()
-        fake.wait(10)
-        fake_log.close()
+            yield server, fake_url, tmp
+        finally:
+            server.stop()
 
 
 def _control(fake_url: str, **body: Any) -> None:
