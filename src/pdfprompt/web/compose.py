@@ -35,9 +35,10 @@ FIELDS = (
 # Fields inside the folded options panel: an error in one opens it.
 OPTION_FIELDS = frozenset(FIELDS[4:])
 TYPES = {"prompt": "A description", "markdown": "Markdown", "html": "HTML"}
-# Headers, footers and the title as a form may spell them (12 bytes a character at worst),
-# with room for the other fields: what a submission may carry beside its input.
-FORM_OVERHEAD_BYTES = 64 * 1024
+# What a submission may carry beside its input: the options and the token. Under the 64 KiB
+# the server takes beside an input at all (`PDFPROMPT_MAX_INPUT_BYTES`), so that a form too
+# large is answered by a page.
+FORM_OVERHEAD_BYTES = 32 * 1024
 
 
 def form_cap(max_input_bytes: int) -> int:

@@ -7,12 +7,8 @@ PDF. The pages decide only how things are shown and where an error appears."""
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
@@ -34,14 +30,13 @@ from pdfprompt.actions import (
 from pdfprompt.domain import (
     InvalidInputError,
     Job,
-    JobStage,
     JobStatus,
     JobType,
     NotFoundError,
     PayloadTooLargeError,
     QuotaExceededError,
 )
-from pdfprompt.web import compose, security
+from pdfprompt.web import compose, security, words
 from pdfprompt.web.kit import message, page, pages, posted, principal, redirect, signed_in, svc_of
 from pdfprompt.wiring import Services
 
@@ -51,54 +46,6 @@ router = pages()
 # (and between keep-alive comments).
 EVENTS_QUIET_S = 5.0
 INPUT_SHOWN_CHARS = 10_000
-TITLE_WORDS = 8
-STEPS = (
-    ("queued", "Queued"),
-    ("generating", "Writing"),
-    ("rendering", "Printing"),
-    ("done", "Done"),
-)
-STAGE_WORDS = {
-    JobStage.QUEUED: "Waiting in the queue.",
-    JobStage.GENERATING: "Writing the document.",
-    JobStage.RENDERING: "Printing the PDF.",
-    JobStage.STORING: "Saving the PDF.",
-    JobStage.DONE: "Done.",
-}
-STATUS_WORDS = {
-    JobStatus.QUEUED: "queued",
-    JobStatus.RUNNING: "being made",
-    JobStatus.SUCCEEDED: "ready",
-    JobStatus.FAILED: "failed",
-    JobStatus.CANCELED: "canceled",
-}
-TYPE_WORDS = {
-    JobType.PROMPT: "A description",
-    JobType.MARKDOWN: "Markdown",
-    JobType.HTML: "HTML",
-}
-FAILURE_WORDS = {
-    "render_timeout": "Printing the PDF took longer than a print may take.",
-    "render_memory_exceeded": "The document needed more memory than a print may use.",
-    "render_failed": "The browser that prints the PDF could not print this document.",
-    "render_refused": "The document could not be printed as it is.",
-    "page_limit_exceeded": "The PDF has more pages than your plan allows.",
-    "file_too_large": "The PDF is larger than your plan allows.",
-    "storage_quota_exceeded": "Your storage is full: delete some older documents.",
-    "llm_failed": "The writing model could not write this document.",
-    "llm_keys_cooling": "The writing model was too busy to answer in time.",
-    "lease_expired": "The worker making it stopped answering.",
-    "invalid_input": "The document's text could not be used as it is.",
-}
-REFUSED_WORDS = "The document asked for an address outside the document; the sandbox refused it."
-# Bounded patterns: they run on a person's input, up to a megabyte of it.
-_NAMED = (
-    re.compile(r"<title[^>]{0,100}>([^<]{1,200})", re.I),
-    re.compile(r"<h1[^>]{0,100}>([^<]{1,200})", re.I),
-)
-_TAG = re.compile(r"<[^>]{0,500}>?")
-_SCANNED_CHARS = 100_000
-_MARKUP = re.compile(r"[#*_`>|~\[\]]+")
 
 
 # -- a new document -------------------------------------------------------------
@@ -143,7 +90,7 @@ async def create_document(request: Request) -> Response:
         errors = {"input": compose.sentence(exc.message)}
         return await _new_page(request, session, values, errors, 400)
     except QuotaExceededError as exc:
-        errors = {"form": _quota_words(exc)}
+        errors = {"form": words.quota_words(exc)}
         return await _new_page(request, session, values, errors, 429)
     return redirect(f"/documents/{job.id}")
 
@@ -172,18 +119,6 @@ async def _new_page(
     )
 
 
-def _quota_words(exc: QuotaExceededError) -> str:
-    try:
-        moment = datetime.fromisoformat(exc.reset_at)
-        reset = f"{moment.day} {moment:%B %Y}"
-    except ValueError:
-        reset = "the start of next month"
-    return (
-        "Your plan's PDFs for this month are used up (documents still being made count "
-        f"too). Nothing was submitted; you can make more from {reset}."
-    )
-
-
 # -- one document ---------------------------------------------------------------
 
 
@@ -204,19 +139,8 @@ async def _document_page(
     instructions: str = "",
 ) -> Response:
     svc = svc_of(request)
-    final = job.status.is_final
     position = await svc.jobs.queue_position(job.id) if job.status is JobStatus.QUEUED else None
     versions = await svc.jobs.versions(job.id, session.user_id)
-    numbered = [
-        {
-            "number": len(versions) - i,
-            "id": v.id,
-            "name": title_of(v) if v.parent_id is None else "revised: " + _first_words(v.input),
-            "status": STATUS_WORDS[v.status],
-            "when": _when(v.created_at),
-        }
-        for i, v in enumerate(versions)
-    ]
     shown = job.input[:INPUT_SHOWN_CHARS]
     return page(
         request,
@@ -224,106 +148,25 @@ async def _document_page(
         status,
         me=session,
         job=job,
-        final=final,
-        title=title_of(versions[-1] if job.parent_id and "title" not in job.options else job),
-        type_words=TYPE_WORDS[job.type],
-        created=_when(job.created_at),
-        finished=_when(job.finished_at) if job.finished_at else None,
-        event=event_of(job, position),
-        steps=STEPS,
-        versions=numbered,
-        warnings=[_warning_words(w.code, w.message) for w in job.file.warnings] if job.file else [],
-        size=_size_words(job.file.size_bytes) if job.file else "",
-        failure=FAILURE_WORDS.get(job.error.code, "Something went wrong while making it.")
-        if job.error
-        else "",
+        final=job.status.is_final,
+        title=words.page_title(job, versions),
+        type_words=words.TYPE_WORDS[job.type],
+        created=words.when(job.created_at),
+        finished=words.when(job.finished_at) if job.finished_at else None,
+        event=words.event_of(job, position),
+        steps=words.STEPS,
+        versions=words.versions_shown(versions),
+        warnings=[words.warning_words(w.code, w.message) for w in job.file.warnings]
+        if job.file
+        else [],
+        size=words.size_words(job.file.size_bytes) if job.file else "",
+        failure=words.failure_words(job),
         shown_input=shown,
         input_cut=len(job.input) > len(shown),
         limit=prompt_limit(svc, svc.accounts.plan_of(principal(session))),
         errors=errors or {},
         instructions=instructions,
     )
-
-
-def title_of(job: Job) -> str:
-    """What a document is called: its title option, else the first words of its text."""
-    title = str(job.options.get("title") or "").strip()
-    if not title:
-        text = job.input
-        title = _first_words(_html_words(text) if job.type is JobType.HTML else text)
-    if len(title) > 120:
-        title = title[:119] + "…"
-    return title or "Untitled document"
-
-
-def _html_words(text: str) -> str:
-    """An HTML document's title, first heading, or else the start of its body's text."""
-    for pattern in _NAMED:
-        found = pattern.search(text, 0, _SCANNED_CHARS)
-        if found and found.group(1).strip():
-            return html.unescape(found.group(1))
-    end = text[:_SCANNED_CHARS].lower().find("</head>")
-    body = text[end + len("</head>") :] if end >= 0 else text
-    return html.unescape(_TAG.sub(" ", body[:4000]))
-
-
-def _first_words(text: str) -> str:
-    words = _MARKUP.sub(" ", text[:4000]).split()
-    return " ".join(words[:TITLE_WORDS]) + (" …" if len(words) > TITLE_WORDS else "")
-
-
-def event_of(job: Job, position: int | None) -> dict[str, Any]:
-    """What the page shows of a job's progress, as the stream sends it (`event: job`)."""
-    step = "rendering" if job.stage is JobStage.STORING else job.stage.value
-    words = STAGE_WORDS[job.stage]
-    if job.status is JobStatus.QUEUED and job.error is not None and job.attempts > 0:
-        words = "Waiting to try again after a problem."
-    if job.status.is_final:
-        words = {
-            JobStatus.SUCCEEDED: "Ready.",
-            JobStatus.FAILED: "Failed.",
-            JobStatus.CANCELED: "Canceled.",
-        }[job.status]
-    return {
-        "id": job.id,
-        "status": job.status.value,
-        "stage": job.stage.value,
-        "step": step,
-        "progress": round(job.progress, 3),
-        "percent": round(job.progress * 100),
-        "words": words,
-        "queue_position": position,
-        "position_words": _position_words(position),
-    }
-
-
-def _position_words(position: int | None) -> str:
-    if position is None:
-        return ""
-    if position == 0:
-        return "Yours is next in line."
-    if position == 1:
-        return "1 document is ahead of yours."
-    return f"{position:,} documents are ahead of yours."
-
-
-def _when(moment: datetime) -> dict[str, str]:
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return {"iso": utc.isoformat(), "text": f"{utc.day} {utc:%B %Y, %H:%M} UTC"}
-
-
-def _size_words(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
-
-
-def _warning_words(code: str, text: str) -> dict[str, str]:
-    if code == "resource_refused":
-        return {"words": REFUSED_WORDS, "detail": text}
-    return {"words": compose.sentence(text), "detail": ""}
 
 
 @router.get("/documents/{job_id}/events")
@@ -365,7 +208,7 @@ async def _events(svc: Services, job_id: str, user_id: str) -> AsyncIterator[str
                 queued = job.status is JobStatus.QUEUED
                 position = await svc.jobs.queue_position(job_id) if queued else None
             seq += 1
-            yield f"id: {seq}\nevent: job\ndata: {json.dumps(event_of(job, position))}\n\n"
+            yield f"id: {seq}\nevent: job\ndata: {json.dumps(words.event_of(job, position))}\n\n"
     except JobDeleted:
         yield "event: deleted\ndata: {}\n\n"
 
@@ -420,7 +263,7 @@ async def revise_document(request: Request, job_id: str) -> Response:
         except InvalidInputError as exc:
             error = {"instructions": compose.sentence(exc.message)}
         except QuotaExceededError as exc:
-            error, status = {"instructions": _quota_words(exc)}, 429
+            error, status = {"instructions": words.quota_words(exc)}, 429
         else:
             return redirect(f"/documents/{new.id}")
     return await _document_page(
@@ -455,7 +298,7 @@ async def regenerate(request: Request, job_id: str) -> Response:
                 svc, caller, plan, type=job.type, input=job.input, options=job.options
             )
     except QuotaExceededError as exc:
-        errors = {"action": _quota_words(exc)}
+        errors = {"action": words.quota_words(exc)}
         return await _document_page(request, session, job, status=429, errors=errors)
     return redirect(f"/documents/{new.id}")
 
