@@ -41,6 +41,7 @@ def test_sign_up_and_in_through_the_real_pages(service: tuple[Process, dict[str,
             page.get_by_label("Password again").fill(PASSWORD)
             page.get_by_role("button", name="Make my account").click()
             page.wait_for_url(f"{server.base_url}/")
+            page.goto(f"{server.base_url}/account")
             assert page.locator("dd.email").inner_text() == "browser@example.com"
             assert page.locator("dd.plan").inner_text() == "starter"
             # The stylesheet loaded under the page's Content-Security-Policy.
@@ -52,6 +53,7 @@ def test_sign_up_and_in_through_the_real_pages(service: tuple[Process, dict[str,
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(f"{server.base_url}/")
+            page.goto(f"{server.base_url}/account")
             assert page.locator("dd.email").inner_text() == "browser@example.com"
         finally:
             browser.close()

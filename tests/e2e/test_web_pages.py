@@ -78,7 +78,7 @@ def test_sign_up_home_sign_out_replay_and_sign_in_again(
         assert cookie.startswith("pdfprompt_session=")
         assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
         assert "secure" not in cookie.lower()  # plain HTTP here
-        home = c.get("/")
+        home = c.get("/account")
         assert home.status_code == 200
         _assert_headers(home)
         assert "pages@example.com" in home.text and "starter" in home.text
@@ -95,7 +95,7 @@ def test_sign_up_home_sign_out_replay_and_sign_in_again(
         again = _sign_in(c, "pages@example.com")
         assert (again.status_code, again.headers["location"]) == (303, "/")
         assert c.cookies["pdfprompt_session"] != old
-        assert "pages@example.com" in c.get("/").text
+        assert "pages@example.com" in c.get("/account").text
 
 
 def test_a_missing_or_wrong_csrf_token_is_refused_and_changes_nothing(
@@ -139,7 +139,7 @@ def test_wrong_password_and_unknown_email_answer_alike(
         assert taken.status_code == 400 and "could not make an account" in _alert(taken)
         # With the right password, signing up signs the person in.
         assert _sign_up(c, "known@example.com").headers["location"] == "/"
-        assert "known@example.com" in c.get("/").text
+        assert "known@example.com" in c.get("/account").text
 
 
 def test_hostile_form_input_is_refused_or_escaped(
@@ -177,7 +177,7 @@ def test_hostile_form_input_is_refused_or_escaped(
         evil = '"><script>alert(1)</script>@example.com'
         shown = signup(email=evil)
         if shown.status_code == 303:
-            shown = c.get("/")
+            shown = c.get("/account")
         assert "<script>" not in shown.text and "&lt;script&gt;" in shown.text
     with _browser(server) as c:
         echoed = _sign_in(c, '"><img src=x onerror=alert(1)>@example.com', "wrong password!!")

@@ -5,8 +5,11 @@ share documents, send a PDF — written once for the HTTP API (`api/`) and the p
 from pdfprompt.actions.delivery import pdf_response, sends_document
 from pdfprompt.actions.documents import (
     JobDeleted,
+    cancel_document,
+    check_input_size,
     check_prompt,
     delete_document,
+    document_file,
     job_changes,
     prompt_limit,
     revise,
@@ -20,8 +23,11 @@ __all__ = [
     "STATUS_BY_CODE",
     "TITLES",
     "JobDeleted",
+    "cancel_document",
+    "check_input_size",
     "check_prompt",
     "delete_document",
+    "document_file",
     "job_changes",
     "longest_share_s",
     "pdf_response",

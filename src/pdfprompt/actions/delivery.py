@@ -13,9 +13,9 @@ from pdfprompt.domain import FileInfo, NotFoundError
 from pdfprompt.storage import Storage
 
 
-def _content_disposition(filename: str) -> str:
+def _content_disposition(filename: str, kind: str = "attachment") -> str:
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 # ASCII digits only, and few enough to be a byte offset (`\d` also matches other scripts'
@@ -50,13 +50,22 @@ class _Unsatisfiable(Exception):
 
 
 async def pdf_response(
-    storage: Storage, file: FileInfo, request: Request, *, presign_s: int = 0
+    storage: Storage,
+    file: FileInfo,
+    request: Request,
+    *,
+    presign_s: int = 0,
+    inline: bool = False,
 ) -> Response:
     """Stream a stored PDF with its length, filename and a strong ETag; a single byte range
     (`Range: bytes=…`) answers 206 with that part. With `presign_s` and a store that has
-    presigned URLs, answer 302 to one valid that long instead (the store serves the bytes)."""
+    presigned URLs, answer 302 to one valid that long instead (the store serves the bytes).
+    `inline`: shown in the browser (`Content-Disposition: inline`) and framed by pages of
+    this site only (`frame-ancestors 'self'`), never presigned; else a download."""
     etag = f'"{file.id}"'
-    disposition = _content_disposition(file.filename)
+    disposition = _content_disposition(file.filename, "inline" if inline else "attachment")
+    if inline:
+        presign_s = 0
     if presign_s > 0:
         url = await storage.presigned_url(
             file.storage_key,
@@ -73,6 +82,8 @@ async def pdf_response(
         "X-Content-Type-Options": "nosniff",
         "Accept-Ranges": "bytes",
     }
+    if inline:
+        headers["Content-Security-Policy"] = "frame-ancestors 'self'"
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     try:

@@ -12,11 +12,13 @@ from pdfprompt.domain import (
     WARN_AT,
     ConflictError,
     DuplicateJobError,
+    FileInfo,
     InvalidInputError,
     Job,
     JobStatus,
     JobType,
     NotFoundError,
+    PayloadTooLargeError,
     Plan,
     tightest,
 )
@@ -29,6 +31,16 @@ log = logging.getLogger(__name__)
 def prompt_limit(svc: Services, plan: Plan) -> int:
     """Longest prompt or revision instructions: the plan's, within the server's."""
     return tightest(plan.max_prompt_chars, svc.settings.max_prompt_chars) or 0
+
+
+def check_input_size(svc: Services, text: str) -> None:
+    """A job's input within the server's `max_input_bytes` (UTF-8)."""
+    size = len(text.encode("utf-8"))
+    if size > svc.settings.max_input_bytes:
+        raise PayloadTooLargeError(
+            f"input: {size} bytes is over the limit of {svc.settings.max_input_bytes} bytes",
+            field="input",
+        )
 
 
 def check_prompt(text: str, limit: int, field: str) -> None:
@@ -92,6 +104,23 @@ async def revise(
         options=parent.options,
         parent_id=parent.id,
     )
+
+
+async def cancel_document(svc: Services, user_id: str, job_id: str) -> Job:
+    """Cancel a queued or running job (its worker loses it at once); `ConflictError` for a
+    job that already ended, `NotFoundError` for another user's."""
+    before = await svc.jobs.get(job_id, user_id)
+    if before.status.is_final:
+        raise ConflictError(f"job {job_id} is already {before.status.value}")
+    return await svc.jobs.cancel_job(job_id, user_id)
+
+
+async def document_file(svc: Services, user_id: str, job_id: str) -> FileInfo:
+    """The PDF of the user's job; `ConflictError` while it has none."""
+    job = await svc.jobs.get(job_id, user_id)
+    if job.file is None:
+        raise ConflictError(f"job {job_id} is {job.status.value}; it has no PDF")
+    return job.file
 
 
 async def delete_document(svc: Services, user_id: str, job_id: str) -> None:

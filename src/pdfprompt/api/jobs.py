@@ -12,8 +12,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pdfprompt.accounts import Principal
 from pdfprompt.actions import (
     JobDeleted,
+    cancel_document,
+    check_input_size,
     check_prompt,
     delete_document,
+    document_file,
     job_changes,
     pdf_response,
     prompt_limit,
@@ -25,12 +28,10 @@ from pdfprompt.api.body import json_body
 from pdfprompt.api.openapi import binary, problems
 from pdfprompt.api.schemas import FileInfoOut, JobIn, JobList, JobOut, ReviseIn
 from pdfprompt.domain import (
-    ConflictError,
     InvalidInputError,
     Job,
     JobStatus,
     JobType,
-    PayloadTooLargeError,
 )
 from pdfprompt.settings import Settings
 from pdfprompt.wiring import Services
@@ -110,12 +111,7 @@ async def create_job(
     svc: Svc,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
-    size = len(parsed.input.encode("utf-8"))
-    if size > svc.settings.max_input_bytes:
-        raise PayloadTooLargeError(
-            f"input: {size} bytes is over the limit of {svc.settings.max_input_bytes} bytes",
-            field="input",
-        )
+    check_input_size(svc, parsed.input)
     plan = svc.accounts.plan_of(caller)
     if parsed.type == "prompt":
         check_prompt(parsed.input, prompt_limit(svc, plan), "input")
@@ -189,10 +185,7 @@ async def job_events(request: Request, job_id: str, caller: JobReader, svc: Svc)
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=problems(409))
 async def cancel_job(request: Request, job_id: str, caller: JobWriter, svc: Svc) -> JobOut:
-    before = await svc.jobs.get(job_id, caller.user_id)
-    if before.status.is_final:
-        raise ConflictError(f"job {job_id} is already {before.status.value}")
-    return JobOut.of(await svc.jobs.cancel_job(job_id, caller.user_id), _base(request))
+    return JobOut.of(await cancel_document(svc, caller.user_id, job_id), _base(request))
 
 
 @router.post(
@@ -219,10 +212,8 @@ async def delete_job(job_id: str, caller: JobWriter, svc: Svc) -> Response:
 
 @router.get("/jobs/{job_id}/pdf", response_class=StreamingResponse, responses=OWN_PDF_ANSWERS)
 async def get_job_pdf(request: Request, job_id: str, caller: FileReader, svc: Svc) -> Response:
-    job = await svc.jobs.get(job_id, caller.user_id)
-    if job.file is None:
-        raise ConflictError(f"job {job_id} is {job.status.value}; it has no PDF")
-    return await pdf_response(svc.storage, job.file, request, presign_s=svc.settings.s3_presign_s)
+    file = await document_file(svc, caller.user_id, job_id)
+    return await pdf_response(svc.storage, file, request, presign_s=svc.settings.s3_presign_s)
 
 
 @router.get("/files/{file_id}", response_model=FileInfoOut)

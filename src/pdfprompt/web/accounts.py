@@ -1,4 +1,4 @@
-"""The account pages: home, sign-up, sign-in and sign-out.
+"""The account pages: the account, sign-up, sign-in and sign-out.
 
 Sign-up and enumeration: an email already taken is answered by signing the person in when
 the password is theirs, and otherwise by the same "could not make an account with these
@@ -43,7 +43,6 @@ CANNOT_SIGN_UP = (
 )
 
 
-@router.get("/")
 @router.get("/account")
 async def account(request: Request) -> Response:
     session = await signed_in(request)

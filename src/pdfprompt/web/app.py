@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from pdfprompt.web import accounts, kit
+from pdfprompt.web import accounts, documents, kit
 
 _STATIC = Path(__file__).with_name("static")
 
@@ -46,3 +46,4 @@ def install_web(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _not_a_page)
     app.mount("/static", _Static(directory=_STATIC), name="static")
     app.include_router(accounts.router)
+    app.include_router(documents.router)

@@ -106,11 +106,13 @@ async def session_of(request: Request) -> WebSession | None:
     return await svc_of(request).sessions.resolve(token) if token else None
 
 
-async def posted(request: Request) -> dict[str, str] | Response:
+async def posted(
+    request: Request, max_bytes: int = security.MAX_FORM_BYTES
+) -> dict[str, str] | Response:
     """The form, or the page refusing it: a wrong or missing CSRF token (403), a body that
-    is no form or too large (400, 413)."""
+    is no form or larger than `max_bytes` (400, 413)."""
     try:
-        form = await security.read_form(request)
+        form = await security.read_form(request, max_bytes)
     except PayloadTooLargeError as exc:
         return message(request, 413, "Too large", str(exc))
     except InvalidInputError as exc:

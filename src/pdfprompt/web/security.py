@@ -74,15 +74,15 @@ def csrf_ok(seed: str | None, given: str) -> bool:
     return hmac.compare_digest(csrf_token(seed).encode(), given.encode())
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
     """The urlencoded form posted, each field's first value; `PayloadTooLargeError` over
-    `MAX_FORM_BYTES`, `InvalidInputError` for another kind of body (an empty one is an
-    empty form), a body that is not UTF-8
-    or a field holding a control character."""
+    `max_bytes` (`MAX_FORM_BYTES` unless a form that carries a document raises it),
+    `InvalidInputError` for another kind of body (an empty one is an empty form), a body
+    that is not UTF-8 or a field holding a control character."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
+        if len(body) > max_bytes:
             raise PayloadTooLargeError("the form is too large", field="body")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if body and kind != "application/x-www-form-urlencoded":

@@ -7,7 +7,8 @@ the one for the engine's database. Layout:
   composes the claim from pieces, two of which the dialect supplies);
 - `rows.py`: rows to records and back; `records.py`: the store's own records;
 - `shared.py`: the store both dialects share, running those statements; `files.py` (files,
-  render cache, retention) and `stats.py` (statistics) are parts of it;
+  render cache, retention), `stats.py` (statistics, queue positions) and `versions.py` (a
+  document's revisions) are parts of it;
 - `sqlite.py`, `postgres.py`: all that differs by dialect (`DialectQueries`): claiming, the
   hot-path statements on the driver, and how other processes hear of changes.
 """

@@ -46,6 +46,19 @@ class JobStore(Protocol):
         """A user's jobs newest first; `cursor` is the last id of the previous page."""
         ...
 
+    async def versions(self, job_id: str, user_id: str) -> list[Job]:
+        """Every version of the user's document `job_id` belongs to, newest first: up
+        through `parent_id` to the job that revises nothing (or whose parent was deleted),
+        then that job and all its revisions, at most `versions.MAX_VERSIONS`;
+        `NotFoundError` when `job_id` is not the user's."""
+        ...
+
+    async def queue_position(self, job_id: str) -> int | None:
+        """How many queued jobs are claimed before this one, by the claim order (priority,
+        then users taking turns), not counting running caps or retry delays; None when the
+        job is not queued."""
+        ...
+
     async def cancel_job(self, job_id: str, user_id: str) -> Job:
         """Cancel a queued or running job; a running job's worker loses it at once (fencing)."""
         ...

@@ -2,11 +2,12 @@
 
 Every query that is the same on SQLite and PostgreSQL runs here: submission (quota
 reservation and idempotency), reads, leases, fenced updates, user actions, and through its
-parts the files (`files.py`) and statistics (`stats.py`). What differs by dialect is handed
-to a `DialectQueries` (`sqlite.py`, `postgres.py`): the hot-path statements that run straight
-on the driver, and how other processes hear of a change. Statements come from
-`statements.py` and `claiming.py`; rows are mapped by `rows.py`. What each method promises
-is written once, on the `JobStore` protocol (`protocol.py`).
+parts the files (`files.py`), statistics (`stats.py`) and versions (`versions.py`). What
+differs by dialect is handed to a `DialectQueries` (`sqlite.py`, `postgres.py`): the
+hot-path statements that run straight on the driver, and how other processes hear of a
+change. Statements come from `statements.py` and `claiming.py`; rows are mapped by
+`rows.py`. What each method promises is written once, on the `JobStore` protocol
+(`protocol.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pdfprompt.queue.store.protocol import DialectQueries, Refused
 from pdfprompt.queue.store.records import Finished, JobPage, NewJob, StoredFile
 from pdfprompt.queue.store.rows import decoded, job_from_mapping, job_from_row, job_values
 from pdfprompt.queue.store.stats import QueueStats
+from pdfprompt.queue.store.versions import JobVersions
 
 NOTIFY_PAYLOAD_BYTES = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 # Most jobs one claim or finish statement handles: their ids, comma-separated, fit in one
@@ -57,7 +59,7 @@ def quota_exceeded(period: str, limit: int | None) -> QuotaExceededError:
     )
 
 
-class SharedJobStore(StoredFiles, QueueStats):
+class SharedJobStore(StoredFiles, QueueStats, JobVersions):
     """A `JobStore` on `engine`, with `dialect` doing what differs; build one with
     `job_store_for(engine)` (or `SqliteJobStore` / `PostgresJobStore`)."""
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import jobs, now_plus, seconds_between
@@ -47,6 +48,40 @@ def percentile(ordered: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def jobs_ahead(job_id: str, priority: int) -> Any:
+    """The queued jobs a claim takes before the queued job `job_id` of `priority` (see
+    `QueueStats.queue_position`): one count, read from the claim index."""
+    higher = on_index(
+        select(func.count())
+        .select_from(jobs)
+        .where(status_is(JobStatus.QUEUED), jobs.c.priority > priority),
+        "ix_jobs_claim",
+    ).scalar_subquery()
+    rank = func.row_number().over(
+        partition_by=jobs.c.user_id, order_by=(jobs.c.run_after, jobs.c.id)
+    )
+    ranked = (
+        select(jobs.c.id, jobs.c.run_after, rank.label("rank"))
+        .where(status_is(JobStatus.QUEUED), jobs.c.priority == priority)
+        .cte("ranked")
+    )
+    mine = select(ranked).where(ranked.c.id == job_id).cte("mine")
+    before = and_(
+        ranked.c.rank == mine.c.rank,
+        or_(
+            ranked.c.run_after < mine.c.run_after,
+            and_(ranked.c.run_after == mine.c.run_after, ranked.c.id < mine.c.id),
+        ),
+    )
+    level = (
+        select(func.count())
+        .select_from(ranked.join(mine, true()))
+        .where(or_(ranked.c.rank < mine.c.rank, before))
+        .scalar_subquery()
+    )
+    return select(higher + level)
+
+
 class QueueStats:
     """The store's statistics queries (a part of `SharedJobStore`)."""
 
@@ -74,6 +109,24 @@ class QueueStats:
             p50_s=percentile(latencies, 0.50),
             p95_s=percentile(latencies, 0.95),
         )
+
+    async def queue_position(self, job_id: str) -> int | None:
+        """How many queued jobs a claim takes before this one; None when it is not queued.
+
+        Claims take higher priorities first, and within a priority every user's first job
+        before anyone's second (`claiming.claimable`): ahead of the job are the queued jobs
+        of higher priority, and those of its priority ranking before it among their owner's
+        (or level with it and due before it). This is the order of one claim over the whole
+        queue; claims of a few free slots start the turns again among the jobs left, users'
+        running caps hold some back and jobs waiting out a retry delay are counted as due:
+        a fair guide, not a promise."""
+        me = select(jobs.c.priority, jobs.c.status).where(jobs.c.id == job_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(me)).first()
+            if row is None or row.status != JobStatus.QUEUED.value:
+                return None
+            ahead = (await conn.execute(jobs_ahead(job_id, row.priority))).scalar_one()
+        return int(ahead)
 
     async def queue_depth(self) -> dict[str, int]:
         """Queued and running jobs; counted on their partial indexes, not the whole table."""
