@@ -23,10 +23,18 @@ from starlette.types import Scope
 from pdfprompt.accounts import Share, WebSession
 from pdfprompt.actions import longest_share_s, send_shared, share_file, shared_file
 from pdfprompt.api.schemas import ShareIn
-from pdfprompt.domain import FileInfo, InvalidInputError, Job, NotFoundError, PdfPromptError
+from pdfprompt.domain import (
+    FileInfo,
+    GoneError,
+    InvalidInputError,
+    Job,
+    NotFoundError,
+    PdfPromptError,
+)
 from pdfprompt.web.fields import validated, whole_number
 from pdfprompt.web.kit import (
     error_page,
+    message,
     page,
     pages,
     posted,
@@ -226,6 +234,20 @@ class _ForBrowsers(APIRoute):
 for_browsers = APIRouter(include_in_schema=False, route_class=_ForBrowsers)
 
 
+def _unusable(request: Request, exc: PdfPromptError) -> Response:
+    """The page for a link that cannot be opened, said for whoever was sent it."""
+    if isinstance(exc, GoneError):
+        text = (
+            "It has expired, was revoked or has been used up. Ask whoever sent it to you for a "
+            "new one."
+        )
+        return message(request, 410, "This link no longer works", text)
+    if isinstance(exc, NotFoundError):
+        text = "There is no document at this address: check that the link is complete."
+        return message(request, 404, "No such link", text)
+    return error_page(request, exc)
+
+
 @for_browsers.get("/s/{token}")
 async def shared_page(request: Request, token: str) -> Response:
     """The public page of a link: the document's title, its PDF in a viewer and a download
@@ -235,7 +257,7 @@ async def shared_page(request: Request, token: str) -> Response:
         _, file_id = await shared_file(svc, request, token)
         title = await svc.shares.title(file_id)
     except PdfPromptError as exc:
-        return error_page(request, exc)
+        return _unusable(request, exc)
     return page(
         request,
         "shared.html",
@@ -250,7 +272,10 @@ async def shared_pdf(request: Request, token: str) -> Response:
     """The link's PDF for the page's viewer (inline) or, with `?download=1`, as a file;
     each counts as a download when it sends the document."""
     inline = request.query_params.get("download") is None
-    response = await send_shared(svc_of(request), request, token, inline=inline)
+    try:
+        response = await send_shared(svc_of(request), request, token, inline=inline)
+    except PdfPromptError as exc:
+        return _unusable(request, exc)
     if inline:
         response.headers["Content-Security-Policy"] = VIEWER_CSP
     response.headers["X-Robots-Tag"] = "noindex"

@@ -19,7 +19,7 @@ router = pages()
 CHART_DAYS = 30
 HISTORY_PAGE = 25
 # The chart's drawing, in SVG user units (it scales to the page's width).
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 600, 200, 32, 24, 12
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 480, 220, 32, 26, 12
 
 
 @dataclass(frozen=True, slots=True)
