@@ -24,7 +24,7 @@ CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "web-tools" / "node_modules" / "axe-core" / "axe.min.js"
 # Where the browser tests leave a screenshot of every page they look at (README names it).
-SCREENSHOTS = Path(os.environ.get("PDFPROMPT_SCREENSHOTS", ROOT / "build" / "screenshots"))
+SCREENSHOTS = Path(os.environ.get("PDFPROMPT_TEST_SCREENSHOTS", ROOT / "build" / "screenshots"))
 WIDTHS = (390, 1280)
 
 

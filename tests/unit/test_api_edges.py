@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from pdfprompt.actions import integer_cursor
 from pdfprompt.api import create_app, redact
-from pdfprompt.api.body import MAX_DEPTH, integer_cursor, parse_json
+from pdfprompt.api.body import MAX_DEPTH, parse_json
 from pdfprompt.domain import (
     InvalidInputError,
     MalformedBodyError,

@@ -16,7 +16,7 @@ from sqlalchemy import Integer, String, and_, insert, literal, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from pdfprompt.db import db_now, files, now_plus, shares, write_transaction
+from pdfprompt.db import db_now, files, jobs, now_plus, shares, write_transaction
 from pdfprompt.domain import GoneError, NotFoundError, new_id
 
 
@@ -129,6 +129,26 @@ class ShareStore:
         if not row.usable:
             raise GoneError("this link has expired, was revoked or has been used up")
         return row.user_id, row.file_id
+
+    async def title(self, file_id: str) -> str | None:
+        """What a shared file is called on its public page: its job's `title` option, else
+        the filename the job gave it; None when it has neither (its name is the job's id)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(jobs.c.id, jobs.c.options, files.c.filename)
+                    .select_from(files.outerjoin(jobs, jobs.c.id == files.c.job_id))
+                    .where(files.c.id == file_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        given = (row.options or {}).get("title")
+        if isinstance(given, str) and given.strip():
+            return given.strip()
+        if row.id is None or row.filename == f"{row.id}.pdf":
+            return None
+        return str(row.filename).removesuffix(".pdf")
 
     async def take_download(self, token: str) -> tuple[str, str]:
         """Count one download of the link; its (user id, file id). `NotFoundError` for a

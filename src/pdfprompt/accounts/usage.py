@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, func, literal_column, select
+from sqlalchemy.sql.expression import ColumnElement
 
 from pdfprompt.accounts.users import UserRecords
 from pdfprompt.db import stored_bytes, usage_counters, usage_events
 from pdfprompt.domain import Plan, period_bounds
+
+MAX_DAYS = 366
+
+
+def _utc_day(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str]:
+    """The UTC day of a timestamp column as `YYYY-MM-DD`: SQLite keeps UTC times as sortable
+    text that starts with it; PostgreSQL formats the time at UTC."""
+    # Literals, not bound values: PostgreSQL groups by the expression only when the one in
+    # GROUP BY is the very one selected, bound parameters included.
+    if dialect == "sqlite":
+        return func.substr(column, literal_column("1"), literal_column("10"), type_=String)
+    utc = func.timezone(literal_column("'UTC'"), column)
+    return func.to_char(utc, literal_column("'YYYY-MM-DD'"), type_=String)
 
 
 class UsageRecords(UserRecords):
@@ -62,3 +77,24 @@ class UsageRecords(UserRecords):
             for r in rows[:limit]
         ]
         return items, (rows[limit - 1].id if len(rows) > limit else None)
+
+    async def pdfs_per_day(self, user_id: str, days: int = 30) -> list[tuple[date, int]]:
+        """PDFs the user made on each of the last `days` UTC days (today last, from this
+        store's clock), days without any included; at most `MAX_DAYS`."""
+        days = max(1, min(days, MAX_DAYS))
+        first = self.clock().astimezone(UTC).date() - timedelta(days=days - 1)
+        since = datetime.combine(first, time.min, tzinfo=UTC)
+        day = _utc_day(usage_events.c.created_at, self.engine.dialect.name).label("day")
+        query = (
+            select(day, func.count().label("pdfs"))
+            .where(
+                usage_events.c.user_id == user_id,
+                usage_events.c.kind == "job",
+                usage_events.c.created_at >= since,
+            )
+            .group_by(day)
+        )
+        async with self.engine.connect() as conn:
+            counted = {r.day: int(r.pdfs) for r in await conn.execute(query)}
+        every = (first + timedelta(days=n) for n in range(days))
+        return [(d, counted.get(d.isoformat(), 0)) for d in every]

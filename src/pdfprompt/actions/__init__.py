@@ -1,7 +1,9 @@
 """What a person or a program does with pdfprompt — submit, revise, delete, follow and
-share documents, send a PDF — written once for the HTTP API (`api/`) and the pages
-(`web/`), over the services the composition root built."""
+share documents, send a PDF, issue and revoke API keys, register webhooks — written once
+for the HTTP API (`api/`) and the pages (`web/`), over the services the composition root
+built."""
 
+from pdfprompt.actions.cursors import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.actions.delivery import pdf_response, sends_document
 from pdfprompt.actions.documents import (
     JobDeleted,
@@ -16,25 +18,42 @@ from pdfprompt.actions.documents import (
     submit,
 )
 from pdfprompt.actions.errors import STATUS_BY_CODE, TITLES, status_of
-from pdfprompt.actions.shares import MAX_SHARE_EXPIRY_S, longest_share_s, share_file
+from pdfprompt.actions.keys import issue_key, revoke_key
+from pdfprompt.actions.shares import (
+    MAX_SHARE_EXPIRY_S,
+    longest_share_s,
+    send_shared,
+    share_file,
+    shared_file,
+)
+from pdfprompt.actions.webhooks import add_webhook, change_webhook, redeliver
 
 __all__ = [
     "MAX_SHARE_EXPIRY_S",
+    "NUMERIC_CURSOR",
     "STATUS_BY_CODE",
     "TITLES",
     "JobDeleted",
+    "add_webhook",
     "cancel_document",
+    "change_webhook",
     "check_input_size",
     "check_prompt",
     "delete_document",
     "document_file",
+    "integer_cursor",
+    "issue_key",
     "job_changes",
     "longest_share_s",
     "pdf_response",
     "prompt_limit",
+    "redeliver",
     "revise",
+    "revoke_key",
+    "send_shared",
     "sends_document",
     "share_file",
+    "shared_file",
     "status_of",
     "submit",
 ]

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from pdfprompt import actions
+from pdfprompt.actions import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.api.auth import AccountHolder, Svc
-from pdfprompt.api.body import NUMERIC_CURSOR, integer_cursor, json_body
+from pdfprompt.api.body import json_body
 from pdfprompt.api.openapi import problems
 from pdfprompt.api.schemas import IssuedKeyOut, KeyIn, KeyList, KeyOut
-from pdfprompt.domain import ForbiddenError, NotFoundError
 
 router = APIRouter(prefix="/v1")
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # a month: 2026-11
@@ -49,28 +50,13 @@ async def create_key(
     """A new key for the caller; the whole key is in this answer only. A key can give no
     more than it has: its scopes are a subset of the caller's (the caller's when not
     named) and it expires no later than the caller's key (then, when not named)."""
-    scopes = tuple(dict.fromkeys(body.scopes)) if body.scopes is not None else caller.scopes
-    beyond = [s for s in scopes if s not in caller.scopes]
-    if beyond:
-        raise ForbiddenError(
-            f"scopes: this API key cannot give scopes it does not have ({', '.join(beyond)})",
-            field="scopes",
-        )
-    issued = await svc.accounts.create_key(
-        caller.user_id,
-        name=body.name,
-        scopes=scopes,
-        expires_in_s=body.expires_in_s,
-        not_after=caller.expires_at,
-        max_live=svc.settings.max_keys_per_user,
+    issued = await actions.issue_key(
+        svc, caller, name=body.name, scopes=body.scopes, expires_in_s=body.expires_in_s
     )
     return IssuedKeyOut(**issued.listed, key=issued.secret)
 
 
 @router.delete("/keys/{key_id}", status_code=204)
 async def revoke_key(key_id: str, caller: AccountHolder, svc: Svc) -> Response:
-    try:
-        await svc.accounts.revoke_key(key_id, caller.user_id)
-    except NotFoundError:
-        raise NotFoundError(f"key {key_id} not found") from None
+    await actions.revoke_key(svc, caller.user_id, key_id)
     return Response(status_code=204)

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from pdfprompt.accounts import Principal
+from pdfprompt.actions import NUMERIC_CURSOR
 from pdfprompt.api.auth import authenticated
 from pdfprompt.api.services import services
 from pdfprompt.domain import InvalidInputError, MalformedBodyError, PayloadTooLargeError
@@ -30,7 +31,6 @@ M = TypeVar("M", bound=BaseModel)
 SMALL_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 40
-NUMERIC_CURSOR = r"^[0-9]{1,18}$"  # ASCII digits that fit a 64-bit integer
 _INTEGER = re.compile(NUMERIC_CURSOR)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -140,13 +140,3 @@ def json_body(model: type[M], limit: Limit = SMALL_BODY_BYTES) -> Any:
 
     read.__pdfprompt_body__ = model  # type: ignore[attr-defined]
     return Depends(read)
-
-
-def integer_cursor(value: str | None, field: str = "cursor") -> int | None:
-    """A numeric cursor or id from a query or path: ASCII digits that fit a 64-bit integer
-    (`str.isdigit` also passes superscripts and other scripts' digits that `int` refuses)."""
-    if value is None or value == "":
-        return None
-    if not _INTEGER.match(value):
-        raise InvalidInputError(f"{field}: not a cursor this endpoint gave", field=field)
-    return int(value)

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from pdfprompt.accounts import Share
-from pdfprompt.actions import pdf_response, sends_document, share_file
+from pdfprompt.actions import send_shared, share_file
 from pdfprompt.api.auth import FileReader, Svc
 from pdfprompt.api.body import json_body
 from pdfprompt.api.jobs import PDF_ANSWERS
 from pdfprompt.api.openapi import problems
 from pdfprompt.api.schemas import ShareIn, ShareList, ShareOut
-from pdfprompt.domain import GoneError, NotFoundError
 
 router = APIRouter()
 
@@ -74,20 +73,4 @@ async def download_shared(request: Request, token: str, svc: Svc) -> Response:
     """The shared PDF, no API key: 404 for a link that never was, 410 for one that expired,
     was revoked or is used up. Each answer that sends the document counts as one download,
     by one conditional update, so concurrent downloads never pass the limit."""
-    limit = svc.settings.share_rate_limit_per_minute
-    if limit and request.client is not None:
-        who = "this server, for shared links from one address,"
-        await svc.rate_limiter.hit(f"share-ip:{request.client.host}", limit, who)
-    if len(token) > 64:
-        raise NotFoundError("no such link")
-    user_id, file_id = await svc.shares.find(token)
-    try:
-        file = await svc.jobs.get_file(file_id, user_id)
-        response = await pdf_response(svc.storage, file, request)
-    except NotFoundError:
-        # Nothing internal (the storage key names the owner) in an anonymous answer.
-        raise GoneError("the shared file is no longer available") from None
-    if sends_document(response):
-        await svc.shares.take_download(token)  # GoneError when another took the last one
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return await send_shared(svc, request, token)

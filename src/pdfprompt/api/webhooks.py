@@ -7,8 +7,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from pdfprompt.actions import (
+    NUMERIC_CURSOR,
+    add_webhook,
+    change_webhook,
+    integer_cursor,
+    redeliver,
+)
 from pdfprompt.api.auth import AccountHolder, Svc
-from pdfprompt.api.body import NUMERIC_CURSOR, integer_cursor, json_body
+from pdfprompt.api.body import json_body
 from pdfprompt.api.openapi import problems
 from pdfprompt.api.schemas import (
     DeliveryList,
@@ -18,8 +25,7 @@ from pdfprompt.api.schemas import (
     WebhookOut,
     WebhookPatch,
 )
-from pdfprompt.domain import InvalidInputError, NotFoundError
-from pdfprompt.webhooks import Delivery, Webhook, check_url
+from pdfprompt.webhooks import Delivery, Webhook
 
 router = APIRouter(prefix="/v1")
 
@@ -40,8 +46,7 @@ async def create_webhook(
     caller: AccountHolder, body: Annotated[WebhookIn, json_body(WebhookIn)], svc: Svc
 ) -> WebhookOut:
     """A new endpoint for the events named; its signing secret is in this answer only."""
-    url = await check_url(body.url, svc.webhook_rule)
-    hook = await svc.webhooks.create(caller.user_id, url, body.events, body.description)
+    hook = await add_webhook(svc, caller.user_id, body.url, body.events, body.description)
     return _out(hook)
 
 
@@ -64,11 +69,11 @@ async def update_webhook(
 ) -> WebhookOut:
     """Change the URL, events or description; `enabled` turns delivery off (pending
     deliveries are given up) or back on; `rotate_secret` answers with a new secret."""
-    url = await check_url(body.url, svc.webhook_rule) if body.url is not None else None
-    hook = await svc.webhooks.update(
+    hook = await change_webhook(
+        svc,
         caller.user_id,
         webhook_id,
-        url=url,
+        url=body.url,
         events=body.events,
         description=body.description,
         enabled=body.enabled,
@@ -112,11 +117,5 @@ async def retry_delivery(
     webhook_id: str, delivery_id: str, caller: AccountHolder, svc: Svc
 ) -> DeliveryOut:
     """Send an ended delivery again (same event, same id), with a new retry window."""
-    try:
-        number = integer_cursor(delivery_id, "delivery_id")
-    except InvalidInputError:
-        number = None
-    if number is None:
-        raise NotFoundError("no such delivery")
-    delivery = await svc.webhook_outbox.redeliver(caller.user_id, webhook_id, number)
+    delivery = await redeliver(svc, caller.user_id, webhook_id, delivery_id)
     return _delivery_out(delivery)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from pdfprompt.web import accounts, documents, kit
+from pdfprompt.web import accounts, documents, keys, kit, shares, usage, webhooks
 
 _STATIC = Path(__file__).with_name("static")
 
@@ -45,5 +45,13 @@ def install_web(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, _not_a_page)
     app.mount("/static", _Static(directory=_STATIC), name="static")
+    # `/s/{token}` is the API's: a browser asking for it gets the public share page, whose
+    # route matches only requests preferring HTML and goes before the API's routes; every
+    # other client still reaches the API's route and its PDF (`web/shares.py`).
+    app.router.routes[:0] = shares.for_browsers.routes
     app.include_router(accounts.router)
     app.include_router(documents.router)
+    app.include_router(shares.router)
+    app.include_router(usage.router)
+    app.include_router(keys.router)
+    app.include_router(webhooks.router)
