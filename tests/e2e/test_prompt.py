@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.jobs import read_sse, wait_final
-from tests.support.llm import SECRET, fake_llm, llm_env
+from tests.support.llm import SECRET, control, fake_llm, llm_env
 from tests.support.processes import Process, create_key, service_env, start_server
 from tests.support.render import pdf_text
 
@@ -34,15 +33,11 @@ def llm_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc
             server.stop()
 
 
-def _control(fake_url: str, **body: Any) -> None:
-    httpx.post(f"{fake_url}/_control", json=body, timeout=5).raise_for_status()
-
-
 def test_a_prompt_is_written_by_the_model_with_progress(
     llm_service: tuple[Process, str, Path],
 ) -> None:
     server, fake_url, tmp = llm_service
-    _control(fake_url, reset=True, behaviours={"model:fake-large": "500"}, chunk_ms=40)
+    control(fake_url, reset=True, behaviours={"model:fake-large": "500"}, chunk_ms=40)
     env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
     key = create_key(env, "writer@example.com")
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
@@ -70,7 +65,7 @@ def test_all_keys_cooling_requeues_until_the_key_is_free(
     llm_service: tuple[Process, str, Path],
 ) -> None:
     server, fake_url, tmp = llm_service
-    _control(fake_url, reset=True, behaviours={SECRET: "429:3"}, chunk_ms=0)
+    control(fake_url, reset=True, behaviours={SECRET: "429:3"}, chunk_ms=0)
     env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
     key = create_key(env, "cooling@example.com")
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
@@ -84,7 +79,7 @@ def test_all_keys_cooling_requeues_until_the_key_is_free(
         # Back in the queue, waiting for the key, without using up an attempt.
         assert seen["status"] == "queued" and seen["error"]["code"] == "llm_keys_cooling"
         assert seen["attempts"] == 0
-        _control(fake_url, behaviours={SECRET: "answer"})
+        control(fake_url, behaviours={SECRET: "answer"})
         started = time.monotonic()
         done, _ = wait_final(c, job["id"], timeout_s=30)
         assert done["status"] == "succeeded" and done["attempts"] == 1
@@ -117,7 +112,7 @@ def test_key_states_are_reported_without_the_key(llm_service: tuple[Process, str
 
 def test_revise_edits_the_previous_html(llm_service: tuple[Process, str, Path]) -> None:
     server, fake_url, tmp = llm_service
-    _control(fake_url, reset=True, behaviours={}, chunk_ms=0)
+    control(fake_url, reset=True, behaviours={}, chunk_ms=0)
     env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
     key = create_key(env, "reviser@example.com")
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:

@@ -17,10 +17,8 @@ import pytest
 
 from tests.support.documents import (
     PROMPT_LIMIT,
-    control,
     documents_service,
     events,
-    fake_llm,
     field_error,
     finished,
     made,
@@ -28,6 +26,7 @@ from tests.support.documents import (
     person_on_plan,
     submit,
 )
+from tests.support.llm import control, fake_llm
 from tests.support.processes import Process
 from tests.support.web import CSP, assert_page_headers, csrf, post
 
@@ -36,7 +35,7 @@ FRAMED_CSP = "frame-ancestors 'self'"
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fake_llm(tmp_path_factory.mktemp("fake-llm")) as url:
+    with fake_llm(tmp_path_factory.mktemp("fake-llm"), "--stream", "--chunk-ms", "5") as url:
         yield url
 
 

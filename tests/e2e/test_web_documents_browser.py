@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright import sync_api
 
-from tests.support.documents import control, documents_service, fake_llm
+from tests.support.documents import documents_service
+from tests.support.llm import control, fake_llm
 from tests.support.processes import Process
 from tests.support.web import PASSWORD, chromium, look_at, new_context
 
@@ -35,7 +36,9 @@ document.addEventListener("DOMContentLoaded", () => {
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fake_llm(tmp_path_factory.mktemp("fake-llm-browser")) as url:
+    with fake_llm(
+        tmp_path_factory.mktemp("fake-llm-browser"), "--stream", "--chunk-ms", "5"
+    ) as url:
         yield url
 
 

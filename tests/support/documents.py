@@ -8,8 +8,6 @@ import contextlib
 import itertools
 import json
 import re
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.databases import free_port
-from tests.support.processes import PDFPROMPT, Process, cli, serving
+from tests.support.llm import llm_env
+from tests.support.processes import Process, cli, serving
 from tests.support.web import PASSWORD, client, csrf, post, sign_in, sign_up
 
-LLM_KEY = "sk-web-documents-test"
 PROMPT_LIMIT = 300
 PLANS = f"""
 [plans.writer]
@@ -52,42 +49,6 @@ _addresses = itertools.count(1)
 
 
 @contextlib.contextmanager
-def fake_llm(tmp: Path) -> Iterator[str]:
-    """`pdfprompt dev fake-llm` on a free port (streaming); its base URL."""
-    port = free_port()
-    with open(tmp / "fake-llm.log", "wb") as log:
-        fake = subprocess.Popen(
-            [PDFPROMPT, "dev", "fake-llm", "--port", str(port), "--stream", "--chunk-ms", "5"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{url}/_calls", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or fake.poll() is not None:
-                        raise AssertionError("the fake LLM did not start") from None
-                    time.sleep(0.05)
-            yield url
-        finally:
-            fake.terminate()  # a request left hanging holds it up: then it is killed
-            try:
-                fake.wait(5)
-            except subprocess.TimeoutExpired:
-                fake.kill()
-                fake.wait(5)
-
-
-def control(fake_url: str, **body: Any) -> None:
-    """Change what the fake LLM does (`behaviours`, `latency_ms`, `chunk_ms`, `reset`)."""
-    httpx.post(f"{fake_url}/_control", json=body, timeout=5).raise_for_status()
-
-
-@contextlib.contextmanager
 def documents_service(
     request: pytest.FixtureRequest, tmp: Path, database: str, fake_url: str
 ) -> Iterator[tuple[Process, dict[str, str]]]:
@@ -103,9 +64,7 @@ def documents_service(
         PDFPROMPT_SIGNUP_PLAN="writer",
         PDFPROMPT_TRUSTED_PROXIES="127.0.0.1",
         PDFPROMPT_MAX_ATTEMPTS="1",
-        OPENROUTER_API_KEY=LLM_KEY,
-        OPENROUTER_BASE_URL=f"{fake_url}/v1",
-        PDFPROMPT_LLM_MODELS="fake-large",
+        **llm_env(fake_url),
     ) as served:
         yield served
 

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -41,8 +42,17 @@ def fake_llm(tmp: Path, *args: str) -> Iterator[str]:
                     time.sleep(0.1)
             yield url
         finally:
-            fake.terminate()
-            fake.wait(10)
+            fake.terminate()  # a request left hanging holds it up: then it is killed
+            try:
+                fake.wait(5)
+            except subprocess.TimeoutExpired:
+                fake.kill()
+                fake.wait(5)
+
+
+def control(fake_url: str, **body: Any) -> None:
+    """Change what the fake LLM does (`behaviours`, `latency_ms`, `chunk_ms`, `reset`)."""
+    httpx.post(f"{fake_url}/_control", json=body, timeout=5).raise_for_status()
 
 
 def llm_env(url: str) -> dict[str, str]:
