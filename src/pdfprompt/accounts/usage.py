@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, func, select
 
-from pdfprompt.accounts.users import UserRecords
-from pdfprompt.db import stored_bytes, usage_counters, usage_events
+from pdfprompt.accounts.users import COLUMNS, User, UserRecords, user_of
+from pdfprompt.db import stored_bytes, usage_counters, usage_events, users, write_transaction
 from pdfprompt.domain import Plan, period_bounds
+
+MAX_FOUND = 100  # the most users one search lists
+_SEARCH_CHARS = 320  # a longer search text is cut to this (an email's longest)
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """A user as an administrator's list shows them: with this period's PDFs."""
+
+    user: User
+    pdfs_this_month: int
 
 
 class UsageRecords(UserRecords):
@@ -62,3 +74,41 @@ class UsageRecords(UserRecords):
             for r in rows[:limit]
         ]
         return items, (rows[limit - 1].id if len(rows) > limit else None)
+
+    async def search_users(
+        self, text: str = "", *, limit: int = MAX_FOUND
+    ) -> tuple[list[UserSummary], bool]:
+        """Users whose email contains `text` (any when empty; `%`, `_` and the like match
+        only themselves), newest first, at most `limit`, with this period's PDFs used; and
+        whether more matched."""
+        wanted = text.strip().lower()[:_SEARCH_CHARS]
+        counter = and_(
+            usage_counters.c.user_id == users.c.id, usage_counters.c.period == self.period()
+        )
+        query = (
+            select(*COLUMNS, func.coalesce(usage_counters.c.used, 0).label("pdfs"))
+            .select_from(users.outerjoin(usage_counters, counter))
+            .order_by(users.c.id.desc())
+            .limit(limit + 1)
+        )
+        if wanted:
+            query = query.where(users.c.email.contains(wanted, autoescape=True))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found = [UserSummary(user_of(r), int(r.pdfs)) for r in rows[:limit]]
+        return found, len(rows) > limit
+
+    async def delete_usage_history(self, user_id: str, *, limit: int = 1000) -> int:
+        """Delete up to `limit` of the user's usage history rows (one short transaction);
+        how many. Called until it returns 0 before the user is deleted."""
+        batch = (
+            select(usage_events.c.id)
+            .where(usage_events.c.user_id == user_id)
+            .order_by(usage_events.c.user_id, usage_events.c.period, usage_events.c.id)
+            .limit(limit)
+        )
+        async with write_transaction(self.engine) as conn:
+            ids = list((await conn.execute(batch)).scalars())
+            if ids:
+                await conn.execute(delete(usage_events).where(usage_events.c.id.in_(ids)))
+        return len(ids)

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from pdfprompt.web import accounts
+from pdfprompt.web import account_settings, accounts, admin, links
 
 _STATIC = Path(__file__).with_name("static")
 
@@ -22,6 +22,10 @@ class _Static(StaticFiles):
 
 
 def install_web(app: FastAPI) -> None:
-    """The pages (`/`, `/signup`, `/signin`, `/signout`) and `/static/` on `app`."""
+    """The pages (`/`, `/signup`, `/signin`, `/signout`, `/account/…`, `/signin/link/…`,
+    `/admin…`) and `/static/` on `app`."""
     app.mount("/static", _Static(directory=_STATIC), name="static")
     app.include_router(accounts.router)
+    app.include_router(account_settings.router)
+    app.include_router(links.router)
+    app.include_router(admin.router)
