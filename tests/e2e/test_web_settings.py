@@ -214,6 +214,9 @@ def test_a_sign_in_link_works_once_then_lets_the_person_choose_a_password(
             assert post(other, path, csrf=csrf(other.get("/signin"))).status_code == 410
             assert not _signed_in(other)
 
+        account = c.get("/account")  # no password yet: the page offers the choice
+        assert 'href="/account/choose-password"' in account.text
+        assert 'action="/account/password"' not in account.text
         form = c.get("/account/choose-password")
         assert form.status_code == 200
         choice = csrf(form)
@@ -228,7 +231,9 @@ def test_a_sign_in_link_works_once_then_lets_the_person_choose_a_password(
             c, "/account/choose-password", csrf=choice, password=PASSWORD, confirm=PASSWORD
         )
         assert (chosen.status_code, chosen.headers["location"]) == (303, "/account?done=chosen")
-        assert "Your password is set" in c.get("/account?done=chosen").text
+        account = c.get("/account?done=chosen")
+        assert "Your password is set" in account.text
+        assert 'action="/account/password"' in account.text  # now it can be changed
         # The choice was used: the form now sends to the account page.
         again = c.get("/account/choose-password")
         assert (again.status_code, again.headers["location"]) == (303, "/account")

@@ -135,7 +135,7 @@ class Chart:
     height: int
     bars: list[Bar]
     ticks: list[tuple[float, int]]  # (y, value) of the horizontal lines
-    hours: list[tuple[float, str]]  # (x, label) under the bars
+    hours: list[tuple[float, str, str]]  # (x, label, text-anchor) under the bars
     left: int
     bottom: float
     summary: str
@@ -150,7 +150,7 @@ def chart_of(hours: list[HourStats]) -> Chart:
     bar_w = slot * 0.38
     bottom = top + plot_h
     bars: list[Bar] = []
-    labels: list[tuple[float, str]] = []
+    labels: list[tuple[float, str, str]] = []
     for i, hour in enumerate(hours):
         x = left + i * slot + slot * 0.1
         when = "in the last hour" if hour.hours_ago == 0 else f"{hour.hours_ago} h ago"
@@ -166,9 +166,10 @@ def chart_of(hours: list[HourStats]) -> Chart:
                     f"{value} {kind} {when}",
                 )
             )
-        if hour.hours_ago % 6 == 0:
-            text = "now" if hour.hours_ago == 0 else f"-{hour.hours_ago} h"
-            labels.append((round(x + bar_w, 1), text))
+        if hour.hours_ago == 0:
+            labels.append((float(left + plot_w), "now", "end"))
+        elif hour.hours_ago % 6 == 0:
+            labels.append((round(x + bar_w, 1), f"-{hour.hours_ago} h", "middle"))
     ticks = [(round(bottom - plot_h * v / scale, 1), v) for v in (0, scale // 2, scale)]
     ended = sum(h.finished for h in hours)
     failed = sum(h.failed for h in hours)
