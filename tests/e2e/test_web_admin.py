@@ -89,6 +89,9 @@ def test_admin_searches_changes_a_plan_disables_and_enables(
         assert none.status_code == 200 and _emails(none) == []
         long = c.get("/admin", params={"q": "x" * 1000})
         assert long.status_code == 400 and 'id="q-error"' in long.text
+        for hostile in ("\x00", "a\x00b"):
+            assert 400 <= c.get("/admin", params={"q": hostile, "who": hostile}).status_code < 500
+        assert c.get("/admin", params={"done": "plan", "who": "no-such-id"}).status_code == 200
         # The row shows plan, status and this month's PDFs.
         with target.api(server) as api:
             finished_job(api)
@@ -108,6 +111,8 @@ def test_admin_searches_changes_a_plan_disables_and_enables(
         assert bad.status_code == 422 and "o plan named" in bad.text
         unknown = post(c, "/admin/users/no-such-user/plan", csrf=token, plan="classic")
         assert unknown.status_code == 404
+        nul = post(c, "/admin/users/%00/disable", csrf=token)
+        assert nul.status_code == 404
         assert post(c, f"/admin/users/{target.id}/plan", plan="starter").status_code == 403
         assert post(c, f"/admin/users/{admin.id}/disable", csrf=token).status_code == 409
 
