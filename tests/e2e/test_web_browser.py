@@ -47,7 +47,7 @@ def test_sign_up_and_in_through_the_real_pages(service: tuple[Process, dict[str,
             # The stylesheet loaded under the page's Content-Security-Policy.
             font = page.evaluate("getComputedStyle(document.body).fontFamily")
             assert "system-ui" in font
-            page.get_by_role("button", name="Sign out").click()
+            page.get_by_role("button", name="Sign out", exact=True).click()
             page.wait_for_url(f"{server.base_url}/signin")
             page.get_by_label("Email").fill("browser@example.com")
             page.get_by_label("Password").fill(PASSWORD)

@@ -246,7 +246,8 @@ async def test_disabled_users_and_sign_out_everywhere(engine: AsyncEngine) -> No
     with pytest.raises(NotFoundError):  # no new session for a disabled user
         await store.create(bob.id)
     await accounts.set_disabled(bob.id, False)
-    assert await store.resolve(bob_token) is not None  # disabling did not revoke it
+    assert await store.resolve(bob_token) is None  # disabling ended it for good
+    bob_token, _ = await store.create(bob.id)
 
     await accounts.set_admin(bob.id, True)
     resolved = await store.resolve(bob_token)

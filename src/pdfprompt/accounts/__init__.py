@@ -14,7 +14,8 @@ from pdfprompt.accounts.ratelimit import (
     RedisRateLimiter,
     rate_limiter_for,
 )
-from pdfprompt.accounts.sessions import SessionStore, WebSession, prune_sessions
+from pdfprompt.accounts.session_rows import WebSession
+from pdfprompt.accounts.sessions import SessionStore, prune_sessions
 from pdfprompt.accounts.shares import Share, ShareStore
 from pdfprompt.accounts.store import AccountStore
 from pdfprompt.accounts.users import MAX_EMAIL_CHARS, WRONG_PASSWORD, User

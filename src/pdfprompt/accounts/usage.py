@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, func, literal_column, select
+from sqlalchemy import String, and_, delete, func, literal_column, select
 from sqlalchemy.sql.expression import ColumnElement
 
-from pdfprompt.accounts.users import UserRecords
-from pdfprompt.db import stored_bytes, usage_counters, usage_events
+from pdfprompt.accounts.users import COLUMNS, User, UserRecords, user_of
+from pdfprompt.db import stored_bytes, usage_counters, usage_events, users, write_transaction
 from pdfprompt.domain import Plan, period_bounds
 
 MAX_DAYS = 366
@@ -24,6 +25,18 @@ def _utc_day(column: ColumnElement[datetime], dialect: str) -> ColumnElement[str
         return func.substr(column, literal_column("1"), literal_column("10"), type_=String)
     utc = func.timezone(literal_column("'UTC'"), column)
     return func.to_char(utc, literal_column("'YYYY-MM-DD'"), type_=String)
+
+
+MAX_FOUND = 100  # the most users one search lists
+_SEARCH_CHARS = 320  # a longer search text is cut to this (an email's longest)
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """A user as an administrator's list shows them: with this period's PDFs."""
+
+    user: User
+    pdfs_this_month: int
 
 
 class UsageRecords(UserRecords):
@@ -98,3 +111,41 @@ class UsageRecords(UserRecords):
             counted = {r.day: int(r.pdfs) for r in await conn.execute(query)}
         every = (first + timedelta(days=n) for n in range(days))
         return [(d, counted.get(d.isoformat(), 0)) for d in every]
+
+    async def search_users(
+        self, text: str = "", *, limit: int = MAX_FOUND
+    ) -> tuple[list[UserSummary], bool]:
+        """Users whose email contains `text` (any when empty; `%`, `_` and the like match
+        only themselves), newest first, at most `limit`, with this period's PDFs used; and
+        whether more matched."""
+        wanted = text.strip().lower()[:_SEARCH_CHARS]
+        counter = and_(
+            usage_counters.c.user_id == users.c.id, usage_counters.c.period == self.period()
+        )
+        query = (
+            select(*COLUMNS, func.coalesce(usage_counters.c.used, 0).label("pdfs"))
+            .select_from(users.outerjoin(usage_counters, counter))
+            .order_by(users.c.id.desc())
+            .limit(limit + 1)
+        )
+        if wanted:
+            query = query.where(users.c.email.contains(wanted, autoescape=True))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found = [UserSummary(user_of(r), int(r.pdfs)) for r in rows[:limit]]
+        return found, len(rows) > limit
+
+    async def delete_usage_history(self, user_id: str, *, limit: int = 1000) -> int:
+        """Delete up to `limit` of the user's usage history rows (one short transaction);
+        how many. Called until it returns 0 before the user is deleted."""
+        batch = (
+            select(usage_events.c.id)
+            .where(usage_events.c.user_id == user_id)
+            .order_by(usage_events.c.user_id, usage_events.c.period, usage_events.c.id)
+            .limit(limit)
+        )
+        async with write_transaction(self.engine) as conn:
+            ids = list((await conn.execute(batch)).scalars())
+            if ids:
+                await conn.execute(delete(usage_events).where(usage_events.c.id.in_(ids)))
+        return len(ids)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +22,14 @@ from pdfprompt.accounts.passwords import (
 )
 from pdfprompt.accounts.plans import PlanLookups
 from pdfprompt.accounts.principals import PrincipalCache, announce_change
-from pdfprompt.db import conflict_on_duplicate, usage_events, users, write_transaction
+from pdfprompt.db import (
+    conflict_on_duplicate,
+    db_now,
+    sessions,
+    usage_events,
+    users,
+    write_transaction,
+)
 from pdfprompt.domain import InvalidInputError, NotFoundError, UnauthorizedError, new_id
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -44,7 +51,7 @@ class User:
 
 
 # What a `User` is read from: never the password's hash itself.
-_COLUMNS = (
+COLUMNS = (
     users.c.id,
     users.c.email,
     users.c.plan,
@@ -55,8 +62,9 @@ _COLUMNS = (
 )
 
 
-def _user(row: Row[Any]) -> User:
-    return User(**row._mapping)
+def user_of(row: Row[Any]) -> User:
+    """The `User` of a row read with `COLUMNS` (and perhaps more)."""
+    return User(**{c.key: row._mapping[c.key] for c in COLUMNS})
 
 
 class UserRecords(PlanLookups):
@@ -89,24 +97,24 @@ class UserRecords(PlanLookups):
 
     async def get_user(self, user_id: str) -> User:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(*_COLUMNS).where(users.c.id == user_id))).first()
+            row = (await conn.execute(select(*COLUMNS).where(users.c.id == user_id))).first()
         if row is None:
             raise NotFoundError(f"user {user_id} not found")
-        return _user(row)
+        return user_of(row)
 
     async def find_user(self, email: str) -> User:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(*_COLUMNS).where(users.c.email == email.strip().lower()))
+                await conn.execute(select(*COLUMNS).where(users.c.email == email.strip().lower()))
             ).first()
         if row is None:
             raise NotFoundError(f"no user with email {email}")
-        return _user(row)
+        return user_of(row)
 
     async def list_users(self) -> list[User]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(*_COLUMNS).order_by(users.c.id))).all()
-        return [_user(r) for r in rows]
+            rows = (await conn.execute(select(*COLUMNS).order_by(users.c.id))).all()
+        return [user_of(r) for r in rows]
 
     async def set_plan(self, user_id: str, plan: str) -> None:
         """Move a user to another plan; the change is appended to their usage history."""
@@ -132,10 +140,32 @@ class UserRecords(PlanLookups):
         self._principals.forget(user_id=user_id)
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        """Let a user in or not. Disabling stops their keys (here at once, in other
+        processes when they hear of it or their cache's time is up) and ends their browser
+        sessions and sign-in links for good: enabling them again brings none back."""
         async with write_transaction(self.engine) as conn:
             await conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
+            if disabled:
+                await conn.execute(
+                    update(sessions)
+                    .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+                    .values(revoked_at=db_now())
+                )
             await announce_change(conn, f"user:{user_id}")
         self._principals.forget(user_id=user_id)
+
+    async def delete_user(self, user_id: str) -> None:
+        """Delete the user's row, and by cascade what is left of theirs (keys, sessions,
+        usage counters, and anything the caller did not delete first); their cached
+        principals are forgotten here and in the other processes. Delete what may be large
+        (documents, deliveries, usage history) in batches before, so that this transaction
+        stays short. `NotFoundError` when there is no such user."""
+        async with write_transaction(self.engine) as conn:
+            done = await conn.execute(delete(users).where(users.c.id == user_id))
+            await announce_change(conn, f"user:{user_id}")
+        self._principals.forget(user_id=user_id)
+        if done.rowcount != 1:
+            raise NotFoundError(f"user {user_id} not found")
 
     async def set_admin(self, user_id: str, admin: bool) -> None:
         """Give a user the admin area of the web pages, or take it away."""

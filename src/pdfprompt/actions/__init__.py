@@ -1,8 +1,10 @@
 """What a person or a program does with pdfprompt — submit, revise, delete, follow and
-share documents, send a PDF, issue and revoke API keys, register webhooks — written once
-for the HTTP API (`api/`) and the pages (`web/`), over the services the composition root
-built."""
+share documents, send a PDF, issue and revoke API keys, register webhooks, delete an
+account — and the queue's figures an operator reads, written once for the HTTP API
+(`api/`), the pages (`web/`) and the command (`cli/`), over the services the composition
+root built."""
 
+from pdfprompt.actions.account import delete_account
 from pdfprompt.actions.cursors import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.actions.delivery import pdf_response, sends_document
 from pdfprompt.actions.documents import (
@@ -19,6 +21,7 @@ from pdfprompt.actions.documents import (
 )
 from pdfprompt.actions.errors import STATUS_BY_CODE, TITLES, status_of
 from pdfprompt.actions.keys import issue_key, revoke_key
+from pdfprompt.actions.queue import WINDOWS, QueueFigures, percent, queue_figures, seconds
 from pdfprompt.actions.shares import (
     MAX_SHARE_EXPIRY_S,
     longest_share_s,
@@ -33,12 +36,15 @@ __all__ = [
     "NUMERIC_CURSOR",
     "STATUS_BY_CODE",
     "TITLES",
+    "WINDOWS",
     "JobDeleted",
+    "QueueFigures",
     "add_webhook",
     "cancel_document",
     "change_webhook",
     "check_input_size",
     "check_prompt",
+    "delete_account",
     "delete_document",
     "document_file",
     "integer_cursor",
@@ -46,10 +52,13 @@ __all__ = [
     "job_changes",
     "longest_share_s",
     "pdf_response",
+    "percent",
     "prompt_limit",
+    "queue_figures",
     "redeliver",
     "revise",
     "revoke_key",
+    "seconds",
     "send_shared",
     "sends_document",
     "share_file",

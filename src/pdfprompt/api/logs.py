@@ -1,5 +1,6 @@
-"""What the service writes to its logs about requests names no secret: share-link tokens
-in paths and secret-looking query parameters are replaced before a line is written."""
+"""What the service writes to its logs about requests names no secret: share-link and
+sign-in-link tokens in paths and secret-looking query parameters are replaced before a
+line is written."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import re
 
 REDACTED = "[redacted]"
-_SHARE_PATH = re.compile(r"(/s/)[^/?#\s]+")
+_SHARE_PATH = re.compile(r"(/s/|/signin/link/)[^/?#\s]+")
 _SECRET_QUERY = re.compile(
     r"([?&](?:token|key|api_key|secret|password|signature|sig|code)=)[^&#\s]*", re.I
 )

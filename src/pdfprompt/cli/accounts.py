@@ -1,4 +1,5 @@
-"""`pdfprompt users` and `pdfprompt keys`: people, their plans and their API keys."""
+"""`pdfprompt users` and `pdfprompt keys`: people, their plans, their API keys, and the
+one-time links that let them into the web pages."""
 
 from __future__ import annotations
 
@@ -10,16 +11,23 @@ from collections.abc import Awaitable, Callable
 
 from pdfprompt.accounts import ALL_SCOPES, AccountStore, check_password_rules
 from pdfprompt.cli.common import SubParsers
-from pdfprompt.domain import InvalidInputError, NotFoundError
+from pdfprompt.domain import ConflictError, InvalidInputError, NotFoundError
 from pdfprompt.settings import Settings
 
-Action = Callable[[argparse.Namespace, AccountStore], Awaitable[None]]
+# A command of these groups: the parsed arguments, the account store and the settings.
+Action = Callable[[argparse.Namespace, AccountStore, Settings], Awaitable[None]]
 
 
 def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="user administration")
     us = users.add_subparsers(dest="users_command", required=True)
-    uc = us.add_parser("create", help="create a user and print an API key as the last line")
+    uc = us.add_parser(
+        "create",
+        help=(
+            "create a user and print an API key as the last line; without --password, "
+            "also a one-time sign-in link to the web pages"
+        ),
+    )
     uc.add_argument("email")
     uc.add_argument("--plan", default=None)
     uc.add_argument(
@@ -36,7 +44,9 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     sp_.add_argument("email")
     sp_.add_argument("plan")
     sp_.set_defaults(action=_set_plan)
-    dis = us.add_parser("disable", help="disable a user; their keys stop working")
+    dis = us.add_parser(
+        "disable", help="disable a user; their keys stop working, their browser sessions end"
+    )
     dis.add_argument("email")
     dis.set_defaults(action=_disable)
     ena = us.add_parser("enable", help="enable a disabled user again")
@@ -46,6 +56,25 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     adm.add_argument("email")
     adm.add_argument("--off", action="store_true", help="take it away instead")
     adm.set_defaults(action=_set_admin)
+    lnk = us.add_parser(
+        "link",
+        help=(
+            "print a new one-time sign-in link to the web pages as the last line (valid 24 "
+            "hours; the person then chooses a password), ending the user's earlier links"
+        ),
+    )
+    lnk.add_argument("email")
+    lnk.set_defaults(action=_sign_in_link)
+    dl = us.add_parser(
+        "delete",
+        help=(
+            "delete a user and everything of theirs: documents and stored files, share "
+            "links, API keys, webhooks, sessions and usage"
+        ),
+    )
+    dl.add_argument("email")
+    dl.add_argument("--yes", action="store_true", help="confirm: nothing can bring it back")
+    dl.set_defaults(action=_delete_user)
 
     keys = sub.add_parser("keys", help="API key administration")
     ks = keys.add_subparsers(dest="keys_command", required=True)
@@ -75,7 +104,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
 
     async def main() -> None:
         async with account_store(settings) as accounts:
-            await args.action(args, accounts)
+            await args.action(args, accounts, settings)
 
     asyncio.run(main())
 
@@ -94,7 +123,9 @@ def _read_password() -> str:
     return password
 
 
-async def _create_user(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _create_user(
+    args: argparse.Namespace, accounts: AccountStore, settings: Settings
+) -> None:
     password = _read_password() if args.password else None
     user = await accounts.create_user(
         args.email, args.plan or accounts.default_plan, password=password
@@ -103,42 +134,83 @@ async def _create_user(args: argparse.Namespace, accounts: AccountStore) -> None
     print(f"created user {user.email} ({user.id}) on plan {user.plan}")
     if user.has_password:
         print("they can sign in to the web pages with the password given")
+    else:
+        print("one-time sign-in link to the web pages (works once, for 24 hours):")
+        print(await _new_link(accounts, settings, user.id))
     print("API key (shown once):")
     print(key.secret)
 
 
-async def _list_users(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _new_link(accounts: AccountStore, settings: Settings, user_id: str) -> str:
+    from pdfprompt.wiring import open_sessions
+
+    token = await open_sessions(accounts.engine, settings).create_link(user_id)
+    return f"{settings.effective_public_url}signin/link/{token}"
+
+
+async def _sign_in_link(
+    args: argparse.Namespace, accounts: AccountStore, settings: Settings
+) -> None:
+    user = await accounts.find_user(args.email)
+    if user.disabled:
+        raise ConflictError(f"{user.email} is disabled: enable them first (users enable)")
+    link = await _new_link(accounts, settings, user.id)
+    print(f"one-time sign-in link for {user.email} (works once, for 24 hours; earlier ones end):")
+    print(link)
+
+
+async def _delete_user(
+    args: argparse.Namespace, accounts: AccountStore, settings: Settings
+) -> None:
+    from pdfprompt.actions import delete_account
+    from pdfprompt.wiring import prepare_database
+
+    user = await accounts.find_user(args.email)
+    if not args.yes:
+        raise InvalidInputError(
+            f"this deletes {user.email} and everything of theirs for good; add --yes to do it"
+        )
+    svc = await prepare_database(settings)
+    try:
+        await delete_account(svc, user.id)
+    finally:
+        await svc.accounts.aclose()
+        await svc.engine.dispose()
+    print(f"{user.email} and everything of theirs are deleted")
+
+
+async def _list_users(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     for user in await accounts.list_users():
         state = "disabled" if user.disabled else "active"
         admin = "  admin" if user.is_admin else ""
         print(f"{user.id}  {user.email}  {user.plan}  {state}{admin}")
 
 
-async def _set_plan(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _set_plan(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     user = await accounts.find_user(args.email)
     await accounts.set_plan(user.id, args.plan)
     print(f"{user.email} is now on plan {args.plan}")
 
 
-async def _disable(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _disable(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     user = await accounts.find_user(args.email)
     await accounts.set_disabled(user.id, True)
     print(f"{user.email} is disabled")
 
 
-async def _enable(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _enable(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     user = await accounts.find_user(args.email)
     await accounts.set_disabled(user.id, False)
     print(f"{user.email} is enabled")
 
 
-async def _set_admin(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _set_admin(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     user = await accounts.find_user(args.email)
     await accounts.set_admin(user.id, not args.off)
     print(f"{user.email} is {'no longer' if args.off else 'now'} an admin")
 
 
-async def _create_key(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _create_key(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     user = await accounts.find_user(args.email)
     scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
     days = args.expires_in_days
@@ -152,7 +224,7 @@ async def _create_key(args: argparse.Namespace, accounts: AccountStore) -> None:
     print(key.secret)
 
 
-async def _list_keys(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _list_keys(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     user = await accounts.find_user(args.email)
     for k in await accounts.list_keys(user.id):
         state = "revoked" if k["revoked_at"] else "active"
@@ -160,7 +232,7 @@ async def _list_keys(args: argparse.Namespace, accounts: AccountStore) -> None:
         print(f"{k['id']}  pp_{k['prefix']}_…  {k['name'] or '-'}  {scopes}  {state}")
 
 
-async def _revoke_key(args: argparse.Namespace, accounts: AccountStore) -> None:
+async def _revoke_key(args: argparse.Namespace, accounts: AccountStore, settings: Settings) -> None:
     user = await accounts.find_user(args.email)
     wanted = args.key.removeprefix("pp_").split("_")[0]
     matches = [k for k in await accounts.list_keys(user.id) if wanted in (k["id"], k["prefix"])]

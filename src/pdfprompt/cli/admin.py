@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 
 from pdfprompt.cli.common import SubParsers
 from pdfprompt.settings import Settings
@@ -22,7 +23,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     plans.set_defaults(run=lambda args, settings: _plans_list(settings))
 
     stats = sub.add_parser("stats", help="queue depth, throughput, error rate and latency")
-    stats.set_defaults(run=lambda args, settings: asyncio.run(_stats(settings)))
+    stats.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    stats.set_defaults(run=lambda args, settings: asyncio.run(_stats(settings, as_json=args.json)))
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -50,35 +52,31 @@ def _plans_list(settings: Settings) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
-async def _stats(settings: Settings) -> None:
+async def _stats(settings: Settings, *, as_json: bool) -> None:
+    from pdfprompt.actions import percent, queue_figures, seconds
     from pdfprompt.wiring import prepare_database
 
     svc = await prepare_database(settings)
     try:
-        depth = await svc.jobs.queue_depth()
-        windows = [await svc.jobs.window_stats(s) for s in (3600.0, 86400.0)]
-        hooks = await svc.webhook_outbox.backlog(3600.0)
+        figures = await queue_figures(svc)
     finally:
         await svc.engine.dispose()
+    if as_json:
+        print(json.dumps(figures.as_dict()))
+        return
+    depth, hooks = figures.depth, figures.webhooks
     print(f"queue depth   queued {depth.get('queued', 0)}   running {depth.get('running', 0)}")
     print(
         f"{'window':8} {'ended':>7} {'ok':>7} {'failed':>7} {'canceled':>8} "
         f"{'per hour':>9} {'errors':>7} {'p50':>8} {'p95':>8}"
     )
-    for name, w in zip(("1 hour", "1 day"), windows, strict=True):
+    for name, w in figures.windows:
         print(
             f"{name:8} {w.finished:>7} {w.succeeded:>7} {w.failed:>7} {w.canceled:>8} "
-            f"{w.per_hour:>9.1f} {_pct(w.error_rate):>7} {_secs(w.p50_s):>8} {_secs(w.p95_s):>8}"
+            f"{w.per_hour:>9.1f} {percent(w.error_rate):>7} {seconds(w.p50_s):>8} "
+            f"{seconds(w.p95_s):>8}"
         )
     print(
         f"webhooks      pending {hooks['pending']} (due now {hooks['due']})   last hour: "
         f"delivered {hooks['succeeded']}, failed for good {hooks['failed']}"
     )
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"

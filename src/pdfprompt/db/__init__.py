@@ -42,6 +42,7 @@ from pdfprompt.db.types import (
     now_plus,
     seconds_between,
     seconds_since,
+    whole_hours,
 )
 
 __all__ = [
@@ -85,5 +86,6 @@ __all__ = [
     "webhook_attempts",
     "webhook_deliveries",
     "webhooks",
+    "whole_hours",
     "write_transaction",
 ]

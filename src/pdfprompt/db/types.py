@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, String, TypeDecorator
+from sqlalchemy import DateTime, Float, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -98,6 +98,23 @@ def _pg_seconds_between(element: seconds_between, compiler: SQLCompiler, **kw: A
 def _sqlite_seconds_between(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = _two(element, compiler, **kw)
     return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+class whole_hours(FunctionElement[int]):
+    """The whole hours in a number of seconds that is not negative (rounded down)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(whole_hours, "postgresql")
+def _pg_whole_hours(element: whole_hours, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(FLOOR(({compiler.process(element.clauses, **kw)}) / 3600.0) AS INTEGER)"
+
+
+@compiles(whole_hours, "sqlite")
+def _sqlite_whole_hours(element: whole_hours, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)}) / 3600.0 AS INTEGER)"
 
 
 def seconds_since(start: ColumnElement[Any]) -> seconds_between:

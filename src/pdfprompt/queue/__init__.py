@@ -10,6 +10,7 @@ from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import (
     CachedRender,
     Finished,
+    HourStats,
     JobPage,
     JobStore,
     NewJob,
@@ -34,6 +35,7 @@ __all__ = [
     "ORPHAN_SWEEP_EVERY_S",
     "CachedRender",
     "Finished",
+    "HourStats",
     "JobContext",
     "JobEvents",
     "JobHandler",

@@ -1,4 +1,5 @@
-"""The account pages: the account, sign-up, sign-in and sign-out.
+"""The account pages: the account, sign-up, sign-in and sign-out (the account's settings are
+in account_settings.py, sign-in links in links.py).
 
 Sign-up and enumeration: an email already taken is answered by signing the person in when
 the password is theirs, and otherwise by the same "could not make an account with these
@@ -19,12 +20,12 @@ from pdfprompt.domain import (
     UnauthorizedError,
 )
 from pdfprompt.web import security
+from pdfprompt.web.account_settings import account_page
 from pdfprompt.web.kit import (
     address,
     form_page,
     local_path,
     message,
-    page,
     pages,
     posted,
     redirect,
@@ -46,8 +47,8 @@ CANNOT_SIGN_UP = (
 @router.get("/account")
 async def account(request: Request) -> Response:
     session = await signed_in(request)
-    usage = await svc_of(request).accounts.user_usage(session.user_id)
-    return page(request, "account.html", me=session, usage=usage)
+    done = request.query_params.get("done", "")
+    return await account_page(request, session, done=done)
 
 
 @router.get("/signup")

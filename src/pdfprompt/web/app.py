@@ -11,7 +11,18 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from pdfprompt.web import accounts, documents, keys, kit, shares, usage, webhooks
+from pdfprompt.web import (
+    account_settings,
+    accounts,
+    admin,
+    documents,
+    keys,
+    kit,
+    links,
+    shares,
+    usage,
+    webhooks,
+)
 
 _STATIC = Path(__file__).with_name("static")
 
@@ -55,3 +66,6 @@ def install_web(app: FastAPI) -> None:
     app.include_router(usage.router)
     app.include_router(keys.router)
     app.include_router(webhooks.router)
+    app.include_router(account_settings.router)
+    app.include_router(links.router)
+    app.include_router(admin.router)

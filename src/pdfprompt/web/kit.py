@@ -140,16 +140,28 @@ def local_path(then: str) -> str:
 
 
 async def sign_in(request: Request, user_id: str, then: str = "/") -> Response:
+    """Start a session for the user on this browser and go to `then`."""
+    token, _ = await svc_of(request).sessions.create(
+        user_id, request.headers.get("user-agent", ""), address(request)
+    )
+    return await enter(request, token, then)
+
+
+async def enter(request: Request, token: str, then: str = "/") -> Response:
+    """Give this browser the session of `token` (ending the one it had) and go to `then`."""
     svc = svc_of(request)
     old = request.cookies.get(security.SESSION_COOKIE)
     if old:
         await svc.sessions.revoke(old)
-    token, _ = await svc.sessions.create(
-        user_id, request.headers.get("user-agent", ""), address(request)
-    )
     response = redirect(local_path(then))
     security.set_cookie(response, request, svc.settings, security.SESSION_COOKIE, token)
     response.delete_cookie(security.CSRF_COOKIE, path="/")
+    return response
+
+
+def signed_out(response: Response) -> Response:
+    """`response`, telling the browser to forget its session cookie."""
+    response.delete_cookie(security.SESSION_COOKIE, path="/")
     return response
 
 

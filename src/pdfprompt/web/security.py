@@ -24,6 +24,8 @@ CSRF_COOKIE = "pdfprompt_csrf"
 MAX_FORM_BYTES = 16 * 1024
 _MAX_FIELDS = 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Passwords are taken as typed (their own rules refuse what cannot be one).
+_SECRET_FIELDS = frozenset({"password", "confirm", "current"})
 
 HEADERS = {
     "Content-Security-Policy": (
@@ -100,6 +102,6 @@ async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[s
         raise InvalidInputError("the form could not be read", field="body") from exc
     form = {name: values[0] for name, values in parsed.items()}
     for name, value in form.items():
-        if name != "password" and name != "confirm" and _CONTROL.search(value):
+        if name not in _SECRET_FIELDS and _CONTROL.search(value):
             raise InvalidInputError(f"{name[:40]} contains a control character", field=name[:40])
     return form

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pdfprompt.wiring.admin import (
         account_store,
         open_accounts,
+        open_sessions,
         plans_in_force,
         upgrade_database,
     )
@@ -36,6 +37,7 @@ _MODULES = {
     "build_worker": "worker",
     "delivering_webhooks": "worker",
     "open_accounts": "admin",
+    "open_sessions": "admin",
     "plans_in_force": "admin",
     "prepare_database": "database",
     "process_wakeup": "worker",
@@ -52,6 +54,7 @@ __all__ = [
     "build_worker",
     "delivering_webhooks",
     "open_accounts",
+    "open_sessions",
     "plans_in_force",
     "prepare_database",
     "process_wakeup",

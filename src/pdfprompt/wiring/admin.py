@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, check_default_plan, load_plans
+from pdfprompt.accounts import AccountStore, SessionStore, check_default_plan, load_plans
 from pdfprompt.db import create_engine, open_database, upgrade
 from pdfprompt.domain import Plan
 from pdfprompt.settings import Settings
@@ -54,4 +54,13 @@ def open_accounts(engine: AsyncEngine, settings: Settings, plans: dict[str, Plan
         cache_ttl_s=settings.subscription_cache_ttl_s,
         plans=plans,
         default_plan=settings.default_plan,
+    )
+
+
+def open_sessions(engine: AsyncEngine, settings: Settings) -> SessionStore:
+    """The browser sessions (and sign-in links) on `engine`, with the configured lifetimes."""
+    return SessionStore(
+        engine,
+        idle_s=settings.session_idle_hours * 3600,
+        absolute_s=settings.session_max_days * 86400,
     )

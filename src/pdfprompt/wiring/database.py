@@ -7,18 +7,13 @@ from collections.abc import Iterator
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pdfprompt.accounts import (
-    AccountStore,
-    SessionStore,
-    ShareStore,
-    rate_limiter_for,
-)
+from pdfprompt.accounts import AccountStore, ShareStore, rate_limiter_for
 from pdfprompt.db import open_database
 from pdfprompt.queue import JobEvents, QueueMetrics, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
 from pdfprompt.webhooks import WebhookOutbox, WebhookStore, address_rule
-from pdfprompt.wiring.admin import open_accounts, plans_in_force
+from pdfprompt.wiring.admin import open_accounts, open_sessions, plans_in_force
 from pdfprompt.wiring.services import Services
 
 
@@ -43,11 +38,7 @@ async def prepare_database(settings: Settings) -> Services:
         accounts=accounts,
         rate_limiter=rate_limiter_for(settings.redis_url),
         shares=ShareStore(engine),
-        sessions=SessionStore(
-            engine,
-            idle_s=settings.session_idle_hours * 3600,
-            absolute_s=settings.session_max_days * 86400,
-        ),
+        sessions=open_sessions(engine, settings),
         webhooks=WebhookStore(engine),
         webhook_outbox=WebhookOutbox(engine),
         webhook_rule=address_rule(settings.webhook_allow_private),

@@ -28,13 +28,14 @@ from pdfprompt.queue.store.postgres import (
 from pdfprompt.queue.store.protocol import JobStore
 from pdfprompt.queue.store.records import CachedRender, Finished, JobPage, NewJob, StoredFile
 from pdfprompt.queue.store.sqlite import SqliteJobStore
-from pdfprompt.queue.store.stats import WindowStats
+from pdfprompt.queue.store.stats import HourStats, WindowStats
 
 __all__ = [
     "EVENTS_CHANNEL",
     "JOBS_CHANNEL",
     "CachedRender",
     "Finished",
+    "HourStats",
     "JobPage",
     "JobStore",
     "NewJob",

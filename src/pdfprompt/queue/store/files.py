@@ -1,6 +1,7 @@
-"""Stored files: a user's file, the render cache, storage used, and the rows retention
-deletes (expired files, ended jobs without a file). Statement builders first, then the
-store's part that runs them (`StoredFiles`, a part of `SharedJobStore`)."""
+"""Stored files: a user's file, the render cache, storage used, the rows retention
+deletes (expired files, ended jobs without a file) and those of a person who goes.
+Statement builders first, then the store's part that runs them (`StoredFiles`, a part of
+`SharedJobStore`)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,30 @@ def prune_jobs_without_file(older_than_s: float, limit: int) -> Delete:
     return delete(jobs).where(jobs.c.id.in_(old.scalar_subquery()))
 
 
+def user_jobs(user_id: str, limit: int) -> Select[Any]:
+    """Ids of up to `limit` of the user's jobs (on `ix_jobs_user_id_id`)."""
+    return select(jobs.c.id).where(jobs.c.user_id == user_id).order_by(jobs.c.id).limit(limit)
+
+
+def files_of_jobs(user_id: str, job_ids: list[str]) -> ReturningDelete[Any]:
+    """Delete the user's files of these jobs; their storage keys."""
+    return (
+        delete(files)
+        .where(files.c.user_id == user_id, files.c.job_id.in_(job_ids))
+        .returning(files.c.storage_key, files.c.html_key)
+    )
+
+
+def user_files(user_id: str, limit: int) -> ReturningDelete[Any]:
+    """Delete up to `limit` of the user's files; their storage keys."""
+    some = select(files.c.id).where(files.c.user_id == user_id).order_by(files.c.id).limit(limit)
+    return (
+        delete(files)
+        .where(files.c.id.in_(some.scalar_subquery()))
+        .returning(files.c.storage_key, files.c.html_key)
+    )
+
+
 class StoredFiles:
     """The store's queries on files and their retention."""
 
@@ -151,3 +176,22 @@ class StoredFiles:
         async with write_transaction(self.engine) as conn:
             done = await conn.execute(prune_jobs_without_file(older_than_s, limit))
         return int(done.rowcount or 0)
+
+    async def delete_user_documents(
+        self, user_id: str, *, limit: int = 500
+    ) -> tuple[int, list[str]]:
+        """Delete up to `limit` of the user's jobs, whatever their status, with their files'
+        rows (shares go with them); once no job is left, up to `limit` files left without
+        one. One short transaction per call: how many rows it deleted, and the storage keys
+        to remove after it commits. A worker running one of these jobs loses it (its
+        writes are fenced), so no file row comes back."""
+        async with write_transaction(self.engine) as conn:
+            ids = list((await conn.execute(user_jobs(user_id, limit))).scalars())
+            if ids:
+                await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+                gone = files_of_jobs(user_id, ids)
+            else:
+                gone = user_files(user_id, limit)
+            rows = (await conn.execute(gone)).all()
+        keys = [k for r in rows for k in (r.storage_key, r.html_key) if k]
+        return len(ids) + len(rows), keys

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pdfprompt.domain import FileInfo, Generator, Job, JobError, JobStage, JobStatus
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store.records import CachedRender, Finished, JobPage, NewJob, StoredFile
-from pdfprompt.queue.store.stats import WindowStats
+from pdfprompt.queue.store.stats import HourStats, WindowStats
 
 
 class JobStore(Protocol):
@@ -163,10 +163,23 @@ class JobStore(Protocol):
         `older_than_s` ago; how many."""
         ...
 
+    async def delete_user_documents(
+        self, user_id: str, *, limit: int = 500
+    ) -> tuple[int, list[str]]:
+        """Delete up to `limit` of the user's jobs (any status) with their files' rows, or
+        once none is left up to `limit` files left without a job, in one short transaction;
+        how many rows went, and the storage keys to remove after it commits. Called until
+        it deletes nothing (deleting a person's account)."""
+        ...
+
     # -- statistics (the CLI, the metrics) --
 
     async def window_stats(self, window_s: float) -> WindowStats:
         """Jobs that ended in the last `window_s` seconds: counts and latency percentiles."""
+        ...
+
+    async def hourly_stats(self, hours: int) -> list[HourStats]:
+        """Jobs that ended in each of the last `hours` hours by status, oldest hour first."""
         ...
 
     async def queue_depth(self) -> dict[str, int]:

@@ -1,5 +1,6 @@
-"""Queue statistics: what ended in a recent window (counts, latency percentiles) and how
-many jobs wait or run. Read by `pdfprompt status`, the metrics endpoint and the worker."""
+"""Queue statistics: what ended in a recent window (counts, latency percentiles), hour by
+hour, and how many jobs wait or run. Read by `pdfprompt stats`, the admin pages, the metrics
+endpoint and the worker."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.db import jobs, now_plus, seconds_between
+from pdfprompt.db import jobs, now_plus, seconds_between, seconds_since, whole_hours
 from pdfprompt.domain import FINAL_STATUSES, JobStatus
 from pdfprompt.queue.store.statements import on_index, status_is
 
@@ -39,6 +40,21 @@ class WindowStats:
     def error_rate(self) -> float | None:
         ended = self.succeeded + self.failed
         return self.failed / ended if ended else None
+
+
+@dataclass(frozen=True, slots=True)
+class HourStats:
+    """Jobs that ended in one hour of a recent window, `hours_ago` whole hours back (0: the
+    last hour)."""
+
+    hours_ago: int
+    succeeded: int
+    failed: int
+    canceled: int
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed + self.canceled
 
 
 def percentile(ordered: list[float], q: float) -> float | None:
@@ -127,6 +143,32 @@ class QueueStats:
                 return None
             ahead = (await conn.execute(jobs_ahead(job_id, row.priority))).scalar_one()
         return int(ahead)
+
+    async def hourly_stats(self, hours: int) -> list[HourStats]:
+        """Jobs that ended in each of the last `hours` hours, oldest hour first; the rows
+        `window_stats(hours * 3600)` counts, counted by the database per hour and status."""
+        window_s = hours * 3600.0
+        hour = whole_hours(seconds_since(jobs.c.finished_at)).label("hour")
+        query = (
+            select(hour, jobs.c.status, func.count())
+            .where(jobs.c.finished_at.is_not(None), jobs.c.finished_at >= now_plus(-window_s))
+            .group_by(hour, jobs.c.status)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        counts = {(h, s.value): 0 for h in range(hours) for s in FINAL_STATUSES}
+        for ago, status, n in rows:
+            at = min(hours - 1, max(0, int(ago)))  # the window's edges, read a moment apart
+            counts[(at, status)] = counts.get((at, status), 0) + int(n)
+        return [
+            HourStats(
+                hours_ago=h,
+                succeeded=counts[(h, JobStatus.SUCCEEDED.value)],
+                failed=counts[(h, JobStatus.FAILED.value)],
+                canceled=counts[(h, JobStatus.CANCELED.value)],
+            )
+            for h in reversed(range(hours))
+        ]
 
     async def queue_depth(self) -> dict[str, int]:
         """Queued and running jobs; counted on their partial indexes, not the whole table."""
