@@ -9,6 +9,8 @@ from pdfprompt.queue.maintenance import (
 from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import (
     CachedRender,
+    DocumentPage,
+    DocumentSummary,
     Finished,
     JobPage,
     JobStore,
@@ -33,6 +35,8 @@ __all__ = [
     "ORPHAN_GRACE_S",
     "ORPHAN_SWEEP_EVERY_S",
     "CachedRender",
+    "DocumentPage",
+    "DocumentSummary",
     "Finished",
     "JobContext",
     "JobEvents",

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from pdfprompt.web import accounts
+from pdfprompt.web import accounts, history
 
 _STATIC = Path(__file__).with_name("static")
 
@@ -25,3 +25,4 @@ def install_web(app: FastAPI) -> None:
     """The pages (`/`, `/signup`, `/signin`, `/signout`) and `/static/` on `app`."""
     app.mount("/static", _Static(directory=_STATIC), name="static")
     app.include_router(accounts.router)
+    app.include_router(history.router)

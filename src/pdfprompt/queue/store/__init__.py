@@ -25,7 +25,15 @@ from pdfprompt.queue.store.postgres import (
     finish_trailing_notifies,
 )
 from pdfprompt.queue.store.protocol import JobStore
-from pdfprompt.queue.store.records import CachedRender, Finished, JobPage, NewJob, StoredFile
+from pdfprompt.queue.store.records import (
+    CachedRender,
+    DocumentPage,
+    DocumentSummary,
+    Finished,
+    JobPage,
+    NewJob,
+    StoredFile,
+)
 from pdfprompt.queue.store.sqlite import SqliteJobStore
 from pdfprompt.queue.store.stats import WindowStats
 
@@ -33,6 +41,8 @@ __all__ = [
     "EVENTS_CHANNEL",
     "JOBS_CHANNEL",
     "CachedRender",
+    "DocumentPage",
+    "DocumentSummary",
     "Finished",
     "JobPage",
     "JobStore",

@@ -27,6 +27,7 @@ from pdfprompt.domain import (
     JobError,
     JobStage,
     JobStatus,
+    JobType,
     LeaseLostError,
     NotFoundError,
     QuotaExceededError,
@@ -36,8 +37,14 @@ from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
 from pdfprompt.queue.store.files import StoredFiles
 from pdfprompt.queue.store.protocol import DialectQueries, Refused
-from pdfprompt.queue.store.records import Finished, JobPage, NewJob, StoredFile
-from pdfprompt.queue.store.rows import decoded, job_from_mapping, job_from_row, job_values
+from pdfprompt.queue.store.records import DocumentPage, Finished, JobPage, NewJob, StoredFile
+from pdfprompt.queue.store.rows import (
+    decoded,
+    job_from_mapping,
+    job_from_row,
+    job_values,
+    summary_from_row,
+)
 from pdfprompt.queue.store.stats import QueueStats
 
 NOTIFY_PAYLOAD_BYTES = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
@@ -148,6 +155,22 @@ class SharedJobStore(StoredFiles, QueueStats):
             rows = (await conn.execute(sql.jobs_page(user_id, status, limit, cursor))).all()
         items = [job_from_row(r) for r in rows[:limit]]
         return JobPage(items, items[-1].id if len(rows) > limit else None)
+
+    async def list_documents(
+        self,
+        user_id: str,
+        *,
+        status: JobStatus | None = None,
+        type: JobType | None = None,
+        text: str | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> DocumentPage:
+        query = sql.documents_page(user_id, limit, cursor, status=status, type=type, text=text)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        items = [summary_from_row(r) for r in rows[:limit]]
+        return DocumentPage(items, items[-1].id if len(rows) > limit else None)
 
     # -- claiming and leases ----------------------------------------------------
 
@@ -267,4 +290,4 @@ class SharedJobStore(StoredFiles, QueueStats):
             await conn.execute(sql.delete_job(job_id))
             if row.file_id is not None:
                 await conn.execute(sql.delete_file(row.file_id))
-        return [k for k in (row.storage_key, row.html_key) if k]
+        return [k for k in (row.storage_key, row.html_key, row.thumbnail_key) if k]
