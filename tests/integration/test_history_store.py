@@ -26,6 +26,7 @@ from pdfprompt.domain import (
     document_title,
     new_id,
     search_key,
+    search_text,
 )
 from pdfprompt.pdf import THUMBNAIL_WIDTH_PX
 from pdfprompt.pipeline import JobPipeline
@@ -224,6 +225,11 @@ def test_titles_come_from_the_options_or_the_first_words_of_the_input() -> None:
     )
     assert document_title(JobType.HTML, "<p></p>", {}) == "Untitled"
     assert len(document_title(JobType.PROMPT, "x", {"title": "t" * 500})) == 120
+    # The search text fits an index entry uncompressed, whatever the script.
+    for char in ("a", "é", "語", "😀"):
+        made = search_text(JobType.PROMPT, char * 5000, {"title": char * 500})
+        assert 0 < len(made.encode()) <= 480
+        assert made.startswith(char * 10)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

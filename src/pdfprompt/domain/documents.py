@@ -16,7 +16,12 @@ from pdfprompt.domain.jobs import JobType
 
 MAX_TITLE_CHARS = 120
 TITLE_WORDS = 12  # a title made from the input: its first words
-SEARCHED_CHARS = 500  # a search matches the title and this much of the input's text
+SEARCHED_CHARS = 400  # a search matches the title and at most this much of the input's text
+# The search text is also an index key, read without the row (a search scans a narrow index,
+# not the jobs): at most this many UTF-8 bytes, under the 512 bytes past which PostgreSQL
+# compresses a value inside an index entry (a search would then decompress every entry it
+# passes: about four times slower, measured).
+MAX_SEARCH_TEXT_BYTES = 480
 MAX_SEARCH_CHARS = 200  # the longest search a person may ask for
 UNTITLED = "Untitled"
 
@@ -58,7 +63,8 @@ def search_text(job_type: JobType, text: str, options: Mapping[str, Any]) -> str
     """What a history search matches: the title and the start of the input's text,
     case-folded (`search_key` folds the search the same way)."""
     title = document_title(job_type, text, options)
-    return search_key(f"{title}\n{plain_text(job_type, text)[:SEARCHED_CHARS]}")
+    folded = search_key(f"{title}\n{plain_text(job_type, text)[:SEARCHED_CHARS]}")
+    return folded.encode()[:MAX_SEARCH_TEXT_BYTES].decode(errors="ignore")
 
 
 def search_key(query: str) -> str:

@@ -1,6 +1,7 @@
 """The history page: each job's title and search text (made at submission, filled in here
-for the jobs already there), an index to list a user's jobs of one type, and each file's
-first-page thumbnail (a storage key, indexed for the orphan sweep).
+for the jobs already there), an index to list a user's jobs of one type and one holding the
+search text (a search scans it, not the jobs), and each file's first-page thumbnail (a
+storage key, indexed for the orphan sweep).
 
 Revision ID: 0008
 Revises: 0007
@@ -43,6 +44,8 @@ def upgrade() -> None:
     op.add_column("files", sa.Column("thumbnail_key", sa.String(512), nullable=True))
     op.create_index("ix_files_thumbnail_key", "files", ["thumbnail_key"])
     _fill_titles(op.get_bind())
+    # After the texts are there: one build of the index, not an update per row.
+    op.create_index("ix_jobs_user_id_id_search_text", "jobs", ["user_id", "id", "search_text"])
 
 
 def _fill_titles(conn: sa.Connection) -> None:
@@ -90,6 +93,7 @@ def _made(job_id: str, kind: str, head: str | None, options: Any) -> dict[str, s
 
 
 def downgrade() -> None:
+    op.drop_index("ix_jobs_user_id_id_search_text", table_name="jobs")
     op.drop_index("ix_files_thumbnail_key", table_name="files")
     op.drop_column("files", "thumbnail_key")
     op.drop_index("ix_jobs_user_id_type_id", table_name="jobs")
