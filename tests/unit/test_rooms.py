@@ -115,6 +115,7 @@ EXPORTS: dict[str, list[str]] = {
         "now_plus",
         "open_database",
         "prune_older_than",
+        "read_all",
         "read_one",
         "seconds_between",
         "seconds_since",

@@ -87,9 +87,8 @@ def job_from_mapping(m: Mapping[str, Any] | RowMapping, extra: dict[str, Any] | 
     )
 
 
-def summary_from_row(row: Row[Any]) -> DocumentSummary:
-    """A line of the history, read with `statements.documents_page`."""
-    m = row._mapping
+def summary_from_mapping(m: Mapping[str, Any]) -> DocumentSummary:
+    """A line of the history, read with `statements.documents_page` (and `decoded`)."""
     return DocumentSummary(
         id=m["id"],
         type=JobType(m["type"]),

@@ -18,7 +18,7 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pdfprompt.db import DriverStatement, read_one, write_transaction
+from pdfprompt.db import DriverStatement, read_all, read_one, write_transaction
 from pdfprompt.domain import (
     ConflictError,
     DuplicateJobError,
@@ -43,7 +43,7 @@ from pdfprompt.queue.store.rows import (
     job_from_mapping,
     job_from_row,
     job_values,
-    summary_from_row,
+    summary_from_mapping,
 )
 from pdfprompt.queue.store.stats import QueueStats
 
@@ -74,6 +74,7 @@ class SharedJobStore(StoredFiles, QueueStats):
         self.engine = engine
         self.dialect = dialect
         self.events = events or JobEvents()
+        self._documents_sql: dict[tuple[int, bool, bool, bool, bool], DriverStatement] = {}
 
     @contextlib.asynccontextmanager
     async def _write(self, changed: list[str] | None = None) -> AsyncIterator[AsyncConnection]:
@@ -166,10 +167,24 @@ class SharedJobStore(StoredFiles, QueueStats):
         limit: int,
         cursor: str | None = None,
     ) -> DocumentPage:
-        query = sql.documents_page(user_id, limit, cursor, status=status, type=type, text=text)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        items = [summary_from_row(r) for r in rows[:limit]]
+        """A page of the history, on the driver (`read_all`): one round trip, with the
+        statement of its filters' shape compiled once."""
+        shape = (limit, status is not None, type is not None, bool(text), bool(cursor))
+        statement = self._documents_sql.get(shape)
+        if statement is None:
+            query = sql.documents_page(
+                limit, status=shape[1], type=shape[2], search=shape[3], after=shape[4]
+            )
+            statement = self._documents_sql[shape] = DriverStatement(query, self.engine)
+        values = {
+            "doc_user_id": user_id,
+            "doc_status": None if status is None else status.value,
+            "doc_type": None if type is None else type.value,
+            "doc_pattern": sql.contains_pattern(text) if text else None,
+            "doc_cursor": cursor,
+        }
+        rows = await read_all(self.engine, statement, **values)
+        items = [summary_from_mapping(decoded(r)) for r in rows[:limit]]
         return DocumentPage(items, items[-1].id if len(rows) > limit else None)
 
     # -- claiming and leases ----------------------------------------------------

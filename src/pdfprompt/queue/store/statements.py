@@ -43,7 +43,7 @@ from pdfprompt.db import (
     usage_counters,
     usage_events,
 )
-from pdfprompt.domain import JobError, JobStage, JobStatus, JobType
+from pdfprompt.domain import JobError, JobStage, JobStatus
 
 # The dialect's INSERT construct (`sqlalchemy.dialects.<name>.insert`), for ON CONFLICT.
 Upsert = Callable[..., Any]
@@ -216,30 +216,43 @@ def job_of_owner() -> Select[Any]:
 
 def newest_first(
     query: Select[Any],
-    user_id: str,
+    user_id: Any,
     limit: int,
-    cursor: str | None,
+    cursor: Any = None,
     *,
-    status: JobStatus | None = None,
-    type: JobType | None = None,
-    text: str | None = None,
+    status: Any = None,
+    type: Any = None,
+    pattern: Any = None,
 ) -> Select[Any]:
     """`query` (over `jobs`) narrowed to a user's jobs, newest first, after `cursor` (an
-    id), of `status` and `type` when given, whose search text contains `text` (a
-    `domain.search_key`; `%`, `_` and the escape character match only themselves); one
-    more than `limit`, to tell whether a next page exists. Each filter has its index:
-    (user_id, id), (user_id, status, id), (user_id, type, id); a search reads the user's
-    rows newest first until the page is full."""
+    id), of `status` and `type` when given, whose search text is LIKE `pattern` (see
+    `contains_pattern`); one more than `limit`, to tell whether a next page exists. Values
+    or bound parameters. Each filter has its index: (user_id, id), (user_id, status, id),
+    (user_id, type, id), and for a search (user_id, id, search_text)."""
     query = query.where(jobs.c.user_id == user_id)
     if status is not None:
-        query = query.where(jobs.c.status == status.value)
+        query = query.where(jobs.c.status == status)
     if type is not None:
-        query = query.where(jobs.c.type == type.value)
-    if text:
-        query = query.where(jobs.c.search_text.contains(text, autoescape=True))
-    if cursor:
+        query = query.where(jobs.c.type == type)
+    if pattern is not None:
+        query = query.where(jobs.c.search_text.like(pattern, escape=LIKE_ESCAPE))
+    if cursor is not None:
         query = query.where(jobs.c.id < cursor)
     return query.order_by(jobs.c.id.desc()).limit(limit + 1)
+
+
+LIKE_ESCAPE = "/"
+
+
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern of text containing `text` literally: its `%`, `_` and the escape
+    character match only themselves."""
+    escaped = (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"
 
 
 def jobs_page(
@@ -247,26 +260,33 @@ def jobs_page(
 ) -> Select[Any]:
     """A user's jobs newest first, after `cursor` (an id); one more than `limit`, to tell
     whether a next page exists."""
-    return newest_first(select_jobs(), user_id, limit, cursor, status=status)
+    return newest_first(
+        select_jobs(),
+        user_id,
+        limit,
+        cursor or None,
+        status=None if status is None else status.value,
+    )
 
 
 def documents_page(
-    user_id: str,
-    limit: int,
-    cursor: str | None,
-    *,
-    status: JobStatus | None,
-    type: JobType | None,
-    text: str | None,
+    limit: int, *, status: bool, type: bool, search: bool, after: bool
 ) -> Select[Any]:
-    """A page of a user's history (`newest_first`): what each line shows, never the input.
-    The page's ids are found first, from an index alone (the filters' indexes; a search's
-    holds the search text, so the scan never reads the wide job rows it passes over), and
-    only those rows are read."""
+    """A page of a user's history (`newest_first`): what each line shows, never the input;
+    bound `doc_user_id`, and `doc_status`, `doc_type`, `doc_pattern` (`contains_pattern`)
+    and `doc_cursor` for the filters asked for. The page's ids are found first from an
+    index alone (a search's holds the search text, so it never reads the wide job rows it
+    passes over), then only those rows are read."""
     ids = newest_first(
-        select(jobs.c.id), user_id, limit, cursor, status=status, type=type, text=text
+        select(jobs.c.id),
+        bindparam("doc_user_id", type_=String),
+        limit,
+        bindparam("doc_cursor", type_=String) if after else None,
+        status=bindparam("doc_status", type_=String) if status else None,
+        type=bindparam("doc_type", type_=String) if type else None,
+        pattern=bindparam("doc_pattern", type_=String) if search else None,
     )
-    if text:
+    if search:
         ids = on_index(ids, "ix_jobs_user_id_id_search_text")
     page = ids.subquery("page")
     return (
