@@ -6,6 +6,7 @@
 #   scripts/bench.sh llm [--answers N] [--latency-ms MS] [--rounds R]
 #   scripts/bench.sh api [--requests N] [--connections C] [--rounds R]
 #   scripts/bench.sh bomb [--cases ENGINE:BOMB,...] [--before REV]
+#   scripts/bench.sh web [--documents N] [--requests N]
 # PostgreSQL: PDFPROMPT_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -28,6 +28,7 @@ from pdfprompt.api.body import json_body
 from pdfprompt.api.openapi import binary, problems
 from pdfprompt.api.schemas import FileInfoOut, JobIn, JobList, JobOut, ReviseIn
 from pdfprompt.domain import (
+    ID_PATTERN,
     InvalidInputError,
     Job,
     JobStatus,
@@ -40,7 +41,7 @@ router = APIRouter(prefix="/v1")
 log = logging.getLogger(__name__)
 
 JSON_OVERHEAD_BYTES = 64 * 1024
-JOB_CURSOR = r"^[0-9a-f-]{1,36}$"  # the id of the last job of the previous page
+JOB_CURSOR = ID_PATTERN  # the id of the last job of the previous page
 PDF_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: binary("application/pdf", "The PDF"),
     206: binary("application/pdf", "The byte range asked for (`Range: bytes=…`)"),

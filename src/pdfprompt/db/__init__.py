@@ -5,6 +5,7 @@ from pdfprompt.db.driver import (
     DriverStatement,
     driver_connection,
     driver_transaction,
+    read_all,
     read_one,
     sqlite_driver,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "now_plus",
     "open_database",
     "prune_older_than",
+    "read_all",
     "read_one",
     "seconds_between",
     "seconds_since",

@@ -103,6 +103,20 @@ async def read_one(
     return None if row is None else dict(row)
 
 
+async def read_all(
+    engine: AsyncEngine, statement: DriverStatement, **values: Any
+) -> list[dict[str, Any]]:
+    """Every row of a read-only statement (by column name), on the driver as `read_one`
+    reads the first: one round trip on PostgreSQL (no BEGIN, no ROLLBACK), the reader
+    thread on SQLite. For reads people wait on, such as a page of their history."""
+    args = statement.args(**values)
+    if engine.dialect.name == "sqlite":
+        return await sqlite_driver(engine).read_all(statement.sql, args)
+    async with driver_connection(engine) as driver:
+        rows = await driver.fetch(statement.sql, *args)
+    return [dict(r) for r in rows]
+
+
 # -- SQLite ---------------------------------------------------------------------------------
 
 _writers: weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
@@ -183,17 +197,27 @@ class SqliteDriver:
         """The first row of a query (by column name), or None: one statement in its own read
         transaction on the reader thread. In WAL mode it neither waits for nor holds up the
         writers, and it sees every transaction committed before it started."""
+        rows = await self._fetch(sql, args, all_rows=False)
+        return rows[0] if rows else None
+
+    async def read_all(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        """Every row of a query (by column name), as `read` reads the first."""
+        return await self._fetch(sql, args, all_rows=True)
+
+    async def _fetch(
+        self, sql: str, args: Sequence[Any], *, all_rows: bool
+    ) -> list[dict[str, Any]]:
         if self._reader_thread is None:
             self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="pdfprompt-sqlite-read")
 
-        def fetch() -> dict[str, Any] | None:
+        def fetch() -> list[dict[str, Any]]:
             cursor = self._read_connection().execute(sql, args)
             try:  # closed at once: an open statement would keep its snapshot (and the WAL)
-                row = cursor.fetchone()
+                found = cursor.fetchall() if all_rows else cursor.fetchmany(1)
                 names = [d[0] for d in cursor.description]
             finally:
                 cursor.close()
-            return None if row is None else dict(zip(names, row, strict=True))
+            return [dict(zip(names, row, strict=True)) for row in found]
 
         return await asyncio.get_running_loop().run_in_executor(self._reader_thread, fetch)
 

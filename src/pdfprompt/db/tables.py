@@ -104,11 +104,15 @@ files = Table(
     # JobWarning: code and message); NULL when nothing.
     Column("warnings", Text),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    # Its first page as a small PNG, stored beside the PDF; NULL for files made before
+    # thumbnails were (their history shows a placeholder).
+    Column("thumbnail_key", String(512)),
     Index("ix_files_user_id_id", "user_id", "id"),
     Index("ix_files_render_key", "render_key"),
     # The orphan sweep asks which stored objects a row still points to.
     Index("ix_files_storage_key", "storage_key"),
     Index("ix_files_html_key", "html_key"),
+    Index("ix_files_thumbnail_key", "thumbnail_key"),
 )
 
 jobs = Table(
@@ -142,6 +146,11 @@ jobs = Table(
     Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
     Column("started_at", Timestamp),
     Column("finished_at", Timestamp),
+    # What the history shows and searches, made at submission (domain.document_title and
+    # search_text) so that listing never reads the input: the title, and the title with the
+    # start of the input's text, case-folded.
+    Column("title", String(200)),
+    Column("search_text", Text),
     # Reaping: running rows by lease expiry.
     Index(
         "ix_jobs_lease",
@@ -166,6 +175,9 @@ jobs = Table(
     # Listing a user's jobs newest first (ids are time-ordered), optionally by status.
     Index("ix_jobs_user_id_id", "user_id", "id"),
     Index("ix_jobs_user_id_status_id", "user_id", "status", "id"),
+    Index("ix_jobs_user_id_type_id", "user_id", "type", "id"),
+    # A history search reads this index alone (the search text in it), newest first.
+    Index("ix_jobs_user_id_id_search_text", "user_id", "id", "search_text"),
     # Idempotency: one job per (user, key).
     Index(
         "uq_jobs_user_id_idempotency_key",

@@ -1,5 +1,12 @@
 """Plain types and rules of pdfprompt. No I/O, and no imports from the rest of the package."""
 
+from pdfprompt.domain.documents import (
+    MAX_SEARCH_CHARS,
+    UNTITLED,
+    document_title,
+    search_key,
+    search_text,
+)
 from pdfprompt.domain.errors import (
     BrowserUnavailableError,
     ConflictError,
@@ -27,7 +34,7 @@ from pdfprompt.domain.errors import (
     UnauthorizedError,
     UnavailableError,
 )
-from pdfprompt.domain.ids import first_id_at, new_id
+from pdfprompt.domain.ids import ID_PATTERN, first_id_at, new_id
 from pdfprompt.domain.jobs import (
     FINAL_STATUSES,
     PERMANENT_WHEN_REPEATED,
@@ -76,12 +83,15 @@ __all__ = [
     "BUILTIN_PLANS",
     "DOCUMENT_KINDS",
     "FINAL_STATUSES",
+    "ID_PATTERN",
     "MAX_HEADER_FOOTER_CHARS",
+    "MAX_SEARCH_CHARS",
     "MAX_TEXT_FIELD_CHARS",
     "PAGE_RANGES",
     "PAPER_FORMATS",
     "PERMANENT_WHEN_REPEATED",
     "TONES",
+    "UNTITLED",
     "WARN_AT",
     "BrowserUnavailableError",
     "ConflictError",
@@ -125,6 +135,7 @@ __all__ = [
     "check_header_footer",
     "check_page_geometry",
     "check_page_ranges",
+    "document_title",
     "first_id_at",
     "inches",
     "new_id",
@@ -136,5 +147,7 @@ __all__ = [
     "refused_warnings",
     "retry_decision",
     "safe_filename",
+    "search_key",
+    "search_text",
     "tightest",
 ]

@@ -7,6 +7,10 @@ import threading
 import time
 import uuid
 
+# What an id given back by a client (a page's cursor: the last id of the previous page) may
+# look like; anything else is refused before it reaches a query.
+ID_PATTERN = r"^[0-9a-f-]{1,36}$"
+
 _RAND_BITS = 74
 _last_ms = 0
 _last_rand = 0

@@ -103,6 +103,7 @@ class FileInfo:
     content_type: str = "application/pdf"
     html_key: str | None = None  # the generated HTML it was rendered from (prompt jobs)
     warnings: tuple[JobWarning, ...] = ()  # what its render did not do as asked
+    thumbnail_key: str | None = None  # its first page as a small PNG (None: made before)
 
 
 @dataclass(frozen=True, slots=True)

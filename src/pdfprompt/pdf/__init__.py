@@ -1,6 +1,7 @@
 """Post-processing of rendered PDFs: document information and outline titles, actions that
 are not harmless dropped, and the watermark stamped on every page; all appended to the
-rendered bytes as one incremental update."""
+rendered bytes as one incremental update. And the first page drawn as a small PNG
+(`first_page_png`), the thumbnail the history shows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pdfprompt.domain import RenderOptions
 from pdfprompt.pdf.links import SAFE_SCHEMES, disarm, may_have_unsafe_actions, safe_uri
 from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, rewrite
 from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
+from pdfprompt.pdf.thumbnail import THUMBNAIL_WIDTH_PX, first_page_png
 from pdfprompt.pdf.update import PdfUpdate
 
 # Changes whenever finishing makes different bytes of the same render (a render cache keyed
@@ -37,10 +39,12 @@ def finish(pdf: bytes, options: RenderOptions, document: str, *, watermark: bool
 __all__ = [
     "FINISH_VERSION",
     "SAFE_SCHEMES",
+    "THUMBNAIL_WIDTH_PX",
     "WATERMARK_TEXT",
     "PdfUpdate",
     "disarm",
     "finish",
+    "first_page_png",
     "heading_texts",
     "may_have_unsafe_actions",
     "mended_title",

@@ -1,5 +1,5 @@
 """One job, end to end: generate HTML, render it (or reuse an identical render), finish and
-store the PDF. This is the `JobHandler` the worker runs."""
+store the PDF with its first page's thumbnail. This is the `JobHandler` the worker runs."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from pdfprompt.pipeline.document import build_document
 from pdfprompt.pipeline.keys import attempt_keys
 from pdfprompt.pipeline.limits import check_plan, render_within_plan
 from pdfprompt.pipeline.render import finished
-from pdfprompt.pipeline.storing import store_reporting
+from pdfprompt.pipeline.storing import store_with_thumbnail
 from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import Renderer
 from pdfprompt.storage import Storage
@@ -74,19 +74,22 @@ class JobPipeline:
             rendered = await finished(rendered, document, options, watermark=watermark)
         if plan is not None:
             await check_plan(ctx, plan, rendered)
-        key, html_key = attempt_keys(job)
+        keys = attempt_keys(job)
         if generator is Generator.LLM:  # kept so that a revision can edit it
-            await self.storage.put(html_key, document.encode("utf-8"))
-        await store_reporting(ctx, self.storage, key, rendered.data)
+            await self.storage.put(keys.html, document.encode("utf-8"))
+        thumbnail = await store_with_thumbnail(
+            ctx, self.storage, keys.pdf, keys.thumbnail, rendered.data
+        )
         return StoredFile(
-            storage_key=key,
+            storage_key=keys.pdf,
             size_bytes=len(rendered.data),
             pages=rendered.pages,
             sha256=hashlib.sha256(rendered.data).hexdigest(),
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
             render_key=cache_key,
-            html_key=html_key if generator is Generator.LLM else None,
+            html_key=keys.html if generator is Generator.LLM else None,
             warnings=rendered.warnings,
+            thumbnail_key=thumbnail,
         )
 
     async def _document(self, ctx: JobContext, options: RenderOptions) -> tuple[str, Generator]:

@@ -1,13 +1,17 @@
 """Storing a job's PDF, and showing the `storing` stage only when it takes long enough to be
-seen."""
+seen; and its first page's thumbnail beside it, drawn while the PDF is being stored."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from pdfprompt.domain import JobStage
+from pdfprompt.pdf import first_page_png
 from pdfprompt.queue import JobContext
 from pdfprompt.storage import Storage
+
+log = logging.getLogger(__name__)
 
 STORING_SHOWN_AFTER_S = 0.25
 
@@ -25,3 +29,25 @@ async def store_reporting(ctx: JobContext, storage: Storage, key: str, data: byt
     except BaseException:
         storing.cancel()
         raise
+
+
+async def store_with_thumbnail(
+    ctx: JobContext, storage: Storage, key: str, thumbnail_key: str, data: bytes
+) -> str | None:
+    """Store the PDF `data` under `key` (`store_reporting`) and its first page as a PNG
+    under `thumbnail_key`, drawn in a thread meanwhile (PDFium, pdf/thumbnail.py). Returns
+    `thumbnail_key`, or None when no thumbnail could be made or stored: the document is
+    whole without one (its history shows a placeholder), so that is logged, not raised. An
+    error storing the PDF is raised."""
+    drawing = asyncio.ensure_future(asyncio.to_thread(first_page_png, data))
+    try:
+        await store_reporting(ctx, storage, key, data)
+    except BaseException:
+        drawing.cancel()
+        raise
+    try:
+        await storage.put(thumbnail_key, await drawing)
+    except Exception as exc:
+        log.warning("job %s: no thumbnail (%s: %s)", ctx.job.id, type(exc).__name__, exc)
+        return None
+    return thumbnail_key

@@ -9,6 +9,8 @@ from pdfprompt.queue.maintenance import (
 from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import (
     CachedRender,
+    DocumentPage,
+    DocumentSummary,
     Finished,
     HourStats,
     JobPage,
@@ -34,6 +36,8 @@ __all__ = [
     "ORPHAN_GRACE_S",
     "ORPHAN_SWEEP_EVERY_S",
     "CachedRender",
+    "DocumentPage",
+    "DocumentSummary",
     "Finished",
     "HourStats",
     "JobContext",

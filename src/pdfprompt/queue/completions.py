@@ -67,4 +67,5 @@ class Completions:
             if not future.done():
                 future.set_result(outcome[done.job_id])
             elif outcome[done.job_id] is None:  # its job was cancelled meanwhile
-                await self._discard(done.stored.storage_key)
+                for key in done.stored.discarded_keys():
+                    await self._discard(key)

@@ -322,7 +322,8 @@ class Worker:
             return
         if file_id is None:
             log.info("job %s was lost before it finished; discarding its file", job.id)
-            await self._discard(stored.storage_key)
+            for key in stored.discarded_keys():
+                await self._discard(key)
             return
         ctx.end_stage()
         self.completed += 1

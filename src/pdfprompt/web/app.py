@@ -16,6 +16,7 @@ from pdfprompt.web import (
     accounts,
     admin,
     documents,
+    history,
     keys,
     kit,
     links,
@@ -69,3 +70,4 @@ def install_web(app: FastAPI) -> None:
     app.include_router(account_settings.router)
     app.include_router(links.router)
     app.include_router(admin.router)
+    app.include_router(history.router)

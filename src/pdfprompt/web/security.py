@@ -76,6 +76,11 @@ def csrf_ok(seed: str | None, given: str) -> bool:
     return hmac.compare_digest(csrf_token(seed).encode(), given.encode())
 
 
+def has_control(text: str) -> bool:
+    """Whether `text` holds a control character (tabs and line breaks aside)."""
+    return _CONTROL.search(text) is not None
+
+
 async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
     """The urlencoded form posted, each field's first value; `PayloadTooLargeError` over
     `max_bytes` (`MAX_FORM_BYTES` unless a form that carries a document raises it),
@@ -102,6 +107,6 @@ async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[s
         raise InvalidInputError("the form could not be read", field="body") from exc
     form = {name: values[0] for name, values in parsed.items()}
     for name, value in form.items():
-        if name not in _SECRET_FIELDS and _CONTROL.search(value):
+        if name not in _SECRET_FIELDS and has_control(value):
             raise InvalidInputError(f"{name[:40]} contains a control character", field=name[:40])
     return form

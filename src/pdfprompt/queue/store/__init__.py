@@ -26,7 +26,15 @@ from pdfprompt.queue.store.postgres import (
     finish_trailing_notifies,
 )
 from pdfprompt.queue.store.protocol import JobStore
-from pdfprompt.queue.store.records import CachedRender, Finished, JobPage, NewJob, StoredFile
+from pdfprompt.queue.store.records import (
+    CachedRender,
+    DocumentPage,
+    DocumentSummary,
+    Finished,
+    JobPage,
+    NewJob,
+    StoredFile,
+)
 from pdfprompt.queue.store.sqlite import SqliteJobStore
 from pdfprompt.queue.store.stats import HourStats, WindowStats
 
@@ -34,6 +42,8 @@ __all__ = [
     "EVENTS_CHANNEL",
     "JOBS_CHANNEL",
     "CachedRender",
+    "DocumentPage",
+    "DocumentSummary",
     "Finished",
     "HourStats",
     "JobPage",

@@ -66,7 +66,7 @@ def delete_expired_files_of_plan(plan: str, cutoff_id: str, limit: int) -> Retur
     return (
         delete(files)
         .where(files.c.id.in_(expired.scalar_subquery()))
-        .returning(files.c.storage_key, files.c.html_key)
+        .returning(files.c.storage_key, files.c.html_key, files.c.thumbnail_key)
     )
 
 
@@ -143,21 +143,23 @@ class StoredFiles:
             return int((await conn.execute(stored_bytes(user_id))).scalar_one())
 
     async def referenced_keys(self, keys: Sequence[str]) -> set[str]:
-        """Those of `keys` a file row points to (as its PDF or its kept HTML)."""
+        """Those of `keys` a file row points to (as its PDF, its kept HTML or its
+        thumbnail)."""
         if not keys:
             return set()
         wanted = list(keys)
+        found: set[str] = set()
         async with self.engine.connect() as conn:
-            pdfs = await conn.execute(keys_in(files.c.storage_key, wanted))
-            htmls = await conn.execute(keys_in(files.c.html_key, wanted))
-            return {k for (k,) in pdfs} | {k for (k,) in htmls if k}
+            for column in (files.c.storage_key, files.c.html_key, files.c.thumbnail_key):
+                found |= {k for (k,) in await conn.execute(keys_in(column, wanted)) if k}
+        return found
 
     async def delete_expired_files(
         self, retention_days: Mapping[str, int], *, now: datetime, limit: int = 500
     ) -> list[str]:
         """Delete up to `limit` file rows older than their owner's plan keeps files
-        (`retention_days`: plan -> days), oldest first; returns their storage keys, to be
-        removed after this commits. The jobs stay, without a file."""
+        (`retention_days`: plan -> days), oldest first; returns their storage keys (PDF,
+        kept HTML, thumbnail), to be removed after this commits. The jobs stay, without a file."""
         keys: list[str] = []
         async with write_transaction(self.engine) as conn:
             for plan, days in sorted(retention_days.items()):
@@ -166,7 +168,7 @@ class StoredFiles:
                 cutoff = first_id_at(int((now - timedelta(days=days)).timestamp() * 1000))
                 statement = delete_expired_files_of_plan(plan, cutoff, limit - len(keys))
                 rows = (await conn.execute(statement)).all()
-                keys += [k for r in rows for k in (r.storage_key, r.html_key) if k]
+                keys += [k for r in rows for k in (r.storage_key, r.html_key, r.thumbnail_key) if k]
         return keys
 
     async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:

@@ -14,9 +14,16 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pdfprompt.domain import FileInfo, Generator, Job, JobError, JobStage, JobStatus
+from pdfprompt.domain import FileInfo, Generator, Job, JobError, JobStage, JobStatus, JobType
 from pdfprompt.queue.events import JobEvents
-from pdfprompt.queue.store.records import CachedRender, Finished, JobPage, NewJob, StoredFile
+from pdfprompt.queue.store.records import (
+    CachedRender,
+    DocumentPage,
+    Finished,
+    JobPage,
+    NewJob,
+    StoredFile,
+)
 from pdfprompt.queue.store.stats import HourStats, WindowStats
 
 
@@ -59,12 +66,30 @@ class JobStore(Protocol):
         job is not queued."""
         ...
 
+    async def list_documents(
+        self,
+        user_id: str,
+        *,
+        status: JobStatus | None = None,
+        type: JobType | None = None,
+        text: str | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> DocumentPage:
+        """A user's history newest first, as its lines show it (title, status, type, date,
+        pages, whether a thumbnail exists; never the input): of `status` and `type` when
+        given, and whose title or start of input contains `text` (a `domain.search_key`,
+        matched literally: `%` and `_` are no wildcards); `cursor` is the last id of the
+        previous page."""
+        ...
+
     async def cancel_job(self, job_id: str, user_id: str) -> Job:
         """Cancel a queued or running job; a running job's worker loses it at once (fencing)."""
         ...
 
     async def delete_job(self, job_id: str, user_id: str) -> list[str]:
-        """Delete a finished job and its file row; returns the storage keys to remove."""
+        """Delete a finished job and its file row; returns the storage keys to remove (its
+        PDF, kept HTML and thumbnail)."""
         ...
 
     async def get_file(self, file_id: str, user_id: str) -> FileInfo:
@@ -148,14 +173,16 @@ class JobStore(Protocol):
         ...
 
     async def referenced_keys(self, keys: Sequence[str]) -> set[str]:
-        """Those of `keys` a file row points to (as its PDF or its kept HTML)."""
+        """Those of `keys` a file row points to (as its PDF, its kept HTML or its
+        thumbnail)."""
         ...
 
     async def delete_expired_files(
         self, retention_days: Mapping[str, int], *, now: datetime, limit: int = 500
     ) -> list[str]:
         """Delete up to `limit` file rows older than their owner's plan keeps files
-        (`retention_days`: plan -> days); their storage keys, to remove after this commits."""
+        (`retention_days`: plan -> days); their storage keys (PDF, kept HTML, thumbnail), to
+        remove after this commits."""
         ...
 
     async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:

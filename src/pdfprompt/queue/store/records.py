@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from pdfprompt.domain import Job, JobType, JobWarning
+from pdfprompt.domain import Job, JobStatus, JobType, JobWarning
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,12 @@ class StoredFile:
     render_key: str | None = None
     html_key: str | None = None
     warnings: tuple[JobWarning, ...] = ()
+    thumbnail_key: str | None = None  # its first page as a small PNG, when one was made
+
+    def discarded_keys(self) -> list[str]:
+        """What is removed when the attempt's job was lost before its file was recorded:
+        the PDF and its thumbnail (anything else it left is the orphan sweep's)."""
+        return [k for k in (self.storage_key, self.thumbnail_key) if k]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +69,23 @@ class Finished:
 @dataclass(frozen=True, slots=True)
 class JobPage:
     items: list[Job]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSummary:
+    """One line of a person's history: what it shows of a job, without its input."""
+
+    id: str
+    type: JobType
+    status: JobStatus
+    title: str
+    created_at: datetime
+    pages: int | None  # None until it has a PDF
+    has_thumbnail: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    items: list[DocumentSummary]
     next_cursor: str | None

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Row, RowMapping
 
 from pdfprompt.db import DriverStatement, Timestamp, jobs
 from pdfprompt.domain import (
+    UNTITLED,
     WARN_AT,
     FileInfo,
     Generator,
@@ -22,9 +23,11 @@ from pdfprompt.domain import (
     JobStatus,
     JobType,
     JobWarning,
+    document_title,
     new_id,
+    search_text,
 )
-from pdfprompt.queue.store.records import Finished, NewJob
+from pdfprompt.queue.store.records import DocumentSummary, Finished, NewJob
 
 _TIMES = frozenset(c.name for c in jobs.c if c.type is Timestamp)
 
@@ -44,6 +47,7 @@ def file_from_mapping(m: Mapping[str, Any] | RowMapping) -> FileInfo:
         content_type=m["f_content_type"],
         html_key=m.get("f_html_key"),
         warnings=warnings_of(m.get("f_warnings")),
+        thumbnail_key=m.get("f_thumbnail_key"),
     )
 
 
@@ -83,6 +87,19 @@ def job_from_mapping(m: Mapping[str, Any] | RowMapping, extra: dict[str, Any] | 
     )
 
 
+def summary_from_mapping(m: Mapping[str, Any]) -> DocumentSummary:
+    """A line of the history, read with `statements.documents_page` (and `decoded`)."""
+    return DocumentSummary(
+        id=m["id"],
+        type=JobType(m["type"]),
+        status=JobStatus(m["status"]),
+        title=m["title"] or UNTITLED,
+        created_at=m["created_at"],
+        pages=m["f_pages"],
+        has_thumbnail=m["f_thumbnail_key"] is not None,
+    )
+
+
 def decoded(record: Mapping[str, Any]) -> dict[str, Any]:
     """A job row read through the driver (db/driver.py), as SQLAlchemy would give it: JSON
     decoded, and on SQLite times parsed from their text."""
@@ -112,6 +129,8 @@ def job_values(new: NewJob) -> dict[str, Any]:
         "parent_id": new.parent_id,
         "plan": new.plan,
         "quota_period": new.quota_period,
+        "title": document_title(new.type, new.input, new.options),
+        "search_text": search_text(new.type, new.input, new.options),
     }
 
 
@@ -138,6 +157,7 @@ def file_rows(done: Sequence[Finished]) -> list[dict[str, Any]]:
             "render_key": d.stored.render_key,
             "html_key": d.stored.html_key,
             "warnings": warnings_json(d.stored.warnings),
+            "thumbnail_key": d.stored.thumbnail_key,
         }
         for d in done
     ]

@@ -19,7 +19,7 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pdfprompt.db import DriverStatement, read_one, write_transaction
+from pdfprompt.db import DriverStatement, read_all, read_one, write_transaction
 from pdfprompt.domain import (
     ConflictError,
     DuplicateJobError,
@@ -28,6 +28,7 @@ from pdfprompt.domain import (
     JobError,
     JobStage,
     JobStatus,
+    JobType,
     LeaseLostError,
     NotFoundError,
     QuotaExceededError,
@@ -37,8 +38,14 @@ from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
 from pdfprompt.queue.store.files import StoredFiles
 from pdfprompt.queue.store.protocol import DialectQueries, Refused
-from pdfprompt.queue.store.records import Finished, JobPage, NewJob, StoredFile
-from pdfprompt.queue.store.rows import decoded, job_from_mapping, job_from_row, job_values
+from pdfprompt.queue.store.records import DocumentPage, Finished, JobPage, NewJob, StoredFile
+from pdfprompt.queue.store.rows import (
+    decoded,
+    job_from_mapping,
+    job_from_row,
+    job_values,
+    summary_from_mapping,
+)
 from pdfprompt.queue.store.stats import QueueStats
 from pdfprompt.queue.store.versions import JobVersions
 
@@ -69,6 +76,7 @@ class SharedJobStore(StoredFiles, QueueStats, JobVersions):
         self.engine = engine
         self.dialect = dialect
         self.events = events or JobEvents()
+        self._documents_sql: dict[tuple[int, bool, bool, bool, bool], DriverStatement] = {}
 
     @contextlib.asynccontextmanager
     async def _write(self, changed: list[str] | None = None) -> AsyncIterator[AsyncConnection]:
@@ -150,6 +158,36 @@ class SharedJobStore(StoredFiles, QueueStats, JobVersions):
             rows = (await conn.execute(sql.jobs_page(user_id, status, limit, cursor))).all()
         items = [job_from_row(r) for r in rows[:limit]]
         return JobPage(items, items[-1].id if len(rows) > limit else None)
+
+    async def list_documents(
+        self,
+        user_id: str,
+        *,
+        status: JobStatus | None = None,
+        type: JobType | None = None,
+        text: str | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> DocumentPage:
+        """A page of the history, on the driver (`read_all`): one round trip, with the
+        statement of its filters' shape compiled once."""
+        shape = (limit, status is not None, type is not None, bool(text), bool(cursor))
+        statement = self._documents_sql.get(shape)
+        if statement is None:
+            query = sql.documents_page(
+                limit, status=shape[1], type=shape[2], search=shape[3], after=shape[4]
+            )
+            statement = self._documents_sql[shape] = DriverStatement(query, self.engine)
+        values = {
+            "doc_user_id": user_id,
+            "doc_status": None if status is None else status.value,
+            "doc_type": None if type is None else type.value,
+            "doc_pattern": sql.contains_pattern(text) if text else None,
+            "doc_cursor": cursor,
+        }
+        rows = await read_all(self.engine, statement, **values)
+        items = [summary_from_mapping(decoded(r)) for r in rows[:limit]]
+        return DocumentPage(items, items[-1].id if len(rows) > limit else None)
 
     # -- claiming and leases ----------------------------------------------------
 
@@ -269,4 +307,4 @@ class SharedJobStore(StoredFiles, QueueStats, JobVersions):
             await conn.execute(sql.delete_job(job_id))
             if row.file_id is not None:
                 await conn.execute(sql.delete_file(row.file_id))
-        return [k for k in (row.storage_key, row.html_key) if k]
+        return [k for k in (row.storage_key, row.html_key, row.thumbnail_key) if k]

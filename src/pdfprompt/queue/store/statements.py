@@ -64,9 +64,13 @@ JOB_INSERT_COLUMNS = [
         "parent_id",
         "plan",
         "quota_period",
+        "title",
+        "search_text",
     )
 ]
-JOB_COLUMNS = [c for c in jobs.c if c.name != "input"] + [jobs.c.input]
+# A job as `rows.job_from_mapping` reads it (the input last; the search text, which only a
+# history search reads, left out).
+JOB_COLUMNS = [c for c in jobs.c if c.name not in ("input", "search_text")] + [jobs.c.input]
 # A job's file as `rows.file_from_mapping` reads it.
 FILE_COLUMNS = [
     files.c.id.label("f_id"),
@@ -77,6 +81,7 @@ FILE_COLUMNS = [
     files.c.content_type.label("f_content_type"),
     files.c.html_key.label("f_html_key"),
     files.c.warnings.label("f_warnings"),
+    files.c.thumbnail_key.label("f_thumbnail_key"),
 ]
 # The columns of a new file row (`rows.file_rows`).
 FILE_ROW_COLUMNS = [
@@ -94,6 +99,7 @@ FILE_ROW_COLUMNS = [
         "render_key",
         "html_key",
         "warnings",
+        "thumbnail_key",
     )
 ]
 
@@ -208,17 +214,96 @@ def job_of_owner() -> Select[Any]:
     return job_by_id().where(jobs.c.user_id == bindparam("user_id"))
 
 
+def newest_first(
+    query: Select[Any],
+    user_id: Any,
+    limit: int,
+    cursor: Any = None,
+    *,
+    status: Any = None,
+    type: Any = None,
+    pattern: Any = None,
+) -> Select[Any]:
+    """`query` (over `jobs`) narrowed to a user's jobs, newest first, after `cursor` (an
+    id), of `status` and `type` when given, whose search text is LIKE `pattern` (see
+    `contains_pattern`); one more than `limit`, to tell whether a next page exists. Values
+    or bound parameters. Each filter has its index: (user_id, id), (user_id, status, id),
+    (user_id, type, id), and for a search (user_id, id, search_text)."""
+    query = query.where(jobs.c.user_id == user_id)
+    if status is not None:
+        query = query.where(jobs.c.status == status)
+    if type is not None:
+        query = query.where(jobs.c.type == type)
+    if pattern is not None:
+        query = query.where(jobs.c.search_text.like(pattern, escape=LIKE_ESCAPE))
+    if cursor is not None:
+        query = query.where(jobs.c.id < cursor)
+    return query.order_by(jobs.c.id.desc()).limit(limit + 1)
+
+
+LIKE_ESCAPE = "/"
+
+
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern of text containing `text` literally: its `%`, `_` and the escape
+    character match only themselves."""
+    escaped = (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"
+
+
 def jobs_page(
     user_id: str, status: JobStatus | None, limit: int, cursor: str | None
 ) -> Select[Any]:
     """A user's jobs newest first, after `cursor` (an id); one more than `limit`, to tell
     whether a next page exists."""
-    query = select_jobs().where(jobs.c.user_id == user_id)
-    if status is not None:
-        query = query.where(jobs.c.status == status.value)
-    if cursor:
-        query = query.where(jobs.c.id < cursor)
-    return query.order_by(jobs.c.id.desc()).limit(limit + 1)
+    return newest_first(
+        select_jobs(),
+        user_id,
+        limit,
+        cursor or None,
+        status=None if status is None else status.value,
+    )
+
+
+def documents_page(
+    limit: int, *, status: bool, type: bool, search: bool, after: bool
+) -> Select[Any]:
+    """A page of a user's history (`newest_first`): what each line shows, never the input;
+    bound `doc_user_id`, and `doc_status`, `doc_type`, `doc_pattern` (`contains_pattern`)
+    and `doc_cursor` for the filters asked for. The page's ids are found first from an
+    index alone (a search's holds the search text, so it never reads the wide job rows it
+    passes over), then only those rows are read."""
+    ids = newest_first(
+        select(jobs.c.id),
+        bindparam("doc_user_id", type_=String),
+        limit,
+        bindparam("doc_cursor", type_=String) if after else None,
+        status=bindparam("doc_status", type_=String) if status else None,
+        type=bindparam("doc_type", type_=String) if type else None,
+        pattern=bindparam("doc_pattern", type_=String) if search else None,
+    )
+    if search:
+        ids = on_index(ids, "ix_jobs_user_id_id_search_text")
+    page = ids.subquery("page")
+    return (
+        select(
+            jobs.c.id,
+            jobs.c.type,
+            jobs.c.status,
+            jobs.c.title,
+            jobs.c.created_at,
+            files.c.pages.label("f_pages"),
+            files.c.thumbnail_key.label("f_thumbnail_key"),
+        )
+        .select_from(
+            page.join(jobs, jobs.c.id == page.c.id).outerjoin(files, files.c.id == jobs.c.file_id)
+        )
+        .order_by(jobs.c.id.desc())
+    )
 
 
 def job_id_by_idempotency_key(user_id: str, key: str) -> Select[Any]:
@@ -392,7 +477,13 @@ def cancel_job(job_id: str, user_id: str) -> Update:
 def job_and_file(job_id: str, user_id: str) -> Select[Any]:
     """The user's job's status with its file's id and storage keys (NULL without a file)."""
     return (
-        select(jobs.c.status, files.c.storage_key, files.c.html_key, files.c.id.label("file_id"))
+        select(
+            jobs.c.status,
+            files.c.storage_key,
+            files.c.html_key,
+            files.c.thumbnail_key,
+            files.c.id.label("file_id"),
+        )
         .select_from(jobs.outerjoin(files, files.c.job_id == jobs.c.id))
         .where(jobs.c.id == job_id, jobs.c.user_id == user_id)
     )
