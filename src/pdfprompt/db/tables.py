@@ -176,6 +176,7 @@ jobs = Table(
     Index("ix_jobs_user_id_id", "user_id", "id"),
     Index("ix_jobs_user_id_status_id", "user_id", "status", "id"),
     Index("ix_jobs_user_id_type_id", "user_id", "type", "id"),
+    Index("ix_jobs_user_id_parent_id", "user_id", "parent_id"),
     # A history search reads this index alone (the search text in it), newest first.
     Index("ix_jobs_user_id_id_search_text", "user_id", "id", "search_text"),
     # Idempotency: one job per (user, key).

@@ -3,10 +3,8 @@ parent is the job it edits). Statement builders first, then the store's part tha
 them (`JobVersions`, a part of `SharedJobStore`).
 
 Both walks are recursive CTEs, the same on SQLite and PostgreSQL, each bounded by depth.
-Walking up follows the primary key. Walking down looks up children by `parent_id` among
-the owner's jobs: `jobs` has no index on `parent_id`, so each level reads the owner's
-jobs through `ix_jobs_user_id_id` (fine for a person's history; an index on
-`(parent_id)` would make it a probe per level).
+Walking up follows the primary key; walking down probes `ix_jobs_user_id_parent_id` for
+each level's children among the owner's jobs.
 """
 
 from __future__ import annotations
