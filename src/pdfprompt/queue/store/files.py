@@ -34,6 +34,15 @@ def file_of_owner(file_id: str, user_id: str) -> Select[Any]:
     return select(*FILE_COLUMNS).where(files.c.id == file_id, files.c.user_id == user_id)
 
 
+# What a file row keeps in storage: its PDF, its kept HTML, its first-page thumbnail.
+STORED_KEYS = (files.c.storage_key, files.c.html_key, files.c.thumbnail_key)
+
+
+def stored_keys(rows: Sequence[Any]) -> list[str]:
+    """The storage keys of file rows (selected or returned with `STORED_KEYS`)."""
+    return [k for r in rows for k in (r.storage_key, r.html_key, r.thumbnail_key) if k]
+
+
 def cached_render_query() -> Select[Any]:
     """The newest file of the bound `user_id` made by the render with the bound `render_key`."""
     return (
@@ -63,11 +72,7 @@ def delete_expired_files_of_plan(plan: str, cutoff_id: str, limit: int) -> Retur
         .order_by(files.c.id)
         .limit(limit)
     )
-    return (
-        delete(files)
-        .where(files.c.id.in_(expired.scalar_subquery()))
-        .returning(files.c.storage_key, files.c.html_key, files.c.thumbnail_key)
-    )
+    return delete(files).where(files.c.id.in_(expired.scalar_subquery())).returning(*STORED_KEYS)
 
 
 def prune_jobs_without_file(older_than_s: float, limit: int) -> Delete:
@@ -95,18 +100,14 @@ def files_of_jobs(user_id: str, job_ids: list[str]) -> ReturningDelete[Any]:
     return (
         delete(files)
         .where(files.c.user_id == user_id, files.c.job_id.in_(job_ids))
-        .returning(files.c.storage_key, files.c.html_key)
+        .returning(*STORED_KEYS)
     )
 
 
 def user_files(user_id: str, limit: int) -> ReturningDelete[Any]:
     """Delete up to `limit` of the user's files; their storage keys."""
     some = select(files.c.id).where(files.c.user_id == user_id).order_by(files.c.id).limit(limit)
-    return (
-        delete(files)
-        .where(files.c.id.in_(some.scalar_subquery()))
-        .returning(files.c.storage_key, files.c.html_key)
-    )
+    return delete(files).where(files.c.id.in_(some.scalar_subquery())).returning(*STORED_KEYS)
 
 
 class StoredFiles:
@@ -150,7 +151,7 @@ class StoredFiles:
         wanted = list(keys)
         found: set[str] = set()
         async with self.engine.connect() as conn:
-            for column in (files.c.storage_key, files.c.html_key, files.c.thumbnail_key):
+            for column in STORED_KEYS:
                 found |= {k for (k,) in await conn.execute(keys_in(column, wanted)) if k}
         return found
 
@@ -168,7 +169,7 @@ class StoredFiles:
                 cutoff = first_id_at(int((now - timedelta(days=days)).timestamp() * 1000))
                 statement = delete_expired_files_of_plan(plan, cutoff, limit - len(keys))
                 rows = (await conn.execute(statement)).all()
-                keys += [k for r in rows for k in (r.storage_key, r.html_key, r.thumbnail_key) if k]
+                keys += stored_keys(rows)
         return keys
 
     async def prune_jobs(self, older_than_s: float, *, limit: int = 500) -> int:
@@ -195,5 +196,5 @@ class StoredFiles:
             else:
                 gone = user_files(user_id, limit)
             rows = (await conn.execute(gone)).all()
-        keys = [k for r in rows for k in (r.storage_key, r.html_key) if k]
+        keys = stored_keys(rows)
         return len(ids) + len(rows), keys

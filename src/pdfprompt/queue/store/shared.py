@@ -36,7 +36,7 @@ from pdfprompt.domain import (
 )
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
-from pdfprompt.queue.store.files import StoredFiles
+from pdfprompt.queue.store.files import StoredFiles, stored_keys
 from pdfprompt.queue.store.protocol import DialectQueries, Refused
 from pdfprompt.queue.store.records import DocumentPage, Finished, JobPage, NewJob, StoredFile
 from pdfprompt.queue.store.rows import (
@@ -307,4 +307,4 @@ class SharedJobStore(StoredFiles, QueueStats, JobVersions):
             await conn.execute(sql.delete_job(job_id))
             if row.file_id is not None:
                 await conn.execute(sql.delete_file(row.file_id))
-        return [k for k in (row.storage_key, row.html_key, row.thumbnail_key) if k]
+        return stored_keys([row])
