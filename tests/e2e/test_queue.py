@@ -176,9 +176,7 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
             c.post("/v1/jobs", json={"type": "markdown", "input": f"# after {i}"}).json()["id"]
             for i in range(10)
         ]
-        t0 = time.monotonic()
-        jobs = wait_all(c, ids, 180)
-        assert time.monotonic() - t0 < 120
+        jobs = wait_all(c, ids, 120)
     assert all(j["status"] == "succeeded" for j in jobs.values()), [
         (j["status"], j["error"]) for j in jobs.values()
     ]
@@ -198,9 +196,8 @@ def test_sigterm_hands_unfinished_jobs_straight_back(pg_url: str, tmp_path: Path
         c, first = split.client, split.worker
         ids = submit_long(c, 8)
         wait_for(c, "running", 2, first)
-        t0 = time.monotonic()
-        assert first.stop(signal.SIGTERM) == 0
-        assert time.monotonic() - t0 < 10
+        # It exits within the 0.2 s grace: 10 s is a generous bound (then it is killed).
+        assert first.stop(signal.SIGTERM, timeout_s=10) == 0, first.log()
         # Within the 30 s lease: nothing is left running, nothing failed.
         states = [c.get(f"/v1/jobs/{i}").json() for i in ids]
         assert not [s for s in states if s["status"] in ("running", "failed")]
