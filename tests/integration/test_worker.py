@@ -25,6 +25,11 @@ from pdfprompt.render import chromium_renderer, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage
 from tests.support.bombs import huge_image, noise_image, noise_pages
+from tests.support.waiting import until
+
+
+async def _ended(store: JobStore, jobs: list[Job]) -> bool:
+    return all([(await store.get(j.id)).status.is_final for j in jobs])
 
 
 def _new(user: str, text: str, **kw: object) -> NewJob:
@@ -87,11 +92,7 @@ async def test_transient_errors_are_retried_then_fail(engine: AsyncEngine) -> No
     worker = Worker(store, handler, discard, config)
     task = asyncio.create_task(worker.run())
     try:
-        for _ in range(400):
-            states = [(await store.get(j.id)).status for j in (flaky, broken)]
-            if all(s.is_final for s in states):
-                break
-            await asyncio.sleep(0.025)
+        await until(lambda: _ended(store, [flaky, broken]), 30, "both jobs ended")
     finally:
         worker.stop()
         await asyncio.wait_for(task, 10)
@@ -176,10 +177,7 @@ async def test_a_render_timeout_is_retried_once_then_final(
         worker = Worker(store, pipeline, pipeline.discard, config)
         task = asyncio.create_task(worker.run())
         try:
-            for _ in range(400):
-                if (await store.get(job.id)).status.is_final:
-                    break
-                await asyncio.sleep(0.025)
+            await until(lambda: _ended(store, [job]), 30, "the job ended")
         finally:
             worker.stop()
             await asyncio.wait_for(task, 20)
@@ -197,12 +195,8 @@ async def _run_until_final(
     config = WorkerConfig(poll_ms=20, retry=RetryPolicy(base_s=0.05, cap_s=0.1))
     worker = Worker(store, pipeline, pipeline.discard, config)
     task = asyncio.create_task(worker.run())
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
     try:
-        while not all([(await store.get(j.id)).status.is_final for j in jobs]):
-            assert loop.time() < end, "the jobs did not end in time"
-            await asyncio.sleep(0.025)
+        await until(lambda: _ended(store, jobs), deadline_s, "the jobs ended")
     finally:
         worker.stop()
         await asyncio.wait_for(task, 30)
