@@ -11,11 +11,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.db import files, jobs, now_plus, usage_events
+from pdfprompt.db import files, jobs, usage_events
 from pdfprompt.domain import (
     DuplicateJobError,
     JobError,
@@ -28,6 +28,7 @@ from pdfprompt.domain import (
     new_id,
 )
 from pdfprompt.queue import Finished, JobStore, NewJob, StoredFile, job_store_for
+from tests.support.leases import expire_lease
 from tests.support.usage import usage_counter
 
 
@@ -81,15 +82,6 @@ async def _files_of_jobs(engine: AsyncEngine, job_ids: list[str]) -> dict[str, i
             )
         ).all()
     return {job_id: count for job_id, count in rows}
-
-
-async def _expire(engine: AsyncEngine, job_id: str) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(jobs).where(jobs.c.id == job_id).values(lease_expires_at=now_plus(-1))
-        )
-        status = (await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
-    assert status == "running"
 
 
 async def _bulk(engine: AsyncEngine, user_id: str, n: int) -> None:
@@ -212,7 +204,7 @@ async def test_a_worker_that_lost_its_lease_cannot_finish(
     job = await store.enqueue(_new(user))
     [first] = await store.claim_jobs("w1", 1, lease_s=30)
     assert first.id == job.id
-    await _expire(engine, job.id)
+    await expire_lease(engine, job.id)
     assert await store.requeue_expired() == 1
     [second] = await store.claim_jobs("w2", 1, lease_s=30)
     assert second.id == job.id and second.attempts == 2
@@ -258,7 +250,7 @@ async def test_expired_lease_with_no_attempts_left_fails_the_job(
     user = await _user(engine)
     job = await store.enqueue(_new(user, max_attempts=1))
     await store.claim_jobs("w1", 1, lease_s=30)
-    await _expire(engine, job.id)
+    await expire_lease(engine, job.id)
     await store.requeue_expired()
     failed = await store.get(job.id)
     assert failed.status is JobStatus.FAILED
@@ -446,9 +438,9 @@ async def test_every_way_a_job_ends_settles_its_reservation(
     await store.fail_job(fails.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
     await store.fail_job(retried.id, "w", JobError("render_timeout", "slow"), retry_in_s=60)
     await store.cancel_job(canceled.id, user)
-    [lost] = await store.claim_jobs("w2", 1, lease_s=0.05)  # its worker then stops answering
+    [lost] = await store.claim_jobs("w2", 1, lease_s=30)
     assert lost.id == expires.id
-    await asyncio.sleep(0.2)
+    await expire_lease(engine, lost.id)  # its worker stopped answering
     assert await store.requeue_expired() == 1  # out of attempts: failed
     # Used: the success. Still reserved: the job queued again for a retry.
     assert await usage_counter(engine, user) == (1, 1)

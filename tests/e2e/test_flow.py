@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from tests.support.jobs import wait_final
 from tests.support.processes import Process, create_key
 from tests.support.render import pdf_text
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.parametrize(
@@ -113,26 +114,63 @@ def test_idempotency_key_returns_the_first_job(service: tuple[Process, dict[str,
         assert len(c.get("/v1/jobs").json()["items"]) == 1
 
 
+# A table of 15,000 rows: seconds of layout (469 pages), so it is still running when it is
+# cancelled a moment after it started.
+SLOW_MARKDOWN = "| a | b |\n|---|---|\n" + "| cell | more |\n" * 15_000
+
+
+def _jobs_canceled(server: Process) -> float:
+    """Running jobs whose worker stopped them because they were cancelled (/metrics)."""
+    for line in httpx.get(f"{server.base_url}/metrics").text.splitlines():
+        if line.startswith("pdfprompt_jobs_canceled_total "):
+            return float(line.split()[1])
+    raise AssertionError("no pdfprompt_jobs_canceled_total in /metrics")
+
+
 def test_cancel_and_delete(service: tuple[Process, dict[str, str]]) -> None:
     server, env = service
     key = create_key(env, "cancel@example.com")
+    stored = Path(env["PDFPROMPT_DATA_DIR"]) / "files"
+
+    def files_kept() -> int:
+        return len([p for p in stored.rglob("*") if p.is_file()])
+
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        # A running job: cancelled, its worker stops it, and it leaves nothing behind.
+        kept, stopped = files_kept(), _jobs_canceled(server)
+        live = c.post("/v1/jobs", json={"type": "markdown", "input": SLOW_MARKDOWN}).json()
+        wait_until(
+            lambda: c.get(f"/v1/jobs/{live['id']}").json()["status"] == "running",
+            30,
+            "the job running",
+        )
+        canceled = c.post(f"/v1/jobs/{live['id']}/cancel")
+        assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+        # "Within about a second", with a bound of three.
+        wait_until(lambda: _jobs_canceled(server) == stopped + 1, 3, "its worker stopped it")
+        ended = c.get(f"/v1/jobs/{live['id']}").json()
+        assert ended["status"] == "canceled" and ended["file"] is None
+        assert files_kept() == kept
+        usage = c.get("/v1/usage").json()
+        assert (usage["pdfs"]["used"], usage["pdfs"]["reserved"]) == (0, 0)
+        assert usage["storage_bytes"]["used"] == 0
+        again = c.post(f"/v1/jobs/{live['id']}/cancel")
+        assert again.status_code == 409 and again.json()["code"] == "conflict"
+
+        # A job that succeeded: too late to cancel; deleting it removes its file.
         job = c.post("/v1/jobs", json={"type": "markdown", "input": "# x"}).json()
         done, _ = wait_final(c, job["id"])
-        again = c.post(f"/v1/jobs/{job['id']}/cancel")
-        if done["status"] == "succeeded":
-            assert again.status_code == 409 and again.json()["code"] == "conflict"
-        stored = Path(env["PDFPROMPT_DATA_DIR"]) / "files"
-        kept = len([p for p in stored.rglob("*") if p.is_file()])
-        if done["status"] == "succeeded":
-            used = c.get("/v1/usage").json()["storage_bytes"]["used"]
-            assert used == done["file"]["size_bytes"]
+        assert done["status"] == "succeeded", done
+        late = c.post(f"/v1/jobs/{job['id']}/cancel")
+        assert late.status_code == 409 and late.json()["code"] == "conflict"
+        assert files_kept() == kept + 1
+        used = c.get("/v1/usage").json()["storage_bytes"]["used"]
+        assert used == done["file"]["size_bytes"]
         assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
         assert c.get(f"/v1/jobs/{job['id']}").status_code == 404
-        if done["status"] == "succeeded":
-            assert c.get(f"/v1/files/{done['file']['id']}").status_code == 404
-            assert c.get("/v1/usage").json()["storage_bytes"]["used"] == 0
-            assert len([p for p in stored.rglob("*") if p.is_file()]) == kept - 1
+        assert c.get(f"/v1/files/{done['file']['id']}").status_code == 404
+        assert c.get("/v1/usage").json()["storage_bytes"]["used"] == 0
+        assert files_kept() == kept
 
 
 def test_render_command_makes_a_pdf_without_a_server(tmp_path: Any) -> None:

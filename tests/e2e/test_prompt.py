@@ -148,8 +148,14 @@ def test_revise_edits_the_previous_html(llm_service: tuple[Process, str, Path]) 
         assert r.status_code == 404
         r = c.post(f"/v1/jobs/{first['id']}/revise", json={"instructions": "  "})
         assert r.status_code == 422 and r.json()["code"] == "invalid_input"
-        queued = c.post("/v1/jobs", json={"type": "prompt", "input": "later"}).json()
-        c.post(f"/v1/jobs/{queued['id']}/cancel")
+        # A cancelled job: the model takes seconds to answer, so it is cancelled unended.
+        _control(fake_url, latency_ms=3000)
+        try:
+            queued = c.post("/v1/jobs", json={"type": "prompt", "input": "later"}).json()
+            canceled = c.post(f"/v1/jobs/{queued['id']}/cancel")
+        finally:
+            _control(fake_url, latency_ms=0)
+        assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
         r = c.post(f"/v1/jobs/{queued['id']}/revise", json={"instructions": "x"})
         assert r.status_code == 409 and r.json()["code"] == "conflict"
         # Deleting a revised job removes its kept HTML too.

@@ -263,8 +263,11 @@ def test_the_quota_warning_is_sent_once_with_the_usage(
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c, Receiver() as r:
         made = c.post("/v1/webhooks", json={"url": r.url, "events": ["quota.warning"]}).json()
+        ids = []
         for n in range(3):  # starter: 3 PDFs a month; the 3rd passes 80 %
-            assert c.post("/v1/jobs", json={"type": "html", "input": f"<p>{n}</p>"}).is_success
+            posted = c.post("/v1/jobs", json={"type": "html", "input": f"<p>{n}</p>"})
+            assert posted.is_success
+            ids.append(posted.json()["id"])
         [hit] = r.wait_for(1)
         event = hit.event
         assert event["type"] == "quota.warning"
@@ -273,8 +276,14 @@ def test_the_quota_warning_is_sent_once_with_the_usage(
         assert event["data"]["period"] == event["created_at"][:7]
         assert verify(made["secret"], hit.body, hit.headers["Pdfprompt-Signature"])
         assert c.post("/v1/jobs", json={"type": "html", "input": "<p>4</p>"}).status_code == 429
-        time.sleep(1)
-        assert len(r.hits) == 1  # once a period
+        # Once a period: the jobs ended and the refusal come with no second event (an event
+        # is a delivery written with the change that causes it), and the one was sent once.
+        for job_id in ids:
+            wait_final(c, job_id)
+        delivery = _ended_delivery(c, made["id"])
+        assert (delivery["status"], delivery["attempts"]) == ("succeeded", 1)
+        assert len(c.get(f"/v1/webhooks/{made['id']}/deliveries").json()["items"]) == 1
+        assert len(r.hits) == 1
 
 
 def test_a_separate_worker_delivers_and_stops_cleanly(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from pdfprompt.domain import (
     UnauthorizedError,
 )
 from pdfprompt.queue import NewJob, StoredFile, job_store_for
+from tests.support.waiting import ManualClock
 
 
 async def _last_used(engine: AsyncEngine, key_id: str) -> object:
@@ -67,31 +68,46 @@ async def test_revoking_or_disabling_through_the_store_stops_the_key_at_once(
 async def test_another_process_revoking_reaches_this_one_within_the_ttl(
     engine: AsyncEngine,
 ) -> None:
-    api = AccountStore(engine, cache_ttl_s=0.5)  # the API node
+    clock = ManualClock()
+    api = AccountStore(engine, cache_ttl_s=30, monotonic=clock)  # the API node
     admin = AccountStore(engine)  # e.g. `pdfprompt keys revoke` in another process
     user = await admin.create_user("t@example.com", "enterprise")
     key = await admin.create_key(user.id)
     await api.authenticate(key.secret)
     await admin.revoke_key(key.id, user.id)
+    clock.advance(29.9)
     assert (await api.authenticate(key.secret)).key_id == key.id  # still trusted from memory
-    await asyncio.sleep(0.6)
+    assert (api.cache_hits, api.cache_misses) == (1, 1)
+    clock.advance(0.1)  # the TTL is up
     with pytest.raises(UnauthorizedError):
         await api.authenticate(key.secret)
     await api.aclose()
 
 
 async def test_an_expiring_key_is_not_trusted_past_its_expiry(engine: AsyncEngine) -> None:
-    store = AccountStore(engine, cache_ttl_s=300)
+    """Trusted from memory while it lives, however long the TTL, and not a moment after."""
+    clock = ManualClock()
+    store = AccountStore(engine, cache_ttl_s=300, monotonic=clock)
     user = await store.create_user("e@example.com", "enterprise")
     key = await store.create_key(user.id)
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(api_keys).where(api_keys.c.id == key.id).values(expires_at=now_plus(0.5))
-        )
+
+    async def expire_in(seconds: float) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(api_keys).where(api_keys.c.id == key.id).values(expires_at=now_plus(seconds))
+            )
+
+    await expire_in(60)
     await store.authenticate(key.secret)
-    await asyncio.sleep(0.7)
+    clock.advance(55)
+    assert (await store.authenticate(key.secret)).key_id == key.id
+    assert (store.cache_hits, store.cache_misses) == (1, 1)  # from memory
+    # The minute passes, for the database and for this process.
+    await expire_in(-1)
+    clock.advance(5)
     with pytest.raises(UnauthorizedError):
         await store.authenticate(key.secret)
+    assert store.cache_hits == 1
     await store.aclose()
 
 

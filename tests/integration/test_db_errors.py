@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import create_engine, is_unavailable, sqlite_driver, upgrade
@@ -22,7 +23,7 @@ async def test_unreachable_postgres_is_unavailable() -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     engine = create_engine(Settings(database_url=url, database_connect_timeout_s=2))
     try:
-        with pytest.raises(Exception) as info:
+        with pytest.raises(OSError) as info:  # nothing listens there: refused
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         assert is_unavailable(info.value)
@@ -31,7 +32,7 @@ async def test_unreachable_postgres_is_unavailable() -> None:
 
 
 async def test_bad_statements_are_not_unavailable(engine: AsyncEngine) -> None:
-    with pytest.raises(Exception) as info:
+    with pytest.raises(DBAPIError, match="no_such_table") as info:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT * FROM no_such_table"))
     assert not is_unavailable(info.value)

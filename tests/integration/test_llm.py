@@ -6,7 +6,6 @@ import contextlib
 import io
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
 from tests.support.databases import free_port
 from tests.support.receiver import Receiver
+from tests.support.waiting import ManualClock, wait_until
 
 SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
 
@@ -45,9 +45,7 @@ def _served(fake: FakeLlm, **config: Any) -> Iterator[int]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: server.started, 10, "the fake LLM served")
         yield port
     finally:
         server.should_exit = True
@@ -64,9 +62,9 @@ def fake() -> Iterator[tuple[FakeLlm, str]]:
 
 @pytest.fixture
 async def client(fake: tuple[FakeLlm, str]) -> AsyncIterator[LlmClient]:
-    llm = LlmClient(
-        fake[1], KeyRing(SECRETS, cooldown_s=30), ["m1", "m2"], timeout_s=1.0, max_tokens=1000
-    )
+    """A client whose keys cool down on a clock that stands still (`client.keys` has it)."""
+    keys = KeyRing(SECRETS, cooldown_s=30, clock=ManualClock())
+    llm = LlmClient(fake[1], keys, ["m1", "m2"], timeout_s=1.0, max_tokens=1000)
     yield llm
     await llm.aclose()
 
@@ -106,9 +104,9 @@ async def test_failover_goes_key_by_key_then_model_by_model(
         (SECRETS[1], "m2", "answer"),
     ]
     assert progress and progress == sorted(progress)  # moved with the stream
-    # Retry-After is honoured: key 1 stays out for about 7 s.
+    # Retry-After is honoured: key 1 stays out for 7 s.
     assert client.keys.states() == {"key 1": "cooling", "key 2": "ok"}
-    assert 5 < client.keys.free_in()["key 1"] <= 7
+    assert client.keys.free_in() == {"key 1": 7, "key 2": 0}
 
 
 async def test_every_key_cooling_tells_when_the_first_is_free(
@@ -119,7 +117,7 @@ async def test_every_key_cooling_tells_when_the_first_is_free(
     with pytest.raises(LlmKeysCoolingError) as info:
         await client.write(_ask())
     assert info.value.transient
-    assert 2.5 < info.value.retry_after_s <= 4
+    assert info.value.retry_after_s == 4
 
 
 async def test_a_refused_key_is_quarantined_and_skipped(

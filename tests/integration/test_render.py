@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,10 @@ from pdfprompt.settings import Settings
 from tests.support.bombs import noise_png
 from tests.support.receiver import Receiver
 from tests.support.render import ENGINES, engine_settings, pdf_text
+from tests.support.waiting import until, wait_until
+
+# A table Chromium takes seconds to lay out, far longer than a small document.
+SLOW_TABLE = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 60_000 + "</table>"
 
 
 @pytest.mark.parametrize("engine", [e for e in ENGINES if e.startswith("chromium")])
@@ -143,25 +147,49 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
+def _chromium_left() -> dict[int, str]:
+    """This process's Chromium processes still there (a zombie counts)."""
+    return {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
+
+
+async def _none_left(find: Callable[[], Collection[object]], what: str) -> None:
+    """Until `find()` finds nothing: a closed pool's processes exit, and are reaped, a moment
+    after it closes. One that never goes fails, naming what is left."""
+    try:
+        await until(lambda: not find(), 10, what)
+    except AssertionError:
+        raise AssertionError(f"{what}: {find()!r}") from None
+
+
 async def test_a_killed_browser_is_replaced_and_nothing_is_left_behind() -> None:
-    settings = Settings(max_pdf_concurrency=1, render_timeout_s=20)
+    """The whole browser killed during a render, as an OOM kill would: that render fails as
+    transient (its job is retried), the next one gets a new browser, and no Chromium process
+    is left once the pool closes."""
+    settings = Settings(render_engine="chromium", max_pdf_concurrency=1, render_timeout_s=60)
     async with chromium_renderer(settings) as renderer:
         await renderer.render("<p>warm</p>", RenderOptions())
-        chromium = [pid for pid, name in _descendants(os.getpid()).items() if "chrom" in name]
-        assert chromium
-        for pid in chromium:  # the whole browser, as an OOM kill would
+        browser = [pid for pid, name in _chromium_left().items() if _parent(pid) == os.getpid()]
+        chromium = browser + [pid for pid in _chromium_left() if pid not in browser]
+        assert len(browser) == 1 and len(chromium) > 1
+        rendering = asyncio.create_task(renderer.render(SLOW_TABLE, RenderOptions()))
+        await until(lambda: renderer.rendering == 1, 30, "the render started")
+        for pid in chromium:  # the browser first: it reports no crash of its pages
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        await asyncio.sleep(0.5)
-        try:
-            await renderer.render("<p>during</p>", RenderOptions())
-        except BrowserUnavailableError as exc:
-            assert exc.transient  # the job on it is retried
+        with pytest.raises(BrowserUnavailableError, match="the browser stopped") as info:
+            await asyncio.wait_for(rendering, 30)
+        assert info.value.transient  # the job on it is retried
         out = await renderer.render("<p>after the crash</p>", RenderOptions())
         assert "after the crash" in pdf_text(out.data)
-    await asyncio.sleep(0.5)
-    left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
-    assert left == {}
+    await _none_left(_chromium_left, "Chromium processes left behind")
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
 
 
 def _descendants_running(marker: bytes) -> list[int]:
@@ -197,15 +225,14 @@ async def test_weasyprint_timeout_is_transient_and_the_pool_recovers() -> None:
         assert info.value.transient
         out = await renderer.render("<p>after the timeout</p>", RenderOptions())
         assert "after the timeout" in pdf_text(out.data)
-    await asyncio.sleep(0.5)
-    assert _spawned_renderers() == []
+    await _none_left(_spawned_renderers, "WeasyPrint processes left behind")
 
 
 async def _cancel_while_another_renders(renderer: RendererPool, slow: str) -> None:
     """Start rendering `slow`, render a small document beside it, then cancel `slow`: the
     small one is done while `slow` still runs, and the cancelled render raises."""
     rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
-    await asyncio.sleep(0.3)
+    await until(lambda: renderer.rendering == 1, 30, "the slow render started")
     meanwhile = await renderer.render("<p>meanwhile</p>", RenderOptions())
     assert "meanwhile" in pdf_text(meanwhile.data)
     assert not rendering.done()
@@ -234,8 +261,7 @@ async def test_a_cancelled_weasyprint_render_is_stopped_and_the_others_go_on() -
         after = set(_spawned_renderers())
         assert len(after) == 2 and len(before - after) == 1  # one process replaced
         await _both_render_slots_work(renderer)
-    await asyncio.sleep(0.5)
-    assert _spawned_renderers() == []
+    await _none_left(_spawned_renderers, "WeasyPrint processes left behind")
 
 
 async def test_auto_falls_back_to_weasyprint_with_a_warning(
@@ -274,16 +300,19 @@ async def test_recycling_waits_for_renders_in_flight_and_leaves_nothing() -> Non
     by_memory = Settings(render_engine="chromium", max_pdf_concurrency=2, render_timeout_s=30)
     async with chromium_renderer(by_memory) as renderer:
         renderer.max_memory_mb = 1.0  # any browser is over this
-        for _ in range(MEMORY_CHECK_EVERY + 1):
+        for _ in range(MEMORY_CHECK_EVERY):
             await renderer.render("<p>small</p>", RenderOptions())
-        await asyncio.sleep(0.5)  # the check runs beside the renders
-        for _ in range(2):
+        assert renderer.recycled == 0
+
+        async def render_once_more() -> bool:
+            # The check runs beside the renders; the first render after it has marked the
+            # browser replaces it.
             await renderer.render("<p>small</p>", RenderOptions())
-        assert renderer.recycled >= 1
+            return renderer.recycled >= 1
+
+        await until(render_once_more, 30, "the browser over its memory bound recycled")
         assert 0 < await renderer.memory_mb() < 2048
-    await asyncio.sleep(0.5)
-    left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
-    assert left == {}
+    await _none_left(_chromium_left, "Chromium processes left behind")
 
 
 async def test_a_chromium_render_over_its_time_or_cancelled_is_stopped_and_the_pool_goes_on() -> (
@@ -292,7 +321,7 @@ async def test_a_chromium_render_over_its_time_or_cancelled_is_stopped_and_the_p
     """The page of a render that runs over the timeout, or whose job is cancelled, is closed
     and replaced; the other page's render is not touched."""
     settings = Settings(render_engine="chromium", max_pdf_concurrency=2, render_timeout_s=1)
-    slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 60_000 + "</table>"
+    slow = SLOW_TABLE
     async with chromium_renderer(settings) as renderer:
         with pytest.raises(RenderTimeoutError) as info:
             await renderer.render(slow, RenderOptions())
@@ -303,9 +332,7 @@ async def test_a_chromium_render_over_its_time_or_cancelled_is_stopped_and_the_p
         renderer.timeout_s = 120
         await _cancel_while_another_renders(renderer, slow)
         await _both_render_slots_work(renderer)
-    await asyncio.sleep(0.5)
-    left = {pid: name for pid, name in _descendants(os.getpid()).items() if "chrom" in name}
-    assert left == {}
+    await _none_left(_chromium_left, "Chromium processes left behind")
 
 
 _HOLD = """
@@ -352,11 +379,9 @@ def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept(tmp_path: Pa
         held.wait()
         if held.stdout is not None:
             held.stdout.close()
-    for _ in range(100):
-        if not any(_alive(pid) for pid in browsers):
-            break
-        threading.Event().wait(0.1)
-    assert [pid for pid in browsers if _alive(pid)] == []
+    wait_until(
+        lambda: not any(_alive(pid) for pid in browsers), 10, "the killed worker's browser exited"
+    )
     assert profiles[0].exists()  # nothing could remove it yet
     once = subprocess.run(
         [sys.executable, "-c", _HOLD, "once"],
@@ -373,10 +398,9 @@ async def test_a_killed_page_process_fails_its_render_as_transient_and_the_pool_
     """The kernel's OOM killer takes a page's renderer process, not the browser: the render on
     it fails at once as transient (not at the timeout), and the next render gets a new page."""
     settings = Settings(render_engine="chromium", max_pdf_concurrency=1, render_timeout_s=120)
-    slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 60_000 + "</table>"
     async with chromium_renderer(settings) as renderer:
-        rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
-        await asyncio.sleep(0.5)
+        rendering = asyncio.create_task(renderer.render(SLOW_TABLE, RenderOptions()))
+        await until(lambda: renderer.rendering == 1, 30, "the render started")
         killed = 0
         for pid in _page_processes():
             with contextlib.suppress(ProcessLookupError):
@@ -414,16 +438,15 @@ async def test_a_render_over_its_time_does_not_go_on_burning_cpu() -> None:
     slow = "<table>" + "<tr><td>cell</td><td>more</td></tr>" * 200_000 + "</table>"
     async with chromium_renderer(settings) as renderer:
         rendering = asyncio.create_task(renderer.render(slow, RenderOptions()))
-        await asyncio.sleep(0.5)
+        await until(lambda: renderer.rendering == 1, 30, "the render started")
         busy = _page_processes()
         assert busy
         with pytest.raises(RenderTimeoutError):
             await rendering
-        for _ in range(100):
-            if not busy & {pid for pid in _page_processes() if _alive(pid)}:
-                break
-            await asyncio.sleep(0.1)
-        assert not busy & {pid for pid in _page_processes() if _alive(pid)}
+        await _none_left(
+            lambda: busy & {pid for pid in _page_processes() if _alive(pid)},
+            "the stopped page's processes still running",
+        )
 
 
 async def test_with_javascript_allowed_a_workers_requests_are_refused_too(
@@ -439,9 +462,7 @@ async def test_with_javascript_allowed_a_workers_requests_are_refused_too(
     )
     async with chromium_renderer(settings) as renderer:
         await renderer.render(doc, RenderOptions())
-        for _ in range(50):  # the worker runs on after the load event
-            if renderer.blocked_requests:
-                break
-            await asyncio.sleep(0.1)
+        # The worker runs on after the load event.
+        await until(lambda: renderer.blocked_requests, 5, "the worker's request refused")
         assert renderer.blocked_requests == 1
     assert listener.hits == []

@@ -3,7 +3,6 @@ file row points to."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ from pdfprompt.queue import ORPHAN_GRACE_S, NewJob, StoredFile, job_store_for, s
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage, S3Storage, Storage, storage_from_settings
 from tests.support.databases import make_bucket
+from tests.support.leases import expire_lease
 
 
 async def test_the_storage_url_picks_the_backend(s3_endpoint: str, tmp_path: Path) -> None:
@@ -49,11 +49,11 @@ async def test_a_crash_between_storing_and_finishing_leaves_one_file_after_the_s
         store = job_store_for(engine)
         user = (await AccountStore(engine).create_user("crash@example.com", "enterprise")).id
         job = await store.enqueue(NewJob(user, JobType.HTML, "<p>x</p>", {}, 3))
-        [first] = await store.claim_jobs("w1", 1, lease_s=0.05)
+        [first] = await store.claim_jobs("w1", 1, lease_s=30)
         assert first.id == job.id
         lost_key = f"{user}/{job.id}/1-aaaa.pdf"
         await storage.put(lost_key, b"%PDF attempt 1")  # ... and w1 is gone
-        await asyncio.sleep(0.2)
+        await expire_lease(engine, job.id)
         assert await store.requeue_expired() == 1
         [second] = await store.claim_jobs("w2", 1, lease_s=30)
         assert second.id == job.id and second.attempts == 2

@@ -34,6 +34,7 @@ from pdfprompt.webhooks import (
     public_only,
     verify,
 )
+from tests.support.leases import expire_delivery_lease
 from tests.support.receiver import Receiver
 from tests.support.webhooks import (
     FAST,
@@ -137,9 +138,9 @@ async def test_a_delivery_whose_worker_died_is_sent_again_after_its_lease(
         hook = await hooks.create(user, receiver.url, ["job.succeeded"])
         await ended_job(jobs, user)
         # A worker claims it and dies before answering: nothing is recorded.
-        [held] = await outbox.claim("dead", 10, lease_s=0.5)
+        [held] = await outbox.claim("dead", 10, lease_s=30)
         assert await outbox.claim("w1", 10, lease_s=30) == []  # held while the lease runs
-        await asyncio.sleep(0.7)
+        await expire_delivery_lease(engine, held.id)
         await deliver_all(dispatcher_for(outbox))
         [hit] = receiver.wait_for(1)
     assert hit.headers["Pdfprompt-Attempt"] == "2"
@@ -377,7 +378,8 @@ async def test_two_dispatchers_send_each_event_once(engine: AsyncEngine) -> None
             deliver_all(dispatcher_for(outbox, owner="a", concurrency=4)),
             deliver_all(dispatcher_for(outbox, owner="b", concurrency=4)),
         )
-        await asyncio.sleep(0.2)
+        # Every delivery is recorded after its endpoint answered, and the receiver records a
+        # request before it answers: every request sent is in `hits`.
         hits = list(receiver.hits)
     ids = [h.headers["Pdfprompt-Delivery"] for h in hits]
     assert len(ids) == len(set(ids)) == 30

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,6 +56,7 @@ class KeyRecords:
     these attributes."""
 
     engine: AsyncEngine
+    monotonic: Callable[[], float]
     _principals: PrincipalCache
     _last_used: LastUsedRecorder
 
@@ -162,7 +163,7 @@ class KeyRecords:
         if match is None:
             raise UnauthorizedError("missing or invalid API key")
         digest = hash_key(raw.strip())
-        now = time.monotonic()
+        now = self.monotonic()
         cached = self._principals.recall(digest, now)
         if cached is not None:
             self._last_used.touch_soon(cached.key_id, now)

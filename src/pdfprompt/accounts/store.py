@@ -4,6 +4,7 @@ share (`principals`, `last_used`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -38,12 +39,16 @@ class AccountStore(UsageRecords, KeyRecords):
         plans: dict[str, Plan] | None = None,
         default_plan: str = "enterprise",
         clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock`: now, for quota periods; `monotonic`: the clock that times how long a key
+        is trusted from memory and when its use was last recorded."""
         self.engine = engine
         self.plans = dict(plans if plans is not None else BUILTIN_PLANS)
         check_default_plan(self.plans, default_plan)
         self.default_plan = default_plan
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.monotonic = monotonic
         self._principals = PrincipalCache(cache_ttl_s, self.MAX_CACHED)  # by the key's hash
         self._last_used = LastUsedRecorder(engine)
 

@@ -44,6 +44,12 @@ class Renderer(Protocol):
 class RendererPool(Renderer, Protocol):
     """A renderer that starts its processes on enter and stops them on exit."""
 
+    @property
+    def rendering(self) -> int:
+        """Renders under way now: their document handed to a page or process, not yet
+        answered."""
+        ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc: object) -> None: ...

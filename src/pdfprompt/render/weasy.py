@@ -243,6 +243,7 @@ class WeasyPrintRenderer:
         self.max_bytes = max_bytes
         self.memory_limit_mb = memory_limit_mb
         self.renders = 0
+        self.rendering = 0  # renders handed to a process now
         self._idle: asyncio.Queue[_Slot] | None = None
         self._slots: set[_Slot] = set()
 
@@ -297,7 +298,11 @@ class WeasyPrintRenderer:
                 render_limit(self.max_pages, max_pages),
                 render_limit(self.max_bytes, max_bytes),
             )
-            data, pages, refused = await asyncio.wait_for(slot.render(work), self.timeout_s)
+            self.rendering += 1
+            try:
+                data, pages, refused = await asyncio.wait_for(slot.render(work), self.timeout_s)
+            finally:
+                self.rendering -= 1
         except RenderMemoryExceededError:
             slot = self._replace(slot)  # it has ended: a new one takes its place
             raise

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cached_property, partial
 from typing import Any
 
@@ -196,13 +196,18 @@ class PostgresQueries:
         plan_caps: Mapping[str, int] | None = None,
         *,
         notify_debounce_s: float = NOTIFY_DEBOUNCE_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """`plan_caps`: plans whose users may run fewer jobs at once than the worker's
         per-user cap (plan name -> `max_concurrent_jobs`). `notify_debounce_s`: enqueues
-        this close to the last NOTIFY share one trailing NOTIFY."""
+        this close to the last NOTIFY share one trailing NOTIFY; `clock` and `sleep` time
+        that window (monotonic seconds)."""
         self.engine = engine
         self.plan_caps = dict(plan_caps or {})
         self.notify_debounce_s = notify_debounce_s
+        self._clock = clock
+        self._sleep = sleep
         self._last_notify = 0.0
         self._trailing: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -272,7 +277,7 @@ class PostgresQueries:
         self, values: dict[str, Any], reserve: dict[str, Any] | None
     ) -> tuple[Mapping[str, Any], bool]:
         quiet, notifying = self._insert_sql
-        now = time.monotonic()
+        now = self._clock()
         announce = now - self._last_notify >= self.notify_debounce_s
         statement = notifying if announce else quiet
         if announce:
@@ -324,9 +329,9 @@ class PostgresQueries:
 
     async def _notify_later(self) -> None:
         try:
-            await asyncio.sleep(self.notify_debounce_s)
+            await self._sleep(self.notify_debounce_s)
             self._trailing = None  # commits from here on schedule their own
-            self._last_notify = time.monotonic()
+            self._last_notify = self._clock()
             async with self.engine.begin() as conn:
                 await conn.execute(select(func.pg_notify(JOBS_CHANNEL, "")))
         except Exception as exc:  # the poll still finds the job
@@ -351,6 +356,10 @@ class PostgresJobStore(SharedJobStore):
         plan_caps: Mapping[str, int] | None = None,
         *,
         notify_debounce_s: float = NOTIFY_DEBOUNCE_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        dialect = PostgresQueries(engine, plan_caps, notify_debounce_s=notify_debounce_s)
+        dialect = PostgresQueries(
+            engine, plan_caps, notify_debounce_s=notify_debounce_s, clock=clock, sleep=sleep
+        )
         super().__init__(engine, dialect, events)

@@ -136,6 +136,11 @@ class ChromiumRenderer:
     def name(self) -> str:
         return "chromium"
 
+    @property
+    def rendering(self) -> int:
+        """Renders under way now, on any browser."""
+        return sum(len(slot.rendering) for slot in self._slots)
+
     async def __aenter__(self) -> ChromiumRenderer:
         try:
             self._slots = [_BrowserSlot(i) for i in range(self.pool_size)]
