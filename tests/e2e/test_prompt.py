@@ -149,12 +149,12 @@ def test_revise_edits_the_previous_html(llm_service: tuple[Process, str, Path]) 
         r = c.post(f"/v1/jobs/{first['id']}/revise", json={"instructions": "  "})
         assert r.status_code == 422 and r.json()["code"] == "invalid_input"
         # A cancelled job: the model takes seconds to answer, so it is cancelled unended.
-        _control(fake_url, latency_ms=3000)
+        control(fake_url, latency_ms=3000)
         try:
             queued = c.post("/v1/jobs", json={"type": "prompt", "input": "later"}).json()
             canceled = c.post(f"/v1/jobs/{queued['id']}/cancel")
         finally:
-            _control(fake_url, latency_ms=0)
+            control(fake_url, latency_ms=0)
         assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
         r = c.post(f"/v1/jobs/{queued['id']}/revise", json={"instructions": "x"})
         assert r.status_code == 409 and r.json()["code"] == "conflict"
