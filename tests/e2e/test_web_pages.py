@@ -262,3 +262,22 @@ def test_an_address_that_names_nothing_is_a_page_for_browsers_and_a_problem_for_
             problem = c.get(path, headers=headers)
             assert problem.status_code == 404
             assert problem.headers["content-type"] == "application/problem+json"
+
+
+def test_forms_count_against_the_plans_requests_per_minute(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    """The starter plan allows 60 requests a minute, shared by the person's API keys and
+    the forms they send from the pages; past it a form gets a 429 page, and reading pages
+    is not counted."""
+    server, _ = service
+    with _browser(server) as c:
+        assert _sign_up(c, "busy@example.com").status_code == 303
+        fresh_rate_window()
+        for _ in range(60):
+            assert _post(c, "/documents", csrf="not the token").status_code == 403
+        assert c.get("/account").status_code == 200
+        over = _post(c, "/documents", csrf="not the token")
+        assert over.status_code == 429 and "Retry-After" in over.headers
+        assert "text/html" in over.headers["content-type"]
+        assert c.get("/account").status_code == 200

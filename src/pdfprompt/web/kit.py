@@ -175,10 +175,16 @@ class SignInFirst(Exception):
 
 async def signed_in(request: Request) -> WebSession:
     """The person signed in on this browser; `SignInFirst` (a redirect to the sign-in page,
-    coming back here after) when nobody is."""
+    coming back here after) when nobody is. A form the person sends counts against their
+    plan's requests per minute, the one limit their API keys share (`RateLimitedError`, a
+    429 page, past it); reading pages does not."""
     session = await session_of(request)
     if session is None:
         raise SignInFirst(request.url.path)
+    if request.method == "POST":
+        svc = svc_of(request)
+        limit = svc.accounts.plan_of(principal(session)).rate_limit_per_minute
+        await svc.rate_limiter.hit(f"user:{session.user_id}", limit)
     return session
 
 
