@@ -50,8 +50,12 @@ def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: 
             assert pdf.status_code == 200 and "kept in S3" in pdf_text(pdf.content)
             check_ranges(c, f"/v1/jobs/{job['id']}/pdf", pdf.content)
             s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-            [stored] = s3.list_objects_v2(Bucket=bucket)["Contents"]
+            listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+            [stored] = [o for o in listed if o["Key"].endswith(".pdf")]
+            [thumbnail] = [o for o in listed if o["Key"].endswith(".png")]
+            assert len(listed) == 2  # the PDF and its first page's thumbnail, beside it
             assert stored["Key"].startswith("pdfs/") and stored["Size"] == len(pdf.content)
+            assert thumbnail["Key"].startswith(stored["Key"].removesuffix(".pdf"))
             assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
             assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     finally:

@@ -281,3 +281,22 @@ def test_forms_count_against_the_plans_requests_per_minute(
         assert over.status_code == 429 and "Retry-After" in over.headers
         assert "text/html" in over.headers["content-type"]
         assert c.get("/account").status_code == 200
+
+
+def test_a_signed_in_person_keeps_the_nav_on_error_pages(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = service
+    html = {"Accept": "text/html"}
+    with _browser(server) as c:
+        assert _sign_up(c, "lost@example.com").status_code == 303
+        for path in ("/no/such/page", "/documents/01a00000-0000-7000-8000-000000000000"):
+            page = c.get(path, headers=html)
+            assert page.status_code == 404, path
+            assert 'aria-label="Main"' in page.text and 'action="/signout"' in page.text
+            token = _csrf(page)
+            assert _post(c, "/signout", csrf=token).status_code == 303
+            assert _sign_in(c, "lost@example.com").status_code == 303
+    with _browser(server) as stranger:
+        page = stranger.get("/no/such/page", headers=html)
+        assert page.status_code == 404 and 'aria-label="Main"' not in page.text

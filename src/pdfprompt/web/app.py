@@ -51,7 +51,8 @@ def install_web(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404 and wants_page(request):
             text = "There is nothing here, or it is not yours to see."
-            return kit.message(request, 404, "Not found", text)
+            me = await kit.signed_in_or_none(request)
+            return kit.message(request, 404, "Not found", text, me=me)
         answer = api_answer(request, exc)
         return await answer if inspect.isawaitable(answer) else answer
 

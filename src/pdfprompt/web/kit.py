@@ -92,9 +92,16 @@ def form_page(request: Request, template: str, status: int = 200, **context: Any
 
 
 def message(
-    request: Request, status: int, title: str, text: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    title: str,
+    text: str,
+    headers: dict[str, str] | None = None,
+    *,
+    me: WebSession | None = None,
 ) -> HTMLResponse:
-    return page(request, "message.html", status, headers=headers, title=title, text=text)
+    """A page of a few words; `me`: the person signed in, who keeps the nav."""
+    return page(request, "message.html", status, headers=headers, title=title, text=text, me=me)
 
 
 def redirect(to: str) -> RedirectResponse:
@@ -193,7 +200,7 @@ def principal(session: WebSession) -> Principal:
     return Principal(user_id=session.user_id, key_id="", plan=session.plan, scopes=WEB_SCOPES)
 
 
-def error_page(request: Request, exc: PdfPromptError) -> HTMLResponse:
+def error_page(request: Request, exc: PdfPromptError, me: WebSession | None = None) -> HTMLResponse:
     """The page for an error a route raised: the API's status and words, as a page."""
     status = status_of(exc)
     title = TITLES.get(exc.code, "Something went wrong")
@@ -206,7 +213,16 @@ def error_page(request: Request, exc: PdfPromptError) -> HTMLResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    return message(request, status, title, text, headers)
+    return message(request, status, title, text, headers, me=me)
+
+
+async def signed_in_or_none(request: Request) -> WebSession | None:
+    """Who is signed in, for an error page's nav; nobody when that cannot be told (the
+    error may be the database's)."""
+    try:
+        return await session_of(request)
+    except PdfPromptError:
+        return None
 
 
 class _PageRoute(APIRoute):
@@ -220,7 +236,7 @@ class _PageRoute(APIRoute):
                 then = "" if exc.then == "/" else "?next=" + quote(exc.then, safe="/")
                 return redirect("/signin" + then)
             except PdfPromptError as exc:
-                return error_page(request, exc)
+                return error_page(request, exc, await signed_in_or_none(request))
 
         return handle
 
