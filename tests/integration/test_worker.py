@@ -26,6 +26,7 @@ from pdfprompt.render import chromium_renderer, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage
 from tests.support.bombs import huge_image, noise_image, noise_pages
+from tests.support.leases import end_retry_wait
 from tests.support.waiting import until
 
 
@@ -114,6 +115,57 @@ async def test_transient_errors_are_retried_then_fail(engine: AsyncEngine) -> No
     assert failed.status is JobStatus.FAILED and failed.attempts == 2
     assert failed.error is not None and failed.error.code == "render_failed"
     assert calls == {"flaky": 2, "broken": 2}
+
+
+async def _queued_after(store: JobStore, job_id: str, attempts: int) -> Job | None:
+    """The job, once it is back in the queue after its attempt number `attempts` failed."""
+    job = await store.get(job_id)
+    failed = job.status is JobStatus.QUEUED and job.attempts == attempts and job.error is not None
+    return job if failed else None
+
+
+async def test_a_failed_attempt_waits_the_policys_backoff_before_the_next(
+    engine: AsyncEngine,
+) -> None:
+    """The worker queues a failed attempt again after the retry policy's delay for that
+    attempt: the base, doubled each time, of which the jitter keeps half to all. Read from
+    the job's row on the database's clock (when it is due again against when the attempt
+    ended); each wait is then ended in SQL, so the test waits for none of them."""
+    store = job_store_for(engine)
+    user = (await AccountStore(engine).create_user("b@example.com", "enterprise")).id
+    job = await store.enqueue(_new(user, "flaky"))
+    attempts: list[int] = []
+
+    async def handler(ctx: JobContext) -> StoredFile:
+        attempts.append(ctx.job.attempts)
+        if len(attempts) < 3:
+            raise RenderError("the browser went away")
+        return StoredFile(f"k/{ctx.job.id}", 1, 1, "0" * 64, "f.pdf")
+
+    async def discard(key: str) -> None:
+        return None
+
+    base_s = 600.0
+    config = WorkerConfig(poll_ms=20, retry=RetryPolicy(base_s=base_s, cap_s=100 * base_s))
+    worker = Worker(store, handler, discard, config)
+    task = asyncio.create_task(worker.run())
+    try:
+        for attempt, ceiling_s in ((1, base_s), (2, 2 * base_s)):
+            queued = await until(
+                lambda n=attempt: _queued_after(store, job.id, n), 30, f"attempt {attempt} failed"
+            )
+            assert queued.run_after is not None and queued.updated_at is not None
+            waits_s = (queued.run_after - queued.updated_at).total_seconds()
+            # Half to all of the ceiling (a millisecond either way: SQLite's clock's grain).
+            assert ceiling_s / 2 - 0.002 <= waits_s <= ceiling_s + 0.002, (attempt, waits_s)
+            await end_retry_wait(engine, job.id)
+        await until(lambda: _ended(store, [job]), 30, "the third attempt ended")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+    done = await store.get(job.id)
+    assert done.status is JobStatus.SUCCEEDED and done.attempts == 3
+    assert attempts == [1, 2, 3]
 
 
 async def test_shutdown_hands_unfinished_jobs_back(engine: AsyncEngine) -> None:

@@ -1,5 +1,5 @@
-"""Leases run out at once: their end written into the past in SQL, instead of a test
-claiming with a short lease and sleeping past it."""
+"""Leases and retry waits run out at once: their end written into the past in SQL, instead
+of a test claiming with a short lease, or retrying after a short delay, and sleeping past it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,32 @@ async def expire_delivery_lease(engine: AsyncEngine, delivery_id: int) -> None:
                 webhook_deliveries.c.id == delivery_id,
                 webhook_deliveries.c.status == "pending",
                 webhook_deliveries.c.lease_owner.is_not(None),
+            )
+            .values(next_attempt_at=now_plus(-1))
+        )
+    assert done.rowcount == 1
+
+
+async def end_retry_wait(engine: AsyncEngine, job_id: str) -> None:
+    """The job queued again after a failed attempt is due now, its backoff over."""
+    async with engine.begin() as conn:
+        done = await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == "queued")
+            .values(run_after=now_plus(-1))
+        )
+    assert done.rowcount == 1
+
+
+async def end_delivery_wait(engine: AsyncEngine, delivery_id: int) -> None:
+    """The webhook delivery waiting to be retried is due now, its backoff over."""
+    async with engine.begin() as conn:
+        done = await conn.execute(
+            update(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.id == delivery_id,
+                webhook_deliveries.c.status == "pending",
+                webhook_deliveries.c.lease_owner.is_(None),
             )
             .values(next_attempt_at=now_plus(-1))
         )
