@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from tests.support.jobs import wait_final
+from tests.support.jobs import SLOW_MARKDOWN, wait_final
 from tests.support.processes import Process, create_key
 from tests.support.render import pdf_text
 from tests.support.waiting import wait_until
@@ -112,11 +112,6 @@ def test_idempotency_key_returns_the_first_job(service: tuple[Process, dict[str,
         assert (first.status_code, again.status_code) == (202, 200)
         assert first.json()["id"] == again.json()["id"]
         assert len(c.get("/v1/jobs").json()["items"]) == 1
-
-
-# A table of 15,000 rows: seconds of layout (469 pages), so it is still running when it is
-# cancelled a moment after it started.
-SLOW_MARKDOWN = "| a | b |\n|---|---|\n" + "| cell | more |\n" * 15_000
 
 
 def _jobs_canceled(server: Process) -> float:
