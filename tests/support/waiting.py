@@ -78,6 +78,11 @@ class ManualClock:
         """Sleeps on this clock not yet over."""
         return sum(1 for _, f in self._sleepers if not f.done())
 
+    @property
+    def waking_at(self) -> list[float]:
+        """When the sleeps on this clock not yet over end, soonest first."""
+        return sorted(end for end, f in self._sleepers if not f.done())
+
     async def sleep(self, seconds: float) -> None:
         sleeper = asyncio.get_running_loop().create_future()
         if seconds <= 0:
