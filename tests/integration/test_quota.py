@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select, update
@@ -19,7 +18,6 @@ from pdfprompt.db import files, jobs, now_plus
 from pdfprompt.domain import (
     BUILTIN_PLANS,
     JobError,
-    JobType,
     NotFoundError,
     QuotaExceededError,
     first_id_at,
@@ -27,7 +25,6 @@ from pdfprompt.domain import (
 from pdfprompt.queue import (
     JobContext,
     JobStore,
-    NewJob,
     StoredFile,
     Worker,
     WorkerConfig,
@@ -35,26 +32,9 @@ from pdfprompt.queue import (
 )
 from pdfprompt.queue.maintenance import delete_expired_files, prune_jobs
 from pdfprompt.storage import LocalStorage
+from tests.support.store import new_user, reserving_job
 from tests.support.usage import usage_counter
 from tests.support.waiting import ManualClock, until
-
-
-async def _user(engine: AsyncEngine, email: str = "q@example.com", plan: str = "classic") -> str:
-    return (await AccountStore(engine).create_user(email, plan)).id
-
-
-def _new(user_id: str, period: str = "2026-11", limit: int | None = 3, **kw: Any) -> NewJob:
-    kw.setdefault("max_attempts", 2)
-    return NewJob(
-        user_id=user_id,
-        type=JobType.HTML,
-        input="<p>q</p>",
-        options={},
-        plan="classic",
-        quota_period=period,
-        quota_limit=limit,
-        **kw,
-    )
 
 
 async def test_a_new_period_starts_from_nothing(engine: AsyncEngine) -> None:
@@ -63,12 +43,12 @@ async def test_a_new_period_starts_from_nothing(engine: AsyncEngine) -> None:
     store = job_store_for(engine)
     user = (await accounts.create_user("r@example.com", "classic")).id
     for _ in range(3):
-        await store.enqueue(_new(user, period=accounts.period()))
+        await store.enqueue(reserving_job(user, period=accounts.period()))
     with pytest.raises(QuotaExceededError):
-        await store.enqueue(_new(user, period=accounts.period()))
+        await store.enqueue(reserving_job(user, period=accounts.period()))
     now[0] = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)
     assert accounts.period() == "2026-12"
-    await store.enqueue(_new(user, period=accounts.period()))
+    await store.enqueue(reserving_job(user, period=accounts.period()))
     usage = await accounts.usage(user, BUILTIN_PLANS["classic"])
     assert usage["pdfs"] == {"used": 0, "reserved": 1, "limit": 50}
     assert usage["period"] == {
@@ -79,7 +59,7 @@ async def test_a_new_period_starts_from_nothing(engine: AsyncEngine) -> None:
 
 async def test_plan_changes_are_in_the_history(engine: AsyncEngine) -> None:
     accounts = AccountStore(engine, clock=lambda: datetime(2026, 11, 5, tzinfo=UTC))
-    user = await _user(engine)
+    user = await new_user(engine, "q@example.com", "classic")
     await accounts.set_plan(user, "professional")
     items, cursor = await accounts.history(user, period="2026-11", limit=10, cursor=None)
     assert cursor is None
@@ -94,11 +74,11 @@ async def test_retention_deletes_files_past_their_plans_days(
 ) -> None:
     store = job_store_for(engine)
     storage = LocalStorage(tmp_path / "files")
-    starter = await _user(engine, "old@example.com", "starter")  # keeps files 30 days
-    kept = await _user(engine, "keep@example.com", "enterprise")  # keeps them forever
+    starter = await new_user(engine, "old@example.com", "starter")  # keeps files 30 days
+    kept = await new_user(engine, "keep@example.com", "enterprise")  # keeps them forever
     made = {}
     for user in (starter, kept):
-        job = await store.enqueue(_new(user, limit=None))
+        job = await store.enqueue(reserving_job(user, limit=None))
         [claimed] = await store.claim_jobs("w", 1, lease_s=30)
         key = f"{user}/{job.id}.pdf"
         await storage.put(key, b"%PDF-1.7 test")
@@ -127,9 +107,9 @@ async def test_ended_jobs_without_a_file_are_pruned_after_the_job_retention(
     engine: AsyncEngine,
 ) -> None:
     store = job_store_for(engine)
-    user = await _user(engine, "prune@example.com", "enterprise")
+    user = await new_user(engine, "prune@example.com", "enterprise")
     old_failed, recent_failed, with_file = [
-        await store.enqueue(_new(user, limit=None, max_attempts=1)) for _ in range(3)
+        await store.enqueue(reserving_job(user, limit=None, max_attempts=1)) for _ in range(3)
     ]
     await store.claim_jobs("w", 3, lease_s=30)
     for job in (old_failed, recent_failed):
@@ -157,7 +137,7 @@ def _id_days_ago(days: float, n: int = 0) -> str:
 
 async def _file_made(store: JobStore, storage: LocalStorage, user: str) -> tuple[str, str]:
     """A job of `user` that succeeded, its PDF stored: (job id, storage key)."""
-    job = await store.enqueue(_new(user, limit=None))
+    job = await store.enqueue(reserving_job(user, limit=None))
     [claimed] = await store.claim_jobs("w", 1, lease_s=30)
     key = f"{user}/{job.id}.pdf"
     await storage.put(key, b"%PDF-1.7 test")
@@ -180,7 +160,7 @@ async def test_retention_deletes_in_batches_of_500(engine: AsyncEngine, tmp_path
     batch after batch until none is left (the other 501). The same for the jobs left
     without a file, once they ended past the job retention."""
     store = job_store_for(engine)
-    user = await _user(engine, "many@example.com", "classic")  # keeps files 90 days
+    user = await new_user(engine, "many@example.com", "classic")  # keeps files 90 days
     job_id, _ = await _file_made(store, LocalStorage(tmp_path / "files"), user)
     async with engine.begin() as conn:  # a thousand more like it, made 100 days ago
         job = dict((await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()._mapping)
@@ -218,7 +198,7 @@ async def test_the_worker_runs_retention_as_it_starts_and_then_every_five_minute
     afterwards, by the pass five minutes later and not before (the worker's time between
     passes is a clock moved by hand)."""
     store, storage = job_store_for(engine), LocalStorage(tmp_path / "files")
-    user = await _user(engine, "kept@example.com", "classic")
+    user = await new_user(engine, "kept@example.com", "classic")
     old_job, old_key = await _file_made(store, storage, user)
     new_job, new_key = await _file_made(store, storage, user)
     await _made_days_ago(engine, old_job, 91)

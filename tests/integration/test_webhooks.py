@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
 from pdfprompt.db import create_engine, now_plus, webhook_attempts, webhook_deliveries, webhooks
-from pdfprompt.domain import JobType, RetryPolicy
-from pdfprompt.queue import NewJob, job_store_for
+from pdfprompt.domain import RetryPolicy
+from pdfprompt.queue import job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.webhooks import (
     AttemptOutcome,
@@ -37,6 +37,7 @@ from pdfprompt.webhooks import (
 )
 from tests.support.leases import end_delivery_wait, expire_delivery_lease
 from tests.support.receiver import Receiver, Step
+from tests.support.store import reserving_job
 from tests.support.waiting import until
 from tests.support.webhooks import (
     FAST,
@@ -310,18 +311,7 @@ async def test_a_quota_warning_is_an_event(engine: AsyncEngine) -> None:
     user = await hook_user(engine)
     hook = await hooks.create(user, "http://192.0.2.1/hook", ["quota.warning"])
     for _ in range(5):  # the 4th of 5 crosses 80 %
-        await jobs.enqueue(
-            NewJob(
-                user_id=user,
-                type=JobType.HTML,
-                input="<p>q</p>",
-                options={},
-                plan="classic",
-                quota_period="2026-11",
-                quota_limit=5,
-                max_attempts=1,
-            )
-        )
+        await jobs.enqueue(reserving_job(user, limit=5, max_attempts=1))
     [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.event, delivery.subject, delivery.status) == (
         "quota.warning",
@@ -343,16 +333,7 @@ async def test_a_quota_warning_carries_the_usage_against_the_users_plan(
         await hooks.create(user, receiver.url, ["quota.warning"])
         for _ in range(4):  # the 4th of 5 crosses 80 %
             await jobs.enqueue(
-                NewJob(
-                    user_id=user,
-                    type=JobType.HTML,
-                    input="<p>q</p>",
-                    options={},
-                    plan="enterprise",
-                    quota_period=period,
-                    quota_limit=5,
-                    max_attempts=1,
-                )
+                reserving_job(user, limit=5, period=period, plan="enterprise", max_attempts=1)
             )
         compose = event_composer(jobs.get, accounts.user_usage, "http://pdf.example/")
         sender = WebhookSender(timeout_s=5.0, rule=any_address)
