@@ -8,18 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from tests.support.accounts import client_for, user_on_plan
 from tests.support.jobs import check_ranges, wait_final
-from tests.support.processes import Process, cli
+from tests.support.processes import Process
 
 
 def _shared_pdf(
     server: Process, env: dict[str, str], email: str, plan: str = "enterprise"
 ) -> tuple[httpx.Client, dict[str, object]]:
     """A client of a new user on `plan` and a job of theirs that succeeded."""
-    key = cli(env, "users", "create", email, "--plan", plan).stdout.strip().splitlines()[-1]
-    c = httpx.Client(
-        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    )
+    c = client_for(server, user_on_plan(env, email, plan))
     job, _ = wait_final(
         c, c.post("/v1/jobs", json={"type": "html", "input": "<p>s</p>"}).json()["id"]
     )
