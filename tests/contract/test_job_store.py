@@ -8,63 +8,26 @@ the schema's, not the store's internals."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
 from pdfprompt.db import files, jobs, usage_events
 from pdfprompt.domain import (
     DuplicateJobError,
     JobError,
     JobStage,
     JobStatus,
-    JobType,
     LeaseLostError,
     NotFoundError,
     QuotaExceededError,
     new_id,
 )
-from pdfprompt.queue import Finished, JobStore, NewJob, StoredFile, job_store_for
+from pdfprompt.queue import Finished, JobStore, StoredFile, job_store_for
 from tests.support.leases import expire_lease
+from tests.support.store import new_job, new_user, reserving_job
 from tests.support.usage import usage_counter
-
-
-@pytest.fixture
-def store(engine: AsyncEngine) -> JobStore:
-    return job_store_for(engine)
-
-
-async def _user(engine: AsyncEngine, email: str = "a@example.com", plan: str = "enterprise") -> str:
-    return (await AccountStore(engine).create_user(email, plan)).id
-
-
-def _new(user_id: str, **kw: Any) -> NewJob:
-    base: dict[str, Any] = {
-        "user_id": user_id,
-        "type": JobType.MARKDOWN,
-        "input": "# hi",
-        "options": {},
-        "max_attempts": 3,
-    }
-    base.update(kw)
-    return NewJob(**base)
-
-
-def _reserving(user_id: str, limit: int | None = 3, **kw: Any) -> NewJob:
-    """A job that reserves one PDF of the owner's quota for 2026-11 (limit None: unlimited)."""
-    kw.setdefault("max_attempts", 2)
-    return _new(
-        user_id,
-        type=JobType.HTML,
-        input="<p>q</p>",
-        plan="classic",
-        quota_period="2026-11",
-        quota_limit=limit,
-        **kw,
-    )
 
 
 def _stored(key: str, size_bytes: int = 10, pages: int = 1) -> StoredFile:
@@ -107,9 +70,9 @@ async def _bulk(engine: AsyncEngine, user_id: str, n: int) -> None:
 
 
 async def test_concurrent_claimers_never_share_a_job(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
+    user = await new_user(engine)
     for _ in range(60):
-        await store.enqueue(_new(user))
+        await store.enqueue(new_job(user))
 
     async def claimer(name: str) -> list[str]:
         got: list[str] = []
@@ -126,10 +89,10 @@ async def test_concurrent_claimers_never_share_a_job(engine: AsyncEngine, store:
 
 
 async def test_claim_orders_by_priority_then_age(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
-    low = await store.enqueue(_new(user, priority=0))
-    high = await store.enqueue(_new(user, priority=5))
-    later_low = await store.enqueue(_new(user, priority=0))
+    user = await new_user(engine)
+    low = await store.enqueue(new_job(user, priority=0))
+    high = await store.enqueue(new_job(user, priority=5))
+    later_low = await store.enqueue(new_job(user, priority=0))
     claimed = await store.claim_jobs("w", 3, lease_s=30)
     assert [j.id for j in claimed] == [high.id, low.id, later_low.id]
     assert all(j.status is JobStatus.RUNNING and j.attempts == 1 for j in claimed)
@@ -139,17 +102,17 @@ async def test_claim_orders_by_priority_then_age(engine: AsyncEngine, store: Job
 async def test_a_backlog_does_not_hold_back_another_users_job(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    a = await _user(engine, "a@example.com")
-    b = await _user(engine, "b@example.com")
+    a = await new_user(engine, "a@example.com")
+    b = await new_user(engine, "b@example.com")
     await _bulk(engine, a, 2000)
-    single = await store.enqueue(_new(b))
+    single = await store.enqueue(new_job(b))
     first = await store.claim_jobs("w", 4, lease_s=30)
     assert single.id in [j.id for j in first]
     assert {j.user_id for j in first} == {a, b}
 
 
 async def test_claims_interleave_users_in_turn(engine: AsyncEngine, store: JobStore) -> None:
-    users = [await _user(engine, f"u{i}@example.com") for i in range(3)]
+    users = [await new_user(engine, f"u{i}@example.com") for i in range(3)]
     for u in users:
         await _bulk(engine, u, 5)
     claimed = await store.claim_jobs("w", 6, lease_s=30)
@@ -159,8 +122,8 @@ async def test_claims_interleave_users_in_turn(engine: AsyncEngine, store: JobSt
 async def test_per_user_running_cap_holds_across_concurrent_claimers(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    a = await _user(engine, "a@example.com")
-    b = await _user(engine, "b@example.com")
+    a = await new_user(engine, "a@example.com")
+    b = await new_user(engine, "b@example.com")
     await _bulk(engine, a, 40)
     await _bulk(engine, b, 2)
 
@@ -182,12 +145,12 @@ async def test_per_user_running_cap_holds_across_concurrent_claimers(
 
 async def test_a_plans_running_cap_holds_in_the_claim(engine: AsyncEngine) -> None:
     store = job_store_for(engine, plan_caps={"starter": 1, "classic": 2})
-    starter = await _user(engine, "s@example.com", "starter")
-    classic = await _user(engine, "c@example.com", "classic")
-    unlimited = await _user(engine, "e@example.com", "enterprise")
+    starter = await new_user(engine, "s@example.com", "starter")
+    classic = await new_user(engine, "c@example.com", "classic")
+    unlimited = await new_user(engine, "e@example.com", "enterprise")
     for user in (starter, classic, unlimited):
         for _ in range(5):
-            await store.enqueue(_reserving(user, limit=None))
+            await store.enqueue(reserving_job(user, limit=None))
     claimed = await store.claim_jobs("w", 20, lease_s=30, per_user_cap=4)
     per_user = {u: sum(j.user_id == u for j in claimed) for u in (starter, classic, unlimited)}
     assert per_user == {starter: 1, classic: 2, unlimited: 4}
@@ -200,8 +163,8 @@ async def test_a_plans_running_cap_holds_in_the_claim(engine: AsyncEngine) -> No
 async def test_a_worker_that_lost_its_lease_cannot_finish(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine)
-    job = await store.enqueue(_new(user))
+    user = await new_user(engine)
+    job = await store.enqueue(new_job(user))
     [first] = await store.claim_jobs("w1", 1, lease_s=30)
     assert first.id == job.id
     await expire_lease(engine, job.id)
@@ -218,9 +181,9 @@ async def test_a_worker_that_lost_its_lease_cannot_finish(
 
 
 async def test_a_finished_batch_is_fenced_job_by_job(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
+    user = await new_user(engine)
     options = {"format": "A4", "metadata": {"title": "Ünïcode"}}
-    ids = [(await store.enqueue(_new(user, options=options))).id for _ in range(3)]
+    ids = [(await store.enqueue(new_job(user, options=options))).id for _ in range(3)]
     claimed = await store.claim_jobs("w", 3, lease_s=30)
     assert sorted(j.id for j in claimed) == sorted(ids)
     for job in claimed:  # the claimed rows come back as the API reads them
@@ -247,8 +210,8 @@ async def test_a_finished_batch_is_fenced_job_by_job(engine: AsyncEngine, store:
 async def test_expired_lease_with_no_attempts_left_fails_the_job(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine)
-    job = await store.enqueue(_new(user, max_attempts=1))
+    user = await new_user(engine)
+    job = await store.enqueue(new_job(user, max_attempts=1))
     await store.claim_jobs("w1", 1, lease_s=30)
     await expire_lease(engine, job.id)
     await store.requeue_expired()
@@ -258,8 +221,8 @@ async def test_expired_lease_with_no_attempts_left_fails_the_job(
 
 
 async def test_heartbeat_keeps_a_lease_alive(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
-    job = await store.enqueue(_new(user))
+    user = await new_user(engine)
+    job = await store.enqueue(new_job(user))
     await store.claim_jobs("w1", 1, lease_s=1)
     before = (await store.get(job.id)).lease_expires_at
     assert await store.renew_leases("w1", lease_s=60) == 1
@@ -271,9 +234,9 @@ async def test_heartbeat_keeps_a_lease_alive(engine: AsyncEngine, store: JobStor
 async def test_transient_failure_requeues_later_and_permanent_fails(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine)
-    a = await store.enqueue(_new(user))
-    b = await store.enqueue(_new(user))
+    user = await new_user(engine)
+    a = await store.enqueue(new_job(user))
+    b = await store.enqueue(new_job(user))
     await store.claim_jobs("w", 2, lease_s=30)
     await store.fail_job(a.id, "w", JobError("render_timeout", "slow"), retry_in_s=60)
     await store.fail_job(b.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
@@ -284,8 +247,8 @@ async def test_transient_failure_requeues_later_and_permanent_fails(
 
 
 async def test_cancel_fences_out_the_running_worker(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
-    job = await store.enqueue(_new(user))
+    user = await new_user(engine)
+    job = await store.enqueue(new_job(user))
     await store.claim_jobs("w", 1, lease_s=30)
     canceled = await store.cancel_job(job.id, user)
     assert canceled.status is JobStatus.CANCELED
@@ -295,8 +258,8 @@ async def test_cancel_fences_out_the_running_worker(engine: AsyncEngine, store: 
 
 
 async def test_release_hands_jobs_back_at_once(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
-    job = await store.enqueue(_new(user))
+    user = await new_user(engine)
+    job = await store.enqueue(new_job(user))
     await store.claim_jobs("w", 1, lease_s=300)
     assert await store.release_jobs("w") == 1
     back = await store.get(job.id)
@@ -311,11 +274,11 @@ async def test_release_hands_jobs_back_at_once(engine: AsyncEngine, store: JobSt
 async def test_idempotency_key_gives_one_job_under_concurrency(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine)
+    user = await new_user(engine)
 
     async def submit() -> str:
         try:
-            return (await store.enqueue(_new(user, idempotency_key="k-1"))).id
+            return (await store.enqueue(new_job(user, idempotency_key="k-1"))).id
         except DuplicateJobError as dup:
             return dup.existing_job_id
 
@@ -331,8 +294,8 @@ async def test_a_job_read_sees_every_earlier_write_and_holds_nothing_open(
     """`get`, what a status poll runs (on the driver, not SQLAlchemy), gives what a listing
     (through SQLAlchemy) reads, only to the owner, sees each change committed before it, and
     leaves no read open: on SQLite a truncating checkpoint right after still completes."""
-    owner, other = await _user(engine), await _user(engine, "b@example.com")
-    job = await store.enqueue(_new(owner, options={"format": "Letter", "scale": 0.5}))
+    owner, other = await new_user(engine), await new_user(engine, "b@example.com")
+    job = await store.enqueue(new_job(owner, options={"format": "Letter", "scale": 0.5}))
     queued = await store.get(job.id, owner)
     assert queued.status is JobStatus.QUEUED and queued.options == {
         "format": "Letter",
@@ -356,10 +319,10 @@ async def test_a_job_read_sees_every_earlier_write_and_holds_nothing_open(
 
 
 async def test_listing_is_newest_first_with_a_cursor(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
-    other = await _user(engine, "b@example.com")
-    made = [(await store.enqueue(_new(user))).id for _ in range(5)]
-    await store.enqueue(_new(other))
+    user = await new_user(engine)
+    other = await new_user(engine, "b@example.com")
+    made = [(await store.enqueue(new_job(user))).id for _ in range(5)]
+    await store.enqueue(new_job(other))
     first = await store.list_jobs(user, status=None, limit=3, cursor=None)
     assert [j.id for j in first.items] == made[::-1][:3]
     assert first.next_cursor is not None
@@ -369,8 +332,8 @@ async def test_listing_is_newest_first_with_a_cursor(engine: AsyncEngine, store:
 
 
 async def test_changes_are_published_to_subscribers(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine)
-    job = await store.enqueue(_new(user))
+    user = await new_user(engine)
+    job = await store.enqueue(new_job(user))
     with store.events.subscribe(job.id) as changed:
         await store.claim_jobs("w", 1, lease_s=30)
         assert changed.is_set()
@@ -385,8 +348,8 @@ async def test_changes_are_published_to_subscribers(engine: AsyncEngine, store: 
 async def test_window_stats_count_outcomes_and_latency(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine)
-    made = [await store.enqueue(_new(user)) for _ in range(4)]
+    user = await new_user(engine)
+    made = [await store.enqueue(new_job(user)) for _ in range(4)]
     await store.claim_jobs("w", 4, lease_s=30)
     for job in made[:3]:
         await store.finish_job(job.id, "w", user, _stored(f"k{job.id}"))
@@ -405,9 +368,9 @@ async def test_window_stats_count_outcomes_and_latency(
 async def test_concurrent_submissions_reserve_exactly_the_limit(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine, plan="classic")
+    user = await new_user(engine, plan="classic")
     outcomes = await asyncio.gather(
-        *(store.enqueue(_reserving(user, limit=50)) for _ in range(200)), return_exceptions=True
+        *(store.enqueue(reserving_job(user, limit=50)) for _ in range(200)), return_exceptions=True
     )
     accepted = [o for o in outcomes if not isinstance(o, BaseException)]
     refused = [o for o in outcomes if isinstance(o, QuotaExceededError)]
@@ -418,7 +381,7 @@ async def test_concurrent_submissions_reserve_exactly_the_limit(
     for job in await store.claim_jobs("w", 10, lease_s=30):
         await store.fail_job(job.id, "w", JobError("invalid_input", "bad"), retry_in_s=None)
     again = await asyncio.gather(
-        *(store.enqueue(_reserving(user, limit=50)) for _ in range(20)), return_exceptions=True
+        *(store.enqueue(reserving_job(user, limit=50)) for _ in range(20)), return_exceptions=True
     )
     assert sum(not isinstance(o, BaseException) for o in again) == 10
     assert await usage_counter(engine, user) == (0, 50)
@@ -427,11 +390,11 @@ async def test_concurrent_submissions_reserve_exactly_the_limit(
 async def test_every_way_a_job_ends_settles_its_reservation(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine, plan="classic")
+    user = await new_user(engine, plan="classic")
     succeeds, fails, retried, canceled = [
-        await store.enqueue(_reserving(user, limit=None)) for _ in range(4)
+        await store.enqueue(reserving_job(user, limit=None)) for _ in range(4)
     ]
-    expires = await store.enqueue(_reserving(user, limit=None, max_attempts=1))
+    expires = await store.enqueue(reserving_job(user, limit=None, max_attempts=1))
     assert await usage_counter(engine, user) == (0, 5)
     await store.claim_jobs("w", 3, lease_s=30)
     await store.finish_job(succeeds.id, "w", user, StoredFile("k", 1234, 2, "0" * 64, "a.pdf"))
@@ -460,19 +423,19 @@ async def test_every_way_a_job_ends_settles_its_reservation(
 async def test_a_repeated_idempotency_key_reserves_nothing(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine, plan="classic")
-    await store.enqueue(_reserving(user, idempotency_key="once"))
+    user = await new_user(engine, plan="classic")
+    await store.enqueue(reserving_job(user, idempotency_key="once"))
     with pytest.raises(DuplicateJobError):
-        await store.enqueue(_reserving(user, idempotency_key="once"))
+        await store.enqueue(reserving_job(user, idempotency_key="once"))
     assert await usage_counter(engine, user) == (0, 1)
 
 
 async def test_the_quota_warning_comes_once_per_period(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine, plan="classic")
+    user = await new_user(engine, plan="classic")
     warned = [
-        bool((await store.enqueue(_reserving(user, limit=10))).extra.get("quota_warning"))
+        bool((await store.enqueue(reserving_job(user, limit=10))).extra.get("quota_warning"))
         for _ in range(10)
     ]
     assert warned == [False] * 7 + [True, False, False]  # the 8th PDF is 80 %

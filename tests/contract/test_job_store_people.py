@@ -11,34 +11,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
 from pdfprompt.db import files, jobs, now_plus
-from pdfprompt.domain import JobStage, JobStatus, JobType, LeaseLostError
-from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+from pdfprompt.domain import JobStage, JobStatus, LeaseLostError
+from pdfprompt.queue import JobStore, StoredFile
+from tests.support.store import new_user, reserving_job
 from tests.support.usage import usage_counter
-
-
-@pytest.fixture
-def store(engine: AsyncEngine) -> JobStore:
-    return job_store_for(engine)
-
-
-async def _user(engine: AsyncEngine, email: str) -> str:
-    return (await AccountStore(engine).create_user(email, "enterprise")).id
-
-
-def _new(user_id: str, **kw: Any) -> NewJob:
-    base: dict[str, Any] = {
-        "user_id": user_id,
-        "type": JobType.HTML,
-        "input": "<p>q</p>",
-        "options": {},
-        "max_attempts": 1,
-        "plan": "classic",
-        "quota_period": "2026-11",
-        "quota_limit": None,
-    }
-    return NewJob(**{**base, **kw})
 
 
 async def _count(engine: AsyncEngine, table: Any, user_id: str) -> int:
@@ -50,21 +27,22 @@ async def _count(engine: AsyncEngine, table: Any, user_id: str) -> int:
 async def test_a_persons_documents_go_in_batches_with_their_keys(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    gone, kept = await _user(engine, "gone@example.com"), await _user(engine, "kept@example.com")
+    gone = await new_user(engine, "gone@example.com")
+    kept = await new_user(engine, "kept@example.com")
     for user in (gone, kept):
         for i in range(3):
-            job = await store.enqueue(_new(user))
+            job = await store.enqueue(reserving_job(user, limit=None, max_attempts=1))
             [claimed] = await store.claim_jobs(f"w-{user}-{i}", 1, lease_s=30)
             assert claimed.id == job.id
             stored = StoredFile(
                 f"{user}/{i}.pdf", 10, 1, "0" * 64, "x.pdf", html_key=f"{user}/{i}.html"
             )
             await store.finish_job(job.id, f"w-{user}-{i}", user, stored)
-    running = await store.enqueue(_new(gone))
+    running = await store.enqueue(reserving_job(gone, limit=None, max_attempts=1))
     [claimed] = await store.claim_jobs("w-running", 1, lease_s=30)
     assert claimed.id == running.id
-    for _ in range(2):
-        await store.enqueue(_new(gone))  # queued, each holding a reservation
+    for _ in range(2):  # queued, each holding a reservation
+        await store.enqueue(reserving_job(gone, limit=None, max_attempts=1))
     assert await usage_counter(engine, gone) == (3, 3)
 
     keys: list[str] = []
@@ -87,8 +65,8 @@ async def test_a_persons_documents_go_in_batches_with_their_keys(
 
 
 async def test_files_left_without_a_job_go_too(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine, "orphaned@example.com")
-    job = await store.enqueue(_new(user))
+    user = await new_user(engine, "orphaned@example.com")
+    job = await store.enqueue(reserving_job(user, limit=None, max_attempts=1))
     await store.claim_jobs("w", 1, lease_s=30)
     await store.finish_job(job.id, "w", user, StoredFile("k.pdf", 10, 1, "0" * 64, "x.pdf"))
     async with engine.begin() as conn:  # a file whose job row is gone
@@ -100,7 +78,7 @@ async def test_files_left_without_a_job_go_too(engine: AsyncEngine, store: JobSt
 async def test_hourly_stats_count_what_window_stats_counts(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine, "hours@example.com")
+    user = await new_user(engine, "hours@example.com")
     # (hours ago the job ended, its final status)
     ended = [
         (0.1, JobStatus.SUCCEEDED),
@@ -112,7 +90,7 @@ async def test_hourly_stats_count_what_window_stats_counts(
         (30.0, JobStatus.SUCCEEDED),  # outside the last 24 hours
     ]
     for hours_ago, status in ended:
-        job = await store.enqueue(_new(user, quota_period=None))
+        job = await store.enqueue(reserving_job(user, limit=None, period=None, max_attempts=1))
         async with engine.begin() as conn:
             await conn.execute(
                 update(jobs)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.accounts import client_for, plans_toml, user_on_plan
 from tests.support.hostile import (
     SAFE_HREFS,
     WATERMARK_DOCUMENTS,
@@ -26,19 +27,9 @@ from tests.support.hostile import (
 from tests.support.jobs import wait_final
 from tests.support.processes import Process, cli, service_env, serving
 
-_UNLIMITED = """
-pdfs_per_month = "unlimited"
-max_pages = "unlimited"
-max_prompt_chars = "unlimited"
-max_file_bytes = "unlimited"
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 8
-rate_limit_per_minute = "unlimited"
-"""
-PLANS = (
-    f"[plans.marked]{_UNLIMITED}watermark = true\n\n[plans.plain]{_UNLIMITED}watermark = false\n"
+PLANS = plans_toml(
+    marked={"max_concurrent_jobs": 8, "watermark": True},
+    plain={"max_concurrent_jobs": 8},
 )
 
 
@@ -62,10 +53,7 @@ def served(
 
 def _client(served: tuple[Process, dict[str, str]], email: str, plan: str) -> httpx.Client:
     server, env = served
-    key = cli(env, "users", "create", email, "--plan", plan).stdout.strip().splitlines()[-1]
-    return httpx.Client(
-        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    )
+    return client_for(server, user_on_plan(env, email, plan))
 
 
 def _pdfs(c: httpx.Client, jobs: dict[str, dict[str, Any]]) -> dict[str, bytes]:

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.databases import IN_CI
-from tests.support.jobs import read_sse, split_service
+from tests.support.databases import IN_CI, free_port
+from tests.support.jobs import SLOW_MARKDOWN, read_sse, split_service
 from tests.support.processes import Process, cli, create_key, service_env
 from tests.support.waiting import wait_until
 
@@ -95,14 +95,19 @@ def test_concurrent_duplicates_make_one_job(service: tuple[Process, dict[str, st
         assert len(c.get("/v1/jobs").json()["items"]) == 1
 
 
-def _metrics(server: Process) -> dict[str, float]:
-    """Every sample of /metrics, by name and labels as written."""
-    text = httpx.get(server.base_url + "/metrics").text
+def _scrape(url: str) -> dict[str, float]:
+    """Every sample a Prometheus scrape of `url` reads, by name and labels as written."""
+    text = httpx.get(url, timeout=10).text
     return {
         line.split(" ")[0]: float(line.split(" ")[1])
         for line in text.splitlines()
         if line and not line.startswith("#")
     }
+
+
+def _metrics(server: Process) -> dict[str, float]:
+    """Every sample of the server's /metrics."""
+    return _scrape(server.base_url + "/metrics")
 
 
 def _idle(values: dict[str, float]) -> bool:
@@ -225,7 +230,13 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
     assert len(set(ids)) == 30
 
 
-def test_sigterm_hands_unfinished_jobs_straight_back(pg_url: str, tmp_path: Path) -> None:
+def test_sigterm_hands_unfinished_jobs_straight_back_and_a_second_one_exits_at_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A worker stopped by SIGTERM hands back what it runs once the grace is over. The next
+    one (its metrics on a port of its own, a grace of ten minutes and a lease of two
+    seconds) is stopped by a second SIGTERM at once, leaving its jobs to their leases; a
+    third worker finishes every job but the slow one, which is cancelled."""
     env = service_env(
         tmp_path / "data",
         pg_url,
@@ -244,6 +255,31 @@ def test_sigterm_hands_unfinished_jobs_straight_back(pg_url: str, tmp_path: Path
         assert not [s for s in states if s["status"] in ("running", "failed")]
         handed_back = [s for s in states if s["status"] == "queued"]
         assert handed_back and all(s["attempts"] == 0 for s in handed_back)
+
+        # A job that takes seconds to render: the next worker is still running it when the
+        # second signal comes (a grace of ten minutes would let it finish).
+        slow = c.post("/v1/jobs", json={"type": "markdown", "input": SLOW_MARKDOWN}).json()
+        port = free_port()
+        second = split.add_worker(
+            PDFPROMPT_WORKER_CONCURRENCY="16",
+            PDFPROMPT_SHUTDOWN_GRACE_S="600",
+            PDFPROMPT_LEASE_S="2",
+            PDFPROMPT_WORKER_METRICS_PORT=str(port),
+        )
+        wait_until(
+            lambda: c.get(f"/v1/jobs/{slow['id']}").json()["status"] == "running",
+            60,
+            "the slow job running",
+        )
+        scraped = _scrape(f"http://127.0.0.1:{port}/metrics")  # its own port: no API here
+        assert scraped["pdfprompt_running_jobs"] >= 1
+        assert scraped["pdfprompt_jobs_claimed_total"] >= scraped["pdfprompt_running_jobs"]
+        assert second.proc is not None
+        second.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: "stopping: finishing running jobs" in second.log(), 10, "stopping")
+        assert second.stop(signal.SIGTERM, timeout_s=10) == 1, second.log()  # not 600 s
+        assert "second signal: exiting now" in second.log()
+        assert c.post(f"/v1/jobs/{slow['id']}/cancel").status_code == 200
         split.add_worker()
         jobs = wait_all(c, ids, 120)
     assert all(j["status"] == "succeeded" for j in jobs.values())

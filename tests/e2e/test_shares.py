@@ -4,21 +4,20 @@ downloads that never pass their limit under concurrency, revocation, deletion, b
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from tests.support.accounts import client_for, user_on_plan
 from tests.support.jobs import check_ranges, wait_final
-from tests.support.processes import Process, create_key
+from tests.support.processes import Process
 
 
 def _shared_pdf(
-    server: Process, env: dict[str, str], email: str
+    server: Process, env: dict[str, str], email: str, plan: str = "enterprise"
 ) -> tuple[httpx.Client, dict[str, object]]:
-    """A client of a new user and a job of theirs that succeeded."""
-    key = create_key(env, email)
-    c = httpx.Client(
-        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    )
+    """A client of a new user on `plan` and a job of theirs that succeeded."""
+    c = client_for(server, user_on_plan(env, email, plan))
     job, _ = wait_final(
         c, c.post("/v1/jobs", json={"type": "html", "input": "<p>s</p>"}).json()["id"]
     )
@@ -68,4 +67,25 @@ def test_concurrent_downloads_never_pass_the_limit(
     # Deleting the job takes its file and its links with it.
     assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
     assert httpx.get(share["url"]).status_code == 404
+    c.close()
+
+
+def test_a_share_link_lives_no_longer_than_the_plan_keeps_the_file(
+    service: tuple[Process, dict[str, str]],
+) -> None:
+    """Classic keeps files 90 days: a link may live that long, and not a second more."""
+    server, env = service
+    c, job = _shared_pdf(server, env, "kept@example.com", "classic")
+    shares = f"/v1/files/{job['file']['id']}/shares"  # type: ignore[index]
+    longest = 90 * 86400
+    refused = c.post(shares, json={"expires_in_s": longest + 1})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert (problem["code"], problem["field"]) == ("invalid_input", "expires_in_s")
+    assert problem["detail"] == f"expires_in_s: at most {longest} on plan classic"
+    assert c.get(shares).json()["items"] == []  # nothing was made
+    made = c.post(shares, json={"expires_in_s": longest})
+    assert made.status_code == 201, made.text
+    expires_at = datetime.fromisoformat(made.json()["expires_at"])
+    assert abs(expires_at - (datetime.now(UTC) + timedelta(seconds=longest))) < timedelta(hours=1)
     c.close()

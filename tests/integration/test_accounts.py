@@ -1,15 +1,19 @@
 """API keys on real SQLite and PostgreSQL: authentication, the in-process cache, revocation,
-disabled users, expiry and the last-used time."""
+disabled users, expiry and the last-used time; the rate limiter shared through Redis when
+Redis cannot be reached."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, ShareStore
+from pdfprompt.accounts import AccountStore, RedisRateLimiter, ShareStore
 from pdfprompt.db import api_keys, now_plus, shares
 from pdfprompt.domain import (
     ConflictError,
@@ -17,9 +21,11 @@ from pdfprompt.domain import (
     InvalidInputError,
     JobType,
     NotFoundError,
+    RateLimitedError,
     UnauthorizedError,
 )
 from pdfprompt.queue import NewJob, StoredFile, job_store_for
+from tests.support.databases import free_port
 from tests.support.waiting import ManualClock
 
 
@@ -170,3 +176,81 @@ async def test_a_key_expires_no_later_than_the_key_that_made_it(engine: AsyncEng
         await store.create_key(user.id, expires_in_s=3600, not_after=parent.expires_at)
     assert caught.value.field == "expires_in_s"
     await store.aclose()
+
+
+async def _used_ago(engine: AsyncEngine, key_id: str, seconds: float) -> object:
+    """The key's last use written `seconds` into the past; what is now recorded."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now_plus(-seconds))
+        )
+    return await _last_used(engine, key_id)
+
+
+async def test_a_keys_last_use_is_written_at_most_once_a_minute(engine: AsyncEngine) -> None:
+    """A process writes a key's use again only a minute after it last did (on its own clock,
+    moved by hand here), and the database keeps a time under a minute old whoever writes
+    it (another process, on the database's clock)."""
+    clock = ManualClock()
+    api = AccountStore(engine, monotonic=clock)
+    user = await api.create_user("used@example.com", "enterprise")
+    key = await api.create_key(user.id)
+    writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        """The store's writes of a key's use (not this test's own)."""
+        if statement.startswith("UPDATE api_keys SET last_used_at") and "IS NULL" in statement:
+            writes.append(statement)
+
+    async def use(store: AccountStore) -> object:
+        """Authenticate with the key; its use as recorded once the write (if any) is done."""
+        await store.authenticate(key.secret)
+        await store.aclose()
+        return await _last_used(engine, key.id)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        first = await use(api)
+        assert first is not None and len(writes) == 1
+        clock.advance(59.9)
+        assert await use(api) == first and len(writes) == 1  # not written: under a minute
+        recent = await _used_ago(engine, key.id, 30)
+        clock.advance(0.1)
+        assert await use(api) == recent and len(writes) == 2  # written; but 30 s old is kept
+        assert await use(AccountStore(engine)) == recent and len(writes) == 3  # as for others
+        old = await _used_ago(engine, key.id, 61)
+        clock.advance(60)
+        later = await use(api)
+        assert len(writes) == 4 and later > old  # type: ignore[operator]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_requests_pass_and_a_warning_is_logged_when_redis_cannot_be_reached(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three requests against a limit of one a minute: through Redis at least one is
+    refused (three span at most two minutes), with Redis unreachable (a closed port on
+    loopback) all three pass, each with a warning saying the limit was not applied."""
+    name = f"rate-test:{uuid.uuid4().hex}"
+
+    async def refusals(limiter: RedisRateLimiter) -> int:
+        refused = 0
+        try:
+            for _ in range(3):
+                try:
+                    await limiter.hit(name, 1)
+                except RateLimitedError:
+                    refused += 1
+        finally:
+            await limiter.aclose()
+        return refused
+
+    assert await refusals(RedisRateLimiter(redis_url)) >= 1
+    unreachable = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0")
+    with caplog.at_level(logging.WARNING, logger="pdfprompt.accounts.ratelimit"):
+        assert await refusals(unreachable) == 0
+    assert unreachable.errors == 3
+    warnings = [r for r in caplog.records if r.name == "pdfprompt.accounts.ratelimit"]
+    assert [r.levelno for r in warnings] == [logging.WARNING] * 3
+    assert all(r.getMessage().startswith("rate limit not applied (Redis: ") for r in warnings)

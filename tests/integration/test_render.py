@@ -35,6 +35,7 @@ from pdfprompt.render import (
 )
 from pdfprompt.settings import Settings
 from tests.support.bombs import noise_png
+from tests.support.processes import alive
 from tests.support.receiver import Receiver
 from tests.support.render import ENGINES, engine_settings, pdf_text
 from tests.support.waiting import until, wait_until
@@ -352,14 +353,6 @@ asyncio.run(main())
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept(tmp_path: Path) -> None:
     """A worker killed with SIGKILL cannot close its browsers: they exit when their pipe
     closes, and the next worker to start a browser removes the dead one's profile. Both
@@ -380,7 +373,7 @@ def test_a_killed_worker_leaves_no_browser_and_its_profile_is_swept(tmp_path: Pa
         if held.stdout is not None:
             held.stdout.close()
     wait_until(
-        lambda: not any(_alive(pid) for pid in browsers), 10, "the killed worker's browser exited"
+        lambda: not any(alive(pid) for pid in browsers), 10, "the killed worker's browser exited"
     )
     assert profiles[0].exists()  # nothing could remove it yet
     once = subprocess.run(
@@ -444,7 +437,7 @@ async def test_a_render_over_its_time_does_not_go_on_burning_cpu() -> None:
         with pytest.raises(RenderTimeoutError):
             await rendering
         await _none_left(
-            lambda: busy & {pid for pid in _page_processes() if _alive(pid)},
+            lambda: busy & {pid for pid in _page_processes() if alive(pid)},
             "the stopped page's processes still running",
         )
 

@@ -29,7 +29,9 @@ from pdfprompt.domain.options import Margin
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
 from pdfprompt.render.chromium import BrowserClosedError, CdpBrowser, MessagePipe
 from tests.support.bombs import MB, PeakRss, huge_image, noise_image, noise_pages
+from tests.support.processes import alive
 from tests.support.render import ENGINES, engine_settings, pdf_text
+from tests.support.waiting import until
 
 CHROMIUM_BUILDS = [e for e in ENGINES if e.startswith("chromium")]
 
@@ -37,24 +39,6 @@ CHROMIUM_BUILDS = [e for e in ENGINES if e.startswith("chromium")]
 async def _renders_again(renderer: RendererPool) -> None:
     out = await renderer.render("<p>after the bomb</p>", RenderOptions())
     assert "after the bomb" in pdf_text(out.data)
-
-
-async def _until(condition: Any, what: str, deadline_s: float = 30.0) -> None:
-    """Wait for `condition()` to hold, checking every 10 ms, failing after `deadline_s`."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not condition():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.01)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 Answer = asyncio.Future[dict[str, Any]]
@@ -218,7 +202,7 @@ async def test_a_chromium_message_over_the_limit_fails_the_render_and_the_browse
                 await renderer.render(noise_image(700), RenderOptions())
             assert info.value.transient
             killed = commands.last_browser()
-            await _until(lambda: not _alive(killed.process.pid), "the browser is gone")
+            await until(lambda: not alive(killed.process.pid), 30, "the browser is gone")
             await _renders_again(renderer)
             assert commands.last_browser() is not killed
 
@@ -273,8 +257,8 @@ async def test_a_print_given_up_on_is_never_read_and_its_stream_is_closed(
                             m == "IO.close" and p["handle"] == stream for _, m, p, _ in commands
                         )
 
-                    await _until(closed, "the stream is closed")
-                    await _until(lambda: not _streams_open(browser), "the file is gone")
+                    await until(closed, 30, "the stream is closed")
+                    await until(lambda: not _streams_open(browser), 30, "the file is gone")
                 assert rss.growth < 16 * MB, f"{when}: grew {rss.growth / MB:.0f} MB"
                 # Every read was given up before its answer came: none was parsed.
                 assert all(a.cancelled() for a in commands.answers("IO.read")), when
@@ -308,7 +292,7 @@ async def test_a_browser_over_the_memory_limit_is_killed_and_only_the_render_tha
         async with renderer_from_settings(settings) as renderer:
             assert isinstance(renderer, ChromiumRenderer)
             light = asyncio.create_task(renderer.render(long_light, RenderOptions()))
-            await _until(lambda: bool(commands.answers("Page.printToPDF")), "it prints")
+            await until(lambda: bool(commands.answers("Page.printToPDF")), 30, "it prints")
             browser = commands.last_browser()
             bomb = asyncio.create_task(renderer.render(huge_image(), RenderOptions()))
             with PeakRss() as rss:
@@ -318,7 +302,7 @@ async def test_a_browser_over_the_memory_limit_is_killed_and_only_the_render_tha
             assert isinstance(results[1], BrowserUnavailableError), results[1]
             assert results[1].transient and "render memory limit" in results[1].message
             assert renderer.memory_kills == 1
-            await _until(lambda: not _alive(browser.process.pid), "the browser is gone")
+            await until(lambda: not alive(browser.process.pid), 30, "the browser is gone")
             assert rss.growth < 32 * MB, f"grew {rss.growth / MB:.0f} MB"
             await _renders_again(renderer)
 

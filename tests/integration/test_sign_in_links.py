@@ -6,7 +6,6 @@ end but never for being idle."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,19 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pdfprompt.accounts import AccountStore, SessionStore
 from pdfprompt.db import sessions
 from pdfprompt.domain import GoneError, NotFoundError
+from tests.support.waiting import ManualWallClock
 
 HOUR = 3600.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 async def _rows(engine: AsyncEngine) -> int:
@@ -38,7 +27,7 @@ async def _rows(engine: AsyncEngine) -> int:
 async def test_a_link_works_once_and_grants_one_password_choice(engine: AsyncEngine) -> None:
     accounts = AccountStore(engine)
     user = await accounts.create_user("link@example.com", "enterprise")
-    clock = Clock()
+    clock = ManualWallClock()
     store = SessionStore(engine, idle_s=HOUR, absolute_s=10 * HOUR, clock=clock)
     token = await store.create_link(user.id)
 
@@ -77,7 +66,7 @@ async def test_a_link_works_once_and_grants_one_password_choice(engine: AsyncEng
 async def test_links_expire_are_replaced_and_end_with_the_person(engine: AsyncEngine) -> None:
     accounts = AccountStore(engine)
     user = await accounts.create_user("expiry@example.com", "enterprise")
-    clock = Clock()
+    clock = ManualWallClock()
     store = SessionStore(engine, idle_s=HOUR, absolute_s=10 * HOUR, clock=clock)
 
     old = await store.create_link(user.id)

@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
 from pdfprompt.db import create_engine, now_plus, webhook_attempts, webhook_deliveries, webhooks
-from pdfprompt.domain import JobType
-from pdfprompt.queue import NewJob, job_store_for
+from pdfprompt.domain import RetryPolicy
+from pdfprompt.queue import job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.webhooks import (
     AttemptOutcome,
+    Delivery,
     DeliveryConfig,
     IpAddress,
     WebhookDispatcher,
@@ -34,8 +35,10 @@ from pdfprompt.webhooks import (
     public_only,
     verify,
 )
-from tests.support.leases import expire_delivery_lease
-from tests.support.receiver import Receiver
+from tests.support.leases import end_delivery_wait, expire_delivery_lease
+from tests.support.receiver import Receiver, Step
+from tests.support.store import reserving_job
+from tests.support.waiting import until
 from tests.support.webhooks import (
     FAST,
     deliver_all,
@@ -129,6 +132,113 @@ async def test_an_attempt_that_raises_is_a_failed_attempt_until_the_window_ends(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
+async def _retrying(
+    outbox: WebhookOutbox, user: str, hook_id: str, attempt: int
+) -> Delivery | None:
+    """The endpoint's one delivery, once its attempt number `attempt` failed and it waits
+    to be tried again."""
+    [delivery], _ = await outbox.deliveries(user, hook_id)
+    recorded = delivery.log and delivery.log[-1].status_code is not None
+    if not (recorded and delivery.status == "pending" and delivery.attempts == attempt):
+        return None
+    # The delivery was read before its attempts: read it again, now that it is recorded.
+    [delivery], _ = await outbox.deliveries(user, hook_id)
+    return delivery
+
+
+async def _window_left(
+    engine: AsyncEngine, delivery_id: int, window_s: float, left_s: float
+) -> None:
+    """The delivery's retry window started long enough ago that `left_s` of it is left."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery_id)
+            .values(window_start=now_plus(left_s - window_s))
+        )
+
+
+async def test_retries_are_spaced_by_the_backoff_until_the_window_would_be_passed(
+    engine: AsyncEngine,
+) -> None:
+    """Each failed attempt waits the policy's delay for its number (the base doubled each
+    time; the jitter keeps half to all of it), read on the database's clock: the delivery is
+    due again no earlier than that after its attempt started, and no later than that after
+    the test saw it recorded. A retry that would fall past the window is not made: with
+    2.1 bases of the window left the second retry (at most 2 bases away) is made, with 1.9
+    left the third (at least 2 away) is not, and the delivery fails for good."""
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
+    user = await hook_user(engine)
+    base_s, window_s = 600.0, 100 * 600.0
+    policy = RetryPolicy(base_s=base_s, cap_s=100 * base_s)
+    with Receiver(script=[500] * 5) as receiver:
+        hook = await hooks.create(user, receiver.url, ["job.succeeded"])
+        await ended_job(jobs, user)
+        dispatcher = dispatcher_for(outbox, retry=policy, window_s=window_s)
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            for attempt, left_s in ((1, 2.1 * base_s), (2, 1.9 * base_s)):
+                waiting = await until(
+                    lambda n=attempt: _retrying(outbox, user, hook.id, n), 30, f"attempt {attempt}"
+                )
+                due_in_s = await outbox.next_due_in_s()
+                assert waiting.next_attempt_at is not None and due_in_s is not None
+                since_start_s = (
+                    waiting.next_attempt_at - waiting.log[-1].started_at
+                ).total_seconds()
+                ceiling_s = base_s * 2 ** (attempt - 1)
+                assert due_in_s <= ceiling_s and since_start_s >= ceiling_s / 2, (attempt, due_in_s)
+                await _window_left(engine, waiting.id, window_s, left_s)
+                await end_delivery_wait(engine, waiting.id)
+            ended = await until(
+                lambda: _delivery_ended(outbox, user, hook.id), 10, "the delivery ended"
+            )
+        finally:
+            dispatcher.stop()
+            await asyncio.wait_for(task, 10)
+            await dispatcher.sender.aclose()
+        assert len(receiver.hits) == 3
+    assert (ended.status, ended.attempts, ended.next_attempt_at) == ("failed", 3, None)
+    assert [a.status_code for a in ended.log] == [500, 500, 500]
+
+
+async def _delivery_ended(outbox: WebhookOutbox, user: str, hook_id: str) -> Delivery | None:
+    [delivery], _ = await outbox.deliveries(user, hook_id)
+    return delivery if delivery.status != "pending" else None
+
+
+async def test_redirects_are_followed_re_sending_the_post_up_to_five() -> None:
+    """Five redirects (each of 301, 302, 303, 307 and 308) are followed, every hop a POST
+    of the same body; a sixth is not: the attempt fails naming the limit, and the place the
+    sixth points to is never asked."""
+    sender = WebhookSender(timeout_s=5.0, rule=any_address)
+    body, headers = b'{"id": "1"}', {"Content-Type": "application/json"}
+    try:
+        with Receiver() as end:
+            codes = (301, 302, 303, 307, 308)
+            hops: list[Step] = [
+                ("redirect", code, f"{end.url}?hop={n}") for n, code in enumerate(codes, 1)
+            ]
+            end.script = hops
+            followed = await sender.send(end.url, body, headers)
+            hits = list(end.hits)
+        with Receiver() as end:
+            end.script = [("redirect", 307, f"{end.url}?hop={n}") for n in range(1, 7)]
+            stopped = await sender.send(end.url, body, headers)
+            too_many = list(end.hits)
+    finally:
+        await sender.aclose()
+    assert (followed.status_code, followed.error) == (200, None)
+    assert [h.path for h in hits] == ["/hook"] + [f"/hook?hop={n}" for n in range(1, 6)]
+    assert {(h.method, h.body) for h in hits} == {("POST", body)}
+    assert (stopped.status_code, stopped.error, stopped.permanent) == (
+        None,
+        "more than 5 redirects",
+        False,
+    )
+    assert [h.path for h in too_many] == ["/hook"] + [f"/hook?hop={n}" for n in range(1, 6)]
+
+
 async def test_a_delivery_whose_worker_died_is_sent_again_after_its_lease(
     engine: AsyncEngine,
 ) -> None:
@@ -201,18 +311,7 @@ async def test_a_quota_warning_is_an_event(engine: AsyncEngine) -> None:
     user = await hook_user(engine)
     hook = await hooks.create(user, "http://192.0.2.1/hook", ["quota.warning"])
     for _ in range(5):  # the 4th of 5 crosses 80 %
-        await jobs.enqueue(
-            NewJob(
-                user_id=user,
-                type=JobType.HTML,
-                input="<p>q</p>",
-                options={},
-                plan="classic",
-                quota_period="2026-11",
-                quota_limit=5,
-                max_attempts=1,
-            )
-        )
+        await jobs.enqueue(reserving_job(user, limit=5, max_attempts=1))
     [delivery], _ = await outbox.deliveries(user, hook.id)
     assert (delivery.event, delivery.subject, delivery.status) == (
         "quota.warning",
@@ -234,16 +333,7 @@ async def test_a_quota_warning_carries_the_usage_against_the_users_plan(
         await hooks.create(user, receiver.url, ["quota.warning"])
         for _ in range(4):  # the 4th of 5 crosses 80 %
             await jobs.enqueue(
-                NewJob(
-                    user_id=user,
-                    type=JobType.HTML,
-                    input="<p>q</p>",
-                    options={},
-                    plan="enterprise",
-                    quota_period=period,
-                    quota_limit=5,
-                    max_attempts=1,
-                )
+                reserving_job(user, limit=5, period=period, plan="enterprise", max_attempts=1)
             )
         compose = event_composer(jobs.get, accounts.user_usage, "http://pdf.example/")
         sender = WebhookSender(timeout_s=5.0, rule=any_address)

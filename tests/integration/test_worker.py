@@ -10,13 +10,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
 from pdfprompt.domain import BUILTIN_PLANS, Job, JobStatus, JobType, RenderError, RetryPolicy
 from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
     JobContext,
     JobStore,
-    NewJob,
     StoredFile,
     Worker,
     WorkerConfig,
@@ -26,6 +24,8 @@ from pdfprompt.render import chromium_renderer, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage
 from tests.support.bombs import huge_image, noise_image, noise_pages
+from tests.support.leases import end_retry_wait
+from tests.support.store import new_job, new_user
 from tests.support.waiting import until
 
 
@@ -44,26 +44,14 @@ def _sample(exposition: bytes, name: str) -> float:
     return value
 
 
-def _new(user: str, text: str, **kw: object) -> NewJob:
-    values: dict[str, object] = {
-        "user_id": user,
-        "type": JobType.MARKDOWN,
-        "input": text,
-        "options": {},
-        "max_attempts": 3,
-    }
-    values.update(kw)
-    return NewJob(**values)  # type: ignore[arg-type]
-
-
 async def test_burst_runs_every_job_once_and_fails_oversized_ones_for_good(
     engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("w@example.com", "enterprise")).id
-    ok = [await store.enqueue(_new(user, f"# Doc {i}")) for i in range(12)]
+    user = await new_user(engine, "w@example.com")
+    ok = [await store.enqueue(new_job(user, input=f"# Doc {i}")) for i in range(12)]
     pages = "\n\n".join("<div style='break-before: page'>x</div>" for _ in range(6))
-    too_long = await store.enqueue(_new(user, pages, type=JobType.HTML))
+    too_long = await store.enqueue(new_job(user, input=pages, type=JobType.HTML))
 
     storage = LocalStorage(tmp_path / "files")
     render_settings = settings.model_copy(update={"max_pages": 5, "max_pdf_concurrency": 2})
@@ -86,9 +74,9 @@ async def test_burst_runs_every_job_once_and_fails_oversized_ones_for_good(
 
 async def test_transient_errors_are_retried_then_fail(engine: AsyncEngine) -> None:
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("t@example.com", "enterprise")).id
-    flaky = await store.enqueue(_new(user, "flaky"))
-    broken = await store.enqueue(_new(user, "broken", max_attempts=2))
+    user = await new_user(engine, "t@example.com")
+    flaky = await store.enqueue(new_job(user, input="flaky"))
+    broken = await store.enqueue(new_job(user, input="broken", max_attempts=2))
     calls: dict[str, int] = {}
 
     async def handler(ctx: JobContext) -> StoredFile:
@@ -116,10 +104,61 @@ async def test_transient_errors_are_retried_then_fail(engine: AsyncEngine) -> No
     assert calls == {"flaky": 2, "broken": 2}
 
 
+async def _queued_after(store: JobStore, job_id: str, attempts: int) -> Job | None:
+    """The job, once it is back in the queue after its attempt number `attempts` failed."""
+    job = await store.get(job_id)
+    failed = job.status is JobStatus.QUEUED and job.attempts == attempts and job.error is not None
+    return job if failed else None
+
+
+async def test_a_failed_attempt_waits_the_policys_backoff_before_the_next(
+    engine: AsyncEngine,
+) -> None:
+    """The worker queues a failed attempt again after the retry policy's delay for that
+    attempt: the base, doubled each time, of which the jitter keeps half to all. Read from
+    the job's row on the database's clock (when it is due again against when the attempt
+    ended); each wait is then ended in SQL, so the test waits for none of them."""
+    store = job_store_for(engine)
+    user = await new_user(engine, "b@example.com")
+    job = await store.enqueue(new_job(user, input="flaky"))
+    attempts: list[int] = []
+
+    async def handler(ctx: JobContext) -> StoredFile:
+        attempts.append(ctx.job.attempts)
+        if len(attempts) < 3:
+            raise RenderError("the browser went away")
+        return StoredFile(f"k/{ctx.job.id}", 1, 1, "0" * 64, "f.pdf")
+
+    async def discard(key: str) -> None:
+        return None
+
+    base_s = 600.0
+    config = WorkerConfig(poll_ms=20, retry=RetryPolicy(base_s=base_s, cap_s=100 * base_s))
+    worker = Worker(store, handler, discard, config)
+    task = asyncio.create_task(worker.run())
+    try:
+        for attempt, ceiling_s in ((1, base_s), (2, 2 * base_s)):
+            queued = await until(
+                lambda n=attempt: _queued_after(store, job.id, n), 30, f"attempt {attempt} failed"
+            )
+            assert queued.run_after is not None and queued.updated_at is not None
+            waits_s = (queued.run_after - queued.updated_at).total_seconds()
+            # Half to all of the ceiling (a millisecond either way: SQLite's clock's grain).
+            assert ceiling_s / 2 - 0.002 <= waits_s <= ceiling_s + 0.002, (attempt, waits_s)
+            await end_retry_wait(engine, job.id)
+        await until(lambda: _ended(store, [job]), 30, "the third attempt ended")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
+    done = await store.get(job.id)
+    assert done.status is JobStatus.SUCCEEDED and done.attempts == 3
+    assert attempts == [1, 2, 3]
+
+
 async def test_shutdown_hands_unfinished_jobs_back(engine: AsyncEngine) -> None:
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("s@example.com", "enterprise")).id
-    job = await store.enqueue(_new(user, "slow"))
+    user = await new_user(engine, "s@example.com")
+    job = await store.enqueue(new_job(user, input="slow"))
     started = asyncio.Event()
 
     async def handler(ctx: JobContext) -> StoredFile:
@@ -142,8 +181,8 @@ async def test_shutdown_hands_unfinished_jobs_back(engine: AsyncEngine) -> None:
 
 async def test_cancelling_a_running_job_stops_it_within_a_second(engine: AsyncEngine) -> None:
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("c@example.com", "enterprise")).id
-    job = await store.enqueue(_new(user, "long"))
+    user = await new_user(engine, "c@example.com")
+    job = await store.enqueue(new_job(user, input="long"))
     started, stopped = asyncio.Event(), asyncio.Event()
     discarded: list[str] = []
 
@@ -181,9 +220,9 @@ async def test_a_render_timeout_is_retried_once_then_final(
     engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("slow@example.com", "enterprise")).id
+    user = await new_user(engine, "slow@example.com")
     heavy = "\n\n".join(f"## Part {i}\n\n" + "words " * 400 for i in range(60))
-    job = await store.enqueue(_new(user, heavy, max_attempts=5))
+    job = await store.enqueue(new_job(user, input=heavy, max_attempts=5))
     tight = settings.model_copy(update={"render_timeout_s": 0.01, "max_pdf_concurrency": 1})
     config = WorkerConfig(poll_ms=20, retry=RetryPolicy(base_s=0.05, cap_s=0.1))
     async with chromium_renderer(tight) as renderer:
@@ -229,9 +268,9 @@ async def test_a_render_over_the_memory_limit_fails_its_job_the_second_time_and_
     address space. Like a timeout, the first time may be a busy machine and is retried; the
     second fails the job with render_memory_exceeded. The job beside it succeeds."""
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("m@example.com", "enterprise")).id
-    bomb = await store.enqueue(_new(user, huge_image(), type=JobType.HTML, max_attempts=5))
-    plain = await store.enqueue(_new(user, "# After the bomb"))
+    user = await new_user(engine, "m@example.com")
+    bomb = await store.enqueue(new_job(user, input=huge_image(), type=JobType.HTML, max_attempts=5))
+    plain = await store.enqueue(new_job(user, input="# After the bomb"))
     limited = settings.model_copy(
         update={
             "render_engine": render_engine,
@@ -256,10 +295,10 @@ async def test_a_pdf_over_the_plans_file_limit_fails_its_job_at_once(
     of SVG noise; WeasyPrint: an incompressible image): the render stops at the limit and
     the job fails after one attempt, naming the plan."""
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("f@example.com", "enterprise")).id
+    user = await new_user(engine, "f@example.com")
     tiny = replace(BUILTIN_PLANS["starter"], name="tiny", max_file_bytes=1_000_000, watermark=False)
     document = noise_pages(1) + noise_image(700)
-    job = await store.enqueue(_new(user, document, type=JobType.HTML, plan="tiny"))
+    job = await store.enqueue(new_job(user, input=document, type=JobType.HTML, plan="tiny"))
     update = {"render_engine": render_engine, "max_pdf_concurrency": 1}
     async with renderer_from_settings(settings.model_copy(update=update)) as renderer:
         pipeline = JobPipeline(renderer, LocalStorage(tmp_path / "files"), plans={"tiny": tiny})
@@ -282,16 +321,16 @@ async def test_a_render_the_engine_refuses_every_time_fails_its_job_after_one_at
     wider than the page on Chromium (invalid_input on options.margin), a font size
     WeasyPrint divides by zero on (render_refused)."""
     store = job_store_for(engine)
-    user = (await AccountStore(engine).create_user("d@example.com", "enterprise")).id
+    user = await new_user(engine, "d@example.com")
     if render_engine == "chromium":
         wide = {side: "200mm" for side in ("top", "right", "bottom", "left")}
         job = await store.enqueue(
-            _new(user, "<p>x</p>", type=JobType.HTML, options={"margin": wide})
+            new_job(user, input="<p>x</p>", type=JobType.HTML, options={"margin": wide})
         )
         code = "invalid_input"
     else:
         document = "<p style='font-size: 1e30px'>x</p>"
-        job = await store.enqueue(_new(user, document, type=JobType.HTML))
+        job = await store.enqueue(new_job(user, input=document, type=JobType.HTML))
         code = "render_refused"
     update = {"render_engine": render_engine, "max_pdf_concurrency": 1}
     async with renderer_from_settings(settings.model_copy(update=update)) as renderer:

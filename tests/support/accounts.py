@@ -9,55 +9,49 @@ import httpx
 
 from tests.support.processes import Process, cli
 
-PLANS = """
-[plans.tiny]
-pdfs_per_month = 50
-max_pages = 1
-max_prompt_chars = 100
-max_file_bytes = 10485760
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = "unlimited"
-watermark = true
+# A plan that limits nothing a test does not name: `plans_toml` changes its fields.
+UNLIMITED: dict[str, int | str | bool] = {
+    "pdfs_per_month": "unlimited",
+    "max_pages": "unlimited",
+    "max_prompt_chars": "unlimited",
+    "max_file_bytes": "unlimited",
+    "storage_bytes": "unlimited",
+    "retention_days": 30,
+    "priority": 0,
+    "max_concurrent_jobs": 4,
+    "rate_limit_per_minute": "unlimited",
+    "watermark": False,
+}
 
-[plans.nofile]
-pdfs_per_month = 50
-max_pages = "unlimited"
-max_prompt_chars = "unlimited"
-max_file_bytes = 100
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = "unlimited"
-watermark = false
 
-[plans.nostore]
-pdfs_per_month = 50
-max_pages = "unlimited"
-max_prompt_chars = "unlimited"
-max_file_bytes = "unlimited"
-storage_bytes = 1
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = "unlimited"
-watermark = false
+def plans_toml(**plans: dict[str, int | str | bool]) -> str:
+    """A plans file (`PDFPROMPT_PLANS_FILE`): each plan named is `UNLIMITED` with the
+    fields given changed."""
 
-[plans.slow]
-pdfs_per_month = "unlimited"
-max_pages = "unlimited"
-max_prompt_chars = "unlimited"
-max_file_bytes = "unlimited"
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 4
-rate_limit_per_minute = 5
-watermark = false
-"""
+    def toml(value: int | str | bool) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return f'"{value}"' if isinstance(value, str) else str(value)
+
+    return "\n".join(
+        f"[plans.{name}]\n"
+        + "".join(f"{field} = {toml(value)}\n" for field, value in {**UNLIMITED, **changed}.items())
+        for name, changed in plans.items()
+    )
+
+
+PLANS = plans_toml(
+    tiny={
+        "pdfs_per_month": 50,
+        "max_pages": 1,
+        "max_prompt_chars": 100,
+        "max_file_bytes": 10485760,
+        "watermark": True,
+    },
+    nofile={"pdfs_per_month": 50, "max_file_bytes": 100},
+    nostore={"pdfs_per_month": 50, "storage_bytes": 1},
+    slow={"rate_limit_per_minute": 5},
+)
 
 
 Start = Callable[..., Process]

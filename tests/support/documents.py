@@ -15,36 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.accounts import plans_toml
 from tests.support.llm import llm_env
 from tests.support.processes import Process, cli, serving
 from tests.support.web import PASSWORD, client, csrf, post, sign_in, sign_up
 
 PROMPT_LIMIT = 300
-PLANS = f"""
-[plans.writer]
-pdfs_per_month = 12
-max_pages = 5
-max_prompt_chars = {PROMPT_LIMIT}
-max_file_bytes = "unlimited"
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 1
-rate_limit_per_minute = "unlimited"
-watermark = false
-
-[plans.single]
-pdfs_per_month = 1
-max_pages = 5
-max_prompt_chars = {PROMPT_LIMIT}
-max_file_bytes = "unlimited"
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 1
-rate_limit_per_minute = "unlimited"
-watermark = false
-"""
+_WRITER = {"max_pages": 5, "max_prompt_chars": PROMPT_LIMIT, "max_concurrent_jobs": 1}
+PLANS = plans_toml(
+    writer={"pdfs_per_month": 12, **_WRITER}, single={"pdfs_per_month": 1, **_WRITER}
+)
 _addresses = itertools.count(1)
 
 

@@ -17,6 +17,10 @@ from tests.support.processes import Process, create_key, start_server
 
 FINAL = {"succeeded", "failed", "canceled"}
 
+# A table of 15,000 rows: seconds of layout (469 pages), so it is still running a moment
+# after it started (to be cancelled, or to keep a stopping worker busy).
+SLOW_MARKDOWN = "| a | b |\n|---|---|\n" + "| cell | more |\n" * 15_000
+
 
 def wait_final(
     client: httpx.Client, job_id: str, timeout_s: float = 60
@@ -68,9 +72,10 @@ class Split:
     def worker(self) -> Process:
         return self.workers[0]
 
-    def add_worker(self) -> Process:
+    def add_worker(self, **extra: str) -> Process:
+        """One more `pdfprompt worker`, with `extra` settings."""
         log = self.tmp_path / f"worker{len(self.workers) + 1}.log"
-        self.workers.append(Process(["worker"], self.env, log).start())
+        self.workers.append(Process(["worker"], {**self.env, **extra}, log).start())
         return self.workers[-1]
 
 

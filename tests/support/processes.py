@@ -98,6 +98,15 @@ class Process:
         return self.proc.returncode
 
 
+def alive(pid: int) -> bool:
+    """Whether the process `pid` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def start_server(role: str, env: dict[str, str], log_path: Path) -> Process:
     port = free_port()
     server = Process([role, "--port", str(port)], env, log_path)

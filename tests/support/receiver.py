@@ -18,6 +18,7 @@ class Hit:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
     @property
     def event(self) -> dict[str, Any]:
@@ -51,7 +52,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or "0"))
                 with receiver.lock:
-                    receiver.hits.append(Hit(self.path, dict(self.headers.items()), body))
+                    hit = Hit(self.path, dict(self.headers.items()), body, self.command)
+                    receiver.hits.append(hit)
                     step = receiver.script.pop(0) if receiver.script else 200
                 if step == "hang":
                     receiver.release.wait(60)

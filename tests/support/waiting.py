@@ -1,5 +1,5 @@
 """Waiting on a condition instead of for a while: poll it until it holds, and fail naming
-what did not happen once the deadline passes. And a clock a test moves by hand, for the code
+what did not happen once the deadline passes. And clocks a test moves by hand, for the code
 that takes one, so that a TTL or a debounce window is crossed without waiting for it."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -78,6 +79,11 @@ class ManualClock:
         """Sleeps on this clock not yet over."""
         return sum(1 for _, f in self._sleepers if not f.done())
 
+    @property
+    def waking_at(self) -> list[float]:
+        """When the sleeps on this clock not yet over end, soonest first."""
+        return sorted(end for end, f in self._sleepers if not f.done())
+
     async def sleep(self, seconds: float) -> None:
         sleeper = asyncio.get_running_loop().create_future()
         if seconds <= 0:
@@ -85,3 +91,17 @@ class ManualClock:
         else:
             self._sleepers.append((self.now + seconds, sleeper))
         await sleeper
+
+
+class ManualWallClock:
+    """The time of day (UTC) that moves only when the test says so: for code that takes a
+    `clock` returning a datetime (browser sessions, sign-in links)."""
+
+    def __init__(self, start: datetime = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

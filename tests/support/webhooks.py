@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
 from pdfprompt.domain import JobError, JobType, RetryPolicy
 from pdfprompt.queue import JobStore, NewJob, StoredFile
 from pdfprompt.webhooks import (
@@ -20,6 +19,7 @@ from pdfprompt.webhooks import (
     WebhookSender,
     any_address,
 )
+from tests.support.store import new_user
 
 # Retries quick enough for a test to watch several of them.
 FAST = RetryPolicy(base_s=0.05, cap_s=0.2)
@@ -54,7 +54,7 @@ async def deliver_all(dispatcher: WebhookDispatcher) -> None:
 
 
 async def hook_user(engine: AsyncEngine, email: str = "hook@example.com") -> str:
-    return (await AccountStore(engine).create_user(email, "enterprise")).id
+    return await new_user(engine, email)
 
 
 async def ended_job(store: JobStore, user: str, end: str = "succeeded") -> str:

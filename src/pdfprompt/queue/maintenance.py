@@ -35,15 +35,20 @@ class ObjectStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
-async def run_every(every_s: float, work: Callable[[], Awaitable[object]]) -> None:
-    """Run `work` now and then every `every_s` seconds, until cancelled; a failing run is
-    logged and tried again next time."""
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def run_every(
+    every_s: float, work: Callable[[], Awaitable[object]], *, sleep: Sleep = asyncio.sleep
+) -> None:
+    """Run `work` now and then every `every_s` seconds (waited with `sleep`), until
+    cancelled; a failing run is logged and tried again next time."""
     while True:
         try:
             await work()
         except Exception:
             log.exception("maintenance run failed; trying again in %.0f s", every_s)
-        await asyncio.sleep(every_s)
+        await sleep(every_s)
 
 
 async def delete_expired_files(

@@ -33,7 +33,7 @@ from pdfprompt.domain import (
     retry_decision,
 )
 from pdfprompt.queue.completions import COMPLETION_BATCH, Completions
-from pdfprompt.queue.maintenance import retention_pass, run_every
+from pdfprompt.queue.maintenance import Sleep, retention_pass, run_every
 from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import Finished, JobStore, StoredFile
 from pdfprompt.queue.wakeup import Wakeup
@@ -123,11 +123,15 @@ class Worker:
         worker_id: str | None = None,
         metrics: QueueMetrics | None = None,
         maintenance: Sequence[tuple[float, Callable[[], Awaitable[object]]]] = (),
+        maintenance_sleep: Sleep = asyncio.sleep,
     ) -> None:
         """`maintenance`: (every seconds, work) run in the background while the worker runs
-        (not in burst mode); a failing run is logged and tried again next time."""
+        (not in burst mode), its own retention pass among them; a failing run is logged and
+        tried again next time. `maintenance_sleep`: what waits between runs (a test's clock
+        may stand in for time)."""
         self.store = store
         self.maintenance = list(maintenance)
+        self.maintenance_sleep = maintenance_sleep
         self.handler = handler
         self.discard = discard
         self.config = config
@@ -168,7 +172,10 @@ class Worker:
         ]
         if not burst:
             helpers += [
-                asyncio.create_task(run_every(every_s, work), name="pdfprompt-maintenance")
+                asyncio.create_task(
+                    run_every(every_s, work, sleep=self.maintenance_sleep),
+                    name="pdfprompt-maintenance",
+                )
                 for every_s, work in self._maintenance()
             ]
         try:
