@@ -28,9 +28,7 @@ from tests.support.documents import (
 )
 from tests.support.llm import control, fake_llm
 from tests.support.processes import Process
-from tests.support.web import CSP, assert_page_headers, csrf, post
-
-FRAMED_CSP = "frame-ancestors 'self'"
+from tests.support.web import CSP, VIEWER_CSP, assert_page_headers, csrf, post
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +101,10 @@ def test_the_new_document_page_states_its_limits_and_fills_in_examples(
         assert '<option value="invoice" selected>' in filled.text
         assert '<option value="formal" selected>' in filled.text
         assert _box(page) == _box(c.get("/?example=99")) == ""
+        # Digits `int` refuses (a superscript, thousands of them) are no example either.
+        for hostile in ("%C2%B2", "9" * 5000, "-1", "%D9%A1", "0x1"):
+            odd = c.get(f"/?example={hostile}")
+            assert odd.status_code == 200 and _box(odd) == "", hostile
         for path in ("/static/new.js", "/static/document.js", "/static/time.js"):
             js = c.get(path)
             assert js.status_code == 200 and "javascript" in js.headers["content-type"]
@@ -364,7 +366,7 @@ def test_the_pdf_is_framed_by_this_site_only_and_downloads_as_an_attachment(
         inline = _pdf_of(c, job)
         assert inline.headers["content-type"] == "application/pdf"
         assert inline.headers["content-disposition"].startswith("inline; filename=")
-        assert inline.headers["content-security-policy"] == FRAMED_CSP
+        assert inline.headers["content-security-policy"] == VIEWER_CSP
         assert inline.headers["x-content-type-options"] == "nosniff"
         download = c.get(f"/documents/{job}/pdf?download=1")
         assert download.status_code == 200 and download.content == inline.content

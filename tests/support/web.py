@@ -21,6 +21,9 @@ from tests.support.processes import Process
 
 PASSWORD = "correct horse battery"
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+# A PDF shown in a page's viewer (the owner's and a shared link's alike): framed by this
+# site only, and no `default-src`, which would block Chromium's own PDF viewer.
+VIEWER_CSP = "frame-ancestors 'self'"
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "web-tools" / "node_modules" / "axe-core" / "axe.min.js"
 # Where the browser tests leave a screenshot of every page they look at (README names it).

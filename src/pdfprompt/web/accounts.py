@@ -5,7 +5,9 @@ Sign-up and enumeration: an email already taken is answered by signing the perso
 the password is theirs, and otherwise by the same "could not make an account with these
 details" page whichever of the details is wrong. With no email sent to confirm an address,
 a sign-up form cannot hide entirely that an address has an account (a new account would be
-made otherwise), so sign-up is throttled per address like sign-in."""
+made otherwise), so sign-up is throttled per address like sign-in. As a sign-up with an
+email taken and the right password signs the person in, it also counts against that
+email's sign-in attempts: else it would be a way to guess a password past that limit."""
 
 from __future__ import annotations
 
@@ -42,6 +44,11 @@ ATTEMPTS_PER_MINUTE = 10  # sign-in per client address and per email; sign-up pe
 CANNOT_SIGN_UP = (
     "We could not make an account with these details. If you already have one, sign in."
 )
+
+
+def _per_email(email: str) -> str:
+    """The rate limiter's key for the attempts at one email's password."""
+    return f"web-signin-email:{email.lower()}"
 
 
 @router.get("/account")
@@ -86,6 +93,7 @@ async def signup(request: Request) -> Response:
         return form_page(request, "signup.html", 400, errors=errors, email=shown)
     try:
         await svc.rate_limiter.hit(f"web-signup-ip:{address(request)}", ATTEMPTS_PER_MINUTE)
+        await svc.rate_limiter.hit(_per_email(email), ATTEMPTS_PER_MINUTE)
         user = await svc.accounts.create_user(email, svc.settings.signup_plan, password=password)
     except RateLimitedError as exc:
         return throttled(request, exc)
@@ -127,7 +135,7 @@ async def signin(request: Request) -> Response:
         )
     try:
         await svc.rate_limiter.hit(f"web-signin-ip:{address(request)}", ATTEMPTS_PER_MINUTE)
-        await svc.rate_limiter.hit(f"web-signin-email:{email.lower()}", ATTEMPTS_PER_MINUTE)
+        await svc.rate_limiter.hit(_per_email(email), ATTEMPTS_PER_MINUTE)
         user = await svc.accounts.check_password(email, password)
     except RateLimitedError as exc:
         return throttled(request, exc)

@@ -96,10 +96,11 @@ def blank() -> dict[str, str]:
 
 def example(number: str) -> dict[str, str]:
     """The form filled with example `number` (as the link `/?example=N` gives it); blank
-    for anything else."""
+    for anything else (`str.isdigit` would pass superscripts and numbers too long for
+    `int`: the link's text is looked up, never converted)."""
     values = blank()
-    if number.isdigit() and int(number) < len(EXAMPLES):
-        chosen = EXAMPLES[int(number)]
+    chosen = {str(i): e for i, e in enumerate(EXAMPLES)}.get(number)
+    if chosen is not None:
         values.update(input=chosen.text, tone=chosen.tone, document_kind=chosen.kind)
     return values
 

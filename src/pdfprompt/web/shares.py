@@ -59,8 +59,6 @@ DEFAULT_EXPIRY_S = 7 * DAY_S
 MAX_ID_CHARS = 64
 MAX_ACCEPT_CHARS = 1024
 MAX_ACCEPT_ENTRIES = 32
-# What the PDF sent to a page's viewer may be framed by: this site's pages only.
-VIEWER_CSP = "default-src 'none'; frame-ancestors 'self'"
 MESSAGES = {
     "expires_in_s": "Choose how long the link works.",
     "max_downloads": "Enter a whole number from 1 to 1000000, or leave it empty.",
@@ -276,7 +274,5 @@ async def shared_pdf(request: Request, token: str) -> Response:
         response = await send_shared(svc_of(request), request, token, inline=inline)
     except PdfPromptError as exc:
         return _unusable(request, exc)
-    if inline:
-        response.headers["Content-Security-Policy"] = VIEWER_CSP
     response.headers["X-Robots-Tag"] = "noindex"
     return response
