@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
 from pdfprompt.db import files, jobs, now_plus
 from pdfprompt.domain import JobStage, JobStatus, JobType, LeaseLostError
 from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
+from tests.support.stores import new_job, store_user
 from tests.support.usage import usage_counter
 
 
@@ -23,22 +23,10 @@ def store(engine: AsyncEngine) -> JobStore:
     return job_store_for(engine)
 
 
-async def _user(engine: AsyncEngine, email: str) -> str:
-    return (await AccountStore(engine).create_user(email, "enterprise")).id
-
-
 def _new(user_id: str, **kw: Any) -> NewJob:
-    base: dict[str, Any] = {
-        "user_id": user_id,
-        "type": JobType.HTML,
-        "input": "<p>q</p>",
-        "options": {},
-        "max_attempts": 1,
-        "plan": "classic",
-        "quota_period": "2026-11",
-        "quota_limit": None,
-    }
-    return NewJob(**{**base, **kw})
+    """An HTML job reserving a PDF of plan `classic` in 2026-11, failing at its first error."""
+    reserving = {"type": JobType.HTML, "input": "<p>q</p>", "max_attempts": 1, "plan": "classic"}
+    return new_job(user_id, **{**reserving, "quota_period": "2026-11", "quota_limit": None, **kw})
 
 
 async def _count(engine: AsyncEngine, table: Any, user_id: str) -> int:
@@ -50,7 +38,8 @@ async def _count(engine: AsyncEngine, table: Any, user_id: str) -> int:
 async def test_a_persons_documents_go_in_batches_with_their_keys(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    gone, kept = await _user(engine, "gone@example.com"), await _user(engine, "kept@example.com")
+    gone = await store_user(engine, "gone@example.com")
+    kept = await store_user(engine, "kept@example.com")
     for user in (gone, kept):
         for i in range(3):
             job = await store.enqueue(_new(user))
@@ -87,7 +76,7 @@ async def test_a_persons_documents_go_in_batches_with_their_keys(
 
 
 async def test_files_left_without_a_job_go_too(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine, "orphaned@example.com")
+    user = await store_user(engine, "orphaned@example.com")
     job = await store.enqueue(_new(user))
     await store.claim_jobs("w", 1, lease_s=30)
     await store.finish_job(job.id, "w", user, StoredFile("k.pdf", 10, 1, "0" * 64, "x.pdf"))
@@ -100,7 +89,7 @@ async def test_files_left_without_a_job_go_too(engine: AsyncEngine, store: JobSt
 async def test_hourly_stats_count_what_window_stats_counts(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine, "hours@example.com")
+    user = await store_user(engine, "hours@example.com")
     # (hours ago the job ended, its final status)
     ended = [
         (0.1, JobStatus.SUCCEEDED),

@@ -3,16 +3,14 @@ versions through `parent_id`, and a queued job's place in the claim order."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
 from pdfprompt.db import jobs
 from pdfprompt.domain import JobStatus, JobType, NotFoundError
-from pdfprompt.queue import JobStore, NewJob, job_store_for
+from pdfprompt.queue import JobStore, job_store_for
+from tests.support.stores import new_job, store_user
 
 
 @pytest.fixture
@@ -20,34 +18,18 @@ def store(engine: AsyncEngine) -> JobStore:
     return job_store_for(engine)
 
 
-async def _user(engine: AsyncEngine, email: str) -> str:
-    return (await AccountStore(engine).create_user(email, "enterprise")).id
-
-
-def _new(user_id: str, **kw: Any) -> NewJob:
-    base: dict[str, Any] = {
-        "user_id": user_id,
-        "type": JobType.MARKDOWN,
-        "input": "# hi",
-        "options": {},
-        "max_attempts": 3,
-    }
-    base.update(kw)
-    return NewJob(**base)
-
-
 async def test_versions_walk_up_to_the_first_and_down_to_every_revision(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    user = await _user(engine, "v@example.com")
-    other = await _user(engine, "w@example.com")
-    root = await store.enqueue(_new(user))
-    first = await store.enqueue(_new(user, type=JobType.PROMPT, parent_id=root.id))
-    second = await store.enqueue(_new(user, type=JobType.PROMPT, parent_id=first.id))
-    sibling = await store.enqueue(_new(user, type=JobType.PROMPT, parent_id=root.id))
-    unrelated = await store.enqueue(_new(user))
+    user = await store_user(engine, "v@example.com")
+    other = await store_user(engine, "w@example.com")
+    root = await store.enqueue(new_job(user))
+    first = await store.enqueue(new_job(user, type=JobType.PROMPT, parent_id=root.id))
+    second = await store.enqueue(new_job(user, type=JobType.PROMPT, parent_id=first.id))
+    sibling = await store.enqueue(new_job(user, type=JobType.PROMPT, parent_id=root.id))
+    unrelated = await store.enqueue(new_job(user))
     # Another person's job naming this one as its parent is never listed.
-    stranger = await store.enqueue(_new(other, parent_id=root.id))
+    stranger = await store.enqueue(new_job(other, parent_id=root.id))
     newest_first = [sibling.id, second.id, first.id, root.id]
     for member in (root, first, second, sibling):
         assert [j.id for j in await store.versions(member.id, user)] == newest_first
@@ -60,23 +42,23 @@ async def test_versions_walk_up_to_the_first_and_down_to_every_revision(
 
 
 async def test_a_deleted_version_ends_the_walk_up(engine: AsyncEngine, store: JobStore) -> None:
-    user = await _user(engine, "d@example.com")
-    root = await store.enqueue(_new(user))
-    child = await store.enqueue(_new(user, parent_id=root.id))
-    grandchild = await store.enqueue(_new(user, parent_id=child.id))
+    user = await store_user(engine, "d@example.com")
+    root = await store.enqueue(new_job(user))
+    child = await store.enqueue(new_job(user, parent_id=root.id))
+    grandchild = await store.enqueue(new_job(user, parent_id=child.id))
     await store.cancel_job(root.id, user)
     await store.delete_job(root.id, user)
     assert [j.id for j in await store.versions(grandchild.id, user)] == [grandchild.id, child.id]
 
 
 async def test_queue_position_follows_the_claim_order(engine: AsyncEngine, store: JobStore) -> None:
-    a = await _user(engine, "a@example.com")
-    b = await _user(engine, "b@example.com")
-    a1 = await store.enqueue(_new(a))
-    a2 = await store.enqueue(_new(a))
-    a3 = await store.enqueue(_new(a))
-    b1 = await store.enqueue(_new(b))
-    urgent = await store.enqueue(_new(b, priority=5))
+    a = await store_user(engine, "a@example.com")
+    b = await store_user(engine, "b@example.com")
+    a1 = await store.enqueue(new_job(a))
+    a2 = await store.enqueue(new_job(a))
+    a3 = await store.enqueue(new_job(a))
+    b1 = await store.enqueue(new_job(b))
+    urgent = await store.enqueue(new_job(b, priority=5))
     # Higher priority first; then each user's first job before anyone's second.
     expected = [urgent, a1, b1, a2, a3]
     positions = {j.id: await store.queue_position(j.id) for j in expected}
@@ -93,8 +75,8 @@ async def test_queue_position_follows_the_claim_order(engine: AsyncEngine, store
 async def test_queue_position_of_jobs_due_at_the_same_moment(
     engine: AsyncEngine, store: JobStore
 ) -> None:
-    a = await _user(engine, "s@example.com")
-    made = [await store.enqueue(_new(a)) for _ in range(3)]
+    a = await store_user(engine, "s@example.com")
+    made = [await store.enqueue(new_job(a)) for _ in range(3)]
     async with engine.begin() as conn:  # one due time for all: the id decides
         await conn.execute(
             update(jobs)

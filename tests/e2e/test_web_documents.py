@@ -10,14 +10,13 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.documents import (
     PROMPT_LIMIT,
-    documents_service,
+    documents_fixtures,
     events,
     field_error,
     finished,
@@ -26,24 +25,11 @@ from tests.support.documents import (
     person_on_plan,
     submit,
 )
-from tests.support.llm import control, fake_llm
+from tests.support.llm import control
 from tests.support.processes import Process
 from tests.support.web import CSP, VIEWER_CSP, assert_page_headers, csrf, post
 
-
-@pytest.fixture(scope="module")
-def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fake_llm(tmp_path_factory.mktemp("fake-llm"), "--stream", "--chunk-ms", "5") as url:
-        yield url
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def docs(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, llm: str
-) -> Iterator[tuple[Process, dict[str, str]]]:
-    tmp = tmp_path_factory.mktemp(f"documents-{request.param}")
-    with documents_service(request, tmp, request.param, llm) as served:
-        yield served
+llm, docs = documents_fixtures("documents")
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,9 @@ from PIL import Image
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore
 from pdfprompt.db import create_engine, jobs, upgrade
 from pdfprompt.domain import (
+    Job,
     JobError,
     JobStatus,
     JobType,
@@ -46,16 +46,13 @@ from pdfprompt.queue.maintenance import delete_expired_files
 from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.storage import LocalStorage
+from tests.support.stores import store_user
 
 WORKER = "history-test-worker"
 
 
 def _new(user: str, body: str, kind: JobType = JobType.PROMPT, **options: object) -> NewJob:
     return NewJob(user_id=user, type=kind, input=body, options=dict(options), max_attempts=3)
-
-
-async def _user(engine: AsyncEngine, email: str) -> str:
-    return (await AccountStore(engine).create_user(email, "enterprise")).id
 
 
 async def _finish(store: JobStore, user: str, job_id: str, *, thumbnail: bool = True) -> StoredFile:
@@ -91,7 +88,8 @@ async def test_the_history_lists_newest_first_with_filters_and_one_persons_docum
     engine: AsyncEngine,
 ) -> None:
     store = job_store_for(engine)
-    me, other = await _user(engine, "me@example.com"), await _user(engine, "other@example.com")
+    me = await store_user(engine, "me@example.com")
+    other = await store_user(engine, "other@example.com")
     report = await store.enqueue(_new(me, "Quarterly report for the board", title="Q3 Report"))
     notes = await store.enqueue(_new(me, "# Meeting notes\n\nPlans.", JobType.MARKDOWN))
     page = await store.enqueue(_new(me, "<h1>Landing &amp; page</h1><p>x</p>", JobType.HTML))
@@ -134,7 +132,7 @@ async def test_a_search_matches_percent_underscore_quotes_and_backslashes_litera
     engine: AsyncEngine,
 ) -> None:
     store = job_store_for(engine)
-    me = await _user(engine, "literal@example.com")
+    me = await store_user(engine, "literal@example.com")
     texts = [
         "50% off everything",
         "500 of them",
@@ -165,7 +163,8 @@ async def test_a_search_matches_percent_underscore_quotes_and_backslashes_litera
 
 async def test_pages_follow_each_other_without_duplicates_or_gaps(engine: AsyncEngine) -> None:
     store = job_store_for(engine)
-    me, other = await _user(engine, "pages@example.com"), await _user(engine, "o@example.com")
+    me = await store_user(engine, "pages@example.com")
+    other = await store_user(engine, "o@example.com")
     made = []
     for i in range(23):
         kind = JobType.MARKDOWN if i % 3 == 0 else JobType.PROMPT
@@ -197,7 +196,7 @@ async def test_the_api_listing_is_unchanged(engine: AsyncEngine) -> None:
     """`list_jobs` still lists every job of the user with its input, by status, a page at a
     time; the history's search text is not read with a job."""
     store = job_store_for(engine)
-    me = await _user(engine, "api@example.com")
+    me = await store_user(engine, "api@example.com")
     made = [(await store.enqueue(_new(me, f"job {i}"))).id for i in range(5)]
     await _finish(store, me, made[1])
     page = await store.list_jobs(me, status=None, limit=3, cursor=None)
@@ -248,7 +247,7 @@ async def test_migration_0008_gives_existing_jobs_their_titles(
     engine = create_engine(Settings(database_url=url, data_dir=tmp_path / "data"))
     try:
         await upgrade(engine, "0007")
-        user = await _user(engine, "old@example.com")
+        user = await store_user(engine, "old@example.com")
         made = {}
         async with engine.begin() as conn:
             for kind, body, options in (
@@ -297,7 +296,7 @@ async def test_the_pipeline_stores_a_thumbnail_beside_each_pdf(
     """A rendered job and one served from the render cache each get a PNG of their own
     first page, 200 px wide, stored beside the PDF and recorded on the file."""
     store = job_store_for(engine)
-    me = await _user(engine, "thumbs@example.com")
+    me = await store_user(engine, "thumbs@example.com")
     body = "# A title\n\nSome text on the first page."
     first = await store.enqueue(_new(me, body, JobType.MARKDOWN))
     again = await store.enqueue(_new(me, body, JobType.MARKDOWN))
@@ -326,7 +325,7 @@ async def test_the_pipeline_stores_a_thumbnail_beside_each_pdf(
 
 async def test_deleting_a_job_returns_its_thumbnail_with_its_pdf(engine: AsyncEngine) -> None:
     store = job_store_for(engine)
-    me = await _user(engine, "delete@example.com")
+    me = await store_user(engine, "delete@example.com")
     job = await store.enqueue(_new(me, "to be deleted"))
     stored = await _finish(store, me, job.id)
     assert set(await store.delete_job(job.id, me)) == {stored.storage_key, stored.thumbnail_key}
@@ -335,15 +334,24 @@ async def test_deleting_a_job_returns_its_thumbnail_with_its_pdf(engine: AsyncEn
     assert await store.delete_job(old.id, me) == [made_before.storage_key]
 
 
+async def _made_with_thumbnail(
+    engine: AsyncEngine, email: str
+) -> tuple[JobStore, str, Job, StoredFile]:
+    """A new person's job, finished with a PDF and its thumbnail (rows only: storing their
+    bytes is the test's)."""
+    store = job_store_for(engine)
+    me = await store_user(engine, email)
+    job = await store.enqueue(_new(me, "a document"))
+    stored = await _finish(store, me, job.id)
+    assert stored.thumbnail_key is not None
+    return store, me, job, stored
+
+
 async def test_retention_removes_thumbnails_with_their_pdfs(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    store = job_store_for(engine)
+    store, me, job, stored = await _made_with_thumbnail(engine, "expired@example.com")
     storage = LocalStorage(tmp_path / "files")
-    me = await _user(engine, "expired@example.com")
-    job = await store.enqueue(_new(me, "expires"))
-    stored = await _finish(store, me, job.id)
-    assert stored.thumbnail_key is not None
     await storage.put(stored.storage_key, b"%PDF-1.7 ...")
     await storage.put(stored.thumbnail_key, b"\x89PNG ...")
     later = datetime.now(UTC) + timedelta(days=3)
@@ -357,12 +365,8 @@ async def test_retention_removes_thumbnails_with_their_pdfs(
 async def test_the_orphan_sweep_keeps_live_thumbnails_and_removes_orphan_ones(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    store = job_store_for(engine)
+    store, me, _, stored = await _made_with_thumbnail(engine, "sweep@example.com")
     storage = LocalStorage(tmp_path / "files")
-    me = await _user(engine, "sweep@example.com")
-    job = await store.enqueue(_new(me, "kept"))
-    stored = await _finish(store, me, job.id)
-    assert stored.thumbnail_key is not None
     orphan = f"{me}/lost-1-abcd.png"
     for key in (stored.storage_key, stored.thumbnail_key, orphan):
         await storage.put(key, b"bytes")
@@ -380,7 +384,7 @@ async def test_a_job_lost_before_its_file_was_recorded_leaves_no_thumbnail(
     removes both."""
     store = job_store_for(engine)
     storage = LocalStorage(tmp_path / "files")
-    me = await _user(engine, "lost@example.com")
+    me = await store_user(engine, "lost@example.com")
     job = await store.enqueue(_new(me, "cancelled while storing"))
     keys = (f"{me}/{job.id}-1-x.pdf", f"{me}/{job.id}-1-x.png")
 

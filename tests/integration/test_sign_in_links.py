@@ -6,28 +6,33 @@ end but never for being idle."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, SessionStore
+from pdfprompt.accounts import AccountStore, SessionStore, User
 from pdfprompt.db import sessions
 from pdfprompt.domain import GoneError, NotFoundError
+from tests.support.stores import Clock
 
 HOUR = 3600.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+async def _links_of(
+    engine: AsyncEngine, email: str
+) -> tuple[AccountStore, User, Clock, SessionStore]:
+    """A new person and the store of their sessions and links (an hour's idle time, ten
+    hours' life), on a clock the test moves."""
+    accounts = AccountStore(engine)
+    user = await accounts.create_user(email, "enterprise")
+    clock = Clock()
+    return (
+        accounts,
+        user,
+        clock,
+        SessionStore(engine, idle_s=HOUR, absolute_s=10 * HOUR, clock=clock),
+    )
 
 
 async def _rows(engine: AsyncEngine) -> int:
@@ -36,10 +41,7 @@ async def _rows(engine: AsyncEngine) -> int:
 
 
 async def test_a_link_works_once_and_grants_one_password_choice(engine: AsyncEngine) -> None:
-    accounts = AccountStore(engine)
-    user = await accounts.create_user("link@example.com", "enterprise")
-    clock = Clock()
-    store = SessionStore(engine, idle_s=HOUR, absolute_s=10 * HOUR, clock=clock)
+    _, user, _, store = await _links_of(engine, "link@example.com")
     token = await store.create_link(user.id)
 
     assert await store.resolve(token) is None  # a link is no session
@@ -75,10 +77,7 @@ async def test_a_link_works_once_and_grants_one_password_choice(engine: AsyncEng
 
 
 async def test_links_expire_are_replaced_and_end_with_the_person(engine: AsyncEngine) -> None:
-    accounts = AccountStore(engine)
-    user = await accounts.create_user("expiry@example.com", "enterprise")
-    clock = Clock()
-    store = SessionStore(engine, idle_s=HOUR, absolute_s=10 * HOUR, clock=clock)
+    accounts, user, clock, store = await _links_of(engine, "expiry@example.com")
 
     old = await store.create_link(user.id)
     new = await store.create_link(user.id)

@@ -5,7 +5,7 @@ expired or their user is disabled."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -21,22 +21,10 @@ from pdfprompt.accounts import (
 )
 from pdfprompt.db import now_plus, sessions, users
 from pdfprompt.domain import InvalidInputError, NotFoundError, UnauthorizedError
+from tests.support.stores import Clock
 
 PASSWORD = "correct horse battery"
 HOUR = 3600.0
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 async def _stored_hash(engine: AsyncEngine, user_id: str) -> str | None:

@@ -15,26 +15,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.llm import llm_env
+from tests.support.llm import fake_llm, llm_env
 from tests.support.processes import Process, cli, serving
 from tests.support.web import PASSWORD, client, csrf, post, sign_in, sign_up
 
 PROMPT_LIMIT = 300
-PLANS = f"""
-[plans.writer]
-pdfs_per_month = 12
-max_pages = 5
-max_prompt_chars = {PROMPT_LIMIT}
-max_file_bytes = "unlimited"
-storage_bytes = "unlimited"
-retention_days = 30
-priority = 0
-max_concurrent_jobs = 1
-rate_limit_per_minute = "unlimited"
-watermark = false
 
-[plans.single]
-pdfs_per_month = 1
+
+def _plan(name: str, pdfs_per_month: int) -> str:
+    """A plan of the documents' deployment: prompts of `PROMPT_LIMIT` characters."""
+    return f"""
+[plans.{name}]
+pdfs_per_month = {pdfs_per_month}
 max_pages = 5
 max_prompt_chars = {PROMPT_LIMIT}
 max_file_bytes = "unlimited"
@@ -45,6 +37,10 @@ max_concurrent_jobs = 1
 rate_limit_per_minute = "unlimited"
 watermark = false
 """
+
+
+# `writer`, the plan people sign up on; `single`, one PDF a month.
+PLANS = _plan("writer", 12) + _plan("single", 1)
 _addresses = itertools.count(1)
 
 
@@ -67,6 +63,28 @@ def documents_service(
         **llm_env(fake_url),
     ) as served:
         yield served
+
+
+def documents_fixtures(name: str) -> tuple[Any, Any]:
+    """A module's `llm` (the fake LLM, streaming its answers) and `docs` (the documents'
+    deployment on it, once on SQLite and once on PostgreSQL) fixtures, their folders named
+    after `name`: `llm, docs = documents_fixtures("…")`."""
+
+    @pytest.fixture(scope="module")
+    def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        folder = tmp_path_factory.mktemp(f"fake-llm-{name}")
+        with fake_llm(folder, "--stream", "--chunk-ms", "5") as url:
+            yield url
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+    def docs(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, llm: str
+    ) -> Iterator[tuple[Process, dict[str, str]]]:
+        tmp = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        with documents_service(request, tmp, request.param, llm) as served:
+            yield served
+
+    return llm, docs
 
 
 @contextlib.contextmanager

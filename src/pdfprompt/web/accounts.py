@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import HTMLResponse, Response
 
-from pdfprompt.accounts import MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, WRONG_PASSWORD
+from pdfprompt.accounts import MAX_EMAIL_CHARS, WRONG_PASSWORD
 from pdfprompt.domain import (
     ConflictError,
     InvalidInputError,
@@ -22,7 +22,7 @@ from pdfprompt.domain import (
     UnauthorizedError,
 )
 from pdfprompt.web import security
-from pdfprompt.web.account_settings import account_page
+from pdfprompt.web.account_settings import account_page, new_password
 from pdfprompt.web.kit import (
     address,
     form_page,
@@ -74,20 +74,15 @@ def _closed(request: Request, status: int) -> HTMLResponse:
 async def signup(request: Request) -> Response:
     svc = svc_of(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     if svc.settings.signup == "closed":
         return _closed(request, 403)
-    email, password = form.get("email", "").strip(), form.get("password", "")
+    email = form.get("email", "").strip()
     errors: dict[str, str] = {}
     if not email:
         errors["email"] = "Enter your email address."
     elif len(email) > MAX_EMAIL_CHARS:
         errors["email"] = f"An email address has at most {MAX_EMAIL_CHARS} characters."
-    if len(password) > MAX_PASSWORD_CHARS:
-        errors["password"] = f"A password has at most {MAX_PASSWORD_CHARS} characters."
-    elif form.get("confirm", "") != password:
-        errors["confirm"] = "The two passwords differ."
+    password = new_password(form, errors)
     shown = email[:MAX_EMAIL_CHARS]
     if errors:
         return form_page(request, "signup.html", 400, errors=errors, email=shown)
@@ -97,10 +92,9 @@ async def signup(request: Request) -> Response:
         user = await svc.accounts.create_user(email, svc.settings.signup_plan, password=password)
     except RateLimitedError as exc:
         return throttled(request, exc)
-    except InvalidInputError as exc:
-        field = exc.field if exc.field in ("email", "password") else "email"
-        text = str(exc) if field == "password" else "This is not an email address."
-        return form_page(request, "signup.html", 400, errors={field: text}, email=shown)
+    except InvalidInputError:  # the password's rules were checked above: the email
+        errors = {"email": "This is not an email address."}
+        return form_page(request, "signup.html", 400, errors=errors, email=shown)
     except ConflictError:
         try:
             user = await svc.accounts.check_password(email, password)
@@ -123,8 +117,6 @@ async def signin_form(request: Request) -> Response:
 async def signin(request: Request) -> Response:
     svc = svc_of(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     email, password = form.get("email", "").strip(), form.get("password", "")
     open_ = svc.settings.signup == "open"
     then = local_path(form.get("next", "/"))
@@ -149,9 +141,7 @@ async def signin(request: Request) -> Response:
 
 @router.post("/signout")
 async def signout(request: Request) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     token = request.cookies.get(security.SESSION_COOKIE)
     if token:
         await svc_of(request).sessions.revoke(token)

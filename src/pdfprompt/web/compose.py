@@ -18,6 +18,7 @@ from pdfprompt.domain import (
     TONES,
     InvalidInputError,
 )
+from pdfprompt.web.fields import sentence
 
 SIDES = ("top", "right", "bottom", "left")
 FIELDS = (
@@ -194,14 +195,3 @@ def message_of(field: str, error: Any) -> str:
     if kind == "literal_error":
         return "Choose one of the values offered."
     return sentence(str(error.get("msg", "This value is not accepted.")))
-
-
-def sentence(text: str) -> str:
-    """A rule's message as a sentence: no `Value error, ` or `options.margin: ` prefix,
-    capitalised, ending in a full stop."""
-    text = text.removeprefix("Value error, ")
-    head, colon, rest = text.partition(": ")
-    if colon and " " not in head:
-        text = rest
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
