@@ -13,7 +13,13 @@ from collections.abc import Iterator
 
 import httpx
 
-from tests.support.people import Person, failed_job, finished_job, make_admin, make_person
+from tests.support.people import (
+    Person,
+    busy_queue,
+    finished_job,
+    make_admin,
+    make_person,
+)
 from tests.support.processes import Process, cli
 from tests.support.web import assert_page_headers, client, csrf, post, sign_in, sign_up
 
@@ -150,14 +156,7 @@ def test_the_queue_dashboard_shows_what_pdfprompt_stats_shows(
     service: tuple[Process, dict[str, str]],
 ) -> None:
     server, env = service
-    admin = make_admin(env, "queue-boss@example.com")
-    worker = make_person(env, "busy@example.com")
-    starter = make_person(env, "small@example.com", plan="starter")
-    with worker.api(server) as api:
-        for i in range(3):
-            finished_job(api, f"# Document {i}")
-    with starter.api(server) as api:
-        failed_job(api, pages=12)  # the starter plan allows 10
+    admin, _, _ = busy_queue(server, env, "queue", succeeded=3, pages=12)
     with _admin_browser(server, admin) as c:
         page = c.get("/admin/queue")
         assert page.status_code == 200

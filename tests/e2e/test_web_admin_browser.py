@@ -6,23 +6,14 @@ password, deleting an account, and an admin disabling someone."""
 from __future__ import annotations
 
 import pytest
-from playwright import sync_api
 
-from tests.support.people import failed_job, finished_job, make_admin, make_person
+from tests.support.people import busy_queue, make_person
 from tests.support.processes import Process
-from tests.support.web import PASSWORD, chromium, look_at, new_context
+from tests.support.web import PASSWORD, browser_sign_in, chromium, look_at, new_context
 
 pytestmark = pytest.mark.chromium
 
 NEW_PASSWORD = "a brand new browser passphrase"
-
-
-def _sign_in(page: sync_api.Page, base: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
 
 
 def test_account_settings_link_and_delete_pages(service: tuple[Process, dict[str, str]]) -> None:
@@ -32,9 +23,9 @@ def test_account_settings_link_and_delete_pages(service: tuple[Process, dict[str
     newcomer = make_person(env, "link-browser@example.com", password=False)
     with chromium() as browser:
         elsewhere = new_context(browser, user_agent="Mozilla/5.0 (iPhone) Safari/604.1").new_page()
-        _sign_in(elsewhere, base, person.email)
+        browser_sign_in(elsewhere, base, person.email)
         page = new_context(browser).new_page()
-        _sign_in(page, base, person.email)
+        browser_sign_in(page, base, person.email)
         page.goto(f"{base}/account")
         assert page.locator(".browsers li").count() == 2
         assert page.get_by_text("Safari on iPhone").is_visible()
@@ -93,17 +84,10 @@ def test_account_settings_link_and_delete_pages(service: tuple[Process, dict[str
 def test_admin_pages(service: tuple[Process, dict[str, str]]) -> None:
     server, env = service
     base = server.base_url
-    admin = make_admin(env, "admin-browser@example.com")
-    busy = make_person(env, "busy-browser@example.com")
-    small = make_person(env, "small-browser@example.com", plan="starter")
-    with busy.api(server) as api:
-        for i in range(2):
-            finished_job(api, f"# Chart {i}")
-    with small.api(server) as api:
-        failed_job(api, pages=11)
+    admin, busy, small = busy_queue(server, env, "browser", succeeded=2, pages=11)
     with chromium() as browser:
         page = new_context(browser).new_page()
-        _sign_in(page, base, admin.email)
+        browser_sign_in(page, base, admin.email)
         page.get_by_role("link", name="Admin").click()
         page.wait_for_url(f"{base}/admin")
         look_at(page, "admin-users")
@@ -132,7 +116,7 @@ def test_admin_pages(service: tuple[Process, dict[str, str]]) -> None:
         look_at(page, "admin-queue-numbers")
 
         other = new_context(browser).new_page()
-        _sign_in(other, base, busy.email)
+        browser_sign_in(other, base, busy.email)
         other.goto(f"{base}/admin")
         assert other.get_by_role("heading", name="Not found").is_visible()
         look_at(other, "admin-not-found")

@@ -10,14 +10,13 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.documents import (
     PROMPT_LIMIT,
-    documents_service,
+    documents_fixtures,
     events,
     field_error,
     finished,
@@ -26,26 +25,11 @@ from tests.support.documents import (
     person_on_plan,
     submit,
 )
-from tests.support.llm import control, fake_llm
+from tests.support.llm import control
 from tests.support.processes import Process
-from tests.support.web import CSP, assert_page_headers, csrf, post
+from tests.support.web import CSP, VIEWER_CSP, assert_page_headers, csrf, post
 
-FRAMED_CSP = "frame-ancestors 'self'"
-
-
-@pytest.fixture(scope="module")
-def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fake_llm(tmp_path_factory.mktemp("fake-llm"), "--stream", "--chunk-ms", "5") as url:
-        yield url
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def docs(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, llm: str
-) -> Iterator[tuple[Process, dict[str, str]]]:
-    tmp = tmp_path_factory.mktemp(f"documents-{request.param}")
-    with documents_service(request, tmp, request.param, llm) as served:
-        yield served
+llm, docs = documents_fixtures("documents")
 
 
 @pytest.fixture(autouse=True)
@@ -103,6 +87,10 @@ def test_the_new_document_page_states_its_limits_and_fills_in_examples(
         assert '<option value="invoice" selected>' in filled.text
         assert '<option value="formal" selected>' in filled.text
         assert _box(page) == _box(c.get("/?example=99")) == ""
+        # Digits `int` refuses (a superscript, thousands of them) are no example either.
+        for hostile in ("%C2%B2", "9" * 5000, "-1", "%D9%A1", "0x1"):
+            odd = c.get(f"/?example={hostile}")
+            assert odd.status_code == 200 and _box(odd) == "", hostile
         for path in ("/static/new.js", "/static/document.js", "/static/time.js"):
             js = c.get(path)
             assert js.status_code == 200 and "javascript" in js.headers["content-type"]
@@ -364,7 +352,7 @@ def test_the_pdf_is_framed_by_this_site_only_and_downloads_as_an_attachment(
         inline = _pdf_of(c, job)
         assert inline.headers["content-type"] == "application/pdf"
         assert inline.headers["content-disposition"].startswith("inline; filename=")
-        assert inline.headers["content-security-policy"] == FRAMED_CSP
+        assert inline.headers["content-security-policy"] == VIEWER_CSP
         assert inline.headers["x-content-type-options"] == "nosniff"
         download = c.get(f"/documents/{job}/pdf?download=1")
         assert download.status_code == 200 and download.content == inline.content

@@ -7,15 +7,14 @@ own Content-Security-Policy; the pages are checked with axe-core in each state."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright import sync_api
 
-from tests.support.documents import documents_service
-from tests.support.llm import control, fake_llm
+from tests.support.documents import documents_fixtures
+from tests.support.llm import control
 from tests.support.processes import Process
-from tests.support.web import PASSWORD, chromium, look_at, new_context
+from tests.support.web import browser_sign_up, chromium, look_at, new_context
 
 pytestmark = pytest.mark.chromium
 
@@ -34,21 +33,7 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
-@pytest.fixture(scope="module")
-def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with fake_llm(
-        tmp_path_factory.mktemp("fake-llm-browser"), "--stream", "--chunk-ms", "5"
-    ) as url:
-        yield url
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def docs(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, llm: str
-) -> Iterator[tuple[Process, dict[str, str]]]:
-    tmp = tmp_path_factory.mktemp(f"documents-browser-{request.param}")
-    with documents_service(request, tmp, request.param, llm) as served:
-        yield served
+llm, docs = documents_fixtures("documents-browser")
 
 
 def _document_id(page: sync_api.Page) -> str:
@@ -72,12 +57,7 @@ def test_a_description_becomes_a_pdf_live_then_a_revision(
         page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
         page.expose_function("reportStage", lambda *args: reports.append(tuple(args)))
         page.add_init_script(WATCH_STAGE)
-        page.goto(f"{base}/signup")
-        page.get_by_label("Email").fill("live@example.com")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Password again").fill(PASSWORD)
-        page.get_by_role("button", name="Make my account").click()
-        page.wait_for_url(f"{base}/")
+        browser_sign_up(page, base, "live@example.com")
 
         # An example fills the box, and the count follows what is typed.
         count = page.locator("#input-count")
@@ -141,12 +121,7 @@ def test_the_pages_in_each_state_pass_axe(docs: tuple[Process, dict[str, str]], 
     base = server.base_url
     with chromium() as browser:
         page = new_context(browser).new_page()
-        page.goto(f"{base}/signup")
-        page.get_by_label("Email").fill("axe-documents@example.com")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Password again").fill(PASSWORD)
-        page.get_by_role("button", name="Make my account").click()
-        page.wait_for_url(f"{base}/")
+        browser_sign_up(page, base, "axe-documents@example.com")
 
         # Errors next to their fields, the options panel opened to show its own.
         page.locator("label[for=type-markdown]").click()

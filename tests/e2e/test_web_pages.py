@@ -5,6 +5,7 @@ and hostile form input."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -239,6 +240,36 @@ def test_closed_sign_up_and_sign_in_throttling(
             assert "; secure" in secure.headers["set-cookie"].lower()
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_sign_up_with_a_taken_email_counts_against_its_sign_in_attempts(
+    request: pytest.FixtureRequest, tmp_path: Path, database: str
+) -> None:
+    """Signing up with an email taken and its password signs the person in: those tries
+    share the account's sign-in limit, whatever address each comes from, so that sign-up
+    is no way around it."""
+    extra = {"PDFPROMPT_TRUSTED_PROXIES": "127.0.0.1"}
+    with serving(request, tmp_path, database, **extra) as (server, env), _browser(server) as c:
+        cli(env, "users", "create", "taken@example.com", "--password", stdin=PASSWORD + "\n")
+        token = _csrf(c.get("/signup"))
+        fresh_rate_window()
+
+        def attempt(path: str, n: int, password: str) -> httpx.Response:
+            fields = {"email": "Taken@example.com", "password": password, "csrf": token}
+            if path == "/signup":
+                fields["confirm"] = password
+            r = c.post(path, data=fields, headers={"X-Forwarded-For": f"10.1.1.{n}"})
+            _assert_headers(r)
+            return r
+
+        tries = [attempt("/signup", n, "wrong password!") for n in range(5)]
+        tries += [attempt("/signin", n, "wrong password!") for n in range(5, 10)]
+        assert [r.status_code for r in tries] == [400] * 5 + [401] * 5
+        for path in ("/signup", "/signin"):
+            held = attempt(path, 20, PASSWORD)
+            assert held.status_code == 429 and "Too many attempts" in held.text
+        assert "pdfprompt_session" not in c.cookies
+
+
 def test_an_unknown_sign_up_plan_stops_the_start(service: tuple[Process, dict[str, str]]) -> None:
     _, env = service
     failed = cli({**env, "PDFPROMPT_SIGNUP_PLAN": "nope"}, "users", "list", check=False)
@@ -262,6 +293,46 @@ def test_an_address_that_names_nothing_is_a_page_for_browsers_and_a_problem_for_
             problem = c.get(path, headers=headers)
             assert problem.status_code == 404
             assert problem.headers["content-type"] == "application/problem+json"
+        # A form's address opened as a link: a page (with its headers), not the API's words.
+        wrong_way = c.get("/signout", headers=html)
+        assert wrong_way.status_code == 405 and wrong_way.headers["allow"] == "POST"
+        assert wrong_way.headers["content-type"].startswith("text/html")
+        _assert_headers(wrong_way)
+        assert "not opened that way" in wrong_way.text
+        problem = c.get("/signout")
+        assert problem.status_code == 405
+        assert problem.headers["content-type"] == "application/problem+json"
+
+
+def test_a_database_that_does_not_answer_is_a_page_for_browsers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """An error no page catches (here SQLite locked by another process past the busy
+    timeout: 503) reaches a browser as a page with the pages' headers; programs still get
+    the API's problem+json. SQLite only: a lock held from outside is how to make one
+    database stop answering writes while it still answers reads."""
+    extra = {"DATABASE_CONNECT_TIMEOUT": "1"}
+    with serving(request, tmp_path, "sqlite", **extra) as (server, env), _browser(server) as c:
+        assert _sign_up(c, "locked-out@example.com").status_code == 303
+        token = _csrf(c.get("/keys"))
+        other = sqlite3.connect(env["DATABASE_URL"].removeprefix("sqlite:///"))
+        try:
+            other.execute("BEGIN IMMEDIATE")  # stands for another process writing
+            fields = {"csrf": token, "name": "k", "scope.account": "on"}
+            page = c.post("/keys", data=fields, headers={"Accept": "text/html"})
+            assert page.status_code == 503 and page.headers["retry-after"] == "1"
+            assert page.headers["content-type"].startswith("text/html")
+            _assert_headers(page)
+            assert "Something went wrong on our side" in page.text
+            assert "database" not in page.text
+            with _browser(server) as program:  # the server ended the connection above
+                program.cookies = c.cookies
+                problem = program.post("/keys", data=fields, headers={"Accept": "*/*"})
+            assert problem.status_code == 503
+            assert problem.headers["content-type"] == "application/problem+json"
+        finally:
+            other.rollback()
+            other.close()
 
 
 def test_forms_count_against_the_plans_requests_per_minute(

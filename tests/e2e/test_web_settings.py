@@ -7,11 +7,9 @@ the commands that make links and delete people."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.people import (
     OWNED,
@@ -24,22 +22,25 @@ from tests.support.people import (
     owned_rows,
     stored_files,
 )
-from tests.support.processes import Process, cli, serving
+from tests.support.processes import Process, cli
 from tests.support.receiver import Receiver
-from tests.support.web import PASSWORD, assert_page_headers, client, csrf, post, sign_in, sign_up
+from tests.support.web import (
+    PASSWORD,
+    assert_page_headers,
+    client,
+    csrf,
+    post,
+    served_fixture,
+    sign_in,
+    sign_up,
+)
 
 NEW_PASSWORD = "a brand new passphrase"
 HOOKS = {"PDFPROMPT_WEBHOOK_ALLOW_PRIVATE": "true", "PDFPROMPT_WEBHOOK_POLL_MS": "100"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Process, dict[str, str]]]:
-    """`pdfprompt serve` whose webhooks may go to a receiver on 127.0.0.1."""
-    tmp = tmp_path_factory.mktemp(f"settings-{request.param}")
-    with serving(request, tmp, request.param, **HOOKS) as started:
-        yield started
+# `pdfprompt serve` whose webhooks may go to a receiver on 127.0.0.1.
+served = served_fixture("served", **HOOKS)
 
 
 def _error(page: httpx.Response, field: str) -> str:

@@ -21,7 +21,7 @@ from pdfprompt.settings import Settings
 from tests.support.accounts import fresh_rate_window
 from tests.support.people import People, finished
 from tests.support.processes import Process, serving
-from tests.support.web import CSP, assert_page_headers, client, csrf, post
+from tests.support.web import CSP, VIEWER_CSP, assert_page_headers, client, csrf, post
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 HOSTILE_TITLE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
@@ -95,7 +95,7 @@ def test_a_link_is_a_page_for_browsers_and_the_pdf_for_programs(person: People) 
         viewer = stranger.get(f"{link}/pdf")
         assert viewer.status_code == 200 and viewer.content == pdf
         assert viewer.headers["content-disposition"].startswith("inline;")
-        assert "frame-ancestors 'self'" in viewer.headers["content-security-policy"]
+        assert viewer.headers["content-security-policy"] == VIEWER_CSP
         assert viewer.headers["cache-control"] == "no-store"
         download = stranger.get(f"{link}/pdf?download=1")
         assert download.headers["content-disposition"].startswith("attachment;")

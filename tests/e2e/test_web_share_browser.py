@@ -17,9 +17,15 @@ import pytest
 from playwright import sync_api
 
 from tests.support.people import People, finished
-from tests.support.processes import Process, serving
+from tests.support.processes import Process
 from tests.support.receiver import Receiver
-from tests.support.web import PASSWORD, chromium, look_at, new_context
+from tests.support.web import (
+    browser_sign_in,
+    chromium,
+    look_at,
+    new_context,
+    served_fixture,
+)
 
 pytestmark = pytest.mark.chromium
 
@@ -31,14 +37,8 @@ ALLOW = {
 }
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def allowing(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Process, dict[str, str]]]:
-    """`pdfprompt serve` that may deliver webhooks to a receiver on loopback."""
-    tmp = tmp_path_factory.mktemp(f"web-share-{request.param}")
-    with serving(request, tmp, request.param, **ALLOW) as served:
-        yield served
+# `pdfprompt serve` that may deliver webhooks to a receiver on loopback.
+allowing = served_fixture("allowing", **ALLOW)
 
 
 @pytest.fixture
@@ -52,11 +52,7 @@ def signed_in(browser: sync_api.Browser, server: Process, email: str) -> sync_ap
     context = new_context(browser)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
     page = context.new_page()
-    page.goto(f"{server.base_url}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server.base_url}/")
+    browser_sign_in(page, server.base_url, email)
     return page
 
 

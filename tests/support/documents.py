@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support.accounts import plans_toml
-from tests.support.llm import llm_env
+from tests.support.llm import fake_llm, llm_env
 from tests.support.processes import Process, cli, serving
 from tests.support.web import PASSWORD, client, csrf, post, sign_in, sign_up
 
@@ -47,6 +47,28 @@ def documents_service(
         **llm_env(fake_url),
     ) as served:
         yield served
+
+
+def documents_fixtures(name: str) -> tuple[Any, Any]:
+    """A module's `llm` (the fake LLM, streaming its answers) and `docs` (the documents'
+    deployment on it, once on SQLite and once on PostgreSQL) fixtures, their folders named
+    after `name`: `llm, docs = documents_fixtures("…")`."""
+
+    @pytest.fixture(scope="module")
+    def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        folder = tmp_path_factory.mktemp(f"fake-llm-{name}")
+        with fake_llm(folder, "--stream", "--chunk-ms", "5") as url:
+            yield url
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+    def docs(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, llm: str
+    ) -> Iterator[tuple[Process, dict[str, str]]]:
+        tmp = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        with documents_service(request, tmp, request.param, llm) as served:
+            yield served
+
+    return llm, docs
 
 
 @contextlib.contextmanager

@@ -110,6 +110,23 @@ def failed_job(c: httpx.Client, pages: int) -> str:
     return str(job["id"])
 
 
+def busy_queue(
+    server: Process, env: dict[str, str], tag: str, *, succeeded: int, pages: int
+) -> tuple[Person, Person, Person]:
+    """What the admin pages show: an admin (`admin-TAG@example.com`), a person with
+    `succeeded` finished documents (`busy-TAG@…`) and one on the starter plan whose document
+    of `pages` pages (more than the plan's 10) failed (`small-TAG@…`)."""
+    admin = make_admin(env, f"admin-{tag}@example.com")
+    busy = make_person(env, f"busy-{tag}@example.com")
+    small = make_person(env, f"small-{tag}@example.com", plan="starter")
+    with busy.api(server) as api:
+        for i in range(succeeded):
+            finished_job(api, f"# Document {i}")
+    with small.api(server) as api:
+        failed_job(api, pages=pages)
+    return admin, busy, small
+
+
 def owned_rows(
     env: dict[str, str], user_id: str, deliveries: list[int] | None = None
 ) -> dict[str, int]:

@@ -17,15 +17,34 @@ from playwright import sync_api
 
 from pdfprompt.render import find_chromium
 from tests.support.databases import IN_CI
-from tests.support.processes import Process
+from tests.support.processes import Process, serving
 
 PASSWORD = "correct horse battery"
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+# A PDF shown in a page's viewer (the owner's and a shared link's alike): framed by this
+# site only, and no `default-src`, which would block Chromium's own PDF viewer.
+VIEWER_CSP = "frame-ancestors 'self'"
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "web-tools" / "node_modules" / "axe-core" / "axe.min.js"
 # Where the browser tests leave a screenshot of every page they look at (README names it).
 SCREENSHOTS = Path(os.environ.get("PDFPROMPT_TEST_SCREENSHOTS", ROOT / "build" / "screenshots"))
 WIDTHS = (390, 1280)
+
+
+def served_fixture(name: str, **settings: str) -> Any:
+    """A module's fixture `name`: `pdfprompt serve` with `settings`, once on SQLite and once
+    on PostgreSQL, yielding the process and the environment for `cli`:
+    `served = served_fixture("served", **SETTINGS)`."""
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgresql"], name=name)
+    def served(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[tuple[Process, dict[str, str]]]:
+        tmp = tmp_path_factory.mktemp(f"{name}-{request.param}")
+        with serving(request, tmp, request.param, **settings) as started:
+            yield started
+
+    return served
 
 
 def client(server: Process) -> httpx.Client:
@@ -64,6 +83,25 @@ def sign_up(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Resp
 def sign_in(c: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
     token = csrf(c.get("/signin"))
     return post(c, "/signin", email=email, password=password, csrf=token)
+
+
+def browser_sign_up(page: sync_api.Page, base: str, email: str) -> None:
+    """Make an account on the sign-up page (password: PASSWORD); it ends on the home page."""
+    page.goto(f"{base}/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Make my account").click()
+    page.wait_for_url(f"{base}/")
+
+
+def browser_sign_in(page: sync_api.Page, base: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in on the sign-in page; it ends on the home page."""
+    page.goto(f"{base}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
 
 
 @contextmanager

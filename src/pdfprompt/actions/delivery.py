@@ -12,6 +12,11 @@ from starlette.responses import Response, StreamingResponse
 from pdfprompt.domain import FileInfo, NotFoundError
 from pdfprompt.storage import Storage
 
+# A PDF shown in a page's viewer: framed by this site's pages only. Nothing more: Chromium
+# shows a PDF through an `<embed>` in a page that takes the PDF's policy, so a `default-src`
+# or `object-src` of 'none' would block its own viewer ("This content is blocked").
+VIEWER_CSP = "frame-ancestors 'self'"
+
 
 def _content_disposition(filename: str, kind: str = "attachment") -> str:
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
@@ -61,7 +66,7 @@ async def pdf_response(
     (`Range: bytes=…`) answers 206 with that part. With `presign_s` and a store that has
     presigned URLs, answer 302 to one valid that long instead (the store serves the bytes).
     `inline`: shown in the browser (`Content-Disposition: inline`) and framed by pages of
-    this site only (`frame-ancestors 'self'`), never presigned; else a download."""
+    this site only (`VIEWER_CSP`), never presigned; else a download."""
     etag = f'"{file.id}"'
     disposition = _content_disposition(file.filename, "inline" if inline else "attachment")
     if inline:
@@ -83,7 +88,7 @@ async def pdf_response(
         "Accept-Ranges": "bytes",
     }
     if inline:
-        headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+        headers["Content-Security-Policy"] = VIEWER_CSP
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     try:

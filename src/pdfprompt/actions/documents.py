@@ -53,7 +53,19 @@ def check_prompt(text: str, limit: int, field: str) -> None:
 async def submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tuple[Job, bool]:
     """Queue a job under the caller's plan: its priority, and one PDF reserved in this
     period's quota (`QuotaExceededError` when none is left). Returns the job and whether it
-    was new (False: an earlier job with the same idempotency key)."""
+    was new (False: an earlier job with the same idempotency key).
+
+    A new document's input is checked first: within the server's size
+    (`PayloadTooLargeError`) and, a description, within the plan's prompt limit
+    (`InvalidInputError`), both on `input`; a revision's instructions are `revise`'s to
+    check. Then a blank idempotency key is refused."""
+    if job.get("parent_id") is None:
+        check_input_size(svc, job["input"])
+        if job["type"] is JobType.PROMPT:
+            check_prompt(job["input"], prompt_limit(svc, plan), "input")
+    key = job.get("idempotency_key")
+    if key is not None and not key.strip():
+        raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
     new = NewJob(
         user_id=caller.user_id,
         max_attempts=svc.settings.max_attempts,

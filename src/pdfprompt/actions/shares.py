@@ -67,14 +67,11 @@ async def send_shared(
     file: FileInfo
     try:
         file = await svc.jobs.get_file(file_id, user_id)
-        response = await pdf_response(svc.storage, file, request)
+        response = await pdf_response(svc.storage, file, request, inline=inline)
     except NotFoundError:
         # Nothing internal (the storage key names the owner) in an anonymous answer.
         raise GoneError("the shared file is no longer available") from None
     if sends_document(response):
         await svc.shares.take_download(token)  # GoneError when another took the last one
     response.headers["Cache-Control"] = "no-store"
-    if inline and "content-disposition" in response.headers:
-        disposition = response.headers["content-disposition"]
-        response.headers["Content-Disposition"] = "inline" + disposition.removeprefix("attachment")
     return response

@@ -13,8 +13,6 @@ from pdfprompt.accounts import Principal
 from pdfprompt.actions import (
     JobDeleted,
     cancel_document,
-    check_input_size,
-    check_prompt,
     delete_document,
     document_file,
     job_changes,
@@ -29,7 +27,6 @@ from pdfprompt.api.openapi import binary, problems
 from pdfprompt.api.schemas import FileInfoOut, JobIn, JobList, JobOut, ReviseIn
 from pdfprompt.domain import (
     ID_PATTERN,
-    InvalidInputError,
     Job,
     JobStatus,
     JobType,
@@ -112,16 +109,10 @@ async def create_job(
     svc: Svc,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
-    check_input_size(svc, parsed.input)
-    plan = svc.accounts.plan_of(caller)
-    if parsed.type == "prompt":
-        check_prompt(parsed.input, prompt_limit(svc, plan), "input")
-    if idempotency_key is not None and not idempotency_key.strip():
-        raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
     job, new = await submit(
         svc,
         caller,
-        plan,
+        svc.accounts.plan_of(caller),
         type=JobType(parsed.type),
         input=parsed.input,
         options=parsed.options.stored(),

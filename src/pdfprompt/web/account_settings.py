@@ -14,9 +14,10 @@ import re
 from fastapi import Request
 from starlette.responses import HTMLResponse, Response
 
-from pdfprompt.accounts import MAX_PASSWORD_CHARS, WebSession
+from pdfprompt.accounts import WebSession, check_password_rules
 from pdfprompt.actions import delete_account
 from pdfprompt.domain import InvalidInputError, RateLimitedError, UnauthorizedError
+from pdfprompt.web.fields import sentence
 from pdfprompt.web.kit import (
     message,
     page,
@@ -108,6 +109,31 @@ async def account_page(
     )
 
 
+def new_password(form: dict[str, str], errors: dict[str, str]) -> str:
+    """The password a form chooses (`password`, typed again in `confirm`), with an error
+    next to `password` when the rules refuse it, else next to `confirm` when the two
+    differ."""
+    password = form.get("password", "")
+    try:
+        check_password_rules(password)
+    except InvalidInputError as exc:
+        errors["password"] = sentence(exc.message)
+    else:
+        if form.get("confirm", "") != password:
+            errors["confirm"] = "The two passwords differ."
+    return password
+
+
+async def start_afresh(request: Request, user_id: str, password: str, done: str) -> Response:
+    """Give the person `password` and end every session of theirs (someone else may know
+    the old one, or had the link), this browser's too: it gets a new one and goes to the
+    account page saying what was `done`."""
+    svc = svc_of(request)
+    await svc.accounts.set_password(user_id, password)
+    await svc.sessions.revoke_all(user_id)
+    return await sign_in(request, user_id, f"/account?done={done}")
+
+
 async def password_checked(request: Request, session: WebSession, password: str) -> str | None:
     """None when `password` is the person's; else why not, as a field's error (throttled)."""
     svc = svc_of(request)
@@ -123,17 +149,11 @@ async def password_checked(request: Request, session: WebSession, password: str)
 async def change_password(request: Request) -> Response:
     session = await signed_in(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
-    svc = svc_of(request)
-    current, new = form.get("current", ""), form.get("password", "")
+    current = form.get("current", "")
     errors: dict[str, str] = {}
     if not current:
         errors["current"] = "Enter your current password."
-    if len(new) > MAX_PASSWORD_CHARS:
-        errors["password"] = f"A password has at most {MAX_PASSWORD_CHARS} characters."
-    elif form.get("confirm", "") != new:
-        errors["confirm"] = "The two passwords differ."
+    new = new_password(form, errors)
     if errors:
         return await account_page(request, session, 400, errors=errors)
     try:
@@ -142,21 +162,13 @@ async def change_password(request: Request) -> Response:
         return throttled(request, exc)
     if wrong:
         return await account_page(request, session, 401, errors={"current": wrong})
-    try:
-        await svc.accounts.set_password(session.user_id, new)
-    except InvalidInputError as exc:
-        text = exc.message[:1].upper() + exc.message[1:] + "."
-        return await account_page(request, session, 400, errors={"password": text})
-    await svc.sessions.revoke_all(session.user_id)
-    return await sign_in(request, session.user_id, "/account?done=password")
+    return await start_afresh(request, session.user_id, new, "password")
 
 
 @router.post("/account/signout-everywhere")
 async def sign_out_everywhere(request: Request) -> Response:
     session = await signed_in(request)
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     await svc_of(request).sessions.revoke_all(session.user_id)
     return signed_out(redirect("/signin"))
 
@@ -171,8 +183,6 @@ async def delete_form(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     session = await signed_in(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     password = form.get("password", "")
     if not password:
         errors = {"password": "Enter your password to delete your account."}

@@ -5,14 +5,16 @@ Sign-up and enumeration: an email already taken is answered by signing the perso
 the password is theirs, and otherwise by the same "could not make an account with these
 details" page whichever of the details is wrong. With no email sent to confirm an address,
 a sign-up form cannot hide entirely that an address has an account (a new account would be
-made otherwise), so sign-up is throttled per address like sign-in."""
+made otherwise), so sign-up is throttled per address like sign-in. As a sign-up with an
+email taken and the right password signs the person in, it also counts against that
+email's sign-in attempts: else it would be a way to guess a password past that limit."""
 
 from __future__ import annotations
 
 from fastapi import Request
 from starlette.responses import HTMLResponse, Response
 
-from pdfprompt.accounts import MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, WRONG_PASSWORD
+from pdfprompt.accounts import MAX_EMAIL_CHARS, WRONG_PASSWORD
 from pdfprompt.domain import (
     ConflictError,
     InvalidInputError,
@@ -20,7 +22,7 @@ from pdfprompt.domain import (
     UnauthorizedError,
 )
 from pdfprompt.web import security
-from pdfprompt.web.account_settings import account_page
+from pdfprompt.web.account_settings import account_page, new_password
 from pdfprompt.web.kit import (
     address,
     form_page,
@@ -42,6 +44,11 @@ ATTEMPTS_PER_MINUTE = 10  # sign-in per client address and per email; sign-up pe
 CANNOT_SIGN_UP = (
     "We could not make an account with these details. If you already have one, sign in."
 )
+
+
+def _per_email(email: str) -> str:
+    """The rate limiter's key for the attempts at one email's password."""
+    return f"web-signin-email:{email.lower()}"
 
 
 @router.get("/account")
@@ -67,32 +74,27 @@ def _closed(request: Request, status: int) -> HTMLResponse:
 async def signup(request: Request) -> Response:
     svc = svc_of(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     if svc.settings.signup == "closed":
         return _closed(request, 403)
-    email, password = form.get("email", "").strip(), form.get("password", "")
+    email = form.get("email", "").strip()
     errors: dict[str, str] = {}
     if not email:
         errors["email"] = "Enter your email address."
     elif len(email) > MAX_EMAIL_CHARS:
         errors["email"] = f"An email address has at most {MAX_EMAIL_CHARS} characters."
-    if len(password) > MAX_PASSWORD_CHARS:
-        errors["password"] = f"A password has at most {MAX_PASSWORD_CHARS} characters."
-    elif form.get("confirm", "") != password:
-        errors["confirm"] = "The two passwords differ."
+    password = new_password(form, errors)
     shown = email[:MAX_EMAIL_CHARS]
     if errors:
         return form_page(request, "signup.html", 400, errors=errors, email=shown)
     try:
         await svc.rate_limiter.hit(f"web-signup-ip:{address(request)}", ATTEMPTS_PER_MINUTE)
+        await svc.rate_limiter.hit(_per_email(email), ATTEMPTS_PER_MINUTE)
         user = await svc.accounts.create_user(email, svc.settings.signup_plan, password=password)
     except RateLimitedError as exc:
         return throttled(request, exc)
-    except InvalidInputError as exc:
-        field = exc.field if exc.field in ("email", "password") else "email"
-        text = str(exc) if field == "password" else "This is not an email address."
-        return form_page(request, "signup.html", 400, errors={field: text}, email=shown)
+    except InvalidInputError:  # the password's rules were checked above: the email
+        errors = {"email": "This is not an email address."}
+        return form_page(request, "signup.html", 400, errors=errors, email=shown)
     except ConflictError:
         try:
             user = await svc.accounts.check_password(email, password)
@@ -115,8 +117,6 @@ async def signin_form(request: Request) -> Response:
 async def signin(request: Request) -> Response:
     svc = svc_of(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     email, password = form.get("email", "").strip(), form.get("password", "")
     open_ = svc.settings.signup == "open"
     then = local_path(form.get("next", "/"))
@@ -127,7 +127,7 @@ async def signin(request: Request) -> Response:
         )
     try:
         await svc.rate_limiter.hit(f"web-signin-ip:{address(request)}", ATTEMPTS_PER_MINUTE)
-        await svc.rate_limiter.hit(f"web-signin-email:{email.lower()}", ATTEMPTS_PER_MINUTE)
+        await svc.rate_limiter.hit(_per_email(email), ATTEMPTS_PER_MINUTE)
         user = await svc.accounts.check_password(email, password)
     except RateLimitedError as exc:
         return throttled(request, exc)
@@ -141,9 +141,7 @@ async def signin(request: Request) -> Response:
 
 @router.post("/signout")
 async def signout(request: Request) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     token = request.cookies.get(security.SESSION_COOKIE)
     if token:
         await svc_of(request).sessions.revoke(token)

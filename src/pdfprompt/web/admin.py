@@ -84,36 +84,31 @@ async def users_page(request: Request) -> Response:
 async def set_plan(request: Request, user_id: str) -> Response:
     await admin_in(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     await svc_of(request).accounts.set_plan(user_id, form.get("plan", ""))
     return _back(form.get("q", ""), "plan", user_id)
 
 
 @router.post("/admin/users/{user_id}/disable")
 async def disable(request: Request, user_id: str) -> Response:
-    session = await admin_in(request)
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
-    if user_id == session.user_id:
-        raise ConflictError("you cannot disable your own account; another admin can")
-    svc = svc_of(request)
-    await svc.accounts.get_user(user_id)
-    await svc.accounts.set_disabled(user_id, True)
-    return _back(form.get("q", ""), "disabled", user_id)
+    return await _let_in(request, user_id, disabled=True)
 
 
 @router.post("/admin/users/{user_id}/enable")
 async def enable(request: Request, user_id: str) -> Response:
-    await admin_in(request)
+    return await _let_in(request, user_id, disabled=False)
+
+
+async def _let_in(request: Request, user_id: str, *, disabled: bool) -> Response:
+    """Disable the user, or enable them again (`NotFoundError` for no such user); an admin
+    never disables themselves."""
+    session = await admin_in(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    if disabled and user_id == session.user_id:
+        raise ConflictError("you cannot disable your own account; another admin can")
     svc = svc_of(request)
     await svc.accounts.get_user(user_id)
-    await svc.accounts.set_disabled(user_id, False)
-    return _back(form.get("q", ""), "enabled", user_id)
+    await svc.accounts.set_disabled(user_id, disabled)
+    return _back(form.get("q", ""), "disabled" if disabled else "enabled", user_id)
 
 
 @dataclass(frozen=True, slots=True)

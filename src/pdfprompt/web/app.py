@@ -42,21 +42,44 @@ def wants_page(request: Request) -> bool:
     return "text/html" in accept and not request.url.path.startswith("/v1/")
 
 
+# What a browser is told when the app, not a page, answers its request.
+_WORDS = {
+    404: ("Not found", "There is nothing here, or it is not yours to see."),
+    405: ("Not here", "This address is not opened that way. Go back and use the page's forms."),
+}
+_UNEXPECTED = ("Something went wrong", "Something went wrong on our side. Try again in a moment.")
+_KEPT_HEADERS = ("allow", "retry-after")
+
+
+async def _as_page(request: Request, answer: Response) -> Response:
+    """The API's answer to a browser asking for a page, as a page with the same status
+    (and its `Allow` and `Retry-After`), the pages' security headers and none of the
+    API's words, with the nav for a person signed in (unless the error may be the
+    database's); any other request's answer as it is."""
+    status = answer.status_code
+    if not wants_page(request) or (status not in _WORDS and status < 500):
+        return answer
+    title, text = _WORDS.get(status, _UNEXPECTED)
+    headers = {k: answer.headers[k] for k in _KEPT_HEADERS if k in answer.headers}
+    me = await kit.signed_in_or_none(request) if status < 500 else None
+    return kit.message(request, status, title, text, headers, me=me)
+
+
 def install_web(app: FastAPI) -> None:
     """The pages and `/static/` on `app`; a browser asking for an address that names
-    nothing gets a page saying so, API clients the API's problem+json."""
-    api_answer = app.exception_handlers[StarletteHTTPException]
+    nothing, in a way it is not opened, or meeting an error no page caught gets a page
+    saying so, API clients the API's problem+json."""
+    api_handlers = {
+        kind: app.exception_handlers[kind] for kind in (StarletteHTTPException, Exception)
+    }
 
-    async def _not_a_page(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 404 and wants_page(request):
-            text = "There is nothing here, or it is not yours to see."
-            me = await kit.signed_in_or_none(request)
-            return kit.message(request, 404, "Not found", text, me=me)
-        answer = api_answer(request, exc)
-        return await answer if inspect.isawaitable(answer) else answer
+    async def _page_or_problem(request: Request, exc: Exception) -> Response:
+        kind = StarletteHTTPException if isinstance(exc, StarletteHTTPException) else Exception
+        answer = api_handlers[kind](request, exc)
+        return await _as_page(request, await answer if inspect.isawaitable(answer) else answer)
 
-    app.add_exception_handler(StarletteHTTPException, _not_a_page)
+    for kind in api_handlers:
+        app.add_exception_handler(kind, _page_or_problem)
     app.mount("/static", _Static(directory=_STATIC), name="static")
     # `/s/{token}` is the API's: a browser asking for it gets the public share page, whose
     # route matches only requests preferring HTML and goes before the API's routes; every

@@ -18,6 +18,7 @@ from pdfprompt.domain import (
     TONES,
     InvalidInputError,
 )
+from pdfprompt.web.fields import sentence
 
 SIDES = ("top", "right", "bottom", "left")
 FIELDS = (
@@ -96,10 +97,11 @@ def blank() -> dict[str, str]:
 
 def example(number: str) -> dict[str, str]:
     """The form filled with example `number` (as the link `/?example=N` gives it); blank
-    for anything else."""
+    for anything else (`str.isdigit` would pass superscripts and numbers too long for
+    `int`: the link's text is looked up, never converted)."""
     values = blank()
-    if number.isdigit() and int(number) < len(EXAMPLES):
-        chosen = EXAMPLES[int(number)]
+    chosen = {str(i): e for i, e in enumerate(EXAMPLES)}.get(number)
+    if chosen is not None:
         values.update(input=chosen.text, tone=chosen.tone, document_kind=chosen.kind)
     return values
 
@@ -193,14 +195,3 @@ def message_of(field: str, error: Any) -> str:
     if kind == "literal_error":
         return "Choose one of the values offered."
     return sentence(str(error.get("msg", "This value is not accepted.")))
-
-
-def sentence(text: str) -> str:
-    """A rule's message as a sentence: no `Value error, ` or `options.margin: ` prefix,
-    capitalised, ending in a full stop."""
-    text = text.removeprefix("Value error, ")
-    head, colon, rest = text.partition(": ")
-    if colon and " " not in head:
-        text = rest
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."

@@ -17,8 +17,6 @@ from pdfprompt.accounts import WebSession
 from pdfprompt.actions import (
     JobDeleted,
     cancel_document,
-    check_input_size,
-    check_prompt,
     delete_document,
     document_file,
     job_changes,
@@ -37,6 +35,7 @@ from pdfprompt.domain import (
     QuotaExceededError,
 )
 from pdfprompt.web import compose, security, words
+from pdfprompt.web.fields import sentence
 from pdfprompt.web.kit import message, page, pages, posted, principal, redirect, signed_in, svc_of
 from pdfprompt.wiring import Services
 
@@ -63,8 +62,6 @@ async def create_document(request: Request) -> Response:
     session = await signed_in(request)
     svc = svc_of(request)
     form = await posted(request, compose.form_cap(svc.settings.max_input_bytes))
-    if isinstance(form, Response):
-        return form
     values = compose.values_of(form)
     parsed, errors = compose.job_of(values)
     caller = principal(session)
@@ -72,9 +69,6 @@ async def create_document(request: Request) -> Response:
     if parsed is None:
         return await _new_page(request, session, values, errors, 400)
     try:
-        check_input_size(svc, parsed.input)
-        if parsed.type == "prompt":
-            check_prompt(parsed.input, prompt_limit(svc, plan), "input")
         job, _ = await submit(
             svc,
             caller,
@@ -84,10 +78,10 @@ async def create_document(request: Request) -> Response:
             options=parsed.options.stored(),
         )
     except PayloadTooLargeError as exc:
-        errors = {"input": compose.sentence(exc.message)}
+        errors = {"input": sentence(exc.message)}
         return await _new_page(request, session, values, errors, 413)
     except InvalidInputError as exc:
-        errors = {"input": compose.sentence(exc.message)}
+        errors = {"input": sentence(exc.message)}
         return await _new_page(request, session, values, errors, 400)
     except QuotaExceededError as exc:
         errors = {"form": words.quota_words(exc)}
@@ -230,9 +224,7 @@ async def document_pdf(request: Request, job_id: str) -> Response:
 @router.post("/documents/{job_id}/cancel")
 async def cancel(request: Request, job_id: str) -> Response:
     session = await signed_in(request)
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     await cancel_document(svc_of(request), session.user_id, job_id)
     return redirect(f"/documents/{job_id}")
 
@@ -249,8 +241,6 @@ async def revise_document(request: Request, job_id: str) -> Response:
     svc = svc_of(request)
     caller = principal(session)
     form = await posted(request, revise_cap(prompt_limit(svc, svc.accounts.plan_of(caller))))
-    if isinstance(form, Response):
-        return form
     instructions = form.get("instructions", "").replace("\r\n", "\n")
     job = await svc.jobs.get(job_id, session.user_id)
     error: dict[str, str] = {}
@@ -261,7 +251,7 @@ async def revise_document(request: Request, job_id: str) -> Response:
         try:
             new, _ = await revise(svc, caller, job_id, instructions)
         except InvalidInputError as exc:
-            error = {"instructions": compose.sentence(exc.message)}
+            error = {"instructions": sentence(exc.message)}
         except QuotaExceededError as exc:
             error, status = {"instructions": words.quota_words(exc)}, 429
         else:
@@ -277,9 +267,7 @@ async def regenerate(request: Request, job_id: str) -> Response:
     is made again as a revision of the same version (its text is instructions)."""
     session = await signed_in(request)
     svc = svc_of(request)
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     caller = principal(session)
     plan = svc.accounts.plan_of(caller)
     job = await svc.jobs.get(job_id, session.user_id)
@@ -291,9 +279,6 @@ async def regenerate(request: Request, job_id: str) -> Response:
                 text = "The version this revision edits was deleted: it cannot be made again."
                 return message(request, 409, "Cannot make it again", text)
         else:
-            check_input_size(svc, job.input)
-            if job.type is JobType.PROMPT:
-                check_prompt(job.input, prompt_limit(svc, plan), "input")
             new, _ = await submit(
                 svc, caller, plan, type=job.type, input=job.input, options=job.options
             )
@@ -306,8 +291,6 @@ async def regenerate(request: Request, job_id: str) -> Response:
 @router.post("/documents/{job_id}/delete")
 async def delete(request: Request, job_id: str) -> Response:
     session = await signed_in(request)
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     await delete_document(svc_of(request), session.user_id, job_id)
     return redirect("/documents")

@@ -1,6 +1,6 @@
 """Reading the fields of a posted form into the API's request schemas (`api.schemas`), so a
 page checks its input by the same rules as the API: whole numbers, checkbox groups, and
-the schema's refusals as messages shown next to their field."""
+the schema's refusals, and the rules' (`sentence`), as messages shown next to their field."""
 
 from __future__ import annotations
 
@@ -43,3 +43,14 @@ def validated(
             field = str(problem["loc"][0]) if problem["loc"] else "form"
             errors.setdefault(field, messages.get(field, str(problem["msg"]) + "."))
         return None
+
+
+def sentence(text: str) -> str:
+    """A rule's message as a sentence: no `Value error, ` or `options.margin: ` prefix,
+    capitalised, ending in a full stop."""
+    text = text.removeprefix("Value error, ")
+    head, colon, rest = text.partition(": ")
+    if colon and " " not in head:
+        text = rest
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

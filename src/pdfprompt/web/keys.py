@@ -13,9 +13,9 @@ from starlette.responses import Response
 from pdfprompt.accounts import ALL_SCOPES, IssuedKey, WebSession
 from pdfprompt.actions import issue_key, revoke_key
 from pdfprompt.api.schemas import KeyIn
-from pdfprompt.domain import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from pdfprompt.web.fields import checked, validated, whole_number
-from pdfprompt.web.kit import page, pages, posted, principal, redirect, signed_in, svc_of
+from pdfprompt.domain import ConflictError, ForbiddenError, InvalidInputError
+from pdfprompt.web.fields import checked, sentence, validated, whole_number
+from pdfprompt.web.kit import page, pages, path_id, posted, principal, redirect, signed_in, svc_of
 
 router = pages()
 
@@ -32,7 +32,6 @@ MESSAGES = {
     "name": "A name has at most 200 characters.",
     "expires_in_s": "Choose when the key stops working.",
 }
-MAX_ID_CHARS = 64
 
 
 def state_of(key: dict[str, Any], now: datetime) -> str:
@@ -80,8 +79,6 @@ async def keys_page(request: Request) -> Response:
 @router.post("/keys")
 async def make_key(request: Request) -> Response:
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     session = await signed_in(request)
     errors: dict[str, str] = {}
     name = form.get("name", "").strip()
@@ -105,7 +102,7 @@ async def make_key(request: Request) -> Response:
         )
     except (InvalidInputError, ForbiddenError) as exc:
         field = exc.field if exc.field in ("scopes", "expires_in_s") else "form"
-        errors = {field: exc.message[:1].upper() + exc.message[1:] + "."}
+        errors = {field: sentence(exc.message)}
         return await _keys_page(request, session, 400, errors=errors, **again)
     except ConflictError:
         errors = {"form": "You have as many live keys as you may: revoke one to make another."}
@@ -115,11 +112,7 @@ async def make_key(request: Request) -> Response:
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke(request: Request, key_id: str) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     session = await signed_in(request)
-    if len(key_id) > MAX_ID_CHARS:
-        raise NotFoundError("no such key")
-    await revoke_key(svc_of(request), session.user_id, key_id)
+    await revoke_key(svc_of(request), session.user_id, path_id(key_id, "key"))
     return redirect("/keys")

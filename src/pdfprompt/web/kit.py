@@ -4,7 +4,8 @@ with its CSRF check, redirects, and errors shown as pages.
 A page route is declared on a `pages()` router: a `PdfPromptError` it raises (another
 person's document: `NotFoundError`; a used-up plan: `QuotaExceededError`…) becomes a page
 with the status and the words the API would answer with. `signed_in(request)` is the
-person or, raised, a redirect to the sign-in page."""
+person or, raised, a redirect to the sign-in page; `posted(request)` is the form or, raised,
+the page refusing it."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from pdfprompt.accounts import (
 from pdfprompt.actions import TITLES, status_of
 from pdfprompt.domain import (
     InvalidInputError,
+    NotFoundError,
     PayloadTooLargeError,
     PdfPromptError,
     RateLimitedError,
@@ -37,6 +39,7 @@ from pdfprompt.web import security
 from pdfprompt.wiring import Services
 
 WEB_SCOPES = ("jobs:write", "jobs:read", "files:read", "account")
+MAX_ID_CHARS = 64
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -113,23 +116,37 @@ async def session_of(request: Request) -> WebSession | None:
     return await svc_of(request).sessions.resolve(token) if token else None
 
 
-async def posted(
-    request: Request, max_bytes: int = security.MAX_FORM_BYTES
-) -> dict[str, str] | Response:
-    """The form, or the page refusing it: a wrong or missing CSRF token (403), a body that
-    is no form or larger than `max_bytes` (400, 413)."""
+class FormRefused(Exception):
+    """Raised by `posted` for a form no page may take; its page is the answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def posted(request: Request, max_bytes: int = security.MAX_FORM_BYTES) -> dict[str, str]:
+    """The form; else, raised as `FormRefused`, the page refusing it: a wrong or missing
+    CSRF token (403), a body that is no form or larger than `max_bytes` (400, 413)."""
     try:
         form = await security.read_form(request, max_bytes)
     except PayloadTooLargeError as exc:
-        return message(request, 413, "Too large", str(exc))
+        raise FormRefused(message(request, 413, "Too large", str(exc))) from None
     except InvalidInputError as exc:
-        return message(request, 400, "Not understood", str(exc))
+        raise FormRefused(message(request, 400, "Not understood", str(exc))) from None
     if not security.csrf_ok(security.csrf_seed(request), form.get("csrf", "")):
         text = (
             "This form has expired or did not come from this site. Go back, reload and try again."
         )
-        return message(request, 403, "Form refused", text)
+        raise FormRefused(message(request, 403, "Form refused", text))
     return form
+
+
+def path_id(value: str, what: str) -> str:
+    """An id as a path gives it; `NotFoundError` (the 404 page) for one longer than any id
+    is, before anything is looked up."""
+    if len(value) > MAX_ID_CHARS:
+        raise NotFoundError(f"no such {what}")
+    return value
 
 
 def throttled(request: Request, exc: RateLimitedError) -> HTMLResponse:
@@ -235,6 +252,8 @@ class _PageRoute(APIRoute):
             except SignInFirst as exc:
                 then = "" if exc.then == "/" else "?next=" + quote(exc.then, safe="/")
                 return redirect("/signin" + then)
+            except FormRefused as exc:
+                return exc.response
             except PdfPromptError as exc:
                 return error_page(request, exc, await signed_in_or_none(request))
 
@@ -242,5 +261,6 @@ class _PageRoute(APIRoute):
 
 
 def pages() -> APIRouter:
-    """A router for pages: errors become pages, a missing session a sign-in redirect."""
+    """A router for pages: errors become pages, a missing session a sign-in redirect, a
+    refused form its page."""
     return APIRouter(include_in_schema=False, route_class=_PageRoute)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import HTMLResponse, Response
 
-from pdfprompt.accounts import MAX_PASSWORD_CHARS, check_password_rules
-from pdfprompt.domain import GoneError, InvalidInputError, NotFoundError
+from pdfprompt.domain import GoneError, NotFoundError
+from pdfprompt.web.account_settings import new_password, start_afresh
 from pdfprompt.web.kit import (
     address,
     enter,
@@ -23,7 +23,6 @@ from pdfprompt.web.kit import (
     pages,
     posted,
     redirect,
-    sign_in,
     signed_in,
     svc_of,
 )
@@ -53,9 +52,7 @@ async def link_page(request: Request, token: str) -> Response:
 
 @router.post("/signin/link/{token}")
 async def take_link(request: Request, token: str) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     svc = svc_of(request)
     try:
         session_token, _ = await svc.sessions.take_link(
@@ -78,28 +75,14 @@ async def choose_form(request: Request) -> Response:
 async def choose(request: Request) -> Response:
     session = await signed_in(request)
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
-    svc = svc_of(request)
-    password = form.get("password", "")
     errors: dict[str, str] = {}
-    if len(password) > MAX_PASSWORD_CHARS:
-        errors["password"] = f"A password has at most {MAX_PASSWORD_CHARS} characters."
-    else:
-        try:
-            check_password_rules(password)
-        except InvalidInputError as exc:
-            errors["password"] = exc.message[:1].upper() + exc.message[1:] + "."
-    if not errors and form.get("confirm", "") != password:
-        errors["confirm"] = "The two passwords differ."
+    password = new_password(form, errors)
     if errors:
         return page(request, "choose_password.html", 400, me=session, errors=errors)
-    if not await svc.sessions.take_password_choice(session.id):
+    if not await svc_of(request).sessions.take_password_choice(session.id):
         text = (
             "The time to choose a password after signing in with a link has passed. Ask "
             "the operator of this service for a new link."
         )
         return message(request, 410, "Too late to choose a password here", text)
-    await svc.accounts.set_password(session.user_id, password)
-    await svc.sessions.revoke_all(session.user_id)
-    return await sign_in(request, session.user_id, "/account?done=chosen")
+    return await start_afresh(request, session.user_id, password, "chosen")

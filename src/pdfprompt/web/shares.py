@@ -37,6 +37,7 @@ from pdfprompt.web.kit import (
     message,
     page,
     pages,
+    path_id,
     posted,
     principal,
     redirect,
@@ -56,11 +57,8 @@ EXPIRIES = (
     (365 * DAY_S, "1 year"),
 )
 DEFAULT_EXPIRY_S = 7 * DAY_S
-MAX_ID_CHARS = 64
 MAX_ACCEPT_CHARS = 1024
 MAX_ACCEPT_ENTRIES = 32
-# What the PDF sent to a page's viewer may be framed by: this site's pages only.
-VIEWER_CSP = "default-src 'none'; frame-ancestors 'self'"
 MESSAGES = {
     "expires_in_s": "Choose how long the link works.",
     "max_downloads": "Enter a whole number from 1 to 1000000, or leave it empty.",
@@ -91,9 +89,7 @@ def state_of(share: Share, now: datetime) -> str:
 async def _document(request: Request, job_id: str) -> tuple[WebSession, Job]:
     """The signed-in person and their job (`NotFoundError` for anyone else's)."""
     session = await signed_in(request)
-    if len(job_id) > MAX_ID_CHARS:
-        raise NotFoundError("no such document")
-    return session, await svc_of(request).jobs.get(job_id, session.user_id)
+    return session, await svc_of(request).jobs.get(path_id(job_id, "document"), session.user_id)
 
 
 def _nothing_to_share(request: Request, session: WebSession, job: Job) -> Response:
@@ -148,8 +144,6 @@ async def share_form(request: Request, job_id: str) -> Response:
 @router.post("/documents/{job_id}/share")
 async def make_link(request: Request, job_id: str) -> Response:
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     session, job = await _document(request, job_id)
     file = job.file
     if file is None:
@@ -184,13 +178,9 @@ async def make_link(request: Request, job_id: str) -> Response:
 
 @router.post("/documents/{job_id}/share/{share_id}/revoke")
 async def revoke_link(request: Request, job_id: str, share_id: str) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     session = await signed_in(request)
-    if len(share_id) > MAX_ID_CHARS:
-        raise NotFoundError("no such link")
-    await svc_of(request).shares.revoke(session.user_id, share_id)
+    await svc_of(request).shares.revoke(session.user_id, path_id(share_id, "link"))
     return redirect(f"/documents/{job_id}/share")
 
 
@@ -276,7 +266,5 @@ async def shared_pdf(request: Request, token: str) -> Response:
         response = await send_shared(svc_of(request), request, token, inline=inline)
     except PdfPromptError as exc:
         return _unusable(request, exc)
-    if inline:
-        response.headers["Content-Security-Policy"] = VIEWER_CSP
     response.headers["X-Robots-Tag"] = "noindex"
     return response

@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from pdfprompt.actions import add_webhook, change_webhook, integer_cursor, redeliver
 from pdfprompt.api.schemas import WebhookIn
-from pdfprompt.domain import ConflictError, InvalidInputError, NotFoundError
-from pdfprompt.web.fields import checked, validated
-from pdfprompt.web.kit import page, pages, posted, redirect, signed_in, svc_of
+from pdfprompt.domain import ConflictError, InvalidInputError
+from pdfprompt.web.fields import checked, sentence, validated
+from pdfprompt.web.kit import page, pages, path_id, posted, redirect, signed_in, svc_of
 from pdfprompt.webhooks import EVENTS, Webhook
 
 router = pages()
@@ -28,17 +28,10 @@ _WORDS = {
 }
 EVENT_WORDS = {event: _WORDS[event] for event in EVENTS}  # every event there is, in words
 DELIVERIES_PAGE = 20
-MAX_ID_CHARS = 64
 MESSAGES = {
     "url": "Enter the endpoint's address: http:// or https://, at most 2048 characters.",
     "description": "A description has at most 200 characters.",
 }
-
-
-def _hook_id(webhook_id: str) -> str:
-    if len(webhook_id) > MAX_ID_CHARS:
-        raise NotFoundError("no such webhook")
-    return webhook_id
 
 
 async def _list_page(
@@ -72,7 +65,7 @@ async def _hook_page(
     """An endpoint's page; `shown`: the endpoint as just made or changed, with its secret."""
     session = await signed_in(request)
     svc = svc_of(request)
-    hook = shown or await svc.webhooks.get(session.user_id, _hook_id(webhook_id))
+    hook = shown or await svc.webhooks.get(session.user_id, path_id(webhook_id, "webhook"))
     before = integer_cursor(request.query_params.get("before"), "before")  # else a 422 page
     deliveries, older = await svc.webhook_outbox.deliveries(
         session.user_id, hook.id, limit=DELIVERIES_PAGE, before=before
@@ -99,8 +92,6 @@ async def webhooks_page(request: Request) -> Response:
 @router.post("/webhooks")
 async def make_webhook(request: Request) -> Response:
     form = await posted(request)
-    if isinstance(form, Response):
-        return form
     session = await signed_in(request)
     url, description = form.get("url", "").strip(), form.get("description", "").strip()
     events = checked(form, "event.", EVENTS)
@@ -124,11 +115,10 @@ async def make_webhook(request: Request) -> Response:
         )
     except InvalidInputError as exc:
         field = exc.field if exc.field in ("url", "events", "description") else "url"
-        text = exc.message.removeprefix(f"{field}: ")
-        errors = {field: text[:1].upper() + text[1:] + "."}
+        errors = {field: sentence(exc.message)}
         return await _list_page(request, 400, errors=errors, **again)
     except ConflictError as exc:
-        errors = {"form": exc.message[:1].upper() + exc.message[1:] + "."}
+        errors = {"form": sentence(exc.message)}
         return await _list_page(request, 409, errors=errors, **again)
     return await _hook_page(request, hook.id, shown=hook)
 
@@ -141,14 +131,12 @@ async def webhook_page(request: Request, webhook_id: str) -> Response:
 async def _change(
     request: Request, webhook_id: str, *, enabled: bool | None = None, rotate: bool = False
 ) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     session = await signed_in(request)
     hook = await change_webhook(
         svc_of(request),
         session.user_id,
-        _hook_id(webhook_id),
+        path_id(webhook_id, "webhook"),
         enabled=enabled,
         rotate_secret=rotate,
     )
@@ -174,19 +162,15 @@ async def enable(request: Request, webhook_id: str) -> Response:
 
 @router.post("/webhooks/{webhook_id}/delete")
 async def delete(request: Request, webhook_id: str) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     session = await signed_in(request)
-    await svc_of(request).webhooks.delete(session.user_id, _hook_id(webhook_id))
+    await svc_of(request).webhooks.delete(session.user_id, path_id(webhook_id, "webhook"))
     return redirect("/webhooks")
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
 async def retry(request: Request, webhook_id: str, delivery_id: str) -> Response:
-    form = await posted(request)
-    if isinstance(form, Response):
-        return form
+    await posted(request)
     session = await signed_in(request)
-    await redeliver(svc_of(request), session.user_id, _hook_id(webhook_id), delivery_id)
+    await redeliver(svc_of(request), session.user_id, path_id(webhook_id, "webhook"), delivery_id)
     return redirect(f"/webhooks/{webhook_id}")

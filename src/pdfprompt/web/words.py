@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pdfprompt.domain import Job, JobStage, JobStatus, JobType, QuotaExceededError
-from pdfprompt.web.compose import sentence
+from pdfprompt.web.fields import sentence
 
 TITLE_WORDS = 8
 STEPS = (
