@@ -14,23 +14,11 @@ from playwright import sync_api
 from tests.support.documents import documents_fixtures
 from tests.support.llm import control
 from tests.support.processes import Process
-from tests.support.web import browser_sign_up, chromium, look_at, new_context
+from tests.support.web import browser_sign_up, chromium, look_at, new_context, watch_stage
 
 pytestmark = pytest.mark.chromium
 
 WAIT_MS = 60_000
-# Reports every change the page's script makes to the stage line, and the text it had when
-# the page loaded: the test sees what was pushed into the page without a reload.
-WATCH_STAGE = """
-document.addEventListener("DOMContentLoaded", () => {
-  const stage = document.querySelector("[data-stage]");
-  if (!stage) return;
-  window.reportStage(location.pathname, "loaded", stage.textContent);
-  new MutationObserver(() => {
-    window.reportStage(location.pathname, "pushed", stage.textContent);
-  }).observe(stage, { childList: true, characterData: true, subtree: true });
-});
-"""
 
 
 llm, docs = documents_fixtures("documents-browser")
@@ -49,14 +37,12 @@ def test_a_description_becomes_a_pdf_live_then_a_revision(
     base = server.base_url
     # The model takes a while, so the page is seen while the document is being made.
     control(llm, reset=True, latency_ms=1500, chunk_ms=20)
-    reports: list[tuple[str, str, str]] = []
     console: list[str] = []
     with chromium() as browser:
         strict = browser.new_context()  # the pages' own CSP applies
         page = strict.new_page()
         page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-        page.expose_function("reportStage", lambda *args: reports.append(tuple(args)))
-        page.add_init_script(WATCH_STAGE)
+        reports = watch_stage(page)
         browser_sign_up(page, base, "live@example.com")
 
         # An example fills the box, and the count follows what is typed.

@@ -26,23 +26,11 @@ from tests.support.databases import pg_database
 from tests.support.documents import PLANS, finished, made
 from tests.support.llm import control, fake_llm, llm_env
 from tests.support.processes import Process, cli, service_env, start_server
-from tests.support.web import PASSWORD, chromium, client, look_at, sign_in, sign_up
+from tests.support.web import PASSWORD, chromium, client, look_at, sign_in, sign_up, watch_stage
 
 pytestmark = pytest.mark.chromium
 
 WAIT_MS = 60_000
-# Reports the stage line's text when the page loads and each change the page's own script
-# makes to it: what was pushed into the page, without a reload.
-WATCH_STAGE = """
-document.addEventListener("DOMContentLoaded", () => {
-  const stage = document.querySelector("[data-stage]");
-  if (!stage) return;
-  window.reportStage(location.pathname, "loaded", stage.textContent);
-  new MutationObserver(() => {
-    window.reportStage(location.pathname, "pushed", stage.textContent);
-  }).observe(stage, { childList: true, characterData: true, subtree: true });
-});
-"""
 TITLE = "ACME summer party"
 DOCUMENT_URL = re.compile(r".*/documents/([0-9a-f-]{36})$")
 
@@ -125,7 +113,6 @@ def _policy_errors(console: list[str]) -> list[str]:
 def test_sign_up_make_share_revoke_keys_and_sign_out(deployed: Deployment) -> None:
     base, llm = deployed.base_url, deployed.llm
     expect = sync_api.expect
-    reports: list[tuple[str, str, str]] = []
     console: list[str] = []
     owner_pdfs: list[sync_api.Response] = []
     # The model takes a while, so the page is seen while the document is being made.
@@ -139,8 +126,7 @@ def test_sign_up_make_share_revoke_keys_and_sign_out(deployed: Deployment) -> No
             "response",
             lambda r: owner_pdfs.append(r) if urlsplit(r.url).path.endswith("/pdf") else None,
         )
-        page.expose_function("reportStage", lambda *args: reports.append(tuple(args)))
-        page.add_init_script(WATCH_STAGE)
+        reports = watch_stage(page)
 
         # 1. Sign up.
         page.goto(f"{base}/signup")

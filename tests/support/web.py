@@ -149,3 +149,26 @@ def look_at(page: sync_api.Page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 800})
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+# Reports the stage line's text when a document's page loads and each change the page's own
+# script makes to it: what was pushed into the page over its event stream, without a reload.
+_WATCH_STAGE = """
+document.addEventListener("DOMContentLoaded", () => {
+  const stage = document.querySelector("[data-stage]");
+  if (!stage) return;
+  window.reportStage(location.pathname, "loaded", stage.textContent);
+  new MutationObserver(() => {
+    window.reportStage(location.pathname, "pushed", stage.textContent);
+  }).observe(stage, { childList: true, characterData: true, subtree: true });
+});
+"""
+
+
+def watch_stage(page: sync_api.Page) -> list[tuple[str, str, str]]:
+    """What the page's stage line showed, as (path, "loaded" or "pushed", text), filled in
+    as the page is used; works under the page's own Content-Security-Policy."""
+    reports: list[tuple[str, str, str]] = []
+    page.expose_function("reportStage", lambda *args: reports.append(tuple(args)))
+    page.add_init_script(_WATCH_STAGE)
+    return reports
