@@ -9,8 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.accounts import PLANS, Start
-from tests.support.databases import pg_database
-from tests.support.processes import Process, cli, service_env, serving, start_server
+from tests.support.processes import (
+    Process,
+    cli,
+    new_database,
+    service_env,
+    serving,
+    start_server,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -36,10 +42,7 @@ def deployment(
     plans = tmp / "plans.toml"
     plans.write_text(PLANS)
     with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
-        else:
-            url = stack.enter_context(pg_database(request.getfixturevalue("pg_template")))
+        url = stack.enter_context(new_database(request, tmp, request.param))
         env = service_env(tmp / "data", url, PDFPROMPT_PLANS_FILE=str(plans))
         if request.param == "postgresql":
             cli(env, "db", "upgrade")

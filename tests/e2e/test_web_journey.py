@@ -22,10 +22,9 @@ import httpx
 import pytest
 from playwright import sync_api
 
-from tests.support.databases import pg_database
 from tests.support.documents import PLANS, finished, made
 from tests.support.llm import control, fake_llm, llm_env
-from tests.support.processes import Process, cli, service_env, start_server
+from tests.support.processes import Process, cli, new_database, service_env, start_server
 from tests.support.web import PASSWORD, chromium, client, look_at, sign_in, sign_up, watch_stage
 
 pytestmark = pytest.mark.chromium
@@ -67,10 +66,7 @@ def deployed(
     plans = tmp / "plans.toml"
     plans.write_text(PLANS)
     with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
-        else:
-            url = stack.enter_context(pg_database(request.getfixturevalue("pg_template")))
+        url = stack.enter_context(new_database(request, tmp, request.param))
         env = service_env(
             tmp / "data",
             url,

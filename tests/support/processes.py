@@ -121,16 +121,23 @@ def start_server(role: str, env: dict[str, str], log_path: Path) -> Process:
 
 
 @contextlib.contextmanager
+def new_database(request: pytest.FixtureRequest, tmp: Path, database: str) -> Iterator[str]:
+    """The URL of a new database of the kind named (`sqlite`: a file in `tmp`;
+    `postgresql`: a copy of the test template, dropped at the end), not yet migrated."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
+    else:
+        with pg_database(request.getfixturevalue("pg_template")) as url:
+            yield url
+
+
+@contextlib.contextmanager
 def serving(
     request: pytest.FixtureRequest, tmp: Path, database: str, **extra: str
 ) -> Iterator[tuple[Process, dict[str, str]]]:
     """`pdfprompt serve` on a new database of the kind named, with `extra` settings."""
     with contextlib.ExitStack() as stack:
-        if database == "sqlite":
-            url = f"sqlite:///{tmp / 'pdfprompt.sqlite3'}"
-        else:
-            template = request.getfixturevalue("pg_template")
-            url = stack.enter_context(pg_database(template))
+        url = stack.enter_context(new_database(request, tmp, database))
         env = service_env(tmp / "data", url, **extra)
         if database == "postgresql":
             cli(env, "db", "upgrade")
