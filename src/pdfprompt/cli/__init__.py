@@ -10,14 +10,14 @@ import sys
 
 from pydantic import ValidationError
 
-from pdfprompt.cli import accounts, admin, dev, render, serve, worker
+from pdfprompt.cli import accounts, admin, dev, remote, render, serve, worker
 from pdfprompt.cli.common import setup_logging
 from pdfprompt.domain import PdfPromptError
 from pdfprompt.settings import Settings
 
 __all__ = ["main", "parser"]
 
-GROUPS = (serve, worker, render, admin, accounts, dev)
+GROUPS = (serve, worker, render, admin, accounts, dev, remote)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "remote", None) is not None:  # a client of a server: no settings read
+        return remote.run(args)
     try:
         settings = Settings()
     except ValidationError as exc:

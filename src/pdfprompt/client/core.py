@@ -267,3 +267,14 @@ def writing(dest: str | os.PathLike[str] | BinaryIO) -> Iterator[Callable[[bytes
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def check_server(server: str) -> str:
+    """The server's URL without a trailing slash; ValueError for what is not an http(s) URL."""
+    try:
+        url = httpx.URL(server.strip())
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a server URL: {server!r} ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"not a server URL: {server!r} (give http://HOST[:PORT])")
+    return str(url).rstrip("/")

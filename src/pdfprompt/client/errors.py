@@ -5,6 +5,7 @@ job or batch did not finish in the time given. All are `ClientError`s."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DETAIL_CHARS = 300  # of a body that is not a problem (a proxy's HTML page)
@@ -129,7 +130,10 @@ def api_error(
         if isinstance(parsed, dict):
             problem = parsed
     if problem is None:
-        text = " ".join(body[:4096].decode("utf-8", "replace").split())
+        text = body[:4096].decode("utf-8", "replace")
+        if "html" in content_type.lower():
+            text = re.sub(r"<[^>]*>", " ", text)  # the words of a proxy's error page
+        text = " ".join(text.split())
         code = BY_STATUS.get(status, f"http_{status}")
         detail = text[:MAX_DETAIL_CHARS] or f"the server answered {status} with no body"
         return BY_CODE.get(code, ApiError)(

@@ -21,6 +21,7 @@ from pdfprompt.client.core import (
     EventParser,
     Follow,
     Retries,
+    check_server,
     error_of,
     event_object,
     id_of,
@@ -62,7 +63,7 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.server = server.rstrip("/")
+        self.server = check_server(server)
         self.timeout_s = timeout
         self.retries = Retries(attempts=max(1, retries + 1))
         self._sleep = sleep
