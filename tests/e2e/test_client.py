@@ -137,6 +137,29 @@ def test_wait_polls_when_the_event_stream_is_cut(service: Served, key: str) -> N
         assert "Cut stream" in pdf_text(client.pdf_bytes(done))
 
 
+def test_wait_follows_the_event_stream(service: Served, key: str) -> None:
+    with proxy(service[0].base_url, lambda s, c: Forward()) as p, Client(p.url, key) as client:
+        job = client.submit_markdown("# Streamed")
+        assert client.wait(job, timeout=60).status == "succeeded"
+        assert len(p.requests("GET", f"/v1/jobs/{job.id}/events")) == 1
+        assert not [s for s in p.seen if s.target == f"/v1/jobs/{job.id}"]  # no poll
+
+
+async def test_async_wait_polls_when_the_event_stream_is_cut(service: Served, key: str) -> None:
+    def rule(seen: Seen, _: int) -> Forward | CutAnswer:
+        # The head and a few bytes of the first event: cut inside it.
+        return CutAnswer(12) if seen.target.endswith("/events") else Forward()
+
+    with proxy(service[0].base_url, rule) as p:
+        async with AsyncClient(p.url, key) as client:
+            job = await client.submit_html("<p>async, cut</p>")
+            done = await client.wait(job, timeout=60)
+            assert done.status == "succeeded"
+            assert ("cut", "answer cut") in p.log
+            assert [s for s in p.seen if s.target == f"/v1/jobs/{job.id}"]
+            assert "async, cut" in pdf_text(await client.pdf_bytes(done))
+
+
 def test_a_lost_answer_is_retried_with_the_same_idempotency_key(service: Served, key: str) -> None:
     """The server made the job but its answer never arrived: the client sends the call again
     with the same key and gets that job back; there is one job, not two."""
