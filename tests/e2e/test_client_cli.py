@@ -145,3 +145,40 @@ def test_failures_are_one_clear_line(
     assert said in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "doc.pdf").exists()
+
+
+def test_a_wait_that_times_out_and_a_job_canceled_meanwhile(
+    service: Served, key: str, tmp_path: Path
+) -> None:
+    """`--timeout` passed: exit 6. The job canceled while the command waits: exit 1, no PDF."""
+    import subprocess
+
+    from pdfprompt.client import Client
+    from tests.support.jobs import SLOW_MARKDOWN
+    from tests.support.processes import PDFPROMPT
+
+    server, env = service
+    slow = tmp_path / "slow.md"
+    slow.write_text(SLOW_MARKDOWN)
+    base = ["--server", server.base_url, "--key", key]
+    with Client(server.base_url, key) as client:
+        late = cli(_client_env(env), "submit", str(slow), "--timeout", "0.5", *base, check=False)
+        assert late.returncode == 6, late.stderr
+        assert "not finished within 0.5 s" in late.stderr and "Traceback" not in late.stderr
+        client.cancel(_job_id(late.stdout))
+
+        waiting = subprocess.Popen(
+            [PDFPROMPT, "submit", str(slow), *base],
+            env=_client_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert waiting.stdout is not None and waiting.stderr is not None
+        job_id = _job_id(waiting.stdout.readline())
+        client.cancel(job_id)
+        assert waiting.wait(timeout=60) == 1
+        assert f"job {job_id} canceled" in waiting.stderr.read()
+        waiting.stdout.close()
+        waiting.stderr.close()
+    assert not (tmp_path / "slow.pdf").exists()
