@@ -23,6 +23,7 @@ from pdfprompt.client import (
     InvalidInput,
     NetworkError,
     NotFound,
+    ProtocolError,
     QuotaExceeded,
     RateLimited,
     Unauthorized,
@@ -307,6 +308,20 @@ def test_answers_that_are_not_retried_or_not_problems(
             assert len(p.seen) == 1
     if code == "http_502":
         assert "502 Bad Gateway nginx" in error.value.detail
+
+
+def test_a_server_that_is_not_pdfprompt(service: Served, key: str) -> None:
+    """A success that is not JSON (the URL names some web page): a ProtocolError saying so."""
+
+    def rule(seen: Seen, _: int) -> Answer:
+        return Answer(200, b"<html><h1>Welcome to nginx</h1></html>", {"Content-Type": "text/html"})
+
+    with (
+        proxy(service[0].base_url, rule) as p,
+        Client(p.url, key) as client,
+        pytest.raises(ProtocolError, match=r"not JSON.*Welcome to nginx"),
+    ):
+        client.usage()
 
 
 def test_problems_become_exceptions_with_code_and_field(service: Served, key: str) -> None:

@@ -129,6 +129,26 @@ def test_server_sent_events() -> None:
             big.feed("data: " + "x" * 1000)
 
 
+def test_server_sent_events_as_bytes_arrive() -> None:
+    """Lines end with CRLF, LF or CR, split anywhere between chunks (a CRLF too); a line
+    that never ends is refused once it passes the limit, not held without end."""
+    stream = b'event: job\r\ndata: {"id": "a"}\r\n\r\ndata: b\rdata: c\r\r: ok\n\ndata: d\n\n'
+    for size in (1, 2, 3, 7, len(stream)):
+        parser = EventParser()
+        events = []
+        for i in range(0, len(stream), size):
+            events += parser.feed_bytes(stream[i : i + size])
+        assert [(e.event, e.data) for e in events] == [
+            ("job", '{"id": "a"}'),
+            ("message", "b\nc"),
+            ("message", "d"),
+        ], size
+    endless = EventParser()
+    with pytest.raises(ValueError, match="longer than the client reads"):
+        for _ in range(100):
+            endless.feed_bytes(b"data: " + b"x" * 65536)
+
+
 def test_a_wait_ends_at_its_deadline_and_polls_ever_less_often() -> None:
     now = [100.0]
     follow = Follow("job x", 10, lambda: now[0])

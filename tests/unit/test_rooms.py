@@ -400,6 +400,7 @@ EXPORTS: dict[str, list[str]] = {
         "NotFound",
         "Page",
         "PayloadTooLarge",
+        "ProtocolError",
         "QuotaExceeded",
         "RateLimited",
         "Retries",

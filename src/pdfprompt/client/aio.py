@@ -15,6 +15,7 @@ from pdfprompt.client import calls
 from pdfprompt.client.core import (
     CHUNK_BYTES,
     MAX_ERROR_BYTES,
+    MAX_JSON_BYTES,
     USER_AGENT,
     Call,
     EventParser,
@@ -22,13 +23,13 @@ from pdfprompt.client.core import (
     Retries,
     check_server,
     error_of,
-    event_object,
+    event_value,
     id_of,
     may_have_arrived,
     network_error,
     writing,
 )
-from pdfprompt.client.errors import ApiError, NetworkError, NotFound
+from pdfprompt.client.errors import ApiError, NetworkError, ProtocolError
 from pdfprompt.client.models import (
     ApiKey,
     Asset,
@@ -138,13 +139,19 @@ class AsyncClient:
 
     async def _run(self, call: Call[T]) -> T:
         response = await self._send(call)
+        body = bytearray()
         try:
-            body = await response.aread()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if not call.binary and len(body) > MAX_JSON_BYTES:
+                    raise ProtocolError(
+                        f"the answer to {call.method} {call.path} passed {MAX_JSON_BYTES} bytes"
+                    )
         except httpx.TransportError as exc:
             raise network_error(exc, self.server) from exc
         finally:
             await response.aclose()
-        return call.answer(response.status_code, response.headers.get("content-type", ""), body)
+        return call.answer(bytes(body))
 
     async def _all(self, page: Callable[[str | None], Call[Page[T]]]) -> AsyncIterator[T]:
         cursor: str | None = None
@@ -190,23 +197,18 @@ class AsyncClient:
             return None
         parser = EventParser()
         try:
-            async for line in response.aiter_lines():
-                event = parser.feed(line)
-                if event is None:
-                    continue
-                if event.event == "deleted":
-                    raise NotFound(404, "not_found", "Not found", f"{follow.what} was deleted")
-                found = event_object(event)
-                if found is None:
-                    continue
-                value = read(found)
-                if on_change is not None:
-                    on_change(value)
-                if done(value):
-                    return value
-                follow.remaining()
+            async for chunk in response.aiter_bytes():
+                for event in parser.feed_bytes(chunk):
+                    value = event_value(event, follow.what, read)
+                    if value is None:
+                        continue
+                    if on_change is not None:
+                        on_change(value)
+                    if done(value):
+                        return value
+                    follow.remaining()
         except (httpx.TransportError, ValueError):
-            pass
+            pass  # the stream broke: the caller polls
         finally:
             await response.aclose()
         follow.remaining()

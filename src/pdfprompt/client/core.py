@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -20,14 +21,23 @@ from typing import Any, BinaryIO, Generic, TypeVar
 
 import httpx
 
-from pdfprompt.client.errors import ApiError, NetworkError, WaitTimeout, api_error
+from pdfprompt.client.errors import (
+    ApiError,
+    NetworkError,
+    NotFound,
+    ProtocolError,
+    WaitTimeout,
+    api_error,
+)
 
 T = TypeVar("T")
 RETRIED_CODES = frozenset({"unavailable", "rate_limited"})
 MAX_EVENT_BYTES = 4 * 1024 * 1024  # one SSE event's data; a longer one ends the stream
 MAX_ERROR_BYTES = 64 * 1024  # of an error answer's body
+MAX_JSON_BYTES = 64 * 1024 * 1024  # of a JSON answer (a page of 200 jobs is ~200 KB)
 CHUNK_BYTES = 64 * 1024
 USER_AGENT = "pdfprompt-client"
+LINE_END = re.compile(rb"\r\n|\n|\r")
 
 
 def new_idempotency_key() -> str:
@@ -55,11 +65,21 @@ class Call(Generic[T]):
     binary: bool = False
     replayable: bool = True
 
-    def answer(self, status: int, content_type: str, body: bytes) -> T:
-        """The value of a successful answer."""
+    def answer(self, body: bytes) -> T:
+        """The value of a successful answer; ProtocolError for one that is not JSON."""
         if self.binary:
             return self.read(body)
-        return self.read(json.loads(body) if body.strip() else None)
+        if not body.strip():
+            return self.read(None)
+        try:
+            value = json.loads(body)
+        except ValueError:
+            start = " ".join(body[:200].decode("utf-8", "replace").split())
+            raise ProtocolError(
+                f"the answer to {self.method} {self.path} is not JSON, not what a pdfprompt "
+                f"server sends (is the URL right?): {start!r}"
+            ) from None
+        return self.read(value)
 
 
 def query(**values: str | int | bool | None) -> dict[str, str | int | bool]:
@@ -145,15 +165,34 @@ class Event:
 
 
 class EventParser:
-    """Server-Sent Events, one line at a time (the line without its end): `feed` returns
-    the event a blank line completes. Comments (`: keep-alive`) are skipped; an event whose
-    data passes `MAX_EVENT_BYTES` raises ValueError (the caller treats the stream as broken)."""
+    """Server-Sent Events: `feed_bytes` takes the stream as it arrives and returns the events
+    it completes (lines end with CRLF, LF or CR); `feed` takes one line without its end.
+    Comments (`: keep-alive`) are skipped. A line or an event's data longer than
+    `MAX_EVENT_BYTES` raises ValueError: the caller treats the stream as broken."""
 
     def __init__(self) -> None:
+        self._buffer = b""
         self._event = ""
         self._data: list[str] = []
         self._size = 0
         self._id: str | None = None
+
+    def feed_bytes(self, chunk: bytes) -> list[Event]:
+        self._buffer += chunk
+        events: list[Event] = []
+        while True:
+            end = LINE_END.search(self._buffer)
+            if end is None:
+                if len(self._buffer) > MAX_EVENT_BYTES:
+                    raise ValueError("a line longer than the client reads")
+                return events
+            if end.group() == b"\r" and end.end() == len(self._buffer):
+                return events  # a CR at the end: its LF may be in the next chunk
+            line = self._buffer[: end.start()].decode("utf-8", "replace")
+            self._buffer = self._buffer[end.end() :]
+            event = self.feed(line)
+            if event is not None:
+                events.append(event)
 
     def feed(self, line: str) -> Event | None:
         if not line:
@@ -179,14 +218,16 @@ class EventParser:
         return None
 
 
-def event_object(event: Event) -> dict[str, Any] | None:
-    """The JSON object an event carries, or None (a `deleted` event, or data that is not
-    an object)."""
+def event_value(event: Event, what: str, read: Callable[[dict[str, Any]], T]) -> T | None:
+    """What an event says of the job or batch `what` (read from the JSON object it carries),
+    or None for an event that carries none; NotFound for a `deleted` event."""
+    if event.event == "deleted":
+        raise NotFound(404, "not_found", "Not found", f"{what} was deleted")
     try:
         value = json.loads(event.data)
     except ValueError:
         return None
-    return value if isinstance(value, dict) and value.get("id") else None
+    return read(value) if isinstance(value, dict) and value.get("id") else None
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """What a call to a pdfprompt server can raise: `ApiError` for an answer that is an error
-(one subclass per problem `code`), `NetworkError` when no answer came, `WaitTimeout` when a
-job or batch did not finish in the time given. All are `ClientError`s."""
+(one subclass per problem `code`), `NetworkError` when no answer came, `ProtocolError` for
+an answer no pdfprompt server sends, `WaitTimeout` when a job or batch did not finish in the
+time given. All are `ClientError`s."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ class ClientError(Exception):
 class NetworkError(ClientError):
     """The server could not be reached, or the connection broke before an answer (after the
     retries the call allows)."""
+
+
+class ProtocolError(ClientError):
+    """The answer is not what a pdfprompt server sends (a success that is not JSON, or one
+    larger than the client reads): the URL names something else, or a proxy interferes."""
 
 
 class WaitTimeout(ClientError):

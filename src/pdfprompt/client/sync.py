@@ -16,6 +16,7 @@ from pdfprompt.client import calls
 from pdfprompt.client.core import (
     CHUNK_BYTES,
     MAX_ERROR_BYTES,
+    MAX_JSON_BYTES,
     USER_AGENT,
     Call,
     EventParser,
@@ -23,13 +24,13 @@ from pdfprompt.client.core import (
     Retries,
     check_server,
     error_of,
-    event_object,
+    event_value,
     id_of,
     may_have_arrived,
     network_error,
     writing,
 )
-from pdfprompt.client.errors import ApiError, NetworkError, NotFound
+from pdfprompt.client.errors import ApiError, NetworkError, ProtocolError
 from pdfprompt.client.models import (
     ApiKey,
     Asset,
@@ -136,13 +137,19 @@ class Client:
 
     def _run(self, call: Call[T]) -> T:
         response = self._send(call)
+        body = bytearray()
         try:
-            body = response.read()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if not call.binary and len(body) > MAX_JSON_BYTES:
+                    raise ProtocolError(
+                        f"the answer to {call.method} {call.path} passed {MAX_JSON_BYTES} bytes"
+                    )
         except httpx.TransportError as exc:
             raise network_error(exc, self.server) from exc
         finally:
             response.close()
-        return call.answer(response.status_code, response.headers.get("content-type", ""), body)
+        return call.answer(bytes(body))
 
     def _all(self, page: Callable[[str | None], Call[Page[T]]]) -> Iterator[T]:
         cursor: str | None = None
@@ -187,23 +194,18 @@ class Client:
             return None
         parser = EventParser()
         try:
-            for line in response.iter_lines():
-                event = parser.feed(line)
-                if event is None:
-                    continue
-                if event.event == "deleted":
-                    raise NotFound(404, "not_found", "Not found", f"{follow.what} was deleted")
-                found = event_object(event)
-                if found is None:
-                    continue
-                value = read(found)
-                if on_change is not None:
-                    on_change(value)
-                if done(value):
-                    return value
-                follow.remaining()
+            for chunk in response.iter_bytes():
+                for event in parser.feed_bytes(chunk):
+                    value = event_value(event, follow.what, read)
+                    if value is None:
+                        continue
+                    if on_change is not None:
+                        on_change(value)
+                    if done(value):
+                        return value
+                    follow.remaining()
         except (httpx.TransportError, ValueError):
-            pass
+            pass  # the stream broke: the caller polls
         finally:
             response.close()
         follow.remaining()
