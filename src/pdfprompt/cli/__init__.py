@@ -1,6 +1,7 @@
 """The `pdfprompt` command: a thin parser over one module per command group. The service
 roles (web framework, browser, LLM client) load only in the commands that run them, so the
-administration commands start without them (`tests/unit/test_rooms.py` checks it)."""
+administration commands start without them (`tests/unit/test_rooms.py` checks it). `submit`
+and `batch` call a server through the client and read no settings (`remote.py`)."""
 
 from __future__ import annotations
 
