@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from pdfprompt.client import Batch, Client
 
 OK, FAILED, USAGE, REFUSED, UNREACHABLE, LIMITED, TIMED_OUT = range(7)
+# Read on the client's machine by `submit` and `batch` (docs/client.md), not a server's settings.
+SERVER_VARIABLE, KEY_VARIABLE = "PDFPROMPT_SERVER", "PDFPROMPT_KEY"
+CLIENT_VARIABLES = (SERVER_VARIABLE, KEY_VARIABLE)
 TYPES_BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
 
@@ -119,8 +122,8 @@ def _explain(exc: Exception) -> tuple[int, str]:
 def _client(args: argparse.Namespace) -> Client:
     from pdfprompt.client import Client
 
-    server = args.server or os.environ.get("PDFPROMPT_SERVER", "")
-    key = args.key or os.environ.get("PDFPROMPT_KEY", "")
+    server = args.server or os.environ.get(SERVER_VARIABLE, "")
+    key = args.key or os.environ.get(KEY_VARIABLE, "")
     if not server:
         raise UsageError("no server: give --server URL or set PDFPROMPT_SERVER")
     if not key:
