@@ -182,3 +182,22 @@ def test_a_wait_that_times_out_and_a_job_canceled_meanwhile(
         waiting.stdout.close()
         waiting.stderr.close()
     assert not (tmp_path / "slow.pdf").exists()
+
+
+def test_batch_refuses_a_missing_data_file_or_key(service: Served, tmp_path: Path) -> None:
+    """What `pdfprompt batch` refuses before it calls the server (its run against a server
+    is tested with the batch routes)."""
+    server, env = service
+    missing = cli(
+        _client_env(env, PDFPROMPT_SERVER=server.base_url, PDFPROMPT_KEY="pp_x"),
+        "batch", "invoice", str(tmp_path / "absent.csv"), check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    rows = tmp_path / "rows.csv"
+    rows.write_text("number\n1\n")
+    no_key = cli(
+        _client_env(env, PDFPROMPT_SERVER=server.base_url), "batch", "invoice", str(rows),
+        check=False,
+    )  # fmt: skip
+    assert no_key.returncode == 2 and "no API key" in no_key.stderr
+    assert "Traceback" not in missing.stderr + no_key.stderr
