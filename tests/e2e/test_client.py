@@ -355,3 +355,42 @@ def test_a_server_that_is_not_there(tmp_path: Path) -> None:
         Client("ftp://example.com", "pp_x")
     with pytest.raises(ValueError, match="not a server URL"):
         Client("127.0.0.1:8000", "pp_x")
+
+
+def test_a_stream_of_keep_alives_does_not_outlast_the_deadline() -> None:
+    """A server whose event stream only ever says `keep-alive` (each well within the read
+    timeout): the wait still ends when its time is up."""
+    import socket
+    import threading
+
+    from pdfprompt.client import WaitTimeout
+
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+            )
+            while not stop.is_set():
+                try:
+                    conn.sendall(b": keep-alive\n\n")
+                except OSError:
+                    return
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with (
+            Client(f"http://127.0.0.1:{server.getsockname()[1]}", "pp_x") as client,
+            pytest.raises(WaitTimeout, match=r"not finished within 0\.5 s"),
+        ):
+            client.wait(str(uuid.uuid4()), timeout=0.5)
+    finally:
+        stop.set()
+        server.close()
+        thread.join(5)

@@ -26,7 +26,7 @@ from pdfprompt.client import (
     Unavailable,
     WaitTimeout,
 )
-from pdfprompt.client.core import EventParser, Follow, retry_after_s, writing
+from pdfprompt.client.core import BrokenStream, EventParser, Follow, retry_after_s, writing
 from pdfprompt.client.errors import api_error
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -124,7 +124,7 @@ def test_server_sent_events() -> None:
         ("deleted", "{}", "1"),
     ]
     big = EventParser()
-    with pytest.raises(ValueError):
+    with pytest.raises(BrokenStream):
         for _ in range(5000):
             big.feed("data: " + "x" * 1000)
 
@@ -144,7 +144,7 @@ def test_server_sent_events_as_bytes_arrive() -> None:
             ("message", "d"),
         ], size
     endless = EventParser()
-    with pytest.raises(ValueError, match="longer than the client reads"):
+    with pytest.raises(BrokenStream, match="longer than the client reads"):
         for _ in range(100):
             endless.feed_bytes(b"data: " + b"x" * 65536)
 

@@ -17,6 +17,7 @@ from pdfprompt.client.core import (
     MAX_ERROR_BYTES,
     MAX_JSON_BYTES,
     USER_AGENT,
+    BrokenStream,
     Call,
     EventParser,
     Follow,
@@ -206,8 +207,8 @@ class AsyncClient:
                         on_change(value)
                     if done(value):
                         return value
-                    follow.remaining()
-        except (httpx.TransportError, ValueError):
+                follow.remaining()  # keep-alives come every 15 s: the deadline holds
+        except (httpx.TransportError, BrokenStream):
             pass  # the stream broke: the caller polls
         finally:
             await response.aclose()

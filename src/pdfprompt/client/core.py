@@ -157,6 +157,10 @@ class Retries:
         return self.backoff(attempt)
 
 
+class BrokenStream(Exception):
+    """An event stream the client stops reading (a line or an event past the limit)."""
+
+
 @dataclass(frozen=True)
 class Event:
     event: str
@@ -168,7 +172,7 @@ class EventParser:
     """Server-Sent Events: `feed_bytes` takes the stream as it arrives and returns the events
     it completes (lines end with CRLF, LF or CR); `feed` takes one line without its end.
     Comments (`: keep-alive`) are skipped. A line or an event's data longer than
-    `MAX_EVENT_BYTES` raises ValueError: the caller treats the stream as broken."""
+    `MAX_EVENT_BYTES` raises BrokenStream: the caller polls instead."""
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -184,7 +188,7 @@ class EventParser:
             end = LINE_END.search(self._buffer)
             if end is None:
                 if len(self._buffer) > MAX_EVENT_BYTES:
-                    raise ValueError("a line longer than the client reads")
+                    raise BrokenStream("a line longer than the client reads")
                 return events
             if end.group() == b"\r" and end.end() == len(self._buffer):
                 return events  # a CR at the end: its LF may be in the next chunk
@@ -211,7 +215,7 @@ class EventParser:
         elif name == "data":
             self._size += len(value) + 1
             if self._size > MAX_EVENT_BYTES:
-                raise ValueError("an event larger than the client reads")
+                raise BrokenStream("an event larger than the client reads")
             self._data.append(value)
         elif name == "id":
             self._id = value

@@ -18,6 +18,7 @@ from pdfprompt.client.core import (
     MAX_ERROR_BYTES,
     MAX_JSON_BYTES,
     USER_AGENT,
+    BrokenStream,
     Call,
     EventParser,
     Follow,
@@ -203,8 +204,8 @@ class Client:
                         on_change(value)
                     if done(value):
                         return value
-                    follow.remaining()
-        except (httpx.TransportError, ValueError):
+                follow.remaining()  # keep-alives come every 15 s: the deadline holds
+        except (httpx.TransportError, BrokenStream):
             pass  # the stream broke: the caller polls
         finally:
             response.close()
