@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pdfprompt
+from pdfprompt.cli.remote import CLIENT_VARIABLES
 from pdfprompt.settings import Settings
 from pdfprompt.settings.llm import LLM_KEY_VARIABLES
 from pdfprompt.settings.reference import COMMAND, configuration_markdown
@@ -136,7 +137,7 @@ VARIABLE = re.compile(r"\b(?:PDFPROMPT|DATABASE|OPENROUTER)_[A-Z0-9_]+\b")
 def test_every_variable_the_project_names_is_a_setting() -> None:
     """A renamed or removed setting leaves no mention behind in the docs, messages or
     comments."""
-    known = set(LLM_KEY_VARIABLES)
+    known = set(LLM_KEY_VARIABLES) | set(CLIENT_VARIABLES)  # the client's, not a server's
     for field in Settings.model_fields.values():
         known.update(getattr(field.validation_alias, "choices", ()))
     texts = [REPO / "README.md", *(REPO / "docs").glob("*.md")]

@@ -1,6 +1,7 @@
 """The `pdfprompt` command: a thin parser over one module per command group. The service
 roles (web framework, browser, LLM client) load only in the commands that run them, so the
-administration commands start without them (`tests/unit/test_rooms.py` checks it)."""
+administration commands start without them (`tests/unit/test_rooms.py` checks it). `submit`
+and `batch` call a server through the client and read no settings (`remote.py`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import sys
 
 from pydantic import ValidationError
 
-from pdfprompt.cli import accounts, admin, dev, render, serve, worker
+from pdfprompt.cli import accounts, admin, dev, remote, render, serve, worker
 from pdfprompt.cli.common import setup_logging
 from pdfprompt.domain import PdfPromptError
 from pdfprompt.settings import Settings
 
 __all__ = ["main", "parser"]
 
-GROUPS = (serve, worker, render, admin, accounts, dev)
+GROUPS = (serve, worker, render, admin, accounts, dev, remote)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "remote", None) is not None:  # a client of a server: no settings read
+        return remote.run(args)
     try:
         settings = Settings()
     except ValidationError as exc:
