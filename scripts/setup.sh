@@ -15,7 +15,9 @@ PYTHON=${PYTHON:-python3}
 # The tests also run on the full browser (pdfprompt runs it when configured or when it is the
 # only Chromium) and against a real Redis (the shared rate limit).
 # nodejs (with npm): the browser tests' accessibility rules (axe-core, from the npm registry).
-if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(chromium redis-server nodejs); fi
+# poppler-utils: the tests read what printed with the tools users check PDFs with (pdftoppm,
+# pdftotext, pdffonts).
+if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(chromium redis-server nodejs poppler-utils); fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -218,8 +218,8 @@ def test_the_client_loads_no_other_room_and_the_worker_not_the_client() -> None:
         "import pdfprompt.client\n"
         "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('pdfprompt.')}))"
     )
-    # `settings` is the package's own `__init__` (`pdfprompt.Settings`), not the client's.
-    assert rooms == "['client', 'settings']"
+    assert rooms == "['client']"
+    assert "pydantic_settings" not in _loaded("import pdfprompt.client\nprint(sorted(sys.modules))")
     worker = _loaded(
         "import pdfprompt.cli.worker, pdfprompt.cli\n"
         "print(sorted(m for m in sys.modules if m.startswith(('pdfprompt.client', 'rich'))))"
