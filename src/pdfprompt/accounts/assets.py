@@ -59,8 +59,10 @@ class AssetStore:
         size_bytes: int,
         sha256: str,
         storage_key: str,
+        idempotency_key: str | None = None,
     ) -> Asset:
-        """A new asset row; `ConflictError` when the user has one of that name."""
+        """A new asset row; `ConflictError` when the user has one of that name (or, in a
+        race, one made with the same `idempotency_key`)."""
         values = {
             "id": asset_id,
             "user_id": user_id,
@@ -70,8 +72,11 @@ class AssetStore:
             "size_bytes": size_bytes,
             "sha256": sha256,
             "storage_key": storage_key,
+            "idempotency_key": idempotency_key,
         }
-        with conflict_on_duplicate(f"name: an asset named {name!r} exists (replace=true replaces it)"):
+        with conflict_on_duplicate(
+            f"name: an asset named {name!r} exists (replace=true replaces it)"
+        ):
             async with write_transaction(self.engine) as conn:
                 row = (await conn.execute(insert(assets).values(values).returning(*_COLUMNS))).one()
         return _asset(row)
@@ -116,6 +121,15 @@ class AssetStore:
             ).one()
         return _asset(row), str(old.storage_key)
 
+    async def made_with(self, user_id: str, idempotency_key: str) -> Asset | None:
+        """The user's asset uploaded with this `Idempotency-Key`, if any."""
+        query = select(*_COLUMNS).where(
+            assets.c.user_id == user_id, assets.c.idempotency_key == idempotency_key
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _asset(row)
+
     async def get(self, user_id: str, asset_id: str) -> Asset:
         """The user's asset; `NotFoundError` for an unknown id or another user's."""
         async with self.engine.connect() as conn:
@@ -128,9 +142,7 @@ class AssetStore:
             raise NotFoundError(f"asset {asset_id} not found")
         return _asset(row)
 
-    async def list_assets(
-        self, user_id: str, *, limit: int, cursor: str | None
-    ) -> list[Asset]:
+    async def list_assets(self, user_id: str, *, limit: int, cursor: str | None) -> list[Asset]:
         """The user's assets newest first, after `cursor` (the last id of the previous page)."""
         query = select(*_COLUMNS).where(assets.c.user_id == user_id)
         if cursor is not None:

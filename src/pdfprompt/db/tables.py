@@ -131,7 +131,10 @@ assets = Table(
     Column("storage_key", String(512), nullable=False),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
+    # The upload's `Idempotency-Key`: the same key from the same user answers this asset.
+    Column("idempotency_key", String(255)),
     UniqueConstraint("user_id", "name"),
+    UniqueConstraint("user_id", "idempotency_key"),
     Index("ix_assets_user_id", "user_id"),
     # The orphan sweep asks which stored objects a row still points to.
     Index("ix_assets_storage_key", "storage_key"),

@@ -165,7 +165,7 @@ def _copy(
     )
     for key, value in source.attrib.items():
         attr_ns, attr = _local_name(key)
-        if attr_ns == XLINK_NS and attr == "href" or attr_ns is None and attr == "href":
+        if (attr_ns == XLINK_NS and attr == "href") or (attr_ns is None and attr == "href"):
             href = _clean_href(name, value)
             if href is not None:
                 made.set(key, href)
@@ -216,4 +216,4 @@ def clean_svg(text: str | bytes) -> str:
         raise InvalidInputError("file: the document's root is not <svg>", field="file")
     clean = _copy(root, None, 0, [0])
     assert clean is not None
-    return etree.tostring(clean, encoding="unicode")
+    return str(etree.tostring(clean, encoding="unicode"))

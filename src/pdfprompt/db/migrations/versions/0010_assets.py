@@ -32,11 +32,13 @@ def upgrade() -> None:
         sa.Column("storage_key", sa.String(512), nullable=False),
         sa.Column("created_at", Timestamp, server_default=db_now(), nullable=False),
         sa.Column("updated_at", Timestamp, server_default=db_now(), nullable=False),
+        sa.Column("idempotency_key", sa.String(255), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_assets_user_id_users", ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_assets"),
         sa.UniqueConstraint("user_id", "name", name="uq_assets_user_id_name"),
+        sa.UniqueConstraint("user_id", "idempotency_key", name="uq_assets_user_id_idempotency_key"),
     )
     op.create_index("ix_assets_user_id", "assets", ["user_id"])
     op.create_index("ix_assets_storage_key", "assets", ["storage_key"])
