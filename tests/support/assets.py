@@ -38,7 +38,9 @@ def png_declaring(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     rows = zlib.compress(b"\0" * (width + 1) * 4, 9)  # a start of the rows, all zero
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
 
 
 def font(family: str, flavor: str | None = None) -> bytes:
@@ -140,12 +142,8 @@ def hostile_svgs(url: str) -> dict[str, str]:
         "xml-stylesheet": (
             f"<?xml-stylesheet href='{url}xs' type='text/css'?><svg {x}><rect/></svg>"
         ),
-        "doctype-system": (
-            f"<!DOCTYPE svg SYSTEM '{url}dtd'><svg {x}><rect/></svg>"
-        ),
-        "xxe": (
-            f"<!DOCTYPE svg [<!ENTITY e SYSTEM '{url}xxe'>]><svg {x}><text>&e;</text></svg>"
-        ),
+        "doctype-system": (f"<!DOCTYPE svg SYSTEM '{url}dtd'><svg {x}><rect/></svg>"),
+        "xxe": (f"<!DOCTYPE svg [<!ENTITY e SYSTEM '{url}xxe'>]><svg {x}><text>&e;</text></svg>"),
         "laughs": (
             "<!DOCTYPE svg [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;'>]>"
             f"<svg {x}><text>&b;</text></svg>"
@@ -156,8 +154,7 @@ def hostile_svgs(url: str) -> dict[str, str]:
             "</font-face-src></font-face></svg>"
         ),
         "iframe-ns": (
-            f"<svg {x}><html:iframe xmlns:html='http://www.w3.org/1999/xhtml' src='{url}h'/>"
-            "</svg>"
+            f"<svg {x}><html:iframe xmlns:html='http://www.w3.org/1999/xhtml' src='{url}h'/></svg>"
         ),
         "base-xml": f"<svg {x} xml:base='{url}'><use href='#a'/><g id='a'/></svg>",
         "mask-url": f"<svg {x}><rect mask='url( \"{url}m\" )'/></svg>",

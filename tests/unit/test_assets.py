@@ -58,7 +58,7 @@ def test_names_and_file_names() -> None:
 
 def test_references_are_found_where_a_url_starts() -> None:
     document = (
-        '<img src="asset:logo.png"><img src=asset:b><a href=\'asset:c\'>x</a>'
+        "<img src=\"asset:logo.png\"><img src=asset:b><a href='asset:c'>x</a>"
         "<style>@font-face{src:url(asset:face) format('truetype')} p{background:url( 'asset:d')}"
         "</style><p>asset:prose is text, and so is xasset:e</p>"
         '<img src="asset:ast_0190a000-0000-7000-8000-000000000000">'

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import assets, conflict_on_duplicate, db_now, write_transaction
-from pdfprompt.domain import Asset, NotFoundError
+from pdfprompt.domain import Asset, ConflictError, NotFoundError
 
 _COLUMNS = (
     assets.c.id,
@@ -74,11 +74,14 @@ class AssetStore:
             "storage_key": storage_key,
             "idempotency_key": idempotency_key,
         }
-        with conflict_on_duplicate(
-            f"name: an asset named {name!r} exists (replace=true replaces it)"
-        ):
-            async with write_transaction(self.engine) as conn:
-                row = (await conn.execute(insert(assets).values(values).returning(*_COLUMNS))).one()
+        said = f"name: an asset named {name!r} exists (replace=true replaces it)"
+        try:
+            with conflict_on_duplicate(said):
+                async with write_transaction(self.engine) as conn:
+                    made = insert(assets).values(values).returning(*_COLUMNS)
+                    row = (await conn.execute(made)).one()
+        except ConflictError as exc:
+            raise ConflictError(exc.message, field="name") from exc
         return _asset(row)
 
     async def replace(
