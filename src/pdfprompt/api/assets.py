@@ -16,9 +16,10 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from pdfprompt.actions import asset_limit, delete_asset, upload_asset
 from pdfprompt.api.auth import JobReader, JobWriter, Svc
 from pdfprompt.api.body import read_body
-from pdfprompt.api.openapi import binary, problems
+from pdfprompt.api.openapi import problems
 from pdfprompt.domain import (
     ASSET_ID_PATTERN,
+    ASSET_TYPES,
     Asset,
     InvalidInputError,
     check_asset_name,
@@ -91,6 +92,13 @@ _UPLOAD_BODY: dict[str, Any] = {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
     }
+}
+
+
+# The asset's bytes, in the type read from them at upload.
+_CONTENT: dict[str, Any] = {
+    "description": "The asset's bytes",
+    "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ASSET_TYPES},
 }
 
 
@@ -209,7 +217,7 @@ async def get_asset(asset_id: str, caller: JobReader, svc: Svc) -> AssetOut:
 @router.get(
     "/assets/{asset_id}/content",
     response_class=Response,
-    responses={200: binary("application/octet-stream", "The asset's bytes"), **problems(404)},
+    responses={200: _CONTENT, **problems(404)},
 )
 async def get_asset_content(asset_id: str, caller: JobReader, svc: Svc) -> Response:
     """The bytes, with their type, and headers that keep a browser from running anything
