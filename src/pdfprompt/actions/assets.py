@@ -67,6 +67,8 @@ async def upload_asset(
     stored = inspected.data
     if plan.storage_bytes is not None:
         used = await svc.jobs.storage_used(user_id)
+        if replace:  # the bytes replaced make room
+            used -= sum(a.size_bytes for a in await svc.assets.find(user_id, [name]))
         if used + len(stored) > plan.storage_bytes:
             raise StorageFullError(
                 f"keeping this {len(stored)}-byte asset would pass plan {plan.name}'s storage "
