@@ -14,12 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.accounts import Start, client_for, user_on_plan
+from tests.support.accounts import Start, client_for, plans_toml, user_on_plan
 from tests.support.assets import (
     font,
     has_color,
     hostile_svgs,
     image,
+    noise_png,
     pdf_fonts,
     png,
     png_declaring,
@@ -31,6 +32,7 @@ RED = (214, 31, 47)
 TEAL = (16, 160, 150)
 VIOLET = (120, 40, 200)
 MAX_ASSET_MB = 2
+ROOM_BYTES = 6000  # the storage of plan `room`
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,15 @@ def weasy(
 ) -> Iterator[tuple[Process, dict[str, str]]]:
     """`pdfprompt serve` rendering with WeasyPrint, on a database of its own."""
     tmp = tmp_path_factory.mktemp(f"weasy-{request.param}")
-    with serving(request, tmp, request.param, PDFPROMPT_RENDER_ENGINE="weasyprint") as s:
+    plans = tmp / "plans.toml"
+    plans.write_text(plans_toml(room={"storage_bytes": ROOM_BYTES}))
+    with serving(
+        request,
+        tmp,
+        request.param,
+        PDFPROMPT_RENDER_ENGINE="weasyprint",
+        PDFPROMPT_PLANS_FILE=str(plans),
+    ) as s:
         yield s
 
 
@@ -397,4 +407,23 @@ def test_hostile_svg_is_inert_in_storage_and_in_a_render(
     job = _job(c, document)
     assert isinstance(job["warnings"], list)
     assert listener.hits == []
+    c.close()
+
+
+def test_a_replacement_counts_once_in_the_plans_storage(
+    weasy: tuple[Process, dict[str, str]],
+) -> None:
+    """On a plan of 6,000 bytes, a 3,600-byte asset may be replaced by another (the old
+    bytes make room), and a second asset beside it is refused."""
+    server, env = weasy
+    c = client_for(server, user_on_plan(env, "room@example.com", "room"))
+    first = _upload(c, "photo", noise_png(40, 30))
+    assert first.status_code == 201, first.text
+    again = _upload(c, "photo", noise_png(40, 30), replace="true")
+    assert again.status_code == 201, again.text
+    used = c.get("/v1/usage").json()["storage_bytes"]
+    assert used == {"used": again.json()["size_bytes"], "limit": ROOM_BYTES}
+    beside = _upload(c, "other", noise_png(40, 30))
+    assert beside.status_code == 429 and beside.json()["code"] == "quota_exceeded"
+    assert [a["name"] for a in c.get("/v1/assets").json()["items"]] == ["photo"]
     c.close()

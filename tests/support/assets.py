@@ -4,6 +4,7 @@ PDF shows of them (a page's pixels, its fonts)."""
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -19,6 +20,13 @@ FONT_SOURCE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 def png(color: tuple[int, int, int], size: int = 64) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (size, size), color).save(out, "PNG")
+    return out.getvalue()
+
+
+def noise_png(width: int, height: int) -> bytes:
+    """A PNG of random pixels: about 3 bytes a pixel, whatever the compression."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, "PNG")
     return out.getvalue()
 
 
