@@ -212,6 +212,10 @@ def test_the_openapi_document_describes_bodies_problems_and_content(
             schema = op["requestBody"]["content"]["application/json"]["schema"]
             assert schema == {"$ref": f"#/components/schemas/{bodies[operation]}"}
             assert {"400", "413"} <= set(op["responses"]), operation
+        elif operation == ("POST", "/v1/assets"):  # an upload: a form or the bytes alone
+            content = op["requestBody"]["content"]
+            assert list(content) == ["multipart/form-data", "application/octet-stream"]
+            assert "413" in op["responses"]
         else:
             assert "requestBody" not in op, operation
     for pdf in ("/v1/jobs/{job_id}/pdf", "/v1/files/{file_id}/content", "/s/{token}"):

@@ -72,3 +72,18 @@ def test_language_direction_and_title_are_kept() -> None:
     cleaned = clean_document(answer)
     assert 'dir="rtl"' in cleaned and 'lang="ar"' in cleaned
     assert "<title>تقرير</title>" in cleaned and "مرحبا" in cleaned
+
+
+def test_the_owners_assets_are_kept_and_nothing_dressed_as_one() -> None:
+    answer = (
+        "<html><head><style>@font-face { font-family: b; src: url(asset:brand-font) }"
+        "p { background: url('asset:paper.png') } h1 { background: url(asset:x/../http://x/) }"
+        "</style></head><body><h1>T</h1><img src='asset:logo.png'>"
+        "<img src='asset:logo.png\" onerror=\"x()'><a href='asset:doc'>d</a>"
+        "<img src='asset:http://x/i.png'></body></html>"
+    )
+    cleaned = clean_document(answer)
+    for kept in ("url(asset:brand-font)", "url('asset:paper.png')", 'src="asset:logo.png"'):
+        assert kept in cleaned, kept
+    for banned in ("http://x/", "onerror", "asset:x/"):
+        assert banned not in cleaned.lower(), banned

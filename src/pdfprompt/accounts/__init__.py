@@ -1,5 +1,6 @@
 """Users, API keys, plans, usage, rate limits, share links, passwords and browser sessions."""
 
+from pdfprompt.accounts.assets import AssetStore
 from pdfprompt.accounts.keys import ALL_SCOPES, IssuedKey, hash_key
 from pdfprompt.accounts.passwords import (
     MAX_PASSWORD_CHARS,
@@ -28,6 +29,7 @@ __all__ = [
     "MIN_PASSWORD_CHARS",
     "WRONG_PASSWORD",
     "AccountStore",
+    "AssetStore",
     "IssuedKey",
     "LocalRateLimiter",
     "Principal",

@@ -5,6 +5,7 @@ account — and the queue's figures an operator reads, written once for the HTTP
 root built."""
 
 from pdfprompt.actions.account import delete_account
+from pdfprompt.actions.assets import asset_limit, delete_asset, upload_asset
 from pdfprompt.actions.cursors import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.actions.delivery import pdf_response, sends_document
 from pdfprompt.actions.documents import (
@@ -40,11 +41,13 @@ __all__ = [
     "JobDeleted",
     "QueueFigures",
     "add_webhook",
+    "asset_limit",
     "cancel_document",
     "change_webhook",
     "check_input_size",
     "check_prompt",
     "delete_account",
+    "delete_asset",
     "delete_document",
     "document_file",
     "integer_cursor",
@@ -65,4 +68,5 @@ __all__ = [
     "shared_file",
     "status_of",
     "submit",
+    "upload_asset",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pdfprompt.actions.assets import delete_user_assets
 from pdfprompt.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -18,9 +19,10 @@ async def delete_account(svc: Services, user_id: str) -> None:
     2. their jobs and files, with their share links; each batch's stored bytes go once its
        rows are gone (a removal that fails is logged: the orphan sweep takes the object
        later, as nothing points to it any more);
-    3. the deliveries to their webhook endpoints (with their attempts), then the endpoints;
-    4. their usage history;
-    5. their row, and by cascade what is left (keys, sessions, usage counters).
+    3. their assets, with their stored bytes;
+    4. the deliveries to their webhook endpoints (with their attempts), then the endpoints;
+    5. their usage history;
+    6. their row, and by cascade what is left (keys, sessions, usage counters).
 
     `NotFoundError` for an unknown user. Stopped part way (a database failure), it leaves
     the person disabled with part of their data: running it again finishes the work."""
@@ -35,6 +37,7 @@ async def delete_account(svc: Services, user_id: str) -> None:
                 log.warning("could not remove stored file %s (%s); the orphan sweep will", key, exc)
         if deleted == 0:
             break
+    await delete_user_assets(svc, user_id)
     while await svc.webhooks.delete_user_deliveries(user_id):
         pass
     for hook in await svc.webhooks.list_webhooks(user_id):

@@ -24,6 +24,7 @@ from pdfprompt.db.migrate import current_revision, head_revision, open_database,
 from pdfprompt.db.queries import announce, stored_bytes
 from pdfprompt.db.tables import (
     api_keys,
+    assets,
     files,
     jobs,
     metadata,
@@ -52,6 +53,7 @@ __all__ = [
     "Timestamp",
     "announce",
     "api_keys",
+    "assets",
     "async_url",
     "conflict_on_duplicate",
     "create_engine",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -113,6 +114,30 @@ files = Table(
     Index("ix_files_storage_key", "storage_key"),
     Index("ix_files_html_key", "html_key"),
     Index("ix_files_thumbnail_key", "thumbnail_key"),
+)
+
+# A user's uploaded images and fonts (`asset:ID` or `asset:NAME` in a document). The bytes
+# are in storage under `storage_key`; a replacement writes a new key and the row moves to it.
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "ast_" and a time-ordered id
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(512), nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
+    # The upload's `Idempotency-Key`: the same key from the same user answers this asset.
+    Column("idempotency_key", String(255)),
+    UniqueConstraint("user_id", "name"),
+    UniqueConstraint("user_id", "idempotency_key"),
+    Index("ix_assets_user_id", "user_id"),
+    # The orphan sweep asks which stored objects a row still points to.
+    Index("ix_assets_storage_key", "storage_key"),
 )
 
 jobs = Table(

@@ -76,8 +76,9 @@ def refused_warnings(urls: Sequence[str]) -> tuple[JobWarning, ...]:
     warnings = [
         JobWarning(
             "resource_refused",
-            f"not loaded: {_shown(url)} (a document may load only data: URIs and the "
-            "installed fonts; put images, styles and fonts into the document as data: URIs)",
+            f"not loaded: {_shown(url)} (a document may load only data: URIs, your assets "
+            "as asset:NAME and the installed fonts; upload images and fonts as assets or put "
+            "them into the document as data: URIs)",
         )
         for url in distinct[:MAX_REFUSED_WARNINGS]
     ]

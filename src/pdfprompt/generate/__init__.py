@@ -1,5 +1,6 @@
 """Turning a job's input into HTML: Markdown, and prompts written by an LLM."""
 
+from pdfprompt.generate.assets import MAX_IMAGE_PIXELS, InspectedAsset, inspect_asset
 from pdfprompt.generate.document import (
     clean_css,
     clean_document,
@@ -14,6 +15,7 @@ from pdfprompt.generate.markdown import (
     print_stylesheet,
     wrap_document,
 )
+from pdfprompt.generate.svg import clean_svg
 from pdfprompt.settings import Settings
 
 
@@ -37,11 +39,15 @@ def llm_client_from_settings(settings: Settings) -> LlmClient | None:
 
 
 __all__ = [
+    "MAX_IMAGE_PIXELS",
+    "InspectedAsset",
     "KeyRing",
     "LlmClient",
     "clean_css",
     "clean_document",
+    "clean_svg",
     "extract_html",
+    "inspect_asset",
     "llm_client_from_settings",
     "markdown_document",
     "markdown_to_html",

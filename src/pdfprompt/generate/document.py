@@ -50,7 +50,9 @@ _ATTRIBUTES = {
     "time": {"datetime"},
 }
 _CSS_IMPORT = re.compile(r"@import[^;]*;?", re.I)
-_CSS_URL = re.compile(r"url\(\s*(['\"]?)(?!data:)[^)]*\)", re.I)
+# A user's asset (`asset:NAME`): the pipeline serves it from the owner's assets, or refuses it.
+_ASSET = r"asset:[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+_CSS_URL = re.compile(r"url\(\s*(?!(['\"]?)(?:data:|" + _ASSET + r"\1\s*\)))[^)]*\)", re.I)
 _STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.I | re.S)
 _BODY = re.compile(r"<body\b[^>]*>(.*?)(?:</body\s*>|\Z)", re.I | re.S)
 _HTML_ATTRS = re.compile(r"<html\b([^>]*)>", re.I)
@@ -107,7 +109,8 @@ def extract_html(answer: str) -> str | None:
 
 
 def clean_css(css: str) -> str:
-    """CSS without `@import` and without `url()`s other than `data:` ones."""
+    """CSS without `@import` and without `url()`s other than `data:` ones and the owner's
+    assets (`asset:NAME`)."""
     return _CSS_URL.sub("none", _CSS_IMPORT.sub("", css))
 
 
@@ -121,12 +124,12 @@ def clean_document(document: str, *, title: str | None = None) -> str:
         body,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
-        url_schemes={"data", "https", "http", "mailto"},
+        url_schemes={"data", "https", "http", "mailto", "asset"},
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
     safe_body = re.sub(r'style="([^"]*)"', lambda m: f'style="{clean_css(m.group(1))}"', safe_body)
-    safe_body = re.sub(r'\bsrc="(?!data:)[^"]*"', 'src=""', safe_body)
+    safe_body = re.sub(r'\bsrc="(?!data:|' + _ASSET + '")[^"]*"', 'src=""', safe_body)
     root = _HTML_ATTRS.search(document)
     attrs = dict((k.lower(), v) for k, v in _ATTR.findall(root.group(1))) if root else {}
     root_attrs = "".join(f' {k}="{html.escape(v)}"' for k, v in sorted(attrs.items()))

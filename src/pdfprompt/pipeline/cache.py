@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 
 from pdfprompt.domain import NotFoundError, PageLimitExceededError, RenderOptions
@@ -16,17 +17,26 @@ from pdfprompt.storage import Storage
 
 
 def render_key(
-    user_id: str, engine: str, document: str, options: RenderOptions, *, watermark: bool = False
+    user_id: str,
+    engine: str,
+    document: str,
+    options: RenderOptions,
+    *,
+    watermark: bool = False,
+    assets: Sequence[str] = (),
 ) -> str:
     """What identifies a render: its owner, the engine, the document, every option that
     shapes the PDF (the download filename does not), whether it is watermarked and how it
-    was finished. Scoped to the owner, so a cache hit never tells one user what another
-    rendered; the watermark is stamped before the PDF is stored, so it is part of the key."""
+    was finished, and what its asset references resolved to (each asset's id and SHA-256,
+    so new bytes under a name make a new render). Scoped to the owner, so a cache hit never
+    tells one user what another rendered; the watermark is stamped before the PDF is
+    stored, so it is part of the key."""
     shaping = asdict(replace(options, filename=None))
     finishing = [watermark, FINISH_VERSION]
-    digest = hashlib.sha256(
-        json.dumps([user_id, engine, shaping, finishing], sort_keys=True).encode()
-    )
+    identity: list[object] = [user_id, engine, shaping, finishing]
+    if assets:  # a document without assets keeps the key it had before there were any
+        identity.append(list(assets))
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode())
     digest.update(b"\0")
     digest.update(document.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

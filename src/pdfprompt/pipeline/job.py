@@ -8,6 +8,7 @@ import logging
 import math
 from collections.abc import Mapping
 
+from pdfprompt.accounts import AssetStore
 from pdfprompt.domain import (
     PERMANENT_WHEN_REPEATED,
     Generator,
@@ -21,6 +22,7 @@ from pdfprompt.domain import (
     safe_filename,
 )
 from pdfprompt.generate import LlmClient, clean_document, messages, revise_messages
+from pdfprompt.pipeline.assets import load_assets, with_refused
 from pdfprompt.pipeline.cache import from_cache, render_key
 from pdfprompt.pipeline.document import build_document
 from pdfprompt.pipeline.keys import attempt_keys
@@ -43,11 +45,19 @@ class JobPipeline:
         storage: Storage,
         llm: LlmClient | None = None,
         plans: Mapping[str, Plan] | None = None,
+        *,
+        assets: AssetStore | None = None,
+        max_assets_bytes: int = 50 * 1024 * 1024,
     ) -> None:
+        """`assets`: where the owner's assets a document refers to are looked up (without
+        it, every `asset:` reference is refused); at most `max_assets_bytes` of them are
+        loaded for one document."""
         self.renderer = renderer
         self.storage = storage
         self.llm = llm
         self.plans = plans or {}
+        self.assets = assets
+        self.max_assets_bytes = max_assets_bytes
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
@@ -59,8 +69,16 @@ class JobPipeline:
         plan = self.plans.get(job.plan) if job.plan else None
         watermark = plan is not None and plan.watermark
         await ctx.report(JobStage.RENDERING, 0.3, generator)
+        loaded = await load_assets(
+            self.assets, self.storage, job.user_id, document, max_bytes=self.max_assets_bytes
+        )
         cache_key = render_key(
-            job.user_id, self.renderer.name, document, options, watermark=watermark
+            job.user_id,
+            self.renderer.name,
+            document,
+            options,
+            watermark=watermark,
+            assets=loaded.used,
         )
         # A model's answer is new every time: looking it up would only ever miss.
         rendered = None
@@ -68,10 +86,13 @@ class JobPipeline:
             rendered = await from_cache(ctx, self.storage, cache_key, self.renderer.max_pages)
         if rendered is None:
             try:
-                rendered = await render_within_plan(self.renderer, document, options, plan)
+                rendered = await render_within_plan(
+                    self.renderer, loaded.document, options, plan, loaded.resources
+                )
             except PERMANENT_WHEN_REPEATED as exc:
                 raise as_repeated(exc, job.error) from exc
             rendered = await finished(rendered, document, options, watermark=watermark)
+            rendered = with_refused(rendered, loaded.refused)
         if plan is not None:
             await check_plan(ctx, plan, rendered)
         keys = attempt_keys(job)

@@ -12,11 +12,15 @@ from pdfprompt.domain import (
     StorageQuotaExceededError,
 )
 from pdfprompt.queue import JobContext
-from pdfprompt.render import RenderedPdf, Renderer, render_pdf
+from pdfprompt.render import RenderedPdf, Renderer, Resources, render_pdf
 
 
 async def render_within_plan(
-    renderer: Renderer, document: str, options: RenderOptions, plan: Plan | None
+    renderer: Renderer,
+    document: str,
+    options: RenderOptions,
+    plan: Plan | None,
+    resources: Resources | None = None,
 ) -> RenderedPdf:
     """The render, stopped at the plan's page and byte limits as well as the renderer's own;
     its limit errors name the plan when the plan's limit was the lower one, and so the one
@@ -24,7 +28,7 @@ async def render_within_plan(
     plan_pages = plan.max_pages if plan is not None else None
     plan_bytes = plan.max_file_bytes if plan is not None else None
     try:
-        return await render_pdf(renderer, document, options, plan_pages, plan_bytes)
+        return await render_pdf(renderer, document, options, plan_pages, plan_bytes, resources)
     except PageLimitExceededError as exc:
         if plan is not None and (limit := _lower(plan_pages, renderer.max_pages)) is not None:
             raise PageLimitExceededError.over(limit, plan=plan.name) from exc

@@ -4,9 +4,11 @@ the limits of one render; `document.py`: the document as each engine is handed i
 choice between them (`engines.py`). What is done to the PDF afterwards is `pdfprompt.pdf`'s."""
 
 from pdfprompt.render.base import (
+    ASSET_ORIGIN,
     RenderedPdf,
     Renderer,
     RendererPool,
+    Resources,
     render_pdf,
 )
 from pdfprompt.render.chromium import (
@@ -23,12 +25,14 @@ from pdfprompt.render.engines import chromium_renderer, renderer_from_settings, 
 from pdfprompt.render.weasy import WeasyPrintRenderer
 
 __all__ = [
+    "ASSET_ORIGIN",
     "HEADLESS_ARGS",
     "MEMORY_CHECK_EVERY",
     "ChromiumRenderer",
     "RenderedPdf",
     "Renderer",
     "RendererPool",
+    "Resources",
     "WeasyPrintRenderer",
     "capped_ranges",
     "chromium_renderer",

@@ -3,6 +3,7 @@ render."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, Self
 
@@ -10,6 +11,13 @@ from pdfprompt.domain import JobWarning, RenderOptions
 
 # The server's bound on a PDF when none is configured (`PDFPROMPT_MAX_PDF_MB`).
 DEFAULT_MAX_PDF_BYTES = 200 * 1024 * 1024
+
+# What a render may load besides `data:` URIs: the bytes and media type the sandbox answers
+# for each of these absolute URLs (a user's assets, at `ASSET_ORIGIN`), and nothing else.
+Resources = Mapping[str, tuple[bytes, str]]
+# The origin a document's `asset:` references are rewritten to. `.invalid` never resolves:
+# only the engines' request interception answers it, from the render's `Resources`.
+ASSET_ORIGIN = "https://asset.pdfprompt.invalid/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +40,13 @@ class Renderer(Protocol):
         options: RenderOptions,
         max_pages: int | None = None,
         max_bytes: int | None = None,
+        resources: Resources | None = None,
     ) -> RenderedPdf:
         """The PDF; `PageLimitExceededError` over `max_pages` or the renderer's own limit,
         whichever is lower, and `FileTooLargeError` as soon as the PDF passes `max_bytes` or
-        the renderer's own limit, whichever is lower (the rest of it is never read)."""
+        the renderer's own limit, whichever is lower (the rest of it is never read). The
+        document's requests for the URLs of `resources` are answered with their bytes; every
+        other request is refused, as always."""
         ...
 
     async def check(self) -> None: ...
@@ -61,8 +72,11 @@ async def render_pdf(
     options: RenderOptions,
     max_pages: int | None = None,
     max_bytes: int | None = None,
+    resources: Resources | None = None,
 ) -> RenderedPdf:
     """The PDF as the renderer prints it (`pdfprompt.pdf.finish` post-processes it)."""
+    if resources:
+        return await renderer.render(document, options, max_pages, max_bytes, resources)
     return await renderer.render(document, options, max_pages, max_bytes)
 
 

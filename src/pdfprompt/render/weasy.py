@@ -45,7 +45,7 @@ from pdfprompt.domain import (
     page_numbers,
     refused_warnings,
 )
-from pdfprompt.render.base import DEFAULT_MAX_PDF_BYTES, RenderedPdf, render_limit
+from pdfprompt.render.base import DEFAULT_MAX_PDF_BYTES, RenderedPdf, Resources, render_limit
 from pdfprompt.render.document import weasyprint_document, weasyprint_page_css
 
 log = logging.getLogger(__name__)
@@ -95,20 +95,28 @@ class _CappedBuffer(io.BytesIO):
 
 
 def _render_in_process(
-    document: str, options: dict[str, Any], max_pages: int, max_bytes: int
+    document: str,
+    options: dict[str, Any],
+    max_pages: int,
+    max_bytes: int,
+    resources: dict[str, tuple[bytes, str]] | None = None,
 ) -> tuple[bytes, int, list[str]]:
     """Runs in a pool process: lay out, check the page limit, write the PDF (at most
     `max_bytes` of it). Returns it, its pages, and the addresses the document asked for that
-    were refused."""
+    were refused. The URLs of `resources` are answered with their bytes."""
     from weasyprint import CSS, HTML
-    from weasyprint.urls import URLFetcher
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     refused: list[str] = []
 
     class Fetcher(URLFetcher):  # type: ignore[misc]
-        """Only data: URIs are answered; every other address is refused and noted."""
+        """Only data: URIs and the render's resources are answered; every other address is
+        refused and noted."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
+            served = (resources or {}).get(url)
+            if served is not None:
+                return URLFetcherResponse(url, served[0], {"Content-Type": served[1]})
             if not url.lower().startswith("data:"):
                 refused.append(url)
             return super().fetch(url, headers)
@@ -198,7 +206,7 @@ class _Slot:
             self.ready = True
 
     async def render(
-        self, work: tuple[str, dict[str, Any], int, int]
+        self, work: tuple[str, dict[str, Any], int, int, dict[str, tuple[bytes, str]]]
     ) -> tuple[bytes, int, list[str]]:
         self.conn.send(work)
         kind, value = await asyncio.to_thread(self.conn.recv)
@@ -284,6 +292,7 @@ class WeasyPrintRenderer:
         options: RenderOptions,
         max_pages: int | None = None,
         max_bytes: int | None = None,
+        resources: Resources | None = None,
     ) -> RenderedPdf:
         idle = self._idle
         if idle is None:
@@ -297,6 +306,7 @@ class WeasyPrintRenderer:
                 asdict(options),
                 render_limit(self.max_pages, max_pages),
                 render_limit(self.max_bytes, max_bytes),
+                dict(resources or {}),
             )
             self.rendering += 1
             try:

@@ -44,6 +44,27 @@ class HttpSettings(BaseModel):
             "64 KiB; a larger one is refused before it is read."
         ),
     )
+    max_asset_mb: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        validation_alias=AliasChoices("PDFPROMPT_MAX_ASSET_MB"),
+        description=(
+            "Largest uploaded asset (image or font), in MiB, whatever the plan (a plan's "
+            "`max_file_bytes` applies under it). A larger upload is refused "
+            "(`413 payload_too_large`) before its body is read."
+        ),
+    )
+    max_document_assets_mb: int = Field(
+        default=50,
+        ge=1,
+        validation_alias=AliasChoices("PDFPROMPT_MAX_DOCUMENT_ASSETS_MB"),
+        description=(
+            "The most asset bytes one document may load, in MiB (at most 200 distinct "
+            "assets): the assets past it are not loaded, and the job says so in a "
+            "`resource_refused` warning."
+        ),
+    )
     max_prompt_chars: int = Field(
         default=20_000,
         ge=1,
@@ -87,6 +108,16 @@ class HttpSettings(BaseModel):
                         f"PDFPROMPT_TRUSTED_PROXIES: {item!r} is not an address or network"
                     ) from None
         return value
+
+    @property
+    def max_asset_bytes(self) -> int:
+        """`PDFPROMPT_MAX_ASSET_MB` in bytes."""
+        return self.max_asset_mb * 1024 * 1024
+
+    @property
+    def max_document_assets_bytes(self) -> int:
+        """`PDFPROMPT_MAX_DOCUMENT_ASSETS_MB` in bytes."""
+        return self.max_document_assets_mb * 1024 * 1024
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pdfprompt.accounts import AccountStore, ShareStore, rate_limiter_for
+from pdfprompt.accounts import AccountStore, AssetStore, ShareStore, rate_limiter_for
 from pdfprompt.db import open_database
+from pdfprompt.generate import inspect_asset
 from pdfprompt.queue import JobEvents, QueueMetrics, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
@@ -42,6 +43,7 @@ async def prepare_database(settings: Settings) -> Services:
         webhooks=WebhookStore(engine),
         webhook_outbox=WebhookOutbox(engine),
         webhook_rule=address_rule(settings.webhook_allow_private),
+        assets=AssetStore(engine, inspect_asset),
         storage=storage,
         events=events,
         metrics=metrics,

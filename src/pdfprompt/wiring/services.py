@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, RateLimiter, SessionStore, ShareStore
+from pdfprompt.accounts import AccountStore, AssetStore, RateLimiter, SessionStore, ShareStore
 from pdfprompt.generate import LlmClient
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
 from pdfprompt.render import Renderer
@@ -31,6 +31,7 @@ class Services:
     webhooks: WebhookStore
     webhook_outbox: WebhookOutbox
     webhook_rule: AddressRule
+    assets: AssetStore
     renderer: Renderer | None = None
     llm: LlmClient | None = None
     worker: Worker | None = None

@@ -62,7 +62,14 @@ def build_worker(
     svc: Services, renderer: Renderer, wakeup: Wakeup, llm: LlmClient | None = None
 ) -> Worker:
     """A worker that runs the real pipeline on this process's database and storage."""
-    pipeline = JobPipeline(renderer, svc.storage, llm, svc.accounts.plans)
+    pipeline = JobPipeline(
+        renderer,
+        svc.storage,
+        llm,
+        svc.accounts.plans,
+        assets=svc.assets,
+        max_assets_bytes=svc.settings.max_document_assets_bytes,
+    )
     config = dataclasses.replace(
         worker_config(svc.settings),
         retention_days={

@@ -16,6 +16,7 @@ from sqlalchemy.sql.dml import ReturningDelete
 
 from pdfprompt.db import (
     DriverStatement,
+    assets,
     files,
     jobs,
     now_plus,
@@ -139,19 +140,19 @@ class StoredFiles:
         )
 
     async def storage_used(self, user_id: str) -> int:
-        """Bytes of the user's stored PDFs."""
+        """Bytes of the user's stored PDFs and assets."""
         async with self.engine.connect() as conn:
             return int((await conn.execute(stored_bytes(user_id))).scalar_one())
 
     async def referenced_keys(self, keys: Sequence[str]) -> set[str]:
         """Those of `keys` a file row points to (as its PDF, its kept HTML or its
-        thumbnail)."""
+        thumbnail) or an asset row keeps its bytes under."""
         if not keys:
             return set()
         wanted = list(keys)
         found: set[str] = set()
         async with self.engine.connect() as conn:
-            for column in STORED_KEYS:
+            for column in (*STORED_KEYS, assets.c.storage_key):
                 found |= {k for (k,) in await conn.execute(keys_in(column, wanted)) if k}
         return found
 

@@ -169,7 +169,7 @@ class JobStore(Protocol):
         ...
 
     async def storage_used(self, user_id: str) -> int:
-        """Bytes of the user's stored PDFs."""
+        """Bytes of the user's stored PDFs and assets."""
         ...
 
     async def referenced_keys(self, keys: Sequence[str]) -> set[str]:

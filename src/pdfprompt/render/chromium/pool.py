@@ -29,7 +29,7 @@ from pdfprompt.domain import (
     RenderTimeoutError,
     refused_warnings,
 )
-from pdfprompt.render.base import DEFAULT_MAX_PDF_BYTES, RenderedPdf, render_limit
+from pdfprompt.render.base import DEFAULT_MAX_PDF_BYTES, RenderedPdf, Resources, render_limit
 from pdfprompt.render.chromium.cdp import (
     MAX_MESSAGE_BYTES,
     BrowserClosedError,
@@ -373,6 +373,7 @@ class ChromiumRenderer:
         options: RenderOptions,
         max_pages: int | None = None,
         max_bytes: int | None = None,
+        resources: Resources | None = None,
     ) -> RenderedPdf:
         """Render one HTML document; raises `RenderError` subclasses on failure,
         `PageLimitExceededError` over `max_pages` and `FileTooLargeError` over `max_bytes`
@@ -392,6 +393,7 @@ class ChromiumRenderer:
                         options,
                         limit,
                         bytes_limit,
+                        resources,
                     ),
                     self.timeout_s,
                 )
@@ -417,6 +419,7 @@ class ChromiumRenderer:
                     ) from exc
                 raise RenderError(f"the renderer failed: {exc}") from exc
             finally:
+                page.resources = {}
                 self._ended(lease, page)
         except asyncio.CancelledError:
             # The job was cancelled mid-render: the page may still be printing, so it is

@@ -12,6 +12,7 @@ import time
 from typing import Any, Protocol
 
 from pdfprompt.domain import FileTooLargeError, RenderOptions
+from pdfprompt.render.base import Resources
 from pdfprompt.render.chromium.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
 from pdfprompt.render.chromium.printing import print_parameters, refused_print
 
@@ -37,8 +38,9 @@ class TabGoneError(Exception):
 
 class Tab:
     """One reusable page, attached in flat mode. It answers every request its documents
-    (and any frame or worker they start) make: navigations get 204 No Content, which leaves
-    the document in place; everything else fails. `data:` URIs never reach it."""
+    (and any frame or worker they start) make: a URL of the render's resources (its
+    assets) gets their bytes; navigations get 204 No Content, which leaves the document in
+    place; everything else fails. `data:` URIs never reach it."""
 
     def __init__(self, pool: TabPool, browser: CdpBrowser, target: str, session: str) -> None:
         self.pool = pool
@@ -48,6 +50,7 @@ class Tab:
         self.frame = ""
         self.closed = False
         self.refused: list[str] = []  # the addresses the current document asked for
+        self.resources: Resources = {}  # what the current document may load, by URL
         self.started_at = 0.0  # time.monotonic() when the current render began
         self.printing_at: float | None = None  # ... and began printing, while it prints
         # The processes that started with this page (its renderer), and what the browser
@@ -115,8 +118,26 @@ class Tab:
             self.browser.on(child, None)
 
     def _refuse(self, session: str, params: dict[str, Any]) -> None:
+        url = str(params.get("request", {}).get("url", ""))
+        method = str(params.get("request", {}).get("method", "GET"))
+        served = self.resources.get(url) if method == "GET" else None
+        if served is not None and params.get("resourceType") != "Document":
+            data, content_type = served
+            headers = [
+                {"name": "Content-Type", "value": content_type},
+                {"name": "Access-Control-Allow-Origin", "value": "*"},
+                {"name": "X-Content-Type-Options", "value": "nosniff"},
+            ]
+            answer = {
+                "requestId": params["requestId"],
+                "responseCode": 200,
+                "responseHeaders": headers,
+                "body": base64.b64encode(data).decode("ascii"),
+            }
+            self.browser.fire("Fetch.fulfillRequest", answer, session)
+            return
         self.pool.blocked_requests += 1
-        self.refused.append(str(params.get("request", {}).get("url", "")))
+        self.refused.append(url)
         if params.get("resourceType") == "Document":
             answer = {"requestId": params["requestId"], "responseCode": 204}
             self.browser.fire("Fetch.fulfillRequest", answer, session)
@@ -153,16 +174,22 @@ class Tab:
         return result
 
     async def print_document(
-        self, document: str, options: RenderOptions, max_pages: int, max_bytes: int
+        self,
+        document: str,
+        options: RenderOptions,
+        max_pages: int,
+        max_bytes: int,
+        resources: Resources | None = None,
     ) -> bytes:
         """Replace the page's document, wait for it to load (every blocked request has
-        failed by then), and print it; `FileTooLargeError` as soon as the PDF passes
-        `max_bytes`."""
+        failed by then, every request for one of `resources` was answered), and print it;
+        `FileTooLargeError` as soon as the PDF passes `max_bytes`."""
         self.started_at = time.monotonic()
         self.held_mb, self.grew_mb = None, 0.0
         self._load = asyncio.get_running_loop().create_future()
         self._load.add_done_callback(retrieved)
         self.refused = []
+        self.resources = resources or {}
         await self.call("Page.setDocumentContent", {"frameId": self.frame, "html": document})
         if self.pool.frameless:
             await self._lay_out_until_loaded()

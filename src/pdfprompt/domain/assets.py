@@ -1,0 +1,140 @@
+"""Assets: a user's uploaded images and fonts, and how a document names them (`asset:ID` or
+`asset:NAME`). What an upload's bytes are is read from the bytes themselves (`sniff_type`),
+never from what the client says they are."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from pdfprompt.domain.errors import InvalidInputError, PdfPromptError
+from pdfprompt.domain.ids import new_id
+
+ASSET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+ASSET_ID_PATTERN = r"^ast_[0-9a-f-]{36}$"
+_NAME = re.compile(ASSET_NAME_PATTERN)
+_ID = re.compile(ASSET_ID_PATTERN)
+
+# What may be uploaded, by media type: its kind, and the words an error names it by.
+ASSET_TYPES: dict[str, tuple[str, str]] = {
+    "image/png": ("image", "PNG"),
+    "image/jpeg": ("image", "JPEG"),
+    "image/gif": ("image", "GIF"),
+    "image/webp": ("image", "WebP"),
+    "image/svg+xml": ("image", "SVG"),
+    "font/ttf": ("font", "TTF"),
+    "font/otf": ("font", "OTF"),
+    "font/woff": ("font", "WOFF"),
+    "font/woff2": ("font", "WOFF2"),
+}
+ACCEPTED_TYPES = ", ".join(words for _, words in ASSET_TYPES.values())
+
+# How a document refers to an asset: `asset:` and an id or a name, where a URL starts (in a
+# quoted or unquoted attribute value, or CSS `url(`). Names never hold a quote, a space or a
+# parenthesis, so the reference ends where the name does.
+ASSET_REFERENCE = re.compile(
+    r"""(?<=["'(=])(\s*)asset:(ast_[0-9a-f-]{36}|[A-Za-z0-9][A-Za-z0-9._-]{0,99})"""
+    r"(?![A-Za-z0-9._-])"
+)
+MAX_ASSET_REFERENCES = 200  # distinct assets one document may use
+
+# An SVG document's start: an XML declaration, comments and a doctype may come first.
+_SVG_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]{0,200}\?>\s*)?(?:<!--.{0,2000}?-->\s*)*"
+    rb"(?:<!DOCTYPE[^>]{0,500}>\s*)?(?:<!--.{0,2000}?-->\s*)*<svg[\s>/]",
+    re.S | re.I,
+)
+
+
+class StorageFullError(PdfPromptError):
+    """Keeping this upload would pass the plan's storage."""
+
+    code = "quota_exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    id: str
+    name: str
+    content_type: str
+    kind: str  # "image" or "font"
+    size_bytes: int
+    sha256: str
+    storage_key: str
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "content_type": self.content_type,
+            "kind": self.kind,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def new_asset_id() -> str:
+    return "ast_" + new_id()
+
+
+def is_asset_id(text: str) -> bool:
+    return _ID.fullmatch(text) is not None
+
+
+def check_asset_name(name: str, field: str = "name") -> str:
+    """The name, or `InvalidInputError` naming `field` when it is not one."""
+    if not _NAME.fullmatch(name) or is_asset_id(name):
+        shown = name if len(name) <= 40 else name[:39] + "…"
+        raise InvalidInputError(
+            f"{field}: {shown!r} is not an asset name (1 to 100 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit, not an asset id)",
+            field=field,
+        )
+    return name
+
+
+def name_from_filename(filename: str) -> str:
+    """An asset name made from an uploaded file's name: its last path part, with every
+    character a name may not hold replaced by `-` (InvalidInputError when nothing is left)."""
+    base = re.split(r"[/\\]", filename)[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", base).lstrip("._-")[:100]
+    return check_asset_name(cleaned, "file")
+
+
+def sniff_type(data: bytes) -> str | None:
+    """The media type of an image or font, read from its first bytes; None for anything
+    else (the rest of the bytes are checked by decoding them: `generate.inspect_asset`)."""
+    head = data[:16]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith((b"\x00\x01\x00\x00", b"true")):
+        return "font/ttf"
+    if head.startswith(b"OTTO"):
+        return "font/otf"
+    if head.startswith(b"wOFF"):
+        return "font/woff"
+    if head.startswith(b"wOF2"):
+        return "font/woff2"
+    text = data[:4096].removeprefix(b"\xef\xbb\xbf")
+    if _SVG_START.match(text):
+        return "image/svg+xml"
+    return None
+
+
+def refused_type() -> InvalidInputError:
+    return InvalidInputError(
+        f"file: not an image or font this service takes (accepted: {ACCEPTED_TYPES}; the "
+        "type is read from the bytes)",
+        field="file",
+    )
