@@ -24,6 +24,7 @@ from pdfprompt.db.migrate import current_revision, head_revision, open_database,
 from pdfprompt.db.queries import announce, stored_bytes
 from pdfprompt.db.tables import (
     api_keys,
+    batches,
     files,
     jobs,
     metadata,
@@ -53,6 +54,7 @@ __all__ = [
     "announce",
     "api_keys",
     "async_url",
+    "batches",
     "conflict_on_duplicate",
     "create_engine",
     "current_revision",

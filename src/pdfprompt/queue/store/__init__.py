@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import is_sqlite
 from pdfprompt.queue.events import JobEvents
+from pdfprompt.queue.store.batches import BatchFile, BatchPage, NewBatch
 from pdfprompt.queue.store.postgres import (
     EVENTS_CHANNEL,
     JOBS_CHANNEL,
@@ -41,6 +42,8 @@ from pdfprompt.queue.store.stats import HourStats, WindowStats
 __all__ = [
     "EVENTS_CHANNEL",
     "JOBS_CHANNEL",
+    "BatchFile",
+    "BatchPage",
     "CachedRender",
     "DocumentPage",
     "DocumentSummary",
@@ -48,6 +51,7 @@ __all__ = [
     "HourStats",
     "JobPage",
     "JobStore",
+    "NewBatch",
     "NewJob",
     "PostgresJobStore",
     "SqliteJobStore",

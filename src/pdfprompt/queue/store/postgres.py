@@ -338,6 +338,9 @@ class PostgresQueries:
             self._trailing = None
             log.warning("trailing NOTIFY failed (%s)", exc)
 
+    def upsert(self, table: Any) -> Any:
+        return pg_insert(table)
+
     async def notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
         for payload in notify_payloads(job_ids):
             await conn.execute(select(func.pg_notify(EVENTS_CHANNEL, payload)))

@@ -202,6 +202,9 @@ class SqliteQueries:
 
         return await sqlite_driver(self.engine).transaction(finish)
 
+    def upsert(self, table: Any) -> Any:
+        return sqlite_insert(table)
+
     async def notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
         """Nothing: no other process listens (the in-process events are published after
         commit by the shared store)."""
