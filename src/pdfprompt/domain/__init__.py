@@ -1,5 +1,6 @@
 """Plain types and rules of pdfprompt. No I/O, and no imports from the rest of the package."""
 
+from pdfprompt.domain.batch_input import InputLimits, parse_csv, parse_jsonl
 from pdfprompt.domain.batches import (
     BATCH_ID_PATTERN,
     DEFAULT_FILENAME,
@@ -123,6 +124,7 @@ __all__ = [
     "ForbiddenError",
     "Generator",
     "GoneError",
+    "InputLimits",
     "InvalidInputError",
     "Job",
     "JobError",
@@ -167,6 +169,8 @@ __all__ = [
     "new_id",
     "page_numbers",
     "page_spans",
+    "parse_csv",
+    "parse_jsonl",
     "period_bounds",
     "period_of",
     "plan_from_mapping",
