@@ -5,6 +5,13 @@ account — and the queue's figures an operator reads, written once for the HTTP
 root built."""
 
 from pdfprompt.actions.account import delete_account
+from pdfprompt.actions.batches import (
+    batch_archive,
+    batch_changes,
+    check_row_count,
+    submit_batch,
+    template_rows,
+)
 from pdfprompt.actions.cursors import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.actions.delivery import pdf_response, sends_document
 from pdfprompt.actions.documents import (
@@ -40,10 +47,13 @@ __all__ = [
     "JobDeleted",
     "QueueFigures",
     "add_webhook",
+    "batch_archive",
+    "batch_changes",
     "cancel_document",
     "change_webhook",
     "check_input_size",
     "check_prompt",
+    "check_row_count",
     "delete_account",
     "delete_document",
     "document_file",
@@ -65,4 +75,6 @@ __all__ = [
     "shared_file",
     "status_of",
     "submit",
+    "submit_batch",
+    "template_rows",
 ]
