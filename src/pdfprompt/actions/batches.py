@@ -210,13 +210,18 @@ async def batch_archive(svc: Services, files: Sequence[BatchFile]) -> AsyncItera
         info = zipfile.ZipInfo(item.name, date_time=moment)
         info.compress_type = zipfile.ZIP_STORED
         info.file_size = item.file.size_bytes
-        try:
-            with archive.open(info, "w") as entry:
-                async for chunk in svc.storage.stream(item.file.storage_key):
-                    entry.write(chunk)
-                    yield sink.take()
+        chunks = aiter(svc.storage.stream(item.file.storage_key))
+        try:  # its first chunk before its entry begins: a PDF gone leaves no empty entry
+            first = await anext(chunks, b"")
         except PdfPromptError as exc:
             log.warning("batch archive: row %d left out (%s)", item.row, exc.message)
+            continue
+        with archive.open(info, "w") as entry:
+            entry.write(first)
+            yield sink.take()
+            async for chunk in chunks:
+                entry.write(chunk)
+                yield sink.take()
         yield sink.take()
     archive.close()
     yield sink.take()
