@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import is_sqlite
 from pdfprompt.queue.events import JobEvents
-from pdfprompt.queue.store.batches import BatchFile, BatchPage, NewBatch
 from pdfprompt.queue.store.postgres import (
     EVENTS_CHANNEL,
     JOBS_CHANNEL,
@@ -28,11 +27,14 @@ from pdfprompt.queue.store.postgres import (
 )
 from pdfprompt.queue.store.protocol import JobStore
 from pdfprompt.queue.store.records import (
+    BatchFile,
+    BatchPage,
     CachedRender,
     DocumentPage,
     DocumentSummary,
     Finished,
     JobPage,
+    NewBatch,
     NewJob,
     StoredFile,
 )

@@ -8,10 +8,10 @@ A part of `SharedJobStore` (like `files.py`): it runs on the store's engine and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Integer,
@@ -26,12 +26,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.db import (
-    announce,
     batches,
     db_now,
     files,
@@ -45,7 +43,7 @@ from pdfprompt.domain import (
     Batch,
     BatchCounts,
     BatchState,
-    FileInfo,
+    ConflictError,
     Job,
     JobStage,
     JobStatus,
@@ -54,11 +52,9 @@ from pdfprompt.domain import (
 )
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
-from pdfprompt.queue.store.records import NewJob
-from pdfprompt.queue.store.rows import crossed_warning, file_from_mapping, job_from_row, job_values
-
-if TYPE_CHECKING:
-    from pdfprompt.queue.store.protocol import DialectQueries
+from pdfprompt.queue.store.protocol import DialectQueries, Refused
+from pdfprompt.queue.store.records import BatchFile, BatchPage, NewBatch
+from pdfprompt.queue.store.rows import file_from_mapping, job_from_row, job_values
 
 AnyRow = Mapping[str, Any] | RowMapping
 BATCH_COMPLETED = "batch.completed"
@@ -66,46 +62,10 @@ COMPLETE_AT_ONCE = 100  # batches the completion pass marks per transaction
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-@dataclass(frozen=True, slots=True)
-class NewBatch:
-    """A batch to queue: its jobs (rows in order) with each one's name in the archive."""
-
-    user_id: str
-    jobs: Sequence[NewJob]
-    names: Sequence[str]
-    filename: str
-    plan: str | None = None
-    quota_period: str | None = None
-    quota_limit: int | None = None
-    idempotency_key: str | None = None
-    template_id: str | None = None
-    template_version: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPage:
-    items: list[Batch]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchFile:
-    """A succeeded job of a batch: its row, its name in the archive, its file."""
-
-    row: int
-    name: str
-    file: FileInfo
-
-
 class _Store(Protocol):
     engine: AsyncEngine
     dialect: DialectQueries
     events: JobEvents
-
-
-class BatchQuotaRefused(Exception):
-    """The batch does not fit in what is left of the period's quota (rolled back)."""
 
 
 # -- statements ---------------------------------------------------------------
@@ -132,6 +92,19 @@ def reserve_many(upsert: Any) -> Any:
         )
         .returning(counters.reserved, counters.used, counters.warned_at)
     )
+
+
+def batch_records(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names of job rows and each row's values in that order, as the driver
+    takes them (options as JSON text)."""
+    names = list(rows[0])
+    at = names.index("options")
+    records = []
+    for row in rows:
+        values = [row[n] for n in names]
+        values[at] = json.dumps(values[at])
+        records.append(tuple(values))
+    return names, records
 
 
 def counts_of(batch_ids: Sequence[str]) -> Select[Any]:
@@ -200,37 +173,32 @@ class JobBatches:
                 "q_limit": new.quota_limit,
                 "q_count": len(rows),
             }
+        values = {
+            "id": batch_id,
+            "user_id": new.user_id,
+            "total": len(rows),
+            "state": BatchState.OPEN.value,
+            "filename": new.filename,
+            "template_id": new.template_id,
+            "template_version": new.template_version,
+            "idempotency_key": new.idempotency_key,
+        }
         try:
-            async with write_transaction(self.engine) as conn:
-                await conn.execute(
-                    insert(batches).values(
-                        id=batch_id,
-                        user_id=new.user_id,
-                        total=len(rows),
-                        state=BatchState.OPEN.value,
-                        filename=new.filename,
-                        template_id=new.template_id,
-                        template_version=new.template_version,
-                        idempotency_key=new.idempotency_key,
-                    )
-                )
-                if rows:
-                    await conn.execute(insert(jobs), rows)
-                if reserve is not None:
-                    await _reserve(self, conn, reserve)
-                await announce(conn, _jobs_channel(), "")
-        except BatchQuotaRefused:
-            from pdfprompt.queue.store.shared import quota_exceeded
+            await self.dialect.insert_batch(values, rows, reserve)
+        except Refused as refused:
+            if refused.quota:
+                from pdfprompt.queue.store.shared import quota_exceeded
 
-            assert new.quota_period is not None
-            raise quota_exceeded(new.quota_period, new.quota_limit) from None
-        except sa_exc.IntegrityError:
+                assert new.quota_period is not None
+                raise quota_exceeded(new.quota_period, new.quota_limit) from None
             # The same idempotency key, committed by a concurrent request meanwhile.
-            if new.idempotency_key is None:
-                raise
-            found = await _batch_by_key(self, new.user_id, new.idempotency_key)
+            found = None
+            if new.idempotency_key is not None:
+                found = await _batch_by_key(self, new.user_id, new.idempotency_key)
             if found is None:
-                raise
+                raise ConflictError(
+                    "the batch could not be added: a unique constraint refused it"
+                ) from None
             return await JobBatches.get_batch(self, found, new.user_id), False
         return await JobBatches.get_batch(self, batch_id, new.user_id), True
 
@@ -393,22 +361,6 @@ async def _write_deliveries(conn: AsyncConnection, user_id: str, batch_id: str) 
     ]
     if rows:
         await conn.execute(insert(webhook_deliveries), rows)
-
-
-def _jobs_channel() -> str:
-    from pdfprompt.queue.store.postgres import JOBS_CHANNEL
-
-    return JOBS_CHANNEL
-
-
-async def _reserve(store: _Store, conn: AsyncConnection, reserve: dict[str, Any]) -> None:
-    reserved = (await conn.execute(reserve_many(store.dialect.upsert), reserve)).first()
-    if reserved is None:
-        raise BatchQuotaRefused
-    if crossed_warning(reserved, reserve["q_limit"]):
-        args = {k: reserve[k] for k in ("q_user_id", "q_period")}
-        if (await conn.execute(sql.mark_quota_warned(), args)).rowcount == 1:
-            await conn.execute(sql.record_quota_warning(), args)
 
 
 async def _batch_by_key(store: _Store, user_id: str, key: str) -> str | None:

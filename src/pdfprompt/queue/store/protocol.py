@@ -25,12 +25,14 @@ from pdfprompt.domain import (
     JobType,
 )
 from pdfprompt.queue.events import JobEvents
-from pdfprompt.queue.store.batches import BatchFile, BatchPage, NewBatch
 from pdfprompt.queue.store.records import (
+    BatchFile,
+    BatchPage,
     CachedRender,
     DocumentPage,
     Finished,
     JobPage,
+    NewBatch,
     NewJob,
     StoredFile,
 )
@@ -317,6 +319,19 @@ class DialectQueries(Protocol):
 
     async def notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
         """Tell other processes of changed jobs, inside the transaction on `conn`."""
+        ...
+
+    async def insert_batch(
+        self,
+        batch: dict[str, Any],
+        rows: Sequence[dict[str, Any]],
+        reserve: dict[str, Any] | None,
+    ) -> bool:
+        """Insert a batch row (`batch`: column values) and all its jobs (`rows`: column
+        values, the same columns in each), reserve `reserve["q_count"]` PDFs when given,
+        and wake idle workers, in one transaction on the driver (a multi-row insert: COPY
+        on PostgreSQL); whether the reservation crossed the quota warning threshold.
+        Raises `Refused` (rolled back): no quota left, or the batch's idempotency key taken."""
         ...
 
     def upsert(self, table: Any) -> Any:
