@@ -404,6 +404,7 @@ EXPORTS: dict[str, list[str]] = {
         "submit",
         "submit_batch",
         "template_rows",
+        "template_schema",
     ],
     "cli": [
         "main",

@@ -11,6 +11,7 @@ from pdfprompt.actions.batches import (
     check_row_count,
     submit_batch,
     template_rows,
+    template_schema,
 )
 from pdfprompt.actions.cursors import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.actions.delivery import pdf_response, sends_document
@@ -77,4 +78,5 @@ __all__ = [
     "submit",
     "submit_batch",
     "template_rows",
+    "template_schema",
 ]

@@ -58,6 +58,14 @@ async def template_rows(
     raise InvalidInputError("template: templates are not available", field="template")
 
 
+async def template_schema(svc: Services, caller: Principal, ref: str) -> Mapping[str, Any] | None:
+    """The JSON schema of the template version `ref` names (the second plug point of
+    template batches): an uploaded CSV's cells are converted to its property types before
+    `template_rows` checks the rows. None while templates are not part of this build (the
+    cells stay text; `template_rows` then refuses the batch on `template`)."""
+    return None
+
+
 def check_row_count(svc: Services, count: int, field: str) -> None:
     """At least one row, at most `PDFPROMPT_MAX_BATCH_ITEMS`."""
     most = svc.settings.max_batch_items

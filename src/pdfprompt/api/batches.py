@@ -24,6 +24,7 @@ from pdfprompt.actions import (
     integer_cursor,
     submit_batch,
     template_rows,
+    template_schema,
 )
 from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc, authenticated
 from pdfprompt.api.body import parse_json, read_body, validated
@@ -200,7 +201,7 @@ def _limits(svc: Services) -> InputLimits:
     )
 
 
-async def _upload(request: Request, svc: Services) -> Upload:
+async def _upload(request: Request, svc: Services, caller: Principal) -> Upload:
     """A multipart batch: a `file` part (CSV with a header row, or JSON Lines), `template`,
     and the optional `options` (JSON text) and `filename`."""
     most = svc.settings.max_batch_bytes
@@ -234,9 +235,9 @@ async def _upload(request: Request, svc: Services) -> Upload:
         if name.endswith((".jsonl", ".ndjson")) or "json" in kind:
             items: list[Any] = parse_jsonl(data, limits)
         else:
-            # The template's schema converts CSV cells to its types; with templates not
-            # available yet there is no schema and the cells stay text.
-            items = parse_csv(data, None, limits)
+            # The template's schema converts CSV cells to its types.
+            schema = await template_schema(svc, caller, template.strip())
+            items = parse_csv(data, schema, limits)
         return Upload(items, template.strip(), options, filename or None)
     finally:
         await form.close()
@@ -251,7 +252,7 @@ async def _batch_body(
     before it is parsed: JSON (`BatchIn`), or a multipart upload."""
     kind = request.headers.get("content-type", "").lower()
     if kind.startswith("multipart/form-data"):
-        return await _upload(request, svc)
+        return await _upload(request, svc, caller)
     return validated(BatchIn, parse_json(await read_body(request, svc.settings.max_batch_bytes)))
 
 
