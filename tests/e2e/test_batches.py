@@ -4,6 +4,7 @@ and as one merged PDF; and what a hostile or careless client may send."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -14,7 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import func, select
 
+from pdfprompt.db import batches, create_engine, jobs
+from pdfprompt.settings import Settings
 from tests.support.accounts import plans_toml
 from tests.support.jobs import read_sse
 from tests.support.processes import Process, cli, serving
@@ -359,3 +363,29 @@ def test_a_csv_upload_for_a_template_is_parsed_then_refused_until_templates_exis
         no_file = c.post("/v1/batches", data={"template": "invoice"}, files={"x": ("a", b"b")})
         assert no_file.status_code == 422 and no_file.json()["field"] == "file"
         assert _job_count(c) == 0
+
+
+def test_deleting_a_person_deletes_their_batches(served: Served) -> None:
+    env = served[1]
+    with _client(served, "leaving-batches@example.com") as c:
+        batch_id = c.post(
+            "/v1/batches", json={"jobs": [{"type": "markdown", "input": "# bye"}]}
+        ).json()["id"]
+        _wait_batch(c, batch_id)
+    cli(env, "users", "delete", "leaving-batches@example.com", "--yes")
+
+    async def left() -> tuple[int, int]:
+        engine = create_engine(Settings(database_url=env["DATABASE_URL"]))
+        try:
+            async with engine.connect() as conn:
+                found = await conn.execute(
+                    select(func.count()).select_from(batches).where(batches.c.id == batch_id)
+                )
+                rows = await conn.execute(
+                    select(func.count()).select_from(jobs).where(jobs.c.batch_id == batch_id)
+                )
+                return int(found.scalar_one()), int(rows.scalar_one())
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(left()) == (0, 0)

@@ -184,10 +184,12 @@ jobs = Table(
     Index("ix_jobs_user_id_parent_id", "user_id", "parent_id"),
     # A history search reads this index alone (the search text in it), newest first.
     Index("ix_jobs_user_id_id_search_text", "user_id", "id", "search_text"),
-    # A batch's jobs in row order, and their counts by status; only batch jobs are in it.
+    # A batch's jobs: counted by status, those of one status in row order (the archive's
+    # succeeded ones, the failed ones), whether any is still active; only batch jobs.
     Index(
-        "ix_jobs_batch_id_batch_row",
+        "ix_jobs_batch_id_status_batch_row",
         "batch_id",
+        "status",
         "batch_row",
         postgresql_where=text("batch_id IS NOT NULL"),
         sqlite_where=text("batch_id IS NOT NULL"),

@@ -60,16 +60,16 @@ def upgrade() -> None:
     op.add_column("jobs", sa.Column("batch_row", sa.Integer(), nullable=True))
     op.add_column("jobs", sa.Column("batch_name", sa.String(255), nullable=True))
     op.create_index(
-        "ix_jobs_batch_id_batch_row",
+        "ix_jobs_batch_id_status_batch_row",
         "jobs",
-        ["batch_id", "batch_row"],
+        ["batch_id", "status", "batch_row"],
         postgresql_where=sa.text("batch_id IS NOT NULL"),
         sqlite_where=sa.text("batch_id IS NOT NULL"),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_jobs_batch_id_batch_row", table_name="jobs")
+    op.drop_index("ix_jobs_batch_id_status_batch_row", table_name="jobs")
     op.drop_column("jobs", "batch_name")
     op.drop_column("jobs", "batch_row")
     op.drop_column("jobs", "batch_id")
