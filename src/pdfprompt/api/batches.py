@@ -9,12 +9,11 @@ import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from pdfprompt.accounts import Principal
 from pdfprompt.actions import (
@@ -27,13 +26,20 @@ from pdfprompt.actions import (
     template_schema,
 )
 from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc, authenticated
+from pdfprompt.api.batch_schemas import (
+    BatchIn,
+    BatchJobList,
+    BatchJobOut,
+    BatchList,
+    BatchOut,
+    BatchRefOut,
+)
 from pdfprompt.api.body import parse_json, read_body, validated
 from pdfprompt.api.openapi import binary, problems
-from pdfprompt.api.schemas import JobIn, JobOut, OptionsIn, Strict
+from pdfprompt.api.schemas import JobIn, JobOut, OptionsIn
 from pdfprompt.api.services import services
 from pdfprompt.domain import (
     BATCH_ID_PATTERN,
-    Batch,
     BatchJobSpec,
     BatchRowsError,
     ConflictError,
@@ -58,94 +64,6 @@ ROW_CURSOR = r"^[0-9]{1,18}$"  # the row of the last job of the previous page
 BATCH_CURSOR = r"^bat_[0-9a-f-]{1,36}$"
 _BATCH_ID = re.compile(BATCH_ID_PATTERN)
 MAX_FORM_FIELD_BYTES = 64 * 1024
-
-
-# -- shapes -------------------------------------------------------------------
-
-
-class BatchIn(Strict):
-    """Either `jobs` (job bodies as `POST /v1/jobs` takes them) or `template` and `items`
-    (the template's data, one object per row), with a file name pattern for the archive."""
-
-    jobs: list[Any] | None = Field(
-        default=None,
-        description="Job bodies as POST /v1/jobs takes them; each is checked on its own.",
-    )
-    template: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    items: list[Any] | None = None
-    options: OptionsIn | None = None
-    filename: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-
-    @model_validator(mode="after")
-    def _one_form(self) -> BatchIn:
-        if self.jobs is not None and (self.template is not None or self.items is not None):
-            raise ValueError("give either jobs, or template and items, not both")
-        if self.jobs is None and (self.template is None or self.items is None):
-            raise ValueError("give jobs, or template and items")
-        if self.jobs is not None and self.options is not None:
-            raise ValueError("options go in each job of jobs")
-        return self
-
-
-class TemplateRefOut(BaseModel):
-    id: str
-    version: int | None
-
-
-class BatchCountsOut(BaseModel):
-    queued: int
-    running: int
-    succeeded: int
-    failed: int
-    canceled: int
-
-
-class BatchOut(BaseModel):
-    id: str
-    status: str
-    total: int
-    counts: BatchCountsOut
-    progress: float
-    template: TemplateRefOut | None
-    filename: str
-    created_at: datetime
-    finished_at: datetime | None
-
-    @classmethod
-    def of(cls, batch: Batch) -> BatchOut:
-        template = None
-        if batch.template_id is not None:
-            template = TemplateRefOut(id=batch.template_id, version=batch.template_version)
-        return cls(
-            id=batch.id,
-            status=batch.status.value,
-            total=batch.total,
-            counts=BatchCountsOut(**batch.counts.as_dict()),
-            progress=batch.progress,
-            template=template,
-            filename=batch.filename,
-            created_at=batch.created_at,
-            finished_at=batch.ended_at,
-        )
-
-
-class BatchList(BaseModel):
-    items: list[BatchOut]
-    next_cursor: str | None
-
-
-class BatchRefOut(BaseModel):
-    id: str
-    row: int
-
-
-class BatchJobOut(JobOut):
-    batch: BatchRefOut
-
-
-class BatchJobList(BaseModel):
-    items: list[BatchJobOut]
-    next_cursor: str | None
 
 
 # -- one row, one job ---------------------------------------------------------
