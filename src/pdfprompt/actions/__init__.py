@@ -6,6 +6,14 @@ root built."""
 
 from pdfprompt.actions.account import delete_account
 from pdfprompt.actions.assets import asset_limit, delete_asset, upload_asset
+from pdfprompt.actions.batches import (
+    batch_archive,
+    batch_changes,
+    check_row_count,
+    submit_batch,
+    template_rows,
+    template_schema,
+)
 from pdfprompt.actions.cursors import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.actions.delivery import pdf_response, sends_document
 from pdfprompt.actions.documents import (
@@ -42,10 +50,13 @@ __all__ = [
     "QueueFigures",
     "add_webhook",
     "asset_limit",
+    "batch_archive",
+    "batch_changes",
     "cancel_document",
     "change_webhook",
     "check_input_size",
     "check_prompt",
+    "check_row_count",
     "delete_account",
     "delete_asset",
     "delete_document",
@@ -68,5 +79,8 @@ __all__ = [
     "shared_file",
     "status_of",
     "submit",
+    "submit_batch",
+    "template_rows",
+    "template_schema",
     "upload_asset",
 ]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from pdfprompt.api import account, assets, jobs, ops, shares, webhooks
+from pdfprompt.api import account, assets, batches, jobs, ops, shares, webhooks
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.guard import RequestGuard
 from pdfprompt.api.jobs import job_body_limit
@@ -34,7 +34,11 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)
-    largest = max(job_body_limit(settings), assets.asset_body_limit(settings))
+    # The largest body any route takes: a job's, an asset's or a batch's (each route caps
+    # its own).
+    largest = max(
+        job_body_limit(settings), assets.asset_body_limit(settings), settings.max_batch_bytes
+    )
     app.add_middleware(RequestGuard, max_body_bytes=largest)
     app.include_router(ops.router)
     app.include_router(jobs.router)
@@ -42,4 +46,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(shares.router)
     app.include_router(webhooks.router)
     app.include_router(assets.router)
+    app.include_router(batches.router)
     return app

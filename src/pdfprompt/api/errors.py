@@ -97,6 +97,9 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
         if isinstance(exc, QuotaExceededError):
             extra["reset_at"] = exc.reset_at
+        if getattr(exc, "errors", None) is not None:  # every bad field, e.g. of a batch's rows
+            extra["errors"] = exc.errors  # type: ignore[attr-defined]
+            extra["total_errors"] = getattr(exc, "total_errors", len(exc.errors))  # type: ignore[attr-defined]
         status = 400 if isinstance(exc, MalformedBodyError) else None
         return problem(code, exc.message, status=status, field=exc.field, headers=headers, **extra)
 

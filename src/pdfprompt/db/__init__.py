@@ -25,6 +25,7 @@ from pdfprompt.db.queries import announce, stored_bytes
 from pdfprompt.db.tables import (
     api_keys,
     assets,
+    batches,
     files,
     jobs,
     metadata,
@@ -55,6 +56,7 @@ __all__ = [
     "api_keys",
     "assets",
     "async_url",
+    "batches",
     "conflict_on_duplicate",
     "create_engine",
     "current_revision",

@@ -176,6 +176,11 @@ jobs = Table(
     # start of the input's text, case-folded.
     Column("title", String(200)),
     Column("search_text", Text),
+    # A job of a batch: the batch, its row there (from 0) and its PDF's name in the
+    # batch's archive (made safe and unique at submission).
+    Column("batch_id", String(40)),
+    Column("batch_row", Integer),
+    Column("batch_name", String(255)),
     # Reaping: running rows by lease expiry.
     Index(
         "ix_jobs_lease",
@@ -204,6 +209,16 @@ jobs = Table(
     Index("ix_jobs_user_id_parent_id", "user_id", "parent_id"),
     # A history search reads this index alone (the search text in it), newest first.
     Index("ix_jobs_user_id_id_search_text", "user_id", "id", "search_text"),
+    # A batch's jobs: counted by status, those of one status in row order (the archive's
+    # succeeded ones, the failed ones), whether any is still active; only batch jobs.
+    Index(
+        "ix_jobs_batch_id_status_batch_row",
+        "batch_id",
+        "status",
+        "batch_row",
+        postgresql_where=text("batch_id IS NOT NULL"),
+        sqlite_where=text("batch_id IS NOT NULL"),
+    ),
     # Idempotency: one job per (user, key).
     Index(
         "uq_jobs_user_id_idempotency_key",
@@ -361,4 +376,40 @@ webhook_attempts = Table(
     Column("status_code", Integer),
     Column("error", Text),
     Index("ix_webhook_attempts_delivery_id_number", "delivery_id", "number"),
+)
+
+# Jobs submitted together (`POST /v1/batches`). `state` is `open` until the completion pass
+# marks it `completed` (once, by a conditional UPDATE, writing its `batch.completed`
+# deliveries in the same transaction) or a cancel marks it `canceled`; its counts are read
+# from its jobs (`jobs.batch_id`).
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("template_id", String(40)),
+    Column("template_version", Integer),
+    Column("idempotency_key", String(255)),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("finished_at", Timestamp),
+    Column("canceled_at", Timestamp),
+    Index("ix_batches_user_id_id", "user_id", "id"),
+    # The completion pass reads the open batches only.
+    Index(
+        "ix_batches_open",
+        "id",
+        postgresql_where=text("state = 'open'"),
+        sqlite_where=text("state = 'open'"),
+    ),
+    Index(
+        "uq_batches_user_id_idempotency_key",
+        "user_id",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+    ),
 )

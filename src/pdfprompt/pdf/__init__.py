@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pdfprompt.domain import RenderOptions
 from pdfprompt.pdf.links import SAFE_SCHEMES, disarm, may_have_unsafe_actions, safe_uri
+from pdfprompt.pdf.merge import merge_pdfs
 from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, rewrite
 from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
 from pdfprompt.pdf.thumbnail import THUMBNAIL_WIDTH_PX, first_page_png
@@ -48,6 +49,7 @@ __all__ = [
     "heading_texts",
     "may_have_unsafe_actions",
     "mended_title",
+    "merge_pdfs",
     "needs_rewrite",
     "safe_uri",
     "stamp",

@@ -8,6 +8,8 @@ from pdfprompt.queue.maintenance import (
 )
 from pdfprompt.queue.metrics import QueueMetrics
 from pdfprompt.queue.store import (
+    BatchFile,
+    BatchPage,
     CachedRender,
     DocumentPage,
     DocumentSummary,
@@ -15,6 +17,7 @@ from pdfprompt.queue.store import (
     HourStats,
     JobPage,
     JobStore,
+    NewBatch,
     NewJob,
     PostgresJobStore,
     SqliteJobStore,
@@ -35,6 +38,8 @@ from pdfprompt.queue.worker import (
 __all__ = [
     "ORPHAN_GRACE_S",
     "ORPHAN_SWEEP_EVERY_S",
+    "BatchFile",
+    "BatchPage",
     "CachedRender",
     "DocumentPage",
     "DocumentSummary",
@@ -45,6 +50,7 @@ __all__ = [
     "JobHandler",
     "JobPage",
     "JobStore",
+    "NewBatch",
     "NewJob",
     "PostgresJobStore",
     "PostgresWakeup",

@@ -95,6 +95,25 @@ class QueueSettings(BaseModel):
             "back to the queue."
         ),
     )
+    max_batch_items: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices("PDFPROMPT_MAX_BATCH_ITEMS"),
+        description=(
+            "Most rows (jobs) one batch may hold (`POST /v1/batches`); every row is checked "
+            "before any is queued, and all are queued in one transaction."
+        ),
+    )
+    max_batch_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=64 * 1024,
+        validation_alias=AliasChoices("PDFPROMPT_MAX_BATCH_BYTES"),
+        description=(
+            "Largest body of `POST /v1/batches` (JSON or an uploaded CSV/JSON Lines file), in "
+            "bytes, refused before it is parsed."
+        ),
+    )
     worker_metrics_port: int | None = Field(
         default=None,
         ge=0,

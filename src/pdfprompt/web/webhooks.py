@@ -25,6 +25,7 @@ _WORDS = {
     "job.failed": "A document failed",
     "job.canceled": "A document was cancelled",
     "quota.warning": "This month's PDFs are running out",
+    "batch.completed": "A batch of documents is complete",
 }
 EVENT_WORDS = {event: _WORDS[event] for event in EVENTS}  # every event there is, in words
 DELIVERIES_PAGE = 20

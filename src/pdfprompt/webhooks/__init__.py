@@ -19,10 +19,12 @@ from pdfprompt.webhooks.dispatcher import DeliveryConfig, WebhookDispatcher
 from pdfprompt.webhooks.endpoints import Webhook, WebhookStore
 from pdfprompt.webhooks.events import (
     EVENTS,
+    BatchLookup,
     Compose,
     EventName,
     JobLookup,
     UsageLookup,
+    batch_data,
     event_body,
     event_composer,
     job_data,
@@ -44,6 +46,7 @@ __all__ = [
     "AddressRule",
     "Attempt",
     "AttemptOutcome",
+    "BatchLookup",
     "ClaimedDelivery",
     "Compose",
     "Delivery",
@@ -60,6 +63,7 @@ __all__ = [
     "WebhookStore",
     "address_rule",
     "any_address",
+    "batch_data",
     "check_url",
     "event_body",
     "event_composer",

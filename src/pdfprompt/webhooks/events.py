@@ -14,16 +14,20 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pdfprompt.domain import Job, NotFoundError
+from pdfprompt.domain import Batch, Job, NotFoundError
 from pdfprompt.webhooks.outbox import ClaimedDelivery
 
-EventName = Literal["job.succeeded", "job.failed", "job.canceled", "quota.warning"]
+EventName = Literal[
+    "job.succeeded", "job.failed", "job.canceled", "quota.warning", "batch.completed"
+]
 EVENTS: tuple[EventName, ...] = get_args(EventName)
 
 # (event, user id, subject) -> the event's `data`.
 Compose = Callable[[str, str, str], Awaitable[dict[str, Any]]]
 # (job id, the owner's user id) -> the job; `NotFoundError` when it is gone.
 JobLookup = Callable[[str, str], Awaitable[Job]]
+# (batch id, the owner's user id) -> the batch; `NotFoundError` when it is gone.
+BatchLookup = Callable[[str, str], Awaitable[Batch]]
 # user id -> the user's usage against their plan.
 UsageLookup = Callable[[str], Awaitable[dict[str, Any]]]
 
@@ -76,13 +80,40 @@ def job_data(job: Job, public_url: str) -> dict[str, Any]:
     }
 
 
-def event_composer(job: JobLookup, usage: UsageLookup, public_url: str) -> Compose:
-    """What builds an event's `data`, looking the job or the usage up when it is first sent;
-    the caller passes in where to look (the job queue, the accounts)."""
+def batch_data(batch: Batch) -> dict[str, Any]:
+    """The batch as `GET /v1/batches/{id}` shows it (`api.batches.BatchOut`)."""
+    template = None
+    if batch.template_id is not None:
+        template = {"id": batch.template_id, "version": batch.template_version}
+    return {
+        "id": batch.id,
+        "status": batch.status.value,
+        "total": batch.total,
+        "counts": batch.counts.as_dict(),
+        "progress": float(batch.progress),
+        "template": template,
+        "filename": batch.filename,
+        "created_at": _time(batch.created_at),
+        "finished_at": _time(batch.ended_at),
+    }
+
+
+def event_composer(
+    job: JobLookup, usage: UsageLookup, public_url: str, batch: BatchLookup | None = None
+) -> Compose:
+    """What builds an event's `data`, looking the job, the batch or the usage up when it is
+    first sent; the caller passes in where to look (the job queue, the accounts)."""
 
     async def compose(event: str, user_id: str, subject: str) -> dict[str, Any]:
         if event == "quota.warning":
             return {"period": subject, "usage": await usage(user_id)}
+        if event.startswith("batch."):
+            try:
+                if batch is None:
+                    raise NotFoundError("no batches here")
+                return {"batch": batch_data(await batch(subject, user_id))}
+            except NotFoundError:
+                return {"batch": {"id": subject, "deleted": True}}
         try:
             found = await job(subject, user_id)
         except NotFoundError:  # deleted since: what the event itself says

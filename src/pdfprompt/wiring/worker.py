@@ -32,6 +32,10 @@ from pdfprompt.webhooks import (
 )
 from pdfprompt.wiring.services import Services
 
+# How often a worker marks the batches whose jobs have all ended (and writes their
+# `batch.completed` deliveries): one indexed read of the open batches.
+BATCH_CHECK_EVERY_S = 1.0
+
 
 def worker_config(settings: Settings) -> WorkerConfig:
     return WorkerConfig(
@@ -91,6 +95,7 @@ def build_worker(
                 lambda: prune_deliveries(svc.webhook_outbox, svc.settings.webhook_retention_days),
             ),
             (config.retention_every_s, lambda: prune_sessions(svc.sessions)),
+            (BATCH_CHECK_EVERY_S, svc.jobs.complete_batches),
         ],
     )
 
@@ -110,7 +115,10 @@ async def delivering_webhooks(svc: Services) -> AsyncIterator[WebhookDispatcher]
     )
     sender = WebhookSender(timeout_s=config.timeout_s, rule=svc.webhook_rule)
     compose = event_composer(
-        svc.jobs.get, svc.accounts.user_usage, svc.settings.effective_public_url
+        svc.jobs.get,
+        svc.accounts.user_usage,
+        svc.settings.effective_public_url,
+        svc.jobs.get_batch,
     )
     dispatcher = WebhookDispatcher(
         svc.webhook_outbox,

@@ -27,11 +27,14 @@ from pdfprompt.queue.store.postgres import (
 )
 from pdfprompt.queue.store.protocol import JobStore
 from pdfprompt.queue.store.records import (
+    BatchFile,
+    BatchPage,
     CachedRender,
     DocumentPage,
     DocumentSummary,
     Finished,
     JobPage,
+    NewBatch,
     NewJob,
     StoredFile,
 )
@@ -41,6 +44,8 @@ from pdfprompt.queue.store.stats import HourStats, WindowStats
 __all__ = [
     "EVENTS_CHANNEL",
     "JOBS_CHANNEL",
+    "BatchFile",
+    "BatchPage",
     "CachedRender",
     "DocumentPage",
     "DocumentSummary",
@@ -48,6 +53,7 @@ __all__ = [
     "HourStats",
     "JobPage",
     "JobStore",
+    "NewBatch",
     "NewJob",
     "PostgresJobStore",
     "SqliteJobStore",

@@ -32,6 +32,7 @@ from pdfprompt.db import DriverStatement, driver_connection, driver_transaction,
 from pdfprompt.domain import JobStatus
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
+from pdfprompt.queue.store.batches import batch_records, reserve_many
 from pdfprompt.queue.store.claiming import claim_jobs, claimable, due_head, user_cap
 from pdfprompt.queue.store.protocol import Refused
 from pdfprompt.queue.store.records import Finished
@@ -241,6 +242,52 @@ class PostgresQueries:
     def _reserve_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
         return sql.quota_statements(pg_insert, self.engine)
 
+    @cached_property
+    def _batch_reserve_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
+        _, warn, event = sql.quota_statements(pg_insert, self.engine)
+        return DriverStatement(reserve_many(pg_insert), self.engine), warn, event
+
+    async def insert_batch(
+        self,
+        batch: dict[str, Any],
+        rows: Sequence[dict[str, Any]],
+        reserve: dict[str, Any] | None,
+    ) -> bool:
+        batch_names = list(batch)
+        add_batch = (
+            f"INSERT INTO batches ({', '.join(batch_names)}) "
+            f"VALUES ({', '.join(f'${n + 1}' for n in range(len(batch_names)))}) "
+            "ON CONFLICT DO NOTHING RETURNING id"
+        )
+        names, records = batch_records(rows)
+        reserve_sql, warn_sql, event_sql = self._batch_reserve_sql
+        warn = False
+        refusal: Refused | None = None
+        async with driver_connection(self.engine) as db:
+            try:
+                async with db.transaction():
+                    if await db.fetchval(add_batch, *[batch[n] for n in batch_names]) is None:
+                        raise Refused(quota=False)
+                    # COPY: the rows go in one stream, not one statement each.
+                    await db.copy_records_to_table("jobs", records=records, columns=names)
+                    if reserve is not None:
+                        reserved = await db.fetchrow(reserve_sql.sql, *reserve_sql.args(**reserve))
+                        if reserved is None:
+                            raise Refused(quota=True)
+                        if crossed_warning(reserved, reserve["q_limit"]):
+                            plain = {k: reserve[k] for k in ("q_user_id", "q_period")}
+                            done = await db.execute(warn_sql.sql, *warn_sql.args(**plain))
+                            warn = done == "UPDATE 1"
+                            if warn:
+                                await db.execute(event_sql.sql, *event_sql.args(**plain))
+                    await db.execute(f"SELECT pg_notify('{JOBS_CHANNEL}', '')")
+            except Refused as refused:
+                refusal = refused  # rolled back; the connection stays usable
+        if refusal is not None:
+            raise refusal
+        self._last_notify = self._clock()
+        return warn
+
     async def claim_rows(self, params: dict[str, Any]) -> Sequence[Mapping[str, Any]]:
         # The per-user running cap is a count over other claims; serializing claims (held to
         # commit) makes each claim see every earlier one, so the cap holds across workers.
@@ -337,6 +384,9 @@ class PostgresQueries:
         except Exception as exc:  # the poll still finds the job
             self._trailing = None
             log.warning("trailing NOTIFY failed (%s)", exc)
+
+    def upsert(self, table: Any) -> Any:
+        return pg_insert(table)
 
     async def notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
         for payload in notify_payloads(job_ids):

@@ -14,13 +14,25 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pdfprompt.domain import FileInfo, Generator, Job, JobError, JobStage, JobStatus, JobType
+from pdfprompt.domain import (
+    Batch,
+    FileInfo,
+    Generator,
+    Job,
+    JobError,
+    JobStage,
+    JobStatus,
+    JobType,
+)
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store.records import (
+    BatchFile,
+    BatchPage,
     CachedRender,
     DocumentPage,
     Finished,
     JobPage,
+    NewBatch,
     NewJob,
     StoredFile,
 )
@@ -94,6 +106,48 @@ class JobStore(Protocol):
 
     async def get_file(self, file_id: str, user_id: str) -> FileInfo:
         """The user's file; `NotFoundError` when there is none."""
+        ...
+
+    # -- batches (the API; the completion pass) --
+
+    async def enqueue_batch(self, new: NewBatch) -> tuple[Batch, bool]:
+        """Insert a batch and all its jobs in one transaction, reserving one PDF per job
+        (`QuotaExceededError` when they do not all fit: nothing is added); the batch and
+        whether it is new (False: an earlier batch with the same idempotency key)."""
+        ...
+
+    async def get_batch(self, batch_id: str, user_id: str) -> Batch:
+        """The user's batch with its jobs' counts by status; `NotFoundError` otherwise."""
+        ...
+
+    async def list_batches(self, user_id: str, *, limit: int, cursor: str | None) -> BatchPage:
+        """The user's batches newest first; `cursor` is the last id of the previous page."""
+        ...
+
+    async def batch_jobs(
+        self,
+        batch_id: str,
+        user_id: str,
+        *,
+        status: JobStatus | None,
+        limit: int,
+        after_row: int | None,
+    ) -> tuple[list[Job], int | None]:
+        """The batch's jobs in row order (`extra["batch_row"]`), of `status` when given,
+        after row `after_row`; and the row to continue after when there are more."""
+        ...
+
+    async def batch_files(self, batch_id: str, user_id: str) -> list[BatchFile]:
+        """The files of the batch's succeeded jobs in row order, with their archive names."""
+        ...
+
+    async def cancel_batch(self, batch_id: str, user_id: str) -> Batch:
+        """Cancel every job of the batch not yet ended and mark it canceled (idempotent)."""
+        ...
+
+    async def complete_batches(self, *, limit: int = ...) -> list[str]:
+        """Mark open batches whose jobs all ended `completed`, each exactly once, writing
+        their `batch.completed` deliveries in the same transaction; the ids marked."""
         ...
 
     # -- claiming and leases (the worker) --
@@ -265,6 +319,23 @@ class DialectQueries(Protocol):
 
     async def notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
         """Tell other processes of changed jobs, inside the transaction on `conn`."""
+        ...
+
+    async def insert_batch(
+        self,
+        batch: dict[str, Any],
+        rows: Sequence[dict[str, Any]],
+        reserve: dict[str, Any] | None,
+    ) -> bool:
+        """Insert a batch row (`batch`: column values) and all its jobs (`rows`: column
+        values, the same columns in each), reserve `reserve["q_count"]` PDFs when given,
+        and wake idle workers, in one transaction on the driver (a multi-row insert: COPY
+        on PostgreSQL); whether the reservation crossed the quota warning threshold.
+        Raises `Refused` (rolled back): no quota left, or the batch's idempotency key taken."""
+        ...
+
+    def upsert(self, table: Any) -> Any:
+        """The dialect's INSERT for `table`, with `ON CONFLICT` (`statements.Upsert`)."""
         ...
 
     async def aclose(self) -> None:

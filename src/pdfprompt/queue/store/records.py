@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pdfprompt.domain import Job, JobStatus, JobType, JobWarning
+from pdfprompt.domain import Batch, FileInfo, Job, JobStatus, JobType, JobWarning
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +90,35 @@ class DocumentSummary:
 class DocumentPage:
     items: list[DocumentSummary]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewBatch:
+    """A batch to queue: its jobs (rows in order) with each one's name in the archive."""
+
+    user_id: str
+    jobs: Sequence[NewJob]
+    names: Sequence[str]
+    filename: str
+    plan: str | None = None
+    quota_period: str | None = None
+    quota_limit: int | None = None
+    idempotency_key: str | None = None
+    template_id: str | None = None
+    template_version: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPage:
+    items: list[Batch]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFile:
+    """A succeeded job of a batch: its row, its name in the archive, its file."""
+
+    row: int
+    name: str
+    file: FileInfo

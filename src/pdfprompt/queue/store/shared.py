@@ -36,6 +36,7 @@ from pdfprompt.domain import (
 )
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
+from pdfprompt.queue.store.batches import JobBatches
 from pdfprompt.queue.store.files import StoredFiles, stored_keys
 from pdfprompt.queue.store.protocol import DialectQueries, Refused
 from pdfprompt.queue.store.records import DocumentPage, Finished, JobPage, NewJob, StoredFile
@@ -66,7 +67,7 @@ def quota_exceeded(period: str, limit: int | None) -> QuotaExceededError:
     )
 
 
-class SharedJobStore(StoredFiles, QueueStats, JobVersions):
+class SharedJobStore(StoredFiles, QueueStats, JobVersions, JobBatches):
     """A `JobStore` on `engine`, with `dialect` doing what differs; build one with
     `job_store_for(engine)` (or `SqliteJobStore` / `PostgresJobStore`)."""
 

@@ -28,6 +28,7 @@ from pdfprompt.db import DriverStatement, files, jobs, sqlite_driver
 from pdfprompt.domain import JobStatus
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
+from pdfprompt.queue.store.batches import batch_records, reserve_many
 from pdfprompt.queue.store.claiming import claim_jobs, due_head, user_cap
 from pdfprompt.queue.store.protocol import Refused
 from pdfprompt.queue.store.records import Finished
@@ -169,6 +170,45 @@ class SqliteQueries:
         row, warn = await sqlite_driver(self.engine).transaction(enqueue)
         return decoded(row), warn
 
+    @cached_property
+    def _batch_reserve_sql(self) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
+        _, warn, event = sql.quota_statements(sqlite_insert, self.engine)
+        return DriverStatement(reserve_many(sqlite_insert), self.engine), warn, event
+
+    async def insert_batch(
+        self,
+        batch: dict[str, Any],
+        rows: Sequence[dict[str, Any]],
+        reserve: dict[str, Any] | None,
+    ) -> bool:
+        batch_names = list(batch)
+        add_batch = (
+            f"INSERT OR IGNORE INTO batches ({', '.join(batch_names)}) "
+            f"VALUES ({', '.join('?' * len(batch_names))})"
+        )
+        names, records = batch_records(rows)
+        add_jobs = f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        reserve_sql, warn_sql, event_sql = self._batch_reserve_sql
+
+        def enqueue(db: sqlite3.Connection) -> bool:
+            if db.execute(add_batch, [batch[n] for n in batch_names]).rowcount != 1:
+                raise Refused(quota=False)
+            db.executemany(add_jobs, records)
+            if reserve is None:
+                return False
+            reserved = db.execute(reserve_sql.sql, reserve_sql.args(**reserve)).fetchone()
+            if reserved is None:
+                raise Refused(quota=True)
+            if not crossed_warning(reserved, reserve["q_limit"]):
+                return False
+            plain = {k: reserve[k] for k in ("q_user_id", "q_period")}
+            if db.execute(warn_sql.sql, warn_sql.args(**plain)).rowcount != 1:
+                return False
+            db.execute(event_sql.sql, event_sql.args(**plain))
+            return True
+
+        return await sqlite_driver(self.engine).transaction(enqueue)
+
     async def set_stage_row(self, params: dict[str, Any]) -> bool:
         statement, args = self._stage_sql.sql, self._stage_sql.args(**params)
 
@@ -201,6 +241,9 @@ class SqliteQueries:
             return outcome
 
         return await sqlite_driver(self.engine).transaction(finish)
+
+    def upsert(self, table: Any) -> Any:
+        return sqlite_insert(table)
 
     async def notify_changed(self, conn: AsyncConnection, job_ids: Sequence[str]) -> None:
         """Nothing: no other process listens (the in-process events are published after
