@@ -17,7 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pdfprompt.actions import STATUS_BY_CODE, TITLES
 from pdfprompt.api.logs import redact
 from pdfprompt.db import is_unavailable
-from pdfprompt.domain import MalformedBodyError, PdfPromptError, QuotaExceededError
+from pdfprompt.domain import (
+    DataInvalidError,
+    MalformedBodyError,
+    PdfPromptError,
+    QuotaExceededError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
         if isinstance(exc, QuotaExceededError):
             extra["reset_at"] = exc.reset_at
+        if isinstance(exc, DataInvalidError):  # every bad field of a template's data
+            extra["errors"], extra["errors_total"] = exc.errors, exc.total
         status = 400 if isinstance(exc, MalformedBodyError) else None
         return problem(code, exc.message, status=status, field=exc.field, headers=headers, **extra)
 

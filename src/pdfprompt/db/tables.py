@@ -13,8 +13,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -336,4 +338,38 @@ webhook_attempts = Table(
     Column("status_code", Integer),
     Column("error", Text),
     Index("ix_webhook_attempts_delivery_id_number", "delivery_id", "number"),
+)
+
+# A user's templates (issue 21): a name, an engine and the number of its latest version. A
+# template's versions are immutable; a job copies what it needs of one when it is queued, so
+# deleting a template (and, by cascade, its versions) never changes a queued job.
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "tpl_" and a time-ordered id
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("engine", String(16), nullable=False),
+    Column("latest_version", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
+    UniqueConstraint("user_id", "name"),
+)
+
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column(
+        "template_id",
+        String(40),
+        ForeignKey("templates.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("schema", Json),
+    Column("sample_data", Json),
+    Column("options", Json, nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    PrimaryKeyConstraint("template_id", "version"),
 )

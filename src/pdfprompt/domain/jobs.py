@@ -16,6 +16,7 @@ class JobType(enum.StrEnum):
     PROMPT = "prompt"
     MARKDOWN = "markdown"
     HTML = "html"
+    TEMPLATE = "template"  # a template filled with data (the input: `template_input`)
 
 
 class JobStatus(enum.StrEnum):

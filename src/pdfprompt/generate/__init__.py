@@ -14,6 +14,16 @@ from pdfprompt.generate.markdown import (
     print_stylesheet,
     wrap_document,
 )
+from pdfprompt.generate.template import FILTERS, check_body, fill
+from pdfprompt.generate.template_data import (
+    MAX_DATA_BYTES,
+    MAX_SCHEMA_BYTES,
+    check_data,
+    check_schema,
+    data_errors,
+    json_size,
+)
+from pdfprompt.generate.template_process import TemplateFiller
 from pdfprompt.settings import Settings
 
 
@@ -36,12 +46,31 @@ def llm_client_from_settings(settings: Settings) -> LlmClient | None:
     )
 
 
+def template_filler_from_settings(settings: Settings) -> TemplateFiller:
+    """Child processes that fill templates within the configured time and output limits."""
+    return TemplateFiller(
+        timeout_s=settings.template_timeout_s,
+        max_chars=settings.template_max_output_bytes,
+        processes=max(1, min(settings.worker_concurrency, 4)),
+    )
+
+
 __all__ = [
+    "FILTERS",
+    "MAX_DATA_BYTES",
+    "MAX_SCHEMA_BYTES",
     "KeyRing",
     "LlmClient",
+    "TemplateFiller",
+    "check_body",
+    "check_data",
+    "check_schema",
     "clean_css",
     "clean_document",
+    "data_errors",
     "extract_html",
+    "fill",
+    "json_size",
     "llm_client_from_settings",
     "markdown_document",
     "markdown_to_html",
@@ -49,5 +78,6 @@ __all__ = [
     "print_stylesheet",
     "revise_messages",
     "streamed_text",
+    "template_filler_from_settings",
     "wrap_document",
 ]
