@@ -19,7 +19,7 @@ async def delete_account(svc: Services, user_id: str) -> None:
        rows are gone (a removal that fails is logged: the orphan sweep takes the object
        later, as nothing points to it any more);
     3. the deliveries to their webhook endpoints (with their attempts), then the endpoints;
-    4. their usage history;
+    4. their usage history and their templates;
     5. their row, and by cascade what is left (keys, sessions, usage counters).
 
     `NotFoundError` for an unknown user. Stopped part way (a database failure), it leaves
@@ -41,5 +41,6 @@ async def delete_account(svc: Services, user_id: str) -> None:
         await svc.webhooks.delete(user_id, hook.id)
     while await svc.accounts.delete_usage_history(user_id):
         pass
+    await svc.templates.delete_user_templates(user_id)
     await svc.accounts.delete_user(user_id)
     log.info("deleted user %s and everything of theirs", user_id)

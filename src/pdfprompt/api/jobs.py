@@ -20,6 +20,7 @@ from pdfprompt.actions import (
     prompt_limit,
     revise,
     submit,
+    submit_template_job,
 )
 from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc
 from pdfprompt.api.body import json_body
@@ -109,6 +110,17 @@ async def create_job(
     svc: Svc,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
+    if parsed.template is not None:  # a template job: its data checked before it is queued
+        job, new = await submit_template_job(
+            svc,
+            caller,
+            parsed.template,
+            parsed.data if parsed.data is not None else {},
+            parsed.options.stored(),
+            idempotency_key,
+        )
+        return _created(request, job, new)
+    assert parsed.input is not None  # JobIn requires it for every other type
     job, new = await submit(
         svc,
         caller,

@@ -87,10 +87,12 @@ from pdfprompt.domain.templates import (
     TEMPLATE_NAME_PATTERN,
     Template,
     TemplateEngine,
+    TemplateInput,
     TemplateRef,
     TemplateSummary,
     check_template_name,
     parse_template_ref,
+    template_of_input,
 )
 
 __all__ = [
@@ -148,6 +150,7 @@ __all__ = [
     "StorageQuotaExceededError",
     "Template",
     "TemplateEngine",
+    "TemplateInput",
     "TemplateRef",
     "TemplateRenderError",
     "TemplateSummary",
@@ -175,5 +178,6 @@ __all__ = [
     "safe_filename",
     "search_key",
     "search_text",
+    "template_of_input",
     "tightest",
 ]

@@ -51,6 +51,7 @@ class Generator(enum.StrEnum):
     HTML = "html"
     MARKDOWN_FALLBACK = "markdown-fallback"  # a prompt typeset as Markdown: no LLM configured
     LLM = "llm"
+    TEMPLATE = "template"
 
 
 @dataclass(frozen=True, slots=True)

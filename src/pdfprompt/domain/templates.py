@@ -4,6 +4,7 @@ job names one (`tpl_…`, `tpl_…@3`, `NAME`, `NAME@3`)."""
 from __future__ import annotations
 
 import enum
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,3 +91,50 @@ def parse_template_ref(ref: str, field: str = "template") -> TemplateRef:
         f"{field}: name a template by its id (tpl_…) or its name, optionally with @VERSION",
         field=field,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateInput:
+    """What a template job keeps as its input: a copy of the version it fills (so that
+    deleting the template never changes a queued job) and the data."""
+
+    template_id: str
+    version: int
+    engine: TemplateEngine
+    body: str
+    data: Any
+    preview: bool = False  # a preview: stamped PREVIEW, reserves no quota
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "template": {"id": self.template_id, "version": self.version},
+                "engine": self.engine.value,
+                "body": self.body,
+                "data": self.data,
+                "preview": self.preview,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> TemplateInput:
+        value = json.loads(text)
+        return cls(
+            template_id=value["template"]["id"],
+            version=value["template"]["version"],
+            engine=TemplateEngine(value["engine"]),
+            body=value["body"],
+            data=value["data"],
+            preview=bool(value.get("preview")),
+        )
+
+
+def template_of_input(text: str) -> dict[str, Any] | None:
+    """`{"id", "version"}` of the template a template job's input fills (None if unreadable)."""
+    try:
+        ref = json.loads(text)["template"]
+        return {"id": str(ref["id"]), "version": int(ref["version"])}
+    except (ValueError, KeyError, TypeError):
+        return None

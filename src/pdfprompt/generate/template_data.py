@@ -115,7 +115,8 @@ def data_errors(
     how many there are in all."""
     if schema is None:
         return [], 0
-    validator = Draft202012Validator(schema, registry=Registry(retrieve=_no_fetching))
+    registry: Registry[Any] = Registry(retrieve=_no_fetching)  # type: ignore[call-arg]
+    validator = Draft202012Validator(schema, registry=registry)
     listed: list[dict[str, str]] = []
     total = 0
     try:

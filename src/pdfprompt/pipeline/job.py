@@ -3,10 +3,12 @@ store the PDF with its first page's thumbnail. This is the `JobHandler` the work
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 from pdfprompt.domain import (
     PERMANENT_WHEN_REPEATED,
@@ -17,10 +19,18 @@ from pdfprompt.domain import (
     NotFoundError,
     Plan,
     RenderOptions,
+    TemplateInput,
     as_repeated,
     safe_filename,
 )
-from pdfprompt.generate import LlmClient, clean_document, messages, revise_messages
+from pdfprompt.generate import (
+    LlmClient,
+    TemplateFiller,
+    clean_document,
+    messages,
+    revise_messages,
+)
+from pdfprompt.pdf import PdfUpdate, stamp
 from pdfprompt.pipeline.cache import from_cache, render_key
 from pdfprompt.pipeline.document import build_document
 from pdfprompt.pipeline.keys import attempt_keys
@@ -43,11 +53,13 @@ class JobPipeline:
         storage: Storage,
         llm: LlmClient | None = None,
         plans: Mapping[str, Plan] | None = None,
+        templates: TemplateFiller | None = None,
     ) -> None:
         self.renderer = renderer
         self.storage = storage
         self.llm = llm
         self.plans = plans or {}
+        self.templates = templates
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
@@ -58,13 +70,15 @@ class JobPipeline:
         # The plan the job was submitted under sets its limits and watermark.
         plan = self.plans.get(job.plan) if job.plan else None
         watermark = plan is not None and plan.watermark
+        preview = job.type is JobType.TEMPLATE and TemplateInput.from_text(job.input).preview
         await ctx.report(JobStage.RENDERING, 0.3, generator)
         cache_key = render_key(
             job.user_id, self.renderer.name, document, options, watermark=watermark
         )
         # A model's answer is new every time: looking it up would only ever miss.
         rendered = None
-        if generator is not Generator.LLM:
+        # A preview's PDF is stamped PREVIEW: it neither reuses nor is reused by a render.
+        if generator is not Generator.LLM and not preview:
             rendered = await from_cache(ctx, self.storage, cache_key, self.renderer.max_pages)
         if rendered is None:
             try:
@@ -72,6 +86,8 @@ class JobPipeline:
             except PERMANENT_WHEN_REPEATED as exc:
                 raise as_repeated(exc, job.error) from exc
             rendered = await finished(rendered, document, options, watermark=watermark)
+        if preview:
+            rendered = replace(rendered, data=await asyncio.to_thread(_preview_mark, rendered.data))
         if plan is not None:
             await check_plan(ctx, plan, rendered)
         keys = attempt_keys(job)
@@ -86,7 +102,7 @@ class JobPipeline:
             pages=rendered.pages,
             sha256=hashlib.sha256(rendered.data).hexdigest(),
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
-            render_key=cache_key,
+            render_key=None if preview else cache_key,
             html_key=keys.html if generator is Generator.LLM else None,
             warnings=rendered.warnings,
             thumbnail_key=thumbnail,
@@ -96,6 +112,12 @@ class JobPipeline:
         """The HTML to render. A prompt goes to the LLM when one is configured; its progress
         moves with the text streamed back (written at most a few times a second)."""
         job = ctx.job
+        if job.type is JobType.TEMPLATE and self.templates is not None:
+            filled = TemplateInput.from_text(job.input)
+            document = await self.templates.fill(
+                filled.body, filled.engine, filled.data, title=options.title
+            )
+            return document, Generator.TEMPLATE
         if job.type is not JobType.PROMPT or self.llm is None:
             return build_document(job.type, job.input, options)
         await ctx.report(JobStage.GENERATING, 0.02, Generator.LLM)
@@ -136,3 +158,13 @@ class JobPipeline:
 
     async def discard(self, storage_key: str) -> None:
         await self.storage.delete(storage_key)
+
+
+PREVIEW_MARK = "PREVIEW"
+
+
+def _preview_mark(pdf: bytes) -> bytes:
+    """A template preview's PDF with PREVIEW_MARK stamped on every page."""
+    update = PdfUpdate(pdf)
+    stamp(update, PREVIEW_MARK)
+    return update.written()

@@ -9,7 +9,7 @@ from prometheus_client.registry import Collector
 
 from pdfprompt.accounts import AccountStore, ShareStore, rate_limiter_for
 from pdfprompt.db import open_database
-from pdfprompt.queue import JobEvents, QueueMetrics, job_store_for
+from pdfprompt.queue import JobEvents, QueueMetrics, TemplateStore, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
 from pdfprompt.webhooks import WebhookOutbox, WebhookStore, address_rule
@@ -42,6 +42,7 @@ async def prepare_database(settings: Settings) -> Services:
         webhooks=WebhookStore(engine),
         webhook_outbox=WebhookOutbox(engine),
         webhook_rule=address_rule(settings.webhook_allow_private),
+        templates=TemplateStore(engine),
         storage=storage,
         events=events,
         metrics=metrics,

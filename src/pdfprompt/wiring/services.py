@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore, RateLimiter, SessionStore, ShareStore
 from pdfprompt.generate import LlmClient
-from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
+from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, TemplateStore, Wakeup, Worker
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
 from pdfprompt.storage import Storage
@@ -31,6 +31,7 @@ class Services:
     webhooks: WebhookStore
     webhook_outbox: WebhookOutbox
     webhook_rule: AddressRule
+    templates: TemplateStore
     renderer: Renderer | None = None
     llm: LlmClient | None = None
     worker: Worker | None = None

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, prune_sessions
 from pdfprompt.domain import RetryPolicy
-from pdfprompt.generate import LlmClient
+from pdfprompt.generate import LlmClient, template_filler_from_settings
 from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
     ORPHAN_SWEEP_EVERY_S,
@@ -62,7 +62,13 @@ def build_worker(
     svc: Services, renderer: Renderer, wakeup: Wakeup, llm: LlmClient | None = None
 ) -> Worker:
     """A worker that runs the real pipeline on this process's database and storage."""
-    pipeline = JobPipeline(renderer, svc.storage, llm, svc.accounts.plans)
+    pipeline = JobPipeline(
+        renderer,
+        svc.storage,
+        llm,
+        svc.accounts.plans,
+        templates=template_filler_from_settings(svc.settings),
+    )
     config = dataclasses.replace(
         worker_config(svc.settings),
         retention_days={
