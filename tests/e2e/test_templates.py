@@ -126,9 +126,10 @@ def test_create_read_version_list_delete(served: tuple[Process, dict[str, str]])
         assert first["id"].startswith("tpl_") and first["version"] == 1
         assert first["schema"] == INVOICE_SCHEMA and first["sample_data"] == SAMPLE
         assert first["options"] == {"format": "A4"}
-        assert c.post(
-            "/v1/templates", json={"name": "invoice", "body": "x"}
-        ).json()["code"] == "conflict"
+        assert (
+            c.post("/v1/templates", json={"name": "invoice", "body": "x"}).json()["code"]
+            == "conflict"
+        )
 
         changed = c.put(
             f"/v1/templates/{first['id']}",
@@ -309,7 +310,7 @@ def test_hostile_data_stays_text(served: tuple[Process, dict[str, str]], engine:
         for _ in range(30):
             deep = {"d": deep}
         for value in [*HOSTILE_DATA, "long " * 20_000]:
-            job, text = _job_pdf(
+            _, text = _job_pdf(
                 c, {"type": "template", "template": "h", "data": {"v": value, "deep": deep}}
             )
             flat = " ".join(text.split())

@@ -206,6 +206,9 @@ def test_the_openapi_document_describes_bodies_problems_and_content(
         ("POST", "/v1/webhooks"): "WebhookIn",
         ("PATCH", "/v1/webhooks/{webhook_id}"): "WebhookPatch",
         ("POST", "/v1/files/{file_id}/shares"): "ShareIn",
+        ("POST", "/v1/templates"): "TemplateIn",
+        ("PUT", "/v1/templates/{template_id}"): "TemplateIn",
+        ("POST", "/v1/templates/{template_id}/preview"): "PreviewIn",
     }
     for operation, op in operations.items():
         if operation in bodies:
