@@ -12,8 +12,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from pdfprompt.actions import MAX_SHARE_EXPIRY_S
 from pdfprompt.domain import (
@@ -144,25 +147,41 @@ class OptionsIn(Strict):
 class JobIn(Strict):
     type: Literal["prompt", "markdown", "html", "template"]
     # The document (prompt, Markdown or HTML); not given for a template job.
-    input: Annotated[str, Field(min_length=1)] | None = None
+    input: Annotated[Annotated[str, Field(min_length=1)] | None, Field(validate_default=True)] = (
+        None
+    )
     # A template job: the template (`tpl_…`, `tpl_…@3`, `NAME`, `NAME@3`) and its data.
-    template: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    template: Annotated[
+        Annotated[str, Field(min_length=1, max_length=200)] | None, Field(validate_default=True)
+    ] = None
     data: dict[str, Any] | None = None
     options: OptionsIn = Field(default_factory=OptionsIn)
 
+    @field_validator("input")
+    @classmethod
+    def _input(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "template":
+            if value is not None:
+                raise ValueError("a template job takes template and data, not input")
+        elif value is None:
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "template":
+            if value is None:
+                raise PydanticCustomError("missing", "Field required")
+        elif value is not None:
+            raise ValueError("only a template job names a template")
+        return value
+
     @model_validator(mode="after")
     def _not_blank(self) -> JobIn:
-        if self.type == "template":
-            if self.template is None:
-                raise ValueError("a template job names its template")
-            if self.input is not None:
-                raise ValueError("a template job takes template and data, not input")
-            return self
-        if self.template is not None or self.data is not None:
-            raise ValueError("template and data are for template jobs")
-        if self.input is None:
-            raise ValueError("input is required")
-        if not self.input.strip():
+        if self.type != "template" and self.data is not None:
+            raise ValueError("data is for template jobs")
+        if self.input is not None and not self.input.strip():
             raise ValueError("input is empty")
         return self
 
