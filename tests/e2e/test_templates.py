@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.jobs import split_service, wait_final
+from tests.support.llm import control, fake_llm, llm_env
 from tests.support.processes import Process, cli, create_key, service_env, serving
 from tests.support.render import pdf_text
 
@@ -438,3 +439,88 @@ def test_preview_on_api_and_worker_apart(pg_template: str, tmp_path: Path) -> No
                 split.client, {"type": "template", "template": "invoice", "data": SAMPLE}
             )
             assert "Bakery Larsen" in text
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def with_llm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Process, dict[str, str], str]]:
+    """`pdfprompt serve` using the fake LLM peer (streamed answers)."""
+    tmp = tmp_path_factory.mktemp(f"generate-{request.param}")
+    with (
+        fake_llm(tmp, "--stream", "--chunk-ms", "1") as fake_url,
+        serving(request, tmp, request.param, **llm_env(fake_url)) as (server, env),
+    ):
+        yield server, env, fake_url
+
+
+@pytest.mark.parametrize("engine", ["html", "markdown"])
+def test_a_template_written_from_a_prompt(
+    with_llm: tuple[Process, dict[str, str], str], engine: str
+) -> None:
+    server, env, fake_url = with_llm
+    control(fake_url, reset=True, behaviours={"model:fake-large": "text"})
+    with _client((server, env), f"generate-{engine}@example.com") as c:
+        before = _usage(c)
+        prompt = "an invoice for a bakery with line items and VAT"
+        made = c.post("/v1/templates/generate", json={"prompt": prompt, "engine": engine})
+        assert made.status_code == 202, made.text
+        assert made.json()["type"] == "template_generate" and made.json()["template"] is None
+        job, _ = wait_final(c, made.json()["id"])
+        assert job["status"] == "succeeded", job
+        assert job["generator"] == "llm"
+        # The first model answered with no template: the next one wrote it.
+        calls = httpx.get(f"{fake_url}/_calls").json()
+        assert [call["model"] for call in calls] == ["fake-large", "fake-small"]
+        ref = job["template"]
+        assert ref["version"] == 1
+        template = c.get(f"/v1/templates/{ref['id']}").json()
+        assert template["name"] == prompt and template["engine"] == engine
+        assert template["sample_data"]["customer"]["name"] == "Sample Customer"
+        assert "{{" in template["body"] and template["schema"]["type"] == "object"
+        text = " ".join(pdf_text(c.get(f"/v1/jobs/{job['id']}/pdf").content).split())
+        assert prompt in text and "Sample Customer" in text and "42.50 EUR" in text
+        assert _usage(c)[0] == before[0] + 1  # counted like any job
+
+        # The saved template fills other data as any template does.
+        _, filled = _job_pdf(c, {"type": "template", "template": ref["id"], "data": {
+            "title": "Order 7", "customer": {"name": "Café Nord"},
+            "items": [{"description": "Rye", "price": 3}]}})  # fmt: skip
+        assert "Café Nord" in filled and "3.00 EUR" in filled
+
+        # A second template from the same prompt gets a name of its own.
+        again = c.post("/v1/templates/generate", json={"prompt": prompt, "engine": engine})
+        second, _ = wait_final(c, again.json()["id"])
+        assert second["status"] == "succeeded", second
+        named = c.get(f"/v1/templates/{second['template']['id']}").json()["name"]
+        assert named == f"{prompt} 2"
+
+
+def test_a_hostile_or_unusable_written_template(
+    with_llm: tuple[Process, dict[str, str], str],
+) -> None:
+    server, env, fake_url = with_llm
+    with _client((server, env), "generate-hostile@example.com") as c:
+        control(fake_url, reset=True, behaviours={"model:fake-large": "hostile"},
+                hostile_url="http://127.0.0.1:9/")  # fmt: skip
+        made = c.post("/v1/templates/generate", json={"prompt": "a short report"})
+        job, _ = wait_final(c, made.json()["id"])
+        assert job["status"] == "succeeded", job
+        body = c.get(f"/v1/templates/{job['template']['id']}").json()["body"]
+        assert "<script>" in body  # kept as written: it is the user's to edit
+        assert "a short report" in pdf_text(c.get(f"/v1/jobs/{job['id']}/pdf").content)
+        # The filled document was cleaned like a prompt's: the script and the external image
+        # were gone before the render, so the renderer had nothing to refuse.
+        assert job["warnings"] == [], job["warnings"]
+
+        control(fake_url, reset=True, behaviours={"model:fake-large": "text",
+                                                  "model:fake-small": "text"})  # fmt: skip
+        made = c.post("/v1/templates/generate", json={"prompt": "anything"})
+        failed, _ = wait_final(c, made.json()["id"])
+        assert failed["status"] == "failed" and failed["error"]["code"] == "llm_failed"
+        assert failed["template"] is None
+        for bad in ({"prompt": ""}, {"prompt": "  "}, {"prompt": "x", "engine": "pdf"}, {}):
+            r = c.post("/v1/templates/generate", json=bad)
+            assert r.status_code == 422, (bad, r.text)
+        long = c.post("/v1/templates/generate", json={"prompt": "x" * 30_000})
+        assert long.status_code == 422 and long.json()["field"] == "prompt"

@@ -209,6 +209,7 @@ def test_the_openapi_document_describes_bodies_problems_and_content(
         ("POST", "/v1/templates"): "TemplateIn",
         ("PUT", "/v1/templates/{template_id}"): "TemplateIn",
         ("POST", "/v1/templates/{template_id}/preview"): "PreviewIn",
+        ("POST", "/v1/templates/generate"): "GenerateIn",
     }
     for operation, op in operations.items():
         if operation in bodies:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from pdfprompt.accounts import Principal
-from pdfprompt.actions.documents import job_changes, submit
+from pdfprompt.actions.documents import check_prompt, job_changes, prompt_limit, submit
 from pdfprompt.domain import (
     InvalidInputError,
     Job,
@@ -220,3 +221,26 @@ async def _finished(svc: Services, job: Job) -> Job:
             f"the preview was not ready within {PREVIEW_TIMEOUT_S:.0f} s (are workers "
             "running?); try again",
         ) from None
+
+
+async def generate_template(
+    svc: Services,
+    caller: Principal,
+    prompt: str,
+    engine: str = "html",
+    idempotency_key: str | None = None,
+) -> tuple[Job, bool]:
+    """`POST /v1/templates/generate`: a `template_generate` job (quota as any job) in which
+    the model writes a template from `prompt`; when it succeeds the template is saved, the
+    job names it (`"template": {"id", "version"}`) and its PDF is the sample data filled."""
+    plan = svc.accounts.plan_of(caller)
+    check_prompt(prompt, prompt_limit(svc, plan), "prompt")
+    return await submit(
+        svc,
+        caller,
+        plan,
+        type=JobType.TEMPLATE_GENERATE,
+        input=json.dumps({"prompt": prompt, "engine": TemplateEngine(engine).value}),
+        options={},
+        idempotency_key=idempotency_key,
+    )

@@ -85,7 +85,8 @@ def _base(request: Request) -> str:
     return str(request.base_url)
 
 
-def _created(request: Request, job: Job, new: bool) -> JSONResponse:
+def created(request: Request, job: Job, new: bool) -> JSONResponse:
+    """`202` with the new job and its `Location`; `200` with an earlier one (same key)."""
     body = JobOut.of(job, _base(request)).model_dump(mode="json")
     if not new:
         return JSONResponse(body, 200)
@@ -119,7 +120,7 @@ async def create_job(
             parsed.options.stored(),
             idempotency_key,
         )
-        return _created(request, job, new)
+        return created(request, job, new)
     assert parsed.input is not None  # JobIn requires it for every other type
     job, new = await submit(
         svc,
@@ -130,7 +131,7 @@ async def create_job(
         options=parsed.options.stored(),
         idempotency_key=idempotency_key,
     )
-    return _created(request, job, new)
+    return created(request, job, new)
 
 
 @router.get("/jobs", response_model=JobList)
@@ -205,7 +206,7 @@ async def revise_job(
     """A new prompt job that edits this job's document with the instructions (the model
     gets the previous HTML, not a fresh prompt); linked by `parent_id`, same options."""
     job, new = await revise(svc, caller, job_id, parsed.instructions)
-    return _created(request, job, new)
+    return created(request, job, new)
 
 
 @router.delete("/jobs/{job_id}", status_code=204, responses=problems(409))

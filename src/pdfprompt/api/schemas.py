@@ -26,11 +26,11 @@ from pdfprompt.domain import (
     MAX_TEXT_FIELD_CHARS,
     PAGE_RANGES,
     PAPER_FORMATS,
+    TEMPLATE_JOBS,
     TEMPLATE_NAME_PATTERN,
     TONES,
     InvalidInputError,
     Job,
-    JobType,
     RenderOptions,
     Template,
     TemplateSummary,
@@ -265,7 +265,7 @@ class JobOut(BaseModel):
             file=file,
             options=job.options,
             parent_id=job.parent_id,
-            template=template_of_input(job.input) if job.type is JobType.TEMPLATE else None,
+            template=template_of_input(job.input) if job.type in TEMPLATE_JOBS else None,
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
@@ -488,3 +488,14 @@ class PreviewIn(Strict):
 class TemplateRefOut(BaseModel):
     id: str
     version: int
+
+
+class GenerateIn(Strict):
+    prompt: Annotated[str, Field(min_length=1)]
+    engine: Literal["html", "markdown"] = "html"
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> GenerateIn:
+        if not self.prompt.strip():
+            raise ValueError("prompt is empty")
+        return self

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from pdfprompt.accounts import Principal
 from pdfprompt.actions import (
     create_template,
+    generate_template,
     preview_template,
+    prompt_limit,
     template_content,
     update_template,
 )
 from pdfprompt.api.auth import JobReader, JobWriter, Svc
 from pdfprompt.api.body import json_body
+from pdfprompt.api.jobs import JSON_OVERHEAD_BYTES, created
 from pdfprompt.api.openapi import binary, problems
 from pdfprompt.api.schemas import (
+    GenerateIn,
+    JobOut,
     PreviewIn,
     TemplateIn,
     TemplateList,
@@ -75,6 +80,26 @@ async def create_template_route(
     field otherwise). A name already used is 409. `Idempotency-Key` is accepted; a repeated
     create with the same name answers 409."""
     return _answer(await create_template(svc, caller.user_id, _content(svc, parsed)), 201)
+
+
+def _generate_limit(svc: Services, caller: Principal) -> int:
+    return prompt_limit(svc, svc.accounts.plan_of(caller)) * 12 + JSON_OVERHEAD_BYTES
+
+
+@router.post("/templates/generate", status_code=202, response_model=JobOut)
+async def generate_template_route(
+    request: Request,
+    caller: JobWriter,
+    parsed: Annotated[GenerateIn, json_body(GenerateIn, _generate_limit)],
+    svc: Svc,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> Response:
+    """A `template_generate` job: the model writes a template (body, JSON schema, sample
+    data) from the prompt, with the same keys, fallback and clean-up as prompt jobs. When it
+    succeeds the template is saved, the job carries `"template": {"id", "version"}`, and its
+    PDF is the sample data filled. Counts as one PDF of the month."""
+    job, new = await generate_template(svc, caller, parsed.prompt, parsed.engine, idempotency_key)
+    return created(request, job, new)
 
 
 @router.put("/templates/{template_id}", response_model=TemplateOut, responses=problems(409, 413))

@@ -122,7 +122,9 @@ jobs = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("type", String(16), nullable=False),
+    # 32 characters on PostgreSQL since migration 0011 (`template_generate`); SQLite does not
+    # enforce a length, and its column keeps the type it was made with.
+    Column("type", String(32).with_variant(String(16), "sqlite"), nullable=False),
     Column("input", Text, nullable=False),
     Column("options", Json, nullable=False),
     Column("status", String(16), nullable=False),

@@ -41,6 +41,7 @@ from pdfprompt.domain.ids import ID_PATTERN, first_id_at, new_id
 from pdfprompt.domain.jobs import (
     FINAL_STATUSES,
     PERMANENT_WHEN_REPEATED,
+    TEMPLATE_JOBS,
     FileInfo,
     Generator,
     Job,
@@ -108,6 +109,7 @@ __all__ = [
     "PAPER_FORMATS",
     "PERMANENT_WHEN_REPEATED",
     "TEMPLATE_ID_PATTERN",
+    "TEMPLATE_JOBS",
     "TEMPLATE_NAME_PATTERN",
     "TONES",
     "UNTITLED",

@@ -16,7 +16,14 @@ class JobType(enum.StrEnum):
     PROMPT = "prompt"
     MARKDOWN = "markdown"
     HTML = "html"
-    TEMPLATE = "template"  # a template filled with data (the input: `template_input`)
+    TEMPLATE = "template"  # a template filled with data (the input: `TemplateInput`)
+    # A template written by the model from a prompt, saved, and its sample data printed
+    # (the input: `{"prompt", "engine"}`, and `"template"` once it is saved).
+    TEMPLATE_GENERATE = "template_generate"
+
+
+# The job types whose job object names a template (`"template": {"id", "version"}`).
+TEMPLATE_JOBS = frozenset({JobType.TEMPLATE, JobType.TEMPLATE_GENERATE})
 
 
 class JobStatus(enum.StrEnum):

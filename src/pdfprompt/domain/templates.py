@@ -132,6 +132,7 @@ class TemplateInput:
 
 
 def template_of_input(text: str) -> dict[str, Any] | None:
+    # (for `TEMPLATE_JOBS`: a template job, and a template_generate job once it saved one)
     """`{"id", "version"}` of the template a template job's input fills (None if unreadable)."""
     try:
         ref = json.loads(text)["template"]

@@ -24,6 +24,12 @@ from pdfprompt.generate.template_data import (
     json_size,
 )
 from pdfprompt.generate.template_process import TemplateFiller
+from pdfprompt.generate.template_prompt import (
+    TEMPLATE_REQUEST_MARK,
+    TEMPLATE_SYSTEM_PROMPT,
+    template_answer,
+    template_messages,
+)
 from pdfprompt.settings import Settings
 
 
@@ -59,6 +65,8 @@ __all__ = [
     "FILTERS",
     "MAX_DATA_BYTES",
     "MAX_SCHEMA_BYTES",
+    "TEMPLATE_REQUEST_MARK",
+    "TEMPLATE_SYSTEM_PROMPT",
     "KeyRing",
     "LlmClient",
     "TemplateFiller",
@@ -78,6 +86,8 @@ __all__ = [
     "print_stylesheet",
     "revise_messages",
     "streamed_text",
+    "template_answer",
     "template_filler_from_settings",
+    "template_messages",
     "wrap_document",
 ]

@@ -4,21 +4,28 @@ store the PDF with its first page's thumbnail. This is the `JobHandler` the work
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from pdfprompt.domain import (
     PERMANENT_WHEN_REPEATED,
+    ConflictError,
     Generator,
     InvalidInputError,
     JobStage,
     JobType,
+    LlmError,
     NotFoundError,
     Plan,
     RenderOptions,
+    Template,
+    TemplateEngine,
     TemplateInput,
     as_repeated,
     safe_filename,
@@ -29,6 +36,8 @@ from pdfprompt.generate import (
     clean_document,
     messages,
     revise_messages,
+    template_answer,
+    template_messages,
 )
 from pdfprompt.pdf import PdfUpdate, stamp
 from pdfprompt.pipeline.cache import from_cache, render_key
@@ -37,7 +46,7 @@ from pdfprompt.pipeline.keys import attempt_keys
 from pdfprompt.pipeline.limits import check_plan, render_within_plan
 from pdfprompt.pipeline.render import finished
 from pdfprompt.pipeline.storing import store_with_thumbnail
-from pdfprompt.queue import JobContext, StoredFile
+from pdfprompt.queue import JobContext, StoredFile, TemplateContent, TemplateStore
 from pdfprompt.render import Renderer
 from pdfprompt.storage import Storage
 
@@ -54,12 +63,14 @@ class JobPipeline:
         llm: LlmClient | None = None,
         plans: Mapping[str, Plan] | None = None,
         templates: TemplateFiller | None = None,
+        template_store: TemplateStore | None = None,
     ) -> None:
         self.renderer = renderer
         self.storage = storage
         self.llm = llm
         self.plans = plans or {}
         self.templates = templates
+        self.template_store = template_store
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
@@ -118,6 +129,8 @@ class JobPipeline:
                 filled.body, filled.engine, filled.data, title=options.title
             )
             return document, Generator.TEMPLATE
+        if job.type is JobType.TEMPLATE_GENERATE:
+            return await self._generated_template(ctx, options), Generator.LLM
         if job.type is not JobType.PROMPT or self.llm is None:
             return build_document(job.type, job.input, options)
         await ctx.report(JobStage.GENERATING, 0.02, Generator.LLM)
@@ -137,6 +150,51 @@ class JobPipeline:
         written, model = await self.llm.write(asked, progress)
         log.info("job %s: %s wrote %d characters", job.id, model, len(written))
         return clean_document(written, title=options.title), Generator.LLM
+
+    async def _generated_template(self, ctx: JobContext, options: RenderOptions) -> str:
+        """A `template_generate` job: the model writes a template (checked as it arrives:
+        `template_answer`), its sample data is filled, the template is saved and noted on
+        the job; the document is the filled sample (an HTML one cleaned like a prompt's).
+        A retry after the save reuses the saved template."""
+        job = ctx.job
+        store, filler = self.template_store, self.templates
+        if store is None or filler is None:
+            raise LlmError("this worker cannot save templates", transient=False)
+        asked = json.loads(job.input)
+        engine = TemplateEngine(asked.get("engine", "html"))
+        saved = asked.get("template")
+        if saved is not None:
+            try:
+                template = await store.get(job.user_id, saved["id"], saved["version"])
+            except NotFoundError as exc:
+                raise InvalidInputError("the template this job wrote was deleted") from exc
+            body, sample = template.body, template.sample_data
+        else:
+            if self.llm is None:
+                raise LlmError(
+                    "no LLM is configured: a template cannot be written from a prompt",
+                    transient=False,
+                )
+            await ctx.report(JobStage.GENERATING, 0.02, Generator.LLM)
+
+            async def progress(chars: int) -> None:
+                await ctx.report(JobStage.GENERATING, 0.02 + 0.26 * (1 - math.exp(-chars / 6000)))
+
+            answer, model = await self.llm.write(
+                template_messages(str(asked["prompt"]), engine),
+                progress,
+                extract=functools.partial(template_answer, engine=engine),
+            )
+            written = json.loads(answer)
+            log.info("job %s: %s wrote a template", job.id, model)
+            body, sample = written["body"], written["sample_data"]
+        document = await filler.fill(body, engine, sample, title=options.title)
+        if saved is None:
+            template = await _save_new(store, job.user_id, written, engine)
+            await store.record_generated(job.id, template.id, template.version)
+        if engine is TemplateEngine.HTML:
+            document = clean_document(document, title=options.title)
+        return document
 
     async def _previous_document(self, ctx: JobContext) -> str:
         """The HTML the revised job was rendered from: the kept LLM output of a prompt job,
@@ -168,3 +226,21 @@ def _preview_mark(pdf: bytes) -> bytes:
     update = PdfUpdate(pdf)
     stamp(update, PREVIEW_MARK)
     return update.written()
+
+
+async def _save_new(
+    store: TemplateStore, user_id: str, written: dict[str, Any], engine: TemplateEngine
+) -> Template:
+    """The written template saved under its name, or `NAME 2`, `NAME 3`, … when taken."""
+    name = str(written["name"])
+    for n in range(1, 21):
+        candidate = name if n == 1 else f"{name[:95]} {n}"
+        content = TemplateContent(
+            candidate, engine, written["body"], written["schema"], written["sample_data"], {}
+        )
+        try:
+            return await store.create(user_id, content)
+        except ConflictError:
+            if n == 20:
+                raise
+    raise AssertionError("unreachable")

@@ -6,6 +6,7 @@ template deletes its versions at once: no queued job depends on them."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pdfprompt.db import (
     conflict_on_duplicate,
     db_now,
+    jobs,
     template_versions,
     templates,
     write_transaction,
@@ -238,3 +240,18 @@ class TemplateStore:
                 _v.template_id.in_(select(_t.id).where(which).scalar_subquery())
             )
         )
+
+    async def record_generated(self, job_id: str, template_id: str, version: int) -> None:
+        """Note on a `template_generate` job the template it saved (its input gains
+        `"template": {"id", "version"}`), so the job shows it and a retry reuses it."""
+        async with write_transaction(self.engine) as conn:
+            text = (
+                await conn.execute(select(jobs.c.input).where(jobs.c.id == job_id))
+            ).scalar_one_or_none()
+            if text is None:
+                return
+            value = json.loads(text)
+            value["template"] = {"id": template_id, "version": version}
+            await conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(input=json.dumps(value))
+            )

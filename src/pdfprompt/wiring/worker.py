@@ -68,6 +68,7 @@ def build_worker(
         llm,
         svc.accounts.plans,
         templates=template_filler_from_settings(svc.settings),
+        template_store=svc.templates,
     )
     config = dataclasses.replace(
         worker_config(svc.settings),

@@ -1,4 +1,5 @@
-"""Templates (issue 21): a user's named templates and their immutable versions.
+"""Templates (issue 21): a user's named templates and their immutable versions, and a
+job type of 17 characters (`template_generate`).
 
 Revision ID: 0011
 Revises: 0009
@@ -22,6 +23,11 @@ _Json = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    # A job's type may be `template_generate` (17 characters). SQLite enforces no length.
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "jobs", "type", type_=sa.String(32), existing_type=sa.String(16), nullable=False
+        )
     op.create_table(
         "templates",
         sa.Column("id", sa.String(40), nullable=False),
@@ -57,5 +63,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "jobs", "type", type_=sa.String(16), existing_type=sa.String(32), nullable=False
+        )
     op.drop_table("template_versions")
     op.drop_table("templates")
