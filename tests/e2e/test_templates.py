@@ -171,6 +171,21 @@ def test_create_read_version_list_delete(served: tuple[Process, dict[str, str]])
         # The name is free again.
         assert _invoice(c)["version"] == 1
 
+        # The same Idempotency-Key answers the template it made (even with another body).
+        keyed = {"name": "keyed", "body": "<p>{{ a }}</p>"}
+        made = c.post("/v1/templates", json=keyed, headers={"Idempotency-Key": "k-1"})
+        assert made.status_code == 201, made.text
+        again = c.post(
+            "/v1/templates", json={**keyed, "body": "{% bad"}, headers={"Idempotency-Key": "k-1"}
+        )
+        assert again.status_code == 200 and again.json()["id"] == made.json()["id"]
+        other = o.post("/v1/templates", json=keyed, headers={"Idempotency-Key": "k-1"})
+        assert other.status_code == 201 and other.json()["id"] != made.json()["id"]
+        blank = c.post(
+            "/v1/templates", json={**keyed, "name": "b"}, headers={"Idempotency-Key": " "}
+        )
+        assert blank.status_code == 422 and blank.json()["field"] == "Idempotency-Key"
+
 
 @pytest.mark.parametrize(
     ("changes", "field", "words"),

@@ -66,8 +66,14 @@ def template_content(
     return TemplateContent(name, kind, body, schema, sample_data, options)
 
 
-async def create_template(svc: Services, user_id: str, content: TemplateContent) -> Template:
-    return await svc.templates.create(user_id, content)
+async def create_template(
+    svc: Services, user_id: str, content: TemplateContent, idempotency_key: str | None = None
+) -> tuple[Template, bool]:
+    """The new template, and True; or, for an `Idempotency-Key` that created one before,
+    that template and False (nothing is checked against the new body then)."""
+    if idempotency_key is not None and not idempotency_key.strip():
+        raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
+    return await svc.templates.create(user_id, content, idempotency_key)
 
 
 async def update_template(

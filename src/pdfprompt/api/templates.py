@@ -67,7 +67,16 @@ def _answer(template: Any, status: int) -> Response:
 
 
 @router.post(
-    "/templates", status_code=201, response_model=TemplateOut, responses=problems(409, 413)
+    "/templates",
+    status_code=201,
+    response_model=TemplateOut,
+    responses={
+        200: {
+            "model": TemplateOut,
+            "description": "The template an earlier request with the same Idempotency-Key made",
+        },
+        **problems(409, 413),
+    },
 )
 async def create_template_route(
     caller: JobWriter,
@@ -77,9 +86,14 @@ async def create_template_route(
 ) -> Response:
     """A new template (version 1). The body must compile, the schema be a draft 2020-12
     JSON Schema with local references only, and the sample data fit it (422 naming the
-    field otherwise). A name already used is 409. `Idempotency-Key` is accepted; a repeated
-    create with the same name answers 409."""
-    return _answer(await create_template(svc, caller.user_id, _content(svc, parsed)), 201)
+    field otherwise). A name already used is 409. The same `Idempotency-Key` again answers
+    the template it created (200)."""
+    if idempotency_key is not None:  # a repeated create: the body is not checked again
+        earlier = await svc.templates.created_before(caller.user_id, idempotency_key)
+        if earlier is not None:
+            return _answer(earlier, 200)
+    made, new = await create_template(svc, caller.user_id, _content(svc, parsed), idempotency_key)
+    return _answer(made, 201 if new else 200)
 
 
 def _generate_limit(svc: Services, caller: Principal) -> int:

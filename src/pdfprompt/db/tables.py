@@ -355,7 +355,10 @@ templates = Table(
     Column("latest_version", Integer, nullable=False),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
+    # The create request's Idempotency-Key: the same key again answers this template.
+    Column("idempotency_key", String(255)),
     UniqueConstraint("user_id", "name"),
+    UniqueConstraint("user_id", "idempotency_key"),
 )
 
 template_versions = Table(

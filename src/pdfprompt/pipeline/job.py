@@ -239,7 +239,8 @@ async def _save_new(
             candidate, engine, written["body"], written["schema"], written["sample_data"], {}
         )
         try:
-            return await store.create(user_id, content)
+            made, _ = await store.create(user_id, content)
+            return made
         except ConflictError:
             if n == 20:
                 raise

@@ -92,9 +92,46 @@ class TemplateStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def create(self, user_id: str, content: TemplateContent) -> Template:
-        """A new template at version 1 (`ConflictError` when its name is taken)."""
+    async def create(
+        self, user_id: str, content: TemplateContent, idempotency_key: str | None = None
+    ) -> tuple[Template, bool]:
+        """A new template at version 1, and True (`ConflictError` when its name is taken).
+        With an `idempotency_key` that made a template before: that template (its latest
+        version), and False."""
+        if idempotency_key is not None:
+            earlier = await self.created_before(user_id, idempotency_key)
+            if earlier is not None:
+                return earlier, False
         template_id = "tpl_" + new_id()
+        try:
+            await self._create(user_id, template_id, content, idempotency_key)
+        except ConflictError:
+            if idempotency_key is not None:  # the same key, at the same moment
+                earlier = await self.created_before(user_id, idempotency_key)
+                if earlier is not None:
+                    return earlier, False
+            raise
+        return await self.get(user_id, template_id), True
+
+    async def created_before(self, user_id: str, idempotency_key: str) -> Template | None:
+        """The template a create with this key made (None: none did)."""
+        async with self.engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(_t.id).where(
+                        _t.user_id == user_id, _t.idempotency_key == idempotency_key
+                    )
+                )
+            ).scalar_one_or_none()
+        return None if found is None else await self.get(user_id, found)
+
+    async def _create(
+        self,
+        user_id: str,
+        template_id: str,
+        content: TemplateContent,
+        idempotency_key: str | None,
+    ) -> None:
         with conflict_on_duplicate(_name_taken(content.name)):
             async with write_transaction(self.engine) as conn:
                 count = (
@@ -113,10 +150,10 @@ class TemplateStore:
                         name=content.name,
                         engine=content.engine.value,
                         latest_version=1,
+                        idempotency_key=idempotency_key,
                     )
                 )
                 await self._insert_version(conn, template_id, 1, content)
-        return await self.get(user_id, template_id)
 
     async def add_version(
         self, user_id: str, template_id: str, content: TemplateContent

@@ -37,11 +37,15 @@ def upgrade() -> None:
         sa.Column("latest_version", sa.Integer(), nullable=False),
         sa.Column("created_at", Timestamp, nullable=False, server_default=db_now()),
         sa.Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
+        sa.Column("idempotency_key", sa.String(255), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_templates_user_id_users", ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_templates"),
         sa.UniqueConstraint("user_id", "name", name="uq_templates_user_id_name"),
+        sa.UniqueConstraint(
+            "user_id", "idempotency_key", name="uq_templates_user_id_idempotency_key"
+        ),
     )
     op.create_table(
         "template_versions",
