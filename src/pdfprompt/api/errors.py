@@ -76,12 +76,16 @@ def validation_problem(errors: list[Any]) -> JSONResponse:
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods the app's routes answer at `path`."""
     methods: set[str] = set()
+    exact: set[str] = set()  # of routes whose path is this path, letter for letter
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         template = context.path_format
         if isinstance(route, APIRoute) and template and _template(template).match(path):
             methods |= route.methods or set()
-    return sorted(methods)
+            if template == path:
+                exact |= route.methods or set()
+    # `/v1/templates/generate` is its own resource, not a template named "generate".
+    return sorted(exact or methods)
 
 
 @functools.cache

@@ -100,7 +100,17 @@ def _generate_limit(svc: Services, caller: Principal) -> int:
     return prompt_limit(svc, svc.accounts.plan_of(caller)) * 12 + JSON_OVERHEAD_BYTES
 
 
-@router.post("/templates/generate", status_code=202, response_model=JobOut)
+@router.post(
+    "/templates/generate",
+    status_code=202,
+    response_model=JobOut,
+    responses={
+        200: {
+            "model": JobOut,
+            "description": "The job an earlier request with the same Idempotency-Key created",
+        }
+    },
+)
 async def generate_template_route(
     request: Request,
     caller: JobWriter,
