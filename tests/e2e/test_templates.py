@@ -182,7 +182,7 @@ def test_create_read_version_list_delete(served: tuple[Process, dict[str, str]])
         other = o.post("/v1/templates", json=keyed, headers={"Idempotency-Key": "k-1"})
         assert other.status_code == 201 and other.json()["id"] != made.json()["id"]
         blank = c.post(
-            "/v1/templates", json={**keyed, "name": "b"}, headers={"Idempotency-Key": " "}
+            "/v1/templates", json={**keyed, "name": "b"}, headers={"Idempotency-Key": ""}
         )
         assert blank.status_code == 422 and blank.json()["field"] == "Idempotency-Key"
 
