@@ -7,6 +7,7 @@ named by its JSON pointer under `data/`."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -107,6 +108,13 @@ def check_schema(schema: Any, field: str = "schema") -> dict[str, Any]:
     return schema
 
 
+@functools.lru_cache(maxsize=64)
+def _validator(schema_text: str) -> Draft202012Validator:
+    """One validator per schema (a batch checks thousands of rows against the same one)."""
+    registry: Registry[Any] = Registry(retrieve=_no_fetching)  # type: ignore[call-arg]
+    return Draft202012Validator(json.loads(schema_text), registry=registry)
+
+
 def data_errors(
     schema: dict[str, Any] | None, data: Any, prefix: str = "data"
 ) -> tuple[list[dict[str, str]], int]:
@@ -115,8 +123,7 @@ def data_errors(
     how many there are in all."""
     if schema is None:
         return [], 0
-    registry: Registry[Any] = Registry(retrieve=_no_fetching)  # type: ignore[call-arg]
-    validator = Draft202012Validator(schema, registry=registry)
+    validator = _validator(json.dumps(schema, sort_keys=True))
     listed: list[dict[str, str]] = []
     total = 0
     try:
