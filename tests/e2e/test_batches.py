@@ -159,7 +159,7 @@ def test_one_bad_row_refuses_the_whole_batch_listing_every_bad_row(served: Serve
         fields = {e["field"] for e in problem["errors"]}
         assert {"jobs/7/type", "jobs/8", "jobs/9/options/scale", "jobs/9/extra"} <= fields
         assert problem["field"] == problem["errors"][0]["field"]
-        assert problem["total_errors"] == len(problem["errors"])
+        assert problem["errors_total"] == len(problem["errors"])
         assert _job_count(c) == before
         assert c.get("/v1/batches").json()["items"] == []
         assert _reserved(c) == (0, 0)

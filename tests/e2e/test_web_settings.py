@@ -126,6 +126,8 @@ def _own_everything(server: Process, person: Person, r: Receiver) -> tuple[str, 
         share = c.post(f"/v1/files/{file_id}/shares", json={})
         assert share.status_code == 201, share.text
         assert c.post("/v1/keys", json={"name": "second"}).status_code == 201
+        made = c.post("/v1/templates", json={"name": "mine", "body": "<p>{{ x }}</p>"})
+        assert made.status_code == 201, made.text
     return job_id, "/" + share.json()["url"].split("/", 3)[3]
 
 

@@ -21,6 +21,7 @@ from pdfprompt.db import (
     jobs,
     sessions,
     shares,
+    templates,
     usage_counters,
     usage_events,
     users,
@@ -45,6 +46,7 @@ OWNED = {
     "usage_events": usage_events.c.user_id,
     "webhooks": webhooks.c.user_id,
     "webhook_deliveries": webhook_deliveries.c.user_id,
+    "templates": templates.c.user_id,
 }
 _LINK = re.compile(r"^(https?://\S+)/signin/link/([A-Za-z0-9_-]+)$", re.M)
 

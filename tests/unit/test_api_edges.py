@@ -207,6 +207,10 @@ def test_the_openapi_document_describes_bodies_problems_and_content(
         ("PATCH", "/v1/webhooks/{webhook_id}"): "WebhookPatch",
         ("POST", "/v1/files/{file_id}/shares"): "ShareIn",
         ("POST", "/v1/batches"): "BatchIn",
+        ("POST", "/v1/templates"): "TemplateIn",
+        ("PUT", "/v1/templates/{template_id}"): "TemplateIn",
+        ("POST", "/v1/templates/{template_id}/preview"): "PreviewIn",
+        ("POST", "/v1/templates/generate"): "GenerateIn",
     }
     for operation, op in operations.items():
         if operation in bodies:

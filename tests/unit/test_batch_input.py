@@ -79,7 +79,7 @@ def test_a_cell_that_is_not_its_type_is_listed_by_row_and_pointer(cell: str, fie
 def test_every_bad_row_is_listed() -> None:
     data = b"number\nx\n1\ny\n"
     error = _rows_error(lambda: parse_csv(data, SCHEMA, LIMITS))
-    assert [e["row"] for e in error.errors] == [0, 2] and error.total_errors == 2
+    assert [e["row"] for e in error.errors] == [0, 2] and error.total == 2
 
 
 def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:

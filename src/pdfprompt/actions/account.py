@@ -21,7 +21,7 @@ async def delete_account(svc: Services, user_id: str) -> None:
        later, as nothing points to it any more);
     3. their assets, with their stored bytes;
     4. the deliveries to their webhook endpoints (with their attempts), then the endpoints;
-    5. their usage history;
+    5. their usage history and their templates;
     6. their row, and by cascade what is left (keys, sessions, usage counters).
 
     `NotFoundError` for an unknown user. Stopped part way (a database failure), it leaves
@@ -44,5 +44,6 @@ async def delete_account(svc: Services, user_id: str) -> None:
         await svc.webhooks.delete(user_id, hook.id)
     while await svc.accounts.delete_usage_history(user_id):
         pass
+    await svc.templates.delete_user_templates(user_id)
     await svc.accounts.delete_user(user_id)
     log.info("deleted user %s and everything of theirs", user_id)

@@ -2,7 +2,8 @@
 
 A row becomes a job in one place: `batch_row_jobs` for rows that are job bodies (the API
 checks each body as `POST /v1/jobs` does and hands the specs here), `template_rows` for a
-template's data (the plug point of templates: until they exist it refuses with `template`).
+template's data (each item checked against the template version's schema by `template_job`,
+as a template job's data is).
 `submit_batch` then checks every row as `submit` checks one job (input size, the plan's
 prompt limit), lists every bad row, and queues all of them in one transaction.
 """
@@ -18,11 +19,13 @@ from typing import Any
 
 from pdfprompt.accounts import Principal
 from pdfprompt.actions.documents import check_input_size, prompt_limit
+from pdfprompt.actions.templates import resolve_template, template_job
 from pdfprompt.domain import (
     DEFAULT_FILENAME,
     Batch,
     BatchJobSpec,
     BatchRowsError,
+    DataInvalidError,
     InvalidInputError,
     JobType,
     PayloadTooLargeError,
@@ -47,23 +50,36 @@ async def template_rows(
     items: Sequence[Any],
     options: Mapping[str, Any] | None,
 ) -> tuple[list[BatchJobSpec], str, int]:
-    """The plug point of template batches: each item's data, validated against the
-    template version's schema and filled into its body, as a job spec whose `fields` are
-    the item's data (for archive names); with the template's id and version. Bad items are
-    listed by row (`BatchRowsError`, fields `items/<row>/…`).
-
-    Templates are not part of this build yet: every template batch is refused on
-    `template`. The templates' own function that turns (template REF, data) into a
-    validated job replaces this body."""
-    raise InvalidInputError("template: templates are not available", field="template")
+    """Template batches: the version `ref` names, resolved once, and each item's data
+    checked against its schema as `POST /v1/jobs` checks one (`template_job`), as a job spec
+    whose `fields` are the item's data (for archive names); with the template's id and
+    version. Every bad item is listed by row (`BatchRowsError`, fields `items/<row>/…`)."""
+    template = await resolve_template(svc, caller.user_id, ref)
+    given = dict(options or {})
+    specs: list[BatchJobSpec] = []
+    errors: list[RowError] = []
+    for row, data in enumerate(items):
+        try:
+            job = template_job(template, data, given, field=f"items/{row}")
+        except DataInvalidError as exc:
+            for error in exc.errors:
+                errors.append(RowError(row, str(error["field"]), str(error["message"])))
+            if not exc.errors:
+                errors.append(RowError(row, exc.field or f"items/{row}", exc.message))
+            continue
+        fields = dict(data) if isinstance(data, Mapping) else {}
+        specs.append(BatchJobSpec(job.type, job.input, job.options, fields))
+    if errors:
+        raise BatchRowsError(errors)
+    return specs, template.id, template.version
 
 
 async def template_schema(svc: Services, caller: Principal, ref: str) -> Mapping[str, Any] | None:
-    """The JSON schema of the template version `ref` names (the second plug point of
-    template batches): an uploaded CSV's cells are converted to its property types before
-    `template_rows` checks the rows. None while templates are not part of this build (the
-    cells stay text; `template_rows` then refuses the batch on `template`)."""
-    return None
+    """The JSON schema of the template version `ref` names: an uploaded CSV's cells are
+    converted to its property types before `template_rows` checks the rows (None: the
+    template has no schema, and the cells stay text)."""
+    template = await resolve_template(svc, caller.user_id, ref)
+    return template.schema
 
 
 def check_row_count(svc: Services, count: int, field: str) -> None:

@@ -16,6 +16,8 @@ STATUS_BY_CODE = {
     "quota_exceeded": 429,
     "rate_limited": 429,
     "unavailable": 503,
+    "template_error": 422,
+    "template_timeout": 422,
 }
 TITLES = {
     "invalid_input": "Invalid input",
@@ -28,6 +30,8 @@ TITLES = {
     "quota_exceeded": "Quota exceeded",
     "rate_limited": "Rate limited",
     "unavailable": "Service unavailable",
+    "template_error": "Template error",
+    "template_timeout": "Template timeout",
     "method_not_allowed": "Method not allowed",
     "internal": "Internal error",
 }

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from pdfprompt.api import account, assets, batches, jobs, ops, shares, webhooks
+from pdfprompt.api import account, assets, batches, jobs, ops, shares, templates, webhooks
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.guard import RequestGuard
 from pdfprompt.api.jobs import job_body_limit
@@ -47,4 +47,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(assets.router)
     app.include_router(batches.router)
+    app.include_router(templates.router)
     return app

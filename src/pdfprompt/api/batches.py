@@ -90,6 +90,15 @@ def batch_row_jobs(rows: list[Any], field: str = "jobs") -> list[BatchJobSpec]:
                     message = "unknown field"
                 errors.append(RowError(row, f"{where}/{path}" if path else where, message))
             continue
+        if parsed.input is None:  # a template job: its rows are sent as {"template", "items"}
+            errors.append(
+                RowError(
+                    row,
+                    f"{where}/type",
+                    'a batch of one template\'s data is sent as {"template", "items"}',
+                )
+            )
+            continue
         options = parsed.options.stored()
         fields = {k: v for k, v in options.items() if isinstance(v, str | int | float)}
         specs.append(BatchJobSpec(JobType(parsed.type), parsed.input, options, fields))

@@ -17,7 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pdfprompt.actions import STATUS_BY_CODE, TITLES
 from pdfprompt.api.logs import redact
 from pdfprompt.db import is_unavailable
-from pdfprompt.domain import MalformedBodyError, PdfPromptError, QuotaExceededError
+from pdfprompt.domain import (
+    DataInvalidError,
+    MalformedBodyError,
+    PdfPromptError,
+    QuotaExceededError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +76,16 @@ def validation_problem(errors: list[Any]) -> JSONResponse:
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods the app's routes answer at `path`."""
     methods: set[str] = set()
+    exact: set[str] = set()  # of routes whose path is this path, letter for letter
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         template = context.path_format
         if isinstance(route, APIRoute) and template and _template(template).match(path):
             methods |= route.methods or set()
-    return sorted(methods)
+            if template == path:
+                exact |= route.methods or set()
+    # `/v1/templates/generate` is its own resource, not a template named "generate".
+    return sorted(exact or methods)
 
 
 @functools.cache
@@ -97,9 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
         if isinstance(exc, QuotaExceededError):
             extra["reset_at"] = exc.reset_at
-        if getattr(exc, "errors", None) is not None:  # every bad field, e.g. of a batch's rows
-            extra["errors"] = exc.errors  # type: ignore[attr-defined]
-            extra["total_errors"] = getattr(exc, "total_errors", len(exc.errors))  # type: ignore[attr-defined]
+        if isinstance(exc, DataInvalidError):  # every bad field: a template's data, a batch's rows
+            extra["errors"], extra["errors_total"] = exc.errors, exc.total
         status = 400 if isinstance(exc, MalformedBodyError) else None
         return problem(code, exc.message, status=status, field=exc.field, headers=headers, **extra)
 

@@ -20,6 +20,7 @@ from pdfprompt.actions import (
     prompt_limit,
     revise,
     submit,
+    submit_template_job,
 )
 from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc
 from pdfprompt.api.body import json_body
@@ -84,7 +85,8 @@ def _base(request: Request) -> str:
     return str(request.base_url)
 
 
-def _created(request: Request, job: Job, new: bool) -> JSONResponse:
+def created(request: Request, job: Job, new: bool) -> JSONResponse:
+    """`202` with the new job and its `Location`; `200` with an earlier one (same key)."""
     body = JobOut.of(job, _base(request)).model_dump(mode="json")
     if not new:
         return JSONResponse(body, 200)
@@ -109,6 +111,17 @@ async def create_job(
     svc: Svc,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
+    if parsed.template is not None:  # a template job: its data checked before it is queued
+        job, new = await submit_template_job(
+            svc,
+            caller,
+            parsed.template,
+            parsed.data if parsed.data is not None else {},
+            parsed.options.stored(),
+            idempotency_key,
+        )
+        return created(request, job, new)
+    assert parsed.input is not None  # JobIn requires it for every other type
     job, new = await submit(
         svc,
         caller,
@@ -118,7 +131,7 @@ async def create_job(
         options=parsed.options.stored(),
         idempotency_key=idempotency_key,
     )
-    return _created(request, job, new)
+    return created(request, job, new)
 
 
 @router.get("/jobs", response_model=JobList)
@@ -193,7 +206,7 @@ async def revise_job(
     """A new prompt job that edits this job's document with the instructions (the model
     gets the previous HTML, not a fresh prompt); linked by `parent_id`, same options."""
     job, new = await revise(svc, caller, job_id, parsed.instructions)
-    return _created(request, job, new)
+    return created(request, job, new)
 
 
 @router.delete("/jobs/{job_id}", status_code=204, responses=problems(409))

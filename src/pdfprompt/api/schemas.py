@@ -12,24 +12,33 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from pdfprompt.actions import MAX_SHARE_EXPIRY_S
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
     MAX_HEADER_FOOTER_CHARS,
+    MAX_TEMPLATE_VERSION,
     MAX_TEXT_FIELD_CHARS,
     PAGE_RANGES,
     PAPER_FORMATS,
+    TEMPLATE_JOBS,
+    TEMPLATE_NAME_PATTERN,
     TONES,
     InvalidInputError,
     Job,
     RenderOptions,
+    Template,
+    TemplateSummary,
     check_css_length,
     check_header_footer,
     check_page_geometry,
     check_page_ranges,
+    template_of_input,
 )
 from pdfprompt.webhooks import EVENTS, EventName
 
@@ -136,13 +145,43 @@ class OptionsIn(Strict):
 
 
 class JobIn(Strict):
-    type: Literal["prompt", "markdown", "html"]
-    input: Annotated[str, Field(min_length=1)]
+    type: Literal["prompt", "markdown", "html", "template"]
+    # The document (prompt, Markdown or HTML); not given for a template job.
+    input: Annotated[Annotated[str, Field(min_length=1)] | None, Field(validate_default=True)] = (
+        None
+    )
+    # A template job: the template (`tpl_…`, `tpl_…@3`, `NAME`, `NAME@3`) and its data.
+    template: Annotated[
+        Annotated[str, Field(min_length=1, max_length=200)] | None, Field(validate_default=True)
+    ] = None
+    data: dict[str, Any] | None = None
     options: OptionsIn = Field(default_factory=OptionsIn)
+
+    @field_validator("input")
+    @classmethod
+    def _input(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "template":
+            if value is not None:
+                raise ValueError("a template job takes template and data, not input")
+        elif value is None:
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "template":
+            if value is None:
+                raise PydanticCustomError("missing", "Field required")
+        elif value is not None:
+            raise ValueError("only a template job names a template")
+        return value
 
     @model_validator(mode="after")
     def _not_blank(self) -> JobIn:
-        if not self.input.strip():
+        if self.type != "template" and self.data is not None:
+            raise ValueError("data is for template jobs")
+        if self.input is not None and not self.input.strip():
             raise ValueError("input is empty")
         return self
 
@@ -190,6 +229,8 @@ class JobOut(BaseModel):
     file: FileOut | None
     options: dict[str, Any]
     parent_id: str | None = None
+    # A template job: the template and version it fills.
+    template: dict[str, Any] | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -224,6 +265,7 @@ class JobOut(BaseModel):
             file=file,
             options=job.options,
             parent_id=job.parent_id,
+            template=template_of_input(job.input) if job.type in TEMPLATE_JOBS else None,
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
@@ -351,3 +393,109 @@ class DeliveryOut(BaseModel):
 class DeliveryList(BaseModel):
     items: list[DeliveryOut]
     next_cursor: str | None
+
+
+TemplateName = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": TEMPLATE_NAME_PATTERN})
+]
+
+
+class TemplateIn(Strict):
+    name: TemplateName
+    engine: Literal["html", "markdown"] = "html"
+    body: Annotated[str, Field(min_length=1)]
+    # A JSON Schema (draft 2020-12) for the data; `$ref` only within it (`#/…`).
+    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
+    sample_data: dict[str, Any] | None = None
+    options: OptionsIn = Field(default_factory=OptionsIn)
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class TemplateSummaryOut(BaseModel):
+    id: str
+    name: str
+    engine: str
+    version: int  # the latest
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, t: TemplateSummary) -> TemplateSummaryOut:
+        return cls(
+            id=t.id,
+            name=t.name,
+            engine=t.engine.value,
+            version=t.latest_version,
+            created_at=t.created_at,
+            updated_at=t.updated_at,
+        )
+
+
+class TemplateOut(BaseModel):
+    id: str
+    name: str
+    engine: str
+    version: int  # of this answer's body, schema, sample data and options
+    latest_version: int
+    body: str
+    schema_: Annotated[dict[str, Any] | None, Field(serialization_alias="schema")]
+    sample_data: dict[str, Any] | None
+    options: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    version_created_at: datetime
+
+    @classmethod
+    def of(cls, t: Template) -> TemplateOut:
+        return cls(
+            id=t.id,
+            name=t.name,
+            engine=t.engine.value,
+            version=t.version,
+            latest_version=t.latest_version,
+            body=t.body,
+            schema_=t.schema,
+            sample_data=t.sample_data,
+            options=t.options,
+            created_at=t.created_at,
+            updated_at=t.updated_at,
+            version_created_at=t.version_created_at,
+        )
+
+
+class TemplateList(BaseModel):
+    items: list[TemplateSummaryOut]
+    next_cursor: str | None
+
+
+class VersionOut(BaseModel):
+    version: int
+    created_at: datetime
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+    next_cursor: str | None
+
+
+class PreviewIn(Strict):
+    data: dict[str, Any] | None = None  # the template's sample data when left out
+    version: Annotated[int, Field(ge=1, le=MAX_TEMPLATE_VERSION), WHOLE] | None = None
+    options: OptionsIn = Field(default_factory=OptionsIn)
+
+
+class TemplateRefOut(BaseModel):
+    id: str
+    version: int
+
+
+class GenerateIn(Strict):
+    prompt: Annotated[str, Field(min_length=1)]
+    engine: Literal["html", "markdown"] = "html"
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> GenerateIn:
+        if not self.prompt.strip():
+            raise ValueError("prompt is empty")
+        return self

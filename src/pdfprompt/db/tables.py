@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -145,7 +146,9 @@ jobs = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("type", String(16), nullable=False),
+    # 32 characters on PostgreSQL since migration 0011 (`template_generate`); SQLite does not
+    # enforce a length, and its column keeps the type it was made with.
+    Column("type", String(32).with_variant(String(16), "sqlite"), nullable=False),
     Column("input", Text, nullable=False),
     Column("options", Json, nullable=False),
     Column("status", String(16), nullable=False),
@@ -412,4 +415,41 @@ batches = Table(
         postgresql_where=text("idempotency_key IS NOT NULL"),
         sqlite_where=text("idempotency_key IS NOT NULL"),
     ),
+)
+
+# A user's templates (issue 21): a name, an engine and the number of its latest version. A
+# template's versions are immutable; a job copies what it needs of one when it is queued, so
+# deleting a template (and, by cascade, its versions) never changes a queued job.
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "tpl_" and a time-ordered id
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("engine", String(16), nullable=False),
+    Column("latest_version", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    Column("updated_at", Timestamp, nullable=False, server_default=db_now()),
+    # The create request's Idempotency-Key: the same key again answers this template.
+    Column("idempotency_key", String(255)),
+    UniqueConstraint("user_id", "name"),
+    UniqueConstraint("user_id", "idempotency_key"),
+)
+
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column(
+        "template_id",
+        String(40),
+        ForeignKey("templates.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("schema", Json),
+    Column("sample_data", Json),
+    Column("options", Json, nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    PrimaryKeyConstraint("template_id", "version"),
 )

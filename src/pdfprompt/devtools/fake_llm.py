@@ -17,6 +17,11 @@ can be changed while it runs with `POST /_control`:
 - `hostile`: a document full of scripts, handlers, frames and external URLs
   (pointing at `hostile_url` from the control body).
 
+A request whose system message asks for a template (`TEMPLATE_REQUEST_MARK`) is answered
+with a template as JSON (`template_for`: an invoice-like design carrying the prompt's
+words, its schema and sample data); `hostile` answers it with a template whose body has
+scripts and external URLs.
+
 `GET /_calls` lists the calls made (key, model, outcome), in order.
 """
 
@@ -31,6 +36,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from pdfprompt.generate import TEMPLATE_REQUEST_MARK
 
 
 class FakeLlm:
@@ -52,6 +59,77 @@ def _user_text(messages: list[dict[str, Any]]) -> str:
         if message.get("role") == "user":
             return str(message.get("content", ""))
     return ""
+
+
+def _asks_for_template(messages: list[dict[str, Any]]) -> bool:
+    return any(
+        m.get("role") == "system" and TEMPLATE_REQUEST_MARK in str(m.get("content", ""))
+        for m in messages
+    )
+
+
+def template_for(prompt: str, *, hostile_url: str | None = None) -> str:
+    """A template as a model answers it: JSON with name, body, schema and sample data. The
+    body carries the prompt's first line; with `hostile_url`, scripts and external URLs."""
+    words = prompt.strip().splitlines()[-1] if prompt.strip() else "Document"
+    markdown = prompt.startswith("Engine: markdown")
+    if markdown:
+        body = (
+            "# {{ title }}\n\nFor {{ customer.name }}\n\n| Item | Price |\n|---|---|\n"
+            "{% for item in items %}| {{ item.description }} | {{ item.price|money('EUR') }} |\n"
+            "{% endfor %}\nTotal: {{ items|sum(attribute='price')|money('EUR') }}\n"
+        )
+    else:
+        extra = ""
+        if hostile_url:
+            extra = (
+                f"<script>fetch('{hostile_url}script')</script>"
+                f"<img src='{hostile_url}img.png' onerror=\"fetch('{hostile_url}x')\">"
+            )
+        body = (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{{ title }}</title>"
+            "<style>td.n { text-align: right }</style></head><body>"
+            f"{extra}<h1>{{{{ title }}}}</h1><p>For {{{{ customer.name }}}}</p><table>"
+            "{% for item in items %}<tr><td>{{ item.description }}</td>"
+            "<td class='n'>{{ item.price|money('EUR') }}</td></tr>{% endfor %}</table>"
+            "<p>Total: {{ items|sum(attribute='price')|money('EUR') }}</p></body></html>"
+        )
+    answer = {
+        "name": words[:60] or "Template",
+        "body": body,
+        "schema": {
+            "type": "object",
+            "required": ["title", "customer", "items"],
+            "properties": {
+                "title": {"type": "string"},
+                "customer": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}},
+                },
+                "items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
+            },
+            "$defs": {
+                "item": {
+                    "type": "object",
+                    "required": ["description", "price"],
+                    "properties": {
+                        "description": {"type": "string"},
+                        "price": {"type": "number", "minimum": 0},
+                    },
+                }
+            },
+        },
+        "sample_data": {
+            "title": words[:80],
+            "customer": {"name": "Sample Customer"},
+            "items": [
+                {"description": "First item", "price": 12.5},
+                {"description": "Second item", "price": 30},
+            ],
+        },
+    }
+    return "```json\n" + json.dumps(answer, indent=1) + "\n```"
 
 
 def document_for(prompt: str) -> str:
@@ -152,6 +230,9 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
             content = ""
         elif what == "text":
             content = "I cannot help with that."
+        elif _asks_for_template(body.get("messages", [])):
+            hostile = fake.hostile_url if what == "hostile" else None
+            content = template_for(prompt, hostile_url=hostile)
         elif what == "hostile":
             content = hostile_document(fake.hostile_url)
         elif "```html" in prompt:  # a revision: edit the document it was given

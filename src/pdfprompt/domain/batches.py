@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pdfprompt.domain.errors import InvalidInputError
+from pdfprompt.domain.errors import DataInvalidError, InvalidInputError
 from pdfprompt.domain.ids import new_id
 from pdfprompt.domain.jobs import JobType
 
@@ -119,17 +119,20 @@ class RowError:
         return {"row": self.row, "field": self.field, "message": self.message}
 
 
-class BatchRowsError(InvalidInputError):
+class BatchRowsError(DataInvalidError):
     """Rows of a batch are invalid: nothing was queued. `errors` lists the first
-    `MAX_LISTED_ROW_ERRORS`; `total_errors` counts them all."""
+    `MAX_LISTED_ROW_ERRORS`; `total` counts them all."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         first = errors[0]
         rows = len({e.row for e in errors})
         more = f" (and {len(errors) - 1} more problems in {rows} rows)" if len(errors) > 1 else ""
-        super().__init__(f"{first.field}: {first.message}{more}", field=first.field)
-        self.errors = [e.as_dict() for e in errors[:MAX_LISTED_ROW_ERRORS]]
-        self.total_errors = len(errors)
+        super().__init__(
+            f"{first.field}: {first.message}{more}",
+            field=first.field,
+            errors=[e.as_dict() for e in errors[:MAX_LISTED_ROW_ERRORS]],
+            total=len(errors),
+        )
 
 
 def check_filename_pattern(pattern: str) -> str:

@@ -223,3 +223,33 @@ class LeaseLostError(PdfPromptError):
     """The worker no longer owns the job (lease expired, job cancelled or taken over)."""
 
     code = "lease_lost"
+
+
+class TemplateRenderError(PdfPromptError):
+    """A template could not be filled with its data (an error in the template at a line, an
+    operation the sandbox refuses, output or memory past its limit): the same every time."""
+
+    code = "template_error"
+
+
+class TemplateTimeoutError(PdfPromptError):
+    """Filling a template took longer than its time limit and was stopped."""
+
+    code = "template_timeout"
+
+
+class DataInvalidError(InvalidInputError):
+    """Data that does not fit a template's JSON Schema: `errors` lists every bad field
+    (`{"field": JSON pointer, "message"}`, capped), `total` counts them all."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        total: int = 0,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.errors = errors or []
+        self.total = total

@@ -16,6 +16,14 @@ class JobType(enum.StrEnum):
     PROMPT = "prompt"
     MARKDOWN = "markdown"
     HTML = "html"
+    TEMPLATE = "template"  # a template filled with data (the input: `TemplateInput`)
+    # A template written by the model from a prompt, saved, and its sample data printed
+    # (the input: `{"prompt", "engine"}`, and `"template"` once it is saved).
+    TEMPLATE_GENERATE = "template_generate"
+
+
+# The job types whose job object names a template (`"template": {"id", "version"}`).
+TEMPLATE_JOBS = frozenset({JobType.TEMPLATE, JobType.TEMPLATE_GENERATE})
 
 
 class JobStatus(enum.StrEnum):
@@ -50,6 +58,7 @@ class Generator(enum.StrEnum):
     HTML = "html"
     MARKDOWN_FALLBACK = "markdown-fallback"  # a prompt typeset as Markdown: no LLM configured
     LLM = "llm"
+    TEMPLATE = "template"
 
 
 @dataclass(frozen=True, slots=True)

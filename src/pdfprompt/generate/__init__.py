@@ -16,6 +16,22 @@ from pdfprompt.generate.markdown import (
     wrap_document,
 )
 from pdfprompt.generate.svg import clean_svg
+from pdfprompt.generate.template import FILTERS, check_body, fill
+from pdfprompt.generate.template_data import (
+    MAX_DATA_BYTES,
+    MAX_SCHEMA_BYTES,
+    check_data,
+    check_schema,
+    data_errors,
+    json_size,
+)
+from pdfprompt.generate.template_process import TemplateFiller
+from pdfprompt.generate.template_prompt import (
+    TEMPLATE_REQUEST_MARK,
+    TEMPLATE_SYSTEM_PROMPT,
+    template_answer,
+    template_messages,
+)
 from pdfprompt.settings import Settings
 
 
@@ -38,16 +54,37 @@ def llm_client_from_settings(settings: Settings) -> LlmClient | None:
     )
 
 
+def template_filler_from_settings(settings: Settings) -> TemplateFiller:
+    """Child processes that fill templates within the configured time and output limits."""
+    return TemplateFiller(
+        timeout_s=settings.template_timeout_s,
+        max_chars=settings.template_max_output_bytes,
+        processes=max(1, min(settings.worker_concurrency, 4)),
+    )
+
+
 __all__ = [
+    "FILTERS",
+    "MAX_DATA_BYTES",
     "MAX_IMAGE_PIXELS",
+    "MAX_SCHEMA_BYTES",
+    "TEMPLATE_REQUEST_MARK",
+    "TEMPLATE_SYSTEM_PROMPT",
     "InspectedAsset",
     "KeyRing",
     "LlmClient",
+    "TemplateFiller",
+    "check_body",
+    "check_data",
+    "check_schema",
     "clean_css",
     "clean_document",
     "clean_svg",
+    "data_errors",
     "extract_html",
+    "fill",
     "inspect_asset",
+    "json_size",
     "llm_client_from_settings",
     "markdown_document",
     "markdown_to_html",
@@ -55,5 +92,8 @@ __all__ = [
     "print_stylesheet",
     "revise_messages",
     "streamed_text",
+    "template_answer",
+    "template_filler_from_settings",
+    "template_messages",
     "wrap_document",
 ]

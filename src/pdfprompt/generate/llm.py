@@ -201,9 +201,13 @@ class LlmClient:
         self.calls[outcome] = self.calls.get(outcome, 0) + 1
 
     async def write(
-        self, messages: list[dict[str, str]], progress: Progress | None = None
+        self,
+        messages: list[dict[str, str]],
+        progress: Progress | None = None,
+        extract: Callable[[str], str | None] = extract_html,
     ) -> tuple[str, str]:
-        """The HTML document a model wrote for `messages`, and that model's name."""
+        """The HTML document a model wrote for `messages` (what `extract` finds in its answer;
+        an answer where it finds nothing goes to the next model), and that model's name."""
         failures: list[str] = []
         for model in self.models:
             while True:
@@ -222,7 +226,7 @@ class LlmClient:
                         retry_after_s=wait_s,
                     )
                 try:
-                    html = await self._complete(model, key, messages, progress)
+                    html = await self._complete(model, key, messages, progress, extract)
                 except _NextKey:
                     continue
                 except _NextModel as exc:
@@ -238,6 +242,7 @@ class LlmClient:
         key: _Key,
         messages: list[dict[str, str]],
         progress: Progress | None,
+        extract: Callable[[str], str | None] = extract_html,
     ) -> str:
         body = {
             "model": model,
@@ -287,7 +292,7 @@ class LlmClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._count("error")
             raise _NextModel(type(exc).__name__) from None
-        document = extract_html("".join(parts))
+        document = extract("".join(parts))
         if document is None:
             self._count("unusable")
             raise _NextModel("the answer was empty or not an HTML document")

@@ -34,6 +34,13 @@ _FONT_NAME = "/PdfpromptStamp"
 # Helvetica's advance widths (its AFM file, 1/1000 em) of the characters WATERMARK_TEXT uses.
 _HELVETICA_WIDTHS = {
     " ": 278,
+    # PREVIEW, the mark of a template's preview
+    "E": 667,
+    "I": 278,
+    "P": 667,
+    "R": 722,
+    "V": 667,
+    "W": 944,
     "·": 278,
     "M": 833,
     "a": 556,

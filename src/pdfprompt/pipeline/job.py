@@ -3,25 +3,44 @@ store the PDF with its first page's thumbnail. This is the `JobHandler` the work
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from pdfprompt.accounts import AssetStore
 from pdfprompt.domain import (
     PERMANENT_WHEN_REPEATED,
+    ConflictError,
     Generator,
     InvalidInputError,
     JobStage,
     JobType,
+    LlmError,
     NotFoundError,
     Plan,
     RenderOptions,
+    Template,
+    TemplateEngine,
+    TemplateInput,
     as_repeated,
     safe_filename,
 )
-from pdfprompt.generate import LlmClient, clean_document, messages, revise_messages
+from pdfprompt.generate import (
+    LlmClient,
+    TemplateFiller,
+    clean_document,
+    messages,
+    revise_messages,
+    template_answer,
+    template_messages,
+)
+from pdfprompt.pdf import PdfUpdate, stamp
 from pdfprompt.pipeline.assets import load_assets, with_refused
 from pdfprompt.pipeline.cache import from_cache, render_key
 from pdfprompt.pipeline.document import build_document
@@ -29,7 +48,7 @@ from pdfprompt.pipeline.keys import attempt_keys
 from pdfprompt.pipeline.limits import check_plan, render_within_plan
 from pdfprompt.pipeline.render import finished
 from pdfprompt.pipeline.storing import store_with_thumbnail
-from pdfprompt.queue import JobContext, StoredFile
+from pdfprompt.queue import JobContext, StoredFile, TemplateContent, TemplateStore
 from pdfprompt.render import Renderer
 from pdfprompt.storage import Storage
 
@@ -48,6 +67,8 @@ class JobPipeline:
         *,
         assets: AssetStore | None = None,
         max_assets_bytes: int = 50 * 1024 * 1024,
+        templates: TemplateFiller | None = None,
+        template_store: TemplateStore | None = None,
     ) -> None:
         """`assets`: where the owner's assets a document refers to are looked up (without
         it, every `asset:` reference is refused); at most `max_assets_bytes` of them are
@@ -58,6 +79,8 @@ class JobPipeline:
         self.plans = plans or {}
         self.assets = assets
         self.max_assets_bytes = max_assets_bytes
+        self.templates = templates
+        self.template_store = template_store
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
@@ -68,6 +91,7 @@ class JobPipeline:
         # The plan the job was submitted under sets its limits and watermark.
         plan = self.plans.get(job.plan) if job.plan else None
         watermark = plan is not None and plan.watermark
+        preview = job.type is JobType.TEMPLATE and TemplateInput.from_text(job.input).preview
         await ctx.report(JobStage.RENDERING, 0.3, generator)
         loaded = await load_assets(
             self.assets, self.storage, job.user_id, document, max_bytes=self.max_assets_bytes
@@ -82,7 +106,8 @@ class JobPipeline:
         )
         # A model's answer is new every time: looking it up would only ever miss.
         rendered = None
-        if generator is not Generator.LLM:
+        # A preview's PDF is stamped PREVIEW: it neither reuses nor is reused by a render.
+        if generator is not Generator.LLM and not preview:
             rendered = await from_cache(ctx, self.storage, cache_key, self.renderer.max_pages)
         if rendered is None:
             try:
@@ -93,6 +118,8 @@ class JobPipeline:
                 raise as_repeated(exc, job.error) from exc
             rendered = await finished(rendered, document, options, watermark=watermark)
             rendered = with_refused(rendered, loaded.refused)
+        if preview:
+            rendered = replace(rendered, data=await asyncio.to_thread(_preview_mark, rendered.data))
         if plan is not None:
             await check_plan(ctx, plan, rendered)
         keys = attempt_keys(job)
@@ -107,7 +134,7 @@ class JobPipeline:
             pages=rendered.pages,
             sha256=hashlib.sha256(rendered.data).hexdigest(),
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
-            render_key=cache_key,
+            render_key=None if preview else cache_key,
             html_key=keys.html if generator is Generator.LLM else None,
             warnings=rendered.warnings,
             thumbnail_key=thumbnail,
@@ -117,6 +144,14 @@ class JobPipeline:
         """The HTML to render. A prompt goes to the LLM when one is configured; its progress
         moves with the text streamed back (written at most a few times a second)."""
         job = ctx.job
+        if job.type is JobType.TEMPLATE and self.templates is not None:
+            filled = TemplateInput.from_text(job.input)
+            document = await self.templates.fill(
+                filled.body, filled.engine, filled.data, title=options.title
+            )
+            return document, Generator.TEMPLATE
+        if job.type is JobType.TEMPLATE_GENERATE:
+            return await self._generated_template(ctx, options), Generator.LLM
         if job.type is not JobType.PROMPT or self.llm is None:
             return build_document(job.type, job.input, options)
         await ctx.report(JobStage.GENERATING, 0.02, Generator.LLM)
@@ -136,6 +171,51 @@ class JobPipeline:
         written, model = await self.llm.write(asked, progress)
         log.info("job %s: %s wrote %d characters", job.id, model, len(written))
         return clean_document(written, title=options.title), Generator.LLM
+
+    async def _generated_template(self, ctx: JobContext, options: RenderOptions) -> str:
+        """A `template_generate` job: the model writes a template (checked as it arrives:
+        `template_answer`), its sample data is filled, the template is saved and noted on
+        the job; the document is the filled sample (an HTML one cleaned like a prompt's).
+        A retry after the save reuses the saved template."""
+        job = ctx.job
+        store, filler = self.template_store, self.templates
+        if store is None or filler is None:
+            raise LlmError("this worker cannot save templates", transient=False)
+        asked = json.loads(job.input)
+        engine = TemplateEngine(asked.get("engine", "html"))
+        saved = asked.get("template")
+        if saved is not None:
+            try:
+                template = await store.get(job.user_id, saved["id"], saved["version"])
+            except NotFoundError as exc:
+                raise InvalidInputError("the template this job wrote was deleted") from exc
+            body, sample = template.body, template.sample_data
+        else:
+            if self.llm is None:
+                raise LlmError(
+                    "no LLM is configured: a template cannot be written from a prompt",
+                    transient=False,
+                )
+            await ctx.report(JobStage.GENERATING, 0.02, Generator.LLM)
+
+            async def progress(chars: int) -> None:
+                await ctx.report(JobStage.GENERATING, 0.02 + 0.26 * (1 - math.exp(-chars / 6000)))
+
+            answer, model = await self.llm.write(
+                template_messages(str(asked["prompt"]), engine),
+                progress,
+                extract=functools.partial(template_answer, engine=engine),
+            )
+            written = json.loads(answer)
+            log.info("job %s: %s wrote a template", job.id, model)
+            body, sample = written["body"], written["sample_data"]
+        document = await filler.fill(body, engine, sample, title=options.title)
+        if saved is None:
+            template = await _save_new(store, job.user_id, written, engine)
+            await store.record_generated(job.id, template.id, template.version)
+        if engine is TemplateEngine.HTML:
+            document = clean_document(document, title=options.title)
+        return document
 
     async def _previous_document(self, ctx: JobContext) -> str:
         """The HTML the revised job was rendered from: the kept LLM output of a prompt job,
@@ -157,3 +237,32 @@ class JobPipeline:
 
     async def discard(self, storage_key: str) -> None:
         await self.storage.delete(storage_key)
+
+
+PREVIEW_MARK = "PREVIEW"
+
+
+def _preview_mark(pdf: bytes) -> bytes:
+    """A template preview's PDF with PREVIEW_MARK stamped on every page."""
+    update = PdfUpdate(pdf)
+    stamp(update, PREVIEW_MARK)
+    return update.written()
+
+
+async def _save_new(
+    store: TemplateStore, user_id: str, written: dict[str, Any], engine: TemplateEngine
+) -> Template:
+    """The written template saved under its name, or `NAME 2`, `NAME 3`, … when taken."""
+    name = str(written["name"])
+    for n in range(1, 21):
+        candidate = name if n == 1 else f"{name[:95]} {n}"
+        content = TemplateContent(
+            candidate, engine, written["body"], written["schema"], written["sample_data"], {}
+        )
+        try:
+            made, _ = await store.create(user_id, content)
+            return made
+        except ConflictError:
+            if n == 20:
+                raise
+    raise AssertionError("unreachable")

@@ -26,6 +26,7 @@ from pdfprompt.queue.store import (
     finish_trailing_notifies,
     job_store_for,
 )
+from pdfprompt.queue.templates import TemplateContent, TemplateStore, VersionInfo
 from pdfprompt.queue.wakeup import PostgresWakeup, Wakeup, wakeup_for
 from pdfprompt.queue.worker import (
     JobContext,
@@ -57,6 +58,9 @@ __all__ = [
     "QueueMetrics",
     "SqliteJobStore",
     "StoredFile",
+    "TemplateContent",
+    "TemplateStore",
+    "VersionInfo",
     "Wakeup",
     "WindowStats",
     "Worker",

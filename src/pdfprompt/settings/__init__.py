@@ -18,6 +18,7 @@ from pdfprompt.settings.queue import QueueSettings
 from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
 from pdfprompt.settings.storage import StorageSettings
+from pdfprompt.settings.templates import TemplateSettings
 from pdfprompt.settings.webhooks import WebhookSettings
 
 
@@ -30,6 +31,7 @@ class Settings(
     LlmSettings,
     AccountsSettings,
     WebhookSettings,
+    TemplateSettings,
     HttpSettings,
     BaseSettings,
 ):

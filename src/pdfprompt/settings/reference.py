@@ -23,6 +23,7 @@ from pdfprompt.settings.queue import QueueSettings
 from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
 from pdfprompt.settings.storage import StorageSettings
+from pdfprompt.settings.templates import TemplateSettings
 from pdfprompt.settings.webhooks import WebhookSettings
 
 COMMAND = ".venv/bin/python -m pdfprompt.settings > docs/configuration.md"
@@ -37,6 +38,7 @@ GROUPS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("LLM", LlmSettings),
     ("Accounts, plans and rate limits", AccountsSettings),
     ("Webhooks", WebhookSettings),
+    ("Templates", TemplateSettings),
     ("HTTP API", HttpSettings),
 )
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pdfprompt.domain import Batch, Job, NotFoundError
+from pdfprompt.domain import TEMPLATE_JOBS, Batch, Job, NotFoundError, template_of_input
 from pdfprompt.webhooks.outbox import ClaimedDelivery
 
 EventName = Literal[
@@ -73,6 +73,7 @@ def job_data(job: Job, public_url: str) -> dict[str, Any]:
         "file": file,
         "options": job.options,
         "parent_id": job.parent_id,
+        "template": template_of_input(job.input) if job.type in TEMPLATE_JOBS else None,
         "created_at": _time(job.created_at),
         "started_at": _time(job.started_at),
         "finished_at": _time(job.finished_at),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pdfprompt.wiring.oneshot import render_once
     from pdfprompt.wiring.roles import run_worker, running_services
     from pdfprompt.wiring.services import Services
+    from pdfprompt.wiring.templates import check_body, check_data, check_schema
     from pdfprompt.wiring.worker import (
         build_worker,
         delivering_webhooks,
@@ -35,6 +36,9 @@ _MODULES = {
     "Services": "services",
     "account_store": "admin",
     "build_worker": "worker",
+    "check_body": "templates",
+    "check_data": "templates",
+    "check_schema": "templates",
     "delivering_webhooks": "worker",
     "open_accounts": "admin",
     "open_sessions": "admin",
@@ -52,6 +56,9 @@ __all__ = [
     "Services",
     "account_store",
     "build_worker",
+    "check_body",
+    "check_data",
+    "check_schema",
     "delivering_webhooks",
     "open_accounts",
     "open_sessions",

@@ -10,7 +10,7 @@ from prometheus_client.registry import Collector
 from pdfprompt.accounts import AccountStore, AssetStore, ShareStore, rate_limiter_for
 from pdfprompt.db import open_database
 from pdfprompt.generate import inspect_asset
-from pdfprompt.queue import JobEvents, QueueMetrics, job_store_for
+from pdfprompt.queue import JobEvents, QueueMetrics, TemplateStore, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
 from pdfprompt.webhooks import WebhookOutbox, WebhookStore, address_rule
@@ -44,6 +44,7 @@ async def prepare_database(settings: Settings) -> Services:
         webhook_outbox=WebhookOutbox(engine),
         webhook_rule=address_rule(settings.webhook_allow_private),
         assets=AssetStore(engine, inspect_asset),
+        templates=TemplateStore(engine),
         storage=storage,
         events=events,
         metrics=metrics,

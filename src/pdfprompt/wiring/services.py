@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore, AssetStore, RateLimiter, SessionStore, ShareStore
 from pdfprompt.generate import LlmClient
-from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, Wakeup, Worker
+from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, TemplateStore, Wakeup, Worker
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
 from pdfprompt.storage import Storage
@@ -32,6 +32,7 @@ class Services:
     webhook_outbox: WebhookOutbox
     webhook_rule: AddressRule
     assets: AssetStore
+    templates: TemplateStore
     renderer: Renderer | None = None
     llm: LlmClient | None = None
     worker: Worker | None = None

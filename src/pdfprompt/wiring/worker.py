@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, prune_sessions
 from pdfprompt.domain import RetryPolicy
-from pdfprompt.generate import LlmClient
+from pdfprompt.generate import LlmClient, template_filler_from_settings
 from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
     ORPHAN_SWEEP_EVERY_S,
@@ -73,6 +73,8 @@ def build_worker(
         svc.accounts.plans,
         assets=svc.assets,
         max_assets_bytes=svc.settings.max_document_assets_bytes,
+        templates=template_filler_from_settings(svc.settings),
+        template_store=svc.templates,
     )
     config = dataclasses.replace(
         worker_config(svc.settings),

@@ -3,7 +3,7 @@ the PDF's name in the batch's archive, with a partial index of batch jobs (row o
 counts by status; the claim's indexes are unchanged).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from pdfprompt.db.types import Timestamp, db_now
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
