@@ -459,6 +459,7 @@ EXPORTS: dict[str, list[str]] = {
         "merged_options",
         "pdf_response",
         "percent",
+        "preview_draft",
         "preview_template",
         "prompt_limit",
         "queue_figures",

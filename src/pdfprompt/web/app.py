@@ -21,6 +21,7 @@ from pdfprompt.web import (
     kit,
     links,
     shares,
+    template_pages,
     usage,
     webhooks,
 )
@@ -95,3 +96,4 @@ def install_web(app: FastAPI) -> None:
     app.include_router(links.router)
     app.include_router(admin.router)
     app.include_router(history.router)
+    app.include_router(template_pages.router)

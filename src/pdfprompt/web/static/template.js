@@ -1,0 +1,24 @@
+// The template editor's live preview: a moment after the last edit, the form is sent to the
+// preview frame by its own Preview button (the same request a click makes without
+// JavaScript), so the frame shows the PDF of the edit or the reason it cannot be printed.
+"use strict";
+(() => {
+  const form = document.getElementById("template-form");
+  const button = form && form.querySelector("button[data-preview]");
+  const status = document.querySelector("[data-preview-status]");
+  if (!form || !button || !form.requestSubmit) return;
+  const WAIT_MS = 800;
+  let timer = 0;
+  const show = () => {
+    timer = 0;
+    form.requestSubmit(button);
+    if (status) status.textContent = "Preview updated after your last edit.";
+  };
+  form.addEventListener("input", (event) => {
+    if (event.target && event.target.name === "name") return;
+    clearTimeout(timer);
+    timer = setTimeout(show, WAIT_MS);
+  });
+  button.addEventListener("click", () => { clearTimeout(timer); timer = 0; });
+  show();
+})();

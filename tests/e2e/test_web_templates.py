@@ -1,0 +1,248 @@
+"""The templates pages over real HTTP, as a browser without JavaScript uses them, against
+`pdfprompt serve` on SQLite and PostgreSQL: the list, saving (each save a new version),
+errors next to their fields (JSON, body syntax with its line, the schema, a sample that
+does not fit), the preview into its frame (the PDF of the edit, not saved, no quota; its
+refusals as a page the editor may frame), versions, a document filled from the template,
+deleting, CSRF, and another person's template."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import httpx
+import pytest
+
+from tests.support.documents import documents_fixtures, events, field_error, person
+from tests.support.llm import control
+from tests.support.processes import Process
+from tests.support.render import pdf_text
+from tests.support.web import CSP, assert_page_headers, csrf, post
+
+llm, docs = documents_fixtures("web-templates")
+
+BODY = "<h1>Hello {{ name }}</h1><p>{{ note }}</p>"
+SCHEMA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string", "maxLength": 40}, "note": {"type": "string"}},
+}
+SAMPLE = {"name": "Ada", "note": "sample"}
+FRAMED_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+
+
+@pytest.fixture(autouse=True)
+def answering(llm: str) -> None:
+    control(llm, reset=True, latency_ms=0, chunk_ms=0)
+
+
+def _fields(**given: str) -> dict[str, str]:
+    fields = {
+        "name": "greeting",
+        "engine": "html",
+        "body": BODY,
+        "schema": json.dumps(SCHEMA),
+        "sample_data": json.dumps(SAMPLE),
+        "format": "",
+        "orientation": "portrait",
+        "data": "",
+    }
+    fields.update(given)
+    return fields
+
+
+def _save(c: httpx.Client, path: str = "/templates", **given: str) -> httpx.Response:
+    token = csrf(c.get("/templates/new"))
+    return post(c, path, csrf=token, **_fields(**given))
+
+
+def _made(c: httpx.Client, **given: str) -> str:
+    r = _save(c, **given)
+    assert r.status_code == 303, r.text
+    found = re.fullmatch(r"/templates/(tpl_[A-Za-z0-9_-]+)\?saved=1", r.headers["location"])
+    assert found is not None, r.headers["location"]
+    return found.group(1)
+
+
+def _textarea(page: httpx.Response, name: str) -> str:
+    found = re.search(rf'<textarea id="{name}"[^>]*>\n([^<]*)</textarea>', page.text)
+    assert found is not None, page.text
+    return html.unescape(found.group(1))
+
+
+def test_a_template_is_made_listed_saved_again_and_deleted(
+    docs: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = docs
+    with httpx.Client(base_url=server.base_url) as anonymous:
+        first = anonymous.get("/templates", follow_redirects=False)
+        assert (first.status_code, first.headers["location"]) == (303, "/signin?next=/templates")
+    with person(server, "tpl-make@example.com") as c:
+        empty = c.get("/templates")
+        assert empty.status_code == 200 and "No templates yet." in empty.text
+        assert empty.headers["content-security-policy"] == CSP
+        assert_page_headers(empty)
+        assert '<a href="/templates">Templates</a>' in empty.text  # in the nav
+        editor = c.get("/templates/new")
+        assert editor.status_code == 200
+        assert '<script src="/static/template.js" defer></script>' in editor.text
+        assert "<script>" not in editor.text and "style=" not in editor.text
+        assert 'formaction="/templates/preview" formtarget="preview"' in editor.text
+        assert '<iframe name="preview"' in editor.text
+        js = c.get("/static/template.js")
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+
+        template_id = _made(c, format="A5", orientation="landscape", margin_top="10mm")
+        page = c.get(f"/templates/{template_id}?saved=1")
+        assert "Saved as version 1." in page.text
+        assert _textarea(page, "body") == BODY
+        assert json.loads(_textarea(page, "schema")) == SCHEMA
+        assert json.loads(_textarea(page, "sample_data")) == SAMPLE
+        assert json.loads(_textarea(page, "data")) == SAMPLE  # "try with data" starts as the sample
+        assert '<option value="A5" selected>' in page.text
+        assert 'id="landscape" name="orientation" value="landscape" checked' in page.text
+        assert 'id="margin_top" name="margin_top" value="10mm"' in page.text
+
+        listed = c.get("/templates")
+        row = re.search(
+            r'<tr class="template-row" data-id="' + template_id + r'">(.*?)</tr>', listed.text, re.S
+        )
+        assert row is not None, listed.text
+        assert ">greeting</a>" in row.group(1) and "HTML" in row.group(1)
+        assert '<td data-label="Version">1</td>' in row.group(1)
+
+        token = csrf(page)
+        again = post(c, f"/templates/{template_id}", csrf=token, **_fields(body=BODY + "<p>v2</p>"))
+        assert again.status_code == 303
+        second = c.get(f"/templates/{template_id}")
+        assert _textarea(second, "body") == BODY + "<p>v2</p>"
+        assert f'href="/templates/{template_id}?version=1">Use version 1</a>' in second.text
+        assert '<span aria-current="page">Version 2</span>' in second.text
+        first_again = c.get(f"/templates/{template_id}?version=1")
+        assert _textarea(first_again, "body") == BODY
+        assert "saving this one makes version 3" in first_again.text
+        for odd in ("0", "99", "x", "9" * 40, "%C2%B2"):
+            assert c.get(f"/templates/{template_id}?version={odd}").status_code in (200, 404)
+
+        # The same name twice: refused next to the name, the values kept.
+        taken = _save(c, body="<p>other</p>")
+        assert taken.status_code == 409
+        assert field_error(taken, "name")
+        assert _textarea(taken, "body") == "<p>other</p>"
+
+        refused = c.post(f"/templates/{template_id}/delete", data={"csrf": "wrong"})
+        assert refused.status_code == 403
+        gone = post(c, f"/templates/{template_id}/delete", csrf=token)
+        assert (gone.status_code, gone.headers["location"]) == (303, "/templates")
+        assert c.get(f"/templates/{template_id}").status_code == 404
+        assert "No templates yet." in c.get("/templates").text
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "words"),
+    [
+        ({"body": "<p>{% if x %}open</p>"}, "body", "Line 1"),
+        ({"body": "<p>ok</p>\n<p>{{ broken }</p>"}, "body", "Line 2"),
+        ({"body": "   "}, "body", "empty"),
+        ({"schema": "{not json"}, "schema", "line 1"),
+        ({"schema": '{"type": "no-such-type"}'}, "schema", ""),
+        ({"sample_data": "[1,"}, "sample_data", "not JSON"),
+        ({"sample_data": json.dumps({"note": "no name"})}, "sample_data", "name"),
+        ({"sample_data": json.dumps({"name": 7})}, "sample_data", "at /name: 7"),
+        ({"name": ""}, "name", ""),
+        ({"engine": "latex"}, "engine", "HTML or Markdown"),
+        ({"format": "A99"}, "format", ""),
+        ({"margin_left": "wide"}, "margin_left", ""),
+        ({"orientation": "sideways"}, "orientation", ""),
+    ],
+)
+def test_errors_appear_next_to_their_fields_with_the_values_kept(
+    docs: tuple[Process, dict[str, str]], given: dict[str, str], field: str, words: str
+) -> None:
+    server, _ = docs
+    with person(server, f"tpl-err-{field}-{abs(hash(str(given)))}@example.com") as c:
+        r = _save(c, **given)
+        assert r.status_code == 400, r.text
+        error = field_error(r, field)
+        assert words in error, error
+        assert len(re.findall(r'<p class="error" id="[^"]+-error">', r.text)) == 1
+        if "body" in given and given["body"].strip():
+            assert _textarea(r, "body") == given["body"]
+        assert c.get("/templates").text.count('class="template-row"') == 0
+
+
+def test_the_preview_prints_the_edit_without_saving_it_or_using_the_quota(
+    docs: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = docs
+    with person(server, "tpl-preview@example.com") as c:
+        token = csrf(c.get("/templates/new"))
+        usage_before = c.get("/usage").text
+        shown = post(c, "/templates/preview", csrf=token, **_fields(name="draft"))
+        assert shown.status_code == 200, shown.text
+        assert shown.headers["content-type"] == "application/pdf"
+        assert shown.headers["content-security-policy"] == "frame-ancestors 'self'"
+        assert shown.headers["x-content-type-options"] == "nosniff"
+        text = pdf_text(shown.content)
+        assert "Hello Ada" in text and "PREVIEW" in text
+        tried = post(
+            c,
+            "/templates/preview",
+            csrf=token,
+            **_fields(data=json.dumps({"name": "<b>Grace</b>"})),
+        )
+        assert "Hello <b>Grace</b>" in pdf_text(tried.content)  # escaped: shown as text
+        assert "No templates yet." in c.get("/templates").text  # nothing saved
+        assert c.get("/usage").text == usage_before  # no PDF counted
+
+        # Refusals: a page the editor's frame may show, naming the field.
+        for given, field, status in (
+            ({"body": "{% for %}"}, "body", 400),
+            ({"data": json.dumps({"name": 1})}, "data", 400),
+            ({"data": "{"}, "data", 400),
+            ({"body": "{{ 1 / 0 }}"}, "body", 422),
+        ):
+            r = post(c, "/templates/preview", csrf=token, **_fields(**given))
+            assert r.status_code == status, (given, r.text)
+            assert r.headers["content-security-policy"] == FRAMED_CSP
+            assert f'data-preview-error="{field}"' in r.text, r.text
+        assert c.post("/templates/preview", data=_fields()).status_code == 403
+
+
+def test_a_document_from_the_template_and_another_persons_template(
+    docs: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = docs
+    with person(server, "tpl-owner@example.com") as c:
+        template_id = _made(c)
+        page = c.get(f"/templates/{template_id}")
+        token = csrf(page)
+        action = f"/templates/{template_id}/documents?version=1"
+        assert f'formaction="{action}"' in page.text
+        bad = post(c, action, csrf=token, data=json.dumps({"note": "x"}))
+        assert bad.status_code == 400
+        assert "name" in field_error(bad, "data")
+        odd = post(c, action, csrf=token, data="[")
+        assert "not JSON" in field_error(odd, "data")
+        made = post(c, action, csrf=token, data=json.dumps({"name": "Lin", "note": "real"}))
+        assert made.status_code == 303, made.text
+        job_id = made.headers["location"].removeprefix("/documents/")
+        assert events(c, job_id)[-1]["status"] == "succeeded"
+        pdf = c.get(f"/documents/{job_id}/pdf")
+        text = pdf_text(pdf.content)
+        assert "Hello Lin" in text and "PREVIEW" not in text
+        with person(server, "tpl-stranger@example.com") as other:
+            mine = csrf(other.get("/templates"))
+            for path in (f"/templates/{template_id}", f"/templates/{template_id}?version=1"):
+                r = other.get(path)
+                assert r.status_code == 404 and "not yours to see" in r.text
+            for path in (
+                f"/templates/{template_id}",
+                f"/templates/{template_id}/delete",
+                f"/templates/{template_id}/documents",
+            ):
+                r = post(other, path, csrf=mine, **_fields(data="{}"))
+                assert r.status_code == 404, (path, r.text)
+            assert "tpl-owner" not in other.get("/templates").text
+        assert c.get(f"/templates/{template_id}").status_code == 200  # still there
