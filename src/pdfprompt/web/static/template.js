@@ -9,16 +9,16 @@
   if (!form || !button || !form.requestSubmit) return;
   const WAIT_MS = 800;
   let timer = 0;
-  const show = () => {
+  const show = (words) => {
     timer = 0;
     form.requestSubmit(button);
-    if (status) status.textContent = "Preview updated after your last edit.";
+    if (status) status.textContent = words;
   };
   form.addEventListener("input", (event) => {
     if (event.target && event.target.name === "name") return;
     clearTimeout(timer);
-    timer = setTimeout(show, WAIT_MS);
+    timer = setTimeout(show, WAIT_MS, "Preview updated after your last edit.");
   });
   button.addEventListener("click", () => { clearTimeout(timer); timer = 0; });
-  show();
+  show("Preview of the data below (or the sample data).");
 })();
