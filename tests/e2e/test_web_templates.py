@@ -3,7 +3,9 @@
 errors next to their fields (JSON, body syntax with its line, the schema, a sample that
 does not fit), the preview into its frame (the PDF of the edit, not saved, no quota; its
 refusals as a page the editor may frame), versions, a document filled from the template,
-deleting, CSRF, and another person's template."""
+deleting, CSRF, and another person's template; and the assets page: uploading (refusals
+next to the file or the name), thumbnails served with the API's content headers, the
+references, deleting."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import re
 import httpx
 import pytest
 
+from tests.support.assets import font, png
 from tests.support.documents import documents_fixtures, events, field_error, person
 from tests.support.llm import control
 from tests.support.processes import Process
@@ -29,6 +32,8 @@ SCHEMA = {
     "properties": {"name": {"type": "string", "maxLength": 40}, "note": {"type": "string"}},
 }
 SAMPLE = {"name": "Ada", "note": "sample"}
+RED = (214, 31, 47)
+TEAL = (16, 160, 150)
 FRAMED_CSP = "default-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
 
 
@@ -246,3 +251,91 @@ def test_a_document_from_the_template_and_another_persons_template(
                 assert r.status_code == 404, (path, r.text)
             assert "tpl-owner" not in other.get("/templates").text
         assert c.get(f"/templates/{template_id}").status_code == 200  # still there
+
+
+# -- assets ---------------------------------------------------------------------
+
+
+def _upload(
+    c: httpx.Client, filename: str, data: bytes, name: str = "", token: str | None = None
+) -> httpx.Response:
+    if token is None:
+        token = csrf(c.get("/assets"))
+    r = c.post(
+        "/assets",
+        data={"csrf": token, "name": name},
+        files={"file": (filename, data, "application/octet-stream")},
+    )
+    assert r.status_code < 500, r.text
+    return r
+
+
+def test_assets_are_uploaded_shown_referred_to_and_deleted(
+    docs: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = docs
+    with person(server, "assets@example.com") as c:
+        empty = c.get("/assets")
+        assert empty.status_code == 200 and "No assets yet." in empty.text
+        assert empty.headers["content-security-policy"] == CSP
+        assert '<a href="/assets">Assets</a>' in empty.text
+        assert 'enctype="multipart/form-data"' in empty.text
+        assert '<script src="/static/copy.js" defer></script>' in empty.text
+
+        made = _upload(c, "logo.png", png(RED))
+        assert (made.status_code, made.headers["location"]) == (303, "/assets")
+        assert _upload(c, "face.ttf", font("Face"), name="brand-font").status_code == 303
+        listed = c.get("/assets")
+        rows = re.findall(
+            r'<li class="asset-row card" data-id="([^"]+)">(.*?)</li>', listed.text, re.S
+        )
+        assert len(rows) == 2
+        by_name = {re.search(r'<p class="name">([^<]+)</p>', r).group(1): (i, r) for i, r in rows}  # type: ignore[union-attr]
+        logo_id, logo_row = by_name["logo.png"]
+        assert f'<img src="/assets/{logo_id}/content"' in logo_row
+        assert 'value="asset:logo.png"' in logo_row and "data-copy=" in logo_row
+        assert "Image · image/png" in logo_row
+        _, font_row = by_name["brand-font"]
+        assert "<img" not in font_row and "Font ·" in font_row
+        assert 'value="asset:brand-font"' in font_row
+
+        shown = c.get(f"/assets/{logo_id}/content")
+        assert shown.status_code == 200 and shown.content == png(RED)
+        assert shown.headers["content-type"] == "image/png"
+        assert shown.headers["x-content-type-options"] == "nosniff"
+        assert shown.headers["content-security-policy"].startswith("sandbox; default-src 'none'")
+
+        # Refusals next to their field, nothing kept.
+        token = csrf(listed)
+        for filename, data, name, field, words in (
+            ("notes.txt", b"just some text", "", "file", "PNG"),
+            ("half.png", png(RED)[:40], "", "file", ""),
+            ("other.png", png(TEAL), "bad name!", "name", ""),
+            ("logo.png", png(TEAL), "", "name", ""),  # the name is taken
+        ):
+            r = _upload(c, filename, data, name, token)
+            assert r.status_code in (400, 409, 413), r.text
+            assert words in field_error(r, field), (filename, field_error(r, field))
+            assert f'value="{html.escape(name)}"' in r.text  # the name typed is kept
+        missing = c.post("/assets", data={"csrf": token}, files={"file": ("", b"", "x/y")})
+        assert missing.status_code == 400 and field_error(missing, "file")
+        limit = int(re.search(r"at most ([0-9,]+) bytes", listed.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+        big = _upload(c, "big.png", b"\x89PNG" + b"\0" * limit, token=token)
+        assert big.status_code == 413 and "larger than" in field_error(big, "file")
+        bigger = _upload(c, "big.png", b"\x89PNG" + b"\0" * (limit + 64 * 1024), token=token)
+        assert bigger.status_code == 413 and "larger than" in field_error(bigger, "file")
+        wrong = c.post("/assets", data={"csrf": "wrong"}, files={"file": ("a.png", png(RED))})
+        assert wrong.status_code == 403
+        assert c.get("/assets").text.count('class="asset-row card"') == 2
+
+        with person(server, "assets-stranger@example.com") as other:
+            mine = csrf(other.get("/assets"))
+            assert other.get(f"/assets/{logo_id}/content").status_code == 404
+            assert post(other, f"/assets/{logo_id}/delete", csrf=mine).status_code == 404
+            assert "No assets yet." in other.get("/assets").text
+
+        assert post(c, f"/assets/{logo_id}/delete", csrf="wrong").status_code == 403
+        gone = post(c, f"/assets/{logo_id}/delete", csrf=token)
+        assert (gone.status_code, gone.headers["location"]) == (303, "/assets")
+        assert c.get(f"/assets/{logo_id}/content").status_code == 404
+        assert c.get("/assets").text.count('class="asset-row card"') == 1

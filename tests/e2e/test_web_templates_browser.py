@@ -1,7 +1,8 @@
 """The template editor in a real browser (Debian's Chromium under Playwright), on SQLite and
 PostgreSQL: under the page's own Content-Security-Policy its script sends an edit to the
 preview frame a moment after typing stops, and the PDF printed is the edit's. The
-templates list and the editor pass axe-core."""
+templates list, the editor and the assets page (an uploaded image's thumbnail shown) pass
+axe-core."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs
 import pytest
 from playwright import sync_api
 
+from tests.support.assets import png
 from tests.support.documents import documents_fixtures
 from tests.support.llm import control
 from tests.support.processes import Process
@@ -107,3 +109,22 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
         page.get_by_role("button", name="Save the template").click()
         page.locator("#body-error").wait_for()
         look_at(page, "template-editor-errors")
+
+        page.goto(f"{base}/assets")
+        look_at(page, "assets-empty")
+        page.get_by_label("File").set_input_files(
+            files=[{"name": "logo.png", "mimeType": "image/png", "buffer": png((214, 31, 47))}]
+        )
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_url(f"{base}/assets")
+        thumbnail = page.locator(".asset-thumb img")
+        thumbnail.wait_for()
+        assert page.evaluate(
+            "(img) => img.complete && img.naturalWidth", thumbnail.element_handle()
+        )
+        page.get_by_label("File").set_input_files(
+            files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"just text"}]
+        )
+        page.get_by_role("button", name="Upload").click()
+        page.locator("#file-error").wait_for()
+        look_at(page, "assets")

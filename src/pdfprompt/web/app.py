@@ -15,6 +15,7 @@ from pdfprompt.web import (
     account_settings,
     accounts,
     admin,
+    asset_pages,
     documents,
     history,
     keys,
@@ -97,3 +98,4 @@ def install_web(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(history.router)
     app.include_router(template_pages.router)
+    app.include_router(asset_pages.router)
