@@ -10,8 +10,10 @@ references, deleting."""
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
+import zipfile
 
 import httpx
 import pytest
@@ -339,3 +341,76 @@ def test_assets_are_uploaded_shown_referred_to_and_deleted(
         assert (gone.status_code, gone.headers["location"]) == (303, "/assets")
         assert c.get(f"/assets/{logo_id}/content").status_code == 404
         assert c.get("/assets").text.count('class="asset-row card"') == 1
+
+
+# -- batches --------------------------------------------------------------------
+
+
+def _api_key(c: httpx.Client) -> str:
+    """A key made on the keys page (shown once), for the API."""
+    token = csrf(c.get("/keys"))
+    scopes = {f"scope.{s}": "on" for s in ("jobs:write", "jobs:read", "files:read")}
+    made = post(c, "/keys", csrf=token, name="batches", **scopes)
+    found = re.search(r'id="new-key" type="text" readonly value="([^"]+)"', made.text)
+    assert found is not None, made.text
+    return found.group(1)
+
+
+def test_a_batch_page_shows_its_progress_downloads_and_is_anothers_404(
+    docs: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = docs
+    with person(server, "batches@example.com") as c:
+        assert "No batches yet." in c.get("/batches").text
+        assert '<a href="/batches">Batches</a>' in c.get("/batches").text
+        template_id = _made(c, name="rows")
+        key = _api_key(c)
+        rows = [{"name": f"Row {n}", "note": "batch"} for n in range(3)]
+        with httpx.Client(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as api:
+            made = api.post("/v1/batches", json={"template": template_id, "items": rows})
+            assert made.status_code == 202, made.text
+            batch_id = made.json()["id"]
+
+        listed = c.get("/batches")
+        assert f'<a href="/batches/{batch_id}">{batch_id}</a>' in listed.text
+        page = c.get(f"/batches/{batch_id}")
+        assert page.status_code == 200 and page.headers["content-security-policy"] == CSP
+        assert "of 3 done." in page.text
+        # The page's stream: one event per change, the last one final, then it ends.
+        seen = []
+        with c.stream("GET", f"/batches/{batch_id}/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    seen.append(json.loads(line.removeprefix("data: ")))
+        assert seen and seen[-1]["final"] and seen[-1]["done"] == 3, seen
+        assert seen[-1]["counts"]["succeeded"] == 3 and seen[-1]["percent"] == 100
+
+        done = c.get(f"/batches/{batch_id}")
+        assert "Complete: 3 of 3 done." in done.text
+        assert "data-batch-events" not in done.text and "http-equiv" not in done.text
+        assert f'href="/batches/{batch_id}/archive"' in done.text
+        archive = c.get(f"/batches/{batch_id}/archive")
+        assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+            assert len(z.namelist()) == 3
+        merged = c.get(f"/batches/{batch_id}/merged")
+        assert merged.status_code == 200 and merged.content.startswith(b"%PDF-")
+        text = pdf_text(merged.content)
+        assert all(f"Hello Row {n}" in text for n in range(3))
+        token = csrf(done)
+        again = post(c, f"/batches/{batch_id}/cancel", csrf=token)
+        assert (again.status_code, again.headers["location"]) == (303, f"/batches/{batch_id}")
+        assert c.post(f"/batches/{batch_id}/cancel", data={"csrf": "x"}).status_code == 403
+
+        with person(server, "batches-stranger@example.com") as other:
+            mine = csrf(other.get("/batches"))
+            for path in ("", "/events", "/archive", "/merged"):
+                r = other.get(f"/batches/{batch_id}{path}")
+                assert r.status_code == 404, (path, r.text)
+            assert post(other, f"/batches/{batch_id}/cancel", csrf=mine).status_code == 404
+            for odd in ("nope", "bat_" + "f" * 80, "%2e%2e"):
+                assert other.get(f"/batches/{odd}").status_code == 404
+            assert "No batches yet." in other.get("/batches?cursor=zzz").text

@@ -457,6 +457,7 @@ EXPORTS: dict[str, list[str]] = {
         "job_changes",
         "longest_share_s",
         "merged_options",
+        "merged_pdf",
         "pdf_response",
         "percent",
         "preview_draft",

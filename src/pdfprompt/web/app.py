@@ -16,6 +16,7 @@ from pdfprompt.web import (
     accounts,
     admin,
     asset_pages,
+    batch_pages,
     documents,
     history,
     keys,
@@ -99,3 +100,4 @@ def install_web(app: FastAPI) -> None:
     app.include_router(history.router)
     app.include_router(template_pages.router)
     app.include_router(asset_pages.router)
+    app.include_router(batch_pages.router)
