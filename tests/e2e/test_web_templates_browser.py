@@ -90,8 +90,26 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
         assert frame is not None
         frame.locator('[data-preview-error="body"]').wait_for(timeout=WAIT_MS)
         assert "Line 1" in frame.locator(".error").inner_text()
-        state = strict.storage_state()
         editor_url = page.url.split("?")[0]
+        template_id = editor_url.rsplit("/", 1)[1]
+
+        # A batch of the template, made through the API with a key made on the keys page:
+        # its page follows it under the page's own policy until it is complete.
+        page.goto(f"{base}/keys")
+        page.get_by_role("button", name="Make a key").click()
+        key = page.locator("#new-key").input_value()
+        made = strict.request.post(
+            f"{base}/v1/batches",
+            headers={"Authorization": f"Bearer {key}"},
+            data={"template": template_id, "items": [{"name": f"Row {n}"} for n in range(3)]},
+        )
+        assert made.status == 202, made.text()
+        batch_id = made.json()["id"]
+        page.goto(f"{base}/batches")
+        page.get_by_role("link", name=batch_id).click()
+        page.get_by_text("Complete: 3 of 3 done.").wait_for(timeout=WAIT_MS)
+        assert page.get_by_role("link", name="Download the PDFs (ZIP)").is_visible()
+        state = strict.storage_state()
         strict.close()
     assert not [e for e in console if "Content Security Policy" in e or "Refused" in e], console
 
@@ -103,6 +121,10 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
         page.goto(editor_url)
         page.locator("#preview").wait_for()
         look_at(page, "template-editor")
+        page.goto(f"{base}/batches")
+        look_at(page, "batches")
+        page.goto(f"{base}/batches/{batch_id}")
+        look_at(page, "batch-complete")
         page.goto(f"{base}/templates/new")
         page.get_by_label("Name").fill("broken")
         page.get_by_label("Body").fill("{{ broken }")
