@@ -200,6 +200,8 @@ def test_the_preview_prints_the_edit_without_saving_it_or_using_the_quota(
             **_fields(data=json.dumps({"name": "<b>Grace</b>"})),
         )
         assert "Hello <b>Grace</b>" in pdf_text(tried.content)  # escaped: shown as text
+        unnamed = post(c, "/templates/preview", csrf=token, **_fields(name=""))
+        assert unnamed.status_code == 200  # a new template is previewed before it is named
         assert "No templates yet." in c.get("/templates").text  # nothing saved
         assert c.get("/usage").text == usage_before  # no PDF counted
 

@@ -242,6 +242,8 @@ async def preview(request: Request) -> Response:
     svc = svc_of(request)
     form = await posted(request, form_cap(svc))
     values = values_of(form)
+    if not values["name"].strip():  # a new template is previewed before it is named
+        values["name"] = "preview"
     errors: dict[str, str] = {}
     content = content_of(svc, values, errors)
     data = _parsed_json(values["data"], "data", errors)

@@ -20,5 +20,6 @@
     timer = setTimeout(show, WAIT_MS, "Preview updated after your last edit.");
   });
   button.addEventListener("click", () => { clearTimeout(timer); timer = 0; });
-  show("Preview of the data below (or the sample data).");
+  const body = form.querySelector("#body");
+  if (body && body.value.trim()) show("Preview of the data below (or the sample data).");
 })();
