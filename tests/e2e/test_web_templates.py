@@ -416,3 +416,48 @@ def test_a_batch_page_shows_its_progress_downloads_and_is_anothers_404(
             for odd in ("nope", "bat_" + "f" * 80, "%2e%2e"):
                 assert other.get(f"/batches/{odd}").status_code == 404
             assert "No batches yet." in other.get("/batches?cursor=zzz").text
+
+
+def test_hostile_requests_to_these_pages_are_never_a_server_error(
+    docs: tuple[Process, dict[str, str]],
+) -> None:
+    server, _ = docs
+    with person(server, "tpl-hostile@example.com") as c:
+        token = csrf(c.get("/templates"))
+        template_id = _made(c, name="target")
+        long_id = "tpl_" + "a" * 5000
+        for path in (
+            f"/templates/{long_id}",
+            "/templates/%00",
+            "/templates/..%2F..%2Fetc",
+            f"/templates/{template_id}?version=-1",
+            f"/templates/{template_id}?version=1e3",
+            f"/assets/{long_id}/content",
+            "/assets/ast_nope/content",
+            "/batches/%ff",
+        ):
+            r = c.get(path)
+            assert r.status_code in (200, 404), (path, r.status_code)
+        for fields in (
+            _fields(body="{{ x }}\x01"),  # a control character: refused as a form
+            _fields(schema=json.dumps({"$ref": "http://example.com/x"})),
+            _fields(schema="[" * 5000 + "]" * 5000),
+            _fields(sample_data="[" * 5000 + "]" * 5000),
+            _fields(schema=json.dumps({"type": "object", "pattern": "("})),
+            _fields(body="{{ ''.__class__.__mro__ }}"),
+            _fields(body="{% include 'x' %}"),
+            _fields(name="x" * 500),
+            {"body": "only"},
+        ):
+            for path in ("/templates", f"/templates/{template_id}", "/templates/preview"):
+                r = c.post(path, data={"csrf": token, **fields})
+                assert r.status_code < 500, (path, fields, r.text[:300])
+        # Uploads that are not a form, or a broken one.
+        for body, kind in (
+            (b"not a form", "multipart/form-data; boundary=zzz"),
+            (b"--zzz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--zzz--", "multipart/form-data"),
+            (b"csrf=" + token.encode(), "application/x-www-form-urlencoded"),
+        ):
+            r = c.post("/assets", content=body, headers={"content-type": kind})
+            assert r.status_code in (400, 403), (kind, r.status_code, r.text[:300])
+        assert c.get(f"/templates/{template_id}").status_code == 200
