@@ -323,7 +323,9 @@ def test_assets_are_uploaded_shown_referred_to_and_deleted(
             assert f'value="{html.escape(name)}"' in r.text  # the name typed is kept
         missing = c.post("/assets", data={"csrf": token}, files={"file": ("", b"", "x/y")})
         assert missing.status_code == 400 and field_error(missing, "file")
-        limit = int(re.search(r"at most ([0-9,]+) bytes", listed.text).group(1).replace(",", ""))  # type: ignore[union-attr]
+        shown = re.search(r"at most ([0-9.]+) MB", listed.text)  # the plan's limit, in words
+        assert shown is not None
+        limit = round(float(shown.group(1)) * 1024 * 1024)
         big = _upload(c, "big.png", b"\x89PNG" + b"\0" * limit, token=token)
         assert big.status_code == 413 and "larger than" in field_error(big, "file")
         bigger = _upload(c, "big.png", b"\x89PNG" + b"\0" * (limit + 64 * 1024), token=token)

@@ -37,6 +37,7 @@ from pdfprompt.web.kit import (
     signed_in,
     svc_of,
 )
+from pdfprompt.web.words import size_words
 
 router = pages()
 
@@ -72,6 +73,7 @@ async def _list_page(
         errors=errors or {},
         name=name,
         limit=limit,
+        size_words=size_words,
     )
 
 
