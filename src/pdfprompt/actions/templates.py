@@ -186,6 +186,7 @@ async def preview_template(
             max_attempts=1,
             priority=plan.priority + PREVIEW_PRIORITY_BOOST,
             plan=plan.name,
+            preview=True,
             **prepared.fields(),
         )
     )
