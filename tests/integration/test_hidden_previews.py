@@ -1,7 +1,9 @@
-"""Template previews' jobs on real SQLite and PostgreSQL: no webhook delivery whatever way
-they end, in no list (the API's, the history's, any status or type filter), in none of the
-figures people read (stats by window and by hour, usage), and the maintenance pass deletes
-the ones left behind, with their stored PDFs, and nothing else."""
+"""Template previews' jobs, and the pruning of batches, on real SQLite and PostgreSQL: no
+webhook delivery whatever way a preview ends, in no list (the API's, the history's, any
+status or type filter), in none of the figures people read (stats by window and by hour,
+usage), and the maintenance pass deletes the ones left behind, with their stored PDFs, and
+nothing else. Ended batches none of whose jobs is left are pruned in bounded batches; one
+with a job left shows what is left."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
-from pdfprompt.db import jobs, webhook_deliveries
+from pdfprompt.db import batches, delete_in_batches, jobs, webhook_deliveries
 from pdfprompt.domain import JobError, JobStatus, JobType
-from pdfprompt.queue import JobStore, NewJob, StoredFile, job_store_for
-from pdfprompt.queue.maintenance import delete_left_previews
+from pdfprompt.queue import JobStore, NewBatch, NewJob, StoredFile, job_store_for
+from pdfprompt.queue.maintenance import delete_left_previews, prune_batches
 from pdfprompt.webhooks import WebhookStore
 from tests.support.store import new_job
 from tests.support.webhooks import hook_user
@@ -101,3 +103,52 @@ async def test_the_maintenance_pass_deletes_previews_left_behind_and_their_pdfs(
         assert (await conn.execute(select(func.count()).select_from(jobs))).scalar_one() == 2
     assert left == {fresh, kept}
     assert await delete_left_previews(store, discard) == 0
+
+
+async def test_ended_batches_with_no_job_left_are_pruned_in_batches(engine: AsyncEngine) -> None:
+    store = job_store_for(engine)
+    user = await hook_user(engine)
+
+    def batch_of(n: int) -> NewBatch:
+        rows = [new_job(user, type=JobType.HTML, input=f"<p>{i}</p>") for i in range(n)]
+        return NewBatch(user, rows, [f"{i}.pdf" for i in range(n)], "{row}.pdf")
+
+    emptied, _ = await store.enqueue_batch(batch_of(2))
+    partly, _ = await store.enqueue_batch(batch_of(2))
+    running, _ = await store.enqueue_batch(batch_of(1))
+    for batch in (emptied, partly):
+        await store.cancel_batch(batch.id, user)
+    for job in (await store.batch_jobs(emptied.id, user, status=None, limit=10, after_row=None))[0]:
+        await store.delete_job(job.id, user)
+    [gone_row, _] = (
+        await store.batch_jobs(partly.id, user, status=None, limit=10, after_row=None)
+    )[0]
+    await store.delete_job(gone_row.id, user)
+    shown = await store.get_batch(partly.id, user)  # what GET /v1/batches/{id} shows
+    assert (shown.total, shown.counts.canceled, shown.status.value) == (2, 1, "canceled")
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(batches).values(created_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    assert await prune_batches(store, 0) == 0  # 0: kept for ever, as job retention reads it
+    assert await prune_batches(store) == 1
+    async with engine.connect() as conn:
+        left = set((await conn.execute(select(batches.c.id))).scalars())
+    assert left == {partly.id, running.id}  # one job left; still open
+    for _ in range(3):  # more than one statement's worth: every one goes
+        made, _ = await store.enqueue_batch(batch_of(1))
+        await store.cancel_batch(made.id, user)
+        [job] = (await store.batch_jobs(made.id, user, status=None, limit=10, after_row=None))[0]
+        await store.delete_job(job.id, user)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(batches).values(created_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    assert await prune_batches_by(store, limit=2) == 3
+    async with engine.connect() as conn:
+        assert set((await conn.execute(select(batches.c.id))).scalars()) == left
+
+
+async def prune_batches_by(store: JobStore, *, limit: int) -> int:
+    """`prune_batches`'s loop with `limit` batches per statement."""
+    return await delete_in_batches(lambda: store.prune_batches(3600, limit=limit), "batches")

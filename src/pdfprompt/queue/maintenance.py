@@ -22,7 +22,10 @@ ORPHAN_SWEEP_EVERY_S = 3600.0
 SWEEP_BATCH = 500
 # A template preview's job older than this was left behind by an API process that died
 # while waiting for it (a preview waits at most actions.PREVIEW_TIMEOUT_S, 30 s).
-PREVIEW_LEFT_BEHIND_S = 300.0  # stored keys checked against the file rows per query
+PREVIEW_LEFT_BEHIND_S = 300.0
+# An ended batch none of whose jobs is left goes this long after it was made (its
+# `batch.completed` event, sent in the meantime, reads it).
+EMPTY_BATCH_AFTER_S = 3600.0  # stored keys checked against the file rows per query
 
 # Removes one stored object by key; logs (does not raise) when it cannot.
 Discard = Callable[[str], Awaitable[None]]
@@ -103,14 +106,20 @@ async def delete_left_previews(
     return removed
 
 
+async def prune_batches(store: JobStore, older_than_s: float = EMPTY_BATCH_AFTER_S) -> int:
+    """Ended batches with no job left (all pruned by retention or deleted), in batches."""
+    return await prune_older_than(store.prune_batches, older_than_s, "batches with no job left")
+
+
 async def retention_pass(
     store: JobStore, discard: Discard, retention_days: Mapping[str, int], job_retention_s: float
 ) -> None:
-    """Previews left behind, expired files (their jobs stay, without a file), then ended
-    jobs without one."""
+    """Previews left behind, expired files (their jobs stay, without a file), ended jobs
+    without one, then batches with no job left."""
     await delete_left_previews(store, discard)
     await delete_expired_files(store, discard, retention_days)
     await prune_jobs(store, job_retention_s)
+    await prune_batches(store)
 
 
 async def sweep_orphans(
