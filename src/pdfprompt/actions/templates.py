@@ -232,6 +232,7 @@ async def _preview(
             max_attempts=1,
             priority=plan.priority + PREVIEW_PRIORITY_BOOST,
             plan=plan.name,
+            preview=True,
             **prepared.fields(),
         )
     )

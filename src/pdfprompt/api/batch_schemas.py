@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from pdfprompt.api.schemas import JobOut, OptionsIn, Strict
+from pdfprompt.api.schemas import BatchRefOut, JobOut, OptionsIn, Strict
 from pdfprompt.domain import Batch
 
 
@@ -80,11 +80,6 @@ class BatchOut(BaseModel):
 class BatchList(BaseModel):
     items: list[BatchOut]
     next_cursor: str | None
-
-
-class BatchRefOut(BaseModel):
-    id: str
-    row: int
 
 
 class BatchJobOut(JobOut):

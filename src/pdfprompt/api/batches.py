@@ -30,11 +30,10 @@ from pdfprompt.api.batch_schemas import (
     BatchJobOut,
     BatchList,
     BatchOut,
-    BatchRefOut,
 )
 from pdfprompt.api.body import parse_json, read_body, validated
 from pdfprompt.api.openapi import binary, problems
-from pdfprompt.api.schemas import JobIn, JobOut, OptionsIn
+from pdfprompt.api.schemas import BatchRefOut, JobIn, JobOut, OptionsIn
 from pdfprompt.api.services import services
 from pdfprompt.domain import (
     BATCH_ID_PATTERN,
@@ -261,9 +260,8 @@ async def get_batch(batch_id: str, caller: JobReader, svc: Svc) -> BatchOut:
 
 def _batch_job(job: Job, base: str) -> BatchJobOut:
     out = JobOut.of(job, base).model_dump()
-    return BatchJobOut(
-        **out, batch=BatchRefOut(id=job.extra["batch_id"], row=job.extra["batch_row"])
-    )
+    out["batch"] = BatchRefOut(id=job.extra["batch_id"], row=job.extra["batch_row"])
+    return BatchJobOut(**out)
 
 
 @router.get("/batches/{batch_id}/jobs", response_model=BatchJobList)

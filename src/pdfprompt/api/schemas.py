@@ -213,6 +213,13 @@ class ErrorOut(BaseModel):
     message: str
 
 
+class BatchRefOut(BaseModel):
+    """A job of a batch: the batch and its row there (from 0)."""
+
+    id: str
+    row: int
+
+
 class JobOut(BaseModel):
     id: str
     type: str
@@ -231,6 +238,8 @@ class JobOut(BaseModel):
     parent_id: str | None = None
     # A template job: the template and version it fills.
     template: dict[str, Any] | None = None
+    # A job of a batch: the batch and its row.
+    batch: BatchRefOut | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -266,6 +275,11 @@ class JobOut(BaseModel):
             options=job.options,
             parent_id=job.parent_id,
             template=template_of_input(job.input) if job.type in TEMPLATE_JOBS else None,
+            batch=(
+                BatchRefOut(id=job.batch_id, row=job.batch_row)
+                if job.batch_id is not None and job.batch_row is not None
+                else None
+            ),
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,

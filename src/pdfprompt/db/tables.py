@@ -184,6 +184,9 @@ jobs = Table(
     Column("batch_id", String(40)),
     Column("batch_row", Integer),
     Column("batch_name", String(255)),
+    # A template preview's job (migration 0013): run like any job, then deleted; no list,
+    # history, webhook or figure people read shows it.
+    Column("preview", Boolean, nullable=False, server_default=text("false")),
     # Reaping: running rows by lease expiry.
     Index(
         "ix_jobs_lease",
@@ -221,6 +224,13 @@ jobs = Table(
         "batch_row",
         postgresql_where=text("batch_id IS NOT NULL"),
         sqlite_where=text("batch_id IS NOT NULL"),
+    ),
+    # The maintenance pass's previews left behind (few at any time).
+    Index(
+        "ix_jobs_preview_created_at",
+        "created_at",
+        postgresql_where=text("preview"),
+        sqlite_where=text("preview = 1"),
     ),
     # Idempotency: one job per (user, key).
     Index(

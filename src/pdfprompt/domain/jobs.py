@@ -144,6 +144,9 @@ class Job:
     file: FileInfo | None = None
     parent_id: str | None = None  # the job this one revises
     plan: str | None = None  # the owner's plan when the job was submitted
+    # A job of a batch: the batch and its row there (from 0).
+    batch_id: str | None = None
+    batch_row: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -262,6 +262,14 @@ def check_header_footer(template: str, name: str) -> str:
             if not value.startswith(("data:", "#")):
                 culprit = f"{element} {key}={attribute.group(2)}"
                 break
+    if culprit is not None and "asset:" in culprit.lower():
+        # Chromium draws headers and footers apart from the page, outside the request
+        # interception that serves assets; nothing there is ever loaded.
+        raise InvalidInputError(
+            f"{name}: {culprit[:80]!r}: a header or footer cannot use assets (it is drawn "
+            "apart from the page, where nothing is loaded); put the image in as a data: URI",
+            field=name,
+        )
     if culprit is not None:
         raise InvalidInputError(
             f"{name}: {culprit[:80]!r}: a header or footer cannot load anything (only data: URIs)",

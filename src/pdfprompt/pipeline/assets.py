@@ -34,9 +34,39 @@ class DocumentAssets:
     refused: tuple[str, ...] = ()  # the `asset:` references not served
 
 
+# A quoted `srcset` value (on `<img>` and `<source>`): its candidates after the first are
+# each `, URL DESCRIPTOR`, which `ASSET_REFERENCE` (a quote, `(` or `=` before) does not see.
+_SRCSET = re.compile(r"""(\bsrcset\s*=\s*)("[^"]*"|'[^']*')""", re.I)
+_LATER_CANDIDATE = re.compile(
+    r"(?<=,)(\s*)asset:(ast_[0-9a-f-]{36}|[A-Za-z0-9][A-Za-z0-9._-]{0,99})(?![A-Za-z0-9._-])"
+)
+
+
+def _references(document: str) -> list[re.Match[str]]:
+    """Every `asset:` reference of the document: `ASSET_REFERENCE`'s, and every candidate
+    of a `srcset` after its first."""
+    found = list(ASSET_REFERENCE.finditer(document))
+    for srcset in _SRCSET.finditer(document):
+        found += _LATER_CANDIDATE.finditer(document, srcset.start(2), srcset.end(2))
+    return sorted(found, key=lambda m: m.start())
+
+
 def asset_references(document: str) -> list[str]:
     """The distinct ids and names a document refers to as `asset:…`, in order."""
-    return list(dict.fromkeys(m.group(2) for m in ASSET_REFERENCE.finditer(document)))
+    return list(dict.fromkeys(m.group(2) for m in _references(document)))
+
+
+def _rewritten(document: str, url_of: dict[str, str]) -> str:
+    """The document with each reference in `url_of` (id or name -> URL) replaced."""
+    parts: list[str] = []
+    at = 0
+    for match in _references(document):
+        url = url_of.get(match.group(2))
+        if url is not None and match.start() >= at:
+            parts += [document[at : match.start()], match.group(1), url]
+            at = match.end()
+    parts.append(document[at:])
+    return "".join(parts)
 
 
 async def load_assets(
@@ -77,13 +107,7 @@ async def load_assets(
         url_of[reference] = url
         used.append(f"{reference}={named.id}:{named.sha256}")
 
-    def rewrite(match: re.Match[str]) -> str:
-        url = url_of.get(match.group(2))
-        return match.group(0) if url is None else match.group(1) + url
-
-    return DocumentAssets(
-        ASSET_REFERENCE.sub(rewrite, document), resources, tuple(used), tuple(refused)
-    )
+    return DocumentAssets(_rewritten(document, url_of), resources, tuple(used), tuple(refused))
 
 
 def with_refused(rendered: RenderedPdf, refused: tuple[str, ...]) -> RenderedPdf:

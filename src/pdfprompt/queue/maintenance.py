@@ -12,14 +12,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
-from pdfprompt.db import prune_older_than
+from pdfprompt.db import delete_in_batches, prune_older_than
 from pdfprompt.queue.store import JobStore
 
 log = logging.getLogger(__name__)
 
 ORPHAN_GRACE_S = 3600.0  # far longer than an attempt takes from storing to finishing
 ORPHAN_SWEEP_EVERY_S = 3600.0
-SWEEP_BATCH = 500  # stored keys checked against the file rows per query
+SWEEP_BATCH = 500
+# A template preview's job older than this was left behind by an API process that died
+# while waiting for it (a preview waits at most actions.PREVIEW_TIMEOUT_S, 30 s).
+PREVIEW_LEFT_BEHIND_S = 300.0
+# An ended batch none of whose jobs is left goes this long after it was made (its
+# `batch.completed` event, sent in the meantime, reads it).
+EMPTY_BATCH_AFTER_S = 3600.0  # stored keys checked against the file rows per query
 
 # Removes one stored object by key; logs (does not raise) when it cannot.
 Discard = Callable[[str], Awaitable[None]]
@@ -81,12 +87,39 @@ async def prune_jobs(store: JobStore, job_retention_s: float) -> int:
     return await prune_older_than(store.prune_jobs, job_retention_s, "ended jobs without a file")
 
 
+async def delete_left_previews(
+    store: JobStore, discard: Discard, older_than_s: float = PREVIEW_LEFT_BEHIND_S
+) -> int:
+    """Template previews' jobs (and their PDFs) made over `older_than_s` ago, whatever their
+    status, in batches: the API that waits for a preview deletes it, unless it died first."""
+    removed = 0
+
+    async def batch() -> int:
+        nonlocal removed
+        n, keys = await store.delete_stale_previews(older_than_s)
+        for key in keys:
+            await discard(key)
+        removed += n
+        return n
+
+    await delete_in_batches(batch, "template previews left behind")
+    return removed
+
+
+async def prune_batches(store: JobStore, older_than_s: float = EMPTY_BATCH_AFTER_S) -> int:
+    """Ended batches with no job left (all pruned by retention or deleted), in batches."""
+    return await prune_older_than(store.prune_batches, older_than_s, "batches with no job left")
+
+
 async def retention_pass(
     store: JobStore, discard: Discard, retention_days: Mapping[str, int], job_retention_s: float
 ) -> None:
-    """Expired files first (their jobs stay, without a file), then ended jobs without one."""
+    """Previews left behind, expired files (their jobs stay, without a file), ended jobs
+    without one, then batches with no job left."""
+    await delete_left_previews(store, discard)
     await delete_expired_files(store, discard, retention_days)
     await prune_jobs(store, job_retention_s)
+    await prune_batches(store)
 
 
 async def sweep_orphans(

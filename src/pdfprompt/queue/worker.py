@@ -233,11 +233,9 @@ class Worker:
             log.warning("returned %d jobs with expired leases to the queue", n)
 
     def _maintenance(self) -> list[tuple[float, Callable[[], Awaitable[object]]]]:
-        """The background work: retention when configured, and what was handed in."""
-        work = list(self.maintenance)
-        if self.config.retention_days or self.config.job_retention_s:
-            work.append((self.config.retention_every_s, self._retention_pass))
-        return work
+        """The background work: the retention pass (always: it deletes template previews
+        left behind; files and ended jobs when configured), and what was handed in."""
+        return [*self.maintenance, (self.config.retention_every_s, self._retention_pass)]
 
     async def _retention_pass(self) -> None:
         config = self.config

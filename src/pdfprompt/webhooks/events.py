@@ -74,6 +74,11 @@ def job_data(job: Job, public_url: str) -> dict[str, Any]:
         "options": job.options,
         "parent_id": job.parent_id,
         "template": template_of_input(job.input) if job.type in TEMPLATE_JOBS else None,
+        "batch": (
+            {"id": job.batch_id, "row": job.batch_row}
+            if job.batch_id is not None and job.batch_row is not None
+            else None
+        ),
         "created_at": _time(job.created_at),
         "started_at": _time(job.started_at),
         "finished_at": _time(job.finished_at),

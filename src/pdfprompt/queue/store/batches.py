@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -34,6 +35,7 @@ from pdfprompt.db import (
     db_now,
     files,
     jobs,
+    now_plus,
     usage_counters,
     webhook_deliveries,
     webhooks,
@@ -342,6 +344,25 @@ class JobBatches:
                 done.append(batch_id)
                 await _write_deliveries(conn, user_id, batch_id)
         return done
+
+    async def prune_batches(self: _Store, older_than_s: float, *, limit: int = 500) -> int:
+        """Delete up to `limit` ended batches (completed or canceled) made over
+        `older_than_s` ago none of whose jobs is left (retention pruned them, or their owner
+        deleted them); one short transaction. How many it deleted."""
+        gone = (
+            select(batches.c.id)
+            .where(
+                batches.c.state != BatchState.OPEN.value,
+                batches.c.created_at < now_plus(-older_than_s),
+                ~exists(select(jobs.c.id).where(jobs.c.batch_id == batches.c.id)),
+            )
+            .limit(limit)
+        )
+        async with write_transaction(self.engine) as conn:
+            done = await conn.execute(
+                delete(batches).where(batches.c.id.in_(gone.scalar_subquery()))
+            )
+        return int(done.rowcount or 0)
 
 
 def _has_active(batch_id: Any) -> Any:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Delete, Select, bindparam, delete, select
+from sqlalchemy import Delete, Select, bindparam, delete, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import ReturningDelete
 
@@ -89,6 +89,17 @@ def prune_jobs_without_file(older_than_s: float, limit: int) -> Delete:
         .limit(limit)
     )
     return delete(jobs).where(jobs.c.id.in_(old.scalar_subquery()))
+
+
+def stale_previews(older_than_s: float, limit: int) -> Select[Any]:
+    """Up to `limit` template previews' jobs made over `older_than_s` ago (the API waiting for
+    one deletes it; these are the ones it never could), with their file ids."""
+    return (
+        select(jobs.c.id, jobs.c.file_id)
+        .where(jobs.c.preview.is_(true()), jobs.c.created_at < now_plus(-older_than_s))
+        .order_by(jobs.c.created_at)
+        .limit(limit)
+    )
 
 
 def user_jobs(user_id: str, limit: int) -> Select[Any]:
@@ -180,6 +191,23 @@ class StoredFiles:
         async with write_transaction(self.engine) as conn:
             done = await conn.execute(prune_jobs_without_file(older_than_s, limit))
         return int(done.rowcount or 0)
+
+    async def delete_stale_previews(
+        self, older_than_s: float, *, limit: int = 500
+    ) -> tuple[int, list[str]]:
+        """Delete up to `limit` template previews' jobs made over `older_than_s` ago, whatever
+        their status, with their files' rows; one short transaction. How many jobs it
+        deleted, and the storage keys to remove after it commits. A worker still running
+        one loses it (its writes are fenced), so no file row comes back."""
+        async with write_transaction(self.engine) as conn:
+            found = (await conn.execute(stale_previews(older_than_s, limit))).all()
+            if not found:
+                return 0, []
+            ids = [r.id for r in found]
+            await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+            gone = delete(files).where(files.c.job_id.in_(ids)).returning(*STORED_KEYS)
+            rows = (await conn.execute(gone)).all()
+        return len(ids), stored_keys(rows)
 
     async def delete_user_documents(
         self, user_id: str, *, limit: int = 500

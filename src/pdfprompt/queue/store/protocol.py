@@ -244,6 +244,18 @@ class JobStore(Protocol):
         `older_than_s` ago; how many."""
         ...
 
+    async def prune_batches(self, older_than_s: float, *, limit: int = 500) -> int:
+        """Delete up to `limit` ended batches made more than `older_than_s` ago that have
+        no job left; how many."""
+        ...
+
+    async def delete_stale_previews(
+        self, older_than_s: float, *, limit: int = 500
+    ) -> tuple[int, list[str]]:
+        """Delete up to `limit` template previews' jobs made more than `older_than_s` ago
+        with their files' rows; how many jobs, and the storage keys to remove after."""
+        ...
+
     async def delete_user_documents(
         self, user_id: str, *, limit: int = 500
     ) -> tuple[int, list[str]]:

@@ -25,6 +25,8 @@ class NewJob:
     plan: str | None = None
     quota_period: str | None = None
     quota_limit: int | None = None
+    # A template preview: listed nowhere, no webhook event, deleted after (migration 0013).
+    preview: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,8 @@ def job_from_mapping(m: Mapping[str, Any] | RowMapping, extra: dict[str, Any] | 
         file=file,
         parent_id=m.get("parent_id"),
         plan=m.get("plan"),
+        batch_id=m.get("batch_id"),
+        batch_row=m.get("batch_row"),
         extra=extra or {},
     )
 
@@ -129,6 +131,7 @@ def job_values(new: NewJob) -> dict[str, Any]:
         "parent_id": new.parent_id,
         "plan": new.plan,
         "quota_period": new.quota_period,
+        "preview": new.preview,
         "title": document_title(new.type, new.input, new.options),
         "search_text": search_text(new.type, new.input, new.options),
     }

@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    false,
     func,
     insert,
     literal_column,
@@ -66,6 +67,7 @@ JOB_INSERT_COLUMNS = [
         "quota_period",
         "title",
         "search_text",
+        "preview",
     )
 ]
 # A job as `rows.job_from_mapping` reads it (the input last; the search text, which only a
@@ -229,7 +231,8 @@ def newest_first(
     `contains_pattern`); one more than `limit`, to tell whether a next page exists. Values
     or bound parameters. Each filter has its index: (user_id, id), (user_id, status, id),
     (user_id, type, id), and for a search (user_id, id, search_text)."""
-    query = query.where(jobs.c.user_id == user_id)
+    # A template preview is nobody's document (migration 0013): never listed.
+    query = query.where(jobs.c.user_id == user_id, jobs.c.preview.is_(false()))
     if status is not None:
         query = query.where(jobs.c.status == status)
     if type is not None:

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import jobs, now_plus, seconds_between, seconds_since, whole_hours
@@ -106,7 +106,9 @@ class QueueStats:
     async def window_stats(self, window_s: float) -> WindowStats:
         """Jobs that ended in the last `window_s` seconds: counts and latency percentiles."""
         query = select(jobs.c.status, seconds_between(jobs.c.created_at, jobs.c.finished_at)).where(
-            jobs.c.finished_at.is_not(None), jobs.c.finished_at >= now_plus(-window_s)
+            jobs.c.finished_at.is_not(None),
+            jobs.c.finished_at >= now_plus(-window_s),
+            jobs.c.preview.is_(false()),
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
@@ -151,7 +153,11 @@ class QueueStats:
         hour = whole_hours(seconds_since(jobs.c.finished_at)).label("hour")
         query = (
             select(hour, jobs.c.status, func.count())
-            .where(jobs.c.finished_at.is_not(None), jobs.c.finished_at >= now_plus(-window_s))
+            .where(
+                jobs.c.finished_at.is_not(None),
+                jobs.c.finished_at >= now_plus(-window_s),
+                jobs.c.preview.is_(false()),
+            )
             .group_by(hour, jobs.c.status)
         )
         async with self.engine.connect() as conn:
