@@ -189,6 +189,43 @@ def test_every_bad_field_is_listed_by_its_pointer() -> None:
 
 
 @pytest.mark.parametrize(
+    ("schema", "good", "bad", "message"),
+    [
+        # Checked by the compiled validator first, then by jsonschema for the messages.
+        (SCHEMA, {"items": [{"price": 2.5}]}, {"items": [{"price": "2"}]}, "is not of type"),
+        (
+            {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}},
+            {"n": 3.0},  # 3.0 is an integer in JSON Schema, for both
+            {"n": 4},
+            "greater than the maximum",
+        ),
+        (
+            {"type": "object", "properties": {"s": {"type": "string", "maxLength": 2}}},
+            {"s": "åä"},  # two characters (four bytes)
+            {"s": "åäö"},
+            "is too long",
+        ),
+        # A pattern is read by jsonschema alone (regular expression dialects differ).
+        (
+            {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]+$"}}},
+            {"code": "ABC"},
+            {"code": "abc"},
+            "does not match",
+        ),
+    ],
+)
+def test_data_fits_or_not_by_either_validator(
+    schema: dict[str, Any], good: Any, bad: Any, message: str
+) -> None:
+    check_schema(schema)
+    check_data(schema, good)
+    with pytest.raises(DataInvalidError) as raised:
+        check_data(schema, bad)
+    assert message in raised.value.errors[0]["message"]
+    assert raised.value.field.startswith("data/")
+
+
+@pytest.mark.parametrize(
     ("schema", "error"),
     [
         ({"$ref": "https://example.com/schema.json"}, InvalidInputError),

@@ -11,6 +11,7 @@ import functools
 import json
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from referencing import Registry, Resource
@@ -115,6 +116,45 @@ def _validator(schema_text: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_text), registry=registry)
 
 
+# Keywords whose meaning the two validators could read differently (a regular expression's
+# dialect): a schema with one of them is checked by `jsonschema` alone.
+_SLOW_PATH_KEYWORDS = frozenset({"pattern", "patternProperties"})
+
+
+def _keywords(schema: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _refuse_fetching(uri: str) -> Any:
+    raise ValueError(f"{uri[:100]}: only references within the schema are allowed")
+
+
+@functools.lru_cache(maxsize=64)
+def _quick_validator(schema_text: str) -> Any | None:
+    """A compiled (Rust) validator that says only whether data fits: about a hundred times
+    faster than `jsonschema` for a batch's rows, which are nearly all valid; `jsonschema`
+    then lists the errors of the rest, so every message stays its. None when the schema
+    uses a keyword the two could read differently, or the quick one cannot compile it."""
+    schema = json.loads(schema_text)
+    if _keywords(schema) & _SLOW_PATH_KEYWORDS:
+        return None
+    try:
+        return jsonschema_rs.Draft202012Validator(
+            schema, validate_formats=False, retriever=_refuse_fetching
+        )
+    except Exception:
+        return None
+
+
 def data_errors(
     schema: dict[str, Any] | None, data: Any, prefix: str = "data"
 ) -> tuple[list[dict[str, str]], int]:
@@ -123,7 +163,15 @@ def data_errors(
     how many there are in all."""
     if schema is None:
         return [], 0
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    text = json.dumps(schema, sort_keys=True)
+    quick = _quick_validator(text)
+    if quick is not None:
+        try:
+            if quick.is_valid(data):
+                return [], 0
+        except Exception:  # data it cannot take (a number too large): the full check decides
+            pass
+    validator = _validator(text)
     listed: list[dict[str, str]] = []
     total = 0
     try:

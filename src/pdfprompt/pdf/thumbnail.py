@@ -31,7 +31,9 @@ def first_page_png(
     with _PDFIUM:
         image = _draw_first_page(pdf, width_px, max_height_px)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=9)
+    # zlib's default level: a third of the CPU of level 9 for a file about 6 % larger (a
+    # one-page invoice: 1.1 ms and 4.9 KB against 3.8 ms and 4.6 KB), on every job.
+    image.save(out, format="PNG", optimize=False, compress_level=6)
     return out.getvalue()
 
 

@@ -49,7 +49,7 @@ from pdfprompt.pipeline.limits import check_plan, render_within_plan
 from pdfprompt.pipeline.render import finished
 from pdfprompt.pipeline.storing import store_with_thumbnail
 from pdfprompt.queue import JobContext, StoredFile, TemplateContent, TemplateStore
-from pdfprompt.render import Renderer
+from pdfprompt.render import RenderedPdf, Renderer
 from pdfprompt.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,51 @@ class JobPipeline:
         plan = self.plans.get(job.plan) if job.plan else None
         watermark = plan is not None and plan.watermark
         preview = job.type is JobType.TEMPLATE and TemplateInput.from_text(job.input).preview
-        await ctx.report(JobStage.RENDERING, 0.3, generator)
+        # The stage is written while the render goes on, not before it: a one-page document
+        # renders in about the time the write takes. It is done before anything is stored.
+        reporting = asyncio.ensure_future(ctx.report(JobStage.RENDERING, 0.3, generator))
+        try:
+            rendered, cache_key = await self._rendered(
+                ctx, document, generator, options, plan, watermark=watermark, preview=preview
+            )
+        except BaseException:
+            await asyncio.wait({reporting})
+            if not reporting.cancelled():
+                reporting.exception()  # the render's own error is the one raised
+            raise
+        await reporting
+        keys = attempt_keys(job)
+        if generator is Generator.LLM:  # kept so that a revision can edit it
+            await self.storage.put(keys.html, document.encode("utf-8"))
+        thumbnail = await store_with_thumbnail(
+            ctx, self.storage, keys.pdf, keys.thumbnail, rendered.data
+        )
+        return StoredFile(
+            storage_key=keys.pdf,
+            size_bytes=len(rendered.data),
+            pages=rendered.pages,
+            sha256=hashlib.sha256(rendered.data).hexdigest(),
+            filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
+            render_key=None if preview else cache_key,
+            html_key=keys.html if generator is Generator.LLM else None,
+            warnings=rendered.warnings,
+            thumbnail_key=thumbnail,
+        )
+
+    async def _rendered(
+        self,
+        ctx: JobContext,
+        document: str,
+        generator: Generator,
+        options: RenderOptions,
+        plan: Plan | None,
+        *,
+        watermark: bool,
+        preview: bool,
+    ) -> tuple[RenderedPdf, str]:
+        """The document rendered (or an identical render reused) and finished, within the
+        plan's limits; with its render cache key."""
+        job = ctx.job
         loaded = await load_assets(
             self.assets, self.storage, job.user_id, document, max_bytes=self.max_assets_bytes
         )
@@ -122,23 +166,7 @@ class JobPipeline:
             rendered = replace(rendered, data=await asyncio.to_thread(_preview_mark, rendered.data))
         if plan is not None:
             await check_plan(ctx, plan, rendered)
-        keys = attempt_keys(job)
-        if generator is Generator.LLM:  # kept so that a revision can edit it
-            await self.storage.put(keys.html, document.encode("utf-8"))
-        thumbnail = await store_with_thumbnail(
-            ctx, self.storage, keys.pdf, keys.thumbnail, rendered.data
-        )
-        return StoredFile(
-            storage_key=keys.pdf,
-            size_bytes=len(rendered.data),
-            pages=rendered.pages,
-            sha256=hashlib.sha256(rendered.data).hexdigest(),
-            filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
-            render_key=None if preview else cache_key,
-            html_key=keys.html if generator is Generator.LLM else None,
-            warnings=rendered.warnings,
-            thumbnail_key=thumbnail,
-        )
+        return rendered, cache_key
 
     async def _document(self, ctx: JobContext, options: RenderOptions) -> tuple[str, Generator]:
         """The HTML to render. A prompt goes to the LLM when one is configured; its progress

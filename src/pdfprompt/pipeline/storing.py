@@ -35,18 +35,25 @@ async def store_with_thumbnail(
     ctx: JobContext, storage: Storage, key: str, thumbnail_key: str, data: bytes
 ) -> str | None:
     """Store the PDF `data` under `key` (`store_reporting`) and its first page as a PNG
-    under `thumbnail_key`, drawn in a thread meanwhile (PDFium, pdf/thumbnail.py). Returns
-    `thumbnail_key`, or None when no thumbnail could be made or stored: the document is
-    whole without one (its history shows a placeholder), so that is logged, not raised. An
-    error storing the PDF is raised."""
-    drawing = asyncio.ensure_future(asyncio.to_thread(first_page_png, data))
+    under `thumbnail_key`, drawn in a thread meanwhile (PDFium, pdf/thumbnail.py) and stored
+    as soon as it is drawn, beside the PDF rather than after it (each write waits for the
+    disk). Returns `thumbnail_key`, or None when no thumbnail could be made or stored: the
+    document is whole without one (its history shows a placeholder), so that is logged, not
+    raised. An error storing the PDF is raised."""
+    thumbnail = asyncio.ensure_future(_store_thumbnail(ctx, storage, thumbnail_key, data))
     try:
         await store_reporting(ctx, storage, key, data)
     except BaseException:
-        drawing.cancel()
+        thumbnail.cancel()
         raise
+    return await thumbnail
+
+
+async def _store_thumbnail(
+    ctx: JobContext, storage: Storage, thumbnail_key: str, data: bytes
+) -> str | None:
     try:
-        await storage.put(thumbnail_key, await drawing)
+        await storage.put(thumbnail_key, await asyncio.to_thread(first_page_png, data))
     except Exception as exc:
         log.warning("job %s: no thumbnail (%s: %s)", ctx.job.id, type(exc).__name__, exc)
         return None

@@ -256,6 +256,11 @@ class Worker:
                 self._slot_freed()
             elif len(self._active) - len(self._busy) == SETTLING_LIMIT - 1:
                 self._slot_freed()  # recording caught up: claiming may resume
+            elif not self._maybe_more and self._free_slots() > 0:
+                # Its outcome is recorded: the job no longer counts against its user's cap of
+                # running jobs, which is what a short claim most often met (one user's batch).
+                # Look again soon rather than at the next poll.
+                self._slot_freed()
 
         task.add_done_callback(_done)
 
