@@ -124,7 +124,8 @@ def _items_and_csv(client: Client, p: Proxy, tmp_path: Path) -> None:
     batch = client.create_batch(
         template=template, items=[row(n) for n in range(6)], filename="inv-{number}.pdf"
     )
-    assert batch.id.startswith("bat_") and batch.total == 6 and batch.status == "queued"
+    assert batch.id.startswith("bat_") and batch.total == 6
+    assert batch.status in ("queued", "running")  # a worker may have taken a row already
     assert batch.template is not None and batch.template.id == template.id
     seen: list[Batch] = []
     done = client.wait_batch(batch, timeout=180, on_change=seen.append)
