@@ -57,6 +57,11 @@ def test_assets_upload_use_list_get_delete(client: Client, tmp_path: Path) -> No
         client.upload_asset(png(RED), "blue.png")
     replaced = client.upload_asset(png(RED), "blue.png", replace=True)
     assert replaced.id == from_bytes.id and replaced.sha256 == from_path.sha256
+    assert from_bytes.updated_at is not None and replaced.updated_at is not None
+    assert (
+        replaced.updated_at >= from_bytes.updated_at
+        and replaced.created_at == from_bytes.created_at
+    )
     with pytest.raises(ValueError):
         client.upload_asset(b"bytes without a name")
 
@@ -88,7 +93,9 @@ def test_templates_from_create_to_delete(client: Client) -> None:
     assert second.id == made.id and second.version == 2 and second.body == changed
     assert second.updated_at is not None and second.updated_at >= made.updated_at
     assert client.get_template(made.id).version == 2
-    assert client.get_template(made, version=1).body == INVOICE_BODY
+    first = client.get_template(made, version=1)
+    assert first.body == INVOICE_BODY and (first.version, first.latest_version) == (1, 2)
+    assert first.version_created_at == made.version_created_at is not None
     listed = client.list_templates().items
     assert [(t.id, t.version) for t in listed] == [(made.id, 2)]
     assert listed[0].body is None and listed[0].schema is None  # lists stay small
@@ -127,6 +134,7 @@ def _items_and_csv(client: Client, p: Proxy, tmp_path: Path) -> None:
     assert batch.id.startswith("bat_") and batch.total == 6
     assert batch.status in ("queued", "running")  # a worker may have taken a row already
     assert batch.template is not None and batch.template.id == template.id
+    assert batch.filename == "inv-{number}.pdf"
     seen: list[Batch] = []
     done = client.wait_batch(batch, timeout=180, on_change=seen.append)
     assert done.status == "completed" and done.counts.succeeded == 6 and done.done == 6

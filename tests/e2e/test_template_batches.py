@@ -19,7 +19,7 @@ from tests.support.waiting import wait_until
 
 Served = tuple[Process, dict[str, str]]
 
-# Two pages per document: the merged PDF's page count is rows × 2.
+# Two pages per document: the merged PDF's page count is rows times 2.
 INVOICE_BODY = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Invoice {{ number }}</title></head>
 <body>
