@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,9 @@ def key(service: Served) -> str:
 
 
 @pytest.fixture
-def client(service: Served, key: str) -> Client:
+def client(service: Served, key: str) -> Iterator[Client]:
     with Client(service[0].base_url, key) as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 def _page_with(reference: str) -> str:
