@@ -248,9 +248,7 @@ def bad_row(exc: Exception, source: str) -> str | None:
     where += f", column {column}" if column else ""
     message = str(first.get("message") or "invalid")
     more = int(getattr(exc, "errors_total", len(errors))) - 1
-    rows = len({e.get("row") for e in errors if isinstance(e, dict)})
     tail = f"; {more} more error{'s' if more != 1 else ''}" if more > 0 else ""
-    tail += f" in {rows} rows listed" if more > 0 and rows > 1 else ""
     return f"{where}: {message}{tail} (422 invalid_input, field {field})"
 
 
