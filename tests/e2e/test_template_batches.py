@@ -241,6 +241,10 @@ def test_an_older_version_another_users_name_and_a_template_job_row(service: Ser
         assert "Invoice 2026-0001" in text and "Bill" not in text
         latest = c.post("/v1/batches", json={"template": "invoice", "items": [row(1)]})
         assert latest.json()["template"] == {"id": template_id, "version": 2}
+        by_id = c.post("/v1/batches", json={"template": f"{template_id}@1", "items": [row(1)]})
+        assert by_id.json()["template"] == {"id": template_id, "version": 1}
+        missing = c.post("/v1/batches", json={"template": "invoice@3", "items": [row(1)]})
+        assert missing.status_code == 422 and missing.json()["field"] == "template"
 
         for ref in ("invoice", template_id, f"{template_id}@1"):
             refused = other.post("/v1/batches", json={"template": ref, "items": [row(1)]})
