@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import tempfile
 import time
 import zipfile
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -25,6 +27,7 @@ from pdfprompt.domain import (
     Batch,
     BatchJobSpec,
     BatchRowsError,
+    ConflictError,
     DataInvalidError,
     InvalidInputError,
     JobType,
@@ -35,6 +38,7 @@ from pdfprompt.domain import (
     archive_names,
     check_filename_pattern,
 )
+from pdfprompt.pdf import merge_pdfs
 from pdfprompt.queue import BatchFile, NewBatch, NewJob
 from pdfprompt.wiring import Services
 
@@ -249,3 +253,39 @@ async def batch_archive(svc: Services, files: Sequence[BatchFile]) -> AsyncItera
         yield sink.take()
     archive.close()
     yield sink.take()
+
+
+async def merged_pdf(
+    svc: Services, batch_id: str, files: Sequence[BatchFile]
+) -> tuple[AsyncIterator[bytes], int]:
+    """One PDF of the batch's PDFs in row order (an outline entry per row), built in a
+    temporary folder: its chunks (the folder goes when they are read) and its size.
+    `ConflictError` before any PDF exists."""
+    if not files:
+        raise ConflictError(f"batch {batch_id} has no PDF yet")
+    directory = tempfile.TemporaryDirectory(prefix="pdfprompt-merge-")
+    try:
+        parts = []
+        for n, item in enumerate(files):
+            path = os.path.join(directory.name, f"{n}.pdf")
+            with open(path, "wb") as out:
+                async for chunk in svc.storage.stream(item.file.storage_key):
+                    out.write(chunk)
+            parts.append((path, item.name.removesuffix(".pdf")))
+        merged = os.path.join(directory.name, "merged.pdf")
+        await asyncio.to_thread(merge_pdfs, parts, merged)
+        for path, _ in parts:
+            os.unlink(path)
+    except BaseException:
+        directory.cleanup()
+        raise
+
+    async def send() -> AsyncIterator[bytes]:
+        try:
+            with open(merged, "rb") as handle:
+                while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
+                    yield chunk
+        finally:
+            directory.cleanup()
+
+    return send(), os.path.getsize(merged)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pdfprompt.accounts import Principal
@@ -175,6 +176,51 @@ async def preview_template(
         f"template previews: {PREVIEWS_PER_MINUTE}",
     )
     template = await svc.templates.get(caller.user_id, template_id, version)
+    return await _preview(svc, caller, template, data, options)
+
+
+async def preview_draft(
+    svc: Services,
+    caller: Principal,
+    content: TemplateContent,
+    *,
+    data: Any = None,
+    template_id: str = "draft",
+) -> bytes:
+    """The preview of a version not saved yet (`content`, checked by `template_content`): the
+    template page shows what an edit prints before it is kept. The same job, limits and rate
+    as `preview_template` (one count per user for both)."""
+    await svc.rate_limiter.hit(
+        f"template-preview:{caller.user_id}",
+        PREVIEWS_PER_MINUTE,
+        f"template previews: {PREVIEWS_PER_MINUTE}",
+    )
+    now = datetime.now(UTC)
+    draft = Template(
+        id=template_id,
+        user_id=caller.user_id,
+        name=content.name,
+        engine=content.engine,
+        version=0,
+        latest_version=0,
+        body=content.body,
+        schema=content.schema,
+        sample_data=content.sample_data,
+        options=content.options,
+        created_at=now,
+        updated_at=now,
+        version_created_at=now,
+    )
+    return await _preview(svc, caller, draft, data, None)
+
+
+async def _preview(
+    svc: Services,
+    caller: Principal,
+    template: Template,
+    data: Any,
+    options: dict[str, Any] | None,
+) -> bytes:
     if data is None:
         data = template.sample_data if template.sample_data is not None else {}
     shown = {"page_ranges": f"1-{PREVIEW_MAX_PAGES}", **(options or {})}

@@ -3,11 +3,8 @@ uploaded CSV/JSON Lines file), follow them, cancel them, download them together.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import re
-import tempfile
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -21,6 +18,7 @@ from pdfprompt.actions import (
     batch_changes,
     check_row_count,
     integer_cursor,
+    merged_pdf,
     submit_batch,
     template_rows,
     template_schema,
@@ -42,7 +40,6 @@ from pdfprompt.domain import (
     BATCH_ID_PATTERN,
     BatchJobSpec,
     BatchRowsError,
-    ConflictError,
     InputLimits,
     InvalidInputError,
     Job,
@@ -54,7 +51,6 @@ from pdfprompt.domain import (
     parse_csv,
     parse_jsonl,
 )
-from pdfprompt.pdf import merge_pdfs
 from pdfprompt.wiring import Services
 
 router = APIRouter(prefix="/v1")
@@ -399,39 +395,13 @@ async def batch_archive_route(
 
 
 async def _merged(svc: Services, batch_id: str, files: list[Any]) -> Response:
-    if not files:
-        raise ConflictError(f"batch {batch_id} has no PDF yet")
-    directory = tempfile.TemporaryDirectory(prefix="pdfprompt-merge-")
-    try:
-        parts = []
-        for n, item in enumerate(files):
-            path = os.path.join(directory.name, f"{n}.pdf")
-            with open(path, "wb") as out:
-                async for chunk in svc.storage.stream(item.file.storage_key):
-                    out.write(chunk)
-            parts.append((path, item.name.removesuffix(".pdf")))
-        merged = os.path.join(directory.name, "merged.pdf")
-        await asyncio.to_thread(merge_pdfs, parts, merged)
-        for path, _ in parts:
-            os.unlink(path)
-    except BaseException:
-        directory.cleanup()
-        raise
-
-    async def send() -> AsyncIterator[bytes]:
-        try:
-            with open(merged, "rb") as handle:
-                while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
-                    yield chunk
-        finally:
-            directory.cleanup()
-
+    chunks, size = await merged_pdf(svc, batch_id, files)
     return StreamingResponse(
-        send(),
+        chunks,
         media_type="application/pdf",
         headers={
             "Content-Disposition": _attachment(f"{batch_id}.pdf"),
-            "Content-Length": str(os.path.getsize(merged)),
+            "Content-Length": str(size),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
         },

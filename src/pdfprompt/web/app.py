@@ -15,12 +15,15 @@ from pdfprompt.web import (
     account_settings,
     accounts,
     admin,
+    asset_pages,
+    batch_pages,
     documents,
     history,
     keys,
     kit,
     links,
     shares,
+    template_pages,
     usage,
     webhooks,
 )
@@ -95,3 +98,6 @@ def install_web(app: FastAPI) -> None:
     app.include_router(links.router)
     app.include_router(admin.router)
     app.include_router(history.router)
+    app.include_router(template_pages.router)
+    app.include_router(asset_pages.router)
+    app.include_router(batch_pages.router)
