@@ -336,9 +336,12 @@ def test_archive_names_are_safe_and_unique(served: Served) -> None:
         assert names[3] == "3.pdf"
 
 
-def test_a_csv_upload_for_a_template_is_parsed_then_refused_until_templates_exist(
+def test_a_csv_upload_names_its_template_then_is_parsed_by_its_schema(
     served: Served, tmp_path: Path
 ) -> None:
+    """An upload's template is resolved first (its schema converts the CSV's cells), then
+    the file is parsed; tests/e2e/test_template_batches.py follows good uploads to their
+    PDFs."""
     with _client(served, "upload@example.com") as c:
         csv_text = "number,customer.name\r\n1,Ann\r\n2,Bob\r\n"
         answer = c.post(
@@ -347,13 +350,33 @@ def test_a_csv_upload_for_a_template_is_parsed_then_refused_until_templates_exis
             data={"template": "invoice", "filename": "invoice-{number}.pdf"},
         )
         assert answer.status_code == 422 and answer.json()["field"] == "template"
+        schema = {
+            "type": "object",
+            "properties": {
+                "number": {"type": "integer"},
+                "customer": {"type": "object", "properties": {"name": {"type": "string"}}},
+            },
+        }
+        made = c.post(
+            "/v1/templates",
+            json={"name": "invoice", "body": "<p>{{ number }} {{ customer.name }}</p>",
+                  "schema": schema},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
         broken = c.post(
             "/v1/batches",
-            files={"file": ("rows.csv", b"a,b\r\n1,2,3\r\n", "text/csv")},
+            files={"file": ("rows.csv", b"number,customer.name\r\n1,2,3\r\n", "text/csv")},
             data={"template": "invoice"},
         )
-        assert broken.status_code == 422
+        assert broken.status_code == 422, broken.text
         assert broken.json()["errors"][0]["row"] == 0
+        not_a_number = c.post(
+            "/v1/batches",
+            files={"file": ("rows.csv", b"number,customer.name\r\n1,Ann\r\nx,Bob\r\n")},
+            data={"template": "invoice"},
+        )
+        assert not_a_number.status_code == 422, not_a_number.text
+        assert [e["field"] for e in not_a_number.json()["errors"]] == ["items/1/number"]
         jsonl = c.post(
             "/v1/batches",
             files={"file": ("rows.jsonl", b'{"a": 1}\n[1]\n', "application/x-ndjson")},
@@ -363,6 +386,13 @@ def test_a_csv_upload_for_a_template_is_parsed_then_refused_until_templates_exis
         no_file = c.post("/v1/batches", data={"template": "invoice"}, files={"x": ("a", b"b")})
         assert no_file.status_code == 422 and no_file.json()["field"] == "file"
         assert _job_count(c) == 0
+        fine = c.post(
+            "/v1/batches",
+            files={"file": ("rows.csv", csv_text.encode(), "text/csv")},
+            data={"template": "invoice", "filename": "invoice-{number}.pdf"},
+        )
+        assert fine.status_code == 202, fine.text
+        assert fine.json()["template"] == {"id": made.json()["id"], "version": 1}
 
 
 def test_deleting_a_person_deletes_their_batches(served: Served) -> None:

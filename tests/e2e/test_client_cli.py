@@ -1,14 +1,19 @@
 """`pdfprompt submit` as a user runs it against `pdfprompt serve`: the PDF written, from a
 file and from standard input; every failure one line on stderr with its own exit code, never
-a traceback. (`pdfprompt batch` needs the batch routes; its test comes with them.)"""
+a traceback; `pdfprompt batch` filling a template from a CSV file (a ZIP, or one merged PDF),
+and a bad row named in one line."""
 
 from __future__ import annotations
 
 import uuid
+import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
+from pypdf import PdfReader
 
+from tests.e2e.test_template_batches import CSV, INVOICE_BODY, INVOICE_SCHEMA
 from tests.support.databases import free_port
 from tests.support.processes import Process, cli, create_key
 from tests.support.render import pdf_text
@@ -201,3 +206,63 @@ def test_batch_refuses_a_missing_data_file_or_key(service: Served, tmp_path: Pat
     )  # fmt: skip
     assert no_key.returncode == 2 and "no API key" in no_key.stderr
     assert "Traceback" not in missing.stderr + no_key.stderr
+
+
+def _invoice_template(server: Process, key: str) -> None:
+    made = httpx.post(
+        f"{server.base_url}/v1/templates",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"name": "invoice", "engine": "html", "body": INVOICE_BODY, "schema": INVOICE_SCHEMA},
+    )
+    assert made.status_code == 201, made.text
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_batch_fills_a_template_from_a_csv(
+    service: Served, key: str, tmp_path: Path, merge: bool
+) -> None:
+    server, env = service
+    _invoice_template(server, key)
+    data = tmp_path / "rows.csv"
+    data.write_text(CSV)
+    out = tmp_path / ("all.pdf" if merge else "all.zip")
+    args = ["batch", "invoice", str(data), "--server", server.base_url, "--key", key]
+    args += ["--filename", "invoice-{number}.pdf", "-o", str(out)]
+    done = cli(_client_env(env), *args, *(["--merge"] if merge else []), check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("bat_")
+    assert f"wrote {out} (3 PDFs" in done.stderr and "Traceback" not in done.stderr
+    if merge:
+        assert len(PdfReader(out).pages) == 3 * 2
+        assert "Café, Nord" in pdf_text(out.read_bytes())
+    else:
+        with zipfile.ZipFile(out) as zipped:
+            names = zipped.namelist()
+            assert names == ["invoice-A-1.pdf", "invoice-A-2.pdf", "invoice-A-3.pdf"]
+            assert all(zipped.read(n).startswith(b"%PDF-") for n in names)
+
+
+def test_batch_with_a_bad_row_names_the_row_and_field(
+    service: Served, key: str, tmp_path: Path
+) -> None:
+    server, env = service
+    _invoice_template(server, key)
+    data = tmp_path / "rows.csv"
+    data.write_text(CSV + "A-4,Dag,Bodø,cheap,2,true\n")
+    out = tmp_path / "none.zip"
+    args = ["batch", "invoice", str(data), "--server", server.base_url, "--key", key]
+    done = cli(_client_env(env), *args, "-o", str(out), check=False)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("pdfprompt: rows.csv: row 3 (data row 4), column amount: ")
+    assert "items/3/amount" in lines[0]
+    assert "Traceback" not in done.stderr and done.stdout == "" and not out.exists()
+    # Its neighbour: an unknown template is one line naming the template.
+    data.write_text(CSV)
+    unknown = cli(
+        _client_env(env), "batch", "nope", str(data), "--server", server.base_url, "--key", key,
+        check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 2 and "template" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1

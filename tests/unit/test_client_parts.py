@@ -5,6 +5,7 @@ calls; and that it stands alone (loads no other room; the worker does not load i
 from __future__ import annotations
 
 import inspect
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pdfprompt.cli.remote import guess_type
+from pdfprompt.cli.remote import bad_row, guess_type
 from pdfprompt.client import (
     ApiError,
     AsyncClient,
@@ -99,6 +100,36 @@ def test_errors_by_code_and_from_bodies_that_are_not_problems() -> None:
     assert empty.code == "http_502" and "502" in empty.detail
     huge = api_error(500, "text/plain", b"x" * 100_000)
     assert len(huge.detail) <= 300
+
+
+def test_a_batchs_bad_rows_their_total_and_the_line_the_command_prints() -> None:
+    listed = [
+        {"row": 3, "field": "items/3/customer/name", "message": "42 is not of type 'string'"},
+        {"row": 3, "field": "items/3/qty", "message": "'x' is not integer"},
+        {"row": 8, "field": "items/8", "message": "'paid' is a required property"},
+    ]
+    body = json.dumps({"code": "invalid_input", "field": listed[0]["field"], "detail": "d",
+                       "errors": listed, "errors_total": 250}).encode()  # fmt: skip
+    refused = api_error(422, "application/problem+json", body)
+    assert isinstance(refused, InvalidInput) and refused.errors == listed
+    assert refused.errors_total == 250
+    assert bad_row(refused, "rows.csv") == (
+        "rows.csv: row 3 (data row 4), column customer.name: 42 is not of type 'string'; "
+        "249 more errors (422 invalid_input, field items/3/customer/name)"
+    )
+    whole_row = api_error(422, "application/json", json.dumps({"errors": listed[2:]}).encode())
+    assert whole_row.errors_total == 1  # no total given: the listed ones
+    assert bad_row(whole_row, "r.jsonl") == (
+        "r.jsonl: row 8 (data row 9): 'paid' is a required property (422 invalid_input, "
+        "field items/8)"
+    )
+    for neighbour in (
+        api_error(422, "application/json", b'{"field": "template", "detail": "unknown"}'),
+        api_error(422, "application/json", b'{"errors": [{"field": "file", "message": "x"}]}'),
+        api_error(422, "application/json", b'{"errors": ["text"], "errors_total": true}'),
+    ):
+        assert bad_row(neighbour, "rows.csv") is None
+        assert neighbour.errors_total == len(neighbour.errors)
 
 
 def test_server_sent_events() -> None:

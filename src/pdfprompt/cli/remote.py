@@ -203,10 +203,18 @@ def _batch(args: argparse.Namespace) -> int:
     if not data.is_file():
         raise UsageError(f"cannot read {args.data}: no such file")
     options = _read_options(args.options)
+    from pdfprompt.client import InvalidInput
+
     with _client(args) as client:
-        batch = client.create_batch(
-            template=args.template, file=data, options=options, filename=args.filename
-        )
+        try:
+            batch = client.create_batch(
+                template=args.template, file=data, options=options, filename=args.filename
+            )
+        except InvalidInput as exc:
+            bad = bad_row(exc, data.name)
+            if bad is None:
+                raise
+            return _fail(USAGE, bad)
         print(batch.id, flush=True)
         if args.no_wait:
             return OK
@@ -223,6 +231,25 @@ def _batch(args: argparse.Namespace) -> int:
                 f"succeeded, {counts.failed} failed, {counts.canceled} canceled",
             )
     return OK
+
+
+def bad_row(exc: Exception, source: str) -> str | None:
+    """One line naming the first bad row of a refused batch file (its row counted from 0,
+    the header not counted, as the server counts) and its column, and how many more errors
+    there are; None for a refusal that names no row."""
+    errors = getattr(exc, "errors", [])
+    first = errors[0] if errors else None
+    if not isinstance(first, dict) or not isinstance(first.get("row"), int):
+        return None
+    row: int = first["row"]
+    field = str(first.get("field") or "")
+    column = field.removeprefix(f"items/{row}").strip("/").replace("/", ".")
+    where = f"{source}: row {row} (data row {row + 1})"
+    where += f", column {column}" if column else ""
+    message = str(first.get("message") or "invalid")
+    more = int(getattr(exc, "errors_total", len(errors))) - 1
+    tail = f"; {more} more error{'s' if more != 1 else ''}" if more > 0 else ""
+    return f"{where}: {message}{tail} (422 invalid_input, field {field})"
 
 
 def _follow_batch(client: Client, batch: Batch, timeout_s: float | None) -> Batch:

@@ -44,6 +44,7 @@ class ApiError(ClientError):
         *,
         field: str | None = None,
         errors: list[dict[str, Any]] | None = None,
+        errors_total: int | None = None,
         retry_after_s: float | None = None,
         body: dict[str, Any] | None = None,
     ) -> None:
@@ -54,6 +55,8 @@ class ApiError(ClientError):
         self.detail = detail
         self.field = field
         self.errors = errors or []
+        # The server lists at most 100 bad fields; `errors_total` counts them all.
+        self.errors_total = errors_total if errors_total is not None else len(self.errors)
         self.retry_after_s = retry_after_s
         self.body = body or {}
 
@@ -147,6 +150,7 @@ def api_error(
         )
     code = _text(problem.get("code")) or BY_STATUS.get(status, f"http_{status}")
     errors = problem.get("errors")
+    total = problem.get("errors_total")
     return BY_CODE.get(code, ApiError)(
         status,
         code,
@@ -154,6 +158,7 @@ def api_error(
         _text(problem.get("detail")),
         field=_text(problem.get("field")) or None,
         errors=[e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else None,
+        errors_total=total if isinstance(total, int) and not isinstance(total, bool) else None,
         retry_after_s=retry_after_s,
         body=problem,
     )

@@ -269,6 +269,7 @@ class Asset:
     size_bytes: int
     sha256: str
     created_at: datetime | None
+    updated_at: datetime | None = None  # changes when `replace` puts new bytes under it
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -281,6 +282,7 @@ class Asset:
             size_bytes=_int(data.get("size_bytes")),
             sha256=_str(data.get("sha256")),
             created_at=_when(data.get("created_at")),
+            updated_at=_when(data.get("updated_at")),
             raw=data,
         )
 
@@ -297,6 +299,8 @@ class Template:
     options: dict[str, Any]
     created_at: datetime | None
     updated_at: datetime | None
+    latest_version: int | None = None  # the newest (`version` is this answer's); not in lists
+    version_created_at: datetime | None = None  # when `version` was made; not in lists
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -313,6 +317,8 @@ class Template:
             options=_dict(data.get("options")),
             created_at=_when(data.get("created_at")),
             updated_at=_when(data.get("updated_at")),
+            latest_version=_opt_int(data.get("latest_version")),
+            version_created_at=_when(data.get("version_created_at")),
             raw=data,
         )
 
@@ -346,6 +352,7 @@ class Batch:
     template: TemplateRef | None
     created_at: datetime | None
     finished_at: datetime | None
+    filename: str = ""  # the archive's name pattern, e.g. `invoice-{number}.pdf`
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -381,6 +388,7 @@ class Batch:
             ),
             created_at=_when(data.get("created_at")),
             finished_at=_when(data.get("finished_at")),
+            filename=_str(data.get("filename")),
             raw=data,
         )
 
