@@ -292,19 +292,20 @@ class ChromiumRenderer:
     ) -> None:
         """Kill a browser over the render memory limit. One render on it is taken for the
         cause and fails with `render_memory_exceeded`; the others fail as after a crash (and
-        are retried). The cause is the render whose page's own processes grew the most since
-        the watch's look before (the one that pushed the browser over: a decoded image grows
-        its renderer at once, a long document's layout and print grow theirs steadily), then
-        the one whose processes hold the most; when none holds anything, the one printing
-        longest, else running longest."""
+        are retried). The cause is the render whose page's own processes hold the most (what
+        costs the browser most: a decoded image, or a long document's layout), then the one
+        that grew the most since the watch's look before; when none holds anything, the one
+        printing longest, else running longest. (Growth alone misleads on a busy machine:
+        an image decoded just before a look has stopped growing by the next one, while a
+        long print goes on growing a little at every look.)"""
         total = sum(held.values())
         pages = [page for page in slot.rendering if page.browser is browser]
         if pages:
             cause = max(
                 pages,
                 key=lambda p: (
-                    p.grew_mb,
                     sum(held.get(pid, 0.0) for pid in p.pids),
+                    p.grew_mb,
                     p.printing_at is not None,
                     -(p.printing_at or p.started_at),
                 ),
