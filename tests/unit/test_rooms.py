@@ -163,6 +163,7 @@ EXPORTS: dict[str, list[str]] = {
         "prune_older_than",
         "read_all",
         "read_one",
+        "seconds_after",
         "seconds_between",
         "seconds_since",
         "sessions",

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, false, insert, literal, not_, or_, select
+from sqlalchemy import String, and_, false, insert, literal, not_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import ColumnElement
 
-from pdfprompt.db import Timestamp, db_now, now_plus, sessions, users
+from pdfprompt.db import Timestamp, db_now, now_plus, seconds_after, sessions, users
 from pdfprompt.domain import NotFoundError, new_id
 
 MAX_USER_AGENT_CHARS = 200
@@ -159,18 +159,23 @@ class SessionRows:
         user_agent: str = "",
         address: str = "",
     ) -> Insert:
-        """A row of the table for a user who is let in (none otherwise), valid `valid_s`."""
-        now = self._time()
-        row = select(
-            literal(row_id, String),
-            users.c.id,
-            literal(token_hash, String),
-            now,
-            now,
-            self._time(valid_s),
-            literal(user_agent, String),
-            literal(address, String),
-        ).where(users.c.id == user_id, users.c.disabled == false())
+        """A row of the table for a user who is let in (none otherwise), valid `valid_s`
+        from the one reading of the clock its times are made of."""
+        now = select(self._time().label("at")).subquery("clock").c.at
+        row = (
+            select(
+                literal(row_id, String),
+                users.c.id,
+                literal(token_hash, String),
+                now,
+                now,
+                seconds_after(now, literal(valid_s)),
+                literal(user_agent, String),
+                literal(address, String),
+            )
+            .select_from(users.join(now.table, true()))
+            .where(users.c.id == user_id, users.c.disabled == false())
+        )
         columns = [
             "id",
             "user_id",

@@ -76,6 +76,27 @@ def _sqlite_now_plus(element: db_now_plus, compiler: SQLCompiler, **kw: Any) -> 
     return f"strftime('{_SQLITE_FORMAT}', 'now', printf('%+.3f seconds', {seconds}))"
 
 
+class seconds_after(FunctionElement[datetime]):
+    """A timestamp plus a number of seconds (`seconds_after(moment, seconds)`): with one
+    reading of the clock (`db_now()` read once, e.g. in a subquery), a row's times are
+    exactly as far apart as asked, where two readings would differ by the time between."""
+
+    type = Timestamp
+    inherit_cache = True
+
+
+@compiles(seconds_after, "postgresql")
+def _pg_seconds_after(element: seconds_after, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({moment} + make_interval(secs => CAST({seconds} AS DOUBLE PRECISION)))"
+
+
+@compiles(seconds_after, "sqlite")
+def _sqlite_seconds_after(element: seconds_after, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"strftime('{_SQLITE_FORMAT}', {moment}, printf('%+.3f seconds', {seconds}))"
+
+
 class seconds_between(FunctionElement[float]):
     """Seconds from the first timestamp to the second (`seconds_between(start, end)`)."""
 
