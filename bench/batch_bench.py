@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
@@ -32,10 +33,12 @@ import subprocess
 import tempfile
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import httpx
 from benchlib import PDFPROMPT, Service, at, free_port, fresh_pg, submit_jobs, wait_http
+from pypdf import PdfReader
 
 from pdfprompt.domain import RenderOptions
 from pdfprompt.generate import markdown_document
@@ -260,18 +263,23 @@ class Throughput:
         first, last = jobs_span(self.service.db, f"id IN ({marks})", ids, jobs)
         return jobs / (last - first)
 
-    def archive(self) -> tuple[float, float, int]:
-        """The last batch's ZIP: seconds to its first byte and to its last, and its size."""
+    def archive(self) -> tuple[float, float, int, int, int]:
+        """The last batch's ZIP: seconds to its first byte and to its last, its size and its
+        entries; and the pages of the batch's merged PDF."""
         t1 = time.perf_counter()
         first = None
-        size = 0
+        body = io.BytesIO()
         with self.c.stream("GET", f"/v1/batches/{self.last_batch}/archive") as archive:
             for chunk in archive.iter_raw():
                 if first is None:
                     first = time.perf_counter() - t1
-                size += len(chunk)
+                body.write(chunk)
         last = time.perf_counter() - t1
-        return first or last, last, size
+        entries = len(zipfile.ZipFile(body).namelist())
+        merged = self.c.get(f"/v1/batches/{self.last_batch}/archive", params={"merge": "true"})
+        assert merged.status_code == 200, merged.text[:500]
+        pages = len(PdfReader(io.BytesIO(merged.content)).pages)
+        return first or last, last, body.tell(), entries, pages
 
     def close(self) -> None:
         self.c.close()
@@ -319,7 +327,7 @@ async def main() -> None:
                 batch.append(service.batch_rate(args.render_rows))
                 if args.single_jobs:
                     single.append(await service.single_rate(args.single_jobs))
-            first, last, size = service.archive()
+            first, last, size, entries, pages = service.archive()
         finally:
             service.close()
     print(
@@ -342,7 +350,8 @@ async def main() -> None:
         )
     print(
         f"\n## archive: {size / 1e6:.1f} MB ZIP, first byte after {first * 1000:.0f} ms, "
-        f"last after {last * 1000:.0f} ms"
+        f"last after {last * 1000:.0f} ms; {entries} entries for {args.render_rows} rows, "
+        f"the merged PDF {pages} pages"
     )
 
 
