@@ -16,8 +16,11 @@ PYTHON=${PYTHON:-python3}
 # only Chromium) and against a real Redis (the shared rate limit).
 # nodejs (with npm): the browser tests' accessibility rules (axe-core, from the npm registry).
 # poppler-utils: the tests read what printed with the tools users check PDFs with (pdftoppm,
-# pdftotext, pdffonts).
-if [ "${1:-}" = "test" ]; then SYSTEM_PACKAGES+=(chromium redis-server nodejs poppler-utils); fi
+# pdftotext, pdffonts, pdfsig); qpdf and ghostscript: independent checks of finished PDFs
+# (structure, encryption, PDF/A).
+if [ "${1:-}" = "test" ]; then
+  SYSTEM_PACKAGES+=(chromium redis-server nodejs poppler-utils qpdf ghostscript)
+fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
