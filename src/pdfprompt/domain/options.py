@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pdfprompt.domain.errors import InvalidInputError
+from pdfprompt.domain.finishing import FINISH_KEYS
 
 PAPER_FORMATS = ("A3", "A4", "A5", "Letter", "Legal", "Tabloid")
 # What a prompt may ask of the LLM's writing (options `tone` and `document_kind`).
@@ -151,8 +152,9 @@ class RenderOptions:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderOptions:
-        """Options as stored on a job (already validated by the API schema)."""
-        values = dict(data)
+        """Options as stored on a job (already validated by the API schema); the finishing
+        options among them (`FINISH_KEYS`) are `FinishOptions`' to read."""
+        values = {k: v for k, v in data.items() if k not in FINISH_KEYS}
         margin = values.pop("margin", None)
         return cls(margin=Margin(**margin) if margin else None, **values)
 

@@ -17,6 +17,7 @@ from pdfprompt.accounts import AssetStore
 from pdfprompt.domain import (
     PERMANENT_WHEN_REPEATED,
     ConflictError,
+    FinishOptions,
     Generator,
     InvalidInputError,
     JobStage,
@@ -44,6 +45,7 @@ from pdfprompt.pdf import PdfUpdate, stamp
 from pdfprompt.pipeline.assets import load_assets, with_refused
 from pdfprompt.pipeline.cache import from_cache, render_key
 from pdfprompt.pipeline.document import build_document
+from pdfprompt.pipeline.finishing import FinishTools, Signer, finish_pdf
 from pdfprompt.pipeline.keys import attempt_keys
 from pdfprompt.pipeline.limits import check_plan, render_within_plan
 from pdfprompt.pipeline.render import finished
@@ -69,6 +71,7 @@ class JobPipeline:
         max_assets_bytes: int = 50 * 1024 * 1024,
         templates: TemplateFiller | None = None,
         template_store: TemplateStore | None = None,
+        signer: Signer | None = None,
     ) -> None:
         """`assets`: where the owner's assets a document refers to are looked up (without
         it, every `asset:` reference is refused); at most `max_assets_bytes` of them are
@@ -81,10 +84,12 @@ class JobPipeline:
         self.max_assets_bytes = max_assets_bytes
         self.templates = templates
         self.template_store = template_store
+        self.finish_tools = FinishTools(storage, assets, signer)
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
         options = RenderOptions.from_dict(job.options)
+        finishing = FinishOptions.from_dict(job.options)
         # The claim already set the stage to `generating`; HTML and Markdown are made in no
         # time, so their generator is written with the next stage (one write, not two).
         document, generator = await self._document(ctx, options)
@@ -96,8 +101,16 @@ class JobPipeline:
         # renders in about the time the write takes. It is done before anything is stored.
         reporting = asyncio.ensure_future(ctx.report(JobStage.RENDERING, 0.3, generator))
         try:
+            # The plan's watermark stays on top of the user's marks: with marks, it is drawn
+            # by the finishing steps, after them.
             rendered, cache_key = await self._rendered(
-                ctx, document, generator, options, plan, watermark=watermark, preview=preview
+                ctx,
+                document,
+                generator,
+                options,
+                plan,
+                watermark=watermark and not finishing.marks,
+                preview=preview,
             )
         except BaseException:
             await asyncio.wait({reporting})
@@ -105,6 +118,16 @@ class JobPipeline:
                 reporting.exception()  # the render's own error is the one raised
             raise
         await reporting
+        if finishing.any:
+            done = await finish_pdf(
+                rendered.data,
+                finishing,
+                self.finish_tools,
+                user_id=job.user_id,
+                plan_watermark=watermark and finishing.marks,
+                title=options.title,
+            )
+            rendered = replace(rendered, data=done.data, warnings=rendered.warnings + done.warnings)
         keys = attempt_keys(job)
         if generator is Generator.LLM:  # kept so that a revision can edit it
             await self.storage.put(keys.html, document.encode("utf-8"))
@@ -117,7 +140,8 @@ class JobPipeline:
             pages=rendered.pages,
             sha256=hashlib.sha256(rendered.data).hexdigest(),
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
-            render_key=None if preview else cache_key,
+            # A finished PDF (encrypted, signed, …) is not a render another job may reuse.
+            render_key=None if preview or finishing.any else cache_key,
             html_key=keys.html if generator is Generator.LLM else None,
             warnings=rendered.warnings,
             thumbnail_key=thumbnail,
