@@ -6,6 +6,7 @@ result (`pdfua_problems`), which walk the structure tree. Blocking: run it in a 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -124,9 +125,7 @@ def make_pdfua(pdf: Pdf, about: Accessibility, *, pdfa: str | None = None) -> li
         elif not given:
             missing += 1
     if missing:
-        warnings.append(
-            f"{missing} figure(s) have no alternative text (give each <img> an alt)"
-        )
+        warnings.append(f"{missing} figure(s) have no alternative text (give each <img> an alt)")
     warnings += heading_problems(pdf)
     level = {"2b": (2, "B"), "3b": (3, "B")}.get(pdfa or "")
     write_xmp(
@@ -198,7 +197,7 @@ def heading_problems(pdf: Pdf) -> list[str]:
     found = []
     if levels and levels[0] != 1:
         found.append(f"the first heading is H{levels[0]}, not H1")
-    for before, after in zip(levels, levels[1:], strict=False):
+    for before, after in itertools.pairwise(levels):
         if after > before + 1:
             found.append(f"heading H{before} is followed by H{after}, skipping a level")
             break
@@ -239,7 +238,9 @@ def pdfua_problems(pdf: Pdf) -> list[str]:
     title = str(pdf.docinfo.get(Name.Title, ""))
     if title and "dc:title" not in packet:
         found.append("no dc:title in the XMP metadata")
-    found += [f"figure {n}: no alternative text" for n, alt in enumerate(figures(pdf), 1) if not alt]
+    found += [
+        f"figure {n}: no alternative text" for n, alt in enumerate(figures(pdf), 1) if not alt
+    ]
     found += heading_problems(pdf)
     for number, page in enumerate(pdf.pages, 1):
         if len(page.obj.get(Name.Annots, Array())) and page.obj.get(Name.Tabs) != Name.S:

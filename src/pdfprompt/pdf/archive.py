@@ -104,11 +104,13 @@ def font_problems(pdf: Pdf) -> list[str]:
     for where, font in fonts(pdf):
         if font.get(Name.Subtype) == Name.Type3:
             continue
-        described = font
+        described: object = font
         if font.get(Name.Subtype) == Name.Type0:
             descendants = font.get(Name.DescendantFonts, Array())
             described = descendants[0] if len(descendants) else Dictionary()
-        descriptor = described.get(Name.FontDescriptor)
+        descriptor = (
+            described.get(Name.FontDescriptor) if isinstance(described, Dictionary) else None
+        )
         if not isinstance(descriptor, Dictionary) or not any(
             key in descriptor for key in _FONT_FILES
         ):
@@ -139,7 +141,10 @@ def pdfa_problems(pdf: Pdf, level: str) -> list[str]:
     metadata = pdf.Root.get(Name.Metadata)
     if isinstance(metadata, Stream) and Name.Filter in metadata:
         found.append("the XMP metadata stream is compressed")
-    part, conformance = xmp_value(packet, "pdfaid", "part"), xmp_value(packet, "pdfaid", "conformance")
+    part, conformance = (
+        xmp_value(packet, "pdfaid", "part"),
+        xmp_value(packet, "pdfaid", "conformance"),
+    )
     if part != level[0] or (conformance or "").upper() != level[1].upper():
         found.append(f"the XMP identification is part {part} conformance {conformance}")
     title = pdf.docinfo.get(Name.Title)
@@ -169,7 +174,7 @@ def pdfa_problems(pdf: Pdf, level: str) -> list[str]:
             ):
                 found.append(f"page {number}: an annotation runs a {action.get(Name.S)} action")
         for state in _graphics_states(page.obj.get(Name.Resources)):
-            if Name.TR in state or Name.TR2 in state and state.get(Name.TR2) != Name.Default:
+            if Name.TR in state or (Name.TR2 in state and state.get(Name.TR2) != Name.Default):
                 found.append(f"page {number}: a graphics state has a transfer function")
     attached = dict(pdf.attachments.items())
     if level == "2b" and attached:

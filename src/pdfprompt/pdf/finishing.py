@@ -97,7 +97,9 @@ def check(data: bytes, level: str) -> None:
     with pikepdf.open(io.BytesIO(data)) as pdf:
         problems = pdfa_problems(pdf, level)
     if problems:
-        shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        shown = "; ".join(problems[:5]) + (
+            f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        )
         raise InvalidInputError(
             f"options.pdfa: the result is not PDF/A-{level}: {shown}", field="options.pdfa"
         )

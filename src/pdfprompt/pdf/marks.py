@@ -91,9 +91,7 @@ def draw_mark(
     for number in chosen:
         page = pdf.pages[number - 1]
         state_name = page.add_resource(state, Name.ExtGState, prefix="PdfpromptMarkGS")
-        object_name = page.add_resource(
-            drawing.resource, drawing.kind, prefix=drawing.prefix
-        )
+        object_name = page.add_resource(drawing.resource, drawing.kind, prefix=drawing.prefix)
         content = _content(page, drawing, state_name, object_name, mark, margin_pt, over)
         if content not in drawn:
             drawn[content] = Stream(pdf, content)
@@ -154,9 +152,7 @@ class _ImageDrawing(_Drawing):
         self.resource, pixels = _image_xobject(pdf, image.data, name)
         self.kind = Name.XObject
         self.prefix = "PdfpromptMarkIm"
-        self.width_asked = (
-            inches(mark.width) * 72 if mark.width is not None else None
-        )
+        self.width_asked = inches(mark.width) * 72 if mark.width is not None else None
         self.pixels = pixels
         self.width = 1.0
         self.height = pixels[1] / pixels[0]
@@ -213,8 +209,7 @@ def _content(
     page_cm = " ".join(_n(v) for v in matrix)
     body = drawing.paint(name, scale, mark.color)
     return (
-        ("\nQ\n" if over else "")
-        + f"q /Artifact <</Type /Pagination /Subtype /Watermark>> BDC\n"
+        ("\nQ\n" if over else "") + f"q /Artifact <</Type /Pagination /Subtype /Watermark>> BDC\n"
         f"{page_cm} cm {placing} cm {state} gs {body}\nEMC Q\n"
     ).encode()
 
@@ -327,7 +322,7 @@ def _subset(used: tuple[int, ...]) -> _Subset:
     return _Subset(
         program,
         widths,
-        tuple(round(v * 1000 / units) for v in (head.xMin, head.yMin, head.xMax, head.yMax)),  # type: ignore[arg-type]
+        tuple(round(v * 1000 / units) for v in (head.xMin, head.yMin, head.xMax, head.yMax)),
         ascent,
         hhea.descent * 1000 / units,
         getattr(os2, "sCapHeight", 0) * 1000 / units or ascent,

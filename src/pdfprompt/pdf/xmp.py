@@ -28,7 +28,7 @@ _PDFUA_EXTENSION = """
          <pdfaProperty:name>part</pdfaProperty:name>
          <pdfaProperty:valueType>Integer</pdfaProperty:valueType>
          <pdfaProperty:category>internal</pdfaProperty:category>
-         <pdfaProperty:description>Indicates, which part of ISO 14289 standard is followed</pdfaProperty:description>
+         <pdfaProperty:description>Part of ISO 14289 followed</pdfaProperty:description>
         </rdf:li>
        </rdf:Seq>
       </pdfaSchema:property>
@@ -75,14 +75,16 @@ def write_xmp(pdf: Pdf, ident: Identification) -> None:
     title, author, subject = text(Name.Title), text(Name.Author), text(Name.Subject)
     if title:
         parts.append(
-            "<dc:title><rdf:Alt><rdf:li xml:lang=\"x-default\">"
+            '<dc:title><rdf:Alt><rdf:li xml:lang="x-default">'
             f"{escape(title)}</rdf:li></rdf:Alt></dc:title>"
         )
     if author:
-        parts.append(f"<dc:creator><rdf:Seq><rdf:li>{escape(author)}</rdf:li></rdf:Seq></dc:creator>")
+        parts.append(
+            f"<dc:creator><rdf:Seq><rdf:li>{escape(author)}</rdf:li></rdf:Seq></dc:creator>"
+        )
     if subject:
         parts.append(
-            "<dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">"
+            '<dc:description><rdf:Alt><rdf:li xml:lang="x-default">'
             f"{escape(subject)}</rdf:li></rdf:Alt></dc:description>"
         )
     parts.append("<dc:format>application/pdf</dc:format>")
@@ -144,4 +146,3 @@ def xmp_value(packet: str, prefix: str, name: str) -> str | None:
         return element.group(1).strip()
     attribute = re.search(rf'\b{prefix}:{name}="([^"]*)"', packet)
     return attribute.group(1).strip() if attribute else None
-
