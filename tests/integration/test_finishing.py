@@ -12,7 +12,14 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from pdfprompt.domain import InvalidInputError, Mark, Protection, RenderOptions
+from pdfprompt.domain import (
+    FinishOptions,
+    InvalidInputError,
+    Mark,
+    Protection,
+    RenderOptions,
+    Signing,
+)
 from pdfprompt.pdf import (
     PLAN_MARK,
     PLAN_MARK_MARGIN_PT,
@@ -25,7 +32,9 @@ from pdfprompt.pdf import (
     headings,
     read_document,
 )
+from pdfprompt.pipeline.finishing import FinishTools, finish_pdf
 from pdfprompt.render import RendererPool, render_pdf, renderer_from_settings
+from pdfprompt.storage import LocalStorage
 from tests.support.finishing import ghostscript_reads, page_text, pixels, qpdf_check
 from tests.support.hostile import WATERMARK_DOCUMENTS, watermarked_pages
 from tests.support.render import ENGINES, engine_settings
@@ -144,3 +153,42 @@ def test_a_mark_on_pages_past_the_end_fails_naming_its_field() -> None:
             _turned(0), FinishSteps(marks=(MarkStep(mark, False, "options.watermark"),))
         )
     assert raised.value.field == "options.watermark.pages"
+
+
+class _SigningRecorder:
+    """A `Signer` that keeps what it was handed and appends nothing: the chain's side of the
+    protocol (the real signer has its own tests)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bytes, Signing, str, str | None]] = []
+
+    async def sign(self, pdf: bytes, spec: Signing, user_id: str, *, password: str | None) -> bytes:
+        self.calls.append((pdf, spec, user_id, password))
+        return pdf
+
+
+async def test_signing_is_last_and_opens_the_encrypted_file(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    asked = FinishOptions(
+        watermark=Mark(text="SIGNED COPY"),
+        encrypt=Protection(user_password="reader", print=False),
+        sign=Signing(reason="approved"),
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        await finish_pdf(
+            _turned(0), asked, FinishTools(storage), user_id="u1", plan_watermark=False
+        )
+    assert refused.value.field == "options.sign"
+    signer = _SigningRecorder()
+    done = await finish_pdf(
+        _turned(0), asked, FinishTools(storage, signer=signer), user_id="u1", plan_watermark=True
+    )
+    [(handed, spec, user_id, password)] = signer.calls
+    assert handed == done.data and spec.reason == "approved" and user_id == "u1"
+    # What the signer is handed is the finished file, encrypted, and the password it gets
+    # is the owner's: it opens the file with every permission.
+    assert password is not None and password != "reader"
+    with pikepdf.open(io.BytesIO(handed), password=password) as pdf:
+        assert pdf.owner_password_matched and pdf.is_encrypted
+    with pytest.raises(pikepdf.PasswordError):
+        pikepdf.open(io.BytesIO(handed))

@@ -15,6 +15,7 @@ from pdfprompt.domain import (
     MAX_ATTACHMENTS,
     MAX_MARK_TEXT_CHARS,
     MAX_PASSWORD_CHARS,
+    REDACTED,
     RELATIONSHIPS,
     InvalidInputError,
     check_css_length,
@@ -77,6 +78,8 @@ def _password(value: str) -> str:
         raise ValueError(f"is {size} bytes in UTF-8; AES-256 passwords are at most 127")
     if _CONTROL.search(value):
         raise ValueError("must not hold control characters")
+    if value == REDACTED:  # a job's or template's options sent back as they were shown
+        raise ValueError("is how a password is shown, not a password")
     return value
 
 
@@ -148,7 +151,7 @@ class EncryptIn(Strict):
         return self
 
 
-Attachments = Annotated[list[AttachmentIn], Field(min_length=1, max_length=MAX_ATTACHMENTS)]
+Attachments = Annotated[list[AttachmentIn], Field(max_length=MAX_ATTACHMENTS)]
 PdfaLevel = Literal["2b", "3b"]
 
 

@@ -6,8 +6,9 @@ the event loop; a step that fails raises, and nothing half-finished is stored.""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pdfprompt.accounts import AssetStore
@@ -122,18 +123,23 @@ async def finish_pdf(
     if finishing.pdfua:
         read = read_document(document)
         about = Accessibility(title or read.title, lang or read.lang, read.alts)
+    protection = finishing.encrypt
+    if protection is not None and finishing.sign is not None and not protection.owner_password:
+        # The signer opens the encrypted file with the owner's password (whatever the
+        # permissions forbid the user): one is made here rather than by the encryption.
+        protection = replace(protection, owner_password=secrets.token_urlsafe(32))
     steps = FinishSteps(
         marks=tuple(marks),
         attachments=tuple(attached),
         pdfa=finishing.pdfa,
         pdfua=about,
-        protection=finishing.encrypt,
+        protection=protection,
     )
     data, notes = await asyncio.to_thread(finish_document, pdf, steps)
     warnings = tuple(JobWarning("pdfua_incomplete", note) for note in notes)
     if finishing.sign is not None:
         assert tools.signer is not None
-        password = finishing.encrypt.user_password if finishing.encrypt is not None else None
+        password = protection.owner_password if protection is not None else None
         data = await tools.signer.sign(data, finishing.sign, user_id, password=password)
     return Finished(data, warnings)
 

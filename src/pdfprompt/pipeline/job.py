@@ -84,7 +84,7 @@ class JobPipeline:
         self.max_assets_bytes = max_assets_bytes
         self.templates = templates
         self.template_store = template_store
-        self.finish_tools = FinishTools(storage, assets, signer)
+        self.finish_tools = FinishTools(storage, assets, signer, max_assets_bytes)
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
