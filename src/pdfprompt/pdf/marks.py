@@ -30,12 +30,15 @@ MARGIN_PT = 36.0
 # The most pixels an image mark may have (it was checked on upload, but the mark is drawn
 # from the stored bytes).
 MAX_MARK_PIXELS = 40_000_000
+# An image mark's longest side once drawn into the PDF (300 dpi across a 8-inch page).
+MAX_MARK_SIDE_PX = 2400
 _FONT_FILES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
 )
-_PDF_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
+_PDF_IMAGE_TYPES = frozenset(_PIL_FORMATS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,7 @@ class _ImageDrawing(_Drawing):
                 "JPEG, GIF or WebP images)",
                 field=name,
             )
-        self.resource, pixels = _image_xobject(pdf, image.data, name)
+        self.resource, pixels = _image_xobject(pdf, image, name)
         self.kind = Name.XObject
         self.prefix = "PdfpromptMarkIm"
         self.width_asked = inches(mark.width) * 72 if mark.width is not None else None
@@ -371,7 +374,9 @@ def _embedded_font(pdf: Pdf, codes: bytes) -> _Font:
 # -- images -----------------------------------------------------------------------------
 
 
-def _image_xobject(pdf: Pdf, data: bytes, field: str) -> tuple[pikepdf.Object, tuple[int, int]]:
+def _image_xobject(
+    pdf: Pdf, image: MarkImage, field: str
+) -> tuple[pikepdf.Object, tuple[int, int]]:
     """An image XObject of the picture in `data` (its first frame), with its transparency as
     a soft mask; its size in pixels."""
     import warnings
@@ -381,7 +386,9 @@ def _image_xobject(pdf: Pdf, data: bytes, field: str) -> tuple[pikepdf.Object, t
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
+            # Only the decoder of the asset's own type (no format that runs a program).
+            formats = [_PIL_FORMATS[image.content_type]]
+            with Image.open(io.BytesIO(image.data), formats=formats) as opened:
                 width, height = opened.size
                 if width * height > MAX_MARK_PIXELS or width < 1 or height < 1:
                     raise InvalidInputError(
@@ -392,10 +399,15 @@ def _image_xobject(pdf: Pdf, data: bytes, field: str) -> tuple[pikepdf.Object, t
         raise
     except Exception as exc:  # Pillow's many ways of saying a file is broken
         raise InvalidInputError(f"{field}: the image cannot be read ({exc})", field=field) from None
+    # A mark is at most a page wide: more pixels than print needs there only make the
+    # file bigger.
+    if max(picture.size) > MAX_MARK_SIDE_PX:
+        picture.thumbnail((MAX_MARK_SIDE_PX, MAX_MARK_SIDE_PX), Image.Resampling.LANCZOS)
+        width, height = picture.size
     rgb = picture.convert("RGB")
     alpha = picture.getchannel("A")
-    image = Stream(pdf, zlib.compress(rgb.tobytes(), 6))
-    image.update(
+    xobject = Stream(pdf, zlib.compress(rgb.tobytes(), 6))
+    xobject.update(
         Dictionary(
             Type=Name.XObject,
             Subtype=Name.Image,
@@ -419,5 +431,5 @@ def _image_xobject(pdf: Pdf, data: bytes, field: str) -> tuple[pikepdf.Object, t
                 Filter=Name.FlateDecode,
             )
         )
-        image[Name.SMask] = pdf.make_indirect(mask)
-    return pdf.make_indirect(image), (width, height)
+        xobject[Name.SMask] = pdf.make_indirect(mask)
+    return pdf.make_indirect(xobject), (width, height)
