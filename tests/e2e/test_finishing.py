@@ -282,6 +282,26 @@ def test_encryption_needs_the_password_and_the_passwords_are_never_shown(
         )
         job_id = done["locked"][0]["id"]
         shown = [c.get(f"/v1/jobs/{job_id}").text, c.get("/v1/jobs").text]
+        # A template keeps its options' password for its jobs, and never shows it either.
+        saved = c.post(
+            "/v1/templates",
+            json={
+                "name": "locked-letter",
+                "body": "<p>Dear {{ who }}</p>",
+                "options": {"encrypt": {"user_password": user}},
+            },
+        )
+        assert saved.status_code == 201, saved.text
+        shown += [saved.text, c.get(f"/v1/templates/{saved.json()['id']}").text]
+        from_template = c.post(
+            "/v1/jobs",
+            json={"type": "template", "template": "locked-letter", "data": {"who": "Ada"}},
+        )
+        assert from_template.status_code == 202, from_template.text
+        filled, _ = wait_final(c, from_template.json()["id"], timeout_s=120)
+        assert filled["status"] == "succeeded", filled
+        shown.append(from_template.text)
+        letter = c.get(f"/v1/jobs/{filled['id']}/pdf").content
     pdf = done["locked"][1]
     assert requires_password(pdf, tmp_path) == 0
     qpdf_check(pdf, tmp_path, password=user)
@@ -301,6 +321,8 @@ def test_encryption_needs_the_password_and_the_passwords_are_never_shown(
     )
     assert "AESv3" in shown_encryption.stdout, shown_encryption.stdout
     assert "Confidential figures" in page_text(pdf, tmp_path, 1, password=user)
+    assert requires_password(letter, tmp_path) == 0
+    assert "Dear Ada" in page_text(letter, tmp_path, 1, password=user)
     # Encrypted with no user password: it opens without one, with its restrictions.
     restricted = done["restricted"][1]
     assert requires_password(restricted, tmp_path) == 3
