@@ -96,6 +96,21 @@ async def test_pdfa_3b_with_attachments_and_pdfua_pass_the_checks(
         assert figures(pdf) == []
 
 
+async def test_a_document_without_a_title_is_named_by_its_first_heading(
+    renderer: RendererPool,
+) -> None:
+    document = "<p>Intro</p><h2>Quarterly <em>figures</em></h2><h3>More</h3><h1>Later</h1>"
+    rendered = await render_pdf(renderer, document, RenderOptions(tagged=True))
+    finished, _ = finish_document(rendered.data, FinishSteps(pdfua=read_document(document)))
+    with pikepdf.open(io.BytesIO(finished)) as pdf:
+        assert str(pdf.docinfo.Title) == "Quarterly figures"
+    nothing = "<p>No title, no heading</p>"
+    rendered = await render_pdf(renderer, nothing, RenderOptions(tagged=True))
+    with pytest.raises(InvalidInputError, match="no title") as raised:
+        finish_document(rendered.data, FinishSteps(pdfua=read_document(nothing)))
+    assert raised.value.field == "options.pdfua"
+
+
 async def test_an_untagged_render_cannot_be_pdfua_and_nothing_is_returned(
     renderer: RendererPool,
 ) -> None:

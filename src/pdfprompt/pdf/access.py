@@ -21,6 +21,8 @@ from pdfprompt.pdf.xmp import Identification, read_xmp, write_xmp, xmp_value
 _MAX_DEPTH = 200  # of the structure tree walked
 _MAX_ELEMENTS = 200_000
 _HEADING = re.compile(r"^/H([1-6])$")
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+MAX_TITLE_CHARS = 300
 _LANG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 
 
@@ -34,8 +36,8 @@ class Accessibility:
 
 
 def read_document(document: str | None) -> Accessibility:
-    """The title (`<title>`), language (`<html lang>`) and image alt texts of an HTML
-    document."""
+    """The title (`<title>`, else its first heading's text), language (`<html lang>`) and
+    image alt texts of an HTML document."""
     if not document:
         return Accessibility()
     reader = _DocumentReader()
@@ -45,7 +47,8 @@ def read_document(document: str | None) -> Accessibility:
     except Exception:  # HTMLParser gives up on little; keep what it read
         pass
     title = " ".join("".join(reader.title).split()) or None
-    return Accessibility(title, reader.lang, tuple(reader.alts))
+    heading = " ".join("".join(reader.heading).split())[:MAX_TITLE_CHARS] or None
+    return Accessibility(title or heading, reader.lang, tuple(reader.alts))
 
 
 class _DocumentReader(HTMLParser):
@@ -54,8 +57,11 @@ class _DocumentReader(HTMLParser):
         self.lang: str | None = None
         self.alts: list[str] = []
         self.title: list[str] = []
+        self.heading: list[str] = []
         self._in_title = False
         self._titled = False
+        self._in_heading: str | None = None
+        self._headed = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -65,14 +71,20 @@ class _DocumentReader(HTMLParser):
             self.alts.append((values.get("alt") or "").strip())
         elif tag == "title" and not self._titled:
             self._in_title = True
+        elif tag in _HEADING_TAGS and not self._headed:
+            self._in_heading = tag
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title" and self._in_title:
             self._in_title, self._titled = False, True
+        elif tag == self._in_heading:
+            self._in_heading, self._headed = None, True
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title.append(data)
+        elif self._in_heading is not None:
+            self.heading.append(data)
 
 
 def make_pdfua(pdf: Pdf, about: Accessibility, *, pdfa: str | None = None) -> list[str]:
@@ -85,10 +97,15 @@ def make_pdfua(pdf: Pdf, about: Accessibility, *, pdfa: str | None = None) -> li
             "options.pdfua: the PDF is not tagged (it has no structure tree)",
             field="options.pdfua",
         )
-    title = str(pdf.docinfo.get(Name.Title, "")).strip() or about.title
+    # The document's own (options.title, <title>, a heading) before what the renderer
+    # wrote, which may be the page's address ("about:blank").
+    rendered = str(pdf.docinfo.get(Name.Title, "")).strip()
+    if rendered.startswith(("about:", "data:", "http://", "https://", "file:", "blob:")):
+        rendered = ""
+    title = about.title or rendered
     if not title:
         raise InvalidInputError(
-            "options.pdfua: the document has no title (give options.title or a <title>)",
+            "options.pdfua: the document has no title (give options.title, a <title> or a heading)",
             field="options.pdfua",
         )
     pdf.docinfo[Name.Title] = String(title)
