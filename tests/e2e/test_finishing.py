@@ -7,6 +7,7 @@ passwords never shown; and every bad value refused with a 422 naming its field."
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -399,6 +400,8 @@ BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
         {"attachments": [{"asset": "data.json"}, {"asset": "logo", "name": "data.json"}]},
         "options.attachments.1.name",
     ),
+    # The same asset by name and by id: one file name twice.
+    ({"attachments": [{"asset": "data.json"}, {"asset": "DATA_ID"}]}, "options.attachments.1.name"),
     ({"pdfa": "1b"}, "options.pdfa"),
     ({"pdfa": True}, "options.pdfa"),
     ({"pdfa": "2b", "attachments": [{"asset": "data.json"}]}, "options.pdfa"),
@@ -423,8 +426,9 @@ def test_bad_finishing_options_are_refused_naming_the_field(
 ) -> None:
     with _client(served, "hostile@example.com") as c:
         _upload(c, "logo", _red_png())
-        _upload(c, "data.json", b"{}")
+        data_id = _upload(c, "data.json", b"{}")["id"]
         for options, field in BAD_OPTIONS:
+            options = json.loads(json.dumps(options).replace("DATA_ID", data_id))
             answer = c.post(
                 "/v1/jobs", json={"type": "html", "input": "<p>x</p>", "options": options}
             )

@@ -15,16 +15,17 @@ from pdfprompt.wiring import Services
 MARK_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
-def _named(options: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
-    """(field, asset reference, must be a mark image) of every asset the options name."""
-    named = []
+def _named(options: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any] | None]]:
+    """(field, asset reference, the attachment or None for a mark's image) of every asset
+    the options name."""
+    named: list[tuple[str, str, Mapping[str, Any] | None]] = []
     for key in ("watermark", "stamp"):
         mark = options.get(key)
         if isinstance(mark, Mapping) and mark.get("image"):
-            named.append((f"options.{key}.image", str(mark["image"]), True))
+            named.append((f"options.{key}.image", str(mark["image"]), None))
     for n, attachment in enumerate(options.get("attachments") or ()):
         if isinstance(attachment, Mapping) and attachment.get("asset"):
-            named.append((f"options.attachments.{n}.asset", str(attachment["asset"]), False))
+            named.append((f"options.attachments.{n}.asset", str(attachment["asset"]), attachment))
     return named
 
 
@@ -37,11 +38,18 @@ async def check_finish_assets(svc: Services, user_id: str, options: Mapping[str,
     references = [reference.removeprefix("asset:") for _, reference, _ in named]
     found = await svc.assets.find(user_id, references)
     by_reference = {a.id: a for a in found} | {a.name: a for a in found}
-    for (field, _, image), reference in zip(named, references, strict=True):
+    attached: set[str] = set()
+    for (field, _, attachment), reference in zip(named, references, strict=True):
         asset = by_reference.get(reference)
         if asset is None:
             raise InvalidInputError(f"{field}: you have no asset {reference!r}", field=field)
-        if image and asset.content_type not in MARK_IMAGE_TYPES:
+        if attachment is not None:  # its name in the PDF is unique
+            name = str(attachment.get("name") or asset.name)
+            if name in attached:
+                where = field.removesuffix(".asset") + ".name"
+                raise InvalidInputError(f"{where}: {name!r} is attached twice", field=where)
+            attached.add(name)
+        elif asset.content_type not in MARK_IMAGE_TYPES:
             words = ASSET_TYPES.get(asset.content_type, ("", asset.content_type))[1]
             raise InvalidInputError(
                 f"{field}: asset {reference!r} is {words}; a mark is drawn from a PNG, JPEG, "

@@ -110,9 +110,13 @@ async def finish_pdf(
     attached: list[AttachedFile] = []
     for n, attachment in enumerate(finishing.attachments):
         asset, data = await loaded.asset(attachment.asset, f"options.attachments.{n}.asset")
+        name = attachment.name or asset.name
+        if any(name == a.name for a in attached):
+            field = f"options.attachments.{n}.name"
+            raise InvalidInputError(f"{field}: {name!r} is attached twice", field=field)
         attached.append(
             AttachedFile(
-                attachment.name or asset.name,
+                name,
                 data,
                 asset.content_type,
                 attachment.description,
