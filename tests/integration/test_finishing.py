@@ -40,9 +40,15 @@ from tests.support.hostile import WATERMARK_DOCUMENTS, watermarked_pages
 from tests.support.render import ENGINES, engine_settings
 
 PLAN = MarkStep(PLAN_MARK, True, "plan", margin_pt=PLAN_MARK_MARGIN_PT)
+# A red square (a PNG as a data: URI).
+SQUARE = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGO8"
+    "w4AATAxEcQAs2ADkpbAcVwAAAABJRU5ErkJggg=="
+)
 DOCUMENT = (
     "<!doctype html><html lang='fr'><head><title>Rapport</title></head><body>"
-    "<h1>Rapport</h1><p>Texte.</p><h2>Chiffres</h2><table><tr><th>a</th><td>1</td></tr>"
+    f"<h1>Rapport</h1><p>Texte.</p><img src='{SQUARE}' alt='Un carré rouge'>"
+    "<h2>Chiffres</h2><table><tr><th>a</th><td>1</td></tr>"
     "</table><p><a href='https://example.com/'>source</a></p></body></html>"
 )
 
@@ -93,7 +99,7 @@ async def test_pdfa_3b_with_attachments_and_pdfua_pass_the_checks(
     assert "Archivé · 2026 €" in page_text(finished, tmp_path, 1)
     with pikepdf.open(io.BytesIO(finished)) as pdf:
         assert pdf.Root.Lang == "fr" and headings(pdf) == [1, 2]
-        assert figures(pdf) == []
+        assert figures(pdf) == ["Un carré rouge"]
 
 
 async def test_a_document_without_a_title_is_named_by_its_first_heading(

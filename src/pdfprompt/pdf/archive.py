@@ -18,6 +18,27 @@ from pdfprompt.pdf.xmp import Identification, read_xmp, write_xmp, xmp_value
 _INVISIBLE, _HIDDEN, _PRINT, _NO_VIEW = 1, 2, 4, 32
 _FONT_FILES = (Name.FontFile, Name.FontFile2, Name.FontFile3)
 _MAX_RESOURCE_DEPTH = 20
+_BLEND_MODES = frozenset(
+    {
+        "/Normal",
+        "/Compatible",
+        "/Multiply",
+        "/Screen",
+        "/Overlay",
+        "/Darken",
+        "/Lighten",
+        "/ColorDodge",
+        "/ColorBurn",
+        "/HardLight",
+        "/SoftLight",
+        "/Difference",
+        "/Exclusion",
+        "/Hue",
+        "/Saturation",
+        "/Color",
+        "/Luminosity",
+    }
+)
 
 
 @functools.cache
@@ -59,6 +80,9 @@ def make_pdfa(pdf: Pdf, level: str, *, pdfua: bool = False) -> None:
                 continue
             flags = int(annot.get(Name.F, 0))
             annot[Name.F] = (flags | _PRINT) & ~(_INVISIBLE | _HIDDEN | _NO_VIEW)
+    for image in images(pdf):
+        if bool(image.get(Name.Interpolate, False)):
+            image[Name.Interpolate] = False  # PDF/A: no smoothing a viewer may vary
     part = 3 if level == "3b" else 2
     write_xmp(pdf, Identification(part, "B", 1 if pdfua else None))
 
@@ -96,6 +120,28 @@ def fonts(pdf: Pdf) -> Iterator[tuple[str, Dictionary]]:
                         if isinstance(stream, Stream) and stream.objgen not in seen:
                             seen.add(stream.objgen)
                             yield from walk(stream.get(Name.Resources), f"page {number}", 1)
+
+
+def images(pdf: Pdf) -> Iterator[Stream]:
+    """Every image XObject the pages and their form XObjects use (each once)."""
+    seen: set[tuple[int, int]] = set()
+    pending: list[tuple[object, int]] = [(page.obj.get(Name.Resources), 0) for page in pdf.pages]
+    while pending:
+        resources, depth = pending.pop()
+        if not isinstance(resources, Dictionary) or depth > _MAX_RESOURCE_DEPTH:
+            continue
+        for xobject in resources.get(Name.XObject, Dictionary()).values():
+            if not isinstance(xobject, Stream) or xobject.objgen in seen:
+                continue
+            seen.add(xobject.objgen)
+            if xobject.get(Name.Subtype) == Name.Image:
+                yield xobject
+                mask = xobject.get(Name.SMask)
+                if isinstance(mask, Stream) and mask.objgen not in seen:
+                    seen.add(mask.objgen)
+                    yield mask
+            elif xobject.get(Name.Subtype) == Name.Form:
+                pending.append((xobject.get(Name.Resources), depth + 1))
 
 
 def font_problems(pdf: Pdf) -> list[str]:
@@ -156,6 +202,8 @@ def pdfa_problems(pdf: Pdf, level: str) -> list[str]:
     if Name.JavaScript in names:
         found.append("the document has JavaScript")
     found += font_problems(pdf)
+    if any(bool(image.get(Name.Interpolate, False)) for image in images(pdf)):
+        found.append("an image asks for interpolation (/Interpolate true)")
     for number, page in enumerate(pdf.pages, 1):
         if Name.AA in page.obj:
             found.append(f"page {number} has automatic actions (/AA)")
@@ -176,6 +224,10 @@ def pdfa_problems(pdf: Pdf, level: str) -> list[str]:
         for state in _graphics_states(page.obj.get(Name.Resources)):
             if Name.TR in state or (Name.TR2 in state and state.get(Name.TR2) != Name.Default):
                 found.append(f"page {number}: a graphics state has a transfer function")
+            blend = state.get(Name.BM)
+            modes = list(blend) if isinstance(blend, Array) else [blend]
+            if blend is not None and any(str(m) not in _BLEND_MODES for m in modes):
+                found.append(f"page {number}: a graphics state has blend mode {blend}")
     attached = dict(pdf.attachments.items())
     if level == "2b" and attached:
         found.append("PDF/A-2 files carry no attachments but PDF/A ones (use 3b)")
