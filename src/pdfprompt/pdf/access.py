@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -264,7 +264,3 @@ def pdfua_problems(pdf: Pdf) -> list[str]:
             found.append(f"page {number}: annotations are not in structure order (/Tabs /S)")
     found += font_problems(pdf)
     return found
-
-
-def alt_texts(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(values)

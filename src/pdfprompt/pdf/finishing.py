@@ -7,8 +7,7 @@ returned. Blocking: run it in a thread."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pikepdf
 
@@ -49,8 +48,6 @@ class FinishSteps:
     pdfa: str | None = None
     pdfua: Accessibility | None = None
     protection: Protection | None = None
-    # Sentences for the job's warnings, filled by `finish_document`.
-    notes: list[str] = field(default_factory=list)
 
 
 def finish_document(data: bytes, steps: FinishSteps) -> tuple[bytes, list[str]]:
@@ -112,7 +109,3 @@ def conformance(data: bytes, *, pdfa: str | None, pdfua: bool, password: str = "
         if pdfua:
             found += pdfua_problems(pdf)
     return found
-
-
-def attachments_of(files: Sequence[AttachedFile]) -> tuple[AttachedFile, ...]:
-    return tuple(files)
