@@ -7,6 +7,7 @@ from pdfprompt.domain.assets import (
     ASSET_REFERENCE,
     ASSET_TYPES,
     MAX_ASSET_REFERENCES,
+    RENDERED_KINDS,
     Asset,
     StorageFullError,
     check_asset_name,
@@ -75,6 +76,7 @@ from pdfprompt.domain.finishing import (
     MAX_MARK_TEXT_CHARS,
     MAX_PASSWORD_CHARS,
     PDFA_LEVELS,
+    REDACTED,
     RELATIONSHIPS,
     Attachment,
     FinishOptions,
@@ -82,6 +84,7 @@ from pdfprompt.domain.finishing import (
     Protection,
     SignatureBox,
     Signing,
+    redacted_options,
 )
 from pdfprompt.domain.ids import ID_PATTERN, first_id_at, new_id
 from pdfprompt.domain.jobs import (
@@ -168,7 +171,9 @@ __all__ = [
     "PAPER_FORMATS",
     "PDFA_LEVELS",
     "PERMANENT_WHEN_REPEATED",
+    "REDACTED",
     "RELATIONSHIPS",
+    "RENDERED_KINDS",
     "TEMPLATE_ID_PATTERN",
     "TEMPLATE_JOBS",
     "TEMPLATE_NAME_PATTERN",
@@ -261,6 +266,7 @@ __all__ = [
     "period_bounds",
     "period_of",
     "plan_from_mapping",
+    "redacted_options",
     "refused_type",
     "refused_warnings",
     "retry_decision",
