@@ -61,6 +61,7 @@ class Generator(enum.StrEnum):
     MARKDOWN_FALLBACK = "markdown-fallback"  # a prompt typeset as Markdown: no LLM configured
     LLM = "llm"
     TEMPLATE = "template"
+    WEB = "web"  # a web page loaded from its URL (a `url` job)
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,8 +173,8 @@ def nameserver_resolve(servers: str, timeout_s: float) -> Resolve:
 
 
 class WebFetcher:
-    """The HTTP client of URL jobs, shared by their pages (`page` makes each page's
-    budget). Open with `async with` or close with `aclose`."""
+    """How URL jobs fetch: the policy, the resolver and the bounds; `page` makes the
+    fetcher of one page."""
 
     def __init__(
         self,
@@ -193,28 +193,40 @@ class WebFetcher:
         self.max_response_bytes = max_response_bytes
         self.max_page_bytes = max_page_bytes
         self.max_requests = max_requests
-        self.client = httpx.AsyncClient(
-            follow_redirects=False, timeout=timeout_s, verify=verify, trust_env=False
-        )
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+        self.verify = verify
 
     def page(self, policy: UrlPolicy | None = None) -> PageFetch:
-        """The fetcher of one page: its own count of requests, bytes and redirects, under
-        `policy` (a plan's) or the fetcher's."""
+        """The fetcher of one page: its own connections and count of requests, bytes and
+        redirects, under `policy` (a plan's) or the fetcher's. Close it with `aclose`."""
         return PageFetch(self, policy or self.policy)
 
 
 @dataclass
 class PageFetch:
-    """Every request of one page goes through `fetch`."""
+    """Every request of one page goes through `fetch`; its connections are its own (no
+    connection is shared between two jobs' pages)."""
 
     fetcher: WebFetcher
     policy: UrlPolicy
     requests: int = 0
     loaded_bytes: int = 0
     hops: dict[str, int] = field(default_factory=dict)  # a redirect's target -> its hop
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=self.fetcher.timeout_s,
+                verify=self.fetcher.verify,
+                trust_env=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
 
     async def fetch(self, url: str, method: str, headers: Mapping[str, str]) -> Fetched:
         """The answer to one request of the page; `FetchRefusedError` when it may not be
@@ -283,11 +295,9 @@ class PageFetch:
         response = None
         for n, address in enumerate(addresses):
             pinned = target.url.copy_with(host=str(address))
-            request = fetcher.client.build_request(
-                method, pinned, headers=sent, extensions=extensions
-            )
+            request = self.client.build_request(method, pinned, headers=sent, extensions=extensions)
             try:
-                response = await fetcher.client.send(request, stream=True)
+                response = await self.client.send(request, stream=True)
                 break
             except httpx.ConnectError:
                 if n == len(addresses) - 1:

@@ -3,6 +3,9 @@ who answers their DNS questions, and the bounds of what they may load (docs/url-
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from pdfprompt.domain import InvalidInputError, UrlPolicy, parse_networks, parse_patterns
@@ -92,6 +95,30 @@ class WebSettings(BaseModel):
             parse_networks(value, "PDFPROMPT_URL_ALLOW_ADDRESSES")
         except InvalidInputError as exc:
             raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("url_nameservers")
+    @classmethod
+    def _servers(cls, value: str) -> str:
+        for entry in re.split(r"[\s,]+", value.strip()):
+            if not entry:
+                continue
+            bracketed = re.fullmatch(r"\[([^\]]+)\](?::(\d{1,5}))?", entry)
+            address, _, port = (
+                (bracketed.group(1), "", bracketed.group(2) or "")
+                if bracketed
+                else entry.rpartition(":")
+                if entry.count(":") == 1
+                else (entry, "", "")
+            )
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(
+                    f"PDFPROMPT_URL_NAMESERVERS: {entry[:60]!r} is no address or address:port"
+                ) from None
+            if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+                raise ValueError(f"PDFPROMPT_URL_NAMESERVERS: {entry[:60]!r}: bad port")
         return value
 
     @property

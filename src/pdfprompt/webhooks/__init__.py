@@ -12,6 +12,7 @@ from pdfprompt.webhooks.addresses import (
     address_rule,
     any_address,
     check_url,
+    parse_target,
     public_only,
     special_purpose,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "event_body",
     "event_composer",
     "job_data",
+    "parse_target",
     "prune_deliveries",
     "public_only",
     "sign",

@@ -207,6 +207,7 @@ class WebTab(Tab):
         for task in self._fetches:
             task.cancel()
         await super().close()
+        await self.fetch.aclose()
         if self.browser.connected:
             # The browser may be gone, or the context disposed already with its last page.
             with contextlib.suppress(CdpError, BrowserClosedError):
