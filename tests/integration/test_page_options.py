@@ -91,5 +91,7 @@ async def test_prefer_css_page_size_lets_the_documents_page_size_win(
     preferred = RenderOptions(format="A4", prefer_css_page_size=True)
     assert page_size_mm((await renderer.render(SIZED_DOCUMENT, preferred)).data) == (100, 150)
     # Where the document names no size, the request's is the paper.
-    plain = await renderer.render("<p>PLAIN</p>", RenderOptions(format="A5", prefer_css_page_size=True))
+    plain = await renderer.render(
+        "<p>PLAIN</p>", RenderOptions(format="A5", prefer_css_page_size=True)
+    )
     assert page_size_mm(plain.data) == (148, 210)

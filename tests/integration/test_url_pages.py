@@ -116,9 +116,7 @@ async def test_a_redirect_to_a_private_address_is_refused(
     web = fetcher(dns)
     with pytest.raises(UrlRefusedError) as caught:
         await chromium.render_url(site.url("/hop", "pages.test"), RenderOptions(), web.page())
-    assert f"{PRIVATE_ADDRESS} is {PRIVATE_ADDRESS}, a special-purpose address" in str(
-        caught.value
-    )
+    assert f"{PRIVATE_ADDRESS} is {PRIVATE_ADDRESS}, a special-purpose address" in str(caught.value)
     assert [path for _, path, _ in site.hits] == ["/hop", "/go"]
     assert private.hits == []
 
@@ -194,7 +192,9 @@ async def test_the_page_cannot_navigate_to_files_or_data(
     with pytest.raises(UrlRefusedError, match="a redirect to file: is refused"):
         await chromium.render_url(site.url("/file", "pages.test"), RenderOptions(), web.page())
     rendered = await chromium.render_url(
-        site.url("/js", "pages.test"), RenderOptions(wait_for=WaitFor(network_idle=True)), web.page()
+        site.url("/js", "pages.test"),
+        RenderOptions(wait_for=WaitFor(network_idle=True)),
+        web.page(),
     )
     text = pdf_text(rendered.data)
     assert "STAYED" in text and "root:" not in text

@@ -69,7 +69,11 @@ class Site:
         return f"http://{host or self.address}:{self.port}{path}"
 
     def page(self, path: str, html: str, status: int = 200, **headers: str) -> None:
-        self.pages[path] = (status, {"Content-Type": "text/html; charset=utf-8", **headers}, html.encode())
+        self.pages[path] = (
+            status,
+            {"Content-Type": "text/html; charset=utf-8", **headers},
+            html.encode(),
+        )
 
     def redirect(self, path: str, location: str, status: int = 302) -> None:
         self.pages[path] = (status, {"Location": location}, b"")

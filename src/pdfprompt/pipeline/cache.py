@@ -15,7 +15,6 @@ from pdfprompt.queue import JobContext
 from pdfprompt.render import RenderedPdf
 from pdfprompt.storage import Storage
 
-
 _LATER_DEFAULTS = {
     "media": None,
     "omit_background": False,
