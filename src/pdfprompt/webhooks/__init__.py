@@ -13,8 +13,6 @@ from pdfprompt.webhooks.addresses import (
     any_address,
     check_url,
     parse_target,
-    public_only,
-    special_purpose,
 )
 from pdfprompt.webhooks.dispatcher import DeliveryConfig, WebhookDispatcher
 from pdfprompt.webhooks.endpoints import Webhook, WebhookStore
@@ -71,8 +69,6 @@ __all__ = [
     "job_data",
     "parse_target",
     "prune_deliveries",
-    "public_only",
     "sign",
-    "special_purpose",
     "verify",
 ]
