@@ -5,7 +5,9 @@ reaching the private listener."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -246,3 +248,50 @@ async def test_wait_for_a_selector_a_delay_or_the_network(
         url, RenderOptions(wait_for=WaitFor(selector="#never")), web.page()
     )
     assert [w.code for w in never.warnings] == ["wait_for_timeout"]
+
+
+@pytest.mark.parametrize("build", ["chromium", "chromium-browser"])
+async def test_no_script_channel_reaches_the_private_address(
+    build: str, dns: Dns, site: Site, private: Site
+) -> None:
+    """Whatever a page's scripts try (fetch, XHR, a beacon, a form, a WebSocket, a prefetch,
+    a frame, WebRTC's STUN and TURN over UDP), nothing reaches the private address, over TCP
+    or UDP, on either Chromium build."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((PRIVATE_ADDRESS, 0))
+    udp.settimeout(0.05)
+    with udp:
+        udp_port = udp.getsockname()[1]
+        target = private.url("/")
+        ws = target.replace("http:", "ws:")
+        site.page(
+            "/",
+            "<p>TRIED</p><link rel=prefetch href='" + target + "'>"
+            f"<iframe src='{target}'></iframe>"
+            f"<form id=f method=post action='{target}'></form><script>"
+            f"fetch('{target}').catch(() => {{}});"
+            f"const x = new XMLHttpRequest(); x.open('POST', '{target}'); x.send('a');"
+            f"navigator.sendBeacon('{target}', 'b');"
+            f"try {{ new WebSocket('{ws}') }} catch (e) {{}}"
+            "const pc = new RTCPeerConnection({iceServers: ["
+            f"{{urls: 'stun:{PRIVATE_ADDRESS}:{udp_port}'}},"
+            f"{{urls: 'turn:{PRIVATE_ADDRESS}:{udp_port}?transport=udp', username: 'u',"
+            " credential: 'c'}]});"
+            "pc.createDataChannel('d'); pc.createOffer().then(o => pc.setLocalDescription(o));"
+            "setTimeout(() => document.getElementById('f').submit(), 500);"
+            "</script>",
+        )
+        settings = engine_settings(build, max_pdf_concurrency=1, render_timeout_s=20)
+        async with renderer_from_settings(settings) as renderer:
+            assert isinstance(renderer, ChromiumRenderer)
+            rendered = await renderer.render_url(
+                site.url("/"), RenderOptions(wait_for=WaitFor(delay_ms=2500)), fetcher(dns).page()
+            )
+        packets = 0
+        with contextlib.suppress(TimeoutError):
+            while True:
+                udp.recvfrom(4096)
+                packets += 1
+    assert "TRIED" in pdf_text(rendered.data)
+    assert private.hits == []
+    assert packets == 0

@@ -82,20 +82,25 @@ class WebTab(Tab):
             and session == self.session
             and params.get("frameId") == self.frame
         )
+        # The main frame's first document decides the job; a document asked for later (a
+        # frame's, or a navigation the page starts) that is refused gets 204 No Content,
+        # which leaves the frame's document in place.
+        first = document and self._load is not None and not self._load.done()
+        navigation = params.get("resourceType") == "Document" and not first
         self.in_flight += 1
         try:
             try:
                 got = await self.fetch.fetch(url, method, headers)
             except FetchRefusedError as exc:
                 self.pool.blocked_requests += 1
-                self._failed(url, f"refused: {exc}", document, refused=True)
-                self._fire("Fetch.failRequest", params, session, errorReason="BlockedByClient")
+                self._failed(url, f"refused: {exc}", first, refused=True)
+                self._refused_answer(params, session, navigation, "BlockedByClient")
                 return
             except FetchFailedError as exc:
-                self._failed(url, f"could not be fetched: {exc}", document, refused=False)
-                self._fire("Fetch.failRequest", params, session, errorReason="Failed")
+                self._failed(url, f"could not be fetched: {exc}", first, refused=False)
+                self._refused_answer(params, session, navigation, "Failed")
                 return
-            if document and got.location is None and got.status >= 400:
+            if first and got.location is None and got.status >= 400:
                 self.document_error = UrlUnreachableError(
                     f"{_shown(url)} answered HTTP {got.status}",
                     transient=got.status >= 500 or got.status == 429,
@@ -120,6 +125,14 @@ class WebTab(Tab):
                 self.document_error = UrlUnreachableError(f"{_shown(url)} {why}")
         elif not url.startswith("data:"):
             self.failures.append((url, why))
+
+    def _refused_answer(
+        self, params: dict[str, Any], session: str, navigation: bool, reason: str
+    ) -> None:
+        if navigation:
+            self._fire("Fetch.fulfillRequest", params, session, responseCode=204)
+        else:
+            self._fire("Fetch.failRequest", params, session, errorReason=reason)
 
     def _fire(self, method: str, params: dict[str, Any], session: str, **answer: Any) -> None:
         if not self.closed and self.browser.connected:
