@@ -295,3 +295,50 @@ async def test_no_script_channel_reaches_the_private_address(
     assert "TRIED" in pdf_text(rendered.data)
     assert private.hits == []
     assert packets == 0
+
+
+async def test_nothing_a_page_keeps_outlives_its_job(
+    chromium: ChromiumRenderer, dns: Dns, site: Site
+) -> None:
+    """Cookies and storage a page sets are gone for the next job's page of the same site
+    (each page has a browser context of its own)."""
+    dns.names["pages.test"] = [PAGES_ADDRESS]
+    site.page(
+        "/",
+        "<p id=out></p><script>"
+        "const seen = (document.cookie || 'NOCOOKIE') + ' ' + (localStorage.getItem('k') || 'NOSTORE');"
+        "document.getElementById('out').textContent = seen;"
+        "document.cookie = 'k=COOKIE; max-age=3600'; localStorage.setItem('k', 'STORED');"
+        "</script>",
+        **{"Set-Cookie": "server=SERVERCOOKIE; Max-Age=3600"},
+    )
+    web = fetcher(dns)
+    url = site.url("/", "pages.test")
+    first = pdf_text((await chromium.render_url(url, RenderOptions(), web.page())).data)
+    second = pdf_text((await chromium.render_url(url, RenderOptions(), web.page())).data)
+    # Each sees only the cookie its own answer set: not the one the first page's script set,
+    # nor what it stored.
+    assert first.split() == second.split() == ["server=SERVERCOOKIE", "NOSTORE"]
+    assert all("Cookie" not in headers for _, _, headers in site.hits)
+
+
+async def test_redirect_loops_and_large_answers_are_cut_off(
+    chromium: ChromiumRenderer, dns: Dns, site: Site
+) -> None:
+    dns.names["pages.test"] = [PAGES_ADDRESS]
+    site.redirect("/loop", "/loop")
+    web = fetcher(dns)
+    with pytest.raises(UrlRefusedError, match="more than 10 redirects"):
+        await chromium.render_url(site.url("/loop", "pages.test"), RenderOptions(), web.page())
+    assert len(site.hits) == 11  # the first request and ten redirects followed, no more
+    site.pages["/big.png"] = (200, {"Content-Type": "image/png"}, b"x" * 200_000)
+    site.page("/", f"<p>SMALL</p><img src='{site.url('/big.png', 'pages.test')}'>")
+    small = WebFetcher(web.policy, resolve=web.resolve, max_response_bytes=100_000)
+    rendered = await chromium.render_url(site.url("/", "pages.test"), RenderOptions(), small.page())
+    assert "SMALL" in pdf_text(rendered.data)
+    [warning] = rendered.warnings
+    assert "larger than 100000 bytes" in warning.message
+    few = WebFetcher(web.policy, resolve=web.resolve, max_requests=1)
+    rendered = await chromium.render_url(site.url("/", "pages.test"), RenderOptions(), few.page())
+    [warning] = rendered.warnings
+    assert "more than 1 requests" in warning.message
