@@ -306,7 +306,8 @@ async def test_nothing_a_page_keeps_outlives_its_job(
     site.page(
         "/",
         "<p id=out></p><script>"
-        "const seen = (document.cookie || 'NOCOOKIE') + ' ' + (localStorage.getItem('k') || 'NOSTORE');"
+        "const seen = (document.cookie || 'NOCOOKIE') + ' '"
+        " + (localStorage.getItem('k') || 'NOSTORE');"
         "document.getElementById('out').textContent = seen;"
         "document.cookie = 'k=COOKIE; max-age=3600'; localStorage.setItem('k', 'STORED');"
         "</script>",
