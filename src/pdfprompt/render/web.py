@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+import certifi
 import httpx
 
 from pdfprompt.domain import (
@@ -193,7 +194,11 @@ class WebFetcher:
         self.max_response_bytes = max_response_bytes
         self.max_page_bytes = max_page_bytes
         self.max_requests = max_requests
-        self.verify = verify
+        # One TLS context for every page: making one (loading the trust store) costs more CPU
+        # than a small page's requests.
+        self.verify = (
+            ssl.create_default_context(cafile=certifi.where()) if verify is True else verify
+        )
 
     def page(self, policy: UrlPolicy | None = None) -> PageFetch:
         """The fetcher of one page: its own connections and count of requests, bytes and
