@@ -35,13 +35,14 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pdfprompt.domain import RenderOptions, UrlPolicy, WaitFor  # noqa: E402
-from pdfprompt.render import (  # noqa: E402
+from tests.support.web_hosts import PAGES_ADDRESS, Site
+
+from pdfprompt.domain import RenderOptions, UrlPolicy, WaitFor
+from pdfprompt.render import (
     ChromiumRenderer,
     WebFetcher,
     find_headless_shell,
 )
-from tests.support.web_hosts import PAGES_ADDRESS, Site  # noqa: E402
 
 CORPUS = Path(__file__).parent / "corpus" / "report5.html"
 
@@ -106,7 +107,9 @@ async def main() -> None:
     print("| case | ms/doc | pdfprompt CPU-s/doc | Chromium CPU-s/doc |")
     print("|---|---:|---:|---:|")
     for name, rows in results.items():
-        wall, own_cpu, chromium_cpu = (statistics.median(column) for column in zip(*rows))
+        wall, own_cpu, chromium_cpu = (
+            statistics.median(column) for column in zip(*rows, strict=True)
+        )
         print(f"| {name} | {wall:.0f} | {own_cpu:.3f} | {chromium_cpu:.3f} |")
 
 
