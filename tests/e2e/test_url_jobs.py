@@ -250,3 +250,11 @@ def test_the_page_options_of_an_html_job_shape_its_pdf(
     box = PdfReader(io.BytesIO(plain_pdf)).pages[0].mediabox
     assert round(float(box.width) * 25.4 / 72) == 210
     assert "SCREENONLY" not in _text(plain_pdf, tmp_path)
+
+
+def test_a_web_page_is_not_revised(client: httpx.Client, hosts: tuple[Dns, Site, Site]) -> None:
+    _, site, _ = hosts
+    job = _run(client, {"type": "url", "input": site.url("/", "pages.test")})
+    answer = client.post(f"/v1/jobs/{job['id']}/revise", json={"instructions": "shorter"})
+    assert answer.status_code == 409
+    assert "web page" in answer.json()["detail"]

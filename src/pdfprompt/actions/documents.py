@@ -150,6 +150,8 @@ async def revise(
         raise ConflictError(
             f"job {job_id} is {parent.status.value}; only a finished PDF is revised"
         )
+    if parent.type is JobType.URL:
+        raise ConflictError(f"job {job_id} printed a web page; only a document is revised")
     return await submit(
         svc,
         caller,
