@@ -8,9 +8,11 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import trustme
 
 from pdfprompt.domain import (
     RenderOptions,
@@ -343,3 +345,29 @@ async def test_redirect_loops_and_large_answers_are_cut_off(
     rendered = await chromium.render_url(site.url("/", "pages.test"), RenderOptions(), few.page())
     [warning] = rendered.warnings
     assert "more than 1 requests" in warning.message
+
+
+async def test_https_is_checked_against_the_name_though_connected_to_the_address(
+    chromium: ChromiumRenderer, dns: Dns, private: Site
+) -> None:
+    ca = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("secure.pages.test").configure_cert(served)
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    dns.names["secure.pages.test"] = [PAGES_ADDRESS]
+    dns.names["other.pages.test"] = [PAGES_ADDRESS]
+    policy = UrlPolicy(HOSTS, (ipaddress.ip_network(f"{PAGES_ADDRESS}/32"),))
+    web = WebFetcher(policy, resolve=nameserver_resolve(dns.server, 2.0), verify=trusted)
+    with Site(PAGES_ADDRESS, tls=served) as site:
+        site.page("/", "<p>SECURE</p>")
+        rendered = await chromium.render_url(
+            site.url("/", "secure.pages.test"), RenderOptions(), web.page()
+        )
+        assert "SECURE" in pdf_text(rendered.data)
+        # The same server under a name its certificate does not hold: no page.
+        with pytest.raises(UrlUnreachableError, match="CERTIFICATE_VERIFY_FAILED"):
+            await chromium.render_url(
+                site.url("/", "other.pages.test"), RenderOptions(), web.page()
+            )
+    assert private.hits == []

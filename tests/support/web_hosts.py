@@ -5,6 +5,7 @@ a DNS server the test controls, which answers the names it is given and no other
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Site:
     pages: dict[str, Answer] = field(default_factory=dict)
     hits: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context
     _server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> Site:
@@ -56,6 +58,8 @@ class Site:
                 pass
 
         self._server = ThreadingHTTPServer((self.address, 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -66,7 +70,8 @@ class Site:
         self._server.server_close()
 
     def url(self, path: str = "/", host: str | None = None) -> str:
-        return f"http://{host or self.address}:{self.port}{path}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host or self.address}:{self.port}{path}"
 
     def page(self, path: str, html: str, status: int = 200, **headers: str) -> None:
         self.pages[path] = (
