@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.db import webhooks
-from pdfprompt.domain import InvalidInputError
+from pdfprompt.domain import InvalidInputError, public_only
 from pdfprompt.queue import job_store_for
 from pdfprompt.webhooks import (
     AddressRule,
@@ -26,7 +26,6 @@ from pdfprompt.webhooks import (
     WebhookStore,
     any_address,
     check_url,
-    public_only,
     verify,
 )
 from tests.support.hostile_urls import HOSTILE, resolve_names

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pdfprompt.accounts import AccountStore
 from pdfprompt.db import create_engine, now_plus, webhook_attempts, webhook_deliveries, webhooks
-from pdfprompt.domain import RetryPolicy
+from pdfprompt.domain import RetryPolicy, public_only
 from pdfprompt.queue import job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.webhooks import (
@@ -32,7 +32,6 @@ from pdfprompt.webhooks import (
     any_address,
     event_composer,
     prune_deliveries,
-    public_only,
     verify,
 )
 from tests.support.leases import end_delivery_wait, expire_delivery_lease

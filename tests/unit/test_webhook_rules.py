@@ -12,15 +12,13 @@ import socket
 
 import pytest
 
-from pdfprompt.domain import InvalidInputError
+from pdfprompt.domain import InvalidInputError, public_only, special_purpose
 from pdfprompt.webhooks import (
     IpAddress,
     address_rule,
     any_address,
     check_url,
-    public_only,
     sign,
-    special_purpose,
     verify,
 )
 from tests.support.hostile_urls import HOSTILE, resolve_names

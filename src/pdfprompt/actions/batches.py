@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pdfprompt.accounts import Principal
-from pdfprompt.actions.documents import check_input_size, prompt_limit
+from pdfprompt.actions.documents import check_input_size, check_page_url, prompt_limit
 from pdfprompt.actions.templates import resolve_template, template_job
 from pdfprompt.domain import (
     DEFAULT_FILENAME,
@@ -98,7 +98,8 @@ def check_row_count(svc: Services, count: int, field: str) -> None:
 def _row_problems(
     svc: Services, plan: Plan, specs: Sequence[BatchJobSpec], field: str
 ) -> list[RowError]:
-    """What `submit` would refuse of each row: its input's size, a prompt's length."""
+    """What `submit` would refuse of each row: its input's size, a prompt's length, a web
+    page's address."""
     errors: list[RowError] = []
     longest_prompt = prompt_limit(svc, plan)
     for row, spec in enumerate(specs):
@@ -112,6 +113,12 @@ def _row_problems(
             errors.append(
                 RowError(row, where, f"{len(spec.input)} characters; the limit is {longest_prompt}")
             )
+        if spec.type is JobType.URL:
+            try:
+                check_page_url(svc, plan, spec.input)
+            except InvalidInputError as exc:
+                place = f"{field}/{row}/{exc.field or 'input'}"
+                errors.append(RowError(row, place, exc.message.split(": ", 1)[-1]))
     return errors
 
 

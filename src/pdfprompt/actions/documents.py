@@ -24,6 +24,7 @@ from pdfprompt.domain import (
     tightest,
 )
 from pdfprompt.queue import NewJob
+from pdfprompt.webhooks import parse_target
 from pdfprompt.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,46 @@ def check_prompt(text: str, limit: int, field: str) -> None:
         )
 
 
+def check_page_url(svc: Services, plan: Plan, url: str) -> str:
+    """A URL job's address, if this server and the plan allow it: URL jobs on (hosts
+    allowed, and a renderer that runs Chromium), an http(s) URL without a user name or
+    password, whose host the allow-list names, and not a special-purpose address the
+    operator does not allow. `InvalidInputError` on `type` or `input`. A host name is
+    resolved, and what it resolves to judged, by the worker at every request."""
+    policy = svc.settings.url_policy.for_plan(plan.url_allow)
+    if not policy.enabled:
+        why = "this server" if plan.url_allow is None else f"plan {plan.name}"
+        raise InvalidInputError(
+            f"type: url jobs are off for {why} (an operator turns them on with "
+            "PDFPROMPT_URL_ALLOW, the hosts pages may be loaded from)",
+            field="type",
+        )
+    if svc.settings.render_engine == "weasyprint":
+        raise InvalidInputError(
+            "type: url jobs need Chromium, and this server renders with WeasyPrint",
+            field="type",
+        )
+    try:
+        target = parse_target(url.strip())
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            "input: " + exc.message.removeprefix("url: "), field="input"
+        ) from None
+    if target.url.userinfo:
+        raise InvalidInputError(
+            "input: a URL with a user name or password is refused", field="input"
+        )
+    host = str(target.address) if target.address is not None else target.host
+    if not policy.host_allowed(host):
+        raise InvalidInputError(
+            f"input: {host} is not on the hosts url jobs may load from", field="input"
+        )
+    refused = policy.address_refused(target.address) if target.address is not None else None
+    if refused is not None:
+        raise InvalidInputError(f"input: {host} is {refused}", field="input")
+    return url.strip()
+
+
 async def submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tuple[Job, bool]:
     """Queue a job under the caller's plan: its priority, and one PDF reserved in this
     period's quota (`QuotaExceededError` when none is left). Returns the job and whether it
@@ -64,6 +105,8 @@ async def submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tu
         check_input_size(svc, job["input"])
         if job["type"] is JobType.PROMPT:
             check_prompt(job["input"], prompt_limit(svc, plan), "input")
+        if job["type"] is JobType.URL:
+            job["input"] = check_page_url(svc, plan, job["input"])
     key = job.get("idempotency_key")
     if key is not None and not key.strip():
         raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
@@ -109,6 +152,8 @@ async def revise(
         raise ConflictError(
             f"job {job_id} is {parent.status.value}; only a finished PDF is revised"
         )
+    if parent.type is JobType.URL:
+        raise ConflictError(f"job {job_id} printed a web page; only a document is revised")
     return await submit(
         svc,
         caller,

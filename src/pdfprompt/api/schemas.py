@@ -26,6 +26,7 @@ from pdfprompt.api.finish_schemas import (
     PdfaLevel,
     check_finishing,
 )
+from pdfprompt.api.page_schemas import Media, WaitForIn
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
     MAX_HEADER_FOOTER_CHARS,
@@ -132,6 +133,10 @@ class OptionsIn(Strict):
     outline: StrictBool | None = None
     tone: Literal[TONES] | None = None  # type: ignore[valid-type]
     document_kind: Literal[DOCUMENT_KINDS] | None = None  # type: ignore[valid-type]
+    media: Media | None = None
+    omit_background: StrictBool | None = None
+    prefer_css_page_size: StrictBool | None = None
+    wait_for: WaitForIn | None = None
     # Finishing (docs/finishing.md), applied after the render in this order.
     watermark: MarkIn | None = None
     stamp: MarkIn | None = None
@@ -167,8 +172,9 @@ class OptionsIn(Strict):
 
 
 class JobIn(Strict):
-    type: Literal["prompt", "markdown", "html", "template"]
-    # The document (prompt, Markdown or HTML); not given for a template job.
+    type: Literal["prompt", "markdown", "html", "template", "url"]
+    # The document (prompt, Markdown or HTML, or a web page's URL); not given for a template
+    # job.
     input: Annotated[Annotated[str, Field(min_length=1)] | None, Field(validate_default=True)] = (
         None
     )
@@ -205,6 +211,11 @@ class JobIn(Strict):
             raise ValueError("data is for template jobs")
         if self.input is not None and not self.input.strip():
             raise ValueError("input is empty")
+        if self.options.wait_for is not None and self.type != "url":
+            raise InvalidInputError(
+                "options.wait_for: only a url job runs scripts, and so waits for them",
+                field="options.wait_for",
+            )
         return self
 
 

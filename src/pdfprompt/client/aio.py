@@ -264,6 +264,12 @@ class AsyncClient:
     ) -> Job:
         return await self.submit("prompt", prompt, options, **kw)
 
+    async def submit_url(
+        self, url: str, options: Mapping[str, Any] | None = None, **kw: Any
+    ) -> Job:
+        """A web page from a host the server allows (docs/url-jobs.md)."""
+        return await self.submit("url", url, options, **kw)
+
     async def submit_template(
         self,
         template: Template | str,

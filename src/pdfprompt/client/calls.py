@@ -24,7 +24,7 @@ from pdfprompt.client.models import (
     Webhook,
 )
 
-JobTypes = ("prompt", "markdown", "html")
+JobTypes = ("prompt", "markdown", "html", "url")
 
 
 def _nothing(_: Any) -> None:

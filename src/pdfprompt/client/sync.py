@@ -259,6 +259,10 @@ class Client:
     ) -> Job:
         return self.submit("prompt", prompt, options, **kw)
 
+    def submit_url(self, url: str, options: Mapping[str, Any] | None = None, **kw: Any) -> Job:
+        """A web page from a host the server allows (docs/url-jobs.md)."""
+        return self.submit("url", url, options, **kw)
+
     def submit_template(
         self,
         template: Template | str,

@@ -194,6 +194,22 @@ def _limit(limit: int, plan: str | None) -> str:
     return f"plan {plan} allows {limit}" if plan is not None else f"the limit is {limit}"
 
 
+class UrlRefusedError(PdfPromptError):
+    """A URL job's page may not be loaded: its address, a redirect's, or what its host
+    resolves to is not allowed (`PDFPROMPT_URL_ALLOW`, special-purpose addresses); retrying
+    cannot help."""
+
+    code = "url_refused"
+
+
+class UrlUnreachableError(PdfPromptError):
+    """A URL job's page could not be fetched (no answer, a connection refused, an error
+    status); retried like any transient failure."""
+
+    code = "url_unreachable"
+    transient = True
+
+
 class LlmError(PdfPromptError):
     """No model gave a usable document (network errors, 5xx, empty or non-HTML answers)."""
 

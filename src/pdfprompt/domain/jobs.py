@@ -20,6 +20,8 @@ class JobType(enum.StrEnum):
     # A template written by the model from a prompt, saved, and its sample data printed
     # (the input: `{"prompt", "engine"}`, and `"template"` once it is saved).
     TEMPLATE_GENERATE = "template_generate"
+    # A web page from the operator's allow-list (the input: its http(s) URL); Chromium only.
+    URL = "url"
 
 
 # The job types whose job object names a template (`"template": {"id", "version"}`).
@@ -59,6 +61,7 @@ class Generator(enum.StrEnum):
     MARKDOWN_FALLBACK = "markdown-fallback"  # a prompt typeset as Markdown: no LLM configured
     LLM = "llm"
     TEMPLATE = "template"
+    WEB = "web"  # a web page loaded from its URL (a `url` job)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,22 @@ def refused_warnings(urls: Sequence[str]) -> tuple[JobWarning, ...]:
             "them into the document as data: URIs)",
         )
         for url in distinct[:MAX_REFUSED_WARNINGS]
+    ]
+    if len(distinct) > MAX_REFUSED_WARNINGS:
+        more = len(distinct) - MAX_REFUSED_WARNINGS
+        warnings.append(
+            JobWarning("resource_refused", f"and {more} more addresses were not loaded")
+        )
+    return tuple(warnings)
+
+
+def page_refused_warnings(refusals: Sequence[tuple[str, str]]) -> tuple[JobWarning, ...]:
+    """The warnings for the requests a URL job's page made that were refused or failed:
+    (address, why), each address once, in order."""
+    distinct = dict(refusals)
+    warnings = [
+        JobWarning("resource_refused", f"not loaded: {_shown(url)} ({why})")
+        for url, why in list(distinct.items())[:MAX_REFUSED_WARNINGS]
     ]
     if len(distinct) > MAX_REFUSED_WARNINGS:
         more = len(distinct) - MAX_REFUSED_WARNINGS

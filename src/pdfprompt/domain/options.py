@@ -120,6 +120,24 @@ class Margin:
 
 
 DEFAULT_FORMAT = "A4"
+MEDIA_TYPES = ("print", "screen")
+# The longest a `wait_for` waits (a delay, a selector, the network falling quiet), and the
+# longest selector it may name. The render's own timeout bounds it too.
+MAX_WAIT_MS = 10_000
+MAX_SELECTOR_CHARS = 500
+# The network is idle when no request of the page has been in flight for this long.
+NETWORK_IDLE_MS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """What a page that runs scripts (a URL job's) waits for after it has loaded, before it
+    is printed: one of the network falling quiet, an element matching a CSS selector, or a
+    delay; each at most `MAX_WAIT_MS`."""
+
+    network_idle: bool = False
+    selector: str | None = None
+    delay_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +167,10 @@ class RenderOptions:
     outline: bool = False  # bookmarks from the document's headings
     tone: str | None = None  # prompts only: how the LLM writes
     document_kind: str | None = None
+    media: str | None = None  # the CSS media type the page is laid out for: print (None)
+    omit_background: bool = False  # no default white page background: transparent pages
+    prefer_css_page_size: bool = False  # the document's @page size wins over the request's
+    wait_for: WaitFor | None = None  # URL jobs only (scripts run there)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderOptions:
@@ -156,7 +178,23 @@ class RenderOptions:
         options among them (`FINISH_KEYS`) are `FinishOptions`' to read."""
         values = {k: v for k, v in data.items() if k not in FINISH_KEYS}
         margin = values.pop("margin", None)
-        return cls(margin=Margin(**margin) if margin else None, **values)
+        wait_for = values.pop("wait_for", None)
+        return cls(
+            margin=Margin(**margin) if margin else None,
+            wait_for=WaitFor(**wait_for) if wait_for else None,
+            **values,
+        )
+
+    @property
+    def css_media(self) -> str:
+        """The CSS media type the document is laid out for."""
+        return self.media or "print"
+
+    @property
+    def size_wins(self) -> bool:
+        """Whether the request's page size wins over the document's `@page` size: when it
+        names one, unless it prefers the document's (`prefer_css_page_size`)."""
+        return self.size_named and not self.prefer_css_page_size
 
     @property
     def size_named(self) -> bool:

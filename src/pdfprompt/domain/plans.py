@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pdfprompt.domain.errors import InvalidInputError
+from pdfprompt.domain.web import check_host_pattern
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -29,9 +30,18 @@ class Plan:
     max_concurrent_jobs: int | None
     rate_limit_per_minute: int | None
     watermark: bool
+    # The hosts URL jobs of this plan may load from (host patterns, as `PDFPROMPT_URL_ALLOW`);
+    # None: the server's; empty: none (URL jobs off for the plan).
+    url_allow: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The plan's fields; `url_allow` only where the plan has its own."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.url_allow is None:
+            del values["url_allow"]
+        else:
+            values["url_allow"] = list(self.url_allow)
+        return values
 
 
 BUILTIN_PLANS: dict[str, Plan] = {
@@ -46,7 +56,7 @@ BUILTIN_PLANS: dict[str, Plan] = {
     )
 }
 
-_NUMBERS = {f.name for f in fields(Plan)} - {"name", "watermark", "priority"}
+_NUMBERS = {f.name for f in fields(Plan)} - {"name", "watermark", "priority", "url_allow"}
 
 
 def plan_from_mapping(name: str, values: dict[str, Any], base: Plan | None = None) -> Plan:
@@ -73,8 +83,17 @@ def plan_from_mapping(name: str, values: dict[str, Any], base: Plan | None = Non
             raise InvalidInputError(f"plan {name!r}: priority must be a whole number")
         elif key == "watermark" and not isinstance(value, bool):
             raise InvalidInputError(f"plan {name!r}: watermark must be true or false")
+        elif key == "url_allow":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInputError(
+                    f"plan {name!r}: url_allow must be a list of host patterns",
+                    field=f"{name}.url_allow",
+                )
+            value = tuple(check_host_pattern(v, f"{name}.url_allow") for v in value)
         merged[key] = value
-    missing = known - set(merged)
+    if isinstance(merged.get("url_allow"), list):
+        merged["url_allow"] = tuple(merged["url_allow"])
+    missing = known - set(merged) - {"url_allow"}
     if missing:
         raise InvalidInputError(
             f"plan {name!r}: missing field(s) {', '.join(sorted(missing))}", field=name

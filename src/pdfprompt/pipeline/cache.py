@@ -15,6 +15,13 @@ from pdfprompt.queue import JobContext
 from pdfprompt.render import RenderedPdf
 from pdfprompt.storage import Storage
 
+_LATER_DEFAULTS = {
+    "media": None,
+    "omit_background": False,
+    "prefer_css_page_size": False,
+    "wait_for": None,
+}
+
 
 def render_key(
     user_id: str,
@@ -32,6 +39,11 @@ def render_key(
     tells one user what another rendered; the watermark is stamped before the PDF is
     stored, so it is part of the key."""
     shaping = asdict(replace(options, filename=None))
+    # Options added later shape the PDF too, but at their defaults they are left out, so
+    # that a render keeps the key it had before they existed.
+    for name, default in _LATER_DEFAULTS.items():
+        if shaping[name] == default:
+            del shaping[name]
     finishing = [watermark, FINISH_VERSION]
     identity: list[object] = [user_id, engine, shaping, finishing]
     if assets:  # a document without assets keeps the key it had before there were any

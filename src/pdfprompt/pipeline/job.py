@@ -20,6 +20,7 @@ from pdfprompt.domain import (
     FinishOptions,
     Generator,
     InvalidInputError,
+    Job,
     JobStage,
     JobType,
     LlmError,
@@ -29,6 +30,8 @@ from pdfprompt.domain import (
     Template,
     TemplateEngine,
     TemplateInput,
+    UrlPolicy,
+    UrlRefusedError,
     as_repeated,
     safe_filename,
 )
@@ -51,7 +54,7 @@ from pdfprompt.pipeline.limits import check_plan, render_within_plan
 from pdfprompt.pipeline.render import finished
 from pdfprompt.pipeline.storing import store_with_thumbnail
 from pdfprompt.queue import JobContext, StoredFile, TemplateContent, TemplateStore
-from pdfprompt.render import RenderedPdf, Renderer
+from pdfprompt.render import RenderedPdf, Renderer, WebFetcher, WebRenderer
 from pdfprompt.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -72,10 +75,12 @@ class JobPipeline:
         templates: TemplateFiller | None = None,
         template_store: TemplateStore | None = None,
         signer: Signer | None = None,
+        web: WebFetcher | None = None,
     ) -> None:
         """`assets`: where the owner's assets a document refers to are looked up (without
         it, every `asset:` reference is refused); at most `max_assets_bytes` of them are
-        loaded for one document."""
+        loaded for one document. `web`: how URL jobs fetch their pages (without it, or with
+        no host allowed, a URL job fails with `url_refused`)."""
         self.renderer = renderer
         self.storage = storage
         self.llm = llm
@@ -85,6 +90,7 @@ class JobPipeline:
         self.templates = templates
         self.template_store = template_store
         self.finish_tools = FinishTools(storage, assets, signer, max_assets_bytes)
+        self.web = web
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
@@ -92,7 +98,10 @@ class JobPipeline:
         finishing = FinishOptions.from_dict(job.options)
         # The claim already set the stage to `generating`; HTML and Markdown are made in no
         # time, so their generator is written with the next stage (one write, not two).
-        document, generator = await self._document(ctx, options)
+        if job.type is JobType.URL:
+            document, generator = job.input, Generator.WEB
+        else:
+            document, generator = await self._document(ctx, options)
         # The plan the job was submitted under sets its limits and watermark.
         plan = self.plans.get(job.plan) if job.plan else None
         watermark = plan is not None and plan.watermark
@@ -142,7 +151,7 @@ class JobPipeline:
             sha256=hashlib.sha256(rendered.data).hexdigest(),
             filename=safe_filename(options.filename or options.title, f"{job.id}.pdf"),
             # A finished PDF (encrypted, signed, …) is not a render another job may reuse.
-            render_key=None if preview or finishing.any else cache_key,
+            render_key=None if preview or finishing.any or not cache_key else cache_key,
             html_key=keys.html if generator is Generator.LLM else None,
             warnings=rendered.warnings,
             thumbnail_key=thumbnail,
@@ -160,8 +169,15 @@ class JobPipeline:
         preview: bool,
     ) -> tuple[RenderedPdf, str]:
         """The document rendered (or an identical render reused) and finished, within the
-        plan's limits; with its render cache key."""
+        plan's limits; with its render cache key (none for a web page: it is loaded anew
+        every time)."""
         job = ctx.job
+        if job.type is JobType.URL:
+            page = await self._web_page(job, options, plan)
+            page = await finished(page, "", options, watermark=watermark)
+            if plan is not None:
+                await check_plan(ctx, plan, page)
+            return page, ""
         loaded = await load_assets(
             self.assets, self.storage, job.user_id, document, max_bytes=self.max_assets_bytes
         )
@@ -192,6 +208,30 @@ class JobPipeline:
         if plan is not None:
             await check_plan(ctx, plan, rendered)
         return rendered, cache_key
+
+    async def _web_page(self, job: Job, options: RenderOptions, plan: Plan | None) -> RenderedPdf:
+        """A URL job's page rendered within the plan's limits, under the plan's allow-list
+        of hosts or the server's."""
+        if not isinstance(self.renderer, WebRenderer):
+            raise InvalidInputError(
+                f"type: url jobs need Chromium; this worker renders with {self.renderer.name}",
+                field="type",
+            )
+        policy = self.web.policy if self.web is not None else UrlPolicy()
+        if plan is not None:
+            policy = policy.for_plan(plan.url_allow)
+        if self.web is None or not policy.enabled:
+            raise UrlRefusedError(
+                "url jobs are off on this server (PDFPROMPT_URL_ALLOW names no host)"
+            )
+        pages = plan.max_pages if plan is not None else None
+        size = plan.max_file_bytes if plan is not None else None
+        try:
+            return await self.renderer.render_url(
+                job.input, options, self.web.page(policy), pages, size
+            )
+        except PERMANENT_WHEN_REPEATED as exc:
+            raise as_repeated(exc, job.error) from exc
 
     async def _document(self, ctx: JobContext, options: RenderOptions) -> tuple[str, Generator]:
         """The HTML to render. A prompt goes to the LLM when one is configured; its progress

@@ -9,6 +9,7 @@ from pdfprompt.render.base import (
     Renderer,
     RendererPool,
     Resources,
+    WebRenderer,
     render_pdf,
 )
 from pdfprompt.render.chromium import (
@@ -23,24 +24,43 @@ from pdfprompt.render.chromium import (
 )
 from pdfprompt.render.engines import chromium_renderer, renderer_from_settings, weasyprint_renderer
 from pdfprompt.render.weasy import WeasyPrintRenderer
+from pdfprompt.render.web import (
+    Fetched,
+    FetchFailedError,
+    FetchRefusedError,
+    PageFetch,
+    WebFetcher,
+    nameserver_resolve,
+    page_target,
+    system_resolve,
+)
 
 __all__ = [
     "ASSET_ORIGIN",
     "HEADLESS_ARGS",
     "MEMORY_CHECK_EVERY",
     "ChromiumRenderer",
+    "FetchFailedError",
+    "FetchRefusedError",
+    "Fetched",
+    "PageFetch",
     "RenderedPdf",
     "Renderer",
     "RendererPool",
     "Resources",
     "WeasyPrintRenderer",
+    "WebFetcher",
+    "WebRenderer",
     "capped_ranges",
     "chromium_renderer",
     "find_browser",
     "find_chromium",
     "find_headless_shell",
+    "nameserver_resolve",
+    "page_target",
     "print_parameters",
     "render_pdf",
     "renderer_from_settings",
+    "system_resolve",
     "weasyprint_renderer",
 ]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from pdfprompt.domain import JobWarning, RenderOptions
+
+if TYPE_CHECKING:
+    from pdfprompt.render.web import PageFetch
 
 # The server's bound on a PDF when none is configured (`PDFPROMPT_MAX_PDF_MB`).
 DEFAULT_MAX_PDF_BYTES = 200 * 1024 * 1024
@@ -50,6 +53,22 @@ class Renderer(Protocol):
         ...
 
     async def check(self) -> None: ...
+
+
+@runtime_checkable
+class WebRenderer(Protocol):
+    """A renderer that can render a web page from its URL, scripts on (Chromium's pool)."""
+
+    async def render_url(
+        self,
+        url: str,
+        options: RenderOptions,
+        fetch: PageFetch,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
+    ) -> RenderedPdf:
+        """The page at `url`, every request it makes fetched by `fetch`."""
+        ...
 
 
 class RendererPool(Renderer, Protocol):

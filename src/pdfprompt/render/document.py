@@ -50,19 +50,26 @@ def _page_numbers(template: str, number: str, total: str) -> str:
 # -- Chromium --------------------------------------------------------------------------------
 
 
-def with_page_rules(document: str, options: RenderOptions) -> str:
-    """The document with the page size and margins the request names made to win over its
-    own `@page` rules: an important `@page` rule after everything the document declares.
-    Chromium prints with the document's margins where it has any, and it shrinks a page of
-    the document's size onto paper of another rather than use the paper's size."""
+def page_rules_css(options: RenderOptions) -> str:
+    """The important `@page` rule that makes the page size and margins the request names win
+    over the document's own `@page` rules, placed after everything the document declares;
+    empty when the request names neither. Chromium prints with the document's margins where
+    it has any, and it shrinks a page of the document's size onto paper of another rather
+    than use the paper's size. With `prefer_css_page_size` the size rule is left out: the
+    document's `@page` size wins, and the request's is the paper where the document names
+    none."""
     rules = []
-    if options.size_named:
+    if options.size_wins:
         rules.append(f"size: {options.css_size} !important;")
     if options.margin is not None:
         rules.append(f"margin: {options.margin.css} !important;")
-    if not rules:
-        return document
-    return document + "<style>@page { " + " ".join(rules) + " }</style>"
+    return "@page { " + " ".join(rules) + " }" if rules else ""
+
+
+def with_page_rules(document: str, options: RenderOptions) -> str:
+    """The document with `page_rules_css` after everything it declares."""
+    css = page_rules_css(options)
+    return document + f"<style>{css}</style>" if css else document
 
 
 def chromium_document(document: str, options: RenderOptions) -> str:
@@ -89,7 +96,7 @@ def weasyprint_page_css(options: RenderOptions) -> str:
     stylesheet: its plain declarations lose to the document's own `@page` rules and its
     important ones beat them, so what the request names wins, what it leaves out the
     document decides, and pdfprompt's defaults hold where neither says (as with Chromium)."""
-    size_important = " !important" if options.size_named else ""
+    size_important = " !important" if options.size_wins else ""
     margin_important = " !important" if options.margin else ""
     rules = [
         f"size: {options.css_size}{size_important};",

@@ -123,7 +123,12 @@ def _render_in_process(
 
     opts = RenderOptions.from_dict(options)
     fetcher = Fetcher(allowed_protocols=["data"], allow_redirects=False)
-    html = HTML(string=weasyprint_document(document, opts), url_fetcher=fetcher, base_url=None)
+    html = HTML(
+        string=weasyprint_document(document, opts),
+        url_fetcher=fetcher,
+        base_url=None,
+        media_type=opts.css_media,
+    )
     # Without page ranges every page is printed, so layout stops one page past the limit (as
     # Chromium's print does). With them the limit is on the pages picked, and the document's
     # own length (its `counter(pages)`) needs the whole layout.

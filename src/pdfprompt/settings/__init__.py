@@ -19,6 +19,7 @@ from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
 from pdfprompt.settings.storage import StorageSettings
 from pdfprompt.settings.templates import TemplateSettings
+from pdfprompt.settings.web import WebSettings
 from pdfprompt.settings.webhooks import WebhookSettings
 
 
@@ -32,6 +33,7 @@ class Settings(
     AccountsSettings,
     WebhookSettings,
     TemplateSettings,
+    WebSettings,
     HttpSettings,
     BaseSettings,
 ):

@@ -24,6 +24,7 @@ from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
 from pdfprompt.settings.storage import StorageSettings
 from pdfprompt.settings.templates import TemplateSettings
+from pdfprompt.settings.web import WebSettings
 from pdfprompt.settings.webhooks import WebhookSettings
 
 COMMAND = ".venv/bin/python -m pdfprompt.settings > docs/configuration.md"
@@ -39,6 +40,7 @@ GROUPS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("Accounts, plans and rate limits", AccountsSettings),
     ("Webhooks", WebhookSettings),
     ("Templates", TemplateSettings),
+    ("Web pages (URL jobs)", WebSettings),
     ("HTTP API", HttpSettings),
 )
 

@@ -44,7 +44,12 @@ STATUS_NAMES = {
     JobStatus.FAILED: "Failed",
     JobStatus.CANCELED: "Canceled",
 }
-TYPE_NAMES = {JobType.PROMPT: "Prompt", JobType.MARKDOWN: "Markdown", JobType.HTML: "HTML"}
+TYPE_NAMES = {
+    JobType.PROMPT: "Prompt",
+    JobType.MARKDOWN: "Markdown",
+    JobType.HTML: "HTML",
+    JobType.URL: "Web page",
+}
 THUMBNAIL_CACHE = "private, max-age=86400"  # a job's file, once made, never changes
 
 

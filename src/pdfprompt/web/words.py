@@ -37,6 +37,7 @@ TYPE_WORDS = {
     JobType.PROMPT: "A description",
     JobType.MARKDOWN: "Markdown",
     JobType.HTML: "HTML",
+    JobType.URL: "A web page",
 }
 FAILURE_WORDS = {
     "render_timeout": "Printing the PDF took longer than a print may take.",
@@ -50,6 +51,8 @@ FAILURE_WORDS = {
     "llm_keys_cooling": "The writing model was too busy to answer in time.",
     "lease_expired": "The worker making it stopped answering.",
     "invalid_input": "The document's text could not be used as it is.",
+    "url_refused": "The web page, or where it led, is not an address pages may be loaded from.",
+    "url_unreachable": "The web page could not be loaded.",
 }
 REFUSED_WORDS = "The document asked for an address outside the document; the sandbox refused it."
 # Bounded patterns: they run on a person's input, up to a megabyte of it.

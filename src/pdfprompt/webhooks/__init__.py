@@ -12,8 +12,7 @@ from pdfprompt.webhooks.addresses import (
     address_rule,
     any_address,
     check_url,
-    public_only,
-    special_purpose,
+    parse_target,
 )
 from pdfprompt.webhooks.dispatcher import DeliveryConfig, WebhookDispatcher
 from pdfprompt.webhooks.endpoints import Webhook, WebhookStore
@@ -68,9 +67,8 @@ __all__ = [
     "event_body",
     "event_composer",
     "job_data",
+    "parse_target",
     "prune_deliveries",
-    "public_only",
     "sign",
-    "special_purpose",
     "verify",
 ]

@@ -21,7 +21,7 @@ from pdfprompt.queue import (
     sweep_orphans,
     wakeup_for,
 )
-from pdfprompt.render import Renderer
+from pdfprompt.render import Renderer, WebFetcher, nameserver_resolve, system_resolve
 from pdfprompt.settings import Settings
 from pdfprompt.webhooks import (
     DeliveryConfig,
@@ -62,6 +62,23 @@ def process_wakeup(
     return wakeup_for(settings.effective_database_url, events, channels)
 
 
+def web_fetcher(settings: Settings) -> WebFetcher:
+    """How URL jobs fetch their pages, as the settings say (docs/url-jobs.md)."""
+    resolve = (
+        nameserver_resolve(settings.url_nameservers, settings.url_request_timeout_s)
+        if settings.url_nameservers.strip()
+        else system_resolve
+    )
+    return WebFetcher(
+        settings.url_policy,
+        resolve=resolve,
+        timeout_s=settings.url_request_timeout_s,
+        max_response_bytes=int(settings.url_max_response_mb * 1024 * 1024),
+        max_page_bytes=int(settings.url_max_page_mb * 1024 * 1024),
+        max_requests=settings.url_max_requests,
+    )
+
+
 def build_worker(
     svc: Services, renderer: Renderer, wakeup: Wakeup, llm: LlmClient | None = None
 ) -> Worker:
@@ -75,6 +92,7 @@ def build_worker(
         max_assets_bytes=svc.settings.max_document_assets_bytes,
         templates=template_filler_from_settings(svc.settings),
         template_store=svc.templates,
+        web=web_fetcher(svc.settings),
     )
     config = dataclasses.replace(
         worker_config(svc.settings),

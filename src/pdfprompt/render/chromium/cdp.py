@@ -101,6 +101,11 @@ class MessagePipe(asyncio.Protocol):
         self._on_close()
 
 
+# What every profile starts with: WebRTC sends no UDP but through the proxy (none), so a
+# script cannot reach an address with STUN or TURN outside the request interception.
+PROFILE_PREFERENCES = {"webrtc": {"ip_handling_policy": "disable_non_proxied_udp"}}
+
+
 class CdpBrowser:
     """One Chromium process. `await CdpBrowser.launch(path, args)`; `await close()`."""
 
@@ -129,6 +134,10 @@ class CdpBrowser:
             _swept = True
             await asyncio.to_thread(_sweep_profiles)
         profile = tempfile.mkdtemp(prefix=f"{_PROFILE_PREFIX}{os.getpid()}-")
+        # The full browser reads WebRTC's policy from the profile, not from its flag.
+        os.mkdir(os.path.join(profile, "Default"))
+        with open(os.path.join(profile, "Default", "Preferences"), "w") as prefs:
+            json.dump(PROFILE_PREFERENCES, prefs)
         commands_r, commands_w = os.pipe()
         answers_r, answers_w = os.pipe()
         # What Chromium says goes to a file in its profile, for the error when it will not

@@ -63,6 +63,9 @@ CHROMIUM_ARGS = (
     "--proxy-server=http://127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
+    # WebRTC sends UDP (STUN, TURN) outside the request interception and the proxy: a script
+    # could reach any address with it. Only proxied UDP, that is none.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 _START_TIMEOUT_S = 30.0  # for a new browser to answer its first command
 

@@ -27,6 +27,7 @@ from pdfprompt.domain import (
     RenderMemoryExceededError,
     RenderOptions,
     RenderTimeoutError,
+    page_refused_warnings,
     refused_warnings,
 )
 from pdfprompt.render.base import DEFAULT_MAX_PDF_BYTES, RenderedPdf, Resources, render_limit
@@ -49,7 +50,9 @@ from pdfprompt.render.chromium.memory import (
 )
 from pdfprompt.render.chromium.printing import count_pages
 from pdfprompt.render.chromium.tab import Tab, TabGoneError
+from pdfprompt.render.chromium.web import WebTab
 from pdfprompt.render.document import chromium_document
+from pdfprompt.render.web import PageFetch
 
 log = logging.getLogger(__name__)
 
@@ -437,6 +440,80 @@ class ChromiumRenderer:
         if pages > limit:  # only the first page past the limit was printed
             raise PageLimitExceededError.over(limit)
         return RenderedPdf(data, pages, warnings)
+
+    async def render_url(
+        self,
+        url: str,
+        options: RenderOptions,
+        fetch: PageFetch,
+        max_pages: int | None = None,
+        max_bytes: int | None = None,
+    ) -> RenderedPdf:
+        """Render the web page at `url` in a page of its own (scripts on), every request
+        it makes fetched by `fetch`; the limits and errors of `render`, and `url_refused`
+        or `url_unreachable` when its document cannot be loaded."""
+        limit = render_limit(self.max_pages, max_pages)
+        bytes_limit = render_limit(self.max_bytes, max_bytes)
+        lease = await self._pages.get()  # a render slot, though its page is not used
+        try:
+            lease = await self._fresh(lease)
+            page = await self._web_tab(lease.slot, fetch)
+            own = _PageLease(lease.slot, page, lease.generation)
+            self._began(own)
+            try:
+                data = await asyncio.wait_for(
+                    page.print_url(url, options, limit, bytes_limit), self.timeout_s
+                )
+                warnings = (*page_refused_warnings(page.failures), *page.warnings)
+            except TimeoutError as exc:
+                raise RenderTimeoutError(
+                    f"rendering took longer than {self.timeout_s:g} s and was stopped"
+                ) from exc
+            except (CdpError, BrowserClosedError, TabGoneError) as exc:
+                if page.over_memory_mb is not None:
+                    raise RenderMemoryExceededError(
+                        f"the render passed the memory limit: its browser held "
+                        f"{page.over_memory_mb:.0f} MB (limit {self.memory_limit_mb:.0f} MB) "
+                        "and was stopped"
+                    ) from exc
+                if not page.browser.connected:
+                    raise BrowserUnavailableError("the browser stopped during the render") from exc
+                raise RenderError(f"the renderer failed: {exc}") from exc
+            finally:
+                self._ended(own, page)
+                self._background(page.close())
+        finally:
+            self._pages.put_nowait(lease)
+        self.renders += 1
+        pages = count_pages(data)
+        if pages > limit:
+            raise PageLimitExceededError.over(limit)
+        return RenderedPdf(data, pages, warnings)
+
+    async def _web_tab(self, slot: _BrowserSlot, fetch: PageFetch) -> WebTab:
+        """A page in a browser context of its own, scripts on, drawing frames."""
+        browser = slot.browser
+        assert browser is not None
+        before = set(process_tree(browser.process.pid))
+        try:
+            made = await browser.send("Target.createBrowserContext", {"disposeOnDetach": True})
+            context = made["browserContextId"]
+            await browser.send(
+                "Browser.setDownloadBehavior", {"behavior": "deny", "browserContextId": context}
+            )
+            target = await browser.send(
+                "Target.createTarget", {"url": "about:blank", "browserContextId": context}
+            )
+            attached = await browser.send(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )
+            tab = WebTab(self, browser, target["targetId"], attached["sessionId"], context, fetch)
+            browser.on(tab.session, tab.event)
+            await tab.setup()
+        except (CdpError, BrowserClosedError, TabGoneError) as exc:
+            raise BrowserUnavailableError(f"could not open a page: {exc}") from exc
+        tab.pids = set(process_tree(browser.process.pid)) - before
+        return tab
 
     def _abandon_page(self, lease: _PageLease) -> None:
         page, lease.page = lease.page, None

@@ -61,6 +61,10 @@ class Tab:
         # render, and how much that grew since the look before.
         self.held_mb: float | None = None
         self.grew_mb = 0.0
+        # What the page is laid out for now: the media type, and whether the default white
+        # background is left out (changed only when a render asks for something else).
+        self.media = "print"
+        self.transparent = False
         self._load: asyncio.Future[None] | None = None
         self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._gone.add_done_callback(retrieved)
@@ -190,10 +194,30 @@ class Tab:
         self._load.add_done_callback(retrieved)
         self.refused = []
         self.resources = resources or {}
+        await self.emulate(options)
         await self.call("Page.setDocumentContent", {"frameId": self.frame, "html": document})
         if self.pool.frameless:
             await self._lay_out_until_loaded()
         await self._until(self._load)
+        return await self.print_loaded(options, max_pages, max_bytes)
+
+    async def emulate(self, options: RenderOptions) -> None:
+        """Lay the page out for the options' media type, with or without the default white
+        background; a command only where they differ from the page's current ones."""
+        commands = []
+        if options.css_media != self.media:
+            self.media = options.css_media
+            commands.append(self.call("Emulation.setEmulatedMedia", {"media": self.media}))
+        if options.omit_background != self.transparent:
+            self.transparent = options.omit_background
+            clear = {"color": {"r": 0, "g": 0, "b": 0, "a": 0}} if self.transparent else {}
+            commands.append(self.call("Emulation.setDefaultBackgroundColorOverride", clear))
+        if commands:
+            await asyncio.gather(*commands)
+
+    async def print_loaded(self, options: RenderOptions, max_pages: int, max_bytes: int) -> bytes:
+        """Print the document the page holds; `FileTooLargeError` as soon as the PDF passes
+        `max_bytes`."""
         params = {**print_parameters(options, max_pages), "transferMode": "ReturnAsStream"}
         self.printing_at = time.monotonic()
         try:
