@@ -192,8 +192,10 @@ class TestPki:
                 capture_output=True,
             )
             subprocess.run(
-                ["certutil", "-A", "-d", f"sql:{nss}", "-n", "pdfprompt test root"]
-                + ["-t", "CT,C,C", "-i", str(self.root_pem())],
+                [
+                    *("certutil", "-A", "-d", f"sql:{nss}", "-n", "pdfprompt test root"),
+                    *("-t", "CT,C,C", "-i", str(self.root_pem())),
+                ],
                 check=True,
                 capture_output=True,
             )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pdfprompt.accounts import Principal
+from pdfprompt.actions.certificates import check_signing
 from pdfprompt.domain import (
     WARN_AT,
     ConflictError,
@@ -63,6 +64,7 @@ async def submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tu
         check_input_size(svc, job["input"])
         if job["type"] is JobType.PROMPT:
             check_prompt(job["input"], prompt_limit(svc, plan), "input")
+    await check_signing(svc, caller.user_id, job.get("options") or {})
     key = job.get("idempotency_key")
     if key is not None and not key.strip():
         raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")

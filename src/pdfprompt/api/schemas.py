@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from pdfprompt.actions import MAX_SHARE_EXPIRY_S
+from pdfprompt.api.sign_schemas import SignIn
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
     MAX_HEADER_FOOTER_CHARS,
@@ -124,6 +125,7 @@ class OptionsIn(Strict):
     outline: StrictBool | None = None
     tone: Literal[TONES] | None = None  # type: ignore[valid-type]
     document_kind: Literal[DOCUMENT_KINDS] | None = None  # type: ignore[valid-type]
+    sign: SignIn | None = None
 
     @model_validator(mode="after")
     def _size(self) -> OptionsIn:

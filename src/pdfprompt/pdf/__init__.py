@@ -6,9 +6,11 @@ rendered bytes as one incremental update. And the first page drawn as a small PN
 from __future__ import annotations
 
 from pdfprompt.domain import RenderOptions
+from pdfprompt.pdf.certificates import SigningKey, check_dates, read_pkcs12, read_sealed_key
 from pdfprompt.pdf.links import SAFE_SCHEMES, disarm, may_have_unsafe_actions, safe_uri
 from pdfprompt.pdf.merge import merge_pdfs
 from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, rewrite
+from pdfprompt.pdf.sign import SigningSetup, TimestampAuthority, sign_pdf
 from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
 from pdfprompt.pdf.thumbnail import THUMBNAIL_WIDTH_PX, first_page_png
 from pdfprompt.pdf.update import PdfUpdate
@@ -43,6 +45,10 @@ __all__ = [
     "THUMBNAIL_WIDTH_PX",
     "WATERMARK_TEXT",
     "PdfUpdate",
+    "SigningKey",
+    "SigningSetup",
+    "TimestampAuthority",
+    "check_dates",
     "disarm",
     "finish",
     "first_page_png",
@@ -51,6 +57,9 @@ __all__ = [
     "mended_title",
     "merge_pdfs",
     "needs_rewrite",
+    "read_pkcs12",
+    "read_sealed_key",
     "safe_uri",
+    "sign_pdf",
     "stamp",
 ]

@@ -8,10 +8,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import pkcs12 as asn1_pkcs12
+from asn1crypto import pkcs12 as asn1_pkcs12  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from pdfprompt.domain import CertificateError, CertificateInfo, InvalidInputError
@@ -117,7 +117,7 @@ def read_pkcs12(
         raise InvalidInputError(f"{file_field}: the file holds no private key", field=file_field)
     if loaded.cert is None:
         raise InvalidInputError(f"{file_field}: the file holds no certificate", field=file_field)
-    if not isinstance(key, _SIGNING_KEYS) or isinstance(key, ed448.Ed448PrivateKey):
+    if not isinstance(key, _SIGNING_KEYS):
         raise InvalidInputError(
             f"{file_field}: the private key must be RSA, ECDSA or Ed25519", field=file_field
         )

@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import keys as asn1_keys
+from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -52,6 +52,16 @@ class TimestampAuthority:
         return timestamps.HTTPTimeStamper(self.url, timeout=self.timeout_s)
 
 
+@dataclass(frozen=True, slots=True)
+class SigningSetup:
+    """What a process signs with: the operator's key (None: not configured) and the
+    time-stamping authority (None: none configured). Built at start by the composition
+    root, which refuses to start on a bad operator certificate."""
+
+    operator: SigningKey | None = None
+    tsa: TimestampAuthority | None = None
+
+
 def sign_pdf(
     pdf: bytes,
     key: SigningKey,
@@ -70,7 +80,7 @@ def sign_pdf(
         raise SigningError(f"the PDF cannot be read for signing: {exc}") from None
     if writer.prev.encrypted:
         try:
-            status = writer.encrypt(password or "").status
+            status = writer.encrypt(password or "").status  # type: ignore[no-untyped-call]
         except (PdfError, ValueError, TypeError) as exc:
             raise SigningError(f"the encrypted PDF cannot be opened for signing: {exc}") from None
         if status is AuthStatus.FAILED:
@@ -128,7 +138,7 @@ def _signer(key: SigningKey) -> signers.SimpleSigner:
     return signers.SimpleSigner(
         signing_cert=asn1_x509.Certificate.load(key.certificate_der),
         signing_key=asn1_keys.PrivateKeyInfo.load(key.key_der),
-        cert_registry=SimpleCertificateStore.from_certs(chain),
+        cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
     )
 
 
@@ -156,7 +166,6 @@ def _placement(
             "is not one of them",
             field="options.sign.box.page",
         )
-    page = writer.root["/Pages"]
     media = _media_box(writer, index)
     left, bottom, right, top = media
     x1, y1 = left + box.x, bottom + box.y
@@ -167,13 +176,12 @@ def _placement(
             f"page of {right - left:g} x {top - bottom:g} pt",
             field="options.sign.box",
         )
-    del page
     return index, (round(x1), round(y1), round(x2), round(y2))
 
 
 def _media_box(writer: IncrementalPdfFileWriter, index: int) -> tuple[float, float, float, float]:
-    page_ref = writer.find_page_for_modification(index)[0]
-    page: Any = page_ref.get_object() if hasattr(page_ref, "get_object") else page_ref
+    page_ref = writer.find_page_for_modification(index)[0]  # type: ignore[no-untyped-call]
+    page: Any = page_ref.get_object()
     while page is not None:
         if "/MediaBox" in page:
             a, b, c, d = (float(v) for v in page["/MediaBox"])

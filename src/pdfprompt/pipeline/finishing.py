@@ -5,11 +5,18 @@ the event loop; a step that fails raises, and nothing half-finished is stored.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pdfprompt.accounts import AssetStore
-from pdfprompt.domain import FinishOptions, InvalidInputError, JobWarning, Signing
+from pdfprompt.domain import (
+    CertificateError,
+    FinishOptions,
+    InvalidInputError,
+    JobWarning,
+    Protection,
+    Signing,
+)
 from pdfprompt.storage import Storage
 
 
@@ -53,4 +60,23 @@ async def finish_pdf(
     and PDF/UA."""
     if not finishing.any and not plan_watermark:
         return Finished(pdf)
-    raise InvalidInputError("options: finishing is not available yet", field="options")
+    if plan_watermark or replace(finishing, sign=None).any:
+        raise InvalidInputError("options: finishing is not available yet", field="options")
+    data = pdf
+    # Last: nothing changes the PDF after it (the signature covers every byte).
+    if finishing.sign is not None:
+        if tools.signer is None:
+            raise CertificateError("this worker cannot sign PDFs", code="signing_not_configured")
+        data = await tools.signer.sign(
+            data, finishing.sign, user_id, password=_opening_password(finishing.encrypt)
+        )
+    return Finished(data)
+
+
+def _opening_password(protection: Protection | None) -> str | None:
+    """The password that opens the encrypted PDF for signing: the owner's when given (it
+    lifts every restriction), else the user's (None: not encrypted, or an empty user
+    password)."""
+    if protection is None:
+        return None
+    return protection.owner_password or protection.user_password
