@@ -92,11 +92,14 @@ def read_pkcs12(
     dates are `SigningKey.check_valid`'s to judge."""
     try:
         pfx = asn1_pkcs12.Pfx.load(data, strict=True)
-        pfx["auth_safe"]["content_type"].native  # noqa: B018 - parses the outer structure
+        is_pfx = pfx["version"].native == "v3" and pfx["auth_safe"]["content_type"].native in (
+            "data",
+            "signed_data",
+        )
     except Exception:
-        raise InvalidInputError(
-            f"{file_field}: not a PKCS#12 file (.p12, .pfx)", field=file_field
-        ) from None
+        is_pfx = False
+    if not is_pfx:
+        raise InvalidInputError(f"{file_field}: not a PKCS#12 file (.p12, .pfx)", field=file_field)
     loaded = None
     tries = [password.encode("utf-8")] if password else [None, b""]
     for attempt in tries:
