@@ -440,6 +440,7 @@ EXPORTS: dict[str, list[str]] = {
         "render_once",
         "run_worker",
         "running_services",
+        "signing_from_settings",
         "upgrade_database",
         "worker_config",
     ],
