@@ -170,6 +170,8 @@ def test_bad_and_hostile_uploads_are_refused_naming_the_field(
             _upload(c, pki.certificate_only_pkcs12("bob")), 422, "file"
         )
         assert "key usage" in _refused(_upload(c, pki.pkcs12("plain")), 422, "file")
+        stretched = _upload(c, pki.stretched_pkcs12("bob", 700_000))
+        assert "password stretching" in _refused(stretched, 422, "file")
         _refused(_upload(c, b""), 422, "file")
         # Over the limit: refused from its length, before anything is parsed.
         _refused(_upload(c, b"\x30" * 40_000), 413, "body")

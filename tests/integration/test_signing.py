@@ -179,6 +179,9 @@ def test_pkcs12_uploads_are_read_or_refused_naming_the_field(pki: TestPki) -> No
     assert refused(pki.certificate_der("bob"), "secret") == "file"  # a bare certificate
     assert refused(pki.certificate_only_pkcs12("bob"), "secret") == "file"  # no key
     assert refused(pki.pkcs12("plain"), "secret") == "file"  # not for signatures
+    # A file that would have the password stretched for long is refused before it is tried.
+    assert refused(pki.stretched_pkcs12("bob", 700_000), "secret") == "file"
+    assert read_pkcs12(pki.stretched_pkcs12("bob", 50_000), "secret").info() == info
     # A password-less file needs none.
     assert read_pkcs12(pki.pkcs12("bob", None), None).info() == info
 

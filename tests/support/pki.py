@@ -175,6 +175,35 @@ class TestPki:
             serialization.BestAvailableEncryption(password.encode()),
         )
 
+    def stretched_pkcs12(self, label: str, rounds: int, password: str = KEY_PASSWORD) -> bytes:
+        """The certificate `label` as PKCS#12 whose password is stretched `rounds` times."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+        plain = pkcs12.load_pkcs12(self.pkcs12(label, None), None)
+        key = load_der_private_key(
+            plain.key.private_bytes(  # type: ignore[union-attr]
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            None,
+        )
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(rounds)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(password.encode())
+        )
+        return pkcs12.serialize_key_and_certificates(
+            b"k",
+            key,  # type: ignore[arg-type]
+            plain.cert.certificate,  # type: ignore[union-attr]
+            None,
+            encryption,
+        )
+
     def root_pem(self, label: str = "root") -> Path:
         path = self.directory / f"{label}.crt"
         cert = x509.load_der_x509_certificate(self.certificate_der(label))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from asn1crypto import pkcs12 as asn1_pkcs12  # type: ignore[import-untyped]
 from cryptography import x509
@@ -18,6 +19,10 @@ from pdfprompt.domain import CertificateError, CertificateInfo, InvalidInputErro
 
 _SIGNING_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
 MAX_CHAIN_CERTIFICATES = 10
+# Password stretching a file may ask for (OpenSSL writes 2,048 iterations; OWASP's advice for
+# PBKDF2-SHA256 is 600,000): each iteration costs CPU before the password is even judged.
+MAX_KDF_ITERATIONS = 600_000
+MAX_KDF_COUNT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,18 @@ def read_pkcs12(
         is_pfx = False
     if not is_pfx:
         raise InvalidInputError(f"{file_field}: not a PKCS#12 file (.p12, .pfx)", field=file_field)
+    # The password is stretched as many times as the file says: bounded before it is tried.
+    work = _key_derivations(pfx)
+    if work is None:
+        raise InvalidInputError(
+            f"{file_field}: a PKCS#12 file that cannot be read", field=file_field
+        )
+    if max(work, default=0) > MAX_KDF_ITERATIONS or len(work) > MAX_KDF_COUNT:
+        raise InvalidInputError(
+            f"{file_field}: the file asks for more password stretching than accepted (at "
+            f"most {MAX_KDF_ITERATIONS} iterations, {MAX_KDF_COUNT} times)",
+            field=file_field,
+        )
     loaded = None
     tries = [password.encode("utf-8")] if password else [None, b""]
     for attempt in tries:
@@ -145,6 +162,31 @@ def read_pkcs12(
         certificate_der=cert.public_bytes(der),
         chain_der=tuple(c.public_bytes(der) for c in chain),
     )
+
+
+def _key_derivations(pfx: Any) -> list[int] | None:
+    """The iteration counts of every password-based derivation in the file (its MAC, its
+    encrypted contents, its shrouded keys); None when its structure cannot be walked."""
+    try:
+        counts = []
+        if pfx["mac_data"]:
+            counts.append(int(pfx["mac_data"]["iterations"].native))
+        for content in pfx.authenticated_safe:
+            kind = content["content_type"].native
+            if kind == "encrypted_data":
+                algorithm = content["content"]["encrypted_content_info"][
+                    "content_encryption_algorithm"
+                ]
+                counts.append(int(algorithm.kdf_iterations))
+            elif kind == "data":
+                for bag in asn1_pkcs12.SafeContents.load(content["content"].native):
+                    if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+                        counts.append(int(bag["bag_value"]["encryption_algorithm"].kdf_iterations))
+            else:
+                return None
+        return counts
+    except Exception:
+        return None
 
 
 def _check_usage(cert: x509.Certificate, field: str) -> None:
