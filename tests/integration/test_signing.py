@@ -139,6 +139,14 @@ def test_an_encrypted_pdf_is_signed_with_its_password_and_stays_encrypted(
     assert checked.valid and checked.trusted, checked.output
     with pytest.raises(SigningError, match="password"):
         sign_pdf(encrypted, _key(pki), Signing(), password="wrong")
+    # Only the user's password known (the owner's made at random), and changes not allowed
+    # to its user: the signature is added all the same.
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(blank_pdf())) as pdf:
+        allow = pikepdf.Permissions(modify_other=False, modify_annotation=False)
+        pdf.save(out, encryption=pikepdf.Encryption(user="reader", owner="x" * 32, allow=allow))
+    signed = sign_pdf(out.getvalue(), _key(pki), Signing(), password="reader")
+    assert validated(signed, pki, password="reader").bottom_line
 
 
 def test_what_cannot_be_signed_is_refused_with_its_reason(pki: TestPki) -> None:
