@@ -17,14 +17,19 @@ from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers, timestamps
-from pyhanko.sign.general import SigningError as HankoSigningError
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from pdfprompt.domain import InvalidInputError, SignatureBox, Signing, SigningError, TimestampError
+from pdfprompt.domain import (
+    InvalidInputError,
+    PdfPromptError,
+    SignatureBox,
+    Signing,
+    SigningError,
+    TimestampError,
+)
 from pdfprompt.pdf.certificates import SigningKey
 
 # Room for the signature's CMS object: the signature, the certificate and its chain, and a
@@ -76,12 +81,12 @@ def sign_pdf(
     does not open it; `TimestampError` when the authority gives no timestamp."""
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:  # whatever a malformed PDF makes the reader raise
         raise SigningError(f"the PDF cannot be read for signing: {exc}") from None
     if writer.prev.encrypted:
         try:
             status = writer.encrypt(password or "").status  # type: ignore[no-untyped-call]
-        except (PdfError, ValueError, TypeError) as exc:
+        except Exception as exc:
             raise SigningError(f"the encrypted PDF cannot be opened for signing: {exc}") from None
         if status is AuthStatus.FAILED:
             raise SigningError("the encrypted PDF does not open with the job's password")
@@ -125,8 +130,10 @@ def sign_pdf(
         out = pdf_signer.sign_pdf(writer, bytes_reserved=reserved, appearance_text_params=params)
     except TimestampRequestError as exc:
         raise TimestampError(f"the time-stamping authority gave no timestamp: {exc}") from None
-    except (HankoSigningError, PdfError, ValueError) as exc:
-        if _caused_by_timestamp(exc):
+    except PdfPromptError:
+        raise
+    except Exception as exc:  # pyHanko's SigningError, PdfError, or a malformed PDF's own
+        if spec.timestamp and _caused_by_timestamp(exc):
             raise TimestampError(f"the time-stamping authority gave no timestamp: {exc}") from None
         raise SigningError(f"the PDF could not be signed: {exc}") from None
     data: bytes = out.getvalue()
