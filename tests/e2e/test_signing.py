@@ -7,6 +7,7 @@ certificate."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,14 @@ from typing import Any
 import httpx
 import pytest
 from pyhanko.sign.validation.status import SignatureCoverageLevel
+from sqlalchemy import func, select
 
+from pdfprompt.db import certificates, create_engine
+from pdfprompt.settings import Settings
 from tests.support.accounts import client_for
 from tests.support.jobs import wait_final
 from tests.support.pki import TestPki, running_pki
-from tests.support.processes import PDFPROMPT, Process, create_key, service_env, serving
+from tests.support.processes import PDFPROMPT, Process, cli, create_key, service_env, serving
 from tests.support.signatures import dark_pixels, page_image, pdfsig, validated
 
 DOCUMENT = "# Contract\n\nSigned below.\n"
@@ -152,6 +156,30 @@ def test_certificates_are_listed_without_their_keys_and_kept_from_others(
             },
         )
         _refused(gone, 422, "options.sign.certificate")
+
+
+def test_a_deleted_account_leaves_no_certificate_behind(
+    served: tuple[Process, dict[str, str]], pki: TestPki
+) -> None:
+    env = served[1]
+    with _client(served, "leaving@example.com") as c:
+        made = _upload(c, pki.pkcs12("bob")).json()
+    assert _certificate_rows(env, made["id"]) == 1
+    cli(env, "users", "delete", "leaving@example.com", "--yes")
+    assert _certificate_rows(env, made["id"]) == 0
+
+
+def _certificate_rows(env: dict[str, str], certificate_id: str) -> int:
+    async def count() -> int:
+        engine = create_engine(Settings(database_url=env["DATABASE_URL"]))
+        try:
+            async with engine.connect() as conn:
+                query = select(func.count()).where(certificates.c.id == certificate_id)
+                return int((await conn.execute(query)).scalar_one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
 
 
 def test_bad_and_hostile_uploads_are_refused_naming_the_field(
