@@ -108,7 +108,7 @@ def sign_pdf(
         signer,
         timestamper=timestamper if spec.timestamp else None,
         stamp_style=TextStampStyle(
-            stamp_text="\n".join(lines), timestamp_format="%Y-%m-%d %H:%M:%S UTC"
+            stamp_text="\n".join(lines), timestamp_format="%Y-%m-%d %H:%M:%S %Z"
         ),
         new_field_spec=fields.SigFieldSpec(sig_field_name=field_name, on_page=page_index, box=box),
     )
