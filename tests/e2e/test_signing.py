@@ -230,6 +230,11 @@ def test_bad_and_hostile_uploads_are_refused_naming_the_field(
         ):
             body = {"type": "html", "input": "<p>x</p>", "options": {"sign": sign}}
             _refused(c.post("/v1/jobs", json=body), 422, field)
+        # In a batch too, before anything is queued.
+        unknown = {"certificate": "crt_" + "0" * 8 + "-0000-7000-8000-" + "0" * 12}
+        row = {"type": "html", "input": "<p>x</p>", "options": {"sign": unknown}}
+        _refused(c.post("/v1/batches", json={"jobs": [row, row]}), 422, "options.sign.certificate")
+        assert c.get("/v1/batches").json()["items"] == []
         # A box off the page fails the job for good, naming the option.
         created = c.post(
             "/v1/jobs",
