@@ -62,3 +62,15 @@ def test_what_the_signer_cannot_use_is_refused(sign: dict[str, Any], where: str)
     with pytest.raises(ValidationError) as refused:
         OptionsIn.model_validate({"sign": sign})
     assert where in str(refused.value.errors()[0]["loc"]) or where in str(refused.value)
+
+
+def test_signing_settings_refuse_what_could_not_work() -> None:
+    from pdfprompt.settings import Settings
+
+    with pytest.raises(ValidationError, match="http"):
+        Settings(tsa_url="ftp://tsa.example.com/")
+    with pytest.raises(ValidationError, match="32 characters"):
+        Settings(secret_key="short")
+    taken = Settings(tsa_url="https://tsa.example.com/tsr", secret_key="k" * 32)
+    assert taken.tsa_url == "https://tsa.example.com/tsr"
+    assert "k" * 32 not in repr(taken)  # a secret is not shown
