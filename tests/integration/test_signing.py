@@ -291,3 +291,49 @@ async def test_the_pipelines_signer_checks_the_certificate_when_it_signs(
     )
     await store.delete(user, made.id)
     assert await code_of({"certificate": made.id}) == "certificate_not_found"
+
+
+@pytest.mark.parametrize("kind", ["ecdsa", "ed25519"])
+def test_ecdsa_and_ed25519_keys_sign_too(kind: str, tmp_path: Path) -> None:
+    import datetime
+
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ecdsa"
+        else (ed25519.Ed25519PrivateKey.generate())
+    )
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"{kind} signer")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.KeyUsage(True, True, False, False, False, False, False, False, False), True
+        )
+        .sign(key, hashes.SHA256() if kind == "ecdsa" else None)
+    )
+    data = pkcs12.serialize_key_and_certificates(
+        b"k", key, cert, None, serialization.BestAvailableEncryption(b"pw")
+    )
+    signed = sign_pdf(blank_pdf(), read_pkcs12(data, "pw"), Signing(box=SignatureBox()))
+    root = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    context = ValidationContext(trust_roots=[root], allow_fetching=False)
+    status = validate_pdf_signature(
+        PdfFileReader(io.BytesIO(signed)).embedded_signatures[0], context
+    )
+    assert status.bottom_line, status.pretty_print_details()
+    assert status.coverage is SignatureCoverageLevel.ENTIRE_FILE

@@ -9,12 +9,15 @@ event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
@@ -32,10 +35,15 @@ from pdfprompt.domain import (
 )
 from pdfprompt.pdf.certificates import SigningKey
 
-# Room for the signature's CMS object: the signature, the certificate and its chain, and a
-# timestamp token with the authority's own certificates.
-_RESERVED_BASE_BYTES = 8 * 1024
-_RESERVED_TIMESTAMP_BYTES = 12 * 1024
+# What a CMS signature holds besides the certificates and a timestamp token: the signature
+# value (512 bytes for RSA-4096), the signed attributes, the algorithm identifiers.
+_CMS_OVERHEAD_BYTES = 2048
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 _STAMP_LINES = (
     ("Digitally signed by %(signer)s", None),
@@ -92,9 +100,10 @@ def sign_pdf(
             raise SigningError("the encrypted PDF does not open with the job's password")
     field_name = _free_field_name(writer)
     page_index, box = _placement(writer, spec.box)
+    signer = _LoadedKeySigner(key)
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
-        md_algorithm="sha256",
+        md_algorithm=signer.digest_algorithm,
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=spec.reason,
         location=spec.location,
@@ -102,7 +111,6 @@ def sign_pdf(
         name=key.signer_name(),
     )
     lines = [text for text, needs in _STAMP_LINES if needs is None or getattr(spec, needs)]
-    signer = _signer(key)
     pdf_signer = signers.PdfSigner(
         meta,
         signer,
@@ -114,20 +122,14 @@ def sign_pdf(
     )
     if spec.timestamp and timestamper is None:
         raise SigningError("no time-stamping authority is configured")
-    reserved = (
-        _RESERVED_BASE_BYTES
-        + len(key.certificate_der)
-        + sum(len(c) for c in key.chain_der)
-        + (_RESERVED_TIMESTAMP_BYTES if spec.timestamp else 0)
-    )
-    reserved += reserved % 2  # hexadecimal digits come in pairs
     params = {
         "signer": _shown(key.signer_name()),
         "reason": _shown(spec.reason or ""),
         "location": _shown(spec.location or ""),
     }
     try:
-        out = pdf_signer.sign_pdf(writer, bytes_reserved=reserved, appearance_text_params=params)
+        room = _room(key, timestamper if spec.timestamp else None)
+        out = pdf_signer.sign_pdf(writer, bytes_reserved=room, appearance_text_params=params)
     except TimestampRequestError as exc:
         raise TimestampError(f"the time-stamping authority gave no timestamp: {exc}") from None
     except PdfPromptError:
@@ -140,13 +142,58 @@ def sign_pdf(
     return data
 
 
-def _signer(key: SigningKey) -> signers.SimpleSigner:
-    chain = [asn1_x509.Certificate.load(c) for c in key.chain_der]
-    return signers.SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(key.certificate_der),
-        signing_key=asn1_keys.PrivateKeyInfo.load(key.key_der),
-        cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
+def _room(key: SigningKey, timestamper: timestamps.TimeStamper | None) -> int:
+    """Hexadecimal digits reserved for the signature's CMS object: the certificates, the
+    signature and its attributes, and a timestamp token as large as the one the authority
+    gave for a dummy digest (asked once per time-stamp client), with half again as margin.
+    (pyHanko's own estimate makes a trial signature: as much CPU again.)"""
+    token = 0
+    if timestamper is not None:
+        token = len(asyncio.run(timestamper.async_dummy_response("sha256")).dump())
+    binary = (
+        len(key.certificate_der) + sum(len(c) for c in key.chain_der) + _CMS_OVERHEAD_BYTES + token
     )
+    room = 3 * binary  # two digits a byte, and half again
+    return room + room % 2
+
+
+class _LoadedKeySigner(signers.SimpleSigner):
+    """pyHanko's signer with the private key loaded once per signature, without checking an
+    RSA key's consistency again (checked when the key was read: at upload, or at start);
+    pyHanko loads and checks it on every raw signature, which is most of a signature's
+    CPU."""
+
+    def __init__(self, key: SigningKey) -> None:
+        chain = [asn1_x509.Certificate.load(c) for c in key.chain_der]
+        super().__init__(
+            signing_cert=asn1_x509.Certificate.load(key.certificate_der),
+            signing_key=asn1_keys.PrivateKeyInfo.load(key.key_der),
+            cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
+        )
+        self._private = serialization.load_der_private_key(
+            key.key_der, password=None, unsafe_skip_rsa_key_validation=True
+        )
+
+    @property
+    def digest_algorithm(self) -> str:
+        """SHA-256, or SHA-512 for Ed25519 (the one its signatures use)."""
+        return "sha512" if isinstance(self._private, ed25519.Ed25519PrivateKey) else "sha256"
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+        try:
+            name = mechanism.signature_algo
+        except ValueError:
+            name = mechanism["algorithm"].native
+        private, digest = self._private, _HASHES.get(digest_algorithm)
+        if isinstance(private, rsa.RSAPrivateKey) and name == "rsassa_pkcs1v15" and digest:
+            return private.sign(data, padding.PKCS1v15(), digest())
+        if isinstance(private, ec.EllipticCurvePrivateKey) and name == "ecdsa" and digest:
+            return private.sign(data, ec.ECDSA(digest()))
+        if isinstance(private, ed25519.Ed25519PrivateKey) and name == "ed25519":
+            return private.sign(data)
+        signed: bytes = super().sign_raw(data, digest_algorithm)  # whatever else pyHanko knows
+        return signed
 
 
 def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
