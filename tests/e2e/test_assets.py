@@ -188,9 +188,13 @@ def test_uploads_refused(served: tuple[Process, dict[str, str]]) -> None:
         problem = answer.json()
         assert (problem["code"], problem["field"]) == (code, field), problem
 
-    text = _upload(c, "notes.txt", b"just some text")
-    refused(text, 422, "invalid_input", "file")
-    assert "PNG, JPEG, GIF, WebP, SVG, TTF, OTF, WOFF, WOFF2" in text.json()["detail"]
+    binary = _upload(c, "notes.bin", b"\x00\x01\x02 not text, not an image")
+    refused(binary, 422, "invalid_input", "file")
+    assert (
+        "PNG, JPEG, GIF, WebP, SVG, TTF, OTF, WOFF, WOFF2, JSON, XML, CSV, plain text"
+        in (binary.json()["detail"])
+    )
+    refused(_upload(c, "broken.json", b'{"a": '), 422, "invalid_input", "file")
     refused(_upload(c, "fake.png", b"\x89PNG\r\n\x1a\nnot really"), 422, "invalid_input", "file")
     whole = png(RED)
     refused(_upload(c, "half.png", whole[: len(whole) // 2]), 422, "invalid_input", "file")

@@ -436,7 +436,8 @@ def test_preview_uses_no_quota_and_is_rate_limited(
             limited = c.post(f"/v1/templates/{failing['id']}/preview", json={})
             if limited.status_code == 429:
                 break
-        assert limited is not None and limited.status_code == 429, limited.text
+        assert limited is not None
+        assert limited.status_code == 429, limited.text
         assert int(limited.headers["retry-after"]) >= 1
         assert limited.json()["code"] == "rate_limited"
         assert c.post("/v1/templates/tpl_nope/preview", json={}).status_code in (404, 429)

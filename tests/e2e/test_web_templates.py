@@ -312,7 +312,7 @@ def test_assets_are_uploaded_shown_referred_to_and_deleted(
         # Refusals next to their field, nothing kept.
         token = csrf(listed)
         for filename, data, name, field, words in (
-            ("notes.txt", b"just some text", "", "file", "PNG"),
+            ("notes.bin", b"\x00\x01 not text", "", "file", "PNG"),
             ("half.png", png(RED)[:40], "", "file", ""),
             ("other.png", png(TEAL), "bad name!", "name", ""),
             ("logo.png", png(TEAL), "", "name", ""),  # the name is taken

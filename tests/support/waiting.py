@@ -48,7 +48,7 @@ async def until(
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if last_chance:
             raise AssertionError(f"{what}: not within {timeout_s:g} s")
         await asyncio.sleep(every_s)

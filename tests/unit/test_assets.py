@@ -34,8 +34,19 @@ URL = "http://127.0.0.1:9/"
         (font("Sniffed", "woff2"), "font/woff2"),
         (b"OTTO\0\0", "font/otf"),
         (b"%PDF-1.7", None),
-        (b"<html><svg></svg></html>", None),
-        (b"GIF88a", None),
+        # Text: data files (for attachments); a file with control characters is none.
+        (b"<html><svg></svg></html>", "application/xml"),
+        (b"GIF88a", "text/plain"),
+        (b' \n{"rows": [1, 2]}', "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"<?xml version='1.0'?><rows/>", "application/xml"),
+        (b"a,b,c\n1,2,3\n4,5,6\n", "text/csv"),
+        (b"a;b\n1;2\n", "text/csv"),
+        (b"a,b\n1\n", "text/plain"),
+        ("Grüße, Welt".encode(), "text/plain"),
+        (b"\xef\xbb\xbfa\tb\n1\t2\n", "text/csv"),
+        (b"text\x00with a NUL", None),
+        (b"\xff\xfe not UTF-8", None),
         (b"", None),
         (b"RIFF\0\0\0\0WAVE", None),
     ],
@@ -84,7 +95,29 @@ def test_images_are_decoded_and_bombs_refused_from_their_header() -> None:
     with pytest.raises(InvalidInputError, match="not a whole PNG"):
         inspect_asset(whole[: len(whole) // 2])
     with pytest.raises(InvalidInputError, match="accepted: PNG, JPEG"):
-        inspect_asset(b"hello")
+        inspect_asset(b"\x00\x01 binary")
+
+
+def test_data_files_are_checked_whole() -> None:
+    assert inspect_asset(b'{"a": [1, 2]}').kind == "data"
+    assert inspect_asset(b"<rows><row n='1'/></rows>").content_type == "application/xml"
+    assert inspect_asset(b"a,b\n1,2\n").content_type == "text/csv"
+    assert inspect_asset(b"just some text").content_type == "text/plain"
+    with pytest.raises(InvalidInputError, match="not whole JSON"):
+        inspect_asset(b'{"a": [1, 2}')
+    with pytest.raises(InvalidInputError, match="not whole JSON"):
+        inspect_asset(b"[" * 100_000)  # nesting past the parser's depth
+    with pytest.raises(InvalidInputError, match="not well-formed XML"):
+        inspect_asset(b"<rows><row></rows>")
+    # No document type: an entity is never expanded (a billion laughs, an external file).
+    laughs = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa">]><l>&a;&a;</l>'
+    with pytest.raises(InvalidInputError, match="document type"):
+        inspect_asset(laughs)
+    # Control characters past the sniffed head are still refused.
+    with pytest.raises(InvalidInputError, match="control characters"):
+        inspect_asset(b"x" * 5000 + b"\x00")
+    with pytest.raises(InvalidInputError, match="not UTF-8"):
+        inspect_asset(b"x" * 5000 + b"\xff")
 
 
 def test_fonts_are_parsed() -> None:

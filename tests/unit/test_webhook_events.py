@@ -87,6 +87,16 @@ JOBS = {
         finished_at=datetime(2026, 11, 3, 11, 0, tzinfo=timezone(timedelta(hours=2))),
         options={},
     ),
+    "encrypted: its passwords are never shown": _job(
+        options={
+            "encrypt": {
+                "user_password": "open sesame",
+                "owner_password": "owner secret",
+                "permissions": {"print": False},
+            },
+            "watermark": {"text": "DRAFT"},
+        },
+    ),
 }
 
 
@@ -95,6 +105,15 @@ def test_a_job_event_carries_the_job_as_the_api_shows_it(job: Job) -> None:
     api = JobOut.of(job, BASE).model_dump(mode="json")
     event = job_data(job, BASE)
     assert json.dumps(event, ensure_ascii=False) == json.dumps(api, ensure_ascii=False)
+    shown = json.dumps(event)
+    assert "open sesame" not in shown and "owner secret" not in shown
+    if "encrypt" in job.options:
+        assert event["options"]["encrypt"] == {
+            "user_password": "********",
+            "owner_password": "********",
+            "permissions": {"print": False},
+        }
+        assert job.options["encrypt"]["user_password"] == "open sesame"  # kept for the worker
 
 
 def test_the_body_is_the_event_in_compact_json() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pdfprompt.accounts import Principal
 from pdfprompt.actions.certificates import check_signing
+from pdfprompt.actions.finishing import check_finish_assets
 from pdfprompt.domain import (
     WARN_AT,
     ConflictError,
@@ -68,6 +69,7 @@ async def submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tu
     key = job.get("idempotency_key")
     if key is not None and not key.strip():
         raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")
+    await check_finish_assets(svc, caller.user_id, job.get("options") or {})
     new = NewJob(
         user_id=caller.user_id,
         max_attempts=svc.settings.max_attempts,

@@ -1,4 +1,4 @@
-"""Asset routes: upload an image or font (multipart or a raw body), list, read, download,
+"""Asset routes: upload an image, font or data file (multipart or a raw body), list, read, download,
 delete. Uploading and deleting need the `jobs:write` scope, reading `jobs:read`."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ _UPLOAD_BODY: dict[str, Any] = {
             "The file, as a `multipart/form-data` part `file` (with an optional `name` "
             "field; default: the part's file name), or as the whole body with `?name=`. The "
             "type is read from the bytes: PNG, JPEG, GIF, WebP, SVG (sanitised), TTF, OTF, "
-            "WOFF, WOFF2."
+            "WOFF, WOFF2, and data files to attach to PDFs (JSON, XML, CSV, plain text)."
         ),
         "content": {
             "multipart/form-data": {
@@ -157,7 +157,7 @@ async def create_asset(
     replace: bool = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
-    """Upload an image or font. A name the user already has is a `409 conflict`, unless
+    """Upload an image, font or data file. A name the user already has is a `409 conflict`, unless
     `replace=true`, which puts the new bytes under the same id."""
     plan = svc.accounts.plan_of(caller)
     limit = asset_limit(svc, plan)

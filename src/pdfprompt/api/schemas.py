@@ -19,6 +19,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from pdfprompt.actions import MAX_SHARE_EXPIRY_S
+from pdfprompt.api.finish_schemas import (
+    Attachments,
+    EncryptIn,
+    MarkIn,
+    PdfaLevel,
+    check_finishing,
+)
 from pdfprompt.api.sign_schemas import SignIn
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
@@ -39,6 +46,7 @@ from pdfprompt.domain import (
     check_header_footer,
     check_page_geometry,
     check_page_ranges,
+    redacted_options,
     template_of_input,
 )
 from pdfprompt.webhooks import EVENTS, EventName
@@ -125,7 +133,19 @@ class OptionsIn(Strict):
     outline: StrictBool | None = None
     tone: Literal[TONES] | None = None  # type: ignore[valid-type]
     document_kind: Literal[DOCUMENT_KINDS] | None = None  # type: ignore[valid-type]
+    # Finishing (docs/finishing.md), applied after the render in this order.
+    watermark: MarkIn | None = None
+    stamp: MarkIn | None = None
+    attachments: Attachments | None = None
+    pdfa: PdfaLevel | None = None
+    pdfua: StrictBool | None = None
+    encrypt: EncryptIn | None = None
     sign: SignIn | None = None
+
+    @model_validator(mode="after")
+    def _finishing(self) -> OptionsIn:
+        check_finishing(self)
+        return self
 
     @model_validator(mode="after")
     def _size(self) -> OptionsIn:
@@ -139,6 +159,8 @@ class OptionsIn(Strict):
     def stored(self) -> dict[str, Any]:
         """The options as kept on the job: only what the client set."""
         data = self.model_dump(exclude_none=True)
+        if data.get("pdfua"):  # PDF/UA is made from a tagged render
+            data["tagged"] = True
         if "margin" in data:
             margin = {"top": "16mm", "right": "16mm", "bottom": "16mm", "left": "16mm"}
             margin.update(data["margin"])
@@ -274,7 +296,7 @@ class JobOut(BaseModel):
                 for w in (job.file.warnings if job.file is not None else ())
             ],
             file=file,
-            options=job.options,
+            options=redacted_options(job.options),
             parent_id=job.parent_id,
             template=template_of_input(job.input) if job.type in TEMPLATE_JOBS else None,
             batch=(
@@ -473,7 +495,7 @@ class TemplateOut(BaseModel):
             body=t.body,
             schema_=t.schema,
             sample_data=t.sample_data,
-            options=t.options,
+            options=redacted_options(t.options),
             created_at=t.created_at,
             updated_at=t.updated_at,
             version_created_at=t.version_created_at,

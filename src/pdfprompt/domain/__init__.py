@@ -7,6 +7,7 @@ from pdfprompt.domain.assets import (
     ASSET_REFERENCE,
     ASSET_TYPES,
     MAX_ASSET_REFERENCES,
+    RENDERED_KINDS,
     Asset,
     StorageFullError,
     check_asset_name,
@@ -85,6 +86,7 @@ from pdfprompt.domain.finishing import (
     MAX_MARK_TEXT_CHARS,
     MAX_PASSWORD_CHARS,
     PDFA_LEVELS,
+    REDACTED,
     RELATIONSHIPS,
     Attachment,
     FinishOptions,
@@ -92,6 +94,7 @@ from pdfprompt.domain.finishing import (
     Protection,
     SignatureBox,
     Signing,
+    redacted_options,
 )
 from pdfprompt.domain.ids import ID_PATTERN, first_id_at, new_id
 from pdfprompt.domain.jobs import (
@@ -179,7 +182,9 @@ __all__ = [
     "PAPER_FORMATS",
     "PDFA_LEVELS",
     "PERMANENT_WHEN_REPEATED",
+    "REDACTED",
     "RELATIONSHIPS",
+    "RENDERED_KINDS",
     "TEMPLATE_ID_PATTERN",
     "TEMPLATE_JOBS",
     "TEMPLATE_NAME_PATTERN",
@@ -279,6 +284,7 @@ __all__ = [
     "period_bounds",
     "period_of",
     "plan_from_mapping",
+    "redacted_options",
     "refused_type",
     "refused_warnings",
     "retry_decision",

@@ -1,4 +1,5 @@
-"""Assets: a user's uploaded images and fonts, and how a document names them (`asset:ID` or
+"""Assets: a user's uploaded images, fonts and data files (JSON, XML, CSV, plain text, for
+attachments), and how a document names them (`asset:ID` or
 `asset:NAME`). What an upload's bytes are is read from the bytes themselves (`sniff_type`),
 never from what the client says they are."""
 
@@ -27,7 +28,14 @@ ASSET_TYPES: dict[str, tuple[str, str]] = {
     "font/otf": ("font", "OTF"),
     "font/woff": ("font", "WOFF"),
     "font/woff2": ("font", "WOFF2"),
+    # Data files, attached to PDFs (options.attachments), never given to a renderer.
+    "application/json": ("data", "JSON"),
+    "application/xml": ("data", "XML"),
+    "text/csv": ("data", "CSV"),
+    "text/plain": ("data", "plain text"),
 }
+# The kinds of asset a document's `asset:` references may load into a render.
+RENDERED_KINDS = frozenset({"image", "font"})
 ACCEPTED_TYPES = ", ".join(words for _, words in ASSET_TYPES.values())
 
 # How a document refers to an asset: `asset:` and an id or a name, where a URL starts (in a
@@ -39,6 +47,9 @@ ASSET_REFERENCE = re.compile(
 )
 MAX_ASSET_REFERENCES = 200  # distinct assets one document may use
 
+# What a text file does not hold: control characters other than tab, line feed, form feed
+# and carriage return.
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # An SVG document's start: an XML declaration, comments and a doctype may come first.
 _SVG_START = re.compile(
     rb"^\s*(?:<\?xml[^>]{0,200}\?>\s*)?(?:<!--.{0,2000}?-->\s*)*"
@@ -58,7 +69,7 @@ class Asset:
     id: str
     name: str
     content_type: str
-    kind: str  # "image" or "font"
+    kind: str  # "image", "font" or "data"
     size_bytes: int
     sha256: str
     storage_key: str
@@ -129,12 +140,45 @@ def sniff_type(data: bytes) -> str | None:
     text = data[:4096].removeprefix(b"\xef\xbb\xbf")
     if _SVG_START.match(text):
         return "image/svg+xml"
-    return None
+    return _text_type(text, whole=len(data) <= 4096)
+
+
+def _text_type(head: bytes, *, whole: bool) -> str | None:
+    """A data file's type from its first bytes (`whole`: all of them): UTF-8 text without
+    control characters is JSON when it starts with `{` or `[`, XML with `<`, CSV when its
+    first lines hold the same number of one separator, else plain text. A PDF is none of
+    them."""
+    if not head or head.startswith(b"%PDF"):
+        return None
+    try:
+        decoded = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if whole or exc.start < len(head) - 3:  # not a character cut at the end
+            return None
+        decoded = head[: exc.start].decode("utf-8")
+    if _BINARY.search(decoded):
+        return None
+    start = decoded.lstrip()
+    if start.startswith(("{", "[")):
+        return "application/json"
+    if start.startswith("<"):
+        return "application/xml"
+    lines = [line for line in decoded.splitlines() if line.strip()]
+    if not whole:
+        lines = lines[:-1]  # perhaps cut short
+    lines = lines[:20]
+    if len(lines) >= 2:
+        for separator in (",", ";", "\t"):
+            counts = {line.count(separator) for line in lines}
+            if len(counts) == 1 and counts != {0}:
+                return "text/csv"
+    return "text/plain"
 
 
 def refused_type() -> InvalidInputError:
     return InvalidInputError(
-        f"file: not an image or font this service takes (accepted: {ACCEPTED_TYPES}; the "
+        f"file: not an image, font or data file this service takes (accepted: "
+        f"{ACCEPTED_TYPES}; the "
         "type is read from the bytes)",
         field="file",
     )

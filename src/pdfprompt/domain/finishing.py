@@ -158,4 +158,20 @@ class FinishOptions:
         return self != FinishOptions()
 
 
+REDACTED = "********"
+_SECRETS = ("user_password", "owner_password")
+
+
+def redacted_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's (or template's) options as they may be shown: the encryption passwords
+    replaced by `REDACTED`. The stored options keep them for the worker."""
+    shown = dict(options)
+    encrypt = shown.get("encrypt")
+    if isinstance(encrypt, Mapping):
+        shown["encrypt"] = {
+            k: (REDACTED if k in _SECRETS and v is not None else v) for k, v in encrypt.items()
+        }
+    return shown
+
+
 FINISH_KEYS = frozenset({"watermark", "stamp", "attachments", "pdfa", "pdfua", "encrypt", "sign"})

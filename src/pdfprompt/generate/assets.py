@@ -6,8 +6,11 @@ parsed; an SVG rebuilt from its allowed parts (`clean_svg`). CPU work: run it in
 from __future__ import annotations
 
 import io
+import json
+import re
 import warnings
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 from PIL import Image
 
@@ -17,6 +20,8 @@ from pdfprompt.generate.svg import clean_svg
 # The most pixels an image asset may have (40 megapixels: 8000 x 5000). Checked from the
 # header, before the image is decoded.
 MAX_IMAGE_PIXELS = 40_000_000
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_DECLARATION = re.compile(r"<!(DOCTYPE|ENTITY)", re.I)
 _PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 
 
@@ -38,6 +43,8 @@ def inspect_asset(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Inspect
         return InspectedAsset(clean_svg(data).encode("utf-8"), content_type, kind)
     if kind == "image":
         _check_image(data, content_type, max_pixels)
+    elif kind == "data":
+        _check_data(data, content_type)
     else:
         _check_font(data, content_type)
     return InspectedAsset(data, content_type, kind)
@@ -66,6 +73,34 @@ def _check_image(data: bytes, content_type: str, max_pixels: int) -> None:
         raise
     except Exception as exc:  # Pillow's many ways of saying a file is broken
         raise InvalidInputError(f"file: not a whole {words} image ({exc})", field="file") from None
+
+
+def _check_data(data: bytes, content_type: str) -> None:
+    """The whole file is UTF-8 text without control characters; JSON parses; XML is well
+    formed and declares no document type (so no entity is ever expanded)."""
+    words = ASSET_TYPES[content_type][1]
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"file: {words} that is not UTF-8 text", field="file") from None
+    if _BINARY.search(text):
+        raise InvalidInputError(
+            f"file: {words} with control characters is not a text file", field="file"
+        )
+    if content_type == "application/json":
+        try:
+            json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInputError(f"file: not whole JSON ({exc})", field="file") from None
+    elif content_type == "application/xml":
+        if _DECLARATION.search(text):
+            raise InvalidInputError(
+                "file: XML with a document type or entity declaration is refused", field="file"
+            )
+        try:
+            ElementTree.fromstring(text)
+        except (ElementTree.ParseError, RecursionError) as exc:
+            raise InvalidInputError(f"file: not well-formed XML ({exc})", field="file") from None
 
 
 def _check_font(data: bytes, content_type: str) -> None:

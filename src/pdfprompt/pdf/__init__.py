@@ -6,8 +6,20 @@ rendered bytes as one incremental update. And the first page drawn as a small PN
 from __future__ import annotations
 
 from pdfprompt.domain import RenderOptions
+from pdfprompt.pdf.access import Accessibility, figures, headings, pdfua_problems, read_document
+from pdfprompt.pdf.archive import pdfa_problems, srgb_profile
+from pdfprompt.pdf.attach import AttachedFile
 from pdfprompt.pdf.certificates import SigningKey, check_dates, read_pkcs12, read_sealed_key
+from pdfprompt.pdf.finishing import (
+    PLAN_MARK,
+    PLAN_MARK_MARGIN_PT,
+    FinishSteps,
+    MarkStep,
+    conformance,
+    finish_document,
+)
 from pdfprompt.pdf.links import SAFE_SCHEMES, disarm, may_have_unsafe_actions, safe_uri
+from pdfprompt.pdf.marks import MarkImage, mark_text_error
 from pdfprompt.pdf.merge import merge_pdfs
 from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, rewrite
 from pdfprompt.pdf.sign import SigningSetup, TimestampAuthority, sign_pdf
@@ -41,25 +53,41 @@ def finish(pdf: bytes, options: RenderOptions, document: str, *, watermark: bool
 
 __all__ = [
     "FINISH_VERSION",
+    "PLAN_MARK",
+    "PLAN_MARK_MARGIN_PT",
     "SAFE_SCHEMES",
     "THUMBNAIL_WIDTH_PX",
     "WATERMARK_TEXT",
+    "Accessibility",
+    "AttachedFile",
+    "FinishSteps",
+    "MarkImage",
+    "MarkStep",
     "PdfUpdate",
     "SigningKey",
     "SigningSetup",
     "TimestampAuthority",
     "check_dates",
+    "conformance",
     "disarm",
+    "figures",
     "finish",
+    "finish_document",
     "first_page_png",
     "heading_texts",
+    "headings",
+    "mark_text_error",
     "may_have_unsafe_actions",
     "mended_title",
     "merge_pdfs",
     "needs_rewrite",
+    "pdfa_problems",
+    "pdfua_problems",
+    "read_document",
     "read_pkcs12",
     "read_sealed_key",
     "safe_uri",
     "sign_pdf",
+    "srgb_profile",
     "stamp",
 ]

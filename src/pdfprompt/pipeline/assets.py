@@ -16,6 +16,7 @@ from pdfprompt.accounts import AssetStore
 from pdfprompt.domain import (
     ASSET_REFERENCE,
     MAX_ASSET_REFERENCES,
+    RENDERED_KINDS,
     Asset,
     NotFoundError,
     refused_warnings,
@@ -95,6 +96,8 @@ async def load_assets(
     total = 0
     for reference in wanted:
         named = by_reference.get(reference)
+        if named is not None and named.kind not in RENDERED_KINDS:
+            named = None  # a data file is attached to a PDF, never loaded by a render
         url = ASSET_ORIGIN + named.id if named is not None else ""
         if named is not None and url not in resources and total + named.size_bytes <= max_bytes:
             with contextlib.suppress(NotFoundError):

@@ -84,7 +84,7 @@ class JobPipeline:
         self.max_assets_bytes = max_assets_bytes
         self.templates = templates
         self.template_store = template_store
-        self.finish_tools = FinishTools(storage, assets, signer)
+        self.finish_tools = FinishTools(storage, assets, signer, max_assets_bytes)
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
@@ -101,15 +101,15 @@ class JobPipeline:
         # renders in about the time the write takes. It is done before anything is stored.
         reporting = asyncio.ensure_future(ctx.report(JobStage.RENDERING, 0.3, generator))
         try:
-            # The plan's watermark stays on top of the user's marks: with marks, it is drawn
-            # by the finishing steps, after them.
+            # The plan's watermark stays on top of the user's marks: with finishing, it is
+            # drawn by the finishing steps, after the marks (in a font PDF/A may carry).
             rendered, cache_key = await self._rendered(
                 ctx,
                 document,
                 generator,
                 options,
                 plan,
-                watermark=watermark and not finishing.marks,
+                watermark=watermark and not finishing.any,
                 preview=preview,
             )
         except BaseException:
@@ -124,8 +124,9 @@ class JobPipeline:
                 finishing,
                 self.finish_tools,
                 user_id=job.user_id,
-                plan_watermark=watermark and finishing.marks,
+                plan_watermark=watermark,
                 title=options.title,
+                document=document,
             )
             rendered = replace(rendered, data=done.data, warnings=rendered.warnings + done.warnings)
         keys = attempt_keys(job)

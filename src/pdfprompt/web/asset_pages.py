@@ -1,9 +1,10 @@
-"""The assets page: a person's images and fonts (a thumbnail for each image, its kind, size
-and the `asset:NAME` a document or template refers to it by), uploading one (a multipart
-form: the file and an optional name) and deleting one. The rules are the actions room's
-(`upload_asset`: the type read from the bytes, the plan's size and storage limits); the
-page puts a refusal next to the file or the name. An image is sent back with the headers
-of the API's content route (nosniff, a sandboxing policy), so an SVG never runs."""
+"""The assets page: a person's images, fonts and data files (a thumbnail for each image,
+its kind, size and the `asset:NAME` a document or template refers to it by), uploading one
+(a multipart form: the file and an optional name) and deleting one. The rules are the
+actions room's (`upload_asset`: the type read from the bytes, the plan's size and storage
+limits); the page puts a refusal next to the file or the name. An image is sent back with
+the headers of the API's content route (nosniff, a sandboxing policy), so an SVG never
+runs."""
 
 from __future__ import annotations
 

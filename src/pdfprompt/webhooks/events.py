@@ -14,7 +14,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pdfprompt.domain import TEMPLATE_JOBS, Batch, Job, NotFoundError, template_of_input
+from pdfprompt.domain import (
+    TEMPLATE_JOBS,
+    Batch,
+    Job,
+    NotFoundError,
+    redacted_options,
+    template_of_input,
+)
 from pdfprompt.webhooks.outbox import ClaimedDelivery
 
 EventName = Literal[
@@ -71,7 +78,7 @@ def job_data(job: Job, public_url: str) -> dict[str, Any]:
             _problem(w.code, w.message) for w in (job.file.warnings if job.file is not None else ())
         ],
         "file": file,
-        "options": job.options,
+        "options": redacted_options(job.options),
         "parent_id": job.parent_id,
         "template": template_of_input(job.input) if job.type in TEMPLATE_JOBS else None,
         "batch": (
