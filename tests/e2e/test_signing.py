@@ -8,12 +8,14 @@ certificate."""
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pikepdf
 import pytest
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from sqlalchemy import func, select
@@ -108,6 +110,32 @@ def test_jobs_are_signed_with_the_operators_and_the_users_certificates(
     # The visible signature is on the page, in its box; the invisible one draws nothing.
     assert dark_pixels(page_image(operator, tmp_path), (300, 40, 250, 70)) > 200
     assert dark_pixels(page_image(users, tmp_path), (300, 40, 250, 70)) == 0
+
+
+def test_an_encrypted_job_is_signed_last_and_stays_encrypted(
+    served: tuple[Process, dict[str, str]], pki: TestPki, tmp_path: Path
+) -> None:
+    """Encryption, then the signature: the signer opens the file with the owner's password
+    (made for the job when none is given) although its user may not change it."""
+    options = {
+        "encrypt": {"user_password": "reader-pass", "permissions": {"modify": False}},
+        "sign": {"box": {"page": 1}, "reason": "Sealed", "timestamp": True},
+    }
+    with _client(served, "sealed@example.com") as c:
+        created = c.post(
+            "/v1/jobs", json={"type": "markdown", "input": DOCUMENT, "options": options}
+        )
+        assert created.status_code == 202, created.text
+        job, _ = wait_final(c, created.json()["id"], timeout_s=120)
+        assert job["status"] == "succeeded", job
+        pdf = c.get(f"/v1/jobs/{job['id']}/pdf").content
+    with pytest.raises(pikepdf.PasswordError):
+        pikepdf.open(io.BytesIO(pdf))
+    status = validated(pdf, pki, password="reader-pass")
+    assert status.bottom_line and status.coverage is SignatureCoverageLevel.ENTIRE_FILE
+    assert status.timestamp_validity is not None and status.timestamp_validity.trusted
+    checked = pdfsig(pdf, pki, tmp_path, password="reader-pass")
+    assert checked.valid and checked.trusted and checked.whole_file, checked.output
 
 
 def test_certificates_are_listed_without_their_keys_and_kept_from_others(
