@@ -9,6 +9,7 @@
 #   scripts/bench.sh web [--documents N] [--requests N]
 #   scripts/bench.sh url [--docs N] [--rounds R]
 #   scripts/bench.sh batch [--rows N] [--rounds R] [--render-rows N] [--single-jobs N] [--skip-queueing]
+#   scripts/bench.sh sign [--rounds R]
 #   scripts/bench.sh finish [--rounds R]
 # PostgreSQL: PDFPROMPT_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail

@@ -17,9 +17,10 @@ PYTHON=${PYTHON:-python3}
 # nodejs (with npm): the browser tests' accessibility rules (axe-core, from the npm registry).
 # poppler-utils: the tests read what printed with the tools users check PDFs with (pdftoppm,
 # pdftotext, pdffonts, pdfsig); qpdf and ghostscript: independent checks of finished PDFs
-# (structure, encryption, PDF/A).
+# (structure, encryption, PDF/A); libnss3-tools: certutil, which makes the NSS database of
+# trusted roots that pdfsig checks signatures against.
 if [ "${1:-}" = "test" ]; then
-  SYSTEM_PACKAGES+=(chromium redis-server nodejs poppler-utils qpdf ghostscript)
+  SYSTEM_PACKAGES+=(chromium redis-server nodejs poppler-utils qpdf ghostscript libnss3-tools)
 fi
 
 missing=()

@@ -221,6 +221,9 @@ def test_the_openapi_document_describes_bodies_problems_and_content(
             content = op["requestBody"]["content"]
             assert list(content) == ["multipart/form-data", "application/octet-stream"]
             assert "413" in op["responses"]
+        elif operation == ("POST", "/v1/certificates"):  # a PKCS#12 file and its password
+            assert list(op["requestBody"]["content"]) == ["multipart/form-data"]
+            assert "413" in op["responses"]
         else:
             assert "requestBody" not in op, operation
     for pdf in ("/v1/jobs/{job_id}/pdf", "/v1/files/{file_id}/content", "/s/{token}"):

@@ -1,6 +1,8 @@
-"""Users, API keys, plans, usage, rate limits, share links, passwords and browser sessions."""
+"""Users, API keys, plans, usage, rate limits, share links, passwords, browser sessions and
+signing certificates (their keys sealed at rest)."""
 
 from pdfprompt.accounts.assets import AssetStore
+from pdfprompt.accounts.certificates import CertificateStore, Sealer
 from pdfprompt.accounts.keys import ALL_SCOPES, IssuedKey, hash_key
 from pdfprompt.accounts.passwords import (
     MAX_PASSWORD_CHARS,
@@ -30,11 +32,13 @@ __all__ = [
     "WRONG_PASSWORD",
     "AccountStore",
     "AssetStore",
+    "CertificateStore",
     "IssuedKey",
     "LocalRateLimiter",
     "Principal",
     "RateLimiter",
     "RedisRateLimiter",
+    "Sealer",
     "SessionStore",
     "Share",
     "ShareStore",

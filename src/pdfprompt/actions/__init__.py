@@ -15,6 +15,11 @@ from pdfprompt.actions.batches import (
     template_rows,
     template_schema,
 )
+from pdfprompt.actions.certificates import (
+    check_signing,
+    delete_certificate,
+    upload_certificate,
+)
 from pdfprompt.actions.cursors import NUMERIC_CURSOR, integer_cursor
 from pdfprompt.actions.delivery import pdf_response, sends_document
 from pdfprompt.actions.documents import (
@@ -78,9 +83,11 @@ __all__ = [
     "check_input_size",
     "check_prompt",
     "check_row_count",
+    "check_signing",
     "create_template",
     "delete_account",
     "delete_asset",
+    "delete_certificate",
     "delete_document",
     "document_file",
     "generate_template",
@@ -115,4 +122,5 @@ __all__ = [
     "template_schema",
     "update_template",
     "upload_asset",
+    "upload_certificate",
 ]

@@ -21,7 +21,8 @@ async def delete_account(svc: Services, user_id: str) -> None:
        later, as nothing points to it any more);
     3. their assets, with their stored bytes;
     4. the deliveries to their webhook endpoints (with their attempts), then the endpoints;
-    5. their usage history and their templates;
+    5. their usage history, their templates and their signing certificates (with their
+       sealed keys);
     6. their row, and by cascade what is left (keys, sessions, usage counters).
 
     `NotFoundError` for an unknown user. Stopped part way (a database failure), it leaves
@@ -45,5 +46,6 @@ async def delete_account(svc: Services, user_id: str) -> None:
     while await svc.accounts.delete_usage_history(user_id):
         pass
     await svc.templates.delete_user_templates(user_id)
+    await svc.certificates.delete_user_certificates(user_id)
     await svc.accounts.delete_user(user_id)
     log.info("deleted user %s and everything of theirs", user_id)

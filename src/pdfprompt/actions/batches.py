@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pdfprompt.accounts import Principal
+from pdfprompt.actions.certificates import check_signing
 from pdfprompt.actions.documents import check_input_size, check_page_url, prompt_limit
 from pdfprompt.actions.templates import resolve_template, template_job
 from pdfprompt.domain import (
@@ -145,6 +146,15 @@ async def submit_batch(
     errors = _row_problems(svc, plan, specs, field)
     if errors:
         raise BatchRowsError(errors)
+    checked: set[tuple[Any, bool]] = set()
+    for spec in specs:  # each signing asked for, once
+        sign = spec.options.get("sign")
+        if sign is None:
+            continue
+        asked = (sign.get("certificate"), bool(sign.get("timestamp")))
+        if asked not in checked:
+            checked.add(asked)
+            await check_signing(svc, caller.user_id, spec.options)
     names = archive_names(pattern, [(n, s.fields) for n, s in enumerate(specs)])
     period = svc.accounts.period()
     jobs = [

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pdfprompt.accounts import Principal
+from pdfprompt.actions.certificates import check_signing
 from pdfprompt.actions.finishing import check_finish_assets
 from pdfprompt.domain import (
     WARN_AT,
@@ -107,6 +108,7 @@ async def submit(svc: Services, caller: Principal, plan: Plan, **job: Any) -> tu
             check_prompt(job["input"], prompt_limit(svc, plan), "input")
         if job["type"] is JobType.URL:
             job["input"] = check_page_url(svc, plan, job["input"])
+    await check_signing(svc, caller.user_id, job.get("options") or {})
     key = job.get("idempotency_key")
     if key is not None and not key.strip():
         raise InvalidInputError("Idempotency-Key: must not be blank", field="Idempotency-Key")

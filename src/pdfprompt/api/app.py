@@ -7,7 +7,17 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from pdfprompt.api import account, assets, batches, jobs, ops, shares, templates, webhooks
+from pdfprompt.api import (
+    account,
+    assets,
+    batches,
+    certificates,
+    jobs,
+    ops,
+    shares,
+    templates,
+    webhooks,
+)
 from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.guard import RequestGuard
 from pdfprompt.api.jobs import job_body_limit
@@ -37,7 +47,10 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     # The largest body any route takes: a job's, an asset's or a batch's (each route caps
     # its own).
     largest = max(
-        job_body_limit(settings), assets.asset_body_limit(settings), settings.max_batch_bytes
+        job_body_limit(settings),
+        assets.asset_body_limit(settings),
+        settings.max_batch_bytes,
+        certificates.certificate_body_limit(settings),
     )
     app.add_middleware(RequestGuard, max_body_bytes=largest)
     app.include_router(ops.router)
@@ -48,4 +61,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(assets.router)
     app.include_router(batches.router)
     app.include_router(templates.router)
+    app.include_router(certificates.router)
     return app

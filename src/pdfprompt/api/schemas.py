@@ -27,6 +27,7 @@ from pdfprompt.api.finish_schemas import (
     check_finishing,
 )
 from pdfprompt.api.page_schemas import Media, WaitForIn
+from pdfprompt.api.sign_schemas import SignIn
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
     MAX_HEADER_FOOTER_CHARS,
@@ -144,6 +145,7 @@ class OptionsIn(Strict):
     pdfa: PdfaLevel | None = None
     pdfua: StrictBool | None = None
     encrypt: EncryptIn | None = None
+    sign: SignIn | None = None
 
     @model_validator(mode="after")
     def _finishing(self) -> OptionsIn:

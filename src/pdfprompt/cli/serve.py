@@ -47,8 +47,10 @@ def serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> Non
 
     from pdfprompt.api import create_app, redact_access_log
     from pdfprompt.web import install_web
+    from pdfprompt.wiring import signing_from_settings
 
     settings = settings.model_copy(update={"host": host, "port": port})  # for links it gives
+    signing_from_settings(settings)  # a bad certificate stops here, said in one line
     app = create_app(settings, with_worker=with_worker)
     install_web(app)  # the pages, beside the API on the same services
     banner(settings, host, port, "serve" if with_worker else "api")

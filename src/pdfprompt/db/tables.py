@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -462,4 +463,24 @@ template_versions = Table(
     Column("options", Json, nullable=False),
     Column("created_at", Timestamp, nullable=False, server_default=db_now()),
     PrimaryKeyConstraint("template_id", "version"),
+)
+
+# A user's signing certificates (`POST /v1/certificates`): what is shown of each, and the
+# private key with its certificate and chain as a password-less PKCS#12 file sealed with
+# AES-256-GCM under a key derived from `PDFPROMPT_SECRET_KEY` (`accounts.CertificateStore`).
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "crt_" and a time-ordered id
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("subject", String(1024), nullable=False),
+    Column("issuer", String(1024), nullable=False),
+    Column("serial_number", String(128), nullable=False),
+    Column("not_before", Timestamp, nullable=False),
+    Column("not_after", Timestamp, nullable=False),
+    Column("fingerprint_sha256", String(64), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", Timestamp, nullable=False, server_default=db_now()),
+    UniqueConstraint("user_id", "fingerprint_sha256"),
+    Index("ix_certificates_user_id", "user_id"),
 )

@@ -9,6 +9,7 @@ from pdfprompt.domain import RenderOptions
 from pdfprompt.pdf.access import Accessibility, figures, headings, pdfua_problems, read_document
 from pdfprompt.pdf.archive import pdfa_problems, srgb_profile
 from pdfprompt.pdf.attach import AttachedFile
+from pdfprompt.pdf.certificates import SigningKey, check_dates, read_pkcs12, read_sealed_key
 from pdfprompt.pdf.finishing import (
     PLAN_MARK,
     PLAN_MARK_MARGIN_PT,
@@ -21,6 +22,7 @@ from pdfprompt.pdf.links import SAFE_SCHEMES, disarm, may_have_unsafe_actions, s
 from pdfprompt.pdf.marks import MarkImage, mark_text_error
 from pdfprompt.pdf.merge import merge_pdfs
 from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, rewrite
+from pdfprompt.pdf.sign import SigningSetup, TimestampAuthority, sign_pdf
 from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
 from pdfprompt.pdf.thumbnail import THUMBNAIL_WIDTH_PX, first_page_png
 from pdfprompt.pdf.update import PdfUpdate
@@ -62,6 +64,10 @@ __all__ = [
     "MarkImage",
     "MarkStep",
     "PdfUpdate",
+    "SigningKey",
+    "SigningSetup",
+    "TimestampAuthority",
+    "check_dates",
     "conformance",
     "disarm",
     "figures",
@@ -78,7 +84,10 @@ __all__ = [
     "pdfa_problems",
     "pdfua_problems",
     "read_document",
+    "read_pkcs12",
+    "read_sealed_key",
     "safe_uri",
+    "sign_pdf",
     "srgb_profile",
     "stamp",
 ]

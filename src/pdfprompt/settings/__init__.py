@@ -17,6 +17,7 @@ from pdfprompt.settings.llm import LlmSettings
 from pdfprompt.settings.queue import QueueSettings
 from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
+from pdfprompt.settings.signing import SigningSettings
 from pdfprompt.settings.storage import StorageSettings
 from pdfprompt.settings.templates import TemplateSettings
 from pdfprompt.settings.web import WebSettings
@@ -34,6 +35,7 @@ class Settings(
     WebhookSettings,
     TemplateSettings,
     WebSettings,
+    SigningSettings,
     HttpSettings,
     BaseSettings,
 ):

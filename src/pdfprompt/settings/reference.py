@@ -22,6 +22,7 @@ from pdfprompt.settings.llm import LlmSettings
 from pdfprompt.settings.queue import QueueSettings
 from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
+from pdfprompt.settings.signing import SigningSettings
 from pdfprompt.settings.storage import StorageSettings
 from pdfprompt.settings.templates import TemplateSettings
 from pdfprompt.settings.web import WebSettings
@@ -41,6 +42,7 @@ GROUPS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("Webhooks", WebhookSettings),
     ("Templates", TemplateSettings),
     ("Web pages (URL jobs)", WebSettings),
+    ("Signing", SigningSettings),
     ("HTTP API", HttpSettings),
 )
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pdfprompt.wiring.oneshot import render_once
     from pdfprompt.wiring.roles import run_worker, running_services
     from pdfprompt.wiring.services import Services
+    from pdfprompt.wiring.signing import signing_from_settings
     from pdfprompt.wiring.templates import check_body, check_data, check_schema
     from pdfprompt.wiring.worker import (
         build_worker,
@@ -48,6 +49,7 @@ _MODULES = {
     "render_once": "oneshot",
     "run_worker": "roles",
     "running_services": "roles",
+    "signing_from_settings": "signing",
     "upgrade_database": "admin",
     "worker_config": "worker",
 }
@@ -68,6 +70,7 @@ __all__ = [
     "render_once",
     "run_worker",
     "running_services",
+    "signing_from_settings",
     "upgrade_database",
     "worker_config",
 ]

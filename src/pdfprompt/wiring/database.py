@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pdfprompt.accounts import AccountStore, AssetStore, ShareStore, rate_limiter_for
+from pdfprompt.accounts import (
+    AccountStore,
+    AssetStore,
+    CertificateStore,
+    ShareStore,
+    rate_limiter_for,
+)
 from pdfprompt.db import open_database
 from pdfprompt.generate import inspect_asset
 from pdfprompt.queue import JobEvents, QueueMetrics, TemplateStore, job_store_for
@@ -16,11 +22,14 @@ from pdfprompt.storage import storage_from_settings
 from pdfprompt.webhooks import WebhookOutbox, WebhookStore, address_rule
 from pdfprompt.wiring.admin import open_accounts, open_sessions, plans_in_force
 from pdfprompt.wiring.services import Services
+from pdfprompt.wiring.signing import sealer_from_settings, signing_from_settings
 
 
 async def prepare_database(settings: Settings) -> Services:
     """Engine, stores and storage; SQLite is migrated here, PostgreSQL must be up to date."""
     plans = plans_in_force(settings)
+    signing = signing_from_settings(settings)  # a bad certificate stops the start here
+    sealer = sealer_from_settings(settings)
     engine = await open_database(settings)
     storage = storage_from_settings(settings)
     await storage.check()
@@ -45,6 +54,8 @@ async def prepare_database(settings: Settings) -> Services:
         webhook_rule=address_rule(settings.webhook_allow_private),
         assets=AssetStore(engine, inspect_asset),
         templates=TemplateStore(engine),
+        certificates=CertificateStore(engine, sealer),
+        signing=signing,
         storage=storage,
         events=events,
         metrics=metrics,

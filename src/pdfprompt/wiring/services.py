@@ -7,8 +7,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.accounts import AccountStore, AssetStore, RateLimiter, SessionStore, ShareStore
+from pdfprompt.accounts import (
+    AccountStore,
+    AssetStore,
+    CertificateStore,
+    RateLimiter,
+    SessionStore,
+    ShareStore,
+)
 from pdfprompt.generate import LlmClient
+from pdfprompt.pdf import SigningSetup
 from pdfprompt.queue import JobEvents, JobStore, QueueMetrics, TemplateStore, Wakeup, Worker
 from pdfprompt.render import Renderer
 from pdfprompt.settings import Settings
@@ -33,6 +41,8 @@ class Services:
     webhook_rule: AddressRule
     assets: AssetStore
     templates: TemplateStore
+    certificates: CertificateStore
+    signing: SigningSetup
     renderer: Renderer | None = None
     llm: LlmClient | None = None
     worker: Worker | None = None

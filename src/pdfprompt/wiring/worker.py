@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, prune_sessions
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient, template_filler_from_settings
-from pdfprompt.pipeline import JobPipeline
+from pdfprompt.pipeline import CertificateSigner, JobPipeline
 from pdfprompt.queue import (
     ORPHAN_SWEEP_EVERY_S,
     JobEvents,
@@ -93,6 +93,7 @@ def build_worker(
         templates=template_filler_from_settings(svc.settings),
         template_store=svc.templates,
         web=web_fetcher(svc.settings),
+        signer=CertificateSigner(svc.signing, svc.certificates),
     )
     config = dataclasses.replace(
         worker_config(svc.settings),
