@@ -27,6 +27,7 @@ ASSET_TYPES: dict[str, tuple[str, str]] = {
     "font/otf": ("font", "OTF"),
     "font/woff": ("font", "WOFF"),
     "font/woff2": ("font", "WOFF2"),
+    "application/pdf": ("pdf", "PDF"),  # for the PDF jobs (merge, split, pdf)
 }
 ACCEPTED_TYPES = ", ".join(words for _, words in ASSET_TYPES.values())
 
@@ -107,9 +108,12 @@ def name_from_filename(filename: str) -> str:
 
 
 def sniff_type(data: bytes) -> str | None:
-    """The media type of an image or font, read from its first bytes; None for anything
-    else (the rest of the bytes are checked by decoding them: `generate.inspect_asset`)."""
+    """The media type of an image, font or PDF, read from its first bytes; None for anything
+    else (the rest of the bytes are checked by decoding them: `generate.inspect_asset`, and
+    for a PDF `pdf.check_pdf` in a child process)."""
     head = data[:16]
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -134,7 +138,7 @@ def sniff_type(data: bytes) -> str | None:
 
 def refused_type() -> InvalidInputError:
     return InvalidInputError(
-        f"file: not an image or font this service takes (accepted: {ACCEPTED_TYPES}; the "
+        f"file: not an image, font or PDF this service takes (accepted: {ACCEPTED_TYPES}; the "
         "type is read from the bytes)",
         field="file",
     )

@@ -20,10 +20,17 @@ class JobType(enum.StrEnum):
     # A template written by the model from a prompt, saved, and its sample data printed
     # (the input: `{"prompt", "engine"}`, and `"template"` once it is saved).
     TEMPLATE_GENERATE = "template_generate"
+    # PDFs the user already has (uploaded assets, their jobs' files); the input:
+    # `PdfJobInput`.
+    MERGE = "merge"  # many PDFs as one
+    SPLIT = "split"  # one PDF as many, in a ZIP archive
+    PDF = "pdf"  # one PDF with the finishing options applied
 
 
 # The job types whose job object names a template (`"template": {"id", "version"}`).
 TEMPLATE_JOBS = frozenset({JobType.TEMPLATE, JobType.TEMPLATE_GENERATE})
+# The job types that work on PDFs the user already has instead of rendering a document.
+PDF_JOBS = frozenset({JobType.MERGE, JobType.SPLIT, JobType.PDF})
 
 
 class JobStatus(enum.StrEnum):

@@ -12,6 +12,7 @@ from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, r
 from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
 from pdfprompt.pdf.thumbnail import THUMBNAIL_WIDTH_PX, first_page_png
 from pdfprompt.pdf.update import PdfUpdate
+from pdfprompt.pdf.workshop import PdfMade, PdfPart, PdfWorkshop
 
 # Changes whenever finishing makes different bytes of the same render (a render cache keyed
 # with it never hands out a PDF finished the old way).
@@ -42,7 +43,10 @@ __all__ = [
     "SAFE_SCHEMES",
     "THUMBNAIL_WIDTH_PX",
     "WATERMARK_TEXT",
+    "PdfMade",
+    "PdfPart",
     "PdfUpdate",
+    "PdfWorkshop",
     "disarm",
     "finish",
     "first_page_png",
