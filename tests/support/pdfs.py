@@ -12,13 +12,19 @@ MB = 1024 * 1024
 
 
 def text_pdf(
-    pages: int, name: str, *, title: str | None = None, labels: list[tuple[int, dict[str, object]]] | None = None
+    pages: int,
+    name: str,
+    *,
+    title: str | None = None,
+    labels: list[tuple[int, dict[str, object]]] | None = None,
 ) -> bytes:
     """A PDF of `pages` A4 pages, page N showing "NAME page N"; `title` in its document
     information; `labels`: page label ranges (first page index, {"S": "/r", "P": "x-", "St": 1})."""
     pdf = pikepdf.new()
     font = pdf.make_indirect(
-        pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+        )
     )
     for n in range(1, pages + 1):
         content = f"BT /F1 24 Tf 72 720 Td ({name} page {n}) Tj ET".encode()
@@ -37,7 +43,11 @@ def text_pdf(
             entry = pikepdf.Dictionary()
             for key, value in label.items():
                 entry[f"/{key}"] = (
-                    pikepdf.Name(value) if key == "S" else pikepdf.String(value) if key == "P" else value
+                    pikepdf.Name(value)
+                    if key == "S"
+                    else pikepdf.String(value)
+                    if key == "P"
+                    else value
                 )
             tree[first] = entry
         pdf.Root.PageLabels = tree.obj
@@ -119,9 +129,7 @@ def many_pages_pdf(pages: int, *, claimed: int | None = None) -> bytes:
         b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages if claimed is None else claimed),
         _stream(b"BT ET"),
     ]
-    objects += [
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>"
-    ] * pages
+    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R >>"] * pages
     return _raw_pdf(objects)
 
 

@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from pdfprompt.actions import MAX_SHARE_EXPIRY_S
+from pdfprompt.api.pdf_job_schemas import PdfInputs, SplitRanges
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
     MAX_HEADER_FOOTER_CHARS,
@@ -26,6 +27,7 @@ from pdfprompt.domain import (
     MAX_TEXT_FIELD_CHARS,
     PAGE_RANGES,
     PAPER_FORMATS,
+    PDF_JOBS,
     TEMPLATE_JOBS,
     TEMPLATE_NAME_PATTERN,
     TONES,
@@ -38,6 +40,7 @@ from pdfprompt.domain import (
     check_header_footer,
     check_page_geometry,
     check_page_ranges,
+    pdf_input_of,
     template_of_input,
 )
 from pdfprompt.webhooks import EVENTS, EventName
@@ -145,7 +148,7 @@ class OptionsIn(Strict):
 
 
 class JobIn(Strict):
-    type: Literal["prompt", "markdown", "html", "template"]
+    type: Literal["prompt", "markdown", "html", "template", "merge", "split", "pdf"]
     # The document (prompt, Markdown or HTML); not given for a template job.
     input: Annotated[Annotated[str, Field(min_length=1)] | None, Field(validate_default=True)] = (
         None
@@ -157,12 +160,20 @@ class JobIn(Strict):
     data: dict[str, Any] | None = None
     options: OptionsIn = Field(default_factory=OptionsIn)
 
+    # A merge: the PDFs, in order (asset ids or names, job or file ids, or objects).
+    inputs: Annotated[PdfInputs | None, Field(validate_default=True)] = None
+    # A split: the pages of each part ('1-3,4-').
+    ranges: Annotated[SplitRanges | None, Field(validate_default=True)] = None
+
     @field_validator("input")
     @classmethod
     def _input(cls, value: str | None, info: ValidationInfo) -> str | None:
         if info.data.get("type") == "template":
             if value is not None:
                 raise ValueError("a template job takes template and data, not input")
+        elif info.data.get("type") == "merge":
+            if value is not None:
+                raise ValueError("a merge job takes inputs, not input")
         elif value is None:
             raise PydanticCustomError("missing", "Field required")
         return value
@@ -175,6 +186,26 @@ class JobIn(Strict):
                 raise PydanticCustomError("missing", "Field required")
         elif value is not None:
             raise ValueError("only a template job names a template")
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, value: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
+        if info.data.get("type") == "merge":
+            if value is None:
+                raise PydanticCustomError("missing", "Field required")
+        elif value is not None:
+            raise ValueError("only a merge job takes inputs")
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _split_ranges(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "split":
+            if value is None:
+                raise PydanticCustomError("missing", "Field required")
+        elif value is not None:
+            raise ValueError("only a split job takes ranges")
         return value
 
     @model_validator(mode="after")
@@ -240,6 +271,9 @@ class JobOut(BaseModel):
     template: dict[str, Any] | None = None
     # A job of a batch: the batch and its row.
     batch: BatchRefOut | None = None
+    # A merge, split or pdf job: the PDFs it reads (`{"asset"}` or `{"file", "job"}`).
+    inputs: list[dict[str, Any]] | None = None
+    ranges: str | None = None  # a split's
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -284,6 +318,7 @@ class JobOut(BaseModel):
             started_at=job.started_at,
             finished_at=job.finished_at,
             updated_at=job.updated_at,
+            **((pdf_input_of(job.input) or {}) if job.type in PDF_JOBS else {}),
         )
 
 

@@ -204,7 +204,9 @@ def split_pages(ranges: str, pages: int) -> list[tuple[int, int]]:
     for first, last in split_spans(ranges):
         end = pages if last is None else last
         if first > pages or end > pages:
-            shown = f"{first}-" if last is None else f"{first}-{last}" if last != first else f"{first}"
+            shown = (
+                f"{first}-" if last is None else f"{first}-{last}" if last != first else f"{first}"
+            )
             raise PageRangeError(
                 f"ranges: range {shown} goes past the last page (the PDF has {pages} pages)"
             )

@@ -33,6 +33,7 @@ def _work(request: dict[str, Any]) -> dict[str, Any]:
     limits = PdfLimits.from_dict(request["limits"])
     sources = [operations.Source(**s) for s in request.get("sources", [])]
     meta = request.get("meta", {})
+    watermark = bool(request.get("watermark"))
     op = request["op"]
     answer: dict[str, Any] = {"ok": True}
     first_pdf: bytes | None = None
@@ -40,15 +41,17 @@ def _work(request: dict[str, Any]) -> dict[str, Any]:
         answer.update(operations.inspect(sources[0].path, limits))
         return answer
     if op == "merge":
-        data, pages = operations.merge(sources, limits, meta)
+        data, pages = operations.merge(sources, limits, meta, watermark=watermark)
         answer["pages"], first_pdf = pages, data
     elif op == "split":
-        data, entries = operations.split(sources[0], request["ranges"], limits, meta)
+        data, entries = operations.split(
+            sources[0], request["ranges"], limits, meta, watermark=watermark
+        )
         answer["pages"] = sum(e["pages"] for e in entries)
         answer["entries"] = entries
         first_pdf = operations.first_part(data)
     elif op == "rewrite":
-        data, pages = operations.rewrite(sources[0], limits, meta)
+        data, pages = operations.rewrite(sources[0], limits, meta, watermark=watermark)
         answer["pages"], first_pdf = pages, data
     elif op == "thumbnail":
         data, first_pdf = b"", Path(sources[0].path).read_bytes()
@@ -69,7 +72,7 @@ def _thumbnail(pdf: bytes, path: str) -> bool:
 
     try:
         Path(path).write_bytes(first_page_png(pdf))
-    except Exception:  # noqa: BLE001 - a file without a thumbnail is still whole
+    except Exception:  # a file without a thumbnail is still whole
         return False
     return True
 
@@ -98,7 +101,11 @@ def main() -> None:
         }
     except Exception as exc:  # pikepdf's many ways of saying a file is broken
         text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-        answer = {"ok": False, "code": "pdf_malformed", "message": f"the PDF cannot be read ({text})"}
+        answer = {
+            "ok": False,
+            "code": "pdf_malformed",
+            "message": f"the PDF cannot be read ({text})",
+        }
     if not answer["ok"]:  # the files are named as the caller names them, not by their paths
         for source in request.get("sources", []):
             answer["message"] = answer["message"].replace(source["path"], source["name"])

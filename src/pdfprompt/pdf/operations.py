@@ -28,6 +28,7 @@ from pdfprompt.domain import (
     split_pages,
 )
 from pdfprompt.pdf.links import disarm, may_have_unsafe_actions
+from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
 from pdfprompt.pdf.update import PdfUpdate
 
 _CHUNK = 1 << 20  # decoded bytes looked at a time when counting a stream's
@@ -214,15 +215,15 @@ def _label_ranges(pdf: pikepdf.Pdf) -> list[tuple[int, pikepdf.Dictionary]]:
         if labels is None:
             return []
         tree = pikepdf.NumberTree(labels)
-        found = sorted(
-            (int(k), v) for k, v in tree.items() if isinstance(v, pikepdf.Dictionary)
-        )
+        found = sorted((int(k), v) for k, v in tree.items() if isinstance(v, pikepdf.Dictionary))
     except (pikepdf.PdfError, ValueError, TypeError, AttributeError):
         return []
     return found
 
 
-def _label_of(ranges: list[tuple[int, pikepdf.Dictionary]], index: int) -> tuple[int, dict[str, Any]]:
+def _label_of(
+    ranges: list[tuple[int, pikepdf.Dictionary]], index: int
+) -> tuple[int, dict[str, Any]]:
     """The range that `index` is in (its first index, -1 for none) and the label of the
     page as a range starting there would give it."""
     start, label = -1, None
@@ -269,8 +270,9 @@ def _write_labels(out: pikepdf.Pdf, pages: Sequence[tuple[int, int, list[Any]]])
 @dataclass(frozen=True, slots=True)
 class Source:
     path: str
-    name: str  # how errors name it ("input 2 (report.pdf)")
+    name: str  # how errors name it ("inputs[1] (report.pdf)")
     title: str | None = None  # the outline title asked for
+    file_name: str = ""  # the outline title of last resort; a split's parts are named after it
 
 
 def inspect(path: str, limits: PdfLimits) -> dict[str, Any]:
@@ -280,9 +282,10 @@ def inspect(path: str, limits: PdfLimits) -> dict[str, Any]:
         return {"pages": checked.pages, "title": checked.title}
 
 
-def _saved(pdf: pikepdf.Pdf, meta: dict[str, str]) -> bytes:
-    """`pdf` written whole, with the document information `meta` asks for, and every
-    action but links to http, https, mailto addresses and within it dropped."""
+def _saved(pdf: pikepdf.Pdf, meta: dict[str, str], watermark: bool) -> bytes:
+    """`pdf` written whole, with the document information `meta` asks for, every action but
+    links to http, https, mailto addresses and within it dropped, and with `watermark` the
+    plan's watermark on every page."""
     if meta:
         with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=True) as xmp:
             for key, value in meta.items():
@@ -302,14 +305,20 @@ def _saved(pdf: pikepdf.Pdf, meta: dict[str, str]) -> bytes:
         compress_streams=True,
     )
     data = out.getvalue()
-    if may_have_unsafe_actions(data):
+    unsafe = may_have_unsafe_actions(data)
+    if unsafe or watermark:
         update = PdfUpdate(data)
-        disarm(update)
+        if unsafe:
+            disarm(update)
+        if watermark:
+            stamp(update, WATERMARK_TEXT)
         data = update.written()
     return data
 
 
-def merge(sources: Sequence[Source], limits: PdfLimits, meta: dict[str, str]) -> tuple[bytes, int]:
+def merge(
+    sources: Sequence[Source], limits: PdfLimits, meta: dict[str, str], *, watermark: bool = False
+) -> tuple[bytes, int]:
     """The sources' pages in order as one PDF: an outline entry at each one's first page
     (its title: the one asked for, else its own, else its name) and their page labels
     kept. The PDF and its pages."""
@@ -330,21 +339,26 @@ def merge(sources: Sequence[Source], limits: PdfLimits, meta: dict[str, str]) ->
                 )
             if decoded > limits.max_decoded_bytes:
                 raise PdfTooComplexError(
-                    f"the PDFs' streams decode to more than {limits.max_decoded_bytes} bytes "
-                    "in all"
+                    f"the PDFs' streams decode to more than {limits.max_decoded_bytes} bytes in all"
                 )
-            entries.append((source.title or checked.title or _stem(source.name), len(out.pages)))
+            title = source.title or checked.title or _stem(source.file_name or source.name)
+            entries.append((title, len(out.pages)))
             ranges = _label_ranges(checked.pdf)
             origins += [(number, i, ranges) for i in range(checked.pages)]
             out.pages.extend(checked.pdf.pages)
         _write_labels(out, origins)
         with out.open_outline() as outline:
             outline.root.extend(pikepdf.OutlineItem(title, page) for title, page in entries)
-        return _saved(out, meta), len(out.pages)
+        return _saved(out, meta, watermark), len(out.pages)
 
 
 def split(
-    source: Source, ranges: str, limits: PdfLimits, meta: dict[str, str]
+    source: Source,
+    ranges: str,
+    limits: PdfLimits,
+    meta: dict[str, str],
+    *,
+    watermark: bool = False,
 ) -> tuple[bytes, list[dict[str, Any]]]:
     """One PDF for each range of `ranges`, in a ZIP archive (stored, not compressed again:
     PDFs are), named `STEM-FIRST-LAST.pdf`; the archive and its entries (name, pages)."""
@@ -356,7 +370,7 @@ def split(
                 f"the parts would have more than {limits.max_pages} pages in all"
             )
         labels = _label_ranges(pdf)
-        stem = _stem(source.name) or "part"
+        stem = _stem(source.file_name or source.name) or "part"
         archive = io.BytesIO()
         entries: list[dict[str, Any]] = []
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:
@@ -364,19 +378,21 @@ def split(
                 with pikepdf.new() as part:
                     part.pages.extend(pdf.pages[first - 1 : last])
                     _write_labels(part, [(0, i, labels) for i in range(first - 1, last)])
-                    data = _saved(part, meta)
+                    data = _saved(part, meta, watermark)
                 name = _entry_name(stem, n, first, last, len(spans))
                 zipped.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data)
                 entries.append({"name": name, "pages": last - first + 1, "size_bytes": len(data)})
         return archive.getvalue(), entries
 
 
-def rewrite(source: Source, limits: PdfLimits, meta: dict[str, str]) -> tuple[bytes, int]:
+def rewrite(
+    source: Source, limits: PdfLimits, meta: dict[str, str], *, watermark: bool = False
+) -> tuple[bytes, int]:
     """The PDF read and written again (what a `pdf` job finishes): repaired where it was
     damaged, with its unsafe actions dropped."""
     checked = open_checked(source.path, limits, what=source.name)
     with checked.pdf as pdf:
-        return _saved(pdf, meta), checked.pages
+        return _saved(pdf, meta, watermark), checked.pages
 
 
 def first_part(archive: bytes) -> bytes:

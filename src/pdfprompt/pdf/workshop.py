@@ -44,11 +44,14 @@ _ERRORS: dict[str, type[PdfPromptError]] = {
 
 @dataclass(frozen=True, slots=True)
 class PdfPart:
-    """A PDF given to an operation: its bytes, how errors name it, its outline title."""
+    """A PDF given to an operation: its bytes, how errors name it, its outline title (None:
+    its own title, else its file name) and its file name (a split's parts are named after
+    it)."""
 
     data: bytes
     name: str
     title: str | None = None
+    file_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +77,25 @@ class PdfWorkshop:
         self._blocking_slots = threading.BoundedSemaphore(processes)  # uploads, in threads
         self.stopped = 0  # children stopped at the time limit
 
-    async def merge(self, parts: Sequence[PdfPart], meta: dict[str, str]) -> PdfMade:
-        return await self._run("merge", parts, meta=meta)
+    async def merge(
+        self, parts: Sequence[PdfPart], meta: dict[str, str], *, watermark: bool = False
+    ) -> PdfMade:
+        """The parts as one PDF, an outline entry for each, their page labels kept; `meta`:
+        document information (title, author, subject, keywords); `watermark`: the plan's
+        on every page."""
+        return await self._run("merge", parts, meta=meta, watermark=watermark)
 
-    async def split(self, part: PdfPart, ranges: str, meta: dict[str, str]) -> PdfMade:
-        return await self._run("split", [part], meta=meta, ranges=ranges)
+    async def split(
+        self, part: PdfPart, ranges: str, meta: dict[str, str], *, watermark: bool = False
+    ) -> PdfMade:
+        """One PDF for each range, in a ZIP archive."""
+        return await self._run("split", [part], meta=meta, ranges=ranges, watermark=watermark)
 
-    async def rewrite(self, part: PdfPart, meta: dict[str, str]) -> PdfMade:
-        return await self._run("rewrite", [part], meta=meta)
+    async def rewrite(
+        self, part: PdfPart, meta: dict[str, str], *, watermark: bool = False
+    ) -> PdfMade:
+        """The PDF read and written again (repaired, unsafe actions dropped)."""
+        return await self._run("rewrite", [part], meta=meta, watermark=watermark)
 
     async def thumbnail(self, pdf: bytes) -> bytes | None:
         """The first page of `pdf` (a finished PDF) drawn in a child; None when it cannot
@@ -102,11 +116,18 @@ class PdfWorkshop:
         return int(answer.get("pages", 0))
 
     async def _run(
-        self, op: str, parts: Sequence[PdfPart], *, meta: dict[str, str], ranges: str | None = None
+        self,
+        op: str,
+        parts: Sequence[PdfPart],
+        *,
+        meta: dict[str, str],
+        ranges: str | None = None,
+        watermark: bool = False,
     ) -> PdfMade:
         with tempfile.TemporaryDirectory(prefix="pdfprompt-pdf-") as name:
             tmp = Path(name)
             request = await asyncio.to_thread(self._request, tmp, op, parts, meta, ranges)
+            request["watermark"] = watermark
             async with self._slots:
                 answer = await self._exchange(request)
             out, thumb = Path(request["out"]), Path(request["thumbnail"])
@@ -131,7 +152,14 @@ class PdfWorkshop:
         for n, part in enumerate(parts):
             path = tmp / f"in-{n}.pdf"
             path.write_bytes(part.data)
-            sources.append({"path": str(path), "name": part.name, "title": part.title})
+            sources.append(
+                {
+                    "path": str(path),
+                    "name": part.name,
+                    "title": part.title,
+                    "file_name": part.file_name,
+                }
+            )
         return {
             "op": op,
             "sources": sources,

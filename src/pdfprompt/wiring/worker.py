@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, prune_sessions
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient, template_filler_from_settings
+from pdfprompt.pdf import PdfWorkshop
 from pdfprompt.pipeline import JobPipeline
 from pdfprompt.queue import (
     ORPHAN_SWEEP_EVERY_S,
@@ -75,6 +76,7 @@ def build_worker(
         max_assets_bytes=svc.settings.max_document_assets_bytes,
         templates=template_filler_from_settings(svc.settings),
         template_store=svc.templates,
+        pdfs=PdfWorkshop(svc.settings.pdf_limits(), processes=svc.settings.pdf_processes),
     )
     config = dataclasses.replace(
         worker_config(svc.settings),
