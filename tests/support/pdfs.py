@@ -3,7 +3,9 @@ ones (malformed, encrypted, a compressed bomb, a huge page tree, a page tree tha
 
 from __future__ import annotations
 
+import functools
 import io
+import struct
 import zlib
 
 import pikepdf
@@ -91,16 +93,20 @@ def _stream(data: bytes, extra: bytes = b"") -> bytes:
     return b"<< /Length %d %s >>\nstream\n" % (len(data), extra) + data + b"\nendstream"
 
 
-def deflated_zeros(size: int, *, level: int = 9) -> bytes:
-    """`size` zero bytes, deflated (about a thousandth of the size)."""
-    packer = zlib.compressobj(level)
-    chunk = b"\0" * (16 * MB)
-    parts = [packer.compress(chunk) for _ in range(size // len(chunk))]
-    parts.append(packer.compress(b"\0" * (size % len(chunk))))
-    parts.append(packer.flush())
-    return b"".join(parts)
+def deflated_zeros(size: int) -> bytes:
+    """`size` zero bytes (a multiple of 16 MiB), deflated (zlib format, about a thousandth of
+    the size): one block of 16 MiB compressed once and repeated, which a full flush makes
+    independent of what comes before it; the checksum of zeros computed."""
+    chunk = 16 * MB
+    assert size % chunk == 0
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = packer.compress(b"\0" * chunk) + packer.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    adler = ((size % 65521) << 16) | 1
+    return b"\x78\xda" + block * (size // chunk) + end + struct.pack(">I", adler)
 
 
+@functools.cache
 def bomb_pdf(decoded_bytes: int = 2048 * MB, *, twice: bool = False) -> bytes:
     """A one-page PDF whose content stream is small and inflates to `decoded_bytes` of
     zeros; `twice`: deflated twice (`[/FlateDecode /FlateDecode]`), so that a few kilobytes
@@ -120,6 +126,7 @@ def bomb_pdf(decoded_bytes: int = 2048 * MB, *, twice: bool = False) -> bytes:
     )
 
 
+@functools.cache
 def many_pages_pdf(pages: int, *, claimed: int | None = None) -> bytes:
     """A PDF of `pages` empty pages sharing one content stream; its page tree's /Count says
     `claimed` (default: the truth)."""
