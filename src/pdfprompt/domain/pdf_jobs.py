@@ -163,6 +163,17 @@ def pdf_input_of(text: str) -> dict[str, Any] | None:
     return shown
 
 
+def pdf_job_words(text: str) -> str:
+    """What a PDF job's history line and search show of its input: the PDFs' names (and
+    titles), and a split's ranges."""
+    try:
+        parsed = PdfJobInput.from_text(text)
+    except (ValueError, KeyError, TypeError):
+        return ""
+    names = ", ".join(s.title or s.name for s in parsed.sources)
+    return f"{names} ({parsed.ranges})" if parsed.ranges else names
+
+
 # A split's ranges: pages and spans separated by commas; a span may leave its end open
 # ('4-': to the last page).
 SPLIT_RANGES = r"^ *\d{1,6}( *- *(\d{1,6})?)?( *, *\d{1,6}( *- *(\d{1,6})?)?)* *$"

@@ -44,7 +44,14 @@ STATUS_NAMES = {
     JobStatus.FAILED: "Failed",
     JobStatus.CANCELED: "Canceled",
 }
-TYPE_NAMES = {JobType.PROMPT: "Prompt", JobType.MARKDOWN: "Markdown", JobType.HTML: "HTML"}
+TYPE_NAMES = {
+    JobType.PROMPT: "Prompt",
+    JobType.MARKDOWN: "Markdown",
+    JobType.HTML: "HTML",
+    JobType.MERGE: "Merge",
+    JobType.SPLIT: "Split",
+    JobType.PDF: "PDF",
+}
 THUMBNAIL_CACHE = "private, max-age=86400"  # a job's file, once made, never changes
 
 

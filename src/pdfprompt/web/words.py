@@ -37,6 +37,9 @@ TYPE_WORDS = {
     JobType.PROMPT: "A description",
     JobType.MARKDOWN: "Markdown",
     JobType.HTML: "HTML",
+    JobType.MERGE: "PDFs merged",
+    JobType.SPLIT: "A PDF split",
+    JobType.PDF: "A PDF finished",
 }
 FAILURE_WORDS = {
     "render_timeout": "Printing the PDF took longer than a print may take.",
