@@ -29,7 +29,7 @@ from tests.support.pdfs import (
     many_pages_pdf,
     text_pdf,
 )
-from tests.support.processes import Process, serving
+from tests.support.processes import Process, cli, serving
 from tests.support.receiver import Receiver
 
 MAX_INPUTS = 4
@@ -370,6 +370,8 @@ def test_inputs_that_are_not_the_callers_pdfs_are_refused_naming_the_field(
         assert refused({"type": "split", "input": "mine.pdf"})["field"] == "ranges"
         assert refused({"type": "pdf", "input": "mine.pdf", "ranges": "1"})["field"] == "ranges"
         assert refused({"type": "html", "input": "x", "inputs": ["mine.pdf"]})["field"] == "inputs"
+        margin = refused({"type": "pdf", "input": "mine.pdf", "options": {"landscape": True}})
+        assert margin["field"] == "options.landscape" and "prints nothing" in margin["detail"]
         listed = c.get("/v1/jobs", params={"limit": 200}).json()["items"]
         assert [j["id"] for j in listed] == [failed["id"]]  # nothing else was queued
 
@@ -378,3 +380,48 @@ def _png() -> bytes:
     from tests.support.assets import png
 
     return png((10, 20, 30))
+
+
+def test_the_client_and_the_command_merge_split_and_finish(
+    served: tuple[Process, dict[str, str], Path], tmp_path: Path
+) -> None:
+    from pdfprompt.client import Client
+
+    server, env, _ = served
+    key = user_on_plan(env, "cli-pdf@example.com", "plain")
+    with Client(server.base_url, key) as client:
+        first = client.upload_asset(text_pdf(1, "First"), "first.pdf")
+        merged = client.wait(
+            client.submit_merge([first, {"asset": "first.pdf", "title": "Again"}]), timeout=60
+        )
+        assert merged.status == "succeeded" and merged.file is not None and merged.file.pages == 2
+        parts = client.wait(client.submit_split(merged, "1,2"), timeout=60)
+        assert parts.status == "succeeded" and parts.raw["ranges"] == "1,2"
+        again = client.wait(client.submit_pdf(merged.file, {"title": "T"}), timeout=60)
+        assert again.status == "succeeded"
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    a.write_bytes(text_pdf(2, "Local A"))
+    b.write_bytes(text_pdf(1, "Local B"))
+    shell = {k: v for k, v in env.items() if k not in ("PDFPROMPT_SERVER", "PDFPROMPT_KEY")}
+    shell |= {"PDFPROMPT_SERVER": server.base_url, "PDFPROMPT_KEY": key}
+    out = tmp_path / "both.pdf"
+    done = cli(shell, "merge", str(a), str(b), "first.pdf", "-o", str(out))
+    assert f"wrote {out} (4 pages" in done.stderr
+    assert [t.split(" page ")[0] for t in _text(out.read_bytes())] == [
+        "Local A",
+        "Local A",
+        "Local B",
+        "First",
+    ]
+    cli(shell, "split", str(out), "1-2,3-")
+    with zipfile.ZipFile(tmp_path / "both.zip") as archive:
+        assert len(archive.namelist()) == 2
+    cli(shell, "finish", str(a), "--options", '{"title": "Finished"}')
+    with pikepdf.open(tmp_path / "a-finished.pdf") as pdf:
+        assert str(pdf.docinfo["/Title"]) == "Finished"
+    # a.pdf, b.pdf and both.pdf uploaded: a.pdf, sent twice, is one asset.
+    with client_for(server, key) as c:
+        names = [asset["name"] for asset in c.get("/v1/assets").json()["items"]]
+    assert len([n for n in names if n.startswith("upload-")]) == 3
+    failed = cli(shell, "split", str(a), "5", check=False)
+    assert failed.returncode == 1 and "page_range_invalid" in failed.stderr

@@ -14,6 +14,7 @@ from pdfprompt.accounts import Principal
 from pdfprompt.actions.documents import submit
 from pdfprompt.domain import (
     ASSET_TYPES,
+    FINISH_KEYS,
     PDF_CONTENT_TYPE,
     InvalidInputError,
     Job,
@@ -29,6 +30,9 @@ from pdfprompt.wiring import Services
 
 # A job's or a file's id: a UUID.
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# The options a PDF job takes: nothing is rendered, so no page or print option.
+PDF_JOB_OPTIONS = FINISH_KEYS | {"title", "author", "subject", "keywords", "filename"}
 
 # What an input may be: a reference (`"ast_…"`, an asset name, a job or file id), or an
 # object naming one of `asset`, `job`, `file`, with an optional outline `title`.
@@ -50,6 +54,14 @@ async def submit_pdf_job(
     and `ranges`) or `pdf` (`input`) job; `InvalidInputError` naming the field for an input
     the caller has no PDF by, or too many or too few of them."""
     plan = svc.accounts.plan_of(caller)
+    for key in options or {}:
+        if key not in PDF_JOB_OPTIONS:
+            raise InvalidInputError(
+                f"options.{key}: a {job_type.value} job prints nothing; it takes the document "
+                "information (title, author, subject, keywords), filename and the finishing "
+                "options",
+                field=f"options.{key}",
+            )
     if job_type is JobType.MERGE:
         wanted = list(inputs or [])
         limit = svc.settings.pdf_max_inputs
