@@ -164,6 +164,7 @@ def test_two_uploaded_pdfs_and_a_jobs_pdf_merge_into_one_with_an_outline_and_lab
         hit = next(h for h in hooks.wait_for(2) if h.event["data"]["job"]["id"] == job["id"])
         assert hit.event["type"] == "job.succeeded"
         assert hit.event["data"]["job"]["type"] == "merge"
+        assert hit.event["data"]["job"]["inputs"] == job["inputs"]
 
 
 def test_a_split_is_a_zip_archive_of_one_pdf_per_range(
