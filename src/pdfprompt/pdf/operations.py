@@ -270,7 +270,7 @@ def _write_labels(out: pikepdf.Pdf, pages: Sequence[tuple[int, int, list[Any]]])
 @dataclass(frozen=True, slots=True)
 class Source:
     path: str
-    name: str  # how errors name it ("inputs[1] (report.pdf)")
+    name: str  # how errors name it ("inputs.1 (report.pdf)")
     title: str | None = None  # the outline title asked for
     file_name: str = ""  # the outline title of last resort; a split's parts are named after it
 

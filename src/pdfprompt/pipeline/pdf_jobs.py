@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import zipfile
 from dataclasses import dataclass
 
@@ -41,9 +42,14 @@ from pdfprompt.queue import JobContext, StoredFile
 from pdfprompt.render import RenderedPdf
 from pdfprompt.storage import Storage
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class PdfJobTools:
+    """What a PDF job uses: storage, the owner's assets, the workshop its PDFs are worked
+    on in, and the finishing steps' tools."""
+
     storage: Storage
     assets: AssetStore | None
     workshop: PdfWorkshop
@@ -105,8 +111,8 @@ async def run_pdf_job(ctx: JobContext, tools: PdfJobTools, plan: Plan | None) ->
         try:
             await tools.storage.put(keys.thumbnail, made.thumbnail)
             thumbnail = keys.thumbnail
-        except Exception:  # the file is whole without one: its history shows a placeholder
-            thumbnail = None
+        except Exception as exc:  # the file is whole without one: the history shows a placeholder
+            log.warning("job %s: no thumbnail (%s: %s)", job.id, type(exc).__name__, exc)
     filename = safe_filename(options.filename or options.title, f"{job.id}.pdf")
     if split:
         filename = filename.removesuffix(".pdf").removesuffix(".PDF") + ".zip"
@@ -125,14 +131,14 @@ async def run_pdf_job(ctx: JobContext, tools: PdfJobTools, plan: Plan | None) ->
 async def _read_sources(
     ctx: JobContext, tools: PdfJobTools, sources: tuple[PdfSource, ...]
 ) -> list[PdfPart]:
-    """The bytes of each source, named as errors show them (`inputs[N] (NAME)`, or `input
+    """The bytes of each source, named as errors show them (`inputs.N (NAME)`, or `input
     (NAME)`); `PdfInputMissingError` for one deleted since the job was submitted, and
     `PdfTooComplexError` when they are more than the PDF process may hold."""
     job = ctx.job
     several = job.type is JobType.MERGE
     keys: list[tuple[str, int]] = []
     for n, source in enumerate(sources):
-        shown = f"inputs[{n}] ({source.name})" if several else f"input ({source.name})"
+        shown = f"inputs.{n} ({source.name})" if several else f"input ({source.name})"
         try:
             if source.kind == "asset":
                 if tools.assets is None:
@@ -156,7 +162,7 @@ async def _read_sources(
         )
     parts = []
     for n, (source, (key, _)) in enumerate(zip(sources, keys, strict=True)):
-        shown = f"inputs[{n}] ({source.name})" if several else f"input ({source.name})"
+        shown = f"inputs.{n} ({source.name})" if several else f"input ({source.name})"
         try:
             data = await tools.storage.read(key)
         except NotFoundError:
