@@ -18,7 +18,7 @@ import httpx
 import pikepdf
 import pytest
 
-from tests.support.accounts import client_for, plans_toml, user_on_plan
+from tests.support.accounts import Start, client_for, plans_toml, user_on_plan
 from tests.support.jobs import read_sse, wait_final
 from tests.support.pdfs import (
     MB,
@@ -29,7 +29,7 @@ from tests.support.pdfs import (
     many_pages_pdf,
     text_pdf,
 )
-from tests.support.processes import Process, cli, serving
+from tests.support.processes import Process, cli, create_key, serving
 from tests.support.receiver import Receiver
 
 MAX_INPUTS = 4
@@ -426,3 +426,31 @@ def test_the_client_and_the_command_merge_split_and_finish(
     assert len([n for n in names if n.startswith("upload-")]) == 3
     failed = cli(shell, "split", str(a), "5", check=False)
     assert failed.returncode == 1 and "page_range_invalid" in failed.stderr
+
+
+def test_an_input_deleted_while_the_job_waits_fails_it_with_its_code(
+    deployment: tuple[Start, dict[str, str]], tmp_path: Path
+) -> None:
+    """`pdfprompt api` alone queues the job; its asset and the job it names are deleted;
+    a worker started then fails it at once with `pdf_input_missing`, its quota released."""
+    start, env = deployment
+    api = start("api", **SETTINGS)
+    worker = Process(["worker"], {**env, **SETTINGS}, tmp_path / "worker.log")
+    with client_for(api, create_key(env, "gone@example.com")) as c:
+        kept = _upload(c, "kept.pdf", text_pdf(1, "Kept"))
+        gone = _upload(c, "gone.pdf", text_pdf(1, "Gone"))
+        created = c.post("/v1/jobs", json={"type": "merge", "inputs": ["kept.pdf", "gone.pdf"]})
+        assert created.status_code == 202, created.text
+        assert c.get("/v1/usage").json()["pdfs"]["reserved"] == 1
+        assert c.delete(f"/v1/assets/{gone['id']}").status_code == 204
+        worker.start()
+        try:
+            job, seen = wait_final(c, created.json()["id"], timeout_s=120)
+            again = _job(c, {"type": "pdf", "input": kept["id"]})
+        finally:
+            worker.stop()
+        assert seen[0] == "queued" and job["status"] == "failed" and job["attempts"] == 1
+        assert job["error"]["code"] == "pdf_input_missing"
+        assert job["error"]["message"].startswith("inputs.1 (gone.pdf): deleted")
+        assert c.get("/v1/usage").json()["pdfs"]["reserved"] == 0
+        assert again["status"] == "succeeded"
