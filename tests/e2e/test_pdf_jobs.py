@@ -454,3 +454,28 @@ def test_an_input_deleted_while_the_job_waits_fails_it_with_its_code(
         assert job["error"]["message"].startswith("inputs.1 (gone.pdf): deleted")
         assert c.get("/v1/usage").json()["pdfs"]["reserved"] == 0
         assert again["status"] == "succeeded"
+
+
+def test_a_job_past_its_time_is_retried_once_then_fails_with_its_code(
+    deployment: tuple[Start, dict[str, str]],
+) -> None:
+    """With a time limit no child can meet, the first timeout is taken for a busy machine
+    (the job is queued again), the second is final: `pdf_timeout`, two attempts, every
+    change seen on the job's event stream."""
+    start, env = deployment
+    server = start("serve", PDFPROMPT_PDF_TIMEOUT_S="0.05", PDFPROMPT_RETRY_BASE_S="0.1")
+    with client_for(server, create_key(env, "timeout@example.com")) as c:
+        rendered = _job(c, {"type": "html", "input": "<p>rendered</p>"})
+        assert rendered["status"] == "succeeded"
+        created = c.post("/v1/jobs", json={"type": "pdf", "input": rendered["id"]})
+        assert created.status_code == 202, created.text
+        events = [job for name, job in read_sse(c, f"/v1/jobs/{created.json()['id']}/events")]
+        job = events[-1]
+        assert (job["status"], job["attempts"], job["error"]["code"]) == (
+            "failed",
+            2,
+            "pdf_timeout",
+        )
+        assert job["error"]["message"].endswith("again; not retrying")
+        assert any(e["status"] == "queued" and e["attempts"] == 1 for e in events)
+        assert c.get("/v1/usage").json()["pdfs"]["reserved"] == 0
