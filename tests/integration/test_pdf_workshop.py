@@ -19,7 +19,7 @@ from pdfprompt.domain import (
     as_repeated,
 )
 from pdfprompt.pdf import PdfPart, PdfWorkshop
-from tests.support.pdfs import MB, bomb_pdf, text_pdf
+from tests.support.pdfs import MB, bomb_pdf, image_bomb_pdf, text_pdf
 
 # Limits the checks in the child do not stop first: only the process's own caps can.
 UNCHECKED = PdfLimits(max_stream_bytes=1 << 40, max_decoded_bytes=1 << 40)
@@ -89,3 +89,11 @@ def test_an_upload_is_checked_in_a_child() -> None:
     with pytest.raises(Exception) as caught:
         workshop.inspect(text_pdf(4, "A"))
     assert getattr(caught.value, "code", None) == "page_limit_exceeded"
+
+
+async def test_a_deflated_image_is_counted_before_its_codec() -> None:
+    """A JPEG is not decoded to be checked, but a Flate layer before its codec is: a bomb
+    hidden in an image's stream is refused like any."""
+    with pytest.raises(PdfTooComplexError) as caught:
+        await PdfWorkshop(PdfLimits()).rewrite(PdfPart(image_bomb_pdf(), "image"), {})
+    assert "decodes to more than" in caught.value.message

@@ -150,3 +150,23 @@ def looping_pdf() -> bytes:
             b"<< /Type /Pages /Parent 2 0 R /Kids [4 0 R 2 0 R] /Count 2 >>",
         ]
     )
+
+
+@functools.cache
+def image_bomb_pdf(decoded_bytes: int = 1024 * MB) -> bytes:
+    """A one-page PDF drawing a 10 x 10 image whose stream is `[/FlateDecode /DCTDecode]`:
+    a Flate layer that inflates to `decoded_bytes` before the JPEG codec."""
+    return _raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]"
+            b" /Resources << /XObject << /I 4 0 R >> >> /Contents 5 0 R >>",
+            _stream(
+                deflated_zeros(decoded_bytes),
+                b"/Type /XObject /Subtype /Image /Width 10 /Height 10 /ColorSpace /DeviceGray"
+                b" /BitsPerComponent 8 /Filter [/FlateDecode /DCTDecode]",
+            ),
+            _stream(b"q 100 0 0 100 0 0 cm /I Do Q"),
+        ]
+    )

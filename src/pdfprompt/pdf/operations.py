@@ -146,10 +146,18 @@ def _decoded_size(stream: pikepdf.Stream, limit: int, what: str) -> int:
     """How many bytes `stream` decodes to, counting no further than just past `limit`."""
     filters = _filters(stream)
     try:
+        if not filters:
+            return len(stream.read_raw_bytes())
         if filters == ["/FlateDecode"]:
             return _inflated_size(stream.read_raw_bytes(), limit)
         if any(f in _IMAGE_CODECS for f in filters):
+            # An image's codec is decoded only to draw it; a Flate layer before it is
+            # counted like any (a deflated JPEG can be a bomb too).
+            if filters[0] == "/FlateDecode":
+                return _inflated_size(stream.read_raw_bytes(), limit)
             return len(stream.read_raw_bytes())
+        # Other chains (LZW, ASCII85, Flate twice, …) are decoded whole, within the
+        # process's memory.
         return len(stream.read_bytes())
     except MemoryError:
         raise PdfTooComplexError(
