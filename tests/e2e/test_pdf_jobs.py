@@ -361,9 +361,10 @@ def test_inputs_that_are_not_the_callers_pdfs_are_refused_naming_the_field(
             "not a PDF"
         )
         assert refused({"type": "pdf", "input": failed["id"]})["field"] == "input"
-        assert refused(
-            {"type": "merge", "inputs": ["mine.pdf", {"asset": "mine.pdf", "job": "x"}]}
-        )["field"].startswith("inputs.1")
+        both = refused({"type": "merge", "inputs": ["mine.pdf", {"asset": "a", "job": "x"}]})
+        assert both["field"] == "inputs.1" and "name one of asset, job or file" in both["detail"]
+        odd = refused({"type": "merge", "inputs": ["mine.pdf", {"asset": "a", "page": 2}]})
+        assert odd["field"] == "inputs.1" and "page: unknown field" in odd["detail"]
         for ranges in ("3-1", "abc", "0", "1,,2", ""):
             assert refused({"type": "split", "input": "mine.pdf", "ranges": ranges})["field"] == (
                 "ranges"

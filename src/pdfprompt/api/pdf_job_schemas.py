@@ -3,9 +3,17 @@ input given as an object, and a split's ranges."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from pdfprompt.domain import SPLIT_RANGES, InvalidInputError, split_spans
 
@@ -41,7 +49,32 @@ def _ranges(value: str) -> str:
     return value.replace(" ", "")
 
 
-PdfRefIn = Annotated[str, Field(min_length=1, max_length=200)] | PdfInputIn
+def _ref(value: Any) -> Any:
+    """An input checked before the union of its forms is: an error names the input
+    (`inputs.1`) and says what is wrong, not which form it failed to be."""
+    if isinstance(value, str):
+        if not 1 <= len(value) <= 200:
+            raise ValueError("must be 1 to 200 characters")
+        return value
+    if isinstance(value, dict):
+        try:
+            PdfInputIn.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            said = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+            said = said.removeprefix("Value error, ")
+            raise ValueError(f"{where}: {said}" if where else said) from None
+        return value
+    raise ValueError(
+        "must be an asset's id or name, a job's or file's id, or an object naming one of "
+        "asset, job or file"
+    )
+
+
+PdfRefIn = Annotated[
+    Annotated[str, Field(min_length=1, max_length=200)] | PdfInputIn, BeforeValidator(_ref)
+]
 PdfInputs = Annotated[list[PdfRefIn], Field(max_length=MAX_INPUTS_LISTED)]
 SplitRanges = Annotated[
     str,
