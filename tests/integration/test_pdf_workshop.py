@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from typing import Any
 
 import pikepdf
 import psutil
@@ -97,3 +98,39 @@ async def test_a_deflated_image_is_counted_before_its_codec() -> None:
     with pytest.raises(PdfTooComplexError) as caught:
         await PdfWorkshop(PdfLimits()).rewrite(PdfPart(image_bomb_pdf(), "image"), {})
     assert "decodes to more than" in caught.value.message
+
+
+def _with_outline(pdf_bytes: bytes, entries: list[tuple[str, int, list[tuple[str, int]]]]) -> bytes:
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        with pdf.open_outline() as outline:
+            for title, page, children in entries:
+                item = pikepdf.OutlineItem(title, page)
+                item.children.extend(pikepdf.OutlineItem(t, p) for t, p in children)
+                outline.root.append(item)
+        out = io.BytesIO()
+        pdf.save(out)
+        return out.getvalue()
+
+
+def _tree(pdf: pikepdf.Pdf) -> list[Any]:
+    pages = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+
+    def walk(item: pikepdf.OutlineItem) -> Any:
+        found = item.resolved_destination(pdf)
+        page = pages.get(found.page.objgen) if found is not None else None
+        return (item.title, page, [walk(c) for c in item.children])
+
+    with pdf.open_outline() as outline:
+        return [walk(i) for i in outline.root]
+
+
+async def test_a_merge_keeps_each_inputs_own_outline_under_its_entry() -> None:
+    first = _with_outline(text_pdf(3, "A"), [("Intro", 0, []), ("Body", 1, [("Detail", 2)])])
+    made = await PdfWorkshop(PdfLimits()).merge(
+        [PdfPart(text_pdf(2, "Z"), "z", file_name="z.pdf"), PdfPart(first, "a", "Alpha")], {}
+    )
+    with pikepdf.open(io.BytesIO(made.data)) as pdf:
+        assert _tree(pdf) == [
+            ("z", 0, []),
+            ("Alpha", 2, [("Intro", 2, []), ("Body", 3, [("Detail", 4, [])])]),
+        ]

@@ -213,6 +213,48 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
+# -- outlines -----------------------------------------------------------------------------
+
+MAX_KEPT_OUTLINE_ITEMS = 5000  # of one input's own outline, kept under its entry
+MAX_KEPT_OUTLINE_DEPTH = 15
+
+
+def _outline_of(pdf: pikepdf.Pdf, offset: int) -> list[pikepdf.OutlineItem]:
+    """`pdf`'s own outline, its destinations moved to where its pages begin in the merged
+    PDF (`offset`); at most `MAX_KEPT_OUTLINE_ITEMS` entries and `MAX_KEPT_OUTLINE_DEPTH`
+    levels; an entry whose destination is not one of its pages keeps its title alone; an
+    outline that cannot be read is left out (the input keeps its one entry)."""
+    pages: dict[tuple[int, int], int] = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
+    left = [MAX_KEPT_OUTLINE_ITEMS]
+
+    def copy(item: pikepdf.OutlineItem, depth: int) -> pikepdf.OutlineItem | None:
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        index = None
+        found = item.resolved_destination(pdf)
+        target = getattr(found, "page", None)
+        if isinstance(target, pikepdf.Dictionary):
+            index = pages.get(target.objgen)
+        kept = pikepdf.OutlineItem(
+            " ".join(str(item.title).split())[:_MAX_TITLE_CHARS] or "-",
+            None if index is None else offset + index,
+        )
+        if depth < MAX_KEPT_OUTLINE_DEPTH:
+            kept.children.extend(
+                c for c in (copy(child, depth + 1) for child in item.children) if c is not None
+            )
+        return kept
+
+    try:
+        outline = pdf.open_outline(max_depth=MAX_KEPT_OUTLINE_DEPTH)
+        return [k for k in (copy(item, 1) for item in outline.root) if k is not None]
+    except (pikepdf.PdfError, pikepdf.OutlineStructureError, ValueError, TypeError, KeyError):
+        return []
+    except (AttributeError, RecursionError):
+        return []
+
+
 # -- page labels ------------------------------------------------------------------------
 
 
@@ -332,7 +374,7 @@ def merge(
     kept. The PDF and its pages."""
     with ExitStack() as stack:
         out = stack.enter_context(pikepdf.new())
-        entries: list[tuple[str, int]] = []
+        entries: list[tuple[str, int, list[pikepdf.OutlineItem]]] = []
         origins: list[tuple[int, int, list[Any]]] = []
         total = 0
         decoded = 0
@@ -350,13 +392,16 @@ def merge(
                     f"the PDFs' streams decode to more than {limits.max_decoded_bytes} bytes in all"
                 )
             title = source.title or checked.title or _stem(source.file_name or source.name)
-            entries.append((title, len(out.pages)))
+            entries.append((title, len(out.pages), _outline_of(checked.pdf, len(out.pages))))
             ranges = _label_ranges(checked.pdf)
             origins += [(number, i, ranges) for i in range(checked.pages)]
             out.pages.extend(checked.pdf.pages)
         _write_labels(out, origins)
         with out.open_outline() as outline:
-            outline.root.extend(pikepdf.OutlineItem(title, page) for title, page in entries)
+            for title, page, kept in entries:
+                entry = pikepdf.OutlineItem(title, page)
+                entry.children.extend(kept)
+                outline.root.append(entry)
         return _saved(out, meta, watermark), len(out.pages)
 
 
