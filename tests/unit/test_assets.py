@@ -33,7 +33,7 @@ URL = "http://127.0.0.1:9/"
         (font("Sniffed", "woff"), "font/woff"),
         (font("Sniffed", "woff2"), "font/woff2"),
         (b"OTTO\0\0", "font/otf"),
-        (b"%PDF-1.7", None),
+        (b"%PDF-1.7", "application/pdf"),
         # Text: data files (for attachments); a file with control characters is none.
         (b"<html><svg></svg></html>", "application/xml"),
         (b"GIF88a", "text/plain"),

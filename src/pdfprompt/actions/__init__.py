@@ -36,6 +36,7 @@ from pdfprompt.actions.documents import (
 )
 from pdfprompt.actions.errors import STATUS_BY_CODE, TITLES, status_of
 from pdfprompt.actions.keys import issue_key, revoke_key
+from pdfprompt.actions.pdf_jobs import resolve_pdf, submit_pdf_job
 from pdfprompt.actions.queue import WINDOWS, QueueFigures, percent, queue_figures, seconds
 from pdfprompt.actions.shares import (
     MAX_SHARE_EXPIRY_S,
@@ -104,6 +105,7 @@ __all__ = [
     "prompt_limit",
     "queue_figures",
     "redeliver",
+    "resolve_pdf",
     "resolve_template",
     "revise",
     "revoke_key",
@@ -115,6 +117,7 @@ __all__ = [
     "status_of",
     "submit",
     "submit_batch",
+    "submit_pdf_job",
     "submit_template_job",
     "template_content",
     "template_job",

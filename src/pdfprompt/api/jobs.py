@@ -20,6 +20,7 @@ from pdfprompt.actions import (
     prompt_limit,
     revise,
     submit,
+    submit_pdf_job,
     submit_template_job,
 )
 from pdfprompt.api.auth import FileReader, JobReader, JobWriter, Svc
@@ -119,6 +120,22 @@ async def create_job(
             parsed.data if parsed.data is not None else {},
             parsed.options.stored(),
             idempotency_key,
+        )
+        return created(request, job, new)
+    if parsed.type in ("merge", "split", "pdf"):
+        job, new = await submit_pdf_job(
+            svc,
+            caller,
+            JobType(parsed.type),
+            inputs=[
+                i if isinstance(i, str) else i.model_dump(exclude_none=True) for i in parsed.inputs
+            ]
+            if parsed.inputs is not None
+            else None,
+            input=parsed.input,
+            ranges=parsed.ranges,
+            options=parsed.options.stored(),
+            idempotency_key=idempotency_key,
         )
         return created(request, job, new)
     assert parsed.input is not None  # JobIn requires it for every other type

@@ -27,6 +27,7 @@ from pdfprompt.api.finish_schemas import (
     check_finishing,
 )
 from pdfprompt.api.page_schemas import Media, WaitForIn
+from pdfprompt.api.pdf_job_schemas import PdfInputs, SplitRanges
 from pdfprompt.api.sign_schemas import SignIn
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
@@ -35,6 +36,7 @@ from pdfprompt.domain import (
     MAX_TEXT_FIELD_CHARS,
     PAGE_RANGES,
     PAPER_FORMATS,
+    PDF_JOBS,
     TEMPLATE_JOBS,
     TEMPLATE_NAME_PATTERN,
     TONES,
@@ -47,6 +49,7 @@ from pdfprompt.domain import (
     check_header_footer,
     check_page_geometry,
     check_page_ranges,
+    pdf_input_of,
     redacted_options,
     template_of_input,
 )
@@ -174,9 +177,9 @@ class OptionsIn(Strict):
 
 
 class JobIn(Strict):
-    type: Literal["prompt", "markdown", "html", "template", "url"]
+    type: Literal["prompt", "markdown", "html", "template", "url", "merge", "split", "pdf"]
     # The document (prompt, Markdown or HTML, or a web page's URL); not given for a template
-    # job.
+    # job or the PDF jobs.
     input: Annotated[Annotated[str, Field(min_length=1)] | None, Field(validate_default=True)] = (
         None
     )
@@ -187,12 +190,20 @@ class JobIn(Strict):
     data: dict[str, Any] | None = None
     options: OptionsIn = Field(default_factory=OptionsIn)
 
+    # A merge: the PDFs, in order (asset ids or names, job or file ids, or objects).
+    inputs: Annotated[PdfInputs | None, Field(validate_default=True)] = None
+    # A split: the pages of each part ('1-3,4-').
+    ranges: Annotated[SplitRanges | None, Field(validate_default=True)] = None
+
     @field_validator("input")
     @classmethod
     def _input(cls, value: str | None, info: ValidationInfo) -> str | None:
         if info.data.get("type") == "template":
             if value is not None:
                 raise ValueError("a template job takes template and data, not input")
+        elif info.data.get("type") == "merge":
+            if value is not None:
+                raise ValueError("a merge job takes inputs, not input")
         elif value is None:
             raise PydanticCustomError("missing", "Field required")
         return value
@@ -205,6 +216,26 @@ class JobIn(Strict):
                 raise PydanticCustomError("missing", "Field required")
         elif value is not None:
             raise ValueError("only a template job names a template")
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, value: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
+        if info.data.get("type") == "merge":
+            if value is None:
+                raise PydanticCustomError("missing", "Field required")
+        elif value is not None:
+            raise ValueError("only a merge job takes inputs")
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _split_ranges(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "split":
+            if value is None:
+                raise PydanticCustomError("missing", "Field required")
+        elif value is not None:
+            raise ValueError("only a split job takes ranges")
         return value
 
     @model_validator(mode="after")
@@ -275,6 +306,9 @@ class JobOut(BaseModel):
     template: dict[str, Any] | None = None
     # A job of a batch: the batch and its row.
     batch: BatchRefOut | None = None
+    # A merge, split or pdf job: the PDFs it reads (`{"asset"}` or `{"file", "job"}`).
+    inputs: list[dict[str, Any]] | None = None
+    ranges: str | None = None  # a split's
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -319,6 +353,7 @@ class JobOut(BaseModel):
             started_at=job.started_at,
             finished_at=job.finished_at,
             updated_at=job.updated_at,
+            **((pdf_input_of(job.input) or {}) if job.type in PDF_JOBS else {}),
         )
 
 

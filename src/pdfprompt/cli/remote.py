@@ -1,5 +1,6 @@
-"""`pdfprompt submit` and `pdfprompt batch`: the Python client (`pdfprompt.client`) from a
-shell, against a running server (`--server`/`PDFPROMPT_SERVER`, `--key`/`PDFPROMPT_KEY`).
+"""`pdfprompt submit`, `pdfprompt batch` and the PDF jobs (`merge`, `split`, `finish`): the
+Python client (`pdfprompt.client`) from a shell, against a running server
+(`--server`/`PDFPROMPT_SERVER`, `--key`/`PDFPROMPT_KEY`).
 They read no settings and open nothing of a server's own; the client and `rich` load only
 when one of them runs.
 
@@ -12,16 +13,18 @@ failed (a connection error, 5xx, `unavailable` after the retries); 5 `quota_exce
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pdfprompt.cli.common import SubParsers
 
 if TYPE_CHECKING:
-    from pdfprompt.client import Batch, Client
+    from pdfprompt.client import Batch, Client, Job
 
 OK, FAILED, USAGE, REFUSED, UNREACHABLE, LIMITED, TIMED_OUT = range(7)
 # Read on the client's machine by `submit` and `batch` (docs/client.md), not a server's settings.
@@ -60,6 +63,21 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     b.add_argument("--no-wait", action="store_true", help="print the batch id and return")
     _connection(b)
     b.set_defaults(remote=_batch)
+
+    pdf_help = "a local .pdf file (uploaded), or an asset's id or name, a job's or a file's id"
+    m = sub.add_parser("merge", help="merge PDFs into one on a pdfprompt server")
+    m.add_argument("inputs", nargs="+", metavar="PDF", help=pdf_help)
+    sp = sub.add_parser("split", help="split a PDF into one PDF per range, in a ZIP archive")
+    sp.add_argument("input", metavar="PDF", help=pdf_help)
+    sp.add_argument("ranges", help="the pages of each part, e.g. 1-3,4-")
+    f = sub.add_parser("finish", help="apply options (information, finishing) to a PDF")
+    f.add_argument("input", metavar="PDF", help=pdf_help)
+    for p in (m, sp, f):
+        p.add_argument("--options", help="options: JSON text, or @FILE.json")
+        p.add_argument("-o", "--output", help="where to write the result (- for stdout)")
+        p.add_argument("--no-wait", action="store_true", help="print the job id and return")
+        _connection(p)
+        p.set_defaults(remote=_pdf_job, command=p.prog.split()[-1])
 
 
 def _options(p: argparse.ArgumentParser) -> None:
@@ -171,27 +189,64 @@ def _submit(args: argparse.Namespace) -> int:
     text = _read_input(args.input)
     options = _read_options(args.options)
     job_type = args.type or guess_type(args.input)
-    to_stdout = args.output == "-"
     with _client(args) as client:
         job = client.submit(job_type, text, options)
-        print(job.id, file=sys.stderr if to_stdout else sys.stdout, flush=True)
-        if args.no_wait:
-            return OK
-        job = client.wait(job, timeout=args.timeout)
-        if job.status != "succeeded":
-            why = f": {job.error.code}: {job.error.message}" if job.error else ""
-            return _fail(FAILED, f"job {job.id} {job.status}{why}")
-        for warning in job.warnings:
-            print(f"pdfprompt: warning: {warning.code}: {warning.message}", file=sys.stderr)
-        if to_stdout:
-            client.download(job, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-            return OK
-        out = Path(args.output or _default_output(args.input, job.id, ".pdf"))
-        size = client.download(job, out)
-        pages = job.file.pages if job.file else 0
-        print(f"wrote {out} ({pages} pages, {size} bytes)", file=sys.stderr)
+        return _follow(client, job, args, lambda j: _default_output(args.input, j.id, ".pdf"))
+
+
+def _follow(
+    client: Client, job: Job, args: argparse.Namespace, default: Callable[[Job], str]
+) -> int:
+    """Print the job's id, wait for it unless `--no-wait`, and write its file to
+    `--output` (`-`: standard output) or `default(job)`."""
+    to_stdout = args.output == "-"
+    print(job.id, file=sys.stderr if to_stdout else sys.stdout, flush=True)
+    if args.no_wait:
+        return OK
+    job = client.wait(job, timeout=args.timeout)
+    if job.status != "succeeded":
+        why = f": {job.error.code}: {job.error.message}" if job.error else ""
+        return _fail(FAILED, f"job {job.id} {job.status}{why}")
+    for warning in job.warnings:
+        print(f"pdfprompt: warning: {warning.code}: {warning.message}", file=sys.stderr)
+    if to_stdout:
+        client.download(job, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return OK
+    out = Path(args.output or default(job))
+    size = client.download(job, out)
+    pages = job.file.pages if job.file else 0
+    print(f"wrote {out} ({pages} pages, {size} bytes)", file=sys.stderr)
     return OK
+
+
+def _pdf_ref(client: Client, given: str) -> str:
+    """A PDF for a PDF job: a local file is uploaded as an asset named after its bytes
+    (the same file, the same asset), anything else is sent as it is (an asset's id or
+    name, a job's or a file's id)."""
+    path = Path(given)
+    if not path.is_file():
+        return given
+    data = path.read_bytes()
+    name = f"upload-{hashlib.sha256(data).hexdigest()[:16]}.pdf"
+    return client.upload_asset(data, name, replace=True).id
+
+
+def _pdf_job(args: argparse.Namespace) -> int:
+    options = _read_options(args.options)
+    with _client(args) as client:
+        if args.command == "merge":
+            refs = [_pdf_ref(client, i) for i in args.inputs]
+            job = client.submit_merge(refs, options)
+            return _follow(client, job, args, lambda j: f"{j.id}.pdf")
+        ref = _pdf_ref(client, args.input)
+        if args.command == "split":
+            job = client.submit_split(ref, args.ranges, options)
+            return _follow(client, job, args, lambda j: _default_output(args.input, j.id, ".zip"))
+        job = client.submit_pdf(ref, options)
+        return _follow(
+            client, job, args, lambda j: _default_output(args.input, j.id, "") + "-finished.pdf"
+        )
 
 
 def _default_output(source: str, fallback: str, suffix: str) -> str:

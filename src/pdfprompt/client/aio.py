@@ -285,6 +285,46 @@ class AsyncClient:
             "template", None, options, idempotency_key, template=ref, data=data
         )
 
+    async def submit_merge(
+        self,
+        inputs: Sequence[Any],
+        options: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """A job merging PDFs you have into one: uploaded PDF assets (Asset, id or name),
+        your jobs' PDFs (Job or id, FileInfo), or `{"asset"|"job"|"file": …, "title": …}`;
+        an outline entry for each."""
+        refs = [calls.pdf_input(i) for i in inputs]
+        return await self.submit("merge", None, options, idempotency_key, inputs=refs)
+
+    async def submit_split(
+        self,
+        input: Any,
+        ranges: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """A job splitting one of your PDFs into one PDF per range ('1-3,4-'), a ZIP."""
+        ref = calls.pdf_input(input)
+        if isinstance(ref, dict):
+            ref = str(next(iter(ref.values())))
+        return await self.submit("split", ref, options, idempotency_key, ranges=ranges)
+
+    async def submit_pdf(
+        self,
+        input: Any,
+        options: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """A job applying `options` (document information, finishing) to one of your PDFs."""
+        ref = calls.pdf_input(input)
+        if isinstance(ref, dict):
+            ref = str(next(iter(ref.values())))
+        return await self.submit("pdf", ref, options, idempotency_key)
+
     async def get_job(self, job: Job | str) -> Job:
         return await self._run(calls.get_job(job))
 

@@ -72,6 +72,16 @@ def submit(
     )
 
 
+def pdf_input(value: Any) -> str | dict[str, Any]:
+    """A PDF for a merge, split or pdf job as the server takes it: an id or asset name as
+    is, a Job or an Asset by its id, a FileInfo as `{"file": id}`, an object as given."""
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, FileInfo):
+        return {"file": value.id}
+    return id_of(value)
+
+
 def get_job(job: Job | str) -> Call[Job]:
     return Call("GET", f"/v1/jobs/{id_of(job)}", lambda v: Job.of(_object(v)))
 

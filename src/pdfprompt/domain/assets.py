@@ -28,6 +28,7 @@ ASSET_TYPES: dict[str, tuple[str, str]] = {
     "font/otf": ("font", "OTF"),
     "font/woff": ("font", "WOFF"),
     "font/woff2": ("font", "WOFF2"),
+    "application/pdf": ("pdf", "PDF"),  # for the PDF jobs (merge, split, pdf)
     # Data files, attached to PDFs (options.attachments), never given to a renderer.
     "application/json": ("data", "JSON"),
     "application/xml": ("data", "XML"),
@@ -118,9 +119,12 @@ def name_from_filename(filename: str) -> str:
 
 
 def sniff_type(data: bytes) -> str | None:
-    """The media type of an image or font, read from its first bytes; None for anything
-    else (the rest of the bytes are checked by decoding them: `generate.inspect_asset`)."""
+    """The media type of an image, font or PDF, read from its first bytes; None for anything
+    else (the rest of the bytes are checked by decoding them: `generate.inspect_asset`, and
+    for a PDF `pdf.check_pdf` in a child process)."""
     head = data[:16]
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -177,7 +181,7 @@ def _text_type(head: bytes, *, whole: bool) -> str | None:
 
 def refused_type() -> InvalidInputError:
     return InvalidInputError(
-        f"file: not an image, font or data file this service takes (accepted: "
+        f"file: not an image, font, PDF or data file this service takes (accepted: "
         f"{ACCEPTED_TYPES}; the "
         "type is read from the bytes)",
         field="file",

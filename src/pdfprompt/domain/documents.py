@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pdfprompt.domain.jobs import JobType
+from pdfprompt.domain.jobs import PDF_JOBS, JobType
+from pdfprompt.domain.pdf_jobs import pdf_job_words
 
 MAX_TITLE_CHARS = 120
 TITLE_WORDS = 12  # a title made from the input: its first words
@@ -42,6 +43,8 @@ def _mark_space(match: re.Match[str]) -> str:
 def plain_text(job_type: JobType, text: str) -> str:
     """The words of an input, roughly: tags and Markdown marks dropped, spaces collapsed.
     Only what is shown as a title or searched; the document itself is rendered elsewhere."""
+    if job_type in PDF_JOBS:  # JSON naming the PDFs: their names
+        return _SPACE.sub(" ", pdf_job_words(text)).strip()
     head = text[:_READ_CHARS]
     if job_type is JobType.HTML:
         head = html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", head)))

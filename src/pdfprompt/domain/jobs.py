@@ -22,10 +22,17 @@ class JobType(enum.StrEnum):
     TEMPLATE_GENERATE = "template_generate"
     # A web page from the operator's allow-list (the input: its http(s) URL); Chromium only.
     URL = "url"
+    # PDFs the user already has (uploaded assets, their jobs' files); the input:
+    # `PdfJobInput`.
+    MERGE = "merge"  # many PDFs as one
+    SPLIT = "split"  # one PDF as many, in a ZIP archive
+    PDF = "pdf"  # one PDF with the finishing options applied
 
 
 # The job types whose job object names a template (`"template": {"id", "version"}`).
 TEMPLATE_JOBS = frozenset({JobType.TEMPLATE, JobType.TEMPLATE_GENERATE})
+# The job types that work on PDFs the user already has instead of rendering a document.
+PDF_JOBS = frozenset({JobType.MERGE, JobType.SPLIT, JobType.PDF})
 
 
 class JobStatus(enum.StrEnum):

@@ -26,6 +26,7 @@ from pdfprompt.pdf.sign import SigningSetup, TimestampAuthority, sign_pdf
 from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
 from pdfprompt.pdf.thumbnail import THUMBNAIL_WIDTH_PX, first_page_png
 from pdfprompt.pdf.update import PdfUpdate
+from pdfprompt.pdf.workshop import PdfMade, PdfPart, PdfWorkshop
 
 # Changes whenever finishing makes different bytes of the same render (a render cache keyed
 # with it never hands out a PDF finished the old way).
@@ -63,7 +64,10 @@ __all__ = [
     "FinishSteps",
     "MarkImage",
     "MarkStep",
+    "PdfMade",
+    "PdfPart",
     "PdfUpdate",
+    "PdfWorkshop",
     "SigningKey",
     "SigningSetup",
     "TimestampAuthority",

@@ -15,6 +15,7 @@ from typing import Any
 
 from pdfprompt.accounts import AssetStore
 from pdfprompt.domain import (
+    PDF_JOBS,
     PERMANENT_WHEN_REPEATED,
     ConflictError,
     FinishOptions,
@@ -25,6 +26,7 @@ from pdfprompt.domain import (
     JobType,
     LlmError,
     NotFoundError,
+    PdfLimits,
     Plan,
     RenderOptions,
     Template,
@@ -44,13 +46,14 @@ from pdfprompt.generate import (
     template_answer,
     template_messages,
 )
-from pdfprompt.pdf import PdfUpdate, stamp
+from pdfprompt.pdf import PdfUpdate, PdfWorkshop, stamp
 from pdfprompt.pipeline.assets import load_assets, with_refused
 from pdfprompt.pipeline.cache import from_cache, render_key
 from pdfprompt.pipeline.document import build_document
 from pdfprompt.pipeline.finishing import FinishTools, Signer, finish_pdf
 from pdfprompt.pipeline.keys import attempt_keys
 from pdfprompt.pipeline.limits import check_plan, render_within_plan
+from pdfprompt.pipeline.pdf_jobs import PdfJobTools, run_pdf_job
 from pdfprompt.pipeline.render import finished
 from pdfprompt.pipeline.storing import store_with_thumbnail
 from pdfprompt.queue import JobContext, StoredFile, TemplateContent, TemplateStore
@@ -76,11 +79,13 @@ class JobPipeline:
         template_store: TemplateStore | None = None,
         signer: Signer | None = None,
         web: WebFetcher | None = None,
+        pdfs: PdfWorkshop | None = None,
     ) -> None:
         """`assets`: where the owner's assets a document refers to are looked up (without
         it, every `asset:` reference is refused); at most `max_assets_bytes` of them are
         loaded for one document. `web`: how URL jobs fetch their pages (without it, or with
-        no host allowed, a URL job fails with `url_refused`)."""
+        no host allowed, a URL job fails with `url_refused`). `pdfs`: where the PDF job types
+        work on PDFs (default: the default limits)."""
         self.renderer = renderer
         self.storage = storage
         self.llm = llm
@@ -91,9 +96,15 @@ class JobPipeline:
         self.template_store = template_store
         self.finish_tools = FinishTools(storage, assets, signer, max_assets_bytes)
         self.web = web
+        self.pdf_tools = PdfJobTools(
+            storage, assets, pdfs or PdfWorkshop(PdfLimits()), self.finish_tools
+        )
 
     async def __call__(self, ctx: JobContext) -> StoredFile:
         job = ctx.job
+        if job.type in PDF_JOBS:  # PDFs the user already has: nothing to render
+            plan_of_job = self.plans.get(job.plan) if job.plan else None
+            return await run_pdf_job(ctx, self.pdf_tools, plan_of_job)
         options = RenderOptions.from_dict(job.options)
         finishing = FinishOptions.from_dict(job.options)
         # The claim already set the stage to `generating`; HTML and Markdown are made in no
@@ -135,7 +146,8 @@ class JobPipeline:
                 user_id=job.user_id,
                 plan_watermark=watermark,
                 title=options.title,
-                document=document,
+                # A URL job's "document" is its address: the page's HTML is Chromium's.
+                document=None if generator is Generator.WEB else document,
             )
             rendered = replace(rendered, data=done.data, warnings=rendered.warnings + done.warnings)
         keys = attempt_keys(job)

@@ -14,6 +14,7 @@ from pdfprompt.settings.accounts import AccountsSettings
 from pdfprompt.settings.database import DatabaseSettings
 from pdfprompt.settings.http import HttpSettings
 from pdfprompt.settings.llm import LlmSettings
+from pdfprompt.settings.pdf_jobs import PdfJobSettings
 from pdfprompt.settings.queue import QueueSettings
 from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
@@ -36,6 +37,7 @@ class Settings(
     TemplateSettings,
     WebSettings,
     SigningSettings,
+    PdfJobSettings,
     HttpSettings,
     BaseSettings,
 ):

@@ -19,6 +19,7 @@ from pdfprompt.settings.accounts import AccountsSettings
 from pdfprompt.settings.database import DatabaseSettings
 from pdfprompt.settings.http import HttpSettings
 from pdfprompt.settings.llm import LlmSettings
+from pdfprompt.settings.pdf_jobs import PdfJobSettings
 from pdfprompt.settings.queue import QueueSettings
 from pdfprompt.settings.render import RenderSettings
 from pdfprompt.settings.service import ServiceSettings
@@ -43,6 +44,7 @@ GROUPS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("Templates", TemplateSettings),
     ("Web pages (URL jobs)", WebSettings),
     ("Signing", SigningSettings),
+    ("PDF jobs", PdfJobSettings),
     ("HTTP API", HttpSettings),
 )
 

@@ -49,6 +49,9 @@ TYPE_NAMES = {
     JobType.MARKDOWN: "Markdown",
     JobType.HTML: "HTML",
     JobType.URL: "Web page",
+    JobType.MERGE: "Merge",
+    JobType.SPLIT: "Split",
+    JobType.PDF: "PDF",
 }
 THUMBNAIL_CACHE = "private, max-age=86400"  # a job's file, once made, never changes
 

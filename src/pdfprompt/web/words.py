@@ -38,6 +38,9 @@ TYPE_WORDS = {
     JobType.MARKDOWN: "Markdown",
     JobType.HTML: "HTML",
     JobType.URL: "A web page",
+    JobType.MERGE: "PDFs merged",
+    JobType.SPLIT: "A PDF split",
+    JobType.PDF: "A PDF finished",
 }
 FAILURE_WORDS = {
     "render_timeout": "Printing the PDF took longer than a print may take.",

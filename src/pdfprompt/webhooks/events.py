@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from pdfprompt.domain import (
+    PDF_JOBS,
     TEMPLATE_JOBS,
     Batch,
     Job,
     NotFoundError,
+    pdf_input_of,
     redacted_options,
     template_of_input,
 )
@@ -63,6 +65,7 @@ def job_data(job: Job, public_url: str) -> dict[str, Any]:
             "filename": job.file.filename,
             "url": f"{public_url}v1/jobs/{job.id}/pdf",
         }
+    pdf = pdf_input_of(job.input) if job.type in PDF_JOBS else None
     return {
         "id": job.id,
         "type": job.type.value,
@@ -86,6 +89,8 @@ def job_data(job: Job, public_url: str) -> dict[str, Any]:
             if job.batch_id is not None and job.batch_row is not None
             else None
         ),
+        "inputs": pdf["inputs"] if pdf else None,
+        "ranges": pdf.get("ranges") if pdf else None,
         "created_at": _time(job.created_at),
         "started_at": _time(job.started_at),
         "finished_at": _time(job.finished_at),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -15,7 +15,15 @@ from pdfprompt.accounts import (
     rate_limiter_for,
 )
 from pdfprompt.db import open_database
-from pdfprompt.generate import inspect_asset
+from pdfprompt.domain import (
+    ASSET_TYPES,
+    PDF_CONTENT_TYPE,
+    InvalidInputError,
+    PdfPromptError,
+    sniff_type,
+)
+from pdfprompt.generate import InspectedAsset, inspect_asset
+from pdfprompt.pdf import PdfWorkshop
 from pdfprompt.queue import JobEvents, QueueMetrics, TemplateStore, job_store_for
 from pdfprompt.settings import Settings
 from pdfprompt.storage import storage_from_settings
@@ -52,7 +60,7 @@ async def prepare_database(settings: Settings) -> Services:
         webhooks=WebhookStore(engine),
         webhook_outbox=WebhookOutbox(engine),
         webhook_rule=address_rule(settings.webhook_allow_private),
-        assets=AssetStore(engine, inspect_asset),
+        assets=AssetStore(engine, upload_check(settings)),
         templates=TemplateStore(engine),
         certificates=CertificateStore(engine, sealer),
         signing=signing,
@@ -60,6 +68,24 @@ async def prepare_database(settings: Settings) -> Services:
         events=events,
         metrics=metrics,
     )
+
+
+def upload_check(settings: Settings) -> Callable[[bytes], InspectedAsset]:
+    """How an upload's bytes are checked (blocking: run in a thread): a PDF read in a
+    child process within the PDF limits (`PdfWorkshop.inspect`), anything else by
+    `inspect_asset`."""
+    workshop = PdfWorkshop(settings.pdf_limits(), processes=settings.pdf_processes)
+
+    def check(data: bytes) -> InspectedAsset:
+        if sniff_type(data) != PDF_CONTENT_TYPE:
+            return inspect_asset(data)
+        try:
+            workshop.inspect(data)
+        except PdfPromptError as exc:
+            raise InvalidInputError(f"file: {exc.message}", field="file") from None
+        return InspectedAsset(data, PDF_CONTENT_TYPE, ASSET_TYPES[PDF_CONTENT_TYPE][0])
+
+    return check
 
 
 class _KeyCacheMetrics(Collector):

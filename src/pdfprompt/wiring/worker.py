@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pdfprompt.accounts import ACCOUNTS_CHANNEL, AccountStore, prune_sessions
 from pdfprompt.domain import RetryPolicy
 from pdfprompt.generate import LlmClient, template_filler_from_settings
+from pdfprompt.pdf import PdfWorkshop
 from pdfprompt.pipeline import CertificateSigner, JobPipeline
 from pdfprompt.queue import (
     ORPHAN_SWEEP_EVERY_S,
@@ -94,6 +95,7 @@ def build_worker(
         template_store=svc.templates,
         web=web_fetcher(svc.settings),
         signer=CertificateSigner(svc.signing, svc.certificates),
+        pdfs=PdfWorkshop(svc.settings.pdf_limits(), processes=svc.settings.pdf_processes),
     )
     config = dataclasses.replace(
         worker_config(svc.settings),
