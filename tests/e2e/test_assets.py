@@ -191,7 +191,7 @@ def test_uploads_refused(served: tuple[Process, dict[str, str]]) -> None:
     binary = _upload(c, "notes.bin", b"\x00\x01\x02 not text, not an image")
     refused(binary, 422, "invalid_input", "file")
     assert (
-        "PNG, JPEG, GIF, WebP, SVG, TTF, OTF, WOFF, WOFF2, JSON, XML, CSV, plain text"
+        "PNG, JPEG, GIF, WebP, SVG, TTF, OTF, WOFF, WOFF2, PDF, JSON, XML, CSV, plain text"
         in (binary.json()["detail"])
     )
     refused(_upload(c, "broken.json", b'{"a": '), 422, "invalid_input", "file")

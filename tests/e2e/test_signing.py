@@ -24,6 +24,7 @@ from pdfprompt.db import certificates, create_engine
 from pdfprompt.settings import Settings
 from tests.support.accounts import client_for
 from tests.support.jobs import wait_final
+from tests.support.pdfs import text_pdf
 from tests.support.pki import TestPki, running_pki
 from tests.support.processes import PDFPROMPT, Process, cli, create_key, service_env, serving
 from tests.support.signatures import dark_pixels, page_image, pdfsig, validated
@@ -333,3 +334,51 @@ def test_the_service_does_not_start_with_a_bad_operator_certificate(
     assert done.returncode != 0
     assert said in done.stdout + done.stderr
     assert password not in done.stdout + done.stderr  # no password echoed
+
+
+def test_a_pdf_the_user_brings_is_stamped_given_an_attachment_encrypted_and_signed(
+    served: tuple[Process, dict[str, str]], pki: TestPki, tmp_path: Path
+) -> None:
+    """The finishing steps on a `pdf` job, all in one: an uploaded PDF gets a stamp, the data
+    it came from as an attachment, AES-256 and, last, the operator's signature, which
+    covers the whole file and verifies with both validators."""
+    options = {
+        "stamp": {"text": "APPROVED", "color": "#006600", "opacity": 1, "angle": 0},
+        "attachments": [{"asset": "figures.json", "description": "The figures"}],
+        "encrypt": {"user_password": "reader-pass", "permissions": {"copy": False}},
+        "sign": {"reason": "Approved"},
+    }
+    with _client(served, "brings@example.com") as c:
+        for name, data in (
+            ("brought.pdf", text_pdf(2, "Brought")),
+            ("figures.json", b'{"total": 42}'),
+        ):
+            up = c.post("/v1/assets", params={"name": name}, content=data)
+            assert up.status_code == 201, up.text
+        created = c.post(
+            "/v1/jobs", json={"type": "pdf", "input": "brought.pdf", "options": options}
+        )
+        assert created.status_code == 202, created.text
+        job, _ = wait_final(c, created.json()["id"], timeout_s=120)
+        assert job["status"] == "succeeded", job
+        assert job["options"]["encrypt"]["user_password"] == "********"
+        pdf = c.get(f"/v1/jobs/{job['id']}/pdf").content
+    with pytest.raises(pikepdf.PasswordError):
+        pikepdf.open(io.BytesIO(pdf))
+    with pikepdf.open(io.BytesIO(pdf), password="reader-pass") as opened:
+        assert len(opened.pages) == 2
+        assert opened.attachments["figures.json"].get_file().read_bytes() == b'{"total": 42}'
+        assert not opened.allow.extract
+    path = tmp_path / "brought.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-upw", "reader-pass", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Brought page 1" in text and text.count("APPROVED") == 2
+    status = validated(pdf, pki, password="reader-pass")
+    assert status.bottom_line and status.coverage is SignatureCoverageLevel.ENTIRE_FILE
+    checked = pdfsig(pdf, pki, tmp_path, password="reader-pass")
+    assert checked.valid and checked.trusted and checked.whole_file, checked.output

@@ -459,7 +459,6 @@ EXPORTS: dict[str, list[str]] = {
         "PdfMade",
         "PdfPart",
         "PdfUpdate",
-        "PdfUpdate",
         "PdfWorkshop",
         "SAFE_SCHEMES",
         "SigningKey",

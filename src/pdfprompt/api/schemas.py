@@ -49,6 +49,7 @@ from pdfprompt.domain import (
     check_header_footer,
     check_page_geometry,
     check_page_ranges,
+    check_template_name,
     pdf_input_of,
     redacted_options,
     template_of_input,
@@ -479,8 +480,19 @@ class DeliveryList(BaseModel):
     next_cursor: str | None
 
 
+def _template_name(value: str) -> str:
+    try:
+        return check_template_name(value, "value")
+    except InvalidInputError as exc:
+        raise ValueError(exc.message.removeprefix("value: ")) from None
+
+
+# Checked with the body, so that a repeated create (same Idempotency-Key, answered without
+# checking the template again) still refuses a name the schema does not allow.
 TemplateName = Annotated[
-    str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": TEMPLATE_NAME_PATTERN})
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": TEMPLATE_NAME_PATTERN}),
+    AfterValidator(_template_name),
 ]
 
 
