@@ -145,10 +145,13 @@ def main() -> None:
     tagged = asyncio.run(_render(document, tagged=True))
     with pikepdf.open(io.BytesIO(plain)) as pdf:
         pages = len(pdf.pages)
+    cpu = platform.processor() or platform.machine()
+    gs = _version(["gs", "--version"])
+    ghostscript = gs and f"Ghostscript {gs}"
     print(
-        f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+        f"machine: {platform.node()}, {os.cpu_count()} CPUs, {cpu}, "
         f"Python {platform.python_version()}, pikepdf {pikepdf.__version__} (qpdf "
-        f"{pikepdf.__libqpdf_version__}), {_version(['gs', '--version']) and 'Ghostscript ' + _version(['gs', '--version'])}"
+        f"{pikepdf.__libqpdf_version__}), {ghostscript}"
     )
     print(
         f"document: report5.html, {pages} pages; rendered {len(plain):,} bytes, "

@@ -406,30 +406,25 @@ def _image_xobject(
         width, height = picture.size
     rgb = picture.convert("RGB")
     alpha = picture.getchannel("A")
-    xobject = Stream(pdf, zlib.compress(rgb.tobytes(), 6))
-    xobject.update(
+    xobject = _image_stream(pdf, rgb.tobytes(), width, height, Name.DeviceRGB)
+    if alpha.getextrema() != (255, 255):
+        mask = _image_stream(pdf, alpha.tobytes(), width, height, Name.DeviceGray)
+        xobject[Name.SMask] = pdf.make_indirect(mask)
+    return pdf.make_indirect(xobject), (width, height)
+
+
+def _image_stream(pdf: Pdf, samples: bytes, width: int, height: int, space: Name) -> Stream:
+    """An image XObject of 8-bit `samples` in colour space `space`, deflated."""
+    stream = Stream(pdf, zlib.compress(samples, 6))
+    stream.update(
         Dictionary(
             Type=Name.XObject,
             Subtype=Name.Image,
             Width=width,
             Height=height,
-            ColorSpace=Name.DeviceRGB,
+            ColorSpace=space,
             BitsPerComponent=8,
             Filter=Name.FlateDecode,
         )
     )
-    if alpha.getextrema() != (255, 255):
-        mask = Stream(pdf, zlib.compress(alpha.tobytes(), 6))
-        mask.update(
-            Dictionary(
-                Type=Name.XObject,
-                Subtype=Name.Image,
-                Width=width,
-                Height=height,
-                ColorSpace=Name.DeviceGray,
-                BitsPerComponent=8,
-                Filter=Name.FlateDecode,
-            )
-        )
-        xobject[Name.SMask] = pdf.make_indirect(mask)
-    return pdf.make_indirect(xobject), (width, height)
+    return stream
