@@ -148,7 +148,7 @@ def test_one_bad_row_refuses_the_whole_batch_listing_every_bad_row(served: Serve
         before = _job_count(c)
         rows: list[Any] = [{"type": "markdown", "input": f"# {n}"} for n in range(10)]
         rows[3] = {"type": "markdown", "input": "   "}
-        rows[7] = {"type": "pdf", "input": "x"}
+        rows[7] = {"type": "pdf", "input": "x"}  # a PDF job is submitted on its own
         rows[8] = "not a job"
         rows[9] = {"type": "html", "input": "<p>x</p>", "options": {"scale": 9}, "extra": 1}
         answer = c.post("/v1/batches", json={"jobs": rows})

@@ -36,7 +36,7 @@ def test_sign_up_and_in_through_the_real_pages(service: tuple[Process, dict[str,
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_label("Password again").fill("not the same password")
             page.get_by_role("button", name="Make my account").click()
-            assert page.get_by_text("The two passwords differ.").is_visible()
+            page.get_by_text("The two passwords differ.").wait_for()
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_label("Password again").fill(PASSWORD)
             page.get_by_role("button", name="Make my account").click()

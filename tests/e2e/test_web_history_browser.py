@@ -83,7 +83,7 @@ def test_the_history_page_empty_and_with_thumbnails(
         assert page.locator("li.history-doc").count() == 1
         page.get_by_label("Search titles and prompts").fill("no such words")
         page.get_by_role("button", name="Show").click()
-        assert page.get_by_text("No documents match").is_visible()
+        page.get_by_text("No documents match").wait_for()
         _axe(browser, page, "history-no-match")
         page.goto(f"{server.base_url}/documents?status=bogus")
         assert page.get_by_text("Choose a status from the list.").is_visible()

@@ -145,7 +145,10 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
             "(img) => img.complete && img.naturalWidth", thumbnail.element_handle()
         )
         page.get_by_label("File").set_input_files(
-            files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"just text"}]
+            # A ZIP archive: none of the types assets take (text and PDFs are, now).
+            files=[
+                {"name": "notes.zip", "mimeType": "application/zip", "buffer": b"PK\x03\x04\x00"}
+            ]
         )
         page.get_by_role("button", name="Upload").click()
         page.locator("#file-error").wait_for()

@@ -26,8 +26,18 @@ from tests.support.pdfs import MB, bomb_pdf, image_bomb_pdf, text_pdf
 UNCHECKED = PdfLimits(max_stream_bytes=1 << 40, max_decoded_bytes=1 << 40)
 
 
-def _children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+def _children(before: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    """This process's running children, but those in `before` (the suite's other tests may
+    have left long-lived pools in a process they share)."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running() and p.pid not in before
+    ]
+
+
+def _present() -> frozenset[int]:
+    return frozenset(p.pid for p in _children())
 
 
 async def test_a_merge_makes_its_pdf_and_a_thumbnail_of_its_first_page() -> None:
@@ -46,12 +56,13 @@ async def test_a_merge_makes_its_pdf_and_a_thumbnail_of_its_first_page() -> None
 
 async def test_past_its_time_the_child_is_stopped_and_a_second_time_is_final() -> None:
     workshop = PdfWorkshop(PdfLimits(timeout_s=0.05))
+    before = _present()
     with pytest.raises(PdfTimeoutError) as first:
         await workshop.rewrite(PdfPart(text_pdf(1, "A"), "a"), {})
     assert first.value.transient and workshop.stopped == 1
     assert as_repeated(first.value, None).transient  # a busy machine, once
     assert not as_repeated(first.value, JobError("pdf_timeout", "before")).transient
-    assert _children() == []
+    assert _children(before) == []
 
 
 async def test_past_its_cpu_time_the_child_is_stopped() -> None:
@@ -75,13 +86,14 @@ async def test_past_its_memory_the_child_fails_alone() -> None:
 
 async def test_a_cancelled_operation_leaves_no_process() -> None:
     workshop = PdfWorkshop(UNCHECKED)
+    before = _present()
     task = asyncio.create_task(workshop.rewrite(PdfPart(bomb_pdf(16384 * MB), "bomb"), {}))
-    while not _children():
+    while not _children(before):
         await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert _children() == []
+    assert _children(before) == []
 
 
 def test_an_upload_is_checked_in_a_child() -> None:

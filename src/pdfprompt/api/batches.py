@@ -37,6 +37,7 @@ from pdfprompt.api.schemas import BatchRefOut, JobIn, JobOut, OptionsIn
 from pdfprompt.api.services import services
 from pdfprompt.domain import (
     BATCH_ID_PATTERN,
+    PDF_JOBS,
     BatchJobSpec,
     BatchRowsError,
     InputLimits,
@@ -84,6 +85,16 @@ def batch_row_jobs(rows: list[Any], field: str = "jobs") -> list[BatchJobSpec]:
                 if error.get("type") == "extra_forbidden":
                     message = "unknown field"
                 errors.append(RowError(row, f"{where}/{path}" if path else where, message))
+            continue
+        if JobType(parsed.type) in PDF_JOBS:  # their inputs are resolved one job at a time
+            errors.append(
+                RowError(
+                    row,
+                    f"{where}/type",
+                    f"a batch makes documents; a {parsed.type} job is submitted on its own "
+                    "(POST /v1/jobs)",
+                )
+            )
             continue
         if parsed.input is None:  # a template job: its rows are sent as {"template", "items"}
             errors.append(
