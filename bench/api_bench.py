@@ -23,15 +23,36 @@ Cases, over `--connections` keep-alive connections with a client of its own
 Reports requests per second and the server process's CPU (user + system, all threads) per
 request; for PostgreSQL also the database server's CPU per request (every `postgres`
 process on the machine, so run it on a quiet machine).
+
+    scripts/bench.sh api --under-load [--rate 500] [--seconds 20] [--submit-share 0.2]
+                         [--backlog 150] [--nice 0,10] [--document report20]
+
+Latency under render load instead: `pdfprompt api` and `pdfprompt worker` as two processes
+on one new SQLite database each time (the shared PostgreSQL server of a busy machine can run
+out of connections), an open-loop load (benchlib.open_loop: a request
+every 1/`--rate` s, whether or not the earlier ones were answered; latency from when a
+request was due to its whole answer) for `--seconds`, every 1/`--submit-share`th request a
+submission (`POST /v1/jobs`, a one-line Markdown job), the others polls
+(`GET /v1/jobs/{id}`):
+
+- rest: the API alone, nothing rendering;
+- load, nice N: the worker started with `PDFPROMPT_WORKER_NICE=N` (for each N of `--nice`)
+  and `--backlog` jobs of `--document` (bench/corpus/) queued before, so that its render
+  slots are full for the whole measurement (the jobs still queued at the end are shown).
+
+Reports p50/p95/p99/max latency of each, and the documents the worker finished a second
+meanwhile.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -44,7 +65,19 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from benchlib import PDFPROMPT, free_port, fresh_pg, http_requests, wait_http
+from benchlib import (
+    PDFPROMPT,
+    free_port,
+    fresh_pg,
+    http_requests,
+    open_loop,
+    percentile,
+    submit_jobs,
+    wait_http,
+)
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+CLIENT_AHEAD = 5  # how much higher the load client runs than the servers (--under-load)
 
 # -- the bare references ----------------------------------------------------------------------
 
@@ -184,7 +217,19 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--idle-s", type=float, default=20, help="how long to watch idle")
+    parser.add_argument("--under-load", action="store_true", help="latency under render load")
+    parser.add_argument("--rate", type=float, default=500, help="requests a second (--under-load)")
+    parser.add_argument("--seconds", type=float, default=20, help="how long each case lasts")
+    parser.add_argument(
+        "--submit-share", type=float, default=0.2, help="of the requests, submissions"
+    )
+    parser.add_argument("--backlog", type=int, default=150, help="jobs queued before the load")
+    parser.add_argument("--nice", default="0,10", help="PDFPROMPT_WORKER_NICE values to compare")
+    parser.add_argument("--document", default="report20", help="what the backlog renders")
     args = parser.parse_args()
+    if args.under_load:
+        await under_load(args)
+        return
 
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -263,6 +308,126 @@ async def idle_case(args: argparse.Namespace, tmp: Path, pg_url: str) -> None:
     finally:
         for server in servers:
             server.stop()
+
+
+# -- latency under render load ----------------------------------------------------------------
+
+
+@dataclass
+class LoadCase:
+    name: str
+    latencies: dict[str, list[float]]  # kind of request -> seconds
+    refused: dict[str, int]  # kind of request -> answers of 300 or more
+    finished_per_s: float | None = None  # documents the worker finished a second meanwhile
+    left: int | None = None  # jobs still queued at the end
+
+
+def jobs_in(database: Path, status: str) -> int:
+    """How many jobs have `status`, read on a read-only connection of its own."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        (n,) = db.execute("SELECT count(*) FROM jobs WHERE status = ?", (status,)).fetchone()
+        return int(n)
+
+
+async def load_case(args: argparse.Namespace, tmp: Path, nice: int | None) -> LoadCase:
+    """One case on a new database: the API, and unless `nice` is None a worker at that
+    niceness with a backlog."""
+    name = "rest" if nice is None else f"load, nice {nice}"
+    database = tmp / f"load-{uuid.uuid4().hex[:6]}.sqlite3"
+    database_url = f"sqlite:///{database}"
+    api = start_api(database.stem, database_url, tmp)
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        markdown = {"type": "markdown", "input": "# Status\n\nOne line."}
+        [polled] = await submit_jobs(api.url, api.key, [markdown])
+        if nice is not None:
+            document = (CORPUS / f"{args.document}.html").read_text("utf-8")
+            backlog = [
+                {"type": "html", "input": document.replace("<head>", f"<head><!-- {i} -->")}
+                for i in range(args.backlog)
+            ]
+            await submit_jobs(api.url, api.key, backlog)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PDFPROMPT_")}
+            env.update(
+                DATABASE_URL=database_url,
+                PDFPROMPT_DATA_DIR=str(tmp / api.name),
+                PDFPROMPT_LOG_LEVEL="warning",
+                PDFPROMPT_RENDER_ENGINE="chromium",
+                PDFPROMPT_WORKER_NICE=str(nice),
+            )
+            worker = subprocess.Popen([PDFPROMPT, "worker"], env=env, stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + 60
+            while jobs_in(database, "succeeded") < 3:  # its browser is warm, its slots full
+                if time.monotonic() > deadline:
+                    raise SystemExit("the worker finished nothing within 60 s")
+                await asyncio.sleep(0.2)
+        done0, t0 = jobs_in(database, "succeeded"), time.perf_counter()
+        poll = ("GET", f"/v1/jobs/{polled}", None)
+        submit = ("POST", "/v1/jobs", markdown)
+        every = round(1 / args.submit_share) if args.submit_share > 0 else 0
+
+        def request(i: int) -> tuple[str, str, dict[str, Any] | None]:
+            return submit if every and i % every == 0 else poll
+
+        # The load client's own waits for a core are not the server's: it runs ahead of
+        # the servers while it sends (setpriority: this thread alone, on Linux).
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, 0, own - CLIENT_AHEAD)
+        try:
+            seconds = await open_loop(api.url, api.key, request, args.rate, args.seconds)
+        finally:
+            os.setpriority(os.PRIO_PROCESS, 0, own)
+        case = LoadCase(name, {"poll": [], "submit": []}, {"poll": 0, "submit": 0})
+        for i, (latency, status) in enumerate(seconds):
+            kind = "submit" if request(i) is submit else "poll"
+            case.latencies[kind].append(latency)
+            case.refused[kind] += status >= 300
+        if nice is not None:
+            elapsed = time.perf_counter() - t0
+            case.finished_per_s = (jobs_in(database, "succeeded") - done0) / elapsed
+            case.left = jobs_in(database, "queued")
+        return case
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(60)
+        api.stop()
+
+
+async def under_load(args: argparse.Namespace) -> None:
+    nices = [int(n) for n in args.nice.split(",") if n.strip()]
+    print("# API latency under render load")
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} cores; open loop at "
+        f"{args.rate:.0f} requests/s for {args.seconds:.0f} s per case, "
+        f"{args.submit_share:.0%} of them submissions, the rest polls; under load "
+        f"{args.backlog} {args.document} jobs queued first; `pdfprompt api` + "
+        "`pdfprompt worker` on one SQLite database; the load client at niceness "
+        f"{os.getpriority(os.PRIO_PROCESS, 0) - CLIENT_AHEAD} where it may (root); load "
+        "average before: {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
+    )
+    cases: list[LoadCase] = []
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        for nice in [None, *nices]:
+            cases.append(await load_case(args, Path(tmp_dir), nice))
+    print("load average after: {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg()))
+    print(
+        "\n| case | request | answered | not 2xx | p50 ms | p95 ms | p99 ms | max ms "
+        "| worker docs/s | jobs left queued |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    for case in cases:
+        for kind, seconds in case.latencies.items():
+            ms = [1000 * percentile(seconds, q) for q in (0.5, 0.95, 0.99, 1.0)]
+            rate = "" if case.finished_per_s is None else f"{case.finished_per_s:.1f}"
+            left = "" if case.left is None else str(case.left)
+            print(
+                f"| {case.name} | {kind} | {len(seconds)} | {case.refused[kind]} | "
+                + " | ".join(f"{v:.1f}" for v in ms)
+                + f" | {rate} | {left} |",
+                flush=True,
+            )
+    print("\ntarget: p99 <= 50 ms for polls and submissions at the full rate under load")
 
 
 def report(args: argparse.Namespace, results: dict[tuple[str, str], list[Round]]) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,7 +170,9 @@ def cpu_by_name(pid: int) -> str:
 
 class Service:
     """`pdfprompt serve` on a fresh SQLite database and data directory under `tmp`, with
-    Chromium and `extra_env`. `start()` returns an API key of a new user."""
+    Chromium and `extra_env`. `start()` returns an API key of a new user. Its browsers run
+    at the benchmark's own priority (`PDFPROMPT_WORKER_NICE=0`) unless `extra_env` says
+    otherwise, so that it renders on equal terms with the references beside it."""
 
     def __init__(self, tmp: Path, **extra_env: str) -> None:
         self.db = tmp / "pdfprompt.sqlite3"
@@ -180,8 +182,9 @@ class Service:
             DATABASE_URL=f"sqlite:///{self.db}",
             PDFPROMPT_LOG_LEVEL="warning",
             PDFPROMPT_RENDER_ENGINE="chromium",
-            **extra_env,
+            PDFPROMPT_WORKER_NICE="0",
         )
+        self.env.update(extra_env)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -232,3 +235,96 @@ class Service:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(60)
+
+
+async def open_loop(
+    url: str,
+    key: str,
+    request: Callable[[int], tuple[str, str, dict[str, Any] | None]],
+    rate: float,
+    seconds: float,
+    max_connections: int = 256,
+) -> list[tuple[float, int]]:
+    """Send `request(i)` (method, path, JSON body or None) at a fixed `rate` a second for
+    `seconds`, whether or not earlier ones were answered (an open loop: a slow server does
+    not slow the load down). The latency of request i at index i, in seconds, from the
+    moment it was due to be sent to its whole answer, so that waiting for a free connection
+    counts too, with its HTTP status. Kept connections are reused; a new one is opened
+    when all are busy (at most `max_connections`)."""
+    parsed = httpx.URL(url)
+    auth = b"Authorization: Bearer %s\r\n" % key.encode() if key else b""
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    opened = 0
+    free = asyncio.Condition()
+    total = round(rate * seconds)
+    latencies = [(0.0, 0)] * total
+    loop = asyncio.get_running_loop()
+
+    async def connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        nonlocal opened
+        async with free:
+            while not idle and opened >= max_connections:
+                await free.wait()
+            if idle:
+                return idle.pop()
+            opened += 1
+        return await asyncio.open_connection(parsed.host, parsed.port)
+
+    async def exchange(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, message: bytes
+    ) -> int:
+        writer.write(message)
+        answer = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", answer)[1])  # type: ignore[index]
+        await reader.readexactly(length)
+        return int(answer.split(b" ", 2)[1])
+
+    async def one(i: int, due: float) -> None:
+        nonlocal opened
+        method, path, body = request(i)
+        message = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (
+            method.encode(),
+            path.encode(),
+            parsed.host.encode(),
+            auth,
+        )
+        if body is None:
+            message += b"\r\n"
+        else:
+            payload = json.dumps(body).encode()
+            message += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+                len(payload),
+                payload,
+            )
+        reader, writer = await connection()
+        try:
+            status = await exchange(reader, writer, message)
+        except (OSError, asyncio.IncompleteReadError):
+            # A kept connection the server closed meanwhile (its keep-alive timeout): the
+            # request goes again on a new one, its latency still counted from when it was due.
+            writer.close()
+            reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
+            status = await exchange(reader, writer, message)
+        latencies[i] = (loop.time() - due, status)
+        async with free:
+            idle.append((reader, writer))
+            free.notify()
+
+    tasks: list[asyncio.Task[None]] = []
+    start = loop.time() + 0.05
+    for i in range(total):
+        due = start + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    for _, writer in idle:
+        writer.close()
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile (0..1) of `values`, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]

@@ -1,6 +1,7 @@
 """Render benchmarks: pdfprompt's renderer and whole service against bare references.
 
     scripts/bench.sh render [--docs 200] [--slow-docs 10] [--rounds 3] [--soak 0]
+                            [--only CASES] [--before DIR]
 
 For each corpus document (bench/corpus/: a 1-page invoice, 5- and 20-page
 reports), made unique per render so nothing can be cached, in one run:
@@ -11,7 +12,9 @@ reports), made unique per render so nothing can be cached, in one run:
    renderer-tagged: the same, asked for a tagged PDF with an outline (`tagged`,
    `outline`), what accessibility costs;
 3. service: `pdfprompt serve` (SQLite, local files), documents submitted over
-   HTTP at once, from the first submit to the last job succeeded;
+   HTTP at once, from the first submit to the last job succeeded; with `--before DIR`
+   (a source tree of another version, e.g. `git archive REV | tar -x -C DIR`) also
+   service-before, the same with DIR/src first on `PYTHONPATH`, in the same rounds;
 4. cold: a new browser per document (2 at a time);
 5. weasyprint: WeasyPrint in 2 processes (pdfprompt's fallback renderer).
 
@@ -74,6 +77,7 @@ class Result:
     cpu_s: float
     latencies: list[float]
     sizes: list[int] = field(default_factory=list)  # PDF bytes, where the case records them
+    own_cpu_ms: float = 0.0  # the service's own process (not its browsers) per document
 
     @property
     def rate(self) -> float:
@@ -192,26 +196,30 @@ async def bench_tagged(name: str, n: int, path: str, case: str) -> Result:
 # -- 3. the whole service -------------------------------------------------------------------
 
 
-async def bench_service(name: str, n: int) -> Result:
+async def bench_service(name: str, n: int, case: str = "service", **env: str) -> Result:
     source = (CORPUS / f"{name}.html").read_text("utf-8")
     with tempfile.TemporaryDirectory() as tmp:
-        service = Service(Path(tmp))
+        service = Service(Path(tmp), **env)
         key = service.start()
         try:
             warm = await submit_jobs(service.url, key, [{"type": "html", "input": "<p>w</p>"}])
             await service.finished(warm)
             docs = [unique(source) for _ in range(n)]
+            own = psutil.Process(service.pid)
+            own0 = sum(own.cpu_times()[:2])
             cpu0, t0 = busy_cpu_s(), time.time()
             ids = await submit_jobs(service.url, key, [{"type": "html", "input": d} for d in docs])
             rows = await service.finished(ids)
             cpu = busy_cpu_s() - cpu0
+            own_ms = (sum(own.cpu_times()[:2]) - own0) * 1000 / n
         finally:
             service.stop()
     bad = [r for r in rows if r[0] != "succeeded"]
     if bad:
         raise SystemExit(f"{len(bad)} jobs did not succeed: {bad[:3]}")
     last = max(at(r[3]) for r in rows)
-    return Result("service", name, n, last - t0, cpu / n, [at(r[3]) - at(r[2]) for r in rows])
+    latencies = [at(r[3]) - at(r[2]) for r in rows]
+    return Result(case, name, n, last - t0, cpu / n, latencies, own_cpu_ms=own_ms)
 
 
 # -- 4. a new browser per document ----------------------------------------------------------
@@ -323,6 +331,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--soak", type=int, default=0, help="then N renders for memory/zombies")
     parser.add_argument("--only", default="", help="comma-separated cases to run")
+    parser.add_argument(
+        "--before", default="", help="a source tree of another version: also service-before"
+    )
     args = parser.parse_args()
 
     used = chromium()
@@ -349,6 +360,14 @@ async def main() -> None:
         )
     cases.append(("renderer-tagged", _on(bench_tagged, used, "renderer-tagged"), args.docs))
     cases.append(("service", bench_service, args.docs))
+    if args.before:
+        before = str(Path(args.before).resolve() / "src")
+        before_path = os.pathsep.join(p for p in (before, os.environ.get("PYTHONPATH")) if p)
+
+        async def bench_before(name: str, n: int, python_path: str = before_path) -> Result:
+            return await bench_service(name, n, "service-before", PYTHONPATH=python_path)
+
+        cases.append(("service-before", bench_before, args.docs))
     for suffix, path in builds.items():
         cases.append((f"cold{suffix}", _on(bench_cold, path, f"cold{suffix}"), args.slow_docs))
     cases.append(("weasyprint", bench_weasyprint, args.slow_docs))
@@ -359,6 +378,7 @@ async def main() -> None:
         "| p95 ms | KiB/PDF | ratio |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     summary: dict[str, dict[str, float]] = {}
+    own: dict[str, dict[str, list[float]]] = {}  # the service cases' own CPU-ms per document
     for name in DOCUMENTS:
         runs: dict[str, list[Result]] = {case: [] for case, _, _ in cases if case in wanted}
         for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits all
@@ -378,11 +398,16 @@ async def main() -> None:
                 flush=True,
             )
         summary[name] = {case: r.rate for case, r in medians.items()}
-    print("\ntargets: renderer >= 1.0x bare, service >= 0.9x bare, renderer >= 15x cold")
+        own[name] = {c: [x.own_cpu_ms for x in rs] for c, rs in runs.items() if rs[0].own_cpu_ms}
+    print(
+        "\ntargets: renderer >= 1.0x bare, service >= 0.9x bare and >= 0.9x renderer, "
+        "renderer >= 15x cold"
+    )
     pairs = [("renderer", "bare"), ("service", "bare"), ("renderer", "cold")]
     pairs += [(case, f"{ref}-browser") for case, ref in pairs]
     pairs += [("renderer-browser", "bare-browser"), ("renderer-browser", "cold-browser")]
     pairs += [("renderer", "renderer-browser"), ("renderer-tagged", "renderer")]
+    pairs += [("service", "renderer"), ("service-before", "renderer")]
     for name, rates in summary.items():
         parts = [
             f"{case} {rates[case] / rates[ref]:.2f}x {ref}"
@@ -390,6 +415,11 @@ async def main() -> None:
             if case in rates and ref in rates
         ]
         print(f"- {name}: " + ", ".join(parts))
+    if any(own.values()):
+        print("\nthe service's own process (its Python threads, not its browsers), CPU-ms/doc:")
+    for name, cases in own.items():
+        rounds = "; ".join(f"{c} {', '.join(f'{v:.1f}' for v in vs)}" for c, vs in cases.items())
+        print(f"- {name}: {rounds}")
     if args.soak:
         await soak(args.soak)
 

@@ -3,8 +3,12 @@
 # machine has apt-get and we may use it), a virtual environment in .venv, and the package.
 #   scripts/setup.sh          the service
 #   scripts/setup.sh test     the service and its test tools
+#   scripts/setup.sh bench    the test tools and the peers the benchmarks compare with
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE="${1:-}"
+WITH_TESTS=no
+if [ "$MODE" = test ] || [ "$MODE" = bench ]; then WITH_TESTS=yes; fi
 
 # Chromium's headless shell renders (it uses 35-63 % of the full browser's CPU per
 # document; docs/render.md); the full browser where this Debian has no headless shell package.
@@ -18,9 +22,18 @@ PYTHON=${PYTHON:-python3}
 # poppler-utils: the tests read what printed with the tools users check PDFs with (pdftoppm,
 # pdftotext, pdffonts, pdfsig); qpdf and ghostscript: independent checks of finished PDFs
 # (structure, encryption, PDF/A); libnss3-tools: certutil, which makes the NSS database of
-# trusted roots that pdfsig checks signatures against.
-if [ "${1:-}" = "test" ]; then
-  SYSTEM_PACKAGES+=(chromium redis-server nodejs poppler-utils qpdf ghostscript libnss3-tools)
+# trusted roots that pdfsig checks signatures against. docker-compose: `docker-compose
+# config` checks deploy/compose.yaml (no container engine needed). iptables and faketime:
+# the fault test bed's partitions and packet loss, and its worker with a skewed clock
+# (tests/faults).
+if [ "$WITH_TESTS" = yes ]; then
+  SYSTEM_PACKAGES+=(chromium redis-server nodejs poppler-utils qpdf ghostscript libnss3-tools
+    docker-compose iptables faketime)
+fi
+# pandoc: a peer of bench/markdown_compare.py (Markdown printed by Pandoc and the same
+# Chromium); never needed by the tests.
+if [ "$MODE" = bench ]; then
+  SYSTEM_PACKAGES+=(pandoc)
 fi
 
 missing=()
@@ -37,7 +50,9 @@ if command -v dpkg-query >/dev/null 2>&1; then
     missing+=("$pkg")
   done
 fi
-if [ ${#missing[@]} -gt 0 ]; then
+# The system packages and the Python ones come from different places and need nothing of
+# each other: apt-get runs in the background while the virtual environment is filled.
+install_system_packages() {
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then
@@ -57,24 +72,48 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: warning: no apt-get; install Chromium and Noto fonts yourself," \
          "or set PDFPROMPT_CHROMIUM_PATH" >&2
   fi
+}
+system_pid=""
+if [ ${#missing[@]} -gt 0 ]; then
+  install_system_packages &
+  system_pid=$!
 fi
 
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 # Editable: the checkout's src is what runs, so a later setup (test.sh, bench.sh) never puts
 # an older copy of the package in front of it.
-if [ "${1:-}" = "test" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+target=-e.
+if [ "$WITH_TESTS" = yes ]; then target=-e.[test]; fi
+# uv (from PyPI, into the environment itself) resolves and installs the packages in seconds
+# where pip takes minutes; pip does it where uv cannot be had or fails.
+if { [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q --disable-pip-version-check uv; } \
+   && .venv/bin/uv pip install -q --python .venv/bin/python "$target"; then
+  :
 else
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+  echo "setup: uv failed; installing with pip" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$target"
 fi
-if [ "${1:-}" = "test" ]; then
+if [ -n "$system_pid" ]; then
+  wait "$system_pid"
+fi
+if [ "$WITH_TESTS" = yes ]; then
   # axe-core for the accessibility checks of the browser tests, as locked in the lock file.
   if command -v npm >/dev/null 2>&1; then
     npm ci --prefix tests/web-tools --no-audit --no-fund --loglevel=error >/dev/null
   else
     echo "setup: warning: no npm; the browser tests' accessibility checks cannot run" >&2
+  fi
+fi
+if [ "$MODE" = bench ]; then
+  # md-to-pdf, the other peer of bench/markdown_compare.py, as locked in its lock file; its
+  # Puppeteer is pointed at Debian's Chromium, so no browser is downloaded.
+  if command -v npm >/dev/null 2>&1; then
+    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix bench/md-to-pdf --no-audit --no-fund \
+      --loglevel=error >/dev/null
+  else
+    echo "setup: warning: no npm; bench/markdown_compare.py runs without md-to-pdf" >&2
   fi
 fi

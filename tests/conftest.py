@@ -28,6 +28,22 @@ from tests.support.databases import (
     pg_url_for,
 )
 from tests.support.receiver import Receiver
+from tests.support.scheduling import make_scheduler, order_items
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadgroup`: a file's tests on one database go to one process, the longest
+    groups first (tests/support/scheduling.py)."""
+    if config.getoption("dist") == "loadgroup":
+        return make_scheduler(config, log)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # In each process of a `--dist loadgroup` run (xdist sets `loadgroup` there).
+    if getattr(config.option, "loadgroup", False):
+        order_items(items)
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ import pytest
 from tests.support.accounts import PLANS, Start
 from tests.support.processes import (
     Process,
-    cli,
     new_database,
     service_env,
     serving,
     start_server,
+    upgrade_database,
 )
 
 
@@ -45,7 +45,7 @@ def deployment(
         url = stack.enter_context(new_database(request, tmp, request.param))
         env = service_env(tmp / "data", url, PDFPROMPT_PLANS_FILE=str(plans))
         if request.param == "postgresql":
-            cli(env, "db", "upgrade")
+            upgrade_database(env)
         started = 0
 
         def start(role: str, **extra: str) -> Process:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,8 @@ import httpx
 import pytest
 
 from tests.support.processes import Process, create_key
+from tests.support.render import pdf_text
+from tests.support.waiting import wait_until
 
 MAX_INPUT_BYTES = 1_048_576  # the documented default of PDFPROMPT_MAX_INPUT_BYTES
 
@@ -142,6 +145,38 @@ CASES: list[tuple[str, Any, int, str, str | None]] = [
         "invalid_input",
         "options.header_html",
     ),
+    ("unknown theme", _job(options={"theme": "neon"}), 422, "invalid_input", "options.theme"),
+    ("lang not a language", _job(options={"lang": "en us"}), 422, "invalid_input", "options.lang"),
+    (
+        "front matter not YAML",
+        _job(input="---\ntitle: [unclosed\n---\n# x"),
+        422,
+        "invalid_input",
+        "input",
+    ),
+    ("front matter a list", _job(input="---\n- a\n---\n# x"), 422, "invalid_input", "input"),
+    (
+        "front matter margin not a length",
+        _job(input="---\nmargin: lots\n---\n# x"),
+        422,
+        "invalid_input",
+        "input.front_matter.margin.top",
+    ),
+    (
+        "front matter theme unknown",
+        _job(input="---\ntheme: neon\n---\n# x"),
+        422,
+        "invalid_input",
+        "input.front_matter.theme",
+    ),
+    (
+        "markdown tables of too many cells",
+        # 100 KB: a header of 1,000 columns over one-cell rows, each padded to 1,000 cells.
+        _job(input="|h" * 1000 + "|\n" + "|-" * 1000 + "|\n" + "|x|\n" * 24_000),
+        422,
+        "invalid_input",
+        "input",
+    ),
     ("body not an object", [1, 2], 422, "invalid_input", "body"),
     ("malformed JSON", b'{"type": "markdown", "input": ', 400, "invalid_input", "body"),
     ("not UTF-8", b'{"type": "markdown", "input": "\xff"}', 400, "invalid_input", "body"),
@@ -200,6 +235,38 @@ def test_bad_submission_is_refused_and_creates_nothing(
         assert problem.get("field") == field
         assert field.split(".")[-1] in problem["detail"]
     assert client.get("/v1/jobs").json()["items"] == []
+
+
+def test_markdown_front_matter_sets_options_and_a_bad_formula_is_a_warning(
+    client: httpx.Client,
+) -> None:
+    """A Markdown job's front matter fills in the options the request leaves out (the
+    request's win), and a formula the converter cannot take is a warning, not a failure."""
+    text = "---\ntitle: Survey\ntheme: report\nformat: A5\ntoc: true\n---\n# Survey\n\n"
+    text += "## Findings\n\n$\\nosuch{x}$\n"
+    made = client.post("/v1/jobs", json=_job(input=text, options={"format": "Letter"}))
+    assert made.status_code == 202, made.text
+    assert made.json()["options"] == {
+        "title": "Survey",
+        "theme": "report",
+        "format": "Letter",
+        "toc": True,
+        "outline": True,
+    }
+    url = f"/v1/jobs/{made.json()['id']}"
+    job = wait_until(
+        lambda: (j := client.get(url).json())["status"] in ("succeeded", "failed") and j,
+        60,
+        "the Markdown job ended",
+    )
+    assert job["status"] == "succeeded", job
+    assert [w["code"] for w in job["warnings"]] == ["math_unsupported"]
+    assert "\\nosuch{x}" in job["warnings"][0]["message"]
+    # The title page, the contents (with the page of "Findings", 3), the text.
+    assert job["file"]["pages"] == 3
+    pdf = client.get(f"{url}/pdf").content
+    assert re.search(r"1 Findings \.* ?3", " ".join(pdf_text(pdf).split()))
+    client.delete(url)
 
 
 def test_headers_and_footers_may_hold_links_and_data(client: httpx.Client) -> None:

@@ -21,7 +21,7 @@ from pdfprompt.db import batches, create_engine, jobs
 from pdfprompt.settings import Settings
 from tests.support.accounts import plans_toml
 from tests.support.jobs import read_sse
-from tests.support.processes import Process, cli, serving
+from tests.support.processes import Process, cli, new_account, serving
 from tests.support.receiver import Receiver
 from tests.support.waiting import wait_until
 
@@ -58,7 +58,7 @@ def served(
 
 def _client(served: Served, email: str, plan: str = "wide") -> httpx.Client:
     server, env = served
-    key = cli(env, "users", "create", email, "--plan", plan).stdout.strip().splitlines()[-1]
+    _, key = new_account(env, email, plan=plan)
     return httpx.Client(
         base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
     )

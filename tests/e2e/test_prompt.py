@@ -12,6 +12,7 @@ import pytest
 from tests.support.jobs import read_sse, wait_final
 from tests.support.llm import SECRET, control, fake_llm, llm_env
 from tests.support.processes import Process, create_key, service_env, start_server
+from tests.support.prompts import corpus, fenced
 from tests.support.render import pdf_text
 
 
@@ -162,3 +163,39 @@ def test_revise_edits_the_previous_html(llm_service: tuple[Process, str, Path]) 
         assert c.delete(f"/v1/jobs/{first['id']}").status_code == 204
     kept = list((tmp / "data" / "files").rglob("*.html"))
     assert all(first["id"] not in str(p) for p in kept)
+
+
+def test_a_print_with_findings_is_repaired_over_http(
+    llm_service: tuple[Process, str, Path],
+) -> None:
+    """The model's answer prints with a 2000px table; the repair call (scripted with the
+    corrected answer) fixes it: the job's events show the `repairing` stage, its
+    warnings are empty, its PDF is the corrected one and the usage history has both calls.
+    `repair` takes only a boolean."""
+    server, fake_url, tmp = llm_service
+    wide = next(a for a in corpus() if a.name == "defect-wide-table")
+    assert wide.repaired is not None
+    script = [{"answer": fenced(wide.html)}, {"answer": fenced(wide.repaired)}]
+    # Each answer takes 300 ms: the stream of events sees the stage of the repair call.
+    control(fake_url, reset=True, behaviours={}, chunk_ms=0, latency_ms=300, script=script)
+    env = service_env(tmp / "data", f"sqlite:///{tmp / 'pdfprompt.sqlite3'}")
+    key = create_key(env, "repair@example.com")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        refused = c.post(
+            "/v1/jobs", json={"type": "prompt", "input": "x", "options": {"repair": "no"}}
+        )
+        assert refused.status_code == 422 and refused.json()["field"] == "options.repair"
+        job = c.post("/v1/jobs", json={"type": "prompt", "input": "Revenue by line"}).json()
+        events = read_sse(c, f"/v1/jobs/{job['id']}/events")
+        done, _ = wait_final(c, job["id"])
+        control(fake_url, latency_ms=0)
+        assert done["status"] == "succeeded" and done["warnings"] == [], done
+        pdf = c.get(f"/v1/jobs/{job['id']}/pdf").content
+        history = c.get("/v1/usage/history").json()["items"]
+    stages = [e.get("stage") for _, e in events]
+    assert "generating" in stages and stages.index("generating") < stages.index("repairing")
+    calls = [h for h in history if h["kind"] == "llm_call" and h["job_id"] == job["id"]]
+    assert len(calls) == 2 and all(h["generator"] == "fake-large" for h in calls)
+    asked = httpx.get(f"{fake_url}/_calls").json()
+    assert len(asked) == 2 and "[overflow]" in asked[1]["prompt"]
+    assert "Revenue by product line" in pdf_text(pdf)

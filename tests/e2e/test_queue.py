@@ -14,9 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
+from pdfprompt.render import process_tree
 from tests.support.databases import IN_CI, free_port
-from tests.support.jobs import SLOW_MARKDOWN, read_sse, split_service
-from tests.support.processes import Process, cli, create_key, service_env
+from tests.support.jobs import SLOW_MARKDOWN, read_sse, split_service, wait_final
+from tests.support.processes import (
+    Process,
+    alive,
+    cli,
+    create_key,
+    service_env,
+    start_server,
+)
 from tests.support.waiting import wait_until
 
 LONG_DOC = "\n\n".join(f"## Part {i}\n\n" + "Lorem ipsum dolor sit amet. " * 120 for i in range(40))
@@ -217,7 +225,7 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
             check=True,
             timeout=120,
         )
-        split.api.wait_ready(60)
+        split.api.wait_ready()
         ids += [
             c.post("/v1/jobs", json={"type": "markdown", "input": f"# after {i}"}).json()["id"]
             for i in range(10)
@@ -228,6 +236,45 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
     ]
     assert "LISTEN connection lost" in worker.log()  # it noticed, and came back
     assert len(set(ids)) == 30
+
+
+def test_a_second_signal_stops_serve_at_once(tmp_path: Path) -> None:
+    """`pdfprompt serve` (API and worker in one process) with a job running and a grace of
+    ten minutes: the first SIGTERM starts the graceful stop, the second ends the process at
+    once (status 1) with its browser; a restart runs the job to its end."""
+    env = service_env(
+        tmp_path / "data",
+        f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        PDFPROMPT_SHUTDOWN_GRACE_S="600",
+        PDFPROMPT_LEASE_S="2",
+    )
+    server = start_server("serve", env, tmp_path / "serve.log")
+    auth = {"Authorization": f"Bearer {create_key(env, 'twice@example.com')}"}
+    try:
+        with httpx.Client(base_url=server.base_url, headers=auth, timeout=30) as c:
+            slow = c.post("/v1/jobs", json={"type": "markdown", "input": SLOW_MARKDOWN}).json()
+            wait_until(
+                lambda: c.get(f"/v1/jobs/{slow['id']}").json()["status"] == "running",
+                60,
+                "the slow job running",
+            )
+    finally:
+        assert server.proc is not None
+        browsers = process_tree(server.proc.pid)[1:]
+        server.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: "Shutting down" in server.log(), 10, "the graceful stop begun")
+        assert server.stop(signal.SIGTERM, timeout_s=10) == 1, server.log()  # not 600 s
+    assert "second signal: exiting now" in server.log()
+    assert browsers
+    wait_until(lambda: not any(alive(pid) for pid in browsers), 10, "the browser gone")
+    # Its job comes back when its lease runs out, and the next start finishes it.
+    again = start_server("serve", env, tmp_path / "again.log")
+    try:
+        with httpx.Client(base_url=again.base_url, headers=auth, timeout=30) as c:
+            job, _ = wait_final(c, slow["id"], 120)
+        assert job["status"] == "succeeded" and job["attempts"] == 2, job
+    finally:
+        again.stop()
 
 
 def test_sigterm_hands_unfinished_jobs_straight_back_and_a_second_one_exits_at_once(
@@ -248,8 +295,10 @@ def test_sigterm_hands_unfinished_jobs_straight_back_and_a_second_one_exits_at_o
         c, first = split.client, split.worker
         ids = submit_long(c, 8)
         wait_for(c, "running", 2, first)
-        # It exits within the 0.2 s grace: 10 s is a generous bound (then it is killed).
-        assert first.stop(signal.SIGTERM, timeout_s=10) == 0, first.log()
+        # Its jobs go back once the 0.2 s grace is over; then it closes its browser (up to
+        # 5 s to close, 5 more to exit) and its database pool. 60 s is a generous bound: on
+        # a machine the whole suite keeps busy, 10 s was not (then it is killed).
+        assert first.stop(signal.SIGTERM, timeout_s=60) == 0, first.log()
         # Within the 30 s lease: nothing is left running, nothing failed.
         states = [c.get(f"/v1/jobs/{i}").json() for i in ids]
         assert not [s for s in states if s["status"] in ("running", "failed")]
@@ -275,10 +324,14 @@ def test_sigterm_hands_unfinished_jobs_straight_back_and_a_second_one_exits_at_o
         assert scraped["pdfprompt_running_jobs"] >= 1
         assert scraped["pdfprompt_jobs_claimed_total"] >= scraped["pdfprompt_running_jobs"]
         assert second.proc is not None
+        browsers = process_tree(second.proc.pid)[1:]
+        assert browsers, "the worker runs its browser as a child"
         second.proc.send_signal(signal.SIGTERM)
         wait_until(lambda: "stopping: finishing running jobs" in second.log(), 10, "stopping")
         assert second.stop(signal.SIGTERM, timeout_s=10) == 1, second.log()  # not 600 s
         assert "second signal: exiting now" in second.log()
+        # Its browser went with it (in a session of its own, no signal to the group reaches it).
+        wait_until(lambda: not any(alive(pid) for pid in browsers), 10, "the browser gone")
         assert c.post(f"/v1/jobs/{slow['id']}/cancel").status_code == 200
         split.add_worker()
         jobs = wait_all(c, ids, 120)

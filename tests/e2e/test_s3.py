@@ -11,8 +11,9 @@ import httpx
 
 from tests.support.databases import make_bucket
 from tests.support.jobs import check_ranges, wait_final
-from tests.support.processes import Process, create_key, service_env, start_server
+from tests.support.processes import Process, create_key, new_account, service_env, start_server
 from tests.support.render import pdf_text
+from tests.support.web import PASSWORD, client, sign_in
 
 
 def _serve_on_s3(
@@ -35,7 +36,7 @@ def _serve_on_s3(
 def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: Path) -> None:
     server, env, bucket = _serve_on_s3(s3_endpoint, tmp_path)
     try:
-        key = create_key(env, "s3@example.com")
+        _, key = new_account(env, "s3@example.com", password=PASSWORD)
         with httpx.Client(
             base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
         ) as c:
@@ -51,11 +52,17 @@ def test_serve_on_s3_stores_serves_and_deletes_pdfs(s3_endpoint: str, tmp_path: 
             check_ranges(c, f"/v1/jobs/{job['id']}/pdf", pdf.content)
             s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
             listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
-            [stored] = [o for o in listed if o["Key"].endswith(".pdf")]
-            [thumbnail] = [o for o in listed if o["Key"].endswith(".png")]
-            assert len(listed) == 2  # the PDF and its first page's thumbnail, beside it
+            # The PDF alone: its thumbnail is drawn when the history first shows it.
+            [stored] = listed
+            assert stored["Key"].endswith(".pdf")
             assert stored["Key"].startswith("pdfs/") and stored["Size"] == len(pdf.content)
-            assert thumbnail["Key"].startswith(stored["Key"].removesuffix(".pdf"))
+            # Drawn on the first look and stored in the bucket beside the PDF.
+            with client(server) as browser:
+                assert sign_in(browser, "s3@example.com").status_code == 303
+                thumb = browser.get(f"/documents/{job['id']}/thumbnail")
+            assert thumb.status_code == 200 and thumb.content.startswith(b"\x89PNG")
+            png = stored["Key"].removesuffix(".pdf") + ".png"
+            assert s3.get_object(Bucket=bucket, Key=png)["Body"].read() == thumb.content
             assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
             assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     finally:

@@ -22,7 +22,7 @@ from sqlalchemy import update
 from pdfprompt.db import create_engine, files
 from pdfprompt.settings import Settings
 from tests.support.jobs import wait_final
-from tests.support.processes import Process, cli
+from tests.support.processes import Process, new_account
 from tests.support.web import CSP, PASSWORD, assert_page_headers, client, sign_in
 
 Service = tuple[Process, dict[str, str]]
@@ -43,17 +43,7 @@ def person(service: Service) -> Iterator[Person]:
     made: list[httpx.Client] = []
 
     def make(email: str) -> tuple[httpx.Client, httpx.Client]:
-        answer = cli(
-            env,
-            "users",
-            "create",
-            email,
-            "--plan",
-            "enterprise",
-            "--password",
-            stdin=PASSWORD + "\n",
-        )
-        key = answer.stdout.strip().splitlines()[-1]
+        _, key = new_account(env, email, plan="enterprise", password=PASSWORD)
         browser = client(server)
         assert sign_in(browser, email).status_code == 303
         api = httpx.Client(
@@ -165,7 +155,11 @@ def test_the_history_lists_ones_own_documents_with_filters_search_and_thumbnails
     assert '<option value="html" selected>' in searched.text
     assert [i for i, _ in _listed(them.get("/documents"))] == [theirs]
 
-    # Thumbnails: the owner's PNG, cached and not sniffed; nobody else's.
+    # Thumbnails: the owner's PNG, cached and not sniffed; nobody else's. Drawn on the first
+    # request (the worker stored only the PDF) and stored beside the PDF for the next one.
+    [pdf] = _stored(service, alpha, ".pdf")
+    png = pdf.with_suffix(".png")
+    assert not png.exists()
     thumb = me.get(f"/documents/{alpha}/thumbnail")
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
     assert thumb.headers["x-content-type-options"] == "nosniff"
@@ -173,6 +167,13 @@ def test_the_history_lists_ones_own_documents_with_filters_search_and_thumbnails
     image = Image.open(io.BytesIO(thumb.content))
     assert image.format == "PNG" and image.width == 200 and image.height > 200
     assert thumb.content != PLACEHOLDER
+    assert png.read_bytes() == thumb.content
+    # The second request reads what was stored (here another PNG put in its place): it does
+    # not draw the page again.
+    stand_in = io.BytesIO()
+    Image.new("RGB", (20, 30), "white").save(stand_in, format="PNG")
+    png.write_bytes(stand_in.getvalue())
+    assert me.get(f"/documents/{alpha}/thumbnail").content == stand_in.getvalue()
     again = me.get(
         f"/documents/{alpha}/thumbnail", headers={"If-None-Match": thumb.headers["etag"]}
     )
@@ -248,8 +249,9 @@ def test_hostile_query_strings_get_the_page_with_the_error_by_its_field(
 def test_a_file_without_a_thumbnail_shows_the_placeholder_and_deleting_removes_it(
     service: Service, person: Person
 ) -> None:
-    """A file made before thumbnails were (its row has none) and one whose thumbnail is
-    gone from storage get the placeholder; deleting a document removes its thumbnail."""
+    """A file made before thumbnails were (its row has none) and one whose PDF and thumbnail
+    are gone from storage (a retention pass under way) get the placeholder, and nothing is
+    stored for them; deleting a document removes its thumbnail."""
     _, env = service
     me, api = person("placeholder@example.com")
     old = _submit(api, "markdown", "# Made before thumbnails")
@@ -264,7 +266,8 @@ def test_a_file_without_a_thumbnail_shows_the_placeholder_and_deleting_removes_i
         return found
 
     _forget_thumbnail(env, old)
-    thumbnail_of(gone).unlink()
+    [gone_pdf] = _stored(service, gone, ".pdf")
+    gone_pdf.unlink()
     listing = me.get("/documents").text
     assert f'src="/documents/{old}/thumbnail"' not in listing
     assert 'src="/static/thumbnail-placeholder.png"' in listing
@@ -274,15 +277,22 @@ def test_a_file_without_a_thumbnail_shows_the_placeholder_and_deleting_removes_i
         assert answer.status_code == 200 and answer.content == PLACEHOLDER
         assert answer.headers["content-type"] == "image/png"
         assert answer.headers["cache-control"] == "private, no-cache"
+    assert not _stored(service, old, ".png") and not _stored(service, gone, ".png")
     static = me.get("/static/thumbnail-placeholder.png")
     assert static.status_code == 200 and static.content == PLACEHOLDER
 
+    assert me.get(f"/documents/{kept}/thumbnail").status_code == 200
     png = thumbnail_of(kept)
-    assert png.exists() and me.get(f"/documents/{kept}/thumbnail").status_code == 200
+    assert png.exists()
     assert api.delete(f"/v1/jobs/{kept}").status_code == 204
     assert not png.exists() and not list(stored.rglob(f"*{kept}-*"))
     assert me.get(f"/documents/{kept}/thumbnail").status_code == 404
     assert kept not in _ids(me)
+
+
+def _stored(service: Service, job_id: str, suffix: str) -> list[Path]:
+    """The job's files of that kind in the service's storage."""
+    return list((Path(service[1]["PDFPROMPT_DATA_DIR"]) / "files").rglob(f"*{job_id}-*{suffix}"))
 
 
 def _forget_thumbnail(env: dict[str, str], job_id: str) -> None:

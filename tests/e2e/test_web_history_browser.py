@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.support.jobs import wait_final
-from tests.support.processes import Process, cli
+from tests.support.processes import Process, new_account
 from tests.support.web import PASSWORD, chromium, look_at
 
 pytestmark = pytest.mark.chromium
@@ -21,10 +21,7 @@ def test_the_history_page_empty_and_with_thumbnails(
 ) -> None:
     server, env = service
     email = "history-browser@example.com"
-    made = cli(
-        env, "users", "create", email, "--plan", "enterprise", "--password", stdin=PASSWORD + "\n"
-    )
-    key = made.stdout.strip().splitlines()[-1]
+    _, key = new_account(env, email, plan="enterprise", password=PASSWORD)
     errors: list[str] = []
     with chromium() as browser:
         # The page's own policy holds here (no bypass): thumbnails and time.js must load

@@ -247,11 +247,14 @@ def test_sign_up_make_share_revoke_keys_and_sign_out(deployed: Deployment) -> No
             f"/documents/{first}",
         ]
 
-        # 11. The usage page counts the two PDFs made.
+        # 11. The usage page counts the two PDFs made, and lists the model's two answers.
         nav.get_by_role("link", name="Usage").click()
         page.wait_for_url(f"{base}/usage")
         expect(page.locator("p.pdfs")).to_have_text(re.compile(r"^2 made of 12\b"))
-        expect(page.locator("table.history tbody tr")).to_have_count(2)
+        rows = page.locator("table.history tbody tr td[data-label='What']")
+        expect(rows).to_have_count(4)
+        made = sorted(rows.all_inner_texts())
+        assert made == ["Model call", "Model call", "PDF made", "PDF made"]
 
         # 12. An API key: shown once, works against the API, revoked on the page.
         nav.get_by_role("link", name="API keys").click()

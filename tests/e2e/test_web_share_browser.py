@@ -150,6 +150,7 @@ def test_usage_keys_and_webhooks_pages(person: People) -> None:
         look_at(page, "usage")
 
         page.get_by_role("navigation").get_by_role("link", name="API keys").click()
+        page.wait_for_url(f"{server.base_url}/keys")
         look_at(page, "keys")
         page.get_by_label("Name (optional)").fill("laptop")
         page.get_by_label(re.compile("^Usage, API keys and webhooks")).uncheck()
@@ -170,6 +171,7 @@ def test_usage_keys_and_webhooks_pages(person: People) -> None:
         look_at(page, "keys-error")
 
         page.get_by_role("navigation").get_by_role("link", name="Webhooks").click()
+        page.wait_for_url(f"{server.base_url}/webhooks")
         look_at(page, "webhooks")
         page.get_by_label("URL").fill("ftp://example.com/hook")
         page.get_by_role("button", name="Add the endpoint").click()

@@ -22,7 +22,15 @@ from pdfprompt.settings import Settings
 from pdfprompt.webhooks import verify
 from tests.support.hostile_urls import HOSTILE
 from tests.support.jobs import split_service, wait_final
-from tests.support.processes import Process, cli, create_key, service_env, serving, start_server
+from tests.support.processes import (
+    Process,
+    cli,
+    create_key,
+    new_account,
+    service_env,
+    serving,
+    start_server,
+)
 from tests.support.receiver import Receiver
 
 ALLOW = {
@@ -258,8 +266,7 @@ def test_the_quota_warning_is_sent_once_with_the_usage(
     allowing: tuple[Process, dict[str, str], Path],
 ) -> None:
     server, env, _ = allowing
-    out = cli(env, "users", "create", "warned@example.com", "--plan", "starter").stdout
-    key = out.strip().splitlines()[-1]
+    _, key = new_account(env, "warned@example.com", plan="starter")
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as c, Receiver() as r:
         made = c.post("/v1/webhooks", json={"url": r.url, "events": ["quota.warning"]}).json()

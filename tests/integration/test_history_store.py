@@ -1,8 +1,9 @@
 """The history's store queries and thumbnails on SQLite and PostgreSQL: `list_documents`
 (order, status and type filters, a literal search, pages without duplicates or gaps, one
 person's documents only), the API's `list_jobs` as it was, the titles migration 0008 fills
-in, the thumbnail the pipeline stores beside each PDF, and every path that deletes a file's
-bytes deleting its thumbnail too (job delete, retention, a lost job, the orphan sweep)."""
+in, the thumbnail drawn when first asked for and stored beside each PDF, and every path
+that deletes a file's bytes deleting its thumbnail too (job delete, retention, a lost job,
+the orphan sweep)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pdfprompt.db import create_engine, jobs, upgrade
+from pdfprompt.actions import THUMBNAIL_MAX_PDF_BYTES, thumbnail_png
+from pdfprompt.db import create_engine, files, jobs, upgrade
 from pdfprompt.domain import (
+    Job,
     JobError,
     JobStatus,
     JobType,
@@ -288,11 +291,13 @@ async def test_migration_0008_gives_existing_jobs_their_titles(
 # -- thumbnails -------------------------------------------------------------------------------
 
 
-async def test_the_pipeline_stores_a_thumbnail_beside_each_pdf(
+async def test_a_thumbnail_is_drawn_when_first_asked_for_and_read_after(
     engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:
-    """A rendered job and one served from the render cache each get a PNG of their own
-    first page, 200 px wide, stored beside the PDF and recorded on the file."""
+    """A rendered job and one served from the render cache each record a thumbnail key of
+    their own beside the PDF's, and the worker draws nothing; the first ask draws the first
+    page (200 px wide) and stores it, two asks at once get the same picture, and a later ask reads
+    what was stored instead of drawing again."""
     store = job_store_for(engine)
     me = await new_user(engine, "thumbs@example.com")
     body = "# A title\n\nSome text on the first page."
@@ -311,14 +316,68 @@ async def test_the_pipeline_stores_a_thumbnail_beside_each_pdf(
         thumb = done.file.thumbnail_key
         assert thumb is not None and thumb.startswith(f"{me}/") and thumb.endswith(".png")
         assert thumb.removesuffix(".png") == done.file.storage_key.removesuffix(".pdf")
-        image = Image.open(io.BytesIO(await storage.read(thumb)))
+        assert not (tmp_path / "files" / thumb).exists()  # not drawn by the worker
+        drawn = await asyncio.gather(thumbnail_png(storage, done), thumbnail_png(storage, done))
+        assert drawn[0] is not None and drawn[0] == drawn[1]
+        image = Image.open(io.BytesIO(drawn[0]))
         assert image.format == "PNG" and image.width == THUMBNAIL_WIDTH_PX
         assert image.height > image.width  # a portrait page
         assert image.convert("L").getextrema()[0] < 128  # the heading's ink is drawn
+        assert await storage.read(thumb) == drawn[0]  # stored for the next ask
+        # The next ask reads the stored object (here replaced by another PNG): no new drawing.
+        stand_in = _png(10, 20)
+        await storage.put(thumb, stand_in)
+        assert await thumbnail_png(storage, done) == stand_in
         keys.add(thumb)
     assert len(keys) == 2  # each job its own copy, as with its PDF
     listed = await store.list_documents(me, limit=5)
     assert all(d.has_thumbnail for d in listed.items)
+
+
+async def test_a_pdf_that_cannot_be_drawn_or_is_gone_gets_the_placeholder(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """A PDF PDFium cannot open and one larger than an API node opens get the placeholder
+    (None), and an empty object under the key so that no later ask tries again; a PDF gone
+    from storage (a delete under way) leaves nothing behind; a PDF job's thumbnail, drawn
+    by the worker, is not drawn here when it is gone."""
+    store = job_store_for(engine)
+    storage = LocalStorage(tmp_path / "files")
+    me = await new_user(engine, "undrawable@example.com")
+
+    async def finished(kind: JobType, pdf: bytes | None, size: int | None = None) -> Job:
+        job = await store.enqueue(_new(me, "a document", kind))
+        stored = await _finish(store, me, job.id)
+        if pdf is not None:
+            await storage.put(stored.storage_key, pdf)
+        if size is not None:
+            await _set_size(engine, job.id, size)
+        return await store.get(job.id, me)
+
+    broken = await finished(JobType.HTML, b"%PDF-1.7 not really a PDF")
+    huge = await finished(JobType.HTML, b"%PDF-1.7 never read", THUMBNAIL_MAX_PDF_BYTES + 1)
+    gone = await finished(JobType.HTML, None)
+    merged = await finished(JobType.MERGE, b"%PDF-1.7 the user's own pages")
+    for job in (broken, huge):
+        assert job.file is not None and job.file.thumbnail_key is not None
+        assert await thumbnail_png(storage, job) is None
+        assert await storage.read(job.file.thumbnail_key) == b""
+        assert await thumbnail_png(storage, job) is None
+    for job in (gone, merged):
+        assert job.file is not None and job.file.thumbnail_key is not None
+        assert await thumbnail_png(storage, job) is None
+        assert not (tmp_path / "files" / job.file.thumbnail_key).exists()
+
+
+async def _set_size(engine: AsyncEngine, job_id: str, size: int) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(files).where(files.c.job_id == job_id).values(size_bytes=size))
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(out, format="PNG")
+    return out.getvalue()
 
 
 async def test_deleting_a_job_returns_its_thumbnail_with_its_pdf(engine: AsyncEngine) -> None:

@@ -2,61 +2,32 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
-import uvicorn
 from pypdf import PdfReader
 
-from pdfprompt.devtools.fake_llm import FakeLlm, create_fake_llm_app, hostile_document
+from pdfprompt.devtools.fake_llm import FakeLlm, hostile_document
 from pdfprompt.domain import LlmError, LlmKeysCoolingError, RenderOptions
 from pdfprompt.generate import KeyRing, LlmClient, clean_document, messages
 from pdfprompt.render import renderer_from_settings
 from pdfprompt.settings import Settings
-from tests.support.databases import free_port
+from tests.support.prompts import served_port
 from tests.support.receiver import Receiver
-from tests.support.waiting import ManualClock, wait_until
+from tests.support.waiting import ManualClock
 
 SECRETS = ("sk-test-AAAA-secret-one", "sk-test-BBBB-secret-two")
-
-
-@contextlib.contextmanager
-def _served(fake: FakeLlm, **config: Any) -> Iterator[int]:
-    """`fake` served by uvicorn on a free port of 127.0.0.1, in a thread; yields the port.
-    `config`: more of uvicorn's settings (TLS)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_fake_llm_app(fake),
-            host="127.0.0.1",
-            port=port,
-            log_level="error",
-            timeout_graceful_shutdown=1,
-            **config,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started, 10, "the fake LLM served")
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(5)
 
 
 @pytest.fixture
 def fake() -> Iterator[tuple[FakeLlm, str]]:
     """The fake LLM served on a free port, in a thread."""
     fake = FakeLlm(stream=True)
-    with _served(fake) as port:
+    with served_port(fake) as port:
         yield fake, f"http://127.0.0.1:{port}/v1"
 
 
@@ -215,7 +186,7 @@ async def test_an_https_provider_is_verified_against_the_trusted_authorities(
     ca.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(served))
     trusted = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(trusted))
-    with _served(FakeLlm(stream=True), ssl_certfile=str(served)) as port:
+    with served_port(FakeLlm(stream=True), ssl_certfile=str(served)) as port:
         base = f"https://localhost:{port}/v1"
         monkeypatch.setenv("NO_PROXY", "localhost")
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)

@@ -211,19 +211,22 @@ async def test_the_worker_runs_retention_as_it_starts_and_then_every_five_minute
     worker = Worker(store, handler, storage.delete, config, maintenance_sleep=clock.sleep)
     task = asyncio.create_task(worker.run())
     try:
-        await until(lambda: _without_file(store, old_job), 10, "the first pass")
-        assert not await _stored(storage, old_key)
+        # The row goes first, then the stored object: wait for both.
+        await until(lambda: _removed(store, storage, old_job, old_key), 10, "the first pass")
         next_pass = clock.now + 300
         await until(lambda: clock.waking_at == [next_pass], 10, "the next pass in 5 minutes")
         await _made_days_ago(engine, new_job, 91)
         clock.advance(299.9)  # no sleep ends: no pass runs
         assert clock.waking_at == [next_pass] and await _stored(storage, new_key)
         clock.advance(0.1)
-        await until(lambda: _without_file(store, new_job), 10, "the second pass")
+        await until(lambda: _removed(store, storage, new_job, new_key), 10, "the second pass")
     finally:
         worker.stop()
         await asyncio.wait_for(task, 10)
-    assert not await _stored(storage, new_key)
+
+
+async def _removed(store: JobStore, storage: LocalStorage, job_id: str, key: str) -> bool:
+    return await _without_file(store, job_id) and not await _stored(storage, key)
 
 
 async def _without_file(store: JobStore, job_id: str) -> bool:

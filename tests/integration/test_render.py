@@ -120,6 +120,29 @@ async def test_the_headless_shell_draws_no_frames_and_prints_what_a_drawn_page_p
     assert not chromium_renderer(browser).frameless
 
 
+async def test_a_pool_with_a_niceness_runs_every_browser_thread_that_much_lower() -> None:
+    """`PDFPROMPT_WORKER_NICE` in `pdfprompt serve`: every thread of the browsers' processes,
+    of those started later (a page's renderer) too, runs lower than the process rendering
+    with them, which keeps its own. Chromium raises some of its threads where it may (as
+    root); it may not here."""
+    settings = engine_settings("chromium", max_pdf_concurrency=1, render_timeout_s=10)
+    assert settings.chromium_path is not None
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    async with ChromiumRenderer(settings.chromium_path, max_concurrency=1, nice=5) as renderer:
+        text = pdf_text((await renderer.render("<p>LOW</p>", RenderOptions())).data)
+        assert text.strip() == "LOW"
+        browsers = _chromium_left()
+        assert len(browsers) >= 2  # the browser and at least the page's renderer
+        niceness: dict[tuple[str, int], int] = {}
+        for pid, name in browsers.items():
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+                    niceness[(name, int(tid))] = os.getpriority(os.PRIO_PROCESS, int(tid))
+        assert len(niceness) > len(browsers)
+        assert set(niceness.values()) == {min(19, own + 5)}, niceness
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own
+
+
 def _descendants(root: int) -> dict[int, str]:
     """Live processes below `root` (pid → command name), read from /proc."""
     parent: dict[int, int] = {}

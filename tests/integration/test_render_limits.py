@@ -28,6 +28,7 @@ from pdfprompt.domain import (
 from pdfprompt.domain.options import Margin
 from pdfprompt.render import ChromiumRenderer, RendererPool, renderer_from_settings
 from pdfprompt.render.chromium import BrowserClosedError, CdpBrowser, MessagePipe
+from pdfprompt.render.chromium.launch import launch
 from tests.support.bombs import MB, PeakRss, huge_image, noise_image, noise_pages
 from tests.support.processes import alive
 from tests.support.render import ENGINES, engine_settings, pdf_text
@@ -357,3 +358,32 @@ async def test_a_render_that_fails_the_same_way_every_time_fails_for_good(
             await renderer.render("<p style='font-size: 1e30px'>x</p>", RenderOptions())
         assert raised.value.code == "render_refused" and not raised.value.transient
     await _renders_again(renderer)
+
+
+@pytest.mark.parametrize("engine", CHROMIUM_BUILDS)
+async def test_the_browser_gets_none_of_the_services_secrets(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process that runs documents starts with its paths, language and time zone
+    only: not the database address, the secret key, the storage keys, or a preloaded
+    library."""
+    settings = engine_settings(engine, max_pdf_concurrency=1)
+    assert settings.chromium_path is not None
+    secrets = {
+        "DATABASE_URL": "postgresql://user:hunter2@db/pdfprompt",
+        "PDFPROMPT_SECRET_KEY": "not-for-the-browser",
+        "AWS_SECRET_ACCESS_KEY": "not-for-the-browser-either",
+        "LD_PRELOAD": "",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LC_TIME", "de_DE.UTF-8")
+    browser, _ = await launch(settings.chromium_path, frameless=False, max_message_bytes=MB)
+    try:
+        raw = Path(f"/proc/{browser.process.pid}/environ").read_bytes()
+        environ = dict(entry.split("=", 1) for entry in raw.decode().split("\0") if entry)
+        assert "--remote-debugging-pipe" in Path(f"/proc/{browser.process.pid}/cmdline").read_text()
+    finally:
+        await asyncio.wait_for(browser.close(), 30)
+    assert not set(secrets) & set(environ), sorted(environ)
+    assert environ.get("PATH") == os.environ["PATH"] and environ.get("LC_TIME") == "de_DE.UTF-8"

@@ -71,3 +71,26 @@ async def test_a_crash_between_storing_and_finishing_leaves_one_file_after_the_s
             assert (await conn.execute(count)).scalar_one() == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_worker_whose_clock_is_hours_ahead_sweeps_nothing_just_stored(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep's grace is measured by the database's clock: a worker five hours ahead
+    does not take the PDF a job stored a moment ago (not yet recorded) for an old orphan."""
+    engine = create_engine(Settings(database_url=f"sqlite:///{tmp_path / 'skew.sqlite3'}"))
+    try:
+        await upgrade(engine)
+        store = job_store_for(engine)
+        key = "usr_x/job_x/1-cccc.pdf"
+        await storage.put(key, b"%PDF being recorded")
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + 5 * 3600)
+        assert await sweep_orphans(store, storage) == 0
+        monkeypatch.setattr(time, "time", real_time)
+        assert [k async for k, _ in storage.list_keys()] == [key]
+        # Once the grace has passed by the database's clock, the orphan goes.
+        later = (await store.database_time()).timestamp() + 2 * ORPHAN_GRACE_S
+        assert await sweep_orphans(store, storage, now=later) == 1
+    finally:
+        await engine.dispose()

@@ -527,3 +527,29 @@ async def _until_a_statement_waits_for_a_lock(engine: AsyncEngine, verb: str) ->
                 return
         await asyncio.sleep(0.02)
     raise AssertionError(f"no {verb} came to wait for a lock")
+
+
+async def test_a_worker_whose_clock_is_hours_off_signs_with_the_database_time(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fault bed (docs/reliability.md): a worker whose wall clock ran five
+    hours ahead signed its deliveries with that time, which receivers refuse."""
+    import pdfprompt.webhooks.dispatcher as dispatcher_module
+
+    class SkewedClock:
+        monotonic = staticmethod(dispatcher_module.time.monotonic)
+
+        @staticmethod
+        def time() -> float:
+            return datetime.now(UTC).timestamp() + 5 * 3600
+
+    jobs, hooks, outbox = job_store_for(engine), WebhookStore(engine), WebhookOutbox(engine)
+    user = await hook_user(engine)
+    with Receiver() as receiver:
+        hook = await hooks.create(user, receiver.url, ["job.succeeded"])
+        await ended_job(jobs, user, "succeeded")
+        monkeypatch.setattr(dispatcher_module, "time", SkewedClock)
+        await deliver_all(dispatcher_for(outbox))
+        [hit] = receiver.wait_for(1)
+    assert hook.secret is not None
+    assert verify(hook.secret, hit.body, hit.headers["Pdfprompt-Signature"])

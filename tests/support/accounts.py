@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.support.processes import Process, cli
+from tests.support.processes import Process, new_account
 
 # A plan that limits nothing a test does not name: `plans_toml` changes its fields.
 UNLIMITED: dict[str, int | str | bool] = {
@@ -63,8 +63,7 @@ HOOK = "https://93.184.215.14/in"
 
 
 def user_on_plan(env: dict[str, str], email: str, plan: str) -> str:
-    out = cli(env, "users", "create", email, "--plan", plan).stdout
-    return out.strip().splitlines()[-1]
+    return new_account(env, email, plan=plan)[1]
 
 
 def client_for(server: Process, key: str) -> httpx.Client:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.accounts import plans_toml
 from tests.support.llm import fake_llm, llm_env
-from tests.support.processes import Process, cli, serving
+from tests.support.processes import Process, new_account, serving
 from tests.support.web import PASSWORD, client, csrf, post, sign_in, sign_up
 
 PROMPT_LIMIT = 300
@@ -85,7 +85,7 @@ def person_on_plan(
     server: Process, env: dict[str, str], email: str, plan: str
 ) -> Iterator[httpx.Client]:
     """A browser signed in to an account the operator made on `plan`."""
-    cli(env, "users", "create", email, "--plan", plan, "--password", stdin=PASSWORD + "\n")
+    new_account(env, email, plan=plan, password=PASSWORD)
     with _from_own_address(server) as c:
         assert sign_in(c, email).status_code == 303
         yield c

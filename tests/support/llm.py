@@ -31,7 +31,9 @@ def fake_llm(tmp: Path, *args: str) -> Iterator[str]:
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
+            # A generous bound: a command's start on a machine busy with the whole suite has
+            # taken over a minute.
+            deadline = time.monotonic() + 180
             while True:
                 try:
                     httpx.get(f"{url}/_calls", timeout=1)

@@ -31,7 +31,7 @@ from pdfprompt.db import (
 )
 from pdfprompt.settings import Settings
 from tests.support.jobs import wait_final
-from tests.support.processes import Process, cli
+from tests.support.processes import Process, cli, new_account
 from tests.support.web import PASSWORD, client, sign_in
 
 # Every table that holds a person's rows, by the column naming them.
@@ -205,9 +205,7 @@ class People:
         self.clients: list[httpx.Client] = []
 
     def __call__(self, email: str, plan: str = "enterprise") -> tuple[httpx.Client, httpx.Client]:
-        stdin = PASSWORD + "\n"
-        made = cli(self.env, "users", "create", email, "--plan", plan, "--password", stdin=stdin)
-        key = made.stdout.strip().splitlines()[-1]
+        _, key = new_account(self.env, email, plan=plan, password=PASSWORD)
         web = client(self.server)
         self.clients.append(web)
         assert sign_in(web, email).status_code == 303

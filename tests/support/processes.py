@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -44,10 +46,47 @@ def cli(
     return result
 
 
+def upgrade_database(env: dict[str, str]) -> None:
+    """The migrations applied to the database of the settings in `env`, as `pdfprompt db
+    upgrade` applies them (that command is tested in tests/e2e/test_db_upgrade_lock.py and
+    tests/e2e/test_deploy.py), in this process: see `new_account`."""
+    from pdfprompt.settings import Settings
+    from pdfprompt.wiring.admin import upgrade_database as upgrade
+
+    settings = Settings.model_validate(env)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, upgrade(settings)).result(timeout=300)
+
+
 def create_key(env: dict[str, str], email: str) -> str:
-    """`pdfprompt users create` prints the API key as its last line."""
-    out = cli(env, "users", "create", email).stdout
-    return out.strip().splitlines()[-1]
+    """A new user on the default plan and their API key (`new_account`)."""
+    return new_account(env, email)[1]
+
+
+def new_account(
+    env: dict[str, str], email: str, *, plan: str | None = None, password: str | None = None
+) -> tuple[str, str]:
+    """A new user (on `plan`, else the default plan of the settings in `env`; with
+    `password` for the web pages) and an API key: their id and the key. Made through the
+    account store as `pdfprompt users create` makes them, in this process: a command's start
+    costs a second of CPU and the suite makes hundreds of users. The command itself is
+    tested where it is the subject (tests/e2e/test_accounts.py, tests/support/people.py
+    `make_person`)."""
+    from pdfprompt.settings import Settings
+    from pdfprompt.wiring.admin import account_store
+
+    settings = Settings.model_validate(env)
+
+    async def make() -> tuple[str, str]:
+        async with account_store(settings) as accounts:
+            user = await accounts.create_user(
+                email, plan or accounts.default_plan, password=password
+            )
+            return user.id, (await accounts.create_key(user.id, name="default")).secret
+
+    # A thread of its own: the caller may be a test running in an event loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, make()).result(timeout=120)
 
 
 @dataclass
@@ -67,7 +106,9 @@ class Process:
         )
         return self
 
-    def wait_ready(self, timeout_s: float = 60) -> None:
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        """Until the process answers /readyz. A generous bound: on a machine busy with the
+        whole suite, a start (imports, migrations, Chromium) has taken over a minute."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc is not None
@@ -140,7 +181,7 @@ def serving(
         url = stack.enter_context(new_database(request, tmp, database))
         env = service_env(tmp / "data", url, **extra)
         if database == "postgresql":
-            cli(env, "db", "upgrade")
+            upgrade_database(env)
         server = start_server("serve", env, tmp / "serve.log")
         stack.callback(server.stop)
         yield server, env

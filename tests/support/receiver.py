@@ -19,6 +19,7 @@ class Hit:
     headers: dict[str, str]
     body: bytes
     method: str = "POST"
+    received_at: float = 0.0  # this machine's time.time() when it arrived
 
     @property
     def event(self) -> dict[str, Any]:
@@ -52,7 +53,9 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or "0"))
                 with receiver.lock:
-                    hit = Hit(self.path, dict(self.headers.items()), body, self.command)
+                    hit = Hit(
+                        self.path, dict(self.headers.items()), body, self.command, time.time()
+                    )
                     receiver.hits.append(hit)
                     step = receiver.script.pop(0) if receiver.script else 200
                 if step == "hang":

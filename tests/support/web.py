@@ -134,6 +134,9 @@ def look_at(page: sync_api.Page, name: str) -> None:
         if IN_CI:
             pytest.fail(f"{AXE} is missing: run scripts/setup.sh test")
         pytest.skip("axe-core is not installed (scripts/setup.sh test)")
+    # A click that navigates returns once the new document commits, before it has a <head>:
+    # wait for it to load so the check and the pictures are of the new page.
+    page.wait_for_load_state("load")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document)")
     bad = [

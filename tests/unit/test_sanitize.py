@@ -19,6 +19,15 @@ HOSTILE = {
     "link": "<link rel=stylesheet href='http://x/c.css'><link rel=prefetch href='http://x/p'>",
     "css import": "<style>@import 'http://x/i.css'; @IMPORT url(http://x/j.css);</style><p>a</p>",
     "css url": "<style>p { background: url(http://x/b.png) }</style><p style='background:url(\"http://x/c\")'>a</p>",
+    "css escapes": (
+        "<style>p { background: \\75 rl(http://x/e1) } q { background: u\\rl(http://x/e2) }"
+        " b { background: U\\000052L(http://x/e3) } @\\69mport 'http://x/e4';"
+        " @\\49 MPORT url(http://x/e5);</style><p style='background:\\75 rl(http://x/e6)'>a</p>"
+    ),
+    "css image-set": (
+        "<style>p { background: image-set('http://x/s1' 1x, url(http://x/s2) 2x) }"
+        ' q { background: -webkit-image-set("https://x/s3" 1x) }</style><p>a</p>'
+    ),
     "external image": "<p>a</p><img src='https://x/tracker.gif'><img srcset='http://x/2x.png 2x'>",
     "comment": "<!--[if IE]><script>x</script><![endif]--><p>a</p>",
     "math": "<math><mi xlink:href='javascript:alert(1)'>x</mi></math><p>a</p>",

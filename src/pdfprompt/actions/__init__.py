@@ -37,6 +37,7 @@ from pdfprompt.actions.documents import (
 from pdfprompt.actions.errors import STATUS_BY_CODE, TITLES, status_of
 from pdfprompt.actions.keys import issue_key, revoke_key
 from pdfprompt.actions.pdf_jobs import resolve_pdf, submit_pdf_job
+from pdfprompt.actions.previews import MARKDOWN_PREVIEWS_PER_MINUTE, markdown_preview
 from pdfprompt.actions.queue import WINDOWS, QueueFigures, percent, queue_figures, seconds
 from pdfprompt.actions.shares import (
     MAX_SHARE_EXPIRY_S,
@@ -61,15 +62,23 @@ from pdfprompt.actions.templates import (
     template_job,
     update_template,
 )
+from pdfprompt.actions.thumbnails import (
+    THUMBNAIL_MAX_PDF_BYTES,
+    THUMBNAIL_WAIT_S,
+    thumbnail_png,
+)
 from pdfprompt.actions.webhooks import add_webhook, change_webhook, redeliver
 
 __all__ = [
+    "MARKDOWN_PREVIEWS_PER_MINUTE",
     "MAX_SHARE_EXPIRY_S",
     "NUMERIC_CURSOR",
     "PREVIEWS_PER_MINUTE",
     "PREVIEW_MAX_PAGES",
     "PREVIEW_TIMEOUT_S",
     "STATUS_BY_CODE",
+    "THUMBNAIL_MAX_PDF_BYTES",
+    "THUMBNAIL_WAIT_S",
     "TITLES",
     "WINDOWS",
     "JobDeleted",
@@ -96,6 +105,7 @@ __all__ = [
     "issue_key",
     "job_changes",
     "longest_share_s",
+    "markdown_preview",
     "merged_options",
     "merged_pdf",
     "pdf_response",
@@ -123,6 +133,7 @@ __all__ = [
     "template_job",
     "template_rows",
     "template_schema",
+    "thumbnail_png",
     "update_template",
     "upload_asset",
     "upload_certificate",

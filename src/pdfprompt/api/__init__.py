@@ -2,6 +2,12 @@
 
 from pdfprompt.api.app import create_app
 from pdfprompt.api.logs import redact, redact_access_log
-from pdfprompt.api.schemas import OptionsIn
+from pdfprompt.api.schemas import OptionsIn, options_with_front_matter
 
-__all__ = ["OptionsIn", "create_app", "redact", "redact_access_log"]
+__all__ = [
+    "OptionsIn",
+    "create_app",
+    "options_with_front_matter",
+    "redact",
+    "redact_access_log",
+]

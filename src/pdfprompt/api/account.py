@@ -30,7 +30,8 @@ async def usage_history(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=NUMERIC_CURSOR)] = None,
 ) -> dict[str, Any]:
-    """Settled jobs and plan changes, newest first; `period=YYYY-MM` keeps one month."""
+    """Settled jobs, the model calls of prompt jobs and plan changes, newest first;
+    `period=YYYY-MM` keeps one month."""
     items, last = await svc.accounts.history(
         caller.user_id, period=period, limit=limit, cursor=integer_cursor(cursor)
     )

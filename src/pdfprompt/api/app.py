@@ -22,6 +22,7 @@ from pdfprompt.api.errors import install_error_handlers
 from pdfprompt.api.guard import RequestGuard
 from pdfprompt.api.jobs import job_body_limit
 from pdfprompt.api.openapi import install_openapi
+from pdfprompt.api.request_ids import RequestIds
 from pdfprompt.settings import Settings
 from pdfprompt.wiring import running_services
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         certificates.certificate_body_limit(settings),
     )
     app.add_middleware(RequestGuard, max_body_bytes=largest)
+    app.add_middleware(RequestIds)  # outside the guard: its refusals carry an id too
     app.include_router(ops.router)
     app.include_router(jobs.router)
     app.include_router(account.router)

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -31,14 +32,17 @@ from pdfprompt.api.pdf_job_schemas import PdfInputs, SplitRanges
 from pdfprompt.api.sign_schemas import SignIn
 from pdfprompt.domain import (
     DOCUMENT_KINDS,
+    LANG_PATTERN,
     MAX_HEADER_FOOTER_CHARS,
     MAX_TEMPLATE_VERSION,
     MAX_TEXT_FIELD_CHARS,
+    MAX_USER_CSS_CHARS,
     PAGE_RANGES,
     PAPER_FORMATS,
     PDF_JOBS,
     TEMPLATE_JOBS,
     TEMPLATE_NAME_PATTERN,
+    THEMES,
     TONES,
     InvalidInputError,
     Job,
@@ -47,11 +51,13 @@ from pdfprompt.domain import (
     TemplateSummary,
     check_css_length,
     check_header_footer,
+    check_markdown,
     check_page_geometry,
     check_page_ranges,
     check_template_name,
     pdf_input_of,
     redacted_options,
+    split_front_matter,
     template_of_input,
 )
 from pdfprompt.webhooks import EVENTS, EventName
@@ -142,6 +148,14 @@ class OptionsIn(Strict):
     omit_background: StrictBool | None = None
     prefer_css_page_size: StrictBool | None = None
     wait_for: WaitForIn | None = None
+    # Markdown documents (docs/markdown.md): language, look, contents, the writer's CSS.
+    lang: Annotated[str, Field(max_length=35, pattern=LANG_PATTERN)] | None = None
+    theme: Literal[THEMES] | None = None  # type: ignore[valid-type]
+    toc: StrictBool | None = None
+    css: Annotated[str, Field(max_length=MAX_USER_CSS_CHARS)] | None = None
+    # Prompts: whether a print the quality check finds faults in is sent back to the model
+    # once to be corrected (docs/prompts.md, "Repair pass"); on unless false.
+    repair: StrictBool | None = None
     # Finishing (docs/finishing.md), applied after the render in this order.
     watermark: MarkIn | None = None
     stamp: MarkIn | None = None
@@ -170,11 +184,58 @@ class OptionsIn(Strict):
         data = self.model_dump(exclude_none=True)
         if data.get("pdfua"):  # PDF/UA is made from a tagged render
             data["tagged"] = True
+        if data.get("toc") and "outline" not in data:  # the contents' headings as bookmarks
+            data["outline"] = True
         if "margin" in data:
             margin = {"top": "16mm", "right": "16mm", "bottom": "16mm", "left": "16mm"}
             margin.update(data["margin"])
             data["margin"] = margin
         return data
+
+
+# The options a request gives that say how big the page is: front matter's `format` and
+# `landscape` do not apply when the request sets the size by width and height.
+_SIZE_KEYS = ("format", "width", "height")
+
+
+def options_with_front_matter(text: str, options: OptionsIn) -> OptionsIn:
+    """A Markdown document's options: the request's, and for what it leaves out, what the
+    document's front matter names (`split_front_matter`), checked by the same rules; an
+    `InvalidInputError` naming `input` (YAML that is not a mapping) or
+    `input.front_matter.KEY` (a value the option refuses)."""
+    named = split_front_matter(text).options
+    if not named:
+        return options
+    try:
+        front = OptionsIn.model_validate(named)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InvalidInputError(
+            f"input.front_matter.{where}: the front matter's {where}: "
+            f"{error['msg'].removeprefix('Value error, ')}",
+            field=f"input.front_matter.{where}",
+        ) from None
+    except InvalidInputError as exc:
+        raise _in_front_matter(exc) from None
+    given = options.model_fields_set
+    if given & {"width", "height"}:
+        given = given | set(_SIZE_KEYS)
+    taken = {k: getattr(front, k) for k in front.model_fields_set if k not in given}
+    merged = options.model_copy(update=taken)
+    try:
+        check_page_geometry(RenderOptions.from_dict(merged.stored()))
+    except InvalidInputError as exc:
+        raise _in_front_matter(exc) from None
+    return merged
+
+
+def _in_front_matter(exc: InvalidInputError) -> InvalidInputError:
+    """An option's error said of the front matter's value."""
+    field = (exc.field or "options").replace("options", "input.front_matter", 1)
+    head, _, rest = exc.message.partition(": ")
+    message = f"{field}: the front matter's {head.removeprefix('options.')}: {rest}"
+    return InvalidInputError(message, field=field)
 
 
 class JobIn(Strict):
@@ -250,6 +311,9 @@ class JobIn(Strict):
                 "options.wait_for: only a url job runs scripts, and so waits for them",
                 field="options.wait_for",
             )
+        if self.type == "markdown" and self.input is not None:
+            check_markdown(self.input)
+            self.options = options_with_front_matter(self.input, self.options)
         return self
 
 

@@ -11,14 +11,14 @@ import sys
 
 from pydantic import ValidationError
 
-from pdfprompt.cli import accounts, admin, dev, remote, render, serve, worker
+from pdfprompt.cli import accounts, admin, dev, loadtest, remote, render, serve, worker
 from pdfprompt.cli.common import setup_logging
 from pdfprompt.domain import PdfPromptError
 from pdfprompt.settings import Settings
 
 __all__ = ["main", "parser"]
 
-GROUPS = (serve, worker, render, admin, accounts, dev, remote)
+GROUPS = (serve, worker, render, admin, accounts, dev, remote, loadtest)
 
 
 def parser() -> argparse.ArgumentParser:

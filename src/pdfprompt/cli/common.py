@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from pdfprompt.cli.logs import setup_logging as configure_logging
 from pdfprompt.settings import Settings
 
 # A command runs with the parsed arguments and the settings read from the environment.
@@ -18,13 +17,7 @@ SubParsers = argparse._SubParsersAction
 
 
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Alembic announces each of its autogenerate plugins at INFO on every schema check.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def run_long(main: Coroutine[Any, Any, None]) -> None:

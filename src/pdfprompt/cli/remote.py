@@ -50,7 +50,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "-o", "--output", help="the PDF (default: INPUT.pdf, or JOB_ID.pdf from stdin; - stdout)"
     )
     s.add_argument("--no-wait", action="store_true", help="print the job id and return")
-    _connection(s)
+    connection(s)
     s.set_defaults(remote=_submit)
 
     b = sub.add_parser("batch", help="fill a template with each row of a CSV or JSONL file")
@@ -61,7 +61,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     b.add_argument("-o", "--output", help="the archive (default: BATCH_ID.zip, .pdf with --merge)")
     b.add_argument("--merge", action="store_true", help="one PDF of every row instead of a ZIP")
     b.add_argument("--no-wait", action="store_true", help="print the batch id and return")
-    _connection(b)
+    connection(b)
     b.set_defaults(remote=_batch)
 
     pdf_help = "a local .pdf file (uploaded), or an asset's id or name, a job's or a file's id"
@@ -76,7 +76,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         p.add_argument("--options", help="options: JSON text, or @FILE.json")
         p.add_argument("-o", "--output", help="where to write the result (- for stdout)")
         p.add_argument("--no-wait", action="store_true", help="print the job id and return")
-        _connection(p)
+        connection(p)
         p.set_defaults(remote=_pdf_job, command=p.prog.split()[-1])
 
 
@@ -84,10 +84,12 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--options", help="render options: JSON text, or @FILE.json")
 
 
-def _connection(p: argparse.ArgumentParser) -> None:
+def connection(p: argparse.ArgumentParser, *, timeout: bool = True) -> None:
+    """The options naming the server and the key (and `--timeout` for the work)."""
     p.add_argument("--server", help="the server's URL (default: $PDFPROMPT_SERVER)")
     p.add_argument("--key", help="an API key (default: $PDFPROMPT_KEY)")
-    p.add_argument("--timeout", type=float, help="seconds to wait for the work at most")
+    if timeout:
+        p.add_argument("--timeout", type=float, help="seconds to wait for the work at most")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,15 +139,21 @@ def _explain(exc: Exception) -> tuple[int, str]:
     return USAGE, said
 
 
-def _client(args: argparse.Namespace) -> Client:
-    from pdfprompt.client import Client
-
+def server_and_key(args: argparse.Namespace) -> tuple[str, str]:
+    """`--server` and `--key`, or the environment's; UsageError when either is missing."""
     server = args.server or os.environ.get(SERVER_VARIABLE, "")
     key = args.key or os.environ.get(KEY_VARIABLE, "")
     if not server:
         raise UsageError("no server: give --server URL or set PDFPROMPT_SERVER")
     if not key:
         raise UsageError("no API key: give --key KEY or set PDFPROMPT_KEY")
+    return server, key
+
+
+def _client(args: argparse.Namespace) -> Client:
+    from pdfprompt.client import Client
+
+    server, key = server_and_key(args)
     try:
         return Client(server, key)
     except ValueError as exc:

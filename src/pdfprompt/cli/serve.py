@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
+from types import FrameType
 
 from pdfprompt.cli.common import SubParsers
+from pdfprompt.cli.logs import uvicorn_log_config
 from pdfprompt.db import shown_url
 from pdfprompt.settings import Settings
 
@@ -29,6 +32,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def banner(settings: Settings, host: str, port: int, role: str) -> None:
+    if settings.log_format == "json":  # every line of the output is a JSON object: a log line
+        logging.getLogger("pdfprompt").info(
+            "pdfprompt %s listening on http://%s:%d (database %s, storage %s)",
+            role,
+            host,
+            port,
+            shown_url(settings.effective_database_url),
+            settings.effective_storage_url,
+        )
+        return
     print(
         f"pdfprompt {role} listening on http://{host}:{port}\n"
         f"  in a browser: open http://{host}:{port}/ and sign up\n"
@@ -47,7 +60,7 @@ def serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> Non
 
     from pdfprompt.api import create_app, redact_access_log
     from pdfprompt.web import install_web
-    from pdfprompt.wiring import signing_from_settings
+    from pdfprompt.wiring import exit_at_second_signal, signing_from_settings
 
     settings = settings.model_copy(update={"host": host, "port": port})  # for links it gives
     signing_from_settings(settings)  # a bad certificate stops here, said in one line
@@ -62,9 +75,19 @@ def serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> Non
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(settings.log_level, settings.log_format),
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
         server_header=False,
     )
     redact_access_log()  # after uvicorn has configured its loggers
-    uvicorn.Server(config).run()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # The first signal stops the server and lets running jobs finish within the
+            # grace; uvicorn takes a second SIGTERM as the first again.
+            if self.should_exit:
+                exit_at_second_signal()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pdfprompt.db.engine import create_engine, is_sqlite
 from pdfprompt.domain import UnavailableError
@@ -16,6 +18,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The PostgreSQL advisory lock key `pdfprompt db upgrade` holds while it migrates ("pdfp").
+MIGRATION_LOCK = 0x70646670
+log = logging.getLogger(__name__)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -28,7 +33,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` on the engine's database."""
+    """Apply migrations up to `revision` on the engine's database, in one transaction. On
+    PostgreSQL the transaction first takes an advisory lock, so upgrades started at the same
+    moment (a migration job of each deployment, or one per node) run one after the other:
+    the next one finds the schema up to date and does nothing."""
 
     from alembic import command
 
@@ -36,7 +44,19 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await _lock_migrations(conn)
         await conn.run_sync(_run)
+
+
+async def _lock_migrations(conn: AsyncConnection) -> None:
+    """Hold `MIGRATION_LOCK` until the transaction ends, waiting for another holder."""
+    locked = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=MIGRATION_LOCK)
+    if not (await conn.execute(locked)).scalar_one():
+        log.info("another process is upgrading the database; waiting for it to finish")
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=MIGRATION_LOCK)
+        )
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

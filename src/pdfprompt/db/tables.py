@@ -188,6 +188,9 @@ jobs = Table(
     # A template preview's job (migration 0013): run like any job, then deleted; no list,
     # history, webhook or figure people read shows it.
     Column("preview", Boolean, nullable=False, server_default=text("false")),
+    # The id of the HTTP request that submitted the job (migration 0015), for the worker's
+    # log lines about it; NULL for jobs queued before it or by no request.
+    Column("request_id", String(128)),
     # Reaping: running rows by lease expiry.
     Index(
         "ix_jobs_lease",

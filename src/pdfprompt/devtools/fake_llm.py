@@ -15,12 +15,19 @@ can be changed while it runs with `POST /_control`:
 - `empty`: a stream with no content;
 - `text`: an answer that is not HTML;
 - `hostile`: a document full of scripts, handlers, frames and external URLs
-  (pointing at `hostile_url` from the control body).
+  (pointing at `hostile_url` from the control body);
+- `chart`: the document with an inline SVG bar chart (`bar_chart`: distinctive colours,
+  text labels, a gradient, `<use>` of a bar).
 
 A request whose system message asks for a template (`TEMPLATE_REQUEST_MARK`) is answered
 with a template as JSON (`template_for`: an invoice-like design carrying the prompt's
 words, its schema and sample data); `hostile` answers it with a template whose body has
 scripts and external URLs.
+
+`script` in the control body is a list of what the next calls get, one each, in order,
+before the behaviours apply again: `{"answer": TEXT}` (TEXT as the model's whole answer) or
+`{"behaviour": B}` (one of the above). A request that asks to correct a printed document
+(`REPAIR_REQUEST_MARK`) and is not scripted gets the document it was sent back unchanged.
 
 `GET /_calls` lists the calls made (key, model, outcome), in order.
 """
@@ -37,7 +44,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from pdfprompt.generate import TEMPLATE_REQUEST_MARK
+from pdfprompt.generate import REPAIR_REQUEST_MARK, TEMPLATE_REQUEST_MARK
 
 
 class FakeLlm:
@@ -48,6 +55,7 @@ class FakeLlm:
         self.behaviours: dict[str, str] = {}
         self.hostile_url = "http://127.0.0.1:9/"
         self.calls: list[dict[str, Any]] = []
+        self.script: list[dict[str, str]] = []  # what the next calls get, in order
 
     def behaviour(self, key: str, model: str) -> str:
         """The key's behaviour, else the model's, else `answer`."""
@@ -156,6 +164,45 @@ def document_for(prompt: str) -> str:
     )
 
 
+# The chart's colours and labels: what must survive cleaning and print.
+CHART_COLORS = {
+    "north": (0xD6, 0x2D, 0x20),
+    "south": (0x1F, 0x77, 0xB4),
+    "west": (0x2C, 0xA0, 0x2C),
+}
+CHART_LABELS = ("Northfield", "Southgate", "Westbrook", "Revenue by region")
+
+
+def bar_chart() -> str:
+    """An inline SVG bar chart as a model writes it: viewBox, a gradient in defs, a bar
+    reused with `<use>`, text labels, a style sheet and presentation attributes."""
+    (r1, g1, b1), (r2, g2, b2), (r3, g3, b3) = CHART_COLORS.values()
+    return (
+        '<figure><svg viewBox="0 0 400 220" width="400" height="220" role="img" '
+        'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+        "<title>Revenue by region</title>"
+        '<defs><linearGradient id="fade" x1="0" x2="0" y1="0" y2="1">'
+        '<stop offset="0" stop-color="#ffffff"/><stop offset="1" stop-color="#eeeeee"/>'
+        '</linearGradient><rect id="bar" width="60" height="120"/></defs>'
+        "<style>.label { font-size: 12px; fill: #222222; }</style>"
+        '<rect width="400" height="220" fill="url(#fade)"/>'
+        f'<rect x="40" y="40" width="60" height="140" fill="rgb({r1},{g1},{b1})"/>'
+        f'<use href="#bar" x="160" y="60" style="fill: rgb({r2},{g2},{b2})"/>'
+        f'<use xlink:href="#bar" x="280" y="60" height="100" fill="rgb({r3},{g3},{b3})"/>'
+        '<text class="label" x="70" y="200" text-anchor="middle">Northfield</text>'
+        '<text class="label" x="190" y="200" text-anchor="middle">Southgate</text>'
+        '<text class="label" x="310" y="200" text-anchor="middle">Westbrook</text>'
+        '<text x="200" y="24" text-anchor="middle" font-weight="bold">Revenue by region</text>'
+        "</svg><figcaption>Figure 1: revenue by region</figcaption></figure>"
+    )
+
+
+def chart_document(prompt: str) -> str:
+    """`document_for` with `bar_chart` after its heading."""
+    document = document_for(prompt)
+    return document.replace("</h1>", "</h1>" + bar_chart(), 1)
+
+
 def revised_document(prompt: str) -> str:
     """The document inside the prompt's code fence with the instructions added as a section."""
     previous = prompt.split("```html", 1)[1].split("```", 1)[0].strip()
@@ -193,6 +240,11 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
         if body.get("reset"):
             fake.behaviours = dict(body.get("behaviours", {}))
             fake.calls.clear()
+            fake.script = []
+        if "script" in body:
+            fake.script = [
+                {str(k): str(v) for k, v in dict(step).items()} for step in body["script"]
+            ]
         if "latency_ms" in body:
             fake.latency_s = float(body["latency_ms"]) / 1000
         if "chunk_ms" in body:
@@ -212,6 +264,8 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
         body = await request.json()
         model = str(body.get("model", ""))
         what = fake.behaviour(key, model)
+        scripted = fake.script.pop(0) if fake.script else {}
+        what = scripted.get("behaviour", "scripted" if "answer" in scripted else what)
         prompt = _user_text(body.get("messages", []))
         fake.calls.append(
             {"key": key, "model": model, "behaviour": what, "at": time.time(), "prompt": prompt}
@@ -226,7 +280,9 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
             return JSONResponse({"error": {"message": "rate limited"}}, 429, headers=headers)
         if what.isdigit():
             return JSONResponse({"error": {"message": f"fake {what}"}}, int(what))
-        if what == "empty":
+        if what == "scripted":
+            content = scripted["answer"]
+        elif what == "empty":
             content = ""
         elif what == "text":
             content = "I cannot help with that."
@@ -235,6 +291,11 @@ def create_fake_llm_app(fake: FakeLlm) -> FastAPI:
             content = template_for(prompt, hostile_url=hostile)
         elif what == "hostile":
             content = hostile_document(fake.hostile_url)
+        elif REPAIR_REQUEST_MARK in prompt:  # a repair: the document as it was sent
+            content = "```html\n" + prompt.rsplit("```html", 1)[1].split("```", 1)[0].strip()
+            content += "\n```"
+        elif what == "chart":
+            content = "```html\n" + chart_document(prompt) + "\n```"
         elif "```html" in prompt:  # a revision: edit the document it was given
             content = "```html\n" + revised_document(prompt) + "\n```"
         else:

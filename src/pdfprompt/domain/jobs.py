@@ -56,6 +56,8 @@ class JobStage(enum.StrEnum):
     QUEUED = "queued"
     GENERATING = "generating"
     RENDERING = "rendering"
+    CHECKING = "checking"  # the printed PDF checked for what printed badly
+    REPAIRING = "repairing"  # a prompt's model asked to correct what printed badly
     STORING = "storing"
     DONE = "done"
 
@@ -173,6 +175,7 @@ class Job:
     # A job of a batch: the batch and its row there (from 0).
     batch_id: str | None = None
     batch_row: int | None = None
+    request_id: str | None = None  # the HTTP request that submitted it, for log lines
     extra: dict[str, Any] = field(default_factory=dict)
 
 

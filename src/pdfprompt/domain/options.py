@@ -33,6 +33,12 @@ _PAGE = r"[1-9][0-9]{0,5}"
 PAGE_RANGES = rf"^ *{_PAGE}( *- *{_PAGE})?( *, *{_PAGE}( *- *{_PAGE})?)* *$"
 _PAGE_RANGES = re.compile(PAGE_RANGES)
 MAX_HEADER_FOOTER_CHARS = 20_000
+# The looks a Markdown document can take (option and front matter `theme`), each a stylesheet
+# of the Markdown renderer; and the most CSS a request's own stylesheet (`css`) may hold.
+THEMES = ("default", "report", "letter", "academic", "compact")
+MAX_USER_CSS_CHARS = 50_000
+# A document language (option and front matter `lang`): a BCP 47 tag such as en, de-CH, zh-Hans.
+LANG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$"
 MAX_TEXT_FIELD_CHARS = 1_000
 
 
@@ -171,6 +177,14 @@ class RenderOptions:
     omit_background: bool = False  # no default white page background: transparent pages
     prefer_css_page_size: bool = False  # the document's @page size wins over the request's
     wait_for: WaitFor | None = None  # URL jobs only (scripts run there)
+    # Markdown documents only (docs/markdown.md): the document's language, its look, a table
+    # of contents, and the writer's own stylesheet applied after the theme.
+    lang: str | None = None
+    theme: str | None = None
+    toc: bool | None = None
+    css: str | None = None
+    # Prompts only: a print the quality check finds faults in goes back to the model once.
+    repair: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderOptions:

@@ -10,11 +10,16 @@ from pdfprompt.generate.document import (
 )
 from pdfprompt.generate.llm import KeyRing, LlmClient, streamed_text
 from pdfprompt.generate.markdown import (
+    MarkdownDocument,
+    convert_markdown,
+    has_contents,
     markdown_document,
     markdown_to_html,
     print_stylesheet,
+    with_contents_pages,
     wrap_document,
 )
+from pdfprompt.generate.repair import REPAIR_REQUEST_MARK, repair_messages
 from pdfprompt.generate.svg import clean_svg
 from pdfprompt.generate.template import FILTERS, check_body, fill
 from pdfprompt.generate.template_data import (
@@ -68,11 +73,13 @@ __all__ = [
     "MAX_DATA_BYTES",
     "MAX_IMAGE_PIXELS",
     "MAX_SCHEMA_BYTES",
+    "REPAIR_REQUEST_MARK",
     "TEMPLATE_REQUEST_MARK",
     "TEMPLATE_SYSTEM_PROMPT",
     "InspectedAsset",
     "KeyRing",
     "LlmClient",
+    "MarkdownDocument",
     "TemplateFiller",
     "check_body",
     "check_data",
@@ -80,9 +87,11 @@ __all__ = [
     "clean_css",
     "clean_document",
     "clean_svg",
+    "convert_markdown",
     "data_errors",
     "extract_html",
     "fill",
+    "has_contents",
     "inspect_asset",
     "json_size",
     "llm_client_from_settings",
@@ -90,10 +99,12 @@ __all__ = [
     "markdown_to_html",
     "messages",
     "print_stylesheet",
+    "repair_messages",
     "revise_messages",
     "streamed_text",
     "template_answer",
     "template_filler_from_settings",
     "template_messages",
+    "with_contents_pages",
     "wrap_document",
 ]

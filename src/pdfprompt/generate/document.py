@@ -3,8 +3,10 @@
 The answer is taken from a code fence if there is one, checked to be an HTML
 document with content, cleaned by nh3 (scripts, event handlers, iframes,
 objects, forms and external URLs go; inline CSS stays, without `@import` or
-non-`data:` `url()`), and wrapped with the base print stylesheet. The
-renderer's sandbox still holds behind all of this.
+non-`data:` `url()`), and wrapped with the base print stylesheet. Inline SVG
+(charts) and `<img>`s of SVG data are kept by the SVG rules (`inline_svg.py`,
+`svg.py`); SVG data in CSS goes. The renderer's sandbox still holds behind all
+of this.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 
 import nh3
 
+from pdfprompt.generate.inline_svg import clean_svg_src, put_back, set_aside
 from pdfprompt.generate.markdown import print_stylesheet
 
 SYSTEM_PROMPT = """You write print-ready documents as HTML.
@@ -25,6 +28,12 @@ Answer with one complete HTML document and nothing else: <!DOCTYPE html>, <html>
 - Made for paper: A4 and US Letter friendly, `@page` margins around 16mm, print colours,
   font sizes in pt. Keep headings with the text after them (break-after: avoid) and never
   split a table row across pages (break-inside: avoid on tr).
+- Charts and diagrams as inline <svg> in a <figure> with a <figcaption>: a viewBox, <text>
+  labels and values, colours as fill/stroke; no scripts, animation, <foreignObject>, links
+  or outside images (references only to #ids in the same SVG).
+- Layouts that fit the page width: tables with few, narrow columns; long URLs, codes and
+  identifiers in <a> or <code>, or with overflow-wrap: anywhere; break-inside: avoid on
+  figures.
 - Keep the user's language as written. For right-to-left scripts (Arabic, Hebrew, Persian,
   Urdu) set dir="rtl" and lang on <html>.
 - Real, complete content: no placeholders like "Lorem ipsum" or "[Your name]" unless asked."""
@@ -49,10 +58,25 @@ _ATTRIBUTES = {
     "ol": {"start", "type", "reversed"},
     "time": {"datetime"},
 }
+# A CSS escape: a backslash and 1-6 hex digits (one whitespace after them belongs to it),
+# or a backslash and any other character but a line break.
+_CSS_ESCAPE = re.compile(r"\\([0-9A-Fa-f]{1,6})\s?|\\([^\n\r\f0-9A-Fa-f])")
+_IMAGE_SET = re.compile(r"(?:-webkit-)?image-set\((?:[^()]|\([^()]*\))*\)", re.I)
+# A string in CSS, and what one naming an image may start with to be kept (as in url()).
+_CSS_STRING = re.compile(r"""(['"])(.*?)(?:\1|$)""", re.S)
+_KEPT_IMAGE = re.compile(r"\s*(?:data:(?!\s*image/svg)(?!.*\\)|asset:[A-Za-z0-9])", re.I | re.S)
 _CSS_IMPORT = re.compile(r"@import[^;]*;?", re.I)
 # A user's asset (`asset:NAME`): the pipeline serves it from the owner's assets, or refuses it.
 _ASSET = r"asset:[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
-_CSS_URL = re.compile(r"url\(\s*(?!(['\"]?)(?:data:|" + _ASSET + r"\1\s*\)))[^)]*\)", re.I)
+# Kept: `data:` URLs other than SVG ones (an SVG in CSS is not cleaned: it goes, and so does
+# a data: URL with a CSS escape, which could spell one) and assets.
+_CSS_URL = re.compile(
+    r"url\(\s*(?!(['\"]?)(?:data:(?!\s*image/svg)(?![^)]*\\)|" + _ASSET + r"\1\s*\)))[^)]*\)",
+    re.I,
+)
+_SRC = re.compile(r'\bsrc="([^"]*)"')
+_KEPT_SRC = re.compile(r"^(?:data:|" + _ASSET + "$)")
+_SVG_SRC = re.compile(r"^\s*data:image/svg", re.I)
 _STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.I | re.S)
 _BODY = re.compile(r"<body\b[^>]*>(.*?)(?:</body\s*>|\Z)", re.I | re.S)
 _HTML_ATTRS = re.compile(r"<html\b([^>]*)>", re.I)
@@ -108,10 +132,39 @@ def extract_html(answer: str) -> str | None:
     return text
 
 
+def _plain_escape(match: re.Match[str]) -> str:
+    """A CSS escape that stands for a letter, digit or hyphen, as that character (it means
+    the same in a name or a string); any other escape as it was."""
+    hex_code, other = match.group(1), match.group(2)
+    if hex_code is not None:
+        number = int(hex_code, 16)
+        char = chr(number) if number < 0x110000 else ""
+    else:
+        char = other
+    return char if char.isascii() and (char.isalnum() or char == "-") else match.group(0)
+
+
+def _clean_image_set(match: re.Match[str]) -> str:
+    """`image-set()` names images with bare strings too: kept only when each is `data:`."""
+    strings = (m.group(2) for m in _CSS_STRING.finditer(match.group(0)))
+    return match.group(0) if all(_KEPT_IMAGE.match(text) for text in strings) else "none"
+
+
 def clean_css(css: str) -> str:
-    """CSS without `@import` and without `url()`s other than `data:` ones and the owner's
-    assets (`asset:NAME`)."""
-    return _CSS_URL.sub("none", _CSS_IMPORT.sub("", css))
+    r"""CSS without `@import` and without `url()`s or `image-set()` strings other than
+    `data:` ones and the owner's assets (`asset:NAME`). Escapes that spell letters are read
+    first: `\75 rl(` and `@\69mport` are `url(` and `@import`."""
+    css = _CSS_ESCAPE.sub(_plain_escape, css)
+    css = _CSS_URL.sub("none", _CSS_IMPORT.sub("", css))
+    return _IMAGE_SET.sub(_clean_image_set, css)
+
+
+def _clean_src(match: re.Match[str]) -> str:
+    """An image's `src`: a data: URL (an SVG one cleaned) or an asset; any other, emptied."""
+    src = html.unescape(match.group(1))
+    if _SVG_SRC.match(src):
+        return f'src="{html.escape(clean_svg_src(src))}"'
+    return match.group(0) if _KEPT_SRC.match(src) else 'src=""'
 
 
 def clean_document(document: str, *, title: str | None = None) -> str:
@@ -120,6 +173,7 @@ def clean_document(document: str, *, title: str | None = None) -> str:
     styles = "\n".join(clean_css(m.group(1)) for m in _STYLE_BLOCK.finditer(document))
     body_match = _BODY.search(document)
     body = body_match.group(1) if body_match else _STYLE_BLOCK.sub("", document)
+    body, drawings = set_aside(body)
     safe_body = nh3.clean(
         body,
         tags=_TAGS,
@@ -129,7 +183,8 @@ def clean_document(document: str, *, title: str | None = None) -> str:
         strip_comments=True,
     )
     safe_body = re.sub(r'style="([^"]*)"', lambda m: f'style="{clean_css(m.group(1))}"', safe_body)
-    safe_body = re.sub(r'\bsrc="(?!data:|' + _ASSET + '")[^"]*"', 'src=""', safe_body)
+    safe_body = _SRC.sub(_clean_src, safe_body)
+    safe_body = put_back(safe_body, drawings)
     root = _HTML_ATTRS.search(document)
     attrs = dict((k.lower(), v) for k, v in _ATTR.findall(root.group(1))) if root else {}
     root_attrs = "".join(f' {k}="{html.escape(v)}"' for k, v in sorted(attrs.items()))

@@ -13,6 +13,7 @@ inside the document (`#id`, `url(#id)`), and an `<image>` may only be a `data:` 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lxml import etree
 
@@ -81,6 +82,8 @@ _NEVER = re.compile(
 _URL_START = re.compile(r"url\s*\(", re.I)
 _DECLARATION = re.compile(r"^\s*([A-Za-z-]+)\s*:\s*(.+?)\s*$", re.S)
 _ENTITY = re.compile(rb"<!ENTITY", re.I)
+# Characters XML cannot hold (an HTML parser lets some through): dropped from what is kept.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # A style sheet's rules: selectors of names, classes and ids only, and their declarations.
 _RULE = re.compile(r"\s*([A-Za-z0-9_.#,\s*>:+~-]{1,500})\{([^{}]*)\}", re.S)
 
@@ -146,9 +149,9 @@ def _clean_href(element: str, value: str) -> str | None:
     return None
 
 
-def _copy(
-    source: etree._Element, parent: etree._Element | None, depth: int, count: list[int]
-) -> etree._Element | None:
+def _copy(source: Any, parent: etree._Element | None, depth: int, count: list[int]) -> Any:
+    """The allowed part of `source` (an lxml element, or an `xml.etree` one an HTML parser
+    made), rebuilt under `parent`; None when `source` itself is not allowed."""
     ns, name = _local_name(source.tag) if isinstance(source.tag, str) else (None, "")
     if ns not in (None, SVG_NS) or name not in ELEMENTS:
         return None
@@ -163,8 +166,9 @@ def _copy(
         if parent is None
         else etree.SubElement(parent, tag)
     )
-    for key, value in source.attrib.items():
+    for key, raw_value in source.attrib.items():
         attr_ns, attr = _local_name(key)
+        value = _NOT_XML.sub("", raw_value)
         if (attr_ns == XLINK_NS and attr == "href") or (attr_ns is None and attr == "href"):
             href = _clean_href(name, value)
             if href is not None:
@@ -181,13 +185,14 @@ def _copy(
         elif _safe_value(value):
             made.set(key, value)
     if name in _TEXT_ELEMENTS:
-        made.text = _clean_sheet(source.text or "") if name == "style" else source.text
+        text = _NOT_XML.sub("", source.text or "")
+        made.text = _clean_sheet(text) if name == "style" else text
     for child in source:
         if not isinstance(child.tag, str):  # comments, processing instructions, entities
             continue
         kept = _copy(child, made, depth + 1, count)
         if kept is not None and name in _TEXT_ELEMENTS and name != "style":
-            kept.tail = child.tail
+            kept.tail = _NOT_XML.sub("", child.tail or "")
     return made
 
 
@@ -216,4 +221,14 @@ def clean_svg(text: str | bytes) -> str:
         raise InvalidInputError("file: the document's root is not <svg>", field="file")
     clean = _copy(root, None, 0, [0])
     assert clean is not None
+    return str(etree.tostring(clean, encoding="unicode"))
+
+
+def clean_svg_element(source: Any) -> str:
+    """An `<svg>` element already parsed (an HTML parser's inline SVG, an `xml.etree`
+    element in the SVG namespace) kept by the same rules as `clean_svg`, as XML text that an
+    HTML parser reads back as the same drawing; `InvalidInputError` past the limits."""
+    clean = _copy(source, None, 0, [0])
+    if clean is None:
+        raise InvalidInputError("file: not an <svg> element", field="file")
     return str(etree.tostring(clean, encoding="unicode"))

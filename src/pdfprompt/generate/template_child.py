@@ -17,6 +17,8 @@ def _serve(conn: Connection, memory_bytes: int) -> None:
     """A child's loop: fill each template it is sent, answer the HTML or the error."""
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # Imported and capped: from here on, the time a request takes is the template's.
+    conn.send(("ready",))
     while True:
         try:
             request = conn.recv()

@@ -19,6 +19,9 @@ from pdfprompt.domain import TemplateEngine, TemplateRenderError, TemplateTimeou
 log = logging.getLogger(__name__)
 
 CHILD_MEMORY_BYTES = 1 << 30  # the address space of one filling process
+# A fresh interpreter's start-up and imports, waited for before its first request is timed
+# (they are no part of a template's time limit; a busy machine stretches them).
+_START_S = 60.0
 _KILL_GRACE_S = 1.0  # past the sandbox's own deadline, before the process is killed
 
 
@@ -64,7 +67,14 @@ class TemplateFiller:
             close_fds=True,
         )
         theirs.close()
-        return _Child(process, ours)
+        child = _Child(process, ours)
+        try:
+            if ours.poll(_START_S) and ours.recv() == ("ready",):
+                return child
+        except (EOFError, OSError):
+            pass
+        self._stop(child)
+        raise TemplateRenderError("the template filler could not start")
 
     async def fill(
         self, body: str, engine: TemplateEngine, data: Any, *, title: str | None = None

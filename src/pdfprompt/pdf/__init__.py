@@ -10,6 +10,7 @@ from pdfprompt.pdf.access import Accessibility, figures, headings, pdfua_problem
 from pdfprompt.pdf.archive import pdfa_problems, srgb_profile
 from pdfprompt.pdf.attach import AttachedFile
 from pdfprompt.pdf.certificates import SigningKey, check_dates, read_pkcs12, read_sealed_key
+from pdfprompt.pdf.destinations import destination_pages
 from pdfprompt.pdf.finishing import (
     PLAN_MARK,
     PLAN_MARK_MARGIN_PT,
@@ -22,6 +23,7 @@ from pdfprompt.pdf.links import SAFE_SCHEMES, disarm, may_have_unsafe_actions, s
 from pdfprompt.pdf.marks import MarkImage, mark_text_error
 from pdfprompt.pdf.merge import merge_pdfs
 from pdfprompt.pdf.metadata import heading_texts, mended_title, needs_rewrite, rewrite
+from pdfprompt.pdf.quality import MAX_CHECKED_PAGES, printed_findings
 from pdfprompt.pdf.sign import SigningSetup, TimestampAuthority, sign_pdf
 from pdfprompt.pdf.stamp import WATERMARK_TEXT, stamp
 from pdfprompt.pdf.thumbnail import THUMBNAIL_WIDTH_PX, first_page_png
@@ -54,6 +56,7 @@ def finish(pdf: bytes, options: RenderOptions, document: str, *, watermark: bool
 
 __all__ = [
     "FINISH_VERSION",
+    "MAX_CHECKED_PAGES",
     "PLAN_MARK",
     "PLAN_MARK_MARGIN_PT",
     "SAFE_SCHEMES",
@@ -73,6 +76,7 @@ __all__ = [
     "TimestampAuthority",
     "check_dates",
     "conformance",
+    "destination_pages",
     "disarm",
     "figures",
     "finish",
@@ -87,6 +91,7 @@ __all__ = [
     "needs_rewrite",
     "pdfa_problems",
     "pdfua_problems",
+    "printed_findings",
     "read_document",
     "read_pkcs12",
     "read_sealed_key",

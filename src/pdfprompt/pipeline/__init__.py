@@ -8,15 +8,17 @@ where an attempt's files go (`keys.py`) and storing them (`storing.py`).
 """
 
 from pdfprompt.pipeline.cache import render_key
-from pdfprompt.pipeline.document import build_document
+from pdfprompt.pipeline.document import BuiltDocument, build_document, document_of
 from pdfprompt.pipeline.job import JobPipeline
 from pdfprompt.pipeline.render import render_input
 from pdfprompt.pipeline.signing import CertificateSigner
 
 __all__ = [
+    "BuiltDocument",
     "CertificateSigner",
     "JobPipeline",
     "build_document",
+    "document_of",
     "render_input",
     "render_key",
 ]

@@ -20,6 +20,11 @@ _LATER_DEFAULTS = {
     "omit_background": False,
     "prefer_css_page_size": False,
     "wait_for": None,
+    # Markdown's: they shape the document's HTML, which the key holds anyway.
+    "lang": None,
+    "theme": None,
+    "toc": None,
+    "css": None,
 }
 
 
@@ -44,6 +49,7 @@ def render_key(
     for name, default in _LATER_DEFAULTS.items():
         if shaping[name] == default:
             del shaping[name]
+    del shaping["repair"]  # whether a model's print is repaired: not how a document prints
     finishing = [watermark, FINISH_VERSION]
     identity: list[object] = [user_id, engine, shaping, finishing]
     if assets:  # a document without assets keeps the key it had before there were any

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from pdfprompt.db import delete_in_batches, prune_older_than
@@ -69,7 +68,9 @@ async def delete_expired_files(
     removed = 0
     while True:
         try:
-            keys = await store.delete_expired_files(retention_days, now=now or datetime.now(UTC))
+            # The database's clock, not this machine's (it may be off by any amount).
+            at = now or await store.database_time()
+            keys = await store.delete_expired_files(retention_days, now=at)
         except Exception as exc:
             log.warning("retention pass failed (%s); trying again later", exc)
             return removed
@@ -133,7 +134,10 @@ async def sweep_orphans(
     `grace_s` ago: the PDF of an attempt that lost its job (a crash between storing and
     finishing, a lease taken over), temporary files of interrupted writes, objects left by a
     retention pass that stopped half-way. Returns how many were removed."""
-    cutoff = (time.time() if now is None else now) - grace_s
+    # The database's clock: a worker whose own clock runs ahead would otherwise take an
+    # object stored a moment ago for one past its grace, and delete a job's PDF between its
+    # upload and its commit.
+    cutoff = ((await store.database_time()).timestamp() if now is None else now) - grace_s
     removed = 0
     batch: list[str] = []
 

@@ -45,6 +45,12 @@ class QueueMetrics:
             buckets=STAGE_BUCKETS_S,
             registry=r,
         )
+        self.loop_turned = Gauge(
+            "pdfprompt_worker_loop_turned_seconds",
+            "When this worker's claim loop last turned (Unix time); it turns at least once "
+            "per poll interval, so an old value means a stuck worker.",
+            registry=r,
+        )
         self.running = Gauge("pdfprompt_running_jobs", "Jobs this process is running.", registry=r)
         self.queue_depth = Gauge(
             "pdfprompt_queue_depth", "Jobs waiting or running, by status.", ["status"], registry=r

@@ -29,8 +29,10 @@ from pdfprompt.domain import (
     LeaseLostError,
     PdfPromptError,
     RetryPolicy,
+    log_context,
     new_id,
     retry_decision,
+    set_log_stage,
 )
 from pdfprompt.queue.completions import COMPLETION_BATCH, Completions
 from pdfprompt.queue.maintenance import Sleep, retention_pass, run_every
@@ -45,6 +47,16 @@ RECORD_RETRY_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 CLAIM_GATHER_S = 0.002  # wait this long for more slots before claiming for a few
 RECHECK_AFTER_END_S = 0.02  # after a short claim, look again this soon when a job ends
 SETTLING_LIMIT = 2 * COMPLETION_BATCH  # outcomes waiting to be recorded before claiming pauses
+# A job's stage as its log lines name it (`finish`, the PDF's finishing steps, is set by the
+# pipeline; `record`, its outcome being written, by the worker).
+LOG_STAGES = {
+    JobStage.GENERATING: "generate",
+    JobStage.RENDERING: "render",
+    JobStage.CHECKING: "check",
+    JobStage.REPAIRING: "repair",
+    JobStage.STORING: "store",
+    JobStage.DONE: "record",
+}
 
 
 def new_worker_id() -> str:
@@ -70,6 +82,7 @@ class JobContext:
         """Write stage/progress. A new stage is written at once; progress within a stage at
         most every `min_interval_s` (a few writes a second), so streams stay cheap."""
         now = time.monotonic()
+        set_log_stage(LOG_STAGES.get(stage, stage.value))
         new_stage = stage != self._stage
         if not new_stage and generator is None and now - self._last_write < self.min_interval_s:
             return
@@ -192,6 +205,7 @@ class Worker:
         poll_s = self.config.poll_ms / 1000
         next_reap = 0.0
         while not self._stopping.is_set():
+            self.metrics.loop_turned.set_to_current_time()  # the worker's liveness
             if time.monotonic() >= next_reap:
                 await self._reap()
                 next_reap = time.monotonic() + max(1.0, self.config.lease_s / 2)
@@ -281,6 +295,19 @@ class Worker:
         self.wakeup.notify()
 
     async def _run_job(self, job: Job) -> None:
+        # Every line written while the job runs, by any library, names it (the job runs in a
+        # task of its own: what it sets stays with it).
+        with log_context(
+            job_id=job.id,
+            user_id=job.user_id,
+            worker_id=self.worker_id,
+            attempt=job.attempts,
+            stage=LOG_STAGES[JobStage.GENERATING],
+            request_id=job.request_id,
+        ):
+            await self._run_job_logged(job)
+
+    async def _run_job_logged(self, job: Job) -> None:
         started = time.monotonic()
         ctx = JobContext(job=job, worker_id=self.worker_id, store=self.store, metrics=self.metrics)
         try:
@@ -318,6 +345,7 @@ class Worker:
         # From here the job's outcome is being recorded: the lost-job watcher must not take
         # a job that its own completion just made "not running" for a cancelled one.
         self._finishing.add(job.id)
+        set_log_stage(LOG_STAGES[JobStage.DONE])
         try:
             file_id = await self._completions.finish(Finished(job.id, job.user_id, stored))
         except Exception as exc:
@@ -374,6 +402,7 @@ class Worker:
         """Record a failed attempt. `wait_s`: the error says when to try again (every LLM key
         cooling down); the job waits that long and the attempt does not count."""
         self._finishing.add(job.id)  # see _run_job: recording an outcome is not a loss
+        set_log_stage(LOG_STAGES[JobStage.DONE])
         give_back = wait_s is not None and transient
         if give_back:
             delay: float | None = wait_s

@@ -21,6 +21,7 @@ from pdfprompt.render.chromium import (
     find_chromium,
     find_headless_shell,
     print_parameters,
+    process_tree,
 )
 from pdfprompt.render.engines import chromium_renderer, renderer_from_settings, weasyprint_renderer
 from pdfprompt.render.weasy import WeasyPrintRenderer
@@ -59,6 +60,7 @@ __all__ = [
     "nameserver_resolve",
     "page_target",
     "print_parameters",
+    "process_tree",
     "render_pdf",
     "renderer_from_settings",
     "system_resolve",

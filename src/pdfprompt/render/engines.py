@@ -14,9 +14,10 @@ from pdfprompt.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def renderer_from_settings(settings: Settings) -> RendererPool:
+def renderer_from_settings(settings: Settings, *, nice: int | None = None) -> RendererPool:
     """The engine `PDFPROMPT_RENDER_ENGINE` asks for. `auto`: Chromium when one is found,
-    else WeasyPrint, with a warning (it renders slower and differently)."""
+    else WeasyPrint, with a warning (it renders slower and differently). `nice`: Chromium's
+    processes run that much lower than this one (`ChromiumRenderer`)."""
     if settings.render_engine == "weasyprint":
         return weasyprint_renderer(settings)
     # A configured PDFPROMPT_CHROMIUM_PATH that does not exist is an error, not a fallback.
@@ -30,7 +31,7 @@ def renderer_from_settings(settings: Settings) -> RendererPool:
             "PDFPROMPT_RENDER_ENGINE=weasyprint to silence this"
         )
         return weasyprint_renderer(settings)
-    return chromium_renderer(settings)
+    return chromium_renderer(settings, nice=nice)
 
 
 def weasyprint_renderer(settings: Settings) -> WeasyPrintRenderer:
@@ -43,7 +44,7 @@ def weasyprint_renderer(settings: Settings) -> WeasyPrintRenderer:
     )
 
 
-def chromium_renderer(settings: Settings) -> ChromiumRenderer:
+def chromium_renderer(settings: Settings, *, nice: int | None = None) -> ChromiumRenderer:
     """The Chromium pool the settings describe; `BrowserUnavailableError` when none is found."""
     path = find_chromium(settings.chromium_path)
     if path is None:
@@ -63,4 +64,6 @@ def chromium_renderer(settings: Settings) -> ChromiumRenderer:
         max_pages=settings.max_pages,
         max_bytes=settings.max_pdf_bytes,
         memory_limit_mb=settings.render_memory_limit_mb,
+        nice=nice,
+        check_layout=settings.print_check,
     )

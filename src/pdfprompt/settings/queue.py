@@ -114,6 +114,19 @@ class QueueSettings(BaseModel):
             "bytes, refused before it is parsed."
         ),
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        validation_alias=AliasChoices("PDFPROMPT_WORKER_NICE"),
+        description=(
+            "How much lower than the API the rendering runs, as a Unix niceness: "
+            "`pdfprompt worker` adds it to its own at start (its Chromium and other child "
+            "processes inherit it); `pdfprompt serve`, whose one process also answers the "
+            "API, lowers only its Chromium processes. Where renders fill the cores, the API "
+            'comes first for them (docs/api.md, "Under render load"). 0: unchanged.'
+        ),
+    )
     worker_metrics_port: int | None = Field(
         default=None,
         ge=0,

@@ -69,6 +69,14 @@ class RenderSettings(BaseModel):
         validation_alias=AliasChoices("PDFPROMPT_ALLOW_JAVASCRIPT"),
         description="Run scripts in documents (Chromium only). Off: no script runs.",
     )
+    print_check: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("PDFPROMPT_PRINT_CHECK"),
+        description="Check every new render for what printed badly (content past the page's "
+        "edge, missing glyphs, blank pages, tiny text, broken images) and report it as job "
+        "warnings; a prompt's model is then asked once to correct its document unless the "
+        "job's `options.repair` is false (docs/prompts.md). The layout half is Chromium's.",
+    )
     browser_recycle_after: int = Field(
         default=1000,
         ge=1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 
@@ -13,7 +14,7 @@ def _default_data_dir() -> Path:
 
 
 class ServiceSettings(BaseModel):
-    """Every process: where the embedded default keeps its data, and the log level."""
+    """Every process: where the embedded default keeps its data, and its log."""
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
@@ -33,5 +34,15 @@ class ServiceSettings(BaseModel):
         description=(
             "Level of the service's log and of the HTTP server's (`debug`, `info`, `warning`, "
             "`error`; any case)."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        validation_alias=AliasChoices("PDFPROMPT_LOG_FORMAT"),
+        description=(
+            "`text`: one readable line per record. `json`: one JSON object per line (`time` in "
+            "UTC ISO-8601, `level`, `logger`, `message`; `job_id`, `user_id`, `worker_id`, "
+            "`attempt`, `stage` and `request_id` on the lines about a job; `request_id` on the "
+            "API's lines; `exc` with a traceback), the HTTP server's access log included."
         ),
     )

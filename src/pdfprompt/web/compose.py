@@ -173,6 +173,8 @@ def field_of(loc: tuple[str, ...]) -> str:
     `form` for one about no single field."""
     if loc in ((), ("input",)):
         return "input"  # the only check of the whole job: the input is blank
+    if loc[:2] == ("input", "front_matter"):
+        return "input"  # a Markdown document's front matter (docs/markdown.md)
     if loc == ("type",):
         return "type"
     if loc[:1] != ("options",) or len(loc) < 2:

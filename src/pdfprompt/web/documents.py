@@ -7,7 +7,9 @@ PDF. The pages decide only how things are shown and where an error appears."""
 
 from __future__ import annotations
 
+import html
 import json
+import math
 from collections.abc import AsyncIterator
 
 from fastapi import Request
@@ -20,6 +22,7 @@ from pdfprompt.actions import (
     delete_document,
     document_file,
     job_changes,
+    markdown_preview,
     pdf_response,
     prompt_limit,
     revise,
@@ -33,10 +36,22 @@ from pdfprompt.domain import (
     NotFoundError,
     PayloadTooLargeError,
     QuotaExceededError,
+    RateLimitedError,
 )
 from pdfprompt.web import compose, security, words
 from pdfprompt.web.fields import sentence
-from pdfprompt.web.kit import message, page, pages, posted, principal, redirect, signed_in, svc_of
+from pdfprompt.web.kit import (
+    FormRefused,
+    message,
+    page,
+    pages,
+    posted,
+    principal,
+    redirect,
+    session_of,
+    signed_in,
+    svc_of,
+)
 from pdfprompt.wiring import Services
 
 router = pages()
@@ -87,6 +102,62 @@ async def create_document(request: Request) -> Response:
         errors = {"form": words.quota_words(exc)}
         return await _new_page(request, session, values, errors, 429)
     return redirect(f"/documents/{job.id}")
+
+
+# The Markdown preview, shown in the compose page's `<iframe sandbox>`: framed by this site
+# only, sandboxed even when opened on its own, and able to load nothing but what it holds.
+PREVIEW_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_SIGNED_OUT = "You are signed out. Sign in again, then preview."
+_PREVIEW_REFUSED = {
+    400: "This preview could not be read. Reload the page and try again.",
+    403: "This form has expired. Reload the page, then preview again.",
+    413: "The Markdown is too large to preview or print.",
+}
+
+
+@router.post("/documents/preview")
+async def preview_markdown(request: Request) -> Response:
+    """The HTML the compose form's Markdown becomes (the one its PDF is printed from), into
+    the page's preview frame; or why it cannot be shown, in words, in the frame."""
+    svc = svc_of(request)
+    # Not counted against the plan's requests a minute (which its API keys share and a
+    # writer's typing would use up): previews have a rate of their own.
+    session = await session_of(request)
+    if session is None:
+        return _preview_refused(403, _SIGNED_OUT)
+    try:
+        form = await posted(request, compose.form_cap(svc.settings.max_input_bytes))
+        document = await markdown_preview(svc, principal(session), compose.values_of(form)["input"])
+    except FormRefused as exc:
+        status = exc.response.status_code
+        return _preview_refused(status, _PREVIEW_REFUSED.get(status, _PREVIEW_REFUSED[400]))
+    except PayloadTooLargeError:
+        return _preview_refused(413, _PREVIEW_REFUSED[413])
+    except InvalidInputError as exc:  # a document the converter refuses (tables too large)
+        return _preview_refused(422, sentence(exc.message))
+    except RateLimitedError as exc:
+        wait = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return _preview_refused(429, sentence(exc.message), wait)
+    return Response(document, 200, media_type="text/html", headers=PREVIEW_HEADERS)
+
+
+def _preview_refused(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
+    body = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Preview</title>'
+        "<style>body{font:1rem/1.5 system-ui,sans-serif;margin:1rem;color:#8a1c1c}</style>"
+        f'</head><body><p data-preview-error="{status}">{html.escape(text)}</p></body></html>'
+    )
+    return Response(
+        body, status, media_type="text/html", headers={**PREVIEW_HEADERS, **(headers or {})}
+    )
 
 
 async def _new_page(

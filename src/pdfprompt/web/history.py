@@ -6,9 +6,10 @@ The filters are a plain GET form (no JavaScript): `status`, `type`, `q` (the sea
 anything is asked of the store, and a wrong one is answered with the page and the error next
 to its field (422). The search is matched literally (`%`, `_` and quotes are no wildcards).
 
-Thumbnails were drawn by the worker when the PDF was stored (pipeline/storing.py); a file
-made before they were, a document without a PDF yet, or a thumbnail gone from storage shows
-a neutral placeholder. Nothing is drawn here."""
+A rendered document's thumbnail is drawn the first time it is asked for and stored for the
+next time (actions/thumbnails.py); a file made before thumbnails were, a document without a
+PDF yet, one whose first page cannot be drawn, or a thumbnail gone from storage with its PDF
+shows a neutral placeholder."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
+from pdfprompt.actions import thumbnail_png
 from pdfprompt.domain import (
     ID_PATTERN,
     MAX_SEARCH_CHARS,
@@ -169,11 +171,8 @@ async def thumbnail(request: Request, job_id: str) -> Response:
         }
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
-        try:
-            png = await svc.storage.read(file.thumbnail_key)
-        except NotFoundError:
-            pass  # gone from storage (a retention pass under way): the placeholder
-        else:
+        png = await thumbnail_png(svc.storage, job)
+        if png is not None:
             return Response(png, media_type="image/png", headers=headers)
     return Response(
         _PLACEHOLDER,

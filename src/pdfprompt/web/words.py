@@ -23,6 +23,8 @@ STAGE_WORDS = {
     JobStage.QUEUED: "Waiting in the queue.",
     JobStage.GENERATING: "Writing the document.",
     JobStage.RENDERING: "Printing the PDF.",
+    JobStage.CHECKING: "Checking how the PDF printed.",
+    JobStage.REPAIRING: "Fixing what printed badly.",
     JobStage.STORING: "Saving the PDF.",
     JobStage.DONE: "Done.",
 }
@@ -97,7 +99,9 @@ def _first_words(text: str) -> str:
 
 def event_of(job: Job, position: int | None) -> dict[str, Any]:
     """What the page shows of a job's progress, as the stream sends it (`event: job`)."""
-    step = "rendering" if job.stage is JobStage.STORING else job.stage.value
+    step = job.stage.value
+    if job.stage in (JobStage.CHECKING, JobStage.REPAIRING, JobStage.STORING):
+        step = "rendering"  # the steps shown: these are parts of printing
     words = STAGE_WORDS[job.stage]
     if job.status is JobStatus.QUEUED and job.error is not None and job.attempts > 0:
         words = "Waiting to try again after a problem."
@@ -143,9 +147,23 @@ def size_words(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
+# What the print check's findings and the repair pass's notes mean (docs/prompts.md).
+QUALITY_WORDS = {
+    "overflow": "Something is wider than the page and is cut off at its edge.",
+    "missing_glyphs": "Some characters have no font and print as empty boxes.",
+    "blank_page": "The PDF has a page with nothing on it.",
+    "tiny_text": "Some text is too small to read.",
+    "broken_image": "An image could not be shown.",
+    "repair_failed": "Fixing what printed badly did not work; this is the first print.",
+    "repair_unused": "A corrected version printed no better; this is the first print.",
+}
+
+
 def warning_words(code: str, text: str) -> dict[str, str]:
     if code == "resource_refused":
         return {"words": REFUSED_WORDS, "detail": text}
+    if code in QUALITY_WORDS:
+        return {"words": QUALITY_WORDS[code], "detail": text}
     return {"words": sentence(text), "detail": ""}
 
 

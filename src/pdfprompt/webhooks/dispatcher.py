@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from pdfprompt.domain import RetryPolicy
+from pdfprompt.domain import RetryPolicy, log_context
 from pdfprompt.webhooks.events import Compose, event_body
 from pdfprompt.webhooks.outbox import AttemptOutcome, ClaimedDelivery, WebhookOutbox
 from pdfprompt.webhooks.sender import WebhookSender
@@ -140,6 +140,17 @@ class WebhookDispatcher:
             log.error("webhook delivery failed unexpectedly; its lease will run out", exc_info=exc)
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
+        # Its log lines name the delivery's job (a `job.*` event's subject; the delivery's own
+        # attempt is in their text, `attempt` being the job's).
+        with log_context(
+            job_id=claimed.subject if claimed.event.startswith("job.") else None,
+            user_id=claimed.user_id,
+            worker_id=self.owner,
+            stage="deliver",
+        ):
+            await self._deliver_logged(claimed)
+
+    async def _deliver_logged(self, claimed: ClaimedDelivery) -> None:
         self.metrics.in_flight.inc()
         started = time.monotonic()
         try:
@@ -149,7 +160,8 @@ class WebhookDispatcher:
                 log.exception("could not build webhook event %s", claimed.id)
                 outcome = AttemptOutcome(None, f"could not build the event: {exc}", 0)
             else:
-                outcome = await self.sender.send(claimed.url, body, self._headers(claimed, body))
+                headers = self._headers(claimed, body, time.monotonic() - started)
+                outcome = await self.sender.send(claimed.url, body, headers)
         finally:
             self.metrics.in_flight.dec()
         delay = self.config.retry.delay_s(claimed.attempt)
@@ -189,11 +201,18 @@ class WebhookDispatcher:
         return await self.outbox.set_payload(claimed.id, event_body(claimed, data))
 
     @staticmethod
-    def _headers(claimed: ClaimedDelivery, body: bytes) -> dict[str, str]:
+    def _headers(claimed: ClaimedDelivery, body: bytes, since_claim_s: float) -> dict[str, str]:
+        """The headers of one attempt. The signature's time is the database's (when the
+        delivery was claimed, plus the time since), never this machine's wall clock, which
+        may be off by hours; a receiver checks it against its own, within minutes."""
+        if claimed.claimed_at is not None:
+            signed_at = int(claimed.claimed_at.timestamp() + since_claim_s)
+        else:
+            signed_at = int(time.time())
         return {
             "Content-Type": "application/json",
             "Pdfprompt-Event": claimed.event,
             "Pdfprompt-Delivery": str(claimed.id),
             "Pdfprompt-Attempt": str(claimed.attempt),
-            SIGNATURE_HEADER: sign(claimed.secret, body, int(time.time())),
+            SIGNATURE_HEADER: sign(claimed.secret, body, signed_at),
         }

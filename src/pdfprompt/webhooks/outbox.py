@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -80,6 +80,9 @@ class ClaimedDelivery:
     created_at: datetime
     url: str
     secret: str
+    # The database's time when it was claimed: what the signature's timestamp counts from,
+    # so that a worker whose own clock is off still signs with a time receivers accept.
+    claimed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +269,7 @@ class WebhookOutbox:
                 _d.attempts,
                 _d.created_at,
                 seconds_since(_d.window_start).label("age_s"),
+                db_now().label("claimed_at"),
             )
         )
         async with write_transaction(self.engine) as conn:
@@ -301,6 +305,7 @@ class WebhookOutbox:
                 created_at=r.created_at,
                 url=targets[r.webhook_id].url,
                 secret=targets[r.webhook_id].secret,
+                claimed_at=r.claimed_at,
             )
             for r in rows
         ]
@@ -391,7 +396,8 @@ class WebhookOutbox:
     ) -> int:
         """Delete up to `limit` deliveries (with their attempts) that ended more than
         `older_than_s` ago; returns how many."""
-        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=older_than_s)
+        # The database's clock unless told otherwise: this machine's may be off by hours.
+        cutoff = now_plus(-older_than_s) if now is None else now - timedelta(seconds=older_than_s)
         old = (
             select(_d.id)
             .where(_d.finished_at.is_not(None), _d.finished_at < cutoff)

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
         upgrade_database,
     )
     from pdfprompt.wiring.database import prepare_database
-    from pdfprompt.wiring.oneshot import render_once
-    from pdfprompt.wiring.roles import run_worker, running_services
+    from pdfprompt.wiring.oneshot import document_html, render_once
+    from pdfprompt.wiring.roles import exit_at_second_signal, run_worker, running_services
     from pdfprompt.wiring.services import Services
     from pdfprompt.wiring.signing import signing_from_settings
     from pdfprompt.wiring.templates import check_body, check_data, check_schema
@@ -41,6 +41,8 @@ _MODULES = {
     "check_data": "templates",
     "check_schema": "templates",
     "delivering_webhooks": "worker",
+    "document_html": "oneshot",
+    "exit_at_second_signal": "roles",
     "open_accounts": "admin",
     "open_sessions": "admin",
     "plans_in_force": "admin",
@@ -62,6 +64,8 @@ __all__ = [
     "check_data",
     "check_schema",
     "delivering_webhooks",
+    "document_html",
+    "exit_at_second_signal",
     "open_accounts",
     "open_sessions",
     "plans_in_force",

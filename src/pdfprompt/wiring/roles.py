@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 
 from pdfprompt.generate import llm_client_from_settings
-from pdfprompt.render import renderer_from_settings
+from pdfprompt.render import process_tree, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.wiring.database import prepare_database
 from pdfprompt.wiring.services import Services
@@ -36,7 +37,9 @@ async def running_services(settings: Settings, *, with_worker: bool) -> AsyncIte
             process_wakeup(settings, svc.events, svc.accounts)
         )
         if with_worker:
-            renderer = await stack.enter_async_context(renderer_from_settings(settings))
+            # The API answers from this process: only the browsers are lowered.
+            nice = settings.worker_nice or None
+            renderer = await stack.enter_async_context(renderer_from_settings(settings, nice=nice))
             llm = llm_client_from_settings(settings)
             if llm is not None:
                 stack.push_async_callback(llm.aclose)
@@ -54,6 +57,23 @@ async def running_services(settings: Settings, *, with_worker: bool) -> AsyncIte
                 await worker_task
 
 
+def exit_at_second_signal() -> None:
+    """End the process at once (status 1): every process below it (browsers in their own
+    sessions, render and template processes) is killed first, then the process exits
+    without unwinding. A clean exit would wait for what cannot be interrupted: a document
+    being built in a thread, a browser asked to close. The jobs it held come back when their
+    leases run out."""
+    log.warning("second signal: exiting now; unfinished jobs return on lease expiry")
+    for pid in process_tree(os.getpid())[1:]:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)  # a browser and every process it started
+            else:
+                os.kill(pid, signal.SIGKILL)
+    logging.shutdown()  # what was logged reaches its file
+    os._exit(1)
+
+
 async def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """The `pdfprompt worker` process: claims and runs jobs and sends webhooks until the
     queue is empty (`burst`) or a signal arrives. The first SIGTERM/SIGINT lets running
@@ -61,11 +81,17 @@ async def run_worker(settings: Settings, *, burst: bool = False) -> None:
     the jobs back)."""
     from prometheus_client import start_http_server
 
+    browser_nice = None
+    if settings.worker_nice:
+        # Before anything starts: its children inherit it, and its browsers keep it.
+        niceness = os.nice(settings.worker_nice)
+        log.info("worker running at niceness %d (PDFPROMPT_WORKER_NICE)", niceness)
+        browser_nice = 0
     svc = await prepare_database(settings)
     llm = llm_client_from_settings(settings)
     try:
         async with (
-            renderer_from_settings(settings) as renderer,
+            renderer_from_settings(settings, nice=browser_nice) as renderer,
             process_wakeup(settings) as wakeup,
             delivering_webhooks(svc) as dispatcher,
         ):
@@ -91,10 +117,7 @@ async def run_worker(settings: Settings, *, burst: bool = False) -> None:
                     worker.stop()
                     dispatcher.stop()
                 else:
-                    log.warning(
-                        "second signal: exiting now; unfinished jobs return on lease expiry"
-                    )
-                    raise SystemExit(1)
+                    exit_at_second_signal()
 
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -96,6 +96,10 @@ def build_worker(
         web=web_fetcher(svc.settings),
         signer=CertificateSigner(svc.signing, svc.certificates),
         pdfs=PdfWorkshop(svc.settings.pdf_limits(), processes=svc.settings.pdf_processes),
+        print_check=svc.settings.print_check,
+        # The repair's one call may take as long as a first answer: each read may wait the
+        # LLM's timeout, and an answer streams for a few of them at most.
+        repair_timeout_s=svc.settings.llm_timeout_s * 3,
     )
     config = dataclasses.replace(
         worker_config(svc.settings),

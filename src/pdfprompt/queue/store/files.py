@@ -17,6 +17,7 @@ from sqlalchemy.sql.dml import ReturningDelete
 from pdfprompt.db import (
     DriverStatement,
     assets,
+    db_now,
     files,
     jobs,
     now_plus,
@@ -154,6 +155,13 @@ class StoredFiles:
         """Bytes of the user's stored PDFs and assets."""
         async with self.engine.connect() as conn:
             return int((await conn.execute(stored_bytes(user_id))).scalar_one())
+
+    async def database_time(self) -> datetime:
+        """The database's clock, the one leases and retries are measured by (a machine's own
+        clock may be off by any amount)."""
+        async with self.engine.connect() as conn:
+            value: datetime = (await conn.execute(select(db_now()))).scalar_one()
+        return value
 
     async def referenced_keys(self, keys: Sequence[str]) -> set[str]:
         """Those of `keys` a file row points to (as its PDF, its kept HTML or its

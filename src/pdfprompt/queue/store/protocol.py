@@ -190,6 +190,11 @@ class JobStore(Protocol):
         `LeaseLostError` when `worker_id` no longer owns it."""
         ...
 
+    async def record_model_call(self, job: Job, model: str, duration_ms: int) -> None:
+        """Add a call of a model that answered for `job` to its owner's usage history (kind
+        `llm_call`, the model as its generator), in the period the job was submitted in."""
+        ...
+
     async def finish_job(
         self, job_id: str, worker_id: str, user_id: str, stored: StoredFile
     ) -> str:
@@ -224,6 +229,10 @@ class JobStore(Protocol):
 
     async def storage_used(self, user_id: str) -> int:
         """Bytes of the user's stored PDFs and assets."""
+        ...
+
+    async def database_time(self) -> datetime:
+        """The database's clock, the one leases and retries are measured by."""
         ...
 
     async def referenced_keys(self, keys: Sequence[str]) -> set[str]:

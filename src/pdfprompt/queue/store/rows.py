@@ -23,6 +23,7 @@ from pdfprompt.domain import (
     JobStatus,
     JobType,
     JobWarning,
+    current_request_id,
     document_title,
     new_id,
     search_text,
@@ -85,6 +86,7 @@ def job_from_mapping(m: Mapping[str, Any] | RowMapping, extra: dict[str, Any] | 
         plan=m.get("plan"),
         batch_id=m.get("batch_id"),
         batch_row=m.get("batch_row"),
+        request_id=m.get("request_id"),
         extra=extra or {},
     )
 
@@ -134,6 +136,8 @@ def job_values(new: NewJob) -> dict[str, Any]:
         "preview": new.preview,
         "title": document_title(new.type, new.input, new.options),
         "search_text": search_text(new.type, new.input, new.options),
+        # The request being answered (the API's `X-Request-Id`), for the worker's log lines.
+        "request_id": current_request_id(),
     }
 
 

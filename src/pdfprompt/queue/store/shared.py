@@ -33,6 +33,7 @@ from pdfprompt.domain import (
     NotFoundError,
     QuotaExceededError,
     period_bounds,
+    period_of,
 )
 from pdfprompt.queue.events import JobEvents
 from pdfprompt.queue.store import statements as sql
@@ -259,6 +260,17 @@ class SharedJobStore(StoredFiles, QueueStats, JobVersions, JobBatches):
         if not await self.dialect.set_stage_row(params):
             raise LeaseLostError(f"job {job_id} is no longer owned by {worker_id}")
         self.events.publish([job_id])
+
+    async def record_model_call(self, job: Job, model: str, duration_ms: int) -> None:
+        params = {
+            "m_user_id": job.user_id,
+            "m_period": period_of(job.created_at),
+            "m_job_id": job.id,
+            "m_model": model[:32],
+            "m_duration_ms": max(0, int(duration_ms)),
+        }
+        async with self._write() as conn:
+            await conn.execute(sql.record_model_call(), params)
 
     async def finish_job(
         self, job_id: str, worker_id: str, user_id: str, stored: StoredFile

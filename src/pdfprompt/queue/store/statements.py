@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Delete,
     Float,
     Insert,
@@ -68,6 +69,7 @@ JOB_INSERT_COLUMNS = [
         "title",
         "search_text",
         "preview",
+        "request_id",
     )
 ]
 # A job as `rows.job_from_mapping` reads it (the input last; the search text, which only a
@@ -193,6 +195,18 @@ def record_quota_warning() -> Insert:
         user_id=bindparam("q_user_id", type_=String),
         period=bindparam("q_period", type_=String),
         kind="quota_warning",
+    )
+
+
+def record_model_call() -> Insert:
+    """A model's answer for a job, in its owner's usage history."""
+    return insert(usage_events).values(
+        user_id=bindparam("m_user_id", type_=String),
+        period=bindparam("m_period", type_=String),
+        job_id=bindparam("m_job_id", type_=String),
+        generator=bindparam("m_model", type_=String),
+        duration_ms=bindparam("m_duration_ms", type_=BigInteger),
+        kind="llm_call",
     )
 
 

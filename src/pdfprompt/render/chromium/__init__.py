@@ -17,7 +17,7 @@ from pdfprompt.render.chromium.discovery import (
     is_headless_shell,
 )
 from pdfprompt.render.chromium.launch import CHROMIUM_ARGS, HEADLESS_ARGS
-from pdfprompt.render.chromium.memory import MEMORY_CHECK_EVERY
+from pdfprompt.render.chromium.memory import MEMORY_CHECK_EVERY, process_tree
 from pdfprompt.render.chromium.pool import ChromiumRenderer
 from pdfprompt.render.chromium.printing import (
     capped_ranges,
@@ -43,5 +43,6 @@ __all__ = [
     "find_headless_shell",
     "is_headless_shell",
     "print_parameters",
+    "process_tree",
     "refused_print",
 ]

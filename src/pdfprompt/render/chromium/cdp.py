@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Handler = Callable[[str, dict[str, Any]], None]
@@ -29,7 +31,48 @@ _PROFILE_PREFIX = "pdfprompt-chromium-"
 # built, and the browser is killed.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _OUTPUT = "chromium-stderr.log"
+# What the browser is given of this process's environment: where its files, fonts and
+# caches are, its language and time zone. Nothing else (database addresses, keys and
+# secrets, a preloaded library) reaches the process that runs the documents.
+_BROWSER_ENVIRONMENT = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "TMPDIR",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "FONTCONFIG_FILE",
+        "FONTCONFIG_PATH",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "XDG_DATA_DIRS",
+        "XDG_RUNTIME_DIR",
+    }
+)
 _swept = False
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_CAPBSET_DROP = 24  # prctl(2)
+_CAP_SYS_NICE = 23  # capability(7)
+
+
+def browser_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The environment a browser starts with: `_BROWSER_ENVIRONMENT`'s names and the
+    `LC_*` locale ones, from `environ`."""
+    return {k: v for k, v in environ.items() if k in _BROWSER_ENVIRONMENT or k.startswith("LC_")}
+
+
+def _lowered(nice: int) -> None:
+    """Run in the browser's process before it starts: `nice` lower than this one, for good.
+    Chromium raises some of its threads back (to 0, and its display and I/O threads to -8)
+    where it may, as root may: without CAP_SYS_NICE, which is left out of what it and its
+    children can ever hold, it cannot (where it is not held anyway, nothing changes)."""
+    if nice:
+        os.nice(nice)
+    _LIBC.prctl(_PR_CAPBSET_DROP, _CAP_SYS_NICE, 0, 0, 0)  # refused without CAP_SETPCAP: so be it
 
 
 class CdpError(Exception):
@@ -126,9 +169,12 @@ class CdpBrowser:
         executable: str,
         args: tuple[str, ...] | list[str],
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        nice: int | None = None,
     ) -> CdpBrowser:
         """Start Chromium with a new, empty profile that is removed when it closes. A message
-        from it longer than `max_message_bytes` kills it (`killed_because` says so)."""
+        from it longer than `max_message_bytes` kills it (`killed_because` says so). `nice`:
+        its processes run that much lower than this one, and none of their threads higher
+        (`_lowered`); None: as Chromium sets them."""
         global _swept
         if not _swept:
             _swept = True
@@ -156,7 +202,9 @@ class CdpBrowser:
                 stdin=commands_r,
                 stdout=answers_w,
                 stderr=output,
+                env=browser_environment(),
                 start_new_session=True,  # a signal sent to our process group spares it
+                preexec_fn=None if nice is None else functools.partial(_lowered, nice),
             )
         except BaseException:
             for fd in (commands_r, commands_w, answers_r, answers_w, output):

@@ -71,14 +71,15 @@ _START_TIMEOUT_S = 30.0  # for a new browser to answer its first command
 
 
 async def launch(
-    executable_path: str, *, frameless: bool, max_message_bytes: int
+    executable_path: str, *, frameless: bool, max_message_bytes: int, nice: int | None = None
 ) -> tuple[CdpBrowser, str]:
     """A started browser and the id of its browser context (downloads denied), which its
     pages are opened in; `BrowserUnavailableError`, with the end of what it said, when it
-    does not start. `frameless`: its pages may be created under begin-frame control."""
+    does not start. `frameless`: its pages may be created under begin-frame control.
+    `nice`: how much lower its processes run than this one (`CdpBrowser.launch`)."""
     try:
         args = [*CHROMIUM_ARGS, *(["--enable-begin-frame-control"] if frameless else [])]
-        browser = await CdpBrowser.launch(executable_path, args, max_message_bytes)
+        browser = await CdpBrowser.launch(executable_path, args, max_message_bytes, nice)
     except OSError as exc:
         raise BrowserUnavailableError(f"could not start Chromium: {exc}") from exc
     try:

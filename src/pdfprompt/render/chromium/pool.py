@@ -104,8 +104,17 @@ class ChromiumRenderer:
         max_bytes: int = DEFAULT_MAX_PDF_BYTES,
         memory_limit_mb: float = 2048.0,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        nice: int | None = None,
+        check_layout: bool = True,
     ) -> None:
+        """`nice`: the browsers' processes run that much lower than this one, none of their
+        threads higher (`CdpBrowser.launch`), so that what this process does besides (an
+        API in `pdfprompt serve`) comes first; None: as Chromium sets them. `check_layout`:
+        each document's layout is measured before it prints (`inspection.py`), and what
+        printed badly becomes the render's warnings."""
+        self.check_layout = check_layout
         self.executable_path = executable_path
+        self.nice = nice
         # A page of the headless shell draws no frames unless asked to (begin-frame control):
         # a PDF is printed from the document, and drawing it on a screen nobody sees costs
         # CPU for nothing (docs/render.md, "Frames"). With JavaScript on, a script may wait for
@@ -176,6 +185,7 @@ class ChromiumRenderer:
             self.executable_path,
             frameless=self.frameless,
             max_message_bytes=self.max_message_bytes,
+            nice=self.nice,
         )
         slot.renders = 0
         slot.generation += 1
@@ -401,7 +411,7 @@ class ChromiumRenderer:
                     ),
                     self.timeout_s,
                 )
-                warnings = refused_warnings(page.refused)
+                warnings = (*refused_warnings(page.refused), *page.findings)
             except TimeoutError as exc:
                 await self._drop_page(lease)
                 raise RenderTimeoutError(

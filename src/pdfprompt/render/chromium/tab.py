@@ -11,9 +11,10 @@ import io
 import time
 from typing import Any, Protocol
 
-from pdfprompt.domain import FileTooLargeError, RenderOptions
+from pdfprompt.domain import FileTooLargeError, JobWarning, RenderOptions
 from pdfprompt.render.base import Resources
 from pdfprompt.render.chromium.cdp import BrowserClosedError, CdpBrowser, CdpError, retrieved
+from pdfprompt.render.chromium.inspection import inspect_layout
 from pdfprompt.render.chromium.printing import print_parameters, refused_print
 
 # A page that draws no frames (see `ChromiumRenderer.frameless`) is laid out on demand while
@@ -29,6 +30,7 @@ class TabPool(Protocol):
 
     allow_javascript: bool
     frameless: bool
+    check_layout: bool
     blocked_requests: int
 
 
@@ -50,6 +52,8 @@ class Tab:
         self.frame = ""
         self.closed = False
         self.refused: list[str] = []  # the addresses the current document asked for
+        self.findings: list[JobWarning] = []  # what the layout check found in it
+        self.layout_width: int | None = None  # the window width its layout is emulated at
         self.resources: Resources = {}  # what the current document may load, by URL
         self.started_at = 0.0  # time.monotonic() when the current render began
         self.printing_at: float | None = None  # ... and began printing, while it prints
@@ -199,6 +203,17 @@ class Tab:
         if self.pool.frameless:
             await self._lay_out_until_loaded()
         await self._until(self._load)
+        self.findings = []
+        if self.pool.check_layout:
+            world = None
+            if self.pool.allow_javascript:
+                # The document's scripts ran: measure in a world of its own, where nothing
+                # they changed (prototypes, globals) is seen.
+                made = await self.call(
+                    "Page.createIsolatedWorld", {"frameId": self.frame, "worldName": "check"}
+                )
+                world = int(made["executionContextId"])
+            self.findings = await inspect_layout(self, options, set(self.refused), world)
         return await self.print_loaded(options, max_pages, max_bytes)
 
     async def emulate(self, options: RenderOptions) -> None:

@@ -1,0 +1,95 @@
+"""The PDF half of the print-quality check: pages that print nothing, and glyphs no installed
+font has (printed as `.notdef`, an empty box). Read from the PDF's structure, never by
+rasterising: each page's content stream is decompressed once and scanned.
+
+A page is blank when its content paints nothing: no text shown, no image or form drawn, no
+shading and no path filled or stroked (any engine's PDF). A missing glyph is glyph 0
+(`.notdef`) shown from a two-byte (`Identity-H`) font, as Chromium (Skia) writes every font
+it embeds; the character it stood for is read from the `/ActualText` Chromium puts around
+it, where there is one. Other producers' codes are not glyph ids (WeasyPrint's own CMaps),
+so their PDFs are checked for blank pages only."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pikepdf
+
+from pdfprompt.domain import JobWarning, blank_page_warning, missing_glyphs_warning
+
+# The operators that paint: text, XObjects, shadings, and path painting (not `n`, which
+# ends a path used only to clip).
+_PAINTS = re.compile(
+    rb"(?<![A-Za-z0-9_*'\"/])(?:Tj|TJ|'|\"|Do|sh|f\*?|F|S|s|B\*?|b\*?)(?![A-Za-z0-9_*])"
+)
+# A hex string shown with Tj, or the strings of a TJ array.
+_SHOWN_HEX = re.compile(rb"<([0-9A-Fa-f\s]*)>\s*Tj|\[([^\]]{0,100000})\]\s*TJ")
+_HEX = re.compile(rb"<([0-9A-Fa-f\s]*)>")
+# A hex string with glyph 0 in it (at a glyph's place): looked for first, at C speed.
+_NOTDEF = re.compile(rb"<(?:[0-9A-Fa-f]{4})*0000[0-9A-Fa-f]*>")
+_ACTUAL_TEXT = re.compile(
+    rb"/ActualText\s*<FEFF([0-9A-Fa-f]*)>\s*>>\s*BDC\s*[^<\[]{0,200}<0000>\s*Tj"
+)
+# Pages past this many are not looked at (the check stays cheap on a document of hundreds).
+MAX_CHECKED_PAGES = 200
+
+
+def printed_findings(pdf: bytes) -> tuple[JobWarning, ...]:
+    """The blank pages and missing glyphs of a PDF, as warnings (none for a PDF that cannot
+    be read: the check never fails a job)."""
+    try:
+        document = pikepdf.open(io.BytesIO(pdf))
+    except pikepdf.PdfError:
+        return ()
+    blank: list[int] = []
+    warnings: list[JobWarning] = []
+    with document:
+        # Chromium (Skia) shows glyph ids; another producer's codes may mean other glyphs.
+        glyph_ids = "Skia" in str(document.docinfo.get("/Producer", ""))
+        for number, page in enumerate(document.pages[:MAX_CHECKED_PAGES], start=1):
+            try:
+                content = _content(page)
+            except pikepdf.PdfError:
+                continue
+            if not _PAINTS.search(content):
+                blank.append(number)
+                continue
+            if glyph_ids and _NOTDEF.search(content):
+                missing, chars = _notdef(content)
+                if missing:
+                    warnings.append(missing_glyphs_warning(number, missing, chars))
+    if blank:
+        warnings.insert(0, blank_page_warning(blank))
+    return tuple(warnings)
+
+
+def _content(page: pikepdf.Page) -> bytes:
+    """A page's content streams, decompressed and joined."""
+    contents = page.obj.get("/Contents")
+    if contents is None:
+        return b""
+    if isinstance(contents, pikepdf.Array):
+        return b"\n".join(bytes(part.read_bytes()) for part in contents)
+    return bytes(contents.read_bytes())
+
+
+def _notdef(content: bytes) -> tuple[int, list[str]]:
+    """How many glyphs 0 the content shows from two-byte strings, and the characters the
+    PDF says some of them stand for."""
+    missing = 0
+    for shown in _SHOWN_HEX.finditer(content):
+        if shown.group(1) is not None:
+            strings = [shown.group(1)]
+        else:
+            strings = [m.group(1) for m in _HEX.finditer(shown.group(2))]
+        for string in strings:
+            digits = re.sub(rb"\s", b"", string)
+            missing += sum(1 for i in range(0, len(digits) - 3, 4) if digits[i : i + 4] == b"0000")
+    chars = []
+    for named in _ACTUAL_TEXT.finditer(content):
+        try:
+            chars.append(bytes.fromhex(named.group(1).decode()).decode("utf-16-be"))
+        except ValueError:
+            continue
+    return missing, [c for text in chars for c in text]

@@ -1,0 +1,87 @@
+"""The print-quality check's words and weights, and the `repair` option at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pdfprompt.api import create_app
+from pdfprompt.api.schemas import JobIn
+from pdfprompt.domain import (
+    MAX_FINDINGS_PER_CODE,
+    JobWarning,
+    LayoutFinding,
+    RenderOptions,
+    blank_page_warning,
+    layout_warnings,
+    missing_glyphs_warning,
+    quality_cost,
+    quality_findings,
+)
+from pdfprompt.generate import REPAIR_REQUEST_MARK, repair_messages
+from pdfprompt.pipeline import render_key
+from pdfprompt.settings import Settings
+
+
+def test_a_print_with_lighter_or_fewer_findings_costs_less() -> None:
+    overflow = JobWarning("overflow", "x")
+    tiny = JobWarning("tiny_text", "x")
+    refused = JobWarning("resource_refused", "x")
+    assert quality_cost([refused]) == (0, 0)  # not the check's
+    assert quality_cost([tiny]) < quality_cost([overflow])
+    assert quality_cost([tiny]) < quality_cost([tiny, tiny])
+    assert quality_findings([refused, tiny]) == (tiny,)
+
+
+def test_many_findings_of_a_code_are_listed_then_counted() -> None:
+    found = [LayoutFinding("overflow", f"div#n{i}", "words", "reaches 900 px") for i in range(8)]
+    warnings = layout_warnings(found, {"overflow": 40})
+    assert len(warnings) == MAX_FINDINGS_PER_CODE + 1
+    assert "div#n0 ('words') reaches 900 px" in warnings[0].message
+    assert warnings[-1].message == f"and {40 - MAX_FINDINGS_PER_CODE} more elements like these"
+
+
+def test_page_findings_name_their_pages_and_characters() -> None:
+    assert blank_page_warning([2]).message == "page 2 of the PDF prints nothing (blank page)"
+    assert blank_page_warning([2, 5]).message.startswith("pages 2, 5 of the PDF print nothing")
+    glyphs = missing_glyphs_warning(3, 2, ["\ue000", "\ue000"])
+    assert (
+        glyphs.message.startswith("page 3: 2 characters have no glyph")
+        and "U+E000)" in glyphs.message
+    )
+
+
+def test_the_repair_request_carries_the_findings_the_fixes_and_the_document() -> None:
+    asked = repair_messages("<html><body><p>x</p></body></html>", [JobWarning("tiny_text", "p")])
+    request = asked[-1]["content"]
+    assert REPAIR_REQUEST_MARK in request and "- [tiny_text] p" in request
+    assert "7pt" in request and "overflow-wrap" not in request  # only the fixes that apply
+    assert request.endswith("```html\n<html><body><p>x</p></body></html>\n```")
+
+
+@pytest.mark.parametrize("value", ["no", 0, None, "false"])
+def test_repair_takes_only_a_boolean(value: object) -> None:
+    body = {"type": "prompt", "input": "x", "options": {"repair": value}}
+    if value is None:
+        assert "repair" not in JobIn.model_validate(body).options.stored()
+        return
+    with pytest.raises(ValidationError) as caught:
+        JobIn.model_validate(body)
+    assert caught.value.errors()[0]["loc"] == ("options", "repair")
+
+
+def test_repair_is_stored_read_and_shapes_no_render() -> None:
+    body = {"type": "prompt", "input": "x", "options": {"repair": False}}
+    stored = JobIn.model_validate(body).options.stored()
+    assert stored == {"repair": False}
+    assert RenderOptions.from_dict(stored).repair is False and RenderOptions().repair is True
+    key = render_key("u", "chromium", "<p>x</p>", RenderOptions())
+    assert render_key("u", "chromium", "<p>x</p>", RenderOptions(repair=False)) == key
+
+
+def test_the_openapi_document_describes_repair(tmp_path: Path) -> None:
+    schemas = create_app(Settings(data_dir=tmp_path)).openapi()["components"]["schemas"]
+    repair = schemas["OptionsIn"]["properties"]["repair"]
+    assert {"type": "boolean"} in repair["anyOf"]

@@ -1,0 +1,34 @@
+"""How the suite is shared out between test processes (tests/support/scheduling.py)."""
+
+from __future__ import annotations
+
+from tests.support.scheduling import group_of, rank
+
+
+def test_a_file_splits_by_database_and_the_fault_tests_share_one_group() -> None:
+    assert group_of("tests/e2e/test_flow.py::test_x[sqlite]") == "tests/e2e/test_flow.py[sqlite]"
+    assert group_of("tests/e2e/test_flow.py::test_x[postgresql-big]") == (
+        "tests/e2e/test_flow.py[postgresql]"
+    )
+    assert group_of("tests/unit/test_x.py::test_y[a-b]") == "tests/unit/test_x.py"
+    faults = {
+        group_of("tests/faults/test_crashes.py::test_a[kill_worker]"),
+        group_of("tests/faults/test_partitions.py::test_b[packet_loss]"),
+        group_of("tests/faults/test_schedule.py::test_c"),
+    }
+    assert faults == {"tests/faults"}
+
+
+def test_the_fault_bed_goes_out_first_and_unit_tests_last() -> None:
+    groups = [
+        "tests/unit/test_x.py",
+        "tests/e2e/test_pdf_jobs.py[postgresql]",
+        "tests/faults",
+        "tests/e2e/test_flow.py[sqlite]",
+    ]
+    assert sorted(groups, key=rank) == [
+        "tests/faults",
+        "tests/e2e/test_pdf_jobs.py[postgresql]",
+        "tests/e2e/test_flow.py[sqlite]",
+        "tests/unit/test_x.py",
+    ]
