@@ -28,7 +28,7 @@ from tests.support.databases import (
     pg_url_for,
 )
 from tests.support.receiver import Receiver
-from tests.support.scheduling import make_scheduler, order_items
+from tests.support.scheduling import make_scheduler, on_other_database, order_items
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -41,6 +41,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PDFPROMPT_TEST_ALL_DATABASES") != "1":
+        dropped = [item for item in items if on_other_database(item)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if not on_other_database(item)]
     # In each process of a `--dist loadgroup` run (xdist sets `loadgroup` there).
     if getattr(config.option, "loadgroup", False):
         order_items(items)

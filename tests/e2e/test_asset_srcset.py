@@ -14,6 +14,8 @@ from tests.support.assets import has_color, png
 from tests.support.jobs import wait_final
 from tests.support.processes import Process, create_key, serving
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 RED = (214, 31, 47)
 TEAL = (16, 160, 150)
 VIOLET = (120, 40, 200)

@@ -1,5 +1,7 @@
 """Assets through real `pdfprompt serve` processes, on SQLite and PostgreSQL: uploads checked
 from their bytes and held to their limits before they are read, the routes, another user's
+
+pytestmark = pytest.mark.one_database("postgresql")
 assets out of reach, an asset's pixels and a font asset's face in the PDF on both engines,
 new bytes making a new render, storage counted and freed, and hostile SVG made inert."""
 

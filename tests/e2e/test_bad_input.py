@@ -13,6 +13,8 @@ from tests.support.processes import Process, create_key
 from tests.support.render import pdf_text
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 MAX_INPUT_BYTES = 1_048_576  # the documented default of PDFPROMPT_MAX_INPUT_BYTES
 
 

@@ -33,6 +33,8 @@ from tests.support.processes import Process, create_key
 from tests.support.proxy import Answer, CutAnswer, DropAnswer, Forward, Proxy, Seen, proxy
 from tests.support.render import pdf_text
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 Served = tuple[Process, dict[str, str]]
 PROBLEM = {"Content-Type": "application/problem+json"}
 

@@ -18,6 +18,8 @@ from tests.support.databases import free_port
 from tests.support.processes import Process, cli, create_key
 from tests.support.render import pdf_text
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 Served = tuple[Process, dict[str, str]]
 
 

@@ -22,6 +22,8 @@ from tests.support.processes import Process, create_key
 from tests.support.proxy import CutAnswer, Forward, Proxy, Seen, proxy
 from tests.support.render import pdf_text
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 Served = tuple[Process, dict[str, str]]
 RED = (220, 30, 30)
 

@@ -24,6 +24,8 @@ import pytest
 
 from tests.support.processes import create_key, serving
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 HERE = Path(__file__).parent
 SCHEMATHESIS = str(Path(sys.executable).with_name("st"))
 EXAMPLES = os.environ.get("PDFPROMPT_CONTRACT_EXAMPLES", "10")

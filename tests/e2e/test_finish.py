@@ -27,6 +27,8 @@ from tests.support.hostile import (
 from tests.support.jobs import wait_final
 from tests.support.processes import Process, cli, service_env, serving
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 PLANS = plans_toml(
     marked={"max_concurrent_jobs": 8, "watermark": True},
     plain={"max_concurrent_jobs": 8},

@@ -32,6 +32,8 @@ from tests.support.finishing import (
 from tests.support.jobs import wait_final
 from tests.support.processes import Process, serving
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 PLANS = plans_toml(
     marked={"max_concurrent_jobs": 8, "watermark": True},
     plain={"max_concurrent_jobs": 8},

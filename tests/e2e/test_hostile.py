@@ -24,6 +24,8 @@ from tests.support.accounts import HOOK, Start, client_for, fresh_rate_window, u
 from tests.support.jobs import wait_final
 from tests.support.processes import Process, cli, create_key
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 MB = 1024 * 1024
 # Every route that reads a body, with a body it takes ({ids} filled in by the test).
 BODY_ROUTES: list[tuple[str, str, dict[str, Any]]] = [

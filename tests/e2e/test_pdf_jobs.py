@@ -32,6 +32,8 @@ from tests.support.pdfs import (
 from tests.support.processes import Process, cli, create_key, serving
 from tests.support.receiver import Receiver
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 MAX_INPUTS = 4
 MAX_PAGES = 300
 SETTINGS = {

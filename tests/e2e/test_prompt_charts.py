@@ -18,6 +18,8 @@ from tests.support.jobs import wait_final
 from tests.support.llm import control, fake_llm, llm_env
 from tests.support.processes import Process, create_key, serving
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

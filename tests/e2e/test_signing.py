@@ -29,6 +29,8 @@ from tests.support.pki import TestPki, running_pki
 from tests.support.processes import PDFPROMPT, Process, cli, create_key, service_env, serving
 from tests.support.signatures import dark_pixels, page_image, pdfsig, validated
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 DOCUMENT = "# Contract\n\nSigned below.\n"
 
 

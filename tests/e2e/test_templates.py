@@ -18,6 +18,8 @@ from tests.support.llm import control, fake_llm, llm_env
 from tests.support.processes import Process, cli, create_key, service_env, serving
 from tests.support.render import pdf_text
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 # The template time limit these servers run with: ample for a fill on a busy machine (2 s
 # failed ordinary template jobs there); the hostile loop still ends at it.
 TIMEOUT_S = "5"

@@ -21,6 +21,8 @@ from tests.support.jobs import wait_final
 from tests.support.processes import Process, serving
 from tests.support.web_hosts import PAGES_ADDRESS, PRIVATE_ADDRESS, Dns, Site
 
+pytestmark = pytest.mark.one_database("postgresql")
+
 PLANS = plans_toml(open={"max_concurrent_jobs": 8}, closed={"max_concurrent_jobs": 8})
 PLANS += "url_allow = []\n"  # the last table: plan `closed` has URL jobs off
 

@@ -24,6 +24,8 @@ from tests.support.processes import Process, serving
 from tests.support.receiver import Receiver
 from tests.support.web import assert_page_headers, client, csrf, post, sign_up
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 ALLOW = {
     "PDFPROMPT_WEBHOOK_ALLOW_PRIVATE": "true",
     "PDFPROMPT_WEBHOOK_RETRY_BASE_S": "0.2",

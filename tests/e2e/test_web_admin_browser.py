@@ -11,7 +11,7 @@ from tests.support.people import busy_queue, make_person
 from tests.support.processes import Process
 from tests.support.web import PASSWORD, browser_sign_in, chromium, look_at, new_context
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.one_database("postgresql")]
 
 NEW_PASSWORD = "a brand new browser passphrase"
 

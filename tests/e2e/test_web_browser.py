@@ -11,7 +11,7 @@ from tests.support.databases import IN_CI
 from tests.support.processes import Process
 from tests.support.web import chromium, look_at, new_context
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.one_database("sqlite")]
 
 PASSWORD = "a long browser password"
 

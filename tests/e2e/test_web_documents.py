@@ -29,6 +29,8 @@ from tests.support.llm import control
 from tests.support.processes import Process
 from tests.support.web import CSP, VIEWER_CSP, assert_page_headers, csrf, post
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 llm, docs = documents_fixtures("documents")
 
 

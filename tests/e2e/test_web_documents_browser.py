@@ -16,7 +16,7 @@ from tests.support.llm import control
 from tests.support.processes import Process
 from tests.support.web import browser_sign_up, chromium, look_at, new_context, watch_stage
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.one_database("sqlite")]
 
 WAIT_MS = 60_000
 

@@ -13,7 +13,7 @@ from tests.support.jobs import wait_final
 from tests.support.processes import Process, new_account
 from tests.support.web import PASSWORD, chromium, look_at
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.one_database("sqlite")]
 
 
 def test_the_history_page_empty_and_with_thumbnails(

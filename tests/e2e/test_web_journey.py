@@ -27,7 +27,7 @@ from tests.support.llm import control, fake_llm, llm_env
 from tests.support.processes import Process, cli, new_database, service_env, start_server
 from tests.support.web import PASSWORD, chromium, client, look_at, sign_in, sign_up, watch_stage
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.one_database("sqlite")]
 
 WAIT_MS = 60_000
 TITLE = "ACME summer party"

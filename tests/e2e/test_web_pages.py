@@ -14,6 +14,8 @@ import pytest
 from tests.support.accounts import fresh_rate_window
 from tests.support.processes import Process, cli, serving
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 PASSWORD = "correct horse battery"
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.people import (
     OWNED,
@@ -34,6 +35,8 @@ from tests.support.web import (
     sign_in,
     sign_up,
 )
+
+pytestmark = pytest.mark.one_database("sqlite")
 
 NEW_PASSWORD = "a brand new passphrase"
 HOOKS = {"PDFPROMPT_WEBHOOK_ALLOW_PRIVATE": "true", "PDFPROMPT_WEBHOOK_POLL_MS": "100"}

@@ -23,6 +23,8 @@ from tests.support.people import People, finished
 from tests.support.processes import Process, serving
 from tests.support.web import CSP, VIEWER_CSP, assert_page_headers, client, csrf, post
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 HOSTILE_TITLE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
 

@@ -27,7 +27,7 @@ from tests.support.web import (
     served_fixture,
 )
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.one_database("sqlite")]
 
 ALLOW = {
     "PDFPROMPT_WEBHOOK_ALLOW_PRIVATE": "true",

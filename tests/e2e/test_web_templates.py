@@ -25,6 +25,8 @@ from tests.support.processes import Process
 from tests.support.render import pdf_text
 from tests.support.web import CSP, assert_page_headers, csrf, post
 
+pytestmark = pytest.mark.one_database("sqlite")
+
 llm, docs = documents_fixtures("web-templates")
 
 BODY = "<h1>Hello {{ name }}</h1><p>{{ note }}</p>"

@@ -20,7 +20,7 @@ from tests.support.processes import Process
 from tests.support.render import pdf_text
 from tests.support.web import browser_sign_up, chromium, look_at, new_context
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.one_database("sqlite")]
 
 WAIT_MS = 60_000
 

@@ -27,7 +27,6 @@ LAYERS = ("faults", "e2e", "integration", "contract", "unit")
 # a heavily loaded machine: their order is what counts); the other groups go out after
 # them within their layer, in pytest's order.
 SLOW: dict[str, float] = {
-    "tests/e2e/test_pdf_jobs.py[postgresql]": 823,
     # One test of 151 s in the last CI run (four processes): out early, so that it never
     # starts last and runs alone at the end.
     "tests/e2e/test_rolling_restart.py": 151,
@@ -37,13 +36,9 @@ SLOW: dict[str, float] = {
     "tests/e2e/test_client_cli.py[postgresql]": 276,
     "tests/e2e/test_accounts.py[sqlite]": 259,
     "tests/e2e/test_web_settings.py[sqlite]": 252,
-    "tests/e2e/test_client_cli.py[sqlite]": 239,
     "tests/e2e/test_flow.py[sqlite]": 238,
     "tests/e2e/test_templates.py[postgresql]": 232,
-    "tests/e2e/test_assets.py[sqlite]": 228,
     "tests/e2e/test_assets.py[postgresql]": 225,
-    "tests/e2e/test_signing.py[postgresql]": 212,
-    "tests/e2e/test_web_pages.py[postgresql]": 165,
     "tests/e2e/test_signing.py": 155,
     "tests/integration/test_render_limits.py": 152,
     "tests/e2e/test_client.py[postgresql]": 150,
@@ -53,34 +48,32 @@ SLOW: dict[str, float] = {
     "tests/e2e/test_contract.py[postgresql]": 128,
     "tests/e2e/test_webhooks.py[postgresql]": 124,
     "tests/e2e/test_batches.py[postgresql]": 120,
-    "tests/e2e/test_hostile.py[sqlite]": 104,
-    "tests/e2e/test_web_settings.py[postgresql]": 94,
     "tests/e2e/test_web_documents.py[sqlite]": 92,
     "tests/e2e/test_flow.py[postgresql]": 84,
     "tests/e2e/test_web_templates.py[sqlite]": 80,
     "tests/e2e/test_template_batches.py[postgresql]": 80,
-    "tests/e2e/test_web_templates.py[postgresql]": 75,
-    "tests/e2e/test_templates.py[sqlite]": 74,
     "tests/integration/test_worker.py[postgresql]": 74,
     "tests/integration/test_url_pages.py": 74,
-    "tests/e2e/test_client.py[sqlite]": 70,
     "tests/integration/test_webhook_addresses.py[postgresql]": 64,
-    "tests/e2e/test_web_documents.py[postgresql]": 62,
 }
+
+
+def database_of(nodeid: str) -> str | None:
+    """The database one of the test's parameters names (`sqlite`, `postgresql`), if any."""
+    _, bracket, ids = nodeid.partition("::")[2].partition("[")
+    if not bracket:
+        return None
+    return next((p for p in ids.rstrip("]").split("-") if p in DATABASES), None)
 
 
 def group_of(nodeid: str) -> str:
     """`path` of the test's file, with `[sqlite]` or `[postgresql]` when one of the test's
     parameters names that database."""
-    path, _, rest = nodeid.partition("::")
+    path = nodeid.partition("::")[0]
     if path.startswith(FAULTS):
         return FAULTS  # one test bed for them all (tests/faults/conftest.py)
-    _, bracket, ids = rest.partition("[")
-    if bracket:
-        database = next((p for p in ids.rstrip("]").split("-") if p in DATABASES), None)
-        if database is not None:
-            return f"{path}[{database}]"
-    return path
+    database = database_of(nodeid)
+    return path if database is None else f"{path}[{database}]"
 
 
 def rank(group: str) -> tuple[int, float]:
@@ -96,6 +89,16 @@ def order_items(items: list[pytest.Item]) -> None:
     for item in items:
         groups.setdefault(group_of(item.nodeid), []).append(item)
     items[:] = [item for group in sorted(groups, key=rank) for item in groups[group]]
+
+
+def on_other_database(item: pytest.Item) -> bool:
+    """Whether `item` runs on a database its module leaves to the other one: a module marked
+    `one_database(NAME)` (its subject is not the database: the store and the queue are
+    tested on both elsewhere) runs its database-parametrized tests on NAME alone, unless
+    `PDFPROMPT_TEST_ALL_DATABASES=1`."""
+    mark = item.get_closest_marker("one_database")
+    database = database_of(item.nodeid)
+    return mark is not None and database is not None and database != mark.args[0]
 
 
 def make_scheduler(config: pytest.Config, log: Any) -> Any:

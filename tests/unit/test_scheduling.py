@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.scheduling import group_of, rank
+from tests.support.scheduling import database_of, group_of, rank
 
 
 def test_a_file_splits_by_database_and_the_fault_tests_share_one_group() -> None:
@@ -32,3 +32,10 @@ def test_the_fault_bed_goes_out_first_and_unit_tests_last() -> None:
         "tests/e2e/test_flow.py[sqlite]",
         "tests/unit/test_x.py",
     ]
+
+
+def test_the_database_a_test_runs_on_is_read_from_its_parameters() -> None:
+    assert database_of("tests/e2e/test_flow.py::test_x[sqlite]") == "sqlite"
+    assert database_of("tests/e2e/test_flow.py::test_x[big-postgresql]") == "postgresql"
+    assert database_of("tests/e2e/test_flow.py::test_x[sqlite_file]") is None
+    assert database_of("tests/e2e/test_flow.py::test_x") is None
