@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from pdfprompt.domain import (
     quality_findings,
 )
 from pdfprompt.generate import REPAIR_REQUEST_MARK, repair_messages
+from pdfprompt.pdf.quality import shows_notdef
 from pdfprompt.pipeline import render_key
 from pdfprompt.settings import Settings
 
@@ -85,3 +89,47 @@ def test_the_openapi_document_describes_repair(tmp_path: Path) -> None:
     schemas = create_app(Settings(data_dir=tmp_path)).openapi()["components"]["schemas"]
     repair = schemas["OptionsIn"]["properties"]["repair"]
     assert {"type": "boolean"} in repair["anyOf"]
+
+
+# What the PDF check looked for with one regular expression: glyph 0 at a glyph's place in
+# a hex string. `shows_notdef` finds the same without trying every `<`.
+NOTDEF_PATTERN = re.compile(rb"<(?:[0-9A-Fa-f]{4})*0000[0-9A-Fa-f]*>")
+
+
+def test_glyph_zero_is_found_where_the_pattern_finds_it() -> None:
+    cases = [
+        (b"BT <00440000> Tj ET", True),
+        (b"BT <0000> Tj ET", True),
+        (b"<01000012> Tj", False),  # 0100 0012: the zeros straddle two glyphs
+        (b"<00100001> Tj", False),  # 0010 0001: the same
+        (b"<0100000012> Tj", True),  # 0100 0000 12: the second glyph is 0
+        (b"<< /MCID 0 >> BDC <0000> Tj", True),
+        (b"10000 0 0 1 0 0 cm <0044> Tj", False),
+        (b"<0044 0000> Tj", False),  # a space inside: not glyph ids as Chromium writes them
+        (b"<00440000", False),  # never closed
+        (b"", False),
+    ]
+    for content, expected in cases:
+        assert shows_notdef(content) is expected, content
+        assert (NOTDEF_PATTERN.search(content) is not None) is expected, content
+    rng = random.Random(20261205)
+    alphabet = b"<<>>0000001a F\n"
+    for _ in range(20_000):
+        content = bytes(rng.choice(alphabet) for _ in range(rng.randrange(40)))
+        assert shows_notdef(content) is (NOTDEF_PATTERN.search(content) is not None), content
+
+
+def test_glyph_zero_search_stays_linear_on_hostile_content() -> None:
+    """Shapes that make a search from each `<`, or from each `0000`, look far: long runs of
+    zeros, `<` everywhere, a string never closed, zeros far from any `<`."""
+    for shape in [
+        b"0" * 4_000_000,
+        b"<" * 4_000_000,
+        b"<" + b"0100" * 1_000_000,
+        b"10000 " * 700_000,
+        b"<0" * 2_000_000,
+        (b"<" + b"01000012" * 1000 + b"> Tj\n") * 500,
+    ]:
+        started = time.process_time()
+        assert shows_notdef(shape) is (NOTDEF_PATTERN.search(shape) is not None)
+        assert time.process_time() - started < 5, shape[:20]
