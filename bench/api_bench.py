@@ -418,6 +418,8 @@ async def under_load(args: argparse.Namespace) -> None:
     )
     for case in cases:
         for kind, seconds in case.latencies.items():
+            if not seconds:  # none of this kind asked for (--submit-share 0)
+                continue
             ms = [1000 * percentile(seconds, q) for q in (0.5, 0.95, 0.99, 1.0)]
             rate = "" if case.finished_per_s is None else f"{case.finished_per_s:.1f}"
             left = "" if case.left is None else str(case.left)

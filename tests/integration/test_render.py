@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import io
 import logging
@@ -18,6 +19,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
+import uvloop
 from pypdf import PdfReader
 
 from pdfprompt.domain import (
@@ -120,27 +122,59 @@ async def test_the_headless_shell_draws_no_frames_and_prints_what_a_drawn_page_p
     assert not chromium_renderer(browser).frameless
 
 
-async def test_a_pool_with_a_niceness_runs_every_browser_thread_that_much_lower() -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_pool_with_a_niceness_runs_every_browser_thread_that_much_lower(loop: str) -> None:
     """`PDFPROMPT_WORKER_NICE` in `pdfprompt serve`: every thread of the browsers' processes,
     of those started later (a page's renderer) too, runs lower than the process rendering
     with them, which keeps its own. Chromium raises some of its threads where it may (as
-    root); it may not here."""
+    root); it may not here. On both event loops the commands run on (uvloop starts a
+    subprocess's session after the code that lowers it, asyncio before)."""
     settings = engine_settings("chromium", max_pdf_concurrency=1, render_timeout_s=10)
     assert settings.chromium_path is not None
+    path = settings.chromium_path
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    async with ChromiumRenderer(settings.chromium_path, max_concurrency=1, nice=5) as renderer:
-        text = pdf_text((await renderer.render("<p>LOW</p>", RenderOptions())).data)
-        assert text.strip() == "LOW"
-        browsers = _chromium_left()
-        assert len(browsers) >= 2  # the browser and at least the page's renderer
-        niceness: dict[tuple[str, int], int] = {}
-        for pid, name in browsers.items():
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with contextlib.suppress(ProcessLookupError):  # a thread that just ended
-                    niceness[(name, int(tid))] = os.getpriority(os.PRIO_PROCESS, int(tid))
-        assert len(niceness) > len(browsers)
-        assert set(niceness.values()) == {min(19, own + 5)}, niceness
+
+    async def render_and_look() -> None:
+        async with ChromiumRenderer(path, max_concurrency=1, nice=5) as renderer:
+            text = pdf_text((await renderer.render("<p>LOW</p>", RenderOptions())).data)
+            assert text.strip() == "LOW"
+            browsers = _chromium_left()
+            assert len(browsers) >= 2  # the browser and at least the page's renderer
+            niceness: dict[tuple[str, int], int] = {}
+            for pid, name in browsers.items():
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+                        niceness[(name, int(tid))] = os.getpriority(os.PRIO_PROCESS, int(tid))
+            assert len(niceness) > len(browsers)
+            assert set(niceness.values()) == {min(19, own + 5)}, niceness
+            if _autogroups():
+                # The browser leads a session of its own: the scheduler's group for it runs
+                # as low, or it takes as much of the CPU as this process's whole session.
+                groups = {pid: _autogroup(pid) for pid in browsers}
+                assert {nice for _, nice in groups.values()} == {min(19, own + 5)}, groups
+                assert _autogroup(os.getpid())[0] not in {g for g, _ in groups.values()}
+
+    # A thread of its own: a test function's event loop may already run in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        run = uvloop.run if loop == "uvloop" else asyncio.run
+        pool.submit(run, render_and_look()).result(timeout=120)
     assert os.getpriority(os.PRIO_PROCESS, 0) == own
+
+
+def _autogroups() -> bool:
+    """Whether the kernel groups sessions for the scheduler (sched(7), "autogroup")."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as fh:
+            return fh.read().strip() == "1"
+    except OSError:
+        return False
+
+
+def _autogroup(pid: int) -> tuple[str, int]:
+    """A process's scheduler autogroup and its niceness (`/autogroup-85 nice 0`)."""
+    with open(f"/proc/{pid}/autogroup") as fh:
+        group, _, nice = fh.read().split()
+    return group, int(nice)
 
 
 def _descendants(root: int) -> dict[int, str]:

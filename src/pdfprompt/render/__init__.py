@@ -20,6 +20,7 @@ from pdfprompt.render.chromium import (
     find_browser,
     find_chromium,
     find_headless_shell,
+    lower_session_group,
     print_parameters,
     process_tree,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "nameserver_resolve",
     "page_target",
     "print_parameters",
+    "lower_session_group",
     "process_tree",
     "render_pdf",
     "renderer_from_settings",

@@ -11,7 +11,7 @@ import signal
 from collections.abc import AsyncIterator
 
 from pdfprompt.generate import llm_client_from_settings
-from pdfprompt.render import process_tree, renderer_from_settings
+from pdfprompt.render import lower_session_group, process_tree, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.wiring.database import prepare_database
 from pdfprompt.wiring.services import Services
@@ -85,6 +85,7 @@ async def run_worker(settings: Settings, *, burst: bool = False) -> None:
     if settings.worker_nice:
         # Before anything starts: its children inherit it, and its browsers keep it.
         niceness = os.nice(settings.worker_nice)
+        lower_session_group()  # when it leads its own session, as systemd starts it
         log.info("worker running at niceness %d (PDFPROMPT_WORKER_NICE)", niceness)
         browser_nice = 0
     svc = await prepare_database(settings)

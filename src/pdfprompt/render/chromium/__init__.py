@@ -9,6 +9,7 @@ from pdfprompt.render.chromium.cdp import (
     CdpBrowser,
     CdpError,
     MessagePipe,
+    lower_session_group,
 )
 from pdfprompt.render.chromium.discovery import (
     find_browser,
@@ -43,6 +44,7 @@ __all__ = [
     "find_headless_shell",
     "is_headless_shell",
     "print_parameters",
+    "lower_session_group",
     "process_tree",
     "refused_print",
 ]

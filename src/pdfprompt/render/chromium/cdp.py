@@ -72,7 +72,31 @@ def _lowered(nice: int) -> None:
     children can ever hold, it cannot (where it is not held anyway, nothing changes)."""
     if nice:
         os.nice(nice)
+    # It starts a session of its own (`start_new_session`), where asyncio's subprocesses
+    # begin one before this runs and uvloop's (libuv) after: begun here, so that the
+    # session's scheduler group is its own when it is lowered.
+    if os.getsid(0) != os.getpid():
+        with contextlib.suppress(OSError):
+            os.setsid()
+    lower_session_group()
     _LIBC.prctl(_PR_CAPBSET_DROP, _CAP_SYS_NICE, 0, 0, 0)  # refused without CAP_SETPCAP: so be it
+
+
+def lower_session_group() -> None:
+    """Give this process's session, where the kernel groups sessions for the scheduler
+    (`sched_autogroup_enabled`), the niceness this process runs at. With autogroups a
+    session's processes share one group's share of the CPU, whatever their own niceness:
+    a browser in its own session (as it starts) or a worker started as a session of its own
+    (as systemd starts services) took the same share as the API beside it however low it
+    ran. Only for a process that leads its session (the group is all of the session's);
+    best effort: no autogroups, or a kernel that refuses, changes nothing."""
+    if os.getsid(0) != os.getpid():
+        return
+    niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness <= 0:
+        return
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+        group.write(str(niceness))
 
 
 class CdpError(Exception):
