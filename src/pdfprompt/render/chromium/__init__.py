@@ -43,8 +43,8 @@ __all__ = [
     "find_chromium",
     "find_headless_shell",
     "is_headless_shell",
-    "print_parameters",
     "lower_session_group",
+    "print_parameters",
     "process_tree",
     "refused_print",
 ]
