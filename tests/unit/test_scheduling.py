@@ -22,13 +22,13 @@ def test_a_file_splits_by_database_and_the_fault_tests_share_one_group() -> None
 def test_the_fault_bed_goes_out_first_and_unit_tests_last() -> None:
     groups = [
         "tests/unit/test_x.py",
-        "tests/e2e/test_pdf_jobs.py[postgresql]",
+        "tests/e2e/test_pdf_jobs.py[sqlite]",
         "tests/faults",
         "tests/e2e/test_flow.py[sqlite]",
     ]
     assert sorted(groups, key=rank) == [
         "tests/faults",
-        "tests/e2e/test_pdf_jobs.py[postgresql]",
+        "tests/e2e/test_pdf_jobs.py[sqlite]",
         "tests/e2e/test_flow.py[sqlite]",
         "tests/unit/test_x.py",
     ]

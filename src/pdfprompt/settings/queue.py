@@ -123,8 +123,10 @@ class QueueSettings(BaseModel):
             "How much lower than the API the rendering runs, as a Unix niceness: "
             "`pdfprompt worker` adds it to its own at start (its Chromium and other child "
             "processes inherit it); `pdfprompt serve`, whose one process also answers the "
-            "API, lowers only its Chromium processes. Where renders fill the cores, the API "
-            'comes first for them (docs/api.md, "Under render load"). 0: unchanged.'
+            "API, lowers only its Chromium processes. Each browser, in a session of its own, "
+            "also lowers its session's scheduler group (kernel autogroups), as does a worker "
+            "that leads its own session. Where renders fill the cores, the API comes first "
+            'for them (docs/api.md, "Under render load"). 0: unchanged.'
         ),
     )
     worker_metrics_port: int | None = Field(

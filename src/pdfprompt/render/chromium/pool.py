@@ -294,6 +294,7 @@ class ChromiumRenderer:
                         now_mb = sum(held.get(pid, 0.0) for pid in page.pids)
                         page.grew_mb = now_mb - (page.held_mb or 0.0)
                         page.held_mb = now_mb
+                        page.peak_mb = max(page.peak_mb, now_mb)
                 if sum(held.values()) > self.memory_limit_mb:
                     self._kill_over_memory(slot, browser, held)
                     return
@@ -305,19 +306,22 @@ class ChromiumRenderer:
     ) -> None:
         """Kill a browser over the render memory limit. One render on it is taken for the
         cause and fails with `render_memory_exceeded`; the others fail as after a crash (and
-        are retried). The cause is the render whose page's own processes hold the most (what
-        costs the browser most: a decoded image, or a long document's layout), then the one
-        that grew the most since the watch's look before; when none holds anything, the one
-        printing longest, else running longest. (Growth alone misleads on a busy machine:
-        an image decoded just before a look has stopped growing by the next one, while a
-        long print goes on growing a little at every look.)"""
+        are retried). The cause is the render whose page's own processes held the most, now
+        or at any look of the watch during it (what costs the browser most: a decoded image,
+        or a long document's layout), then the one that grew the most since the look before;
+        when none held anything, the one printing longest, else running longest. (Growth
+        alone misleads on a busy machine: an image decoded just before a look has stopped
+        growing by the next one, while a long print goes on growing a little at every look.
+        The peak counts because memory moves: the full Chromium browser hands a page's
+        print to a shared print compositor process, where the image is decoded again while
+        the page's renderer lets its own copy go.)"""
         total = sum(held.values())
         pages = [page for page in slot.rendering if page.browser is browser]
         if pages:
             cause = max(
                 pages,
                 key=lambda p: (
-                    sum(held.get(pid, 0.0) for pid in p.pids),
+                    max(p.peak_mb, sum(held.get(pid, 0.0) for pid in p.pids)),
                     p.grew_mb,
                     p.printing_at is not None,
                     -(p.printing_at or p.started_at),
@@ -327,12 +331,13 @@ class ChromiumRenderer:
         self.memory_kills += 1
         log.warning(
             "browser %d holds %.0f MB, over the render memory limit of %.0f MB: killing it "
-            "(%d render(s) on it; their pages hold %s MB, grew %s MB)",
+            "(%d render(s) on it; their pages hold %s MB, held at most %s MB, grew %s MB)",
             slot.index,
             total,
             self.memory_limit_mb,
             len(pages),
             "/".join(f"{p.held_mb or 0:.0f}" for p in pages),
+            "/".join(f"{p.peak_mb:.0f}" for p in pages),
             "/".join(f"{p.grew_mb:.0f}" for p in pages),
         )
         browser.kill(

@@ -62,9 +62,11 @@ class Tab:
         self.pids: set[int] = set()
         self.over_memory_mb: float | None = None
         # What this page's processes held at the memory watch's last look during the current
-        # render, and how much that grew since the look before.
+        # render, how much that grew since the look before, and the most they held at any
+        # look of this render.
         self.held_mb: float | None = None
         self.grew_mb = 0.0
+        self.peak_mb = 0.0
         # What the page is laid out for now: the media type, and whether the default white
         # background is left out (changed only when a render asks for something else).
         self.media = "print"
@@ -193,7 +195,7 @@ class Tab:
         failed by then, every request for one of `resources` was answered), and print it;
         `FileTooLargeError` as soon as the PDF passes `max_bytes`."""
         self.started_at = time.monotonic()
-        self.held_mb, self.grew_mb = None, 0.0
+        self.held_mb, self.grew_mb, self.peak_mb = None, 0.0, 0.0
         self._load = asyncio.get_running_loop().create_future()
         self._load.add_done_callback(retrieved)
         self.refused = []
