@@ -42,10 +42,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("PDFPROMPT_TEST_ALL_DATABASES") != "1":
-        dropped = [item for item in items if on_other_database(item)]
+        kept: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        for item in items:
+            (dropped if on_other_database(item) else kept).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
-            items[:] = [item for item in items if not on_other_database(item)]
+            items[:] = kept
     # In each process of a `--dist loadgroup` run (xdist sets `loadgroup` there).
     if getattr(config.option, "loadgroup", False):
         order_items(items)

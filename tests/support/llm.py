@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tests.support.databases import free_port
-from tests.support.processes import PDFPROMPT
+from tests.support.processes import PDFPROMPT, stop_process
 
 SECRET = "sk-e2e-do-not-leak-7f3a9c"
 
@@ -44,12 +44,8 @@ def fake_llm(tmp: Path, *args: str) -> Iterator[str]:
                     time.sleep(0.1)
             yield url
         finally:
-            fake.terminate()  # a request left hanging holds it up: then it is killed
-            try:
-                fake.wait(5)
-            except subprocess.TimeoutExpired:
-                fake.kill()
-                fake.wait(5)
+            # A request left hanging holds it up: then it is killed.
+            stop_process(fake, timeout_s=5)
 
 
 def control(fake_url: str, **body: Any) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,20 @@ import pytest
 from tests.support.databases import free_port, pg_database
 
 PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
+
+
+def stop_process(
+    proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 30
+) -> None:
+    """Send `sig` to a running process and wait `timeout_s` for it to exit; kill it if it
+    has not by then."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
 
 
 def service_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -127,13 +142,7 @@ class Process:
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int:
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout_s)
         if self._log is not None:
             self._log.close()  # type: ignore[attr-defined]
         return self.proc.returncode

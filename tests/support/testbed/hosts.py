@@ -26,7 +26,7 @@ import httpx
 
 from tests.support.databases import S3_TEST_ENV
 from tests.support.llm import llm_env
-from tests.support.processes import PDFPROMPT, service_env
+from tests.support.processes import PDFPROMPT, service_env, stop_process
 from tests.support.receiver import Receiver
 from tests.support.testbed.net import Host, Network, clean_stale_beds, enter_namespace
 
@@ -115,15 +115,8 @@ class Service:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc is not None:
+            stop_process(self.proc, sig, timeout_s)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
