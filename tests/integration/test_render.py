@@ -171,9 +171,14 @@ def _autogroups() -> bool:
 
 
 def _autogroup(pid: int) -> tuple[str, int]:
-    """A process's scheduler autogroup and its niceness (`/autogroup-85 nice 0`)."""
+    """A process's scheduler autogroup and its niceness (`/autogroup-85 nice 0`). A process
+    of a session that never began one (a container's first session) is in the root group,
+    whose file is empty: `("/", 0)`."""
     with open(f"/proc/{pid}/autogroup") as fh:
-        group, _, nice = fh.read().split()
+        parts = fh.read().split()
+    if not parts:
+        return "/", 0
+    group, _, nice = parts
     return group, int(nice)
 
 
