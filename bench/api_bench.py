@@ -26,10 +26,11 @@ process on the machine, so run it on a quiet machine).
 
     scripts/bench.sh api --under-load [--rate 500] [--seconds 20] [--submit-share 0.2]
                          [--backlog 150] [--nice 0,10] [--document report20]
+                         [--database sqlite|postgresql]
 
 Latency under render load instead: `pdfprompt api` and `pdfprompt worker` as two processes
-on one new SQLite database each time (the shared PostgreSQL server of a busy machine can run
-out of connections), an open-loop load (benchlib.open_loop: a request
+on one new SQLite database each time (`--database postgresql`: a new database on
+`PDFPROMPT_BENCH_PG_URL`'s server each time), an open-loop load (benchlib.open_loop: a request
 every 1/`--rate` s, whether or not the earlier ones were answered; latency from when a
 request was due to its whole answer) for `--seconds`, every 1/`--submit-share`th request a
 submission (`POST /v1/jobs`, a one-line Markdown job), the others polls
@@ -64,6 +65,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 import psutil
 from benchlib import (
     PDFPROMPT,
@@ -226,6 +229,12 @@ async def main() -> None:
     parser.add_argument("--backlog", type=int, default=150, help="jobs queued before the load")
     parser.add_argument("--nice", default="0,10", help="PDFPROMPT_WORKER_NICE values to compare")
     parser.add_argument("--document", default="report20", help="what the backlog renders")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the database of the API and the worker (--under-load)",
+    )
     args = parser.parse_args()
     if args.under_load:
         await under_load(args)
@@ -320,22 +329,62 @@ class LoadCase:
     refused: dict[str, int]  # kind of request -> answers of 300 or more
     finished_per_s: float | None = None  # documents the worker finished a second meanwhile
     left: int | None = None  # jobs still queued at the end
+    loop_lag: dict[float, float] | None = None  # the API's loop lag: bucket bound -> count
 
 
-def jobs_in(database: Path, status: str) -> int:
-    """How many jobs have `status`, read on a read-only connection of its own."""
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        (n,) = db.execute("SELECT count(*) FROM jobs WHERE status = ?", (status,)).fetchone()
-        return int(n)
+def loop_lag_buckets(url: str) -> dict[float, float]:
+    """The API process's `pdfprompt_event_loop_lag_seconds` histogram, cumulative counts by
+    upper bound (inf included), from its /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("pdfprompt_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def lag_quantile(buckets: dict[float, float], q: float) -> float:
+    """The upper bound of the bucket that holds quantile `q` (cumulative counts)."""
+    total = buckets.get(float("inf"), 0.0)
+    for bound in sorted(buckets):
+        if buckets[bound] >= q * total:
+            return bound
+    return float("inf")
+
+
+async def jobs_in(database_url: str, status: str) -> int:
+    """How many jobs have `status`, read on a connection of its own (read-only on SQLite)."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1]
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT count(*) FROM jobs WHERE status = ?", (status,)).fetchone()
+            return int(row[0])
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM jobs WHERE status = $1", status))
+    finally:
+        await conn.close()
 
 
 async def load_case(args: argparse.Namespace, tmp: Path, nice: int | None) -> LoadCase:
-    """One case on a new database: the API, and unless `nice` is None a worker at that
-    niceness with a backlog."""
+    """One case on a new database (SQLite, or PostgreSQL with `--database postgresql`): the
+    API, and unless `nice` is None a worker at that niceness with a backlog."""
+    async with contextlib.AsyncExitStack() as stack:
+        tag = f"load-{uuid.uuid4().hex[:6]}"
+        if args.database == "postgresql":
+            database_url = await stack.enter_async_context(fresh_pg())
+        else:
+            database_url = f"sqlite:///{tmp / tag}.sqlite3"
+        return await _load_case(args, tmp, nice, tag, database_url)
+    raise AssertionError("unreachable")
+
+
+async def _load_case(
+    args: argparse.Namespace, tmp: Path, nice: int | None, tag: str, database_url: str
+) -> LoadCase:
     name = "rest" if nice is None else f"load, nice {nice}"
-    database = tmp / f"load-{uuid.uuid4().hex[:6]}.sqlite3"
-    database_url = f"sqlite:///{database}"
-    api = start_api(database.stem, database_url, tmp)
+    api = start_api(tag, database_url, tmp)
     worker: subprocess.Popen[bytes] | None = None
     try:
         markdown = {"type": "markdown", "input": "# Status\n\nOne line."}
@@ -357,11 +406,13 @@ async def load_case(args: argparse.Namespace, tmp: Path, nice: int | None) -> Lo
             )
             worker = subprocess.Popen([PDFPROMPT, "worker"], env=env, stdout=subprocess.DEVNULL)
             deadline = time.monotonic() + 60
-            while jobs_in(database, "succeeded") < 3:  # its browser is warm, its slots full
+            while (
+                await jobs_in(database_url, "succeeded") < 3
+            ):  # its browser is warm, its slots full
                 if time.monotonic() > deadline:
                     raise SystemExit("the worker finished nothing within 60 s")
                 await asyncio.sleep(0.2)
-        done0, t0 = jobs_in(database, "succeeded"), time.perf_counter()
+        done0, t0 = await jobs_in(database_url, "succeeded"), time.perf_counter()
         poll = ("GET", f"/v1/jobs/{polled}", None)
         submit = ("POST", "/v1/jobs", markdown)
         every = round(1 / args.submit_share) if args.submit_share > 0 else 0
@@ -374,19 +425,22 @@ async def load_case(args: argparse.Namespace, tmp: Path, nice: int | None) -> Lo
         own = os.getpriority(os.PRIO_PROCESS, 0)
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, 0, own - CLIENT_AHEAD)
+        lag0 = loop_lag_buckets(api.url)
         try:
             seconds = await open_loop(api.url, api.key, request, args.rate, args.seconds)
         finally:
             os.setpriority(os.PRIO_PROCESS, 0, own)
+        lag1 = loop_lag_buckets(api.url)
         case = LoadCase(name, {"poll": [], "submit": []}, {"poll": 0, "submit": 0})
+        case.loop_lag = {b: lag1[b] - lag0.get(b, 0.0) for b in lag1}
         for i, (latency, status) in enumerate(seconds):
             kind = "submit" if request(i) is submit else "poll"
             case.latencies[kind].append(latency)
             case.refused[kind] += status >= 300
         if nice is not None:
             elapsed = time.perf_counter() - t0
-            case.finished_per_s = (jobs_in(database, "succeeded") - done0) / elapsed
-            case.left = jobs_in(database, "queued")
+            case.finished_per_s = (await jobs_in(database_url, "succeeded") - done0) / elapsed
+            case.left = await jobs_in(database_url, "queued")
         return case
     finally:
         if worker is not None:
@@ -403,7 +457,7 @@ async def under_load(args: argparse.Namespace) -> None:
         f"{args.rate:.0f} requests/s for {args.seconds:.0f} s per case, "
         f"{args.submit_share:.0%} of them submissions, the rest polls; under load "
         f"{args.backlog} {args.document} jobs queued first; `pdfprompt api` + "
-        "`pdfprompt worker` on one SQLite database; the load client at niceness "
+        f"`pdfprompt worker` on one {args.database} database; the load client at niceness "
         f"{os.getpriority(os.PRIO_PROCESS, 0) - CLIENT_AHEAD} where it may (root); load "
         "average before: {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     )
@@ -414,7 +468,8 @@ async def under_load(args: argparse.Namespace) -> None:
     print("load average after: {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg()))
     print(
         "\n| case | request | answered | not 2xx | p50 ms | p95 ms | p99 ms | max ms "
-        "| worker docs/s | jobs left queued |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| worker docs/s | jobs left queued | API loop lag p99 / max ≤ ms |"
+        "\n|---|---|---|---|---|---|---|---|---|---|---|"
     )
     for case in cases:
         for kind, seconds in case.latencies.items():
@@ -423,13 +478,22 @@ async def under_load(args: argparse.Namespace) -> None:
             ms = [1000 * percentile(seconds, q) for q in (0.5, 0.95, 0.99, 1.0)]
             rate = "" if case.finished_per_s is None else f"{case.finished_per_s:.1f}"
             left = "" if case.left is None else str(case.left)
+            lag = ""
+            if case.loop_lag:
+                p99, top = (1000 * lag_quantile(case.loop_lag, q) for q in (0.99, 1.0))
+                lag = f"{p99:g} / {top:g}"
             print(
                 f"| {case.name} | {kind} | {len(seconds)} | {case.refused[kind]} | "
                 + " | ".join(f"{v:.1f}" for v in ms)
-                + f" | {rate} | {left} |",
+                + f" | {rate} | {left} | {lag} |",
                 flush=True,
             )
     print("\ntarget: p99 <= 50 ms for polls and submissions at the full rate under load")
+    print(
+        "API loop lag: the bucket bounds of `pdfprompt_event_loop_lag_seconds` holding its "
+        "99th percentile and its largest sample over the case (sampled every 50 ms); a stall "
+        "of the API's loop past PDFPROMPT_LOOP_STALL_MS is logged above with its stack"
+    )
 
 
 def report(args: argparse.Namespace, results: dict[tuple[str, str], list[Round]]) -> None:

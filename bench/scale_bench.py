@@ -3,7 +3,7 @@
     scripts/bench.sh scale [--docs invoice,report5,report20,prompt] [--workers 1,2,3]
                            [--jobs-scale F] [--rounds R] [--llm-latency-ms 2000]
                            [--db-cost-jobs 1000]
-                           [--skip-scale] [--skip-db-cost]
+                           [--skip-scale] [--skip-db-cost] [--bed]
 
 On a new PostgreSQL database (`PDFPROMPT_BENCH_PG_URL`'s server), with local file storage:
 one `pdfprompt api` pinned with `taskset` to CPU 0, and 1, 2, then 3 `pdfprompt worker`
@@ -19,6 +19,13 @@ generator and the database on CPU 0 (PostgreSQL is a shared server and is not pi
 workers, one on CPU 1 and one sharing CPU 0 with the rest; 3 workers oversubscribed (CPU 1,
 0, 1). "per worker CPU" divides by the CPUs the workers are pinned to (1, 2, 2), "per
 worker CPU-second" by the CPU time the workers' process trees used.
+
+`--bed`: the same cases on the fault tests' multi-host bed (tests/support/testbed; root):
+PostgreSQL (a cluster of its own, fsync on) and moto's S3 server on hosts of their own, the
+API on its host, the workers on 1, 2, 3 worker hosts, the load from the bed's client host
+over the bed's network; each host's processes pinned as above (the database, the store,
+the fake LLM and the API on CPU 0), and the workers with the default render slots. The
+database cost is measured locally either way.
 
 `prompt` jobs go to `pdfprompt dev fake-llm` (every answer after `--llm-latency-ms`, on CPU 0)
 with each worker's default 8 job slots.
@@ -46,7 +53,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,21 +141,32 @@ async def measure(server: str, key: str, kind: str, jobs: int) -> dict[str, Any]
     return report(run, server)
 
 
-async def case(
-    server: str, key: str, env: dict[str, str], api_pid: int, kind: str, n: int, jobs: int
-) -> dict[str, float]:
+@dataclass
+class Deployment:
+    """Where the load goes and how workers come and go: local processes or the test bed's
+    hosts."""
+
+    server: str
+    key: str
+    api_pid: int
+    start_workers: Callable[[int], list[int]]  # n workers on their CPUs: their pids
+    stop_workers: Callable[[], None]
+    load: Callable[[str, int], Awaitable[dict[str, Any]]]  # (kind, jobs): measure()'s report
+
+
+async def case(d: Deployment, kind: str, n: int, jobs: int) -> dict[str, float]:
     """`n` workers started on their CPUs, warmed up, then `jobs` of `kind`: docs/s, the CPU
     seconds the workers' and the API's process trees used, and p50/p95 total latency."""
-    workers = [start(c, env, "worker") for c in WORKER_CPUS[n]]
+    workers = d.start_workers(n)
     try:
-        await measure(server, key, kind, 2 * n)  # warm-up: the browsers are up
-        before = sum(cpu_s(w.pid) for w in workers)
-        api_before = cpu_s(api_pid)
-        found = await measure(server, key, kind, jobs)
-        used = sum(cpu_s(w.pid) for w in workers) - before
-        api_used = cpu_s(api_pid) - api_before
+        await d.load(kind, 2 * n)  # warm-up: the browsers are up
+        before = sum(cpu_s(w) for w in workers)
+        api_before = cpu_s(d.api_pid)
+        found = await d.load(kind, jobs)
+        used = sum(cpu_s(w) for w in workers) - before
+        api_used = cpu_s(d.api_pid) - api_before
     finally:
-        stop(workers)
+        d.stop_workers()
     total = found["latency_s"]["total"]
     return {
         "rate": found["throughput"]["jobs_per_s"],
@@ -159,25 +178,103 @@ async def case(
     }
 
 
+@contextlib.contextmanager
+def local_deployment(url: str, tmp: Path, llm_port: int) -> Iterator[Deployment]:
+    """`pdfprompt api` and workers as processes of this machine, on one loopback."""
+    with deployment(url, tmp, llm_port) as (server, key, env, api_pid):
+        running: list[subprocess.Popen[bytes]] = []
+
+        def start_workers(n: int) -> list[int]:
+            running[:] = [start(c, env, "worker") for c in WORKER_CPUS[n]]
+            return [w.pid for w in running]
+
+        def load(kind: str, jobs: int) -> Awaitable[dict[str, Any]]:
+            return measure(server, key, kind, jobs)
+
+        yield Deployment(server, key, api_pid, start_workers, lambda: stop(running), load)
+
+
+@contextlib.contextmanager
+def bed_deployment() -> Iterator[Deployment]:
+    """The fault tests' multi-host bed (tests/support/testbed; root): PostgreSQL (fsync on)
+    and moto's S3 server on hosts of their own, the API on its host, the worker hosts' workers
+    started as asked; every host's processes pinned as the local case pins them (the
+    database, the store, the API and the load generator on CPU 0; workers on 1, 0, 1). The
+    load comes from the bed's client host, over the bed's network."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.testbed.hosts import WORKERS, BedConfig, bed
+    from tests.support.testbed.net import can_make_namespaces
+
+    problem = can_make_namespaces()
+    if problem is not None:
+        raise SystemExit(f"scale bench --bed: {problem}")
+    cpus = {h: API_CPUS for h in ("pg", "s3", "llm", "hook", "api1", "api2", "client")}
+    cpus |= dict(zip(WORKERS, WORKER_CPUS[3], strict=True))
+    config = BedConfig(
+        lease_s=30,
+        poll_ms=500,
+        worker_concurrency=8,
+        per_user_cap=1000,
+        fsync=True,
+        skewed_worker=None,
+        workers=(),
+        cpus=cpus,
+        render_slots=None,  # one per CPU of the worker's set, as in production
+    )
+    with bed(config) as made:
+        email = f"scale-{uuid.uuid4().hex[:6]}@example.com"
+        key = made.cli("users", "create", email, "--plan", "enterprise").strip().splitlines()[-1]
+        api = made.services["api1"]
+        assert api.proc is not None
+        server = made.api_url("api1")
+        started: list[str] = []
+
+        def start_workers(n: int) -> list[int]:
+            started[:] = list(WORKERS[:n])
+            pids = []
+            for name in started:
+                proc = made.start_worker(name).proc
+                assert proc is not None
+                pids.append(proc.pid)
+            return pids
+
+        def stop_workers() -> None:
+            for name in started:
+                made.services[name].stop()
+
+        async def load(kind: str, jobs: int) -> dict[str, Any]:
+            def on_client() -> dict[str, Any]:
+                return asyncio.run(measure(server, key, kind, jobs))
+
+            return await asyncio.to_thread(made.on_client, on_client)
+
+        yield Deployment(server, key, api.proc.pid, start_workers, stop_workers, load)
+
+
 async def scale(args: argparse.Namespace, tmp: Path, llm_port: int) -> None:
     """Every document with every worker count, round after round (so that a busy spell of a
     shared machine falls on all cases alike); the median round of each case."""
     found: dict[tuple[str, int], list[dict[str, float]]] = {}
-    async with fresh_pg() as url:
-        with deployment(url, tmp, llm_port) as (server, key, env, api_pid):
-            for r in range(args.rounds):
-                for kind in args.docs:
-                    jobs = max(4, round(JOBS[kind] * args.jobs_scale))
-                    for n in args.workers:
-                        one = await case(server, key, env, api_pid, kind, n, jobs)
-                        found.setdefault((kind, n), []).append(one)
-                        print(
-                            f"round {r + 1}: {kind} x{jobs}, {n} workers: {one['rate']:.2f} "
-                            f"docs/s, {one['per_cpu_s']:.2f} per worker CPU-s",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-    print(f"\n## Throughput by worker processes (median of {args.rounds} rounds)\n")
+    async with contextlib.AsyncExitStack() as stack:
+        if args.bed:
+            d = stack.enter_context(bed_deployment())
+        else:
+            url = await stack.enter_async_context(fresh_pg())
+            d = stack.enter_context(local_deployment(url, tmp, llm_port))
+        for r in range(args.rounds):
+            for kind in args.docs:
+                jobs = max(4, round(JOBS[kind] * args.jobs_scale))
+                for n in args.workers:
+                    one = await case(d, kind, n, jobs)
+                    found.setdefault((kind, n), []).append(one)
+                    print(
+                        f"round {r + 1}: {kind} x{jobs}, {n} workers: {one['rate']:.2f} "
+                        f"docs/s, {one['per_cpu_s']:.2f} per worker CPU-s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    where = "the multi-host bed (network namespaces)" if args.bed else "local processes"
+    print(f"\n## Throughput by worker processes on {where} (median of {args.rounds} rounds)\n")
     print(
         "| document | workers (CPUs) | docs/s (rounds) | ÷ 1 worker | per worker CPU | "
         "docs per worker CPU-s | worker CPU-s | API CPU-s | p50 / p95 total s |"
@@ -386,6 +483,11 @@ async def main() -> None:
     p.add_argument("--db-cost-jobs", type=int, default=1000)
     p.add_argument("--skip-scale", action="store_true")
     p.add_argument("--skip-db-cost", action="store_true")
+    p.add_argument(
+        "--bed",
+        action="store_true",
+        help="workers on the multi-host test bed's hosts (root; the database cost stays local)",
+    )
     args = p.parse_args()
     args.docs = [d for d in args.docs.split(",") if d]
     args.workers = [int(n) for n in args.workers.split(",") if n]

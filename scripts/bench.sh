@@ -13,7 +13,7 @@
 #   scripts/bench.sh sign [--rounds R]
 #   scripts/bench.sh finish [--rounds R]
 #   scripts/bench.sh markdown [--rounds R] [--engines chromium,weasyprint]
-#   scripts/bench.sh scale [--docs invoice,report5,report20,prompt] [--workers 1,2,3] [--jobs-scale F] [--rounds R] [--llm-latency-ms MS] [--db-cost-jobs N]
+#   scripts/bench.sh scale [--docs invoice,report5,report20,prompt] [--workers 1,2,3] [--jobs-scale F] [--rounds R] [--llm-latency-ms MS] [--db-cost-jobs N] [--bed]
 #   scripts/bench.sh markdown-compare [--input FILE] [--out DIR] [--tools pdfprompt,pandoc,md-to-pdf]
 #   scripts/bench.sh chaos [--jobs 3000] [--users 5] [--fault-every-s 5]   (root: network namespaces)
 # PostgreSQL: PDFPROMPT_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).

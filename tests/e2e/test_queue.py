@@ -160,6 +160,10 @@ def test_metrics_and_stats_report_the_work(service: tuple[Process, dict[str, str
         assert after[name] - before.get(name, 0) == 3, name  # a labelled one may be new
     assert _idle(after)
     assert "pdfprompt_db_pool_in_use" in after
+    # The event loop is watched: its lag has been sampled the whole time the server ran.
+    assert after["pdfprompt_event_loop_lag_seconds_count"] > before.get(
+        "pdfprompt_event_loop_lag_seconds_count", 0
+    )
     depth, hour = _stats(env)
     assert depth == "queue depth queued 0 running 0"
     ended, ok, failed, canceled = (int(v) for v in hour[:4])
@@ -247,6 +251,9 @@ def test_a_second_signal_stops_serve_at_once(tmp_path: Path) -> None:
         f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
         PDFPROMPT_SHUTDOWN_GRACE_S="600",
         PDFPROMPT_LEASE_S="2",
+        # The slow job renders for seconds on an idle machine and for more than the default
+        # 30 s on a busy one; here it must finish after the restart, however long it takes.
+        PDFPROMPT_RENDER_TIMEOUT_S="600",
     )
     server = start_server("serve", env, tmp_path / "serve.log")
     auth = {"Authorization": f"Bearer {create_key(env, 'twice@example.com')}"}
@@ -271,7 +278,7 @@ def test_a_second_signal_stops_serve_at_once(tmp_path: Path) -> None:
     again = start_server("serve", env, tmp_path / "again.log")
     try:
         with httpx.Client(base_url=again.base_url, headers=auth, timeout=30) as c:
-            job, _ = wait_final(c, slow["id"], 120)
+            job, _ = wait_final(c, slow["id"], 600)
         assert job["status"] == "succeeded" and job["attempts"] == 2, job
     finally:
         again.stop()
@@ -323,6 +330,7 @@ def test_sigterm_hands_unfinished_jobs_straight_back_and_a_second_one_exits_at_o
         scraped = _scrape(f"http://127.0.0.1:{port}/metrics")  # its own port: no API here
         assert scraped["pdfprompt_running_jobs"] >= 1
         assert scraped["pdfprompt_jobs_claimed_total"] >= scraped["pdfprompt_running_jobs"]
+        assert scraped["pdfprompt_event_loop_lag_seconds_count"] >= 1  # the worker's loop
         assert second.proc is not None
         browsers = process_tree(second.proc.pid)[1:]
         assert browsers, "the worker runs its browser as a child"

@@ -46,3 +46,16 @@ class ServiceSettings(BaseModel):
             "API's lines; `exc` with a traceback), the HTTP server's access log included."
         ),
     )
+    loop_stall_ms: int = Field(
+        default=250,
+        ge=0,
+        le=60_000,
+        validation_alias=AliasChoices("PDFPROMPT_LOOP_STALL_MS"),
+        description=(
+            "Every process measures how late its event loop runs what is due "
+            "(`pdfprompt_event_loop_lag_seconds` in `/metrics`). When the loop has not turned "
+            "for this long (a blocking call holds every request and job of the process), a "
+            "warning logs where it is held (the loop thread's stack) and, once it turns, for "
+            "how long. 0: no such warnings (the histogram stays)."
+        ),
+    )

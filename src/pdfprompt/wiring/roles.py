@@ -14,6 +14,7 @@ from pdfprompt.generate import llm_client_from_settings
 from pdfprompt.render import lower_session_group, process_tree, renderer_from_settings
 from pdfprompt.settings import Settings
 from pdfprompt.wiring.database import prepare_database
+from pdfprompt.wiring.loop_watch import watching_loop
 from pdfprompt.wiring.services import Services
 from pdfprompt.wiring.worker import build_worker, delivering_webhooks, process_wakeup
 
@@ -49,6 +50,9 @@ async def running_services(settings: Settings, *, with_worker: bool) -> AsyncIte
             svc.renderer, svc.worker = renderer, worker
             await stack.enter_async_context(delivering_webhooks(svc))
             worker_task = asyncio.create_task(worker.run(), name="pdfprompt-worker")
+        # From here: what starting up holds the loop with (imports, migrations, the
+        # browsers' launch) is not a stall of the service.
+        await stack.enter_async_context(watching_loop(svc.metrics.registry, settings.loop_stall_ms))
         try:
             yield svc
         finally:
@@ -129,7 +133,8 @@ async def run_worker(settings: Settings, *, burst: bool = False) -> None:
                 settings.worker_concurrency,
                 settings.max_pdf_concurrency,
             )
-            await worker.run(burst=burst)
+            async with watching_loop(svc.metrics.registry, settings.loop_stall_ms):
+                await worker.run(burst=burst)
     finally:
         if llm is not None:
             await llm.aclose()

@@ -77,6 +77,10 @@ class BedConfig:
     )
     skewed_worker: str | None = "w3"  # runs with its wall clock hours ahead (libfaketime)
     skew: str = "+5h"
+    workers: tuple[str, ...] = WORKERS  # the worker hosts whose worker starts with the bed
+    # A host's processes run on these CPUs (`taskset -c`), e.g. {"w1": "1"}; others anywhere.
+    cpus: dict[str, str] = field(default_factory=dict)
+    render_slots: int | None = 2  # MAX_PDF_CONCURRENCY; None: the default (one per CPU)
 
 
 def faketime_available() -> bool:
@@ -100,12 +104,14 @@ class Service:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    cpus: str | None = None  # the CPUs it runs on (taskset), its children too
 
     def start(self) -> None:
+        argv = self.argv if self.cpus is None else ["taskset", "-c", self.cpus, *self.argv]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child holds it
         try:
             self.proc = subprocess.Popen(
-                self.host.wrap(self.argv), env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.host.wrap(argv), env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         finally:
             log.close()
@@ -131,6 +137,7 @@ class Postgres:
     subnet: str
     fsync: bool
     service: Service | None = None
+    cpus: str | None = None
 
     @property
     def data(self) -> Path:
@@ -192,7 +199,9 @@ class Postgres:
             "synchronous_commit=on",
         ]
         if self.service is None:
-            self.service = Service(self.host, argv, dict(os.environ), self.root / "pg.log")
+            self.service = Service(
+                self.host, argv, dict(os.environ), self.root / "pg.log", cpus=self.cpus
+            )
         self.service.start()
 
     def postmaster_pid(self) -> int | None:
@@ -282,7 +291,13 @@ class Bed:
         self.client_pool = ThreadPoolExecutor(
             max_workers=48, initializer=enter_namespace, initargs=(self.host("client").ns,)
         )
-        self.pg = Postgres(self.host("pg"), self.root / "pg", self.net.subnet, self.config.fsync)
+        self.pg = Postgres(
+            self.host("pg"),
+            self.root / "pg",
+            self.net.subnet,
+            self.config.fsync,
+            cpus=self.config.cpus.get("pg"),
+        )
         self.pg.init()
         self.pg.start()
         s3 = self.add_service(
@@ -325,8 +340,8 @@ class Bed:
                 [PDFPROMPT, "api", "--host", self.host(name).address, "--port", str(API_PORT)],
                 self.env_for(name),
             ).start()
-        for name in WORKERS:
-            self.add_service(name, [PDFPROMPT, "worker"], self.env_for(name)).start()
+        for name in self.config.workers:
+            self.start_worker(name)
         for name in APIS:
             self.wait(lambda n=name: self._answers(f"{self.api_url(n)}/readyz"), name, 90)
 
@@ -337,8 +352,18 @@ class Bed:
             return p.submit(fn).result()
 
     def add_service(self, name: str, argv: list[str], env: dict[str, str]) -> Service:
-        service = Service(self.host(name), argv, env, self.root / f"{name}.log")
+        log = self.root / f"{name}.log"
+        service = Service(self.host(name), argv, env, log, cpus=self.config.cpus.get(name))
         self.services[name] = service
+        return service
+
+    def start_worker(self, name: str) -> Service:
+        """`pdfprompt worker` on worker host `name`, started (again, after `stop`, with a
+        log that goes on)."""
+        service = self.services.get(name) or self.add_service(
+            name, [PDFPROMPT, "worker"], self.env_for(name)
+        )
+        service.start()
         return service
 
     def env_for(self, name: str) -> dict[str, str]:
@@ -358,7 +383,6 @@ class Bed:
             PDFPROMPT_RETRY_BASE_S="0.2",
             PDFPROMPT_RETRY_CAP_S="2",
             PDFPROMPT_SHUTDOWN_GRACE_S="2",
-            MAX_PDF_CONCURRENCY="2",
             BROWSER_POOL_SIZE="1",
             PDFPROMPT_STORAGE_URL=f"s3://{self.bucket}/{self.storage_prefix.rstrip('/')}",
             PDFPROMPT_S3_ENDPOINT_URL=self.s3_url,
@@ -370,6 +394,8 @@ class Bed:
             **S3_TEST_ENV,
             **llm_env(self.llm_url),
         )
+        if c.render_slots is not None:
+            env["MAX_PDF_CONCURRENCY"] = str(c.render_slots)
         if name == c.skewed_worker and faketime_available():
             env.update(
                 LD_PRELOAD=FAKETIME_LIB,
