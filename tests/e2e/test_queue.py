@@ -242,6 +242,7 @@ def test_postgres_restart_mid_run_loses_nothing(pg_url: str, tmp_path: Path) -> 
     assert len(set(ids)) == 30
 
 
+@pytest.mark.timeout(900)  # the slow job's two renders, on a busy machine
 def test_a_second_signal_stops_serve_at_once(tmp_path: Path) -> None:
     """`pdfprompt serve` (API and worker in one process) with a job running and a grace of
     ten minutes: the first SIGTERM starts the graceful stop, the second ends the process at
