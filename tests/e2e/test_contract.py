@@ -33,6 +33,7 @@ SEED = os.environ.get("PDFPROMPT_CONTRACT_SEED", "20261204")
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.timeout(1200)  # a few minutes idle; as long as the run's own bound on a busy machine
 def test_every_operation_keeps_the_openapi_contract(
     request: pytest.FixtureRequest, tmp_path: Path, database: str
 ) -> None:

@@ -74,7 +74,7 @@ def _upload(c: httpx.Client, name: str, data: bytes) -> dict[str, Any]:
     return dict(made.json())
 
 
-def _job(c: httpx.Client, body: dict[str, Any], timeout_s: float = 60) -> dict[str, Any]:
+def _job(c: httpx.Client, body: dict[str, Any], timeout_s: float = 180) -> dict[str, Any]:
     created = c.post("/v1/jobs", json=body)
     assert created.status_code == 202, created.text
     job, _ = wait_final(c, created.json()["id"], timeout_s=timeout_s)

@@ -173,7 +173,7 @@ def test_a_waiting_preview_is_listed_nowhere_and_is_deleted_when_its_api_died(
             def gone() -> bool:
                 return not _run(env, select(jobs.c.id).where(jobs.c.id == preview_id))
 
-            wait_until(gone, 60, "the left-behind preview is deleted")
+            wait_until(gone, 180, "the left-behind preview is deleted")
         finally:
             worker.stop()
     finally:

@@ -82,7 +82,7 @@ def test_all_keys_cooling_requeues_until_the_key_is_free(
         assert seen["attempts"] == 0
         control(fake_url, behaviours={SECRET: "answer"})
         started = time.monotonic()
-        done, _ = wait_final(c, job["id"], timeout_s=30)
+        done, _ = wait_final(c, job["id"], timeout_s=180)
         assert done["status"] == "succeeded" and done["attempts"] == 1
         assert time.monotonic() - started > 1.5  # it waited for the key's Retry-After
     log = (tmp / "serve.log").read_text(errors="replace")

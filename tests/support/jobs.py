@@ -88,6 +88,9 @@ def split_service(env: dict[str, str], tmp_path: Path, email: str) -> Iterator[S
     api = start_server("api", env, tmp_path / "api.log")
     workers = [Process(["worker"], env, tmp_path / "worker1.log").start()]
     try:
+        # Its start (Chromium's launch) has taken a minute on a busy machine; what the tests
+        # time from here is the work they give it.
+        workers[0].wait_worker_running()
         with httpx.Client(
             base_url=api.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120
         ) as client:

@@ -137,6 +137,19 @@ class Process:
             time.sleep(0.1)
         raise AssertionError(f"pdfprompt not ready after {timeout_s}s:\n{self.log()}")
 
+    def wait_worker_running(self, timeout_s: float = 180) -> None:
+        """Until a `pdfprompt worker` says it runs (its browsers up, its loop claiming). A
+        generous bound, as for `wait_ready`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"pdfprompt worker exited early:\n{self.log()}")
+            if " running: " in self.log():  # "worker ID running: N job slots, …"
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"pdfprompt worker not running after {timeout_s}s:\n{self.log()}")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -51,7 +51,13 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or "0"))
+                length = int(self.headers.get("Content-Length") or "0")
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The connection ended within the body (a fault cut it, or the sender gave
+                    # up): no request was received, and no answer goes back. The sender retries.
+                    self.close_connection = True
+                    return
                 with receiver.lock:
                     hit = Hit(
                         self.path, dict(self.headers.items()), body, self.command, time.time()
