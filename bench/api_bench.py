@@ -491,7 +491,7 @@ async def under_load(args: argparse.Namespace) -> None:
     print("\ntarget: p99 <= 50 ms for polls and submissions at the full rate under load")
     print(
         "API loop lag: the bucket bounds of `pdfprompt_event_loop_lag_seconds` holding its "
-        "99th percentile and its largest sample over the case (sampled every 50 ms); a stall "
+        "99th percentile and its largest sample over the case (sampled every 100 ms); a stall "
         "of the API's loop past PDFPROMPT_LOOP_STALL_MS is logged above with its stack"
     )
 
