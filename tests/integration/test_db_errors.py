@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,3 +121,47 @@ async def test_sqlite_transactions_asked_together_commit_together_each_in_its_sa
         assert kept == [v for v in range(1, 31) if v % 3]
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("slow_ms", [1, 0])
+async def test_slow_sqlite_reads_and_transactions_are_logged_with_their_parts(
+    tmp_path: Path, slow_ms: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`PDFPROMPT_DATABASE_SLOW_MS`: a transaction and a read on the driver's threads that
+    take longer are logged, the transaction with the wait for the lock, the statements and
+    the commit apart; 0 logs nothing."""
+    caplog.set_level(logging.WARNING, logger="pdfprompt.db")
+    engine = create_engine(
+        Settings(database_url=f"sqlite:///{tmp_path / 'slow.sqlite3'}", database_slow_ms=slow_ms)
+    )
+    try:
+        await upgrade(engine)
+        driver = sqlite_driver(engine)
+
+        def slow_statements(db: sqlite3.Connection) -> None:
+            db.execute("CREATE TABLE t (v int)")
+            time.sleep(0.05)  # the scenario: statements that take 50 ms
+
+        await driver.transaction(slow_statements)
+        counted = (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)"
+            " SELECT count(*) AS c FROM n"
+        )
+        assert await driver.read(counted, []) == {"c": 300000}
+    finally:
+        await engine.dispose()
+    lines = [r.getMessage() for r in caplog.records if r.name == "pdfprompt.db"]
+    if slow_ms == 0:
+        assert lines == []
+        return
+    transaction = next(m for m in lines if m.startswith("slow SQLite transaction: "))
+    parts = re.fullmatch(
+        r"slow SQLite transaction: (\d+) ms \(PDFPROMPT_DATABASE_SLOW_MS\): (\d+) ms waiting "
+        r"for the write lock, (\d+) ms in the statements of 1, (\d+) ms committing",
+        transaction,
+    )
+    assert parts is not None, transaction
+    total, lock, statements, commit = (int(p) for p in parts.groups())
+    assert statements >= 50 and abs(total - (lock + statements + commit)) <= 2
+    read = next(m for m in lines if m.startswith("slow SQLite read: "))
+    assert read.endswith("1 rows: " + counted[:160]), read

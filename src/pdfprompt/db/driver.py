@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from pdfprompt.db.errors import is_unavailable
 
 T = TypeVar("T")
+
+log = logging.getLogger("pdfprompt.db")
 
 
 class DriverStatement:
@@ -155,14 +159,21 @@ class SqliteDriver:
     Transactions asked for while another is running are committed together (group
     commit): the next batch runs as one BEGIN IMMEDIATE … COMMIT with each `work` inside a
     savepoint of its own, so a `work` that raises rolls back only itself. One thread hop and
-    one durable commit serve the whole batch. Closed with its engine."""
+    one durable commit serve the whole batch. Closed with its engine.
+
+    A read or a transaction that takes longer than `slow_s` (0: never) is logged, with its
+    parts: where a stall of the service's answers comes from (the disk's durable writes, the
+    write lock held by another process) is then in the log."""
 
     MAX_BATCH = 256
 
-    def __init__(self, engine: AsyncEngine, path: str, busy_timeout_s: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, path: str, busy_timeout_s: float, slow_s: float = 0.0
+    ) -> None:
         self._engine = weakref.ref(engine)
         self._path = path
         self._busy_timeout_s = busy_timeout_s
+        self._slow_s = slow_s
         self._thread: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._reader_thread: ThreadPoolExecutor | None = None
@@ -211,12 +222,21 @@ class SqliteDriver:
             self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="pdfprompt-sqlite-read")
 
         def fetch() -> list[dict[str, Any]]:
+            started = time.perf_counter()
             cursor = self._read_connection().execute(sql, args)
             try:  # closed at once: an open statement would keep its snapshot (and the WAL)
                 found = cursor.fetchall() if all_rows else cursor.fetchmany(1)
                 names = [d[0] for d in cursor.description]
             finally:
                 cursor.close()
+            took = time.perf_counter() - started
+            if self._slow_s and took > self._slow_s:
+                log.warning(
+                    "slow SQLite read: %.0f ms (PDFPROMPT_DATABASE_SLOW_MS), %d rows: %s",
+                    took * 1000,
+                    len(found),
+                    " ".join(sql.split())[:160],
+                )
             return [dict(zip(names, row, strict=True)) for row in found]
 
         return await asyncio.get_running_loop().run_in_executor(self._reader_thread, fetch)
@@ -224,7 +244,9 @@ class SqliteDriver:
     def _run(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
         """Run `works` in one transaction; each outcome is (True, result) or (False, error)."""
         connection = self._connect()
+        started = time.perf_counter()
         connection.execute("BEGIN IMMEDIATE")
+        locked = time.perf_counter()
         outcomes: list[tuple[bool, Any]] = []
         try:
             for work in works:
@@ -235,11 +257,23 @@ class SqliteDriver:
                     connection.execute("ROLLBACK TO work")
                     outcomes.append((False, exc))
                 connection.execute("RELEASE work")
+            worked = time.perf_counter()
             connection.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("ROLLBACK")
             raise
+        ended = time.perf_counter()
+        if self._slow_s and ended - started > self._slow_s:
+            log.warning(
+                "slow SQLite transaction: %.0f ms (PDFPROMPT_DATABASE_SLOW_MS): %.0f ms waiting "
+                "for the write lock, %.0f ms in the statements of %d, %.0f ms committing",
+                (ended - started) * 1000,
+                (locked - started) * 1000,
+                (worked - locked) * 1000,
+                len(works),
+                (ended - worked) * 1000,
+            )
         return outcomes
 
     async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -309,10 +343,12 @@ class SqliteDriver:
 _sqlite_drivers: weakref.WeakKeyDictionary[Any, SqliteDriver] = weakref.WeakKeyDictionary()
 
 
-def attach_sqlite_driver(engine: AsyncEngine, path: str, busy_timeout_s: float) -> None:
+def attach_sqlite_driver(
+    engine: AsyncEngine, path: str, busy_timeout_s: float, *, slow_s: float = 0.0
+) -> None:
     """Give a SQLite engine its `SqliteDriver`, closed when the engine is disposed (and opened
     again on next use)."""
-    driver = SqliteDriver(engine, path, busy_timeout_s)
+    driver = SqliteDriver(engine, path, busy_timeout_s, slow_s)
     _sqlite_drivers[engine.sync_engine] = driver
     event.listen(engine.sync_engine, "engine_disposed", lambda _engine: driver.close())
 

@@ -78,7 +78,12 @@ def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_timeout=settings.database_connect_timeout_s,
         connect_args={"timeout": settings.database_connect_timeout_s},
     )
-    attach_sqlite_driver(engine, database or "", settings.database_connect_timeout_s)
+    attach_sqlite_driver(
+        engine,
+        database or "",
+        settings.database_connect_timeout_s,
+        slow_s=settings.database_slow_ms / 1000,
+    )
     sync_engine = engine.sync_engine
     dialect = sync_engine.dialect
     dialect.statement_compiler = _sqlite_compiler(dialect.statement_compiler)

@@ -44,6 +44,20 @@ class DatabaseSettings(BaseModel):
         ),
     )
 
+    database_slow_ms: int = Field(
+        default=250,
+        ge=0,
+        le=600_000,
+        validation_alias=AliasChoices("PDFPROMPT_DATABASE_SLOW_MS"),
+        description=(
+            "On SQLite (the embedded default): a read or a transaction on the driver's own "
+            "threads (the queue's hot path, the polls) that takes longer is logged as a "
+            "warning (`pdfprompt.db`) with its parts: the wait for the write lock, the "
+            "statements, the durable commit. 0: never. On PostgreSQL the server's "
+            "`log_min_duration_statement` does this."
+        ),
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str | None) -> str | None:
