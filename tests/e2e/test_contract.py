@@ -65,8 +65,10 @@ def test_every_operation_keeps_the_openapi_contract(
                 *seed,
                 "--workers",
                 "1",  # Python 3.11's parser is not safe for hypothesis's threads
+                # Over the longest wait the API makes on purpose (a template preview waits
+                # 30 s for a worker before its 503), with room for a busy machine.
                 "--request-timeout",
-                "30",
+                "90",
                 "--generation-database",
                 "none",
             ],

@@ -326,7 +326,7 @@ def test_sigterm_hands_unfinished_jobs_straight_back_and_a_second_one_exits_at_o
         )
         wait_until(
             lambda: c.get(f"/v1/jobs/{slow['id']}").json()["status"] == "running",
-            60,
+            180,
             "the slow job running",
         )
         scraped = _scrape(f"http://127.0.0.1:{port}/metrics")  # its own port: no API here

@@ -12,6 +12,7 @@ import signal
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from tests.support.jobs import Split, split_service
 from tests.support.processes import Process, service_env
@@ -60,6 +61,7 @@ def _stop_while_running(split: Split, url: str, worker: Process, timeout_s: floa
     return held
 
 
+@pytest.mark.timeout(900)  # 24 forty-page jobs and four worker starts; minutes on a busy machine
 def test_rolling_restart_loses_nothing_and_runs_nothing_twice(pg_url: str, tmp_path: Path) -> None:
     env = service_env(
         tmp_path / "data",
