@@ -224,6 +224,7 @@ EXPORTS: dict[str, list[str]] = {
         "Settings",
     ],
     "db": [
+        "DRIVER_ERRORS",
         "DriverStatement",
         "IMMEDIATE",
         "Timestamp",

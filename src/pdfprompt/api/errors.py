@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pdfprompt.actions import STATUS_BY_CODE, TITLES
 from pdfprompt.api.logs import redact
-from pdfprompt.db import is_unavailable
+from pdfprompt.db import DRIVER_ERRORS, is_unavailable
 from pdfprompt.domain import (
     DataInvalidError,
     MalformedBodyError,
@@ -138,3 +138,10 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         log.exception("unhandled error on %s %s", request.method, redact(request.url.path))
         return problem("internal", "an unexpected error occurred", status=500)
+
+    # The database's errors get handlers of their own: a handler of `Exception` answers
+    # from the outermost middleware, which raises the error again after the answer (the
+    # server then logs a traceback and drops the client's kept-alive connection), while
+    # these answer where every other error is answered.
+    for error_class in DRIVER_ERRORS:
+        app.add_exception_handler(error_class, _unexpected)

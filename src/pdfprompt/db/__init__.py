@@ -19,7 +19,7 @@ from pdfprompt.db.engine import (
     shown_url,
     write_transaction,
 )
-from pdfprompt.db.errors import conflict_on_duplicate, is_unavailable
+from pdfprompt.db.errors import DRIVER_ERRORS, conflict_on_duplicate, is_unavailable
 from pdfprompt.db.migrate import current_revision, head_revision, open_database, upgrade
 from pdfprompt.db.queries import announce, stored_bytes
 from pdfprompt.db.tables import (
@@ -53,6 +53,7 @@ from pdfprompt.db.types import (
 )
 
 __all__ = [
+    "DRIVER_ERRORS",
     "IMMEDIATE",
     "DriverStatement",
     "Timestamp",

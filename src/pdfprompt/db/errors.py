@@ -13,6 +13,16 @@ from pdfprompt.domain import ConflictError
 
 SQLITE_PASSING = ("database is locked", "database is busy", "unable to open", "disk i/o error")
 
+# Every class the database's drivers raise (OSError and TimeoutError included); which of
+# these errors are passing, `is_unavailable` tells.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    sqlite3.Error,
+    sa_exc.SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
 
 def is_unavailable(error: BaseException) -> bool:
     """True when the database could not be reached or dropped the connection (restart,
