@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.databases import free_port, pg_database
+from tests.support.waiting import wait_until
 
 PDFPROMPT = str(Path(sys.executable).with_name("pdfprompt"))
 
@@ -140,15 +141,14 @@ class Process:
     def wait_worker_running(self, timeout_s: float = 180) -> None:
         """Until a `pdfprompt worker` says it runs (its browsers up, its loop claiming). A
         generous bound, as for `wait_ready`."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def running() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"pdfprompt worker exited early:\n{self.log()}")
-            if " running: " in self.log():  # "worker ID running: N job slots, …"
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"pdfprompt worker not running after {timeout_s}s:\n{self.log()}")
+            return " running: " in self.log()  # "worker ID running: N job slots, …"
+
+        wait_until(running, timeout_s, "pdfprompt worker running")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
