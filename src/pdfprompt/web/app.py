@@ -72,13 +72,22 @@ def install_web(app: FastAPI) -> None:
     """The pages and `/static/` on `app`; a browser asking for an address that names
     nothing, in a way it is not opened, or meeting an error no page caught gets a page
     saying so, API clients the API's problem+json."""
+    # The handlers that answer what no route caught: HTTP errors, and the unexpected error
+    # with every class registered to the same handler (the database drivers' errors).
+    fallback = app.exception_handlers[Exception]
     api_handlers = {
-        kind: app.exception_handlers[kind] for kind in (StarletteHTTPException, Exception)
+        kind: handler
+        for kind, handler in app.exception_handlers.items()
+        if kind is StarletteHTTPException or handler is fallback
     }
 
     async def _page_or_problem(request: Request, exc: Exception) -> Response:
-        kind = StarletteHTTPException if isinstance(exc, StarletteHTTPException) else Exception
-        answer = api_handlers[kind](request, exc)
+        handler = (
+            api_handlers[StarletteHTTPException]
+            if isinstance(exc, StarletteHTTPException)
+            else fallback
+        )
+        answer = handler(request, exc)
         return await _as_page(request, await answer if inspect.isawaitable(answer) else answer)
 
     for kind in api_handlers:
