@@ -376,8 +376,8 @@ async def load_case(args: argparse.Namespace, tmp: Path, nice: int | None) -> Lo
             database_url = await stack.enter_async_context(fresh_pg())
         else:
             database_url = f"sqlite:///{tmp / tag}.sqlite3"
-        return await _load_case(args, tmp, nice, tag, database_url)
-    raise AssertionError("unreachable")
+        case = await _load_case(args, tmp, nice, tag, database_url)
+    return case
 
 
 async def _load_case(
