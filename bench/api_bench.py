@@ -226,7 +226,7 @@ async def main() -> None:
     parser.add_argument(
         "--submit-share", type=float, default=0.2, help="of the requests, submissions"
     )
-    parser.add_argument("--backlog", type=int, default=150, help="jobs queued before the load")
+    parser.add_argument("--backlog", type=int, default=800, help="jobs queued before the load")
     parser.add_argument("--nice", default="0,10", help="PDFPROMPT_WORKER_NICE values to compare")
     parser.add_argument("--document", default="report20", help="what the backlog renders")
     parser.add_argument(
