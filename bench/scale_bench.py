@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
 from benchlib import PDFPROMPT, free_port, fresh_pg, tree, wait_http
 from sqlalchemy.engine import make_url
@@ -195,12 +196,13 @@ def local_deployment(url: str, tmp: Path, llm_port: int) -> Iterator[Deployment]
 
 
 @contextlib.contextmanager
-def bed_deployment() -> Iterator[Deployment]:
+def bed_deployment(llm_latency_ms: int) -> Iterator[Deployment]:
     """The fault tests' multi-host bed (tests/support/testbed; root): PostgreSQL (fsync on)
     and moto's S3 server on hosts of their own, the API on its host, the worker hosts' workers
     started as asked; every host's processes pinned as the local case pins them (the
-    database, the store, the API and the load generator on CPU 0; workers on 1, 0, 1). The
-    load comes from the bed's client host, over the bed's network."""
+    database, the store, the API and the load generator on CPU 0; workers on 1, 0, 1); the
+    bed's fake model answers after `llm_latency_ms`. The load comes from the bed's client
+    host, over the bed's network."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support.testbed.hosts import WORKERS, BedConfig, bed
     from tests.support.testbed.net import can_make_namespaces
@@ -222,6 +224,12 @@ def bed_deployment() -> Iterator[Deployment]:
         render_slots=None,  # one per CPU of the worker's set, as in production
     )
     with bed(config) as made:
+
+        def model_latency() -> None:
+            answer = httpx.post(f"{made.llm_url}/_control", json={"latency_ms": llm_latency_ms})
+            answer.raise_for_status()
+
+        made.on_client(model_latency)
         email = f"scale-{uuid.uuid4().hex[:6]}@example.com"
         key = made.cli("users", "create", email, "--plan", "enterprise").strip().splitlines()[-1]
         api = made.services["api1"]
@@ -257,7 +265,7 @@ async def scale(args: argparse.Namespace, tmp: Path, llm_port: int) -> None:
     found: dict[tuple[str, int], list[dict[str, float]]] = {}
     async with contextlib.AsyncExitStack() as stack:
         if args.bed:
-            d = stack.enter_context(bed_deployment())
+            d = stack.enter_context(bed_deployment(args.llm_latency_ms))
         else:
             url = await stack.enter_async_context(fresh_pg())
             d = stack.enter_context(local_deployment(url, tmp, llm_port))
