@@ -73,6 +73,25 @@ def test_the_answer_is_taken_from_a_code_fence_and_must_have_text() -> None:
     assert extract_html("") is None
 
 
+def test_the_body_is_what_a_browser_shows() -> None:
+    """A stray `</body>` mid-document ends nothing in a browser: the text after it is printed
+    too; what follows the last `</body>` (a model's closing remark) is not; a document with
+    no `<body>` is its text."""
+    answer = (
+        "Here you are:\n<html><head><title>T</title></head><body><h1>Cheat sheet</h1>"
+        "<p>A page ends with</body> and then</p><p>Section two</p></body></html>\n"
+        "Let me know if you want changes!"
+    )
+    cleaned = clean_document(answer)
+    assert "Cheat sheet" in cleaned and "and then" in cleaned and "Section two" in cleaned
+    assert "Let me know" not in cleaned and "Here you are" not in cleaned
+    assert cleaned.count("</body>") == 1
+    unclosed = clean_document("<html><body><p>Never closed</p><p>Still here</p>")
+    assert "Never closed" in unclosed and "Still here" in unclosed
+    bare = clean_document("<style>p { color: red }</style><h1>No body tag</h1>")
+    assert "No body tag" in bare and "color: red" in bare.split("<body>")[0]
+
+
 def test_language_direction_and_title_are_kept() -> None:
     answer = (
         "<html lang='ar' dir='rtl'><head><title>تقرير</title></head>"

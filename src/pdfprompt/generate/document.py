@@ -78,7 +78,8 @@ _SRC = re.compile(r'\bsrc="([^"]*)"')
 _KEPT_SRC = re.compile(r"^(?:data:|" + _ASSET + "$)")
 _SVG_SRC = re.compile(r"^\s*data:image/svg", re.I)
 _STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.I | re.S)
-_BODY = re.compile(r"<body\b[^>]*>(.*?)(?:</body\s*>|\Z)", re.I | re.S)
+_BODY_START = re.compile(r"<body\b[^>]*>", re.I)
+_BODY_END = re.compile(r"</body\s*>", re.I)
 _HTML_ATTRS = re.compile(r"<html\b([^>]*)>", re.I)
 _TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)
 _ATTR = re.compile(r"""\b(lang|dir)\s*=\s*["']?([A-Za-z-]{1,20})["']?""", re.I)
@@ -167,12 +168,24 @@ def _clean_src(match: re.Match[str]) -> str:
     return match.group(0) if _KEPT_SRC.match(src) else 'src=""'
 
 
+def _body(document: str) -> str:
+    """What a browser shows of `document`: from its first `<body>` to its last `</body>`
+    (a stray `</body>` in the middle ends nothing there: the text after it is still shown),
+    or without a `<body>` the whole document less its style blocks."""
+    start = _BODY_START.search(document)
+    if start is None:
+        return _STYLE_BLOCK.sub("", document)
+    end = len(document)
+    for end_tag in _BODY_END.finditer(document, start.end()):
+        end = end_tag.start()
+    return document[start.end() : end]
+
+
 def clean_document(document: str, *, title: str | None = None) -> str:
     """A model's HTML document made safe and print-ready: sanitized body, cleaned inline CSS,
     the base print stylesheet first, and the document's own lang/dir kept."""
     styles = "\n".join(clean_css(m.group(1)) for m in _STYLE_BLOCK.finditer(document))
-    body_match = _BODY.search(document)
-    body = body_match.group(1) if body_match else _STYLE_BLOCK.sub("", document)
+    body = _body(document)
     body, drawings = set_aside(body)
     safe_body = nh3.clean(
         body,
