@@ -93,7 +93,12 @@ def test_the_new_document_page_states_its_limits_and_fills_in_examples(
         for hostile in ("%C2%B2", "9" * 5000, "-1", "%D9%A1", "0x1"):
             odd = c.get(f"/?example={hostile}")
             assert odd.status_code == 200 and _box(odd) == "", hostile
-        for path in ("/static/new.js", "/static/document.js", "/static/time.js"):
+        for path in (
+            "/static/preview.js",
+            "/static/new.js",
+            "/static/document.js",
+            "/static/time.js",
+        ):
             js = c.get(path)
             assert js.status_code == 200 and "javascript" in js.headers["content-type"]
 

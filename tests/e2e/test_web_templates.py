@@ -95,12 +95,16 @@ def test_a_template_is_made_listed_saved_again_and_deleted(
         assert '<a href="/templates">Templates</a>' in empty.text  # in the nav
         editor = c.get("/templates/new")
         assert editor.status_code == 200
-        assert '<script src="/static/template.js" defer></script>' in editor.text
+        assert (
+            '<script src="/static/preview.js" defer></script>'
+            '<script src="/static/template.js" defer></script>'
+        ) in editor.text
         assert "<script>" not in editor.text and "style=" not in editor.text
         assert 'formaction="/templates/preview" formtarget="preview"' in editor.text
         assert '<iframe name="preview"' in editor.text
-        js = c.get("/static/template.js")
-        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+        for path in ("/static/preview.js", "/static/template.js"):
+            js = c.get(path)
+            assert js.status_code == 200 and "javascript" in js.headers["content-type"]
 
         template_id = _made(c, format="A5", orientation="landscape", margin_top="10mm")
         page = c.get(f"/templates/{template_id}?saved=1")

@@ -63,6 +63,7 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
         page.get_by_role("button", name="Save the template").click()
         page.wait_for_url(re.compile(r".*/templates/tpl_[^?]+\?saved=1$"))
         assert page.get_by_role("status").first.inner_text() == "Saved as version 1."
+        history = page.evaluate("history.length")
 
         # The saved template's page previews its sample at once, then each edit.
         with page.expect_response(_preview_of("Second draft"), timeout=WAIT_MS) as second:
@@ -86,10 +87,18 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
         with page.expect_response(_preview_of("{% if"), timeout=WAIT_MS) as broken:
             page.get_by_label("Body").fill("<h1>{% if name %}unclosed</h1>")
         assert broken.value.status == 400
-        frame = page.frame(name="preview")
-        assert frame is not None
+        frame = page.frame_locator("#preview")
         frame.locator('[data-preview-error="body"]').wait_for(timeout=WAIT_MS)
         assert "Line 1" in frame.locator(".error").inner_text()
+        # The Preview button sends the same; no preview is a step of the tab's history (Back
+        # leaves the editor), and one frame is left in the page.
+        with page.expect_response(_preview_of("{% if"), timeout=WAIT_MS) as pressed:
+            page.get_by_role("button", name="Preview").click()
+        assert pressed.value.status == 400
+        # The new frame takes the last one's place once its page has loaded.
+        page.wait_for_function("document.querySelectorAll('iframe').length === 1", timeout=WAIT_MS)
+        assert "Line 1" in frame.locator(".error").inner_text()
+        assert page.evaluate("history.length") == history
         editor_url = page.url.split("?")[0]
         template_id = editor_url.rsplit("/", 1)[1]
 

@@ -2,7 +2,8 @@
 // limit (the page states the limit without it), and example prompts that fill the box
 // (without this script they are links that fill it on the server); and on the Markdown tab,
 // the preview frame following the typing: a moment after the last keystroke the form is sent
-// to the frame by its own Preview button (the same request a click makes without JavaScript).
+// to the frame by its own Preview button (the same request a click makes without JavaScript),
+// each time to a new frame (preview.js), so previews are no steps of the tab's history.
 (function () {
   "use strict";
   var form = document.querySelector("form.compose");
@@ -26,37 +27,15 @@
   var previewButton = form.querySelector("button[data-preview]");
   var markdown = form.querySelector("#type-markdown");
   var hint = form.querySelector("[data-preview-hint]");
-  if (previewButton && markdown && form.requestSubmit) {
+  if (previewButton && markdown && form.requestSubmit && window.pdfpromptPreview) {
     var WAIT_MS = 300;
     var timer = 0;
-    var pending = null;
-    var made = 0;
-    // Each preview goes to a new frame, shown once it has loaded: a new frame's first page
-    // replaces its blank one, so previews do not pile up in the tab's history (Back leaves
-    // the page), and the last preview stays in view until the next one is there.
+    var send = window.pdfpromptPreview(form, previewButton, "md-preview");
     var preview = function () {
       clearTimeout(timer);
       timer = 0;
       if (!markdown.checked || !box.value.trim()) return;
-      var shown = document.getElementById("md-preview");
-      if (pending) pending.remove();
-      var next = shown.cloneNode(false);
-      made += 1;
-      next.name = "md-preview-" + made;
-      next.removeAttribute("id");
-      next.removeAttribute("src");
-      next.hidden = true;
-      shown.after(next);
-      pending = next;
-      previewButton.formTarget = next.name;
-      next.addEventListener("load", function () {
-        if (pending !== next) return;
-        pending = null;
-        shown.remove();
-        next.id = "md-preview";
-        next.hidden = false;
-      });
-      form.requestSubmit(previewButton);
+      send();
     };
     if (hint) hint.textContent = "The page your Markdown makes, as it will be printed. It follows your typing.";
     box.addEventListener("input", function () {
