@@ -127,13 +127,14 @@ def test_cancel_and_delete(service: tuple[Process, dict[str, str]]) -> None:
     key = create_key(env, "cancel@example.com")
     stored = Path(env["PDFPROMPT_DATA_DIR"]) / "files"
 
-    def files_kept() -> list[str]:
-        """The kinds of the stored objects, one entry each (the module's other tests' too)."""
-        return sorted(p.suffix for p in stored.rglob("*") if p.is_file())
+    def objects_of(job_id: str) -> list[Path]:
+        """The stored objects of a job: each attempt's keys begin with the job's id, in its
+        user's folder (other tests' jobs in the module's service may still be finishing)."""
+        return sorted(p for p in stored.rglob(f"{job_id}-*") if p.is_file())
 
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
         # A running job: cancelled, its worker stops it, and it leaves nothing behind.
-        kept, stopped = files_kept(), _jobs_canceled(server)
+        stopped = _jobs_canceled(server)
         live = c.post("/v1/jobs", json={"type": "markdown", "input": SLOW_MARKDOWN}).json()
         wait_until(
             lambda: c.get(f"/v1/jobs/{live['id']}").json()["status"] == "running",
@@ -146,7 +147,7 @@ def test_cancel_and_delete(service: tuple[Process, dict[str, str]]) -> None:
         wait_until(lambda: _jobs_canceled(server) == stopped + 1, 3, "its worker stopped it")
         ended = c.get(f"/v1/jobs/{live['id']}").json()
         assert ended["status"] == "canceled" and ended["file"] is None
-        assert files_kept() == kept
+        assert objects_of(live["id"]) == []
         usage = c.get("/v1/usage").json()
         assert (usage["pdfs"]["used"], usage["pdfs"]["reserved"]) == (0, 0)
         assert usage["storage_bytes"]["used"] == 0
@@ -160,14 +161,18 @@ def test_cancel_and_delete(service: tuple[Process, dict[str, str]]) -> None:
         late = c.post(f"/v1/jobs/{job['id']}/cancel")
         assert late.status_code == 409 and late.json()["code"] == "conflict"
         # The PDF alone: its thumbnail is drawn when the history first shows it.
-        assert files_kept() == sorted([*kept, ".pdf"])
+        [pdf] = objects_of(job["id"])
+        assert pdf.suffix == ".pdf"
         used = c.get("/v1/usage").json()["storage_bytes"]["used"]
         assert used == done["file"]["size_bytes"]
         assert c.delete(f"/v1/jobs/{job['id']}").status_code == 204
         assert c.get(f"/v1/jobs/{job['id']}").status_code == 404
         assert c.get(f"/v1/files/{done['file']['id']}").status_code == 404
         assert c.get("/v1/usage").json()["storage_bytes"]["used"] == 0
-        assert files_kept() == kept
+        # Nothing of this user's is left: neither job's, nor any other object of theirs.
+        folder = pdf.parent
+        assert objects_of(job["id"]) == []
+        assert not folder.exists() or not any(folder.iterdir())
 
 
 def test_render_command_makes_a_pdf_without_a_server(tmp_path: Any) -> None:
