@@ -39,7 +39,9 @@ for i in $(seq 1 "$runs"); do
   rc=0
   CI=true scripts/test.sh "$@" >"$log" 2>&1 || rc=$?
   took=$(($(date +%s) - start))
-  summary=$(grep -E '^=+ .*(passed|failed|error).* =+$' "$log" | tail -1 | tr -d '=' | xargs || true)
+  # Both pytest runs' summaries (the shared tests', then the exclusive ones'), joined by " + ".
+  summary=$(grep -E '^=+ .*(passed|failed|error).* =+$' "$log" | tr -d '=' | sed 's/^ *//; s/ *$//' \
+    | paste -sd '+' | sed 's/+/ + /g' || true)
   echo "run $i: exit $rc in ${took} s: ${summary:-no pytest summary}"
   [ "$rc" -eq 0 ] || failed_runs=$((failed_runs + 1))
 done
