@@ -96,7 +96,9 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
             page.get_by_role("button", name="Preview").click()
         assert pressed.value.status == 400
         # The new frame takes the last one's place once its page has loaded.
-        page.wait_for_function("document.querySelectorAll('iframe').length === 1", timeout=WAIT_MS)
+        # (Playwright's own check: a polled function is evaluated as a string, which the page's
+        # policy refuses.)
+        sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
         assert "Line 1" in frame.locator(".error").inner_text()
         assert page.evaluate("history.length") == history
         editor_url = page.url.split("?")[0]

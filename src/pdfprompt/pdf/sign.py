@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +19,6 @@ from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from pyhanko.pdf_utils.crypt import AuthStatus
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign import fields, signers, timestamps
-from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.stamp import TextStampStyle
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from pdfprompt.domain import (
     InvalidInputError,
@@ -34,6 +29,18 @@ from pdfprompt.domain import (
     TimestampError,
 )
 from pdfprompt.pdf.certificates import SigningKey
+
+with warnings.catch_warnings():
+    # pyHanko imports cryptography's DSA key types, whose every use cryptography 51 reports
+    # as deprecated; pdfprompt never signs with DSA (RSA, ECDSA and Ed25519 keys only), so an
+    # operator is not shown that warning at every start.
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko(\.|$)")
+    from pyhanko.pdf_utils.crypt import AuthStatus
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers, timestamps
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+    from pyhanko.stamp import TextStampStyle
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 # What a CMS signature holds besides the certificates and a timestamp token: the signature
 # value (512 bytes for RSA-4096), the signed attributes, the algorithm identifiers.
