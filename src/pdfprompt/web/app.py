@@ -74,23 +74,16 @@ def install_web(app: FastAPI) -> None:
     saying so, API clients the API's problem+json."""
     # The handlers that answer what no route caught: HTTP errors, and the unexpected error
     # with every class registered to the same handler (the database drivers' errors).
-    fallback = app.exception_handlers[Exception]
-    api_handlers = {
-        kind: handler
-        for kind, handler in app.exception_handlers.items()
-        if kind is StarletteHTTPException or handler is fallback
-    }
+    http_error = app.exception_handlers[StarletteHTTPException]
+    unexpected = app.exception_handlers[Exception]
+    kinds = [k for k, h in app.exception_handlers.items() if h in (http_error, unexpected)]
 
     async def _page_or_problem(request: Request, exc: Exception) -> Response:
-        handler = (
-            api_handlers[StarletteHTTPException]
-            if isinstance(exc, StarletteHTTPException)
-            else fallback
-        )
+        handler = http_error if isinstance(exc, StarletteHTTPException) else unexpected
         answer = handler(request, exc)
         return await _as_page(request, await answer if inspect.isawaitable(answer) else answer)
 
-    for kind in api_handlers:
+    for kind in kinds:
         app.add_exception_handler(kind, _page_or_problem)
     app.mount("/static", _Static(directory=_STATIC), name="static")
     # `/s/{token}` is the API's: a browser asking for it gets the public share page, whose
