@@ -20,10 +20,12 @@ from playwright import sync_api
 from tests.support.documents import person
 from tests.support.processes import Process, cli, serving
 from tests.support.web import (
+    assert_fits_width,
     browser_sign_up,
     chromium,
     client,
     csrf,
+    held,
     look_at,
     new_context,
     post,
@@ -190,6 +192,15 @@ def test_typing_markdown_shows_it_in_the_sandboxed_frame(
         frame.get_by_role("heading", name="Pressed").wait_for(timeout=WAIT_MS)
         assert page.evaluate("history.length") == history
         assert page.locator("iframe").count() == 1
+
+        # While a preview is on its way, its frame waits out of sight and widens nothing.
+        with held(page, "**/documents/preview"):
+            box.fill("# Held")
+            page.get_by_role("button", name="Preview").click()
+            sync_api.expect(page.locator(".frame-pending")).to_have_count(1, timeout=WAIT_MS)
+            assert_fits_width(page, "compose, a preview pending")
+        frame.get_by_role("heading", name="Held").wait_for(timeout=WAIT_MS)
+        sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
 
         checked = new_context(browser).new_page()  # axe-core injected, so no page CSP
         browser_sign_up(checked, base, "looker@example.com")

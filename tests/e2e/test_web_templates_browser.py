@@ -18,7 +18,14 @@ from tests.support.documents import documents_fixtures
 from tests.support.llm import control
 from tests.support.processes import Process
 from tests.support.render import pdf_text
-from tests.support.web import browser_sign_up, chromium, look_at, new_context
+from tests.support.web import (
+    assert_fits_width,
+    browser_sign_up,
+    chromium,
+    held,
+    look_at,
+    new_context,
+)
 
 pytestmark = [pytest.mark.chromium, pytest.mark.one_database("sqlite")]
 
@@ -101,6 +108,12 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
         sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
         assert "Line 1" in frame.locator(".error").inner_text()
         assert page.evaluate("history.length") == history
+        # While a preview is on its way, its frame waits out of sight and widens nothing.
+        with held(page, "**/templates/preview"):
+            page.get_by_role("button", name="Preview").click()
+            sync_api.expect(page.locator(".frame-pending")).to_have_count(1, timeout=WAIT_MS)
+            assert_fits_width(page, "template editor, a preview pending")
+        sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
         editor_url = page.url.split("?")[0]
         template_id = editor_url.rsplit("/", 1)[1]
 

@@ -127,6 +127,37 @@ def new_context(browser: sync_api.Browser, **options: Any) -> sync_api.BrowserCo
     return browser.new_context(bypass_csp=True, **options)
 
 
+@contextmanager
+def held(page: sync_api.Page, url_glob: str) -> Iterator[list[sync_api.Route]]:
+    """Requests of `page` to `url_glob` wait, unanswered, in the list yielded until the block
+    ends (then they go on to the server): what the page looks like while one is pending."""
+    waiting: list[sync_api.Route] = []
+
+    def hold(route: sync_api.Route) -> None:
+        waiting.append(route)
+
+    page.route(url_glob, hold)
+    try:
+        yield waiting
+    finally:
+        for route in waiting:
+            route.continue_()
+        page.unroute(url_glob, hold)
+
+
+def assert_fits_width(page: sync_api.Page, name: str) -> None:
+    """At each of WIDTHS, nothing in the page reaches past the viewport's width (no sideways
+    scroll on a phone)."""
+    size = page.viewport_size or {"width": 1280, "height": 800}
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{name}: {wide} px wide at a {width} px viewport"
+    finally:
+        page.set_viewport_size(size)
+
+
 def look_at(page: sync_api.Page, name: str) -> None:
     """Check the page as it is now: no serious or critical axe-core violation; then write
     `name-390.png` and `name-1280.png` (full page) into SCREENSHOTS."""
