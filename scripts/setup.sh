@@ -86,15 +86,18 @@ fi
 # an older copy of the package in front of it.
 target=-e.
 if [ "$WITH_TESTS" = yes ]; then target=-e.[test]; fi
+# The versions are those of requirements/constraints.txt (scripts/lock.sh writes it from
+# pyproject.toml), so that every install, CI's from nothing included, gets what was tested:
+# a dependency's new release changes nothing until the file is refreshed on purpose.
 # uv (from PyPI, into the environment itself) resolves and installs the packages in seconds
 # where pip takes minutes; pip does it where uv cannot be had or fails.
 if { [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q --disable-pip-version-check uv; } \
-   && .venv/bin/uv pip install -q --python .venv/bin/python "$target"; then
+   && .venv/bin/uv pip install -q --python .venv/bin/python -c requirements/constraints.txt "$target"; then
   :
 else
   echo "setup: uv failed; installing with pip" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check "$target"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt "$target"
 fi
 if [ -n "$system_pid" ]; then
   wait "$system_pid"
