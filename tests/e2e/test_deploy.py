@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,29 @@ def test_the_image_installs_what_setup_installs() -> None:
     assert set(listed.split()) <= installed
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/opt/pdfprompt/bin/pdfprompt"]' in containerfile
     assert "USER pdfprompt" in runtime
+    # The Python packages at the versions the tests ran with, as scripts/setup.sh installs.
+    assert "-c requirements/constraints.txt" in setup
+    assert "pip install --no-cache-dir -c /src/requirements/constraints.txt /src" in containerfile
+    assert "!requirements" in (DEPLOY / "Containerfile.dockerignore").read_text().split()
+
+
+def test_every_dependency_is_pinned() -> None:
+    """requirements/constraints.txt names a version of every package pyproject.toml asks
+    for (its dependencies and every extra): one added without `scripts/lock.sh` would come
+    at whatever version is newest the day it is installed."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        wanted += extra
+    pinned = {
+        _normal(line.split("==")[0])
+        for line in (ROOT / "requirements/constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith(("#", " "))
+    }
+    names = {_normal(re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0]) for spec in wanted}
+    assert names and not names - pinned, sorted(names - pinned)
+
+
+def _normal(name: str) -> str:
+    """A package name as PyPI compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
