@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
+import pikepdf
 import pytest
 from pydantic import ValidationError
 
@@ -24,7 +28,7 @@ from pdfprompt.domain import (
     quality_findings,
 )
 from pdfprompt.generate import REPAIR_REQUEST_MARK, repair_messages
-from pdfprompt.pdf.quality import shows_notdef
+from pdfprompt.pdf.quality import printed_findings, shows_notdef
 from pdfprompt.pipeline import render_key
 from pdfprompt.settings import Settings
 
@@ -133,3 +137,70 @@ def test_glyph_zero_search_stays_linear_on_hostile_content() -> None:
         started = time.process_time()
         assert shows_notdef(shape) is (NOTDEF_PATTERN.search(shape) is not None)
         assert time.process_time() - started < 5, shape[:20]
+
+
+PAGES = (b"BT /F1 12 Tf <00440000> Tj ET", b"q 1 0 0 1 0 0 cm Q", b"BT /F1 12 Tf <0044> Tj ET")
+Encode = Callable[[pikepdf.Pdf, bytes], pikepdf.Object]
+
+
+def _flate(pdf: pikepdf.Pdf, data: bytes, **keys: object) -> pikepdf.Stream:
+    stream = pikepdf.Stream(pdf, zlib.compress(data))
+    stream.Filter = pikepdf.Name.FlateDecode
+    for key, value in keys.items():
+        stream[f"/{key}"] = value
+    return stream
+
+
+ENCODINGS: dict[str, Encode] = {
+    "none": lambda pdf, data: pikepdf.Stream(pdf, data),
+    "flate": _flate,
+    "flate with parameters": lambda pdf, data: _flate(
+        pdf, data, DecodeParms=pikepdf.Dictionary(Predictor=1)
+    ),
+    "flate in an array": lambda pdf, data: _flate(
+        pdf, data, Filter=pikepdf.Array([pikepdf.Name.FlateDecode])
+    ),
+    "hex then flate": lambda pdf, data: pikepdf.Stream(
+        pdf,
+        zlib.compress(data).hex().encode() + b">",
+        Filter=pikepdf.Array([pikepdf.Name.ASCIIHexDecode, pikepdf.Name.FlateDecode]),
+    ),
+    "two streams": lambda pdf, data: _split(pdf, data),
+}
+
+
+def _split(pdf: pikepdf.Pdf, data: bytes) -> pikepdf.Array:
+    """The content as two streams, divided between two tokens (as a PDF may be)."""
+    at = data.rfind(b" ", 0, len(data) // 2) + 1
+    return pikepdf.Array([_flate(pdf, data[:at]), pikepdf.Stream(pdf, data[at:])])
+
+
+def _printed(encode: Encode, producer: str = "Skia/PDF m140") -> bytes:
+    pdf = pikepdf.new()
+    pdf.docinfo["/Producer"] = producer
+    for content in PAGES:
+        pdf.add_blank_page().obj.Contents = encode(pdf, content)
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_content_reads_the_same_however_its_streams_are_encoded(encoding: str) -> None:
+    """Flate alone is inflated by zlib-ng, every other filter by qpdf: the findings are
+    the same (page 2 paints nothing; page 1 shows glyph 0, page 3 does not)."""
+    found = printed_findings(_printed(ENCODINGS[encoding]))
+    assert found == (blank_page_warning([2]), missing_glyphs_warning(1, 1, []))
+
+
+def test_a_damaged_content_stream_is_read_as_far_as_it_goes() -> None:
+    """Flate data cut short: read by qpdf as far as it goes, never an error (the check never
+    fails a job)."""
+
+    def cut(pdf: pikepdf.Pdf, data: bytes) -> pikepdf.Object:
+        stream = _flate(pdf, data)
+        stream.write(zlib.compress(data)[:-6], filter=pikepdf.Name.FlateDecode)
+        return stream
+
+    found = printed_findings(_printed(cut))
+    assert all(w.code in {"blank_page", "missing_glyphs"} for w in found)
