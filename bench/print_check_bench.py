@@ -36,7 +36,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 DOCUMENTS = ("invoice", "report5", "report20")
 
 
-def _by_qpdf(stream: pikepdf.Object) -> bytes:
+def _by_qpdf(stream: pikepdf.Stream) -> bytes:
     return bytes(stream.read_bytes())
 
 

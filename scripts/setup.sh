@@ -87,17 +87,28 @@ fi
 target=-e.
 if [ "$WITH_TESTS" = yes ]; then target=-e.[test]; fi
 # The versions are those of requirements/constraints.txt (scripts/lock.sh writes it from
-# pyproject.toml), so that every install, CI's from nothing included, gets what was tested:
-# a dependency's new release changes nothing until the file is refreshed on purpose.
+# pyproject.toml and requirements/tools.in), so that every install, CI's from nothing
+# included, gets what was tested: a dependency's new release changes nothing until the file
+# is refreshed on purpose. The installers (uv, pip) and the build backend come from it too.
+constraints=requirements/constraints.txt
+if [ ! -f "$constraints" ]; then
+  echo "setup: $constraints is missing: scripts/lock.sh writes it" >&2
+  exit 1
+fi
 # uv (from PyPI, into the environment itself) resolves and installs the packages in seconds
 # where pip takes minutes; pip does it where uv cannot be had or fails.
-if { [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q --disable-pip-version-check uv; } \
-   && .venv/bin/uv pip install -q --python .venv/bin/python -c requirements/constraints.txt "$target"; then
+if { [ -x .venv/bin/uv ] \
+     || .venv/bin/python -m pip install -q --disable-pip-version-check -c "$constraints" uv; } \
+   && .venv/bin/uv pip install -q --python .venv/bin/python -c "$constraints" \
+        --build-constraint "$constraints" "$target"; then
   :
 else
   echo "setup: uv failed; installing with pip" >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt "$target"
+  # PIP_CONSTRAINT reaches the build's own environment too (the build backend).
+  PIP_CONSTRAINT="$constraints" .venv/bin/python -m pip install -q \
+    --disable-pip-version-check --upgrade pip
+  PIP_CONSTRAINT="$constraints" .venv/bin/python -m pip install -q \
+    --disable-pip-version-check "$target"
 fi
 if [ -n "$system_pid" ]; then
   wait "$system_pid"

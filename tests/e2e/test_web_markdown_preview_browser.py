@@ -199,6 +199,7 @@ def test_typing_markdown_shows_it_in_the_sandboxed_frame(
             page.get_by_role("button", name="Preview").click()
             sync_api.expect(page.locator(".frame-pending")).to_have_count(1, timeout=WAIT_MS)
             assert_fits_width(page, "compose, a preview pending")
+            assert page.locator(".frame-pending").count() == 1  # measured while pending
         frame.get_by_role("heading", name="Held").wait_for(timeout=WAIT_MS)
         sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
 

@@ -113,6 +113,7 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
             page.get_by_role("button", name="Preview").click()
             sync_api.expect(page.locator(".frame-pending")).to_have_count(1, timeout=WAIT_MS)
             assert_fits_width(page, "template editor, a preview pending")
+            assert page.locator(".frame-pending").count() == 1  # measured while pending
         sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
         editor_url = page.url.split("?")[0]
         template_id = editor_url.rsplit("/", 1)[1]

@@ -132,14 +132,19 @@ def held(page: sync_api.Page, url_glob: str) -> Iterator[list[sync_api.Route]]:
     """Requests of `page` to `url_glob` wait, unanswered, in the list yielded until the block
     ends (then they go on to the server): what the page looks like while one is pending."""
     waiting: list[sync_api.Route] = []
+    released = False
 
     def hold(route: sync_api.Route) -> None:
-        waiting.append(route)
+        if released:  # one sent while the others are let go goes on at once
+            route.continue_()
+        else:
+            waiting.append(route)
 
     page.route(url_glob, hold)
     try:
         yield waiting
     finally:
+        released = True
         for route in waiting:
             route.continue_()
         page.unroute(url_glob, hold)

@@ -28,6 +28,7 @@ from pdfprompt.domain import (
     quality_findings,
 )
 from pdfprompt.generate import REPAIR_REQUEST_MARK, repair_messages
+from pdfprompt.pdf import quality
 from pdfprompt.pdf.quality import printed_findings, shows_notdef
 from pdfprompt.pipeline import render_key
 from pdfprompt.settings import Settings
@@ -185,16 +186,38 @@ def _printed(encode: Encode, producer: str = "Skia/PDF m140") -> bytes:
     return out.getvalue()
 
 
+def _inflations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the data zlib-ng is asked to inflate from now on."""
+    sizes: list[int] = []
+    inflate = quality.zlib_ng.decompress
+
+    def counted(data: bytes) -> bytes:
+        sizes.append(len(data))
+        return inflate(data)
+
+    monkeypatch.setattr(quality.zlib_ng, "decompress", counted)
+    return sizes
+
+
+EXPECTED = (blank_page_warning([2]), missing_glyphs_warning(1, 1, []))
+
+
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_content_reads_the_same_however_its_streams_are_encoded(encoding: str) -> None:
-    """Flate alone is inflated by zlib-ng, every other filter by qpdf: the findings are
-    the same (page 2 paints nothing; page 1 shows glyph 0, page 3 does not)."""
-    found = printed_findings(_printed(ENCODINGS[encoding]))
-    assert found == (blank_page_warning([2]), missing_glyphs_warning(1, 1, []))
+def test_content_reads_the_same_however_its_streams_are_encoded(
+    encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flate alone is inflated by zlib-ng, every other filter decoded by qpdf: the findings
+    are the same (page 2 paints nothing; page 1 shows glyph 0, page 3 does not)."""
+    inflated = _inflations(monkeypatch)
+    assert printed_findings(_printed(ENCODINGS[encoding])) == EXPECTED
+    assert len(inflated) == {"flate": 3, "two streams": 3}.get(encoding, 0)
 
 
-def test_a_damaged_content_stream_is_read_as_far_as_it_goes() -> None:
-    """Flate data cut short: read by qpdf as far as it goes, never an error (the check never
+def test_a_damaged_content_stream_is_read_as_far_as_it_goes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Flate data cut short (its checksum and last bytes): zlib-ng refuses it, qpdf reads
+    it as far as it goes, which here is all the page says; never an error (the check never
     fails a job)."""
 
     def cut(pdf: pikepdf.Pdf, data: bytes) -> pikepdf.Object:
@@ -202,5 +225,21 @@ def test_a_damaged_content_stream_is_read_as_far_as_it_goes() -> None:
         stream.write(zlib.compress(data)[:-6], filter=pikepdf.Name.FlateDecode)
         return stream
 
-    found = printed_findings(_printed(cut))
-    assert all(w.code in {"blank_page", "missing_glyphs"} for w in found)
+    inflated = _inflations(monkeypatch)
+    assert printed_findings(_printed(cut)) == EXPECTED
+    assert len(inflated) == 3
+
+
+def test_contents_that_are_not_streams_hold_nothing() -> None:
+    """A null or a number where a content stream belongs is no content, not an error."""
+    pdf = pikepdf.new()
+    pdf.docinfo["/Producer"] = "Skia/PDF m140"
+    shown = _flate(pdf, b"BT /F1 12 Tf <0000> Tj ET")
+    pdf.add_blank_page().obj.Contents = pikepdf.Array([None, 3, shown])
+    pdf.add_blank_page().obj.Contents = 7
+    out = io.BytesIO()
+    pdf.save(out)
+    assert printed_findings(out.getvalue()) == (
+        blank_page_warning([2]),
+        missing_glyphs_warning(1, 1, []),
+    )
