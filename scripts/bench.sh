@@ -26,9 +26,5 @@ if [ "$name" = markdown-compare ]; then
   scripts/setup.sh bench
   exec .venv/bin/python bench/markdown_compare.py "$@"
 fi
-scripts/setup.sh test
-.venv/bin/uv pip install -q --python .venv/bin/python -c requirements/constraints.txt \
-  --build-constraint requirements/constraints.txt -e '.[test,bench]' \
-  || PIP_CONSTRAINT=requirements/constraints.txt .venv/bin/python -m pip install -q \
-    --disable-pip-version-check -e '.[test,bench]'
+scripts/setup.sh bench-packages
 exec .venv/bin/python "bench/${name}_bench.py" "$@"

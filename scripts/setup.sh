@@ -2,13 +2,16 @@
 # Installs what pdfprompt needs: Chromium and fonts from the system packages (where this
 # machine has apt-get and we may use it), a virtual environment in .venv, and the package.
 #   scripts/setup.sh          the service
-#   scripts/setup.sh test     the service and its test tools
-#   scripts/setup.sh bench    the test tools and the peers the benchmarks compare with
+#   scripts/setup.sh test            the service and its test tools
+#   scripts/setup.sh bench-packages  the test tools and the Python peers of the benchmarks
+#                                    (the `bench` extra: what scripts/bench.sh runs with)
+#   scripts/setup.sh bench           those and the peers bench/markdown_compare.py runs
+#                                    (Debian's pandoc, md-to-pdf from npm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-}"
 WITH_TESTS=no
-if [ "$MODE" = test ] || [ "$MODE" = bench ]; then WITH_TESTS=yes; fi
+case "$MODE" in test | bench | bench-packages) WITH_TESTS=yes ;; esac
 
 # Chromium's headless shell renders (it uses 35-63 % of the full browser's CPU per
 # document; docs/render.md); the full browser where this Debian has no headless shell package.
@@ -86,6 +89,7 @@ fi
 # an older copy of the package in front of it.
 target=-e.
 if [ "$WITH_TESTS" = yes ]; then target=-e.[test]; fi
+case "$MODE" in bench | bench-packages) target=-e.[test,bench] ;; esac
 # The versions are those of requirements/constraints.txt (scripts/lock.sh writes it from
 # pyproject.toml and requirements/tools.in), so that every install, CI's from nothing
 # included, gets what was tested: a dependency's new release changes nothing until the file

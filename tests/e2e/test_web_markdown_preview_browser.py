@@ -20,12 +20,11 @@ from playwright import sync_api
 from tests.support.documents import person
 from tests.support.processes import Process, cli, serving
 from tests.support.web import (
-    assert_fits_width,
+    assert_pending_preview_fits,
     browser_sign_up,
     chromium,
     client,
     csrf,
-    held,
     look_at,
     new_context,
     post,
@@ -194,12 +193,8 @@ def test_typing_markdown_shows_it_in_the_sandboxed_frame(
         assert page.locator("iframe").count() == 1
 
         # While a preview is on its way, its frame waits out of sight and widens nothing.
-        with held(page, "**/documents/preview"):
-            box.fill("# Held")
-            page.get_by_role("button", name="Preview").click()
-            sync_api.expect(page.locator(".frame-pending")).to_have_count(1, timeout=WAIT_MS)
-            assert_fits_width(page, "compose, a preview pending")
-            assert page.locator(".frame-pending").count() == 1  # measured while pending
+        box.fill("# Held")
+        assert_pending_preview_fits(page, "**/documents/preview", "compose, a preview pending")
         frame.get_by_role("heading", name="Held").wait_for(timeout=WAIT_MS)
         sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
 

@@ -19,10 +19,9 @@ from tests.support.llm import control
 from tests.support.processes import Process
 from tests.support.render import pdf_text
 from tests.support.web import (
-    assert_fits_width,
+    assert_pending_preview_fits,
     browser_sign_up,
     chromium,
-    held,
     look_at,
     new_context,
 )
@@ -109,11 +108,9 @@ def test_an_edit_updates_the_preview_live(docs: tuple[Process, dict[str, str]], 
         assert "Line 1" in frame.locator(".error").inner_text()
         assert page.evaluate("history.length") == history
         # While a preview is on its way, its frame waits out of sight and widens nothing.
-        with held(page, "**/templates/preview"):
-            page.get_by_role("button", name="Preview").click()
-            sync_api.expect(page.locator(".frame-pending")).to_have_count(1, timeout=WAIT_MS)
-            assert_fits_width(page, "template editor, a preview pending")
-            assert page.locator(".frame-pending").count() == 1  # measured while pending
+        assert_pending_preview_fits(
+            page, "**/templates/preview", "template editor, a preview pending"
+        )
         sync_api.expect(page.locator("iframe")).to_have_count(1, timeout=WAIT_MS)
         editor_url = page.url.split("?")[0]
         template_id = editor_url.rsplit("/", 1)[1]

@@ -150,6 +150,16 @@ def held(page: sync_api.Page, url_glob: str) -> Iterator[list[sync_api.Route]]:
         page.unroute(url_glob, hold)
 
 
+def assert_pending_preview_fits(page: sync_api.Page, url_glob: str, name: str) -> None:
+    """The page's Preview button pressed with the preview's request (`url_glob`) held: the
+    new frame waits out of sight, and the page fits each of WIDTHS meanwhile."""
+    with held(page, url_glob):
+        page.get_by_role("button", name="Preview").click()
+        sync_api.expect(page.locator(".frame-pending")).to_have_count(1, timeout=60_000)
+        assert_fits_width(page, name)
+        assert page.locator(".frame-pending").count() == 1  # measured while pending
+
+
 def assert_fits_width(page: sync_api.Page, name: str) -> None:
     """At each of WIDTHS, nothing in the page reaches past the viewport's width (no sideways
     scroll on a phone)."""
